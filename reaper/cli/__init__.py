@@ -1,0 +1,1 @@
+"""The ``reaper`` operator command, built on cliff like python-openstackclient."""

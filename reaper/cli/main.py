@@ -1,0 +1,94 @@
+"""``reaper``: the operator's command line.
+
+Commands are cliff commands registered in the ``reaper.cli`` entry-point
+namespace (``policy_validate`` becomes ``reaper policy validate``), so output
+formats (``-f table|json|yaml|csv|value``), help and completion come from
+the framework. Global options add reaper's configuration files and the
+clouds.yaml cloud to use; the configuration object is built once here and
+handed to each command as ``self.app.conf``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from cliff.app import App
+from cliff.commandmanager import CommandManager
+from oslo_config import cfg
+
+import reaper
+from reaper import config, log
+
+
+class ReaperApp(App):
+    def __init__(self) -> None:
+        super().__init__(
+            description=(
+                "reaper cleans up the resources that deleted Keystone projects, users and "
+                "domains leave behind. Planning is read-only; apply runs exactly a shown plan."
+            ),
+            version=reaper.version_string(),
+            command_manager=CommandManager("reaper.cli"),
+            deferred_help=True,
+        )
+        self._conf: cfg.ConfigOpts | None = None
+
+    def build_option_parser(
+        self,
+        description: str | None,
+        version: str | None,
+        argparse_kwargs: dict[str, Any] | None = None,
+    ) -> argparse.ArgumentParser:
+        parser = super().build_option_parser(description, version, argparse_kwargs)
+        parser.add_argument(
+            "--config-file",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="reaper.conf to read (repeatable). Defaults to /etc/reaper/reaper.conf "
+            "when it exists, else embedded defaults.",
+        )
+        parser.add_argument(
+            "--os-cloud",
+            metavar="NAME",
+            default=None,
+            help="Cloud in clouds.yaml with admin credentials (default: env OS_CLOUD, "
+            "else [service_credentials] of reaper.conf).",
+        )
+        return parser
+
+    def configure_logging(self) -> None:
+        # Progress and logs go to stderr; stdout carries only the command's output.
+        level = {0: logging.WARNING, 1: logging.WARNING, 2: logging.INFO}.get(
+            self.options.verbose_level, logging.DEBUG
+        )
+        log.setup(level=level, stream=self.stderr, debug=self.options.debug)
+
+    @property
+    def conf(self) -> cfg.ConfigOpts:
+        """reaper's configuration, parsed on first use (help needs none)."""
+        if self._conf is None:
+            argv: list[str] = []
+            for path in self.options.config_file:
+                argv += ["--config-file", path]
+            self._conf = config.make_conf(argv)
+            if self.options.os_cloud:
+                self._conf.set_override(
+                    "cloud", self.options.os_cloud, group=config.SERVICE_CREDENTIALS_GROUP
+                )
+        return self._conf
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        # cliff would open an interactive shell; an operator tool should explain itself.
+        argv = ["--help"]
+    return ReaperApp().run(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Commands whose pipeline stage does not exist yet.
+
+They are registered so ``reaper --help`` shows the whole operator surface
+from the start; each says which stage is missing and exits non-zero, so no
+script can mistake a stub for success.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from cliff.command import Command
+
+EXIT_NOT_IMPLEMENTED = 64
+
+
+class _Stub(Command):
+    #: What the command will do, shown in ``reaper help``.
+    summary = ""
+
+    def get_description(self) -> str:
+        return self.summary
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        # Accept whatever the finished command will accept, so the answer is
+        # "not implemented" rather than a usage error about an option.
+        parser.parse_args = lambda args=None, namespace=None: parser.parse_known_args(  # type: ignore[method-assign]
+            args, namespace
+        )[0]
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        name = self.cmd_name if hasattr(self, "cmd_name") else type(self).__name__
+        self.app.stderr.write(f"reaper {name}: not implemented yet.\n")
+        return EXIT_NOT_IMPLEMENTED
+
+
+class Plan(_Stub):
+    summary = "Show what reaper would do to a deleted project, user or domain, and why."
+
+
+class Apply(_Stub):
+    summary = "Execute exactly a saved plan, after confirmation."
+
+
+class Sweep(_Stub):
+    summary = "Find resources whose owner no longer exists in Keystone."
+
+
+class Approve(_Stub):
+    summary = "Release a tombstone held by a blast-radius limit."
+
+
+class PolicyValidate(_Stub):
+    summary = "Validate policy files."
+
+
+class PolicyExplain(_Stub):
+    summary = "Explain what the loaded policies do, per resource type."
+
+
+class AuditShow(_Stub):
+    summary = "Show audit records."
+
+
+class AuditVerify(_Stub):
+    summary = "Verify the audit chain and its checkpoints."
+
+
+class AuditExport(_Stub):
+    summary = "Export the audit trail as a bundle that verifies offline."
+
+
+class TombstoneList(_Stub):
+    summary = "List tombstones and their state."
+
+
+class TombstoneShow(_Stub):
+    summary = "Show one tombstone."
+
+
+class Serve(_Stub):
+    summary = "Run the controller (same as reaper-controller)."
+
+
+class Replay(_Stub):
+    summary = "Feed a saved notification through the controller's path."

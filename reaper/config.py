@@ -1,0 +1,312 @@
+"""reaper's configuration options and how a ``ConfigOpts`` is built.
+
+There is no global ``CONF``: every entry point calls :func:`make_conf` and
+passes the resulting object into the constructors that need it (the aodh
+way), so tests build as many independent configurations as they like.
+
+Groups follow the pipeline: ``[DEFAULT]`` (what reaper may do, where its
+state lives), ``[listener]`` (the notification bus), ``[store]`` (the
+database), ``[service_credentials]`` (how reaper reaches the cloud),
+``[executor]`` (how fast it acts), ``[sweep]`` (finding missed deletions),
+``[api]`` (health and metrics), ``[audit]`` (the tamper-evident trail).
+:func:`list_opts` feeds ``oslo-config-generator`` through the
+``oslo.config.opts`` entry point.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+from collections.abc import Sequence
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+import reaper
+
+SERVICE_CREDENTIALS_GROUP = "service_credentials"
+
+
+def _default_state_path() -> str:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(base, "reaper")
+
+
+DEFAULT_OPTS = [
+    cfg.StrOpt(
+        "host",
+        default=socket.gethostname(),
+        sample_default="<hostname>",
+        help="Name of this reaper instance. It is recorded as the observer of every audit "
+        "record and as the owner of claimed work, so it must be unique per controller.",
+    ),
+    cfg.StrOpt(
+        "state_path",
+        default=_default_state_path(),
+        sample_default="$XDG_STATE_HOME/reaper",
+        help="Directory where reaper keeps its embedded SQLite store and generated keys. "
+        "Services normally set this to /var/lib/reaper.",
+    ),
+    cfg.BoolOpt(
+        "dry_run",
+        default=True,
+        help="When true, the controller verifies, discovers, plans and audits but never "
+        "changes a cloud resource. Set it to false only after reviewing the plans it "
+        "records, because from then on deletions in Keystone lead to real cleanups.",
+    ),
+    cfg.ListOpt(
+        "policy_paths",
+        default=[],
+        help="Policy files or directories of *.yaml files to load. When empty, the default "
+        "policies shipped with reaper are used.",
+    ),
+    cfg.ListOpt(
+        "protected_project_ids",
+        default=[],
+        help="Projects whose resources reaper never touches, whatever a policy says "
+        "(for example the admin and service projects). Protection fails closed.",
+    ),
+    cfg.ListOpt(
+        "protected_domain_ids",
+        default=[],
+        help="Domains whose projects and users reaper never touches, whatever a policy says.",
+    ),
+]
+
+LISTENER_OPTS = [
+    cfg.StrOpt(
+        "exchange",
+        default="keystone",
+        help="Exchange on which Keystone publishes its notifications.",
+    ),
+    cfg.ListOpt(
+        "topics",
+        default=["notifications"],
+        help="Notification topics to listen on. Keystone publishes on the topics of its "
+        "[oslo_messaging_notifications] section; 'notifications' is its default.",
+    ),
+    cfg.StrOpt(
+        "pool",
+        default="reaper",
+        help="Listener pool name. reaper gets its own queue with this name, so it never "
+        "competes with other consumers (such as ceilometer) for the shared queue, while "
+        "several reaper controllers with the same pool share the work.",
+    ),
+    cfg.IntOpt(
+        "executor_threads",
+        default=4,
+        min=1,
+        help="Number of threads that persist incoming notifications.",
+    ),
+    cfg.IntOpt(
+        "max_payload_bytes",
+        default=65536,
+        min=1024,
+        help="Notifications whose serialized payload is larger than this are rejected and "
+        "audited instead of parsed. Keystone's identity notifications are a few KiB.",
+    ),
+]
+
+STORE_OPTS = [
+    cfg.StrOpt(
+        "connection",
+        secret=True,
+        help="SQLAlchemy URL of reaper's database. When unset, an embedded SQLite file in "
+        "state_path is used, which suits the CLI and a single controller. Use PostgreSQL "
+        "(postgresql+psycopg2://...) to run several controllers.",
+    ),
+    cfg.IntOpt(
+        "connect_timeout",
+        default=10,
+        min=1,
+        help="Seconds to wait for the database before reporting it unreachable.",
+    ),
+]
+
+EXECUTOR_OPTS = [
+    cfg.IntOpt(
+        "compute_concurrency",
+        default=8,
+        min=1,
+        help="Maximum number of concurrent requests to the Compute service.",
+    ),
+    cfg.IntOpt(
+        "block_storage_concurrency",
+        default=8,
+        min=1,
+        help="Maximum number of concurrent requests to the Block Storage service.",
+    ),
+    cfg.IntOpt(
+        "network_concurrency",
+        default=8,
+        min=1,
+        help="Maximum number of concurrent requests to the Networking service.",
+    ),
+    cfg.IntOpt(
+        "image_concurrency",
+        default=4,
+        min=1,
+        help="Maximum number of concurrent requests to the Image service.",
+    ),
+    cfg.IntOpt(
+        "identity_concurrency",
+        default=4,
+        min=1,
+        help="Maximum number of concurrent requests to the Identity service.",
+    ),
+    cfg.IntOpt(
+        "retry_attempts",
+        default=8,
+        min=1,
+        help="Attempts per step before a transient failure (5xx, 409 in use, 429, connection "
+        "error) is reported as failed.",
+    ),
+    cfg.FloatOpt(
+        "retry_max_wait",
+        default=30.0,
+        min=0.1,
+        help="Upper bound in seconds of the exponential backoff between attempts.",
+    ),
+    cfg.FloatOpt(
+        "confirm_interval",
+        default=1.0,
+        min=0.1,
+        help="Seconds between listings that confirm asynchronous deletions.",
+    ),
+    cfg.FloatOpt(
+        "confirm_timeout",
+        default=600.0,
+        min=1.0,
+        help="Seconds after which a resource that is still listed after its deletion was "
+        "accepted is reported as failed.",
+    ),
+]
+
+SWEEP_OPTS = [
+    cfg.BoolOpt(
+        "enabled",
+        default=True,
+        help="Periodically look for resources owned by projects or users that no longer "
+        "exist in Keystone, to catch deletions whose notification was lost.",
+    ),
+    cfg.IntOpt(
+        "interval",
+        default=3600,
+        min=60,
+        help="Seconds between two sweeps.",
+    ),
+    cfg.IntOpt(
+        "min_age",
+        default=600,
+        min=0,
+        help="Resources younger than this many seconds are ignored by the sweep, so a "
+        "project being created is never mistaken for an orphan.",
+    ),
+]
+
+API_OPTS = [
+    cfg.HostAddressOpt(
+        "host",
+        default="127.0.0.1",
+        help="Address on which the controller serves /healthz and /metrics.",
+    ),
+    cfg.PortOpt(
+        "port",
+        default=9797,
+        help="Port on which the controller serves /healthz and /metrics.",
+    ),
+]
+
+CREDENTIAL_OPTS = [
+    cfg.StrOpt(
+        "cloud",
+        help="Name of a cloud in clouds.yaml to use instead of the keystoneauth options of "
+        "this section. The credentials must be an admin's, because a token scoped to a "
+        "deleted project cannot exist.",
+    ),
+    cfg.StrOpt(
+        "region_name",
+        help="Region in which reaper acts.",
+    ),
+    cfg.StrOpt(
+        "interface",
+        default="public",
+        choices=("public", "internal", "admin"),
+        help="Endpoint interface reaper uses from the catalog.",
+    ),
+]
+
+
+def _credential_opts() -> list[cfg.Opt]:
+    opts: list[cfg.Opt] = list(CREDENTIAL_OPTS)
+    opts += ks_loading.get_session_conf_options()
+    opts += ks_loading.get_auth_common_conf_options()
+    seen = {o.dest for o in opts}
+    for opt in ks_loading.get_auth_plugin_conf_options("password"):
+        if opt.dest in seen:
+            continue
+        # Required only when no clouds.yaml cloud is named; cloud.py checks that.
+        opt = copy.deepcopy(opt)
+        opt.required = False
+        opts.append(opt)
+    return opts
+
+
+GROUPS: dict[str, list[cfg.Opt]] = {
+    "DEFAULT": DEFAULT_OPTS,
+    "listener": LISTENER_OPTS,
+    "store": STORE_OPTS,
+    "executor": EXECUTOR_OPTS,
+    "sweep": SWEEP_OPTS,
+    "api": API_OPTS,
+}
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Every option reaper registers, for ``oslo-config-generator``."""
+    from reaper.audit import config as audit_config
+
+    return [
+        *[(None if name == "DEFAULT" else name, list(opts)) for name, opts in GROUPS.items()],
+        ("audit", list(audit_config.OPTS)),
+        (SERVICE_CREDENTIALS_GROUP, _credential_opts()),
+    ]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:
+    for group, opts in list_opts():
+        conf.register_opts(opts, group=group)
+    return conf
+
+
+def make_conf(
+    argv: Sequence[str] | None = None,
+    config_files: Sequence[str] | None = None,
+    *,
+    prog: str = "reaper",
+) -> cfg.ConfigOpts:
+    """A fresh, fully registered configuration, parsed from ``argv`` and files.
+
+    With no ``config_files`` and no ``--config-file`` in ``argv``, oslo.config
+    looks in its usual places (``/etc/reaper/reaper.conf``, ``~/.reaper/``...)
+    and, finding nothing, leaves every option at its embedded default.
+    """
+    conf = register_opts(cfg.ConfigOpts())
+    conf(
+        list(argv or []),
+        project="reaper",
+        prog=prog,
+        version=reaper.version_string(),
+        default_config_files=list(config_files) if config_files is not None else None,
+    )
+    return conf
+
+
+def store_url(conf: cfg.ConfigOpts) -> str:
+    """The database URL, the embedded SQLite file when none is configured."""
+    if conf.store.connection:
+        return conf.store.connection
+    return "sqlite:///" + os.path.join(conf.state_path, "reaper.sqlite")

@@ -1,0 +1,350 @@
+"""The domain: plain, immutable values that the pipeline stages pass along.
+
+Every stage (events -> verify -> inventory -> policy -> planner -> executor ->
+audit) talks to the next through these types only, so each stage can be
+tested with values built by hand, and nothing here does I/O.
+
+Resource types are dotted ``service.kind`` names (``compute.server``,
+``network.floating_ip``); the service part chooses the concurrency bucket the
+executor uses and the inventory handler that found it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reaper import canonical
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _parse_time(value: str | dt.datetime | None) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class IdentityKind(str, enum.Enum):
+    PROJECT = "project"
+    USER = "user"
+    DOMAIN = "domain"
+
+
+class IdentityAction(str, enum.Enum):
+    DELETED = "deleted"
+    #: Keystone says only "updated": whether it was a disable, Keystone must tell.
+    UPDATED = "updated"
+
+
+@dataclass(frozen=True, order=True)
+class IdentityRef:
+    kind: IdentityKind
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.id}"
+
+
+@dataclass(frozen=True)
+class IdentityEvent:
+    """One Keystone notification about a project, user or domain, parsed."""
+
+    kind: IdentityKind
+    identity_id: str
+    action: IdentityAction
+    event_type: str
+    message_id: str | None = None
+    timestamp: str | None = None
+    publisher_id: str | None = None
+    #: ``basic`` or ``cadf``: Keystone's ``notification_format``.
+    format: str = "basic"
+    #: Who asked Keystone for the change, when the notification says (CADF only).
+    initiator: Mapping[str, Any] | None = None
+    #: The notification as received, for the audit trail.
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def identity(self) -> IdentityRef:
+        return IdentityRef(self.kind, self.identity_id)
+
+
+@dataclass(frozen=True, order=True)
+class ResourceRef:
+    """Identifies a resource across services: its dotted type and its id."""
+
+    type: str
+    id: str
+
+    @property
+    def service(self) -> str:
+        return self.type.split(".", 1)[0]
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.id}"
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    """``relation`` of the owning resource to ``target``: port --device--> server."""
+
+    relation: str
+    target: ResourceRef
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A cloud object reaper found, with what it depends on.
+
+    ``attributes`` is the service's own representation at discovery time: it
+    is what policies filter on and the before-image the audit trail keeps.
+    """
+
+    type: str
+    id: str
+    name: str | None = None
+    project_id: str | None = None
+    user_id: str | None = None
+    status: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    edges: tuple[Edge, ...] = ()
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(self.type, self.id)
+
+    @property
+    def service(self) -> str:
+        return self.ref.service
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Resource:
+        return cls(
+            type=data["type"],
+            id=data["id"],
+            name=data.get("name"),
+            project_id=data.get("project_id"),
+            user_id=data.get("user_id"),
+            status=data.get("status"),
+            attributes=dict(data.get("attributes") or {}),
+            edges=tuple(
+                Edge(e["relation"], ResourceRef(**e["target"])) for e in data.get("edges", ())
+            ),
+        )
+
+
+class Verdict(str, enum.Enum):
+    ACT = "act"
+    SKIP = "skip"
+    PROTECT = "protect"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policies say about one resource, and which rule said it."""
+
+    resource: ResourceRef
+    verdict: Verdict
+    actions: tuple[ActionSpec, ...] = ()
+    policy: str | None = None
+    rule: str | None = None
+    reason: str = ""
+    #: Grace period before the actions may run.
+    after: dt.timedelta | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        after = data.get("after")
+        return cls(
+            resource=ResourceRef(**data["resource"]),
+            verdict=Verdict(data["verdict"]),
+            actions=tuple(
+                ActionSpec(a["name"], dict(a.get("params") or {})) for a in data["actions"]
+            ),
+            policy=data.get("policy"),
+            rule=data.get("rule"),
+            reason=data.get("reason", ""),
+            after=None if after is None else dt.timedelta(seconds=after),
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action on one resource, and the steps that must finish first."""
+
+    id: str
+    action: str
+    resource: ResourceRef
+    params: Mapping[str, Any] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    policy: str | None = None
+    reason: str = ""
+    after: dt.timedelta | None = None
+
+    @property
+    def service(self) -> str:
+        return self.resource.service
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Step:
+        after = data.get("after")
+        return cls(
+            id=data["id"],
+            action=data["action"],
+            resource=ResourceRef(**data["resource"]),
+            params=dict(data.get("params") or {}),
+            depends_on=tuple(data.get("depends_on", ())),
+            policy=data.get("policy"),
+            reason=data.get("reason", ""),
+            after=None if after is None else dt.timedelta(seconds=after),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything reaper would do for one identity, serializable and hashed.
+
+    ``content_hash`` covers every field but itself; ``apply`` refuses a plan
+    whose content no longer matches it, so what runs is what was shown.
+    """
+
+    identity: IdentityRef
+    created_at: dt.datetime
+    resources: tuple[Resource, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    steps: tuple[Step, ...] = ()
+    #: Why the plan may be smaller than reality (a handler failed, a service is missing).
+    incomplete: tuple[str, ...] = ()
+    #: Why the plan must wait for an operator (blast-radius limits).
+    held: tuple[str, ...] = ()
+    policy_digest: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        return canonical.jsonable(self)
+
+    @property
+    def content_hash(self) -> str:
+        return canonical.digest(self.body())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.body(), "content_hash": self.content_hash}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """Rebuild a plan; raises :class:`PlanIntegrityError` if it was altered."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known - {"content_hash"}
+        if unknown:
+            raise PlanIntegrityError(f"unknown plan fields: {', '.join(sorted(unknown))}")
+        ident = data["identity"]
+        plan = cls(
+            identity=IdentityRef(IdentityKind(ident["kind"]), ident["id"]),
+            created_at=_parse_time(data["created_at"]) or utcnow(),
+            resources=tuple(Resource.from_dict(r) for r in data.get("resources", ())),
+            decisions=tuple(Decision.from_dict(d) for d in data.get("decisions", ())),
+            steps=tuple(Step.from_dict(s) for s in data.get("steps", ())),
+            incomplete=tuple(data.get("incomplete", ())),
+            held=tuple(data.get("held", ())),
+            policy_digest=data.get("policy_digest"),
+        )
+        claimed = data.get("content_hash")
+        if claimed != plan.content_hash:
+            raise PlanIntegrityError(
+                f"plan content does not match its hash (claimed {claimed}, "
+                f"computed {plan.content_hash}): it was edited after it was shown"
+            )
+        return plan
+
+
+class PlanIntegrityError(ValueError):
+    """A plan's content does not match the hash it was shown with."""
+
+
+class OutcomeStatus(str, enum.Enum):
+    DONE = "done"
+    ALREADY_GONE = "already_gone"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    DEFERRED = "deferred"
+    HELD = "held"
+
+    @property
+    def successful(self) -> bool:
+        return self in (OutcomeStatus.DONE, OutcomeStatus.ALREADY_GONE)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The final word on one step."""
+
+    step_id: str
+    status: OutcomeStatus
+    reason: str = ""
+    attempts: int = 0
+    #: One line per retried failure, for the audit trail.
+    retries: tuple[str, ...] = ()
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+
+class TombstoneState(str, enum.Enum):
+    RECEIVED = "received"
+    VERIFIED = "verified"
+    REFUSED = "refused"
+    PLANNED = "planned"
+    EXECUTING = "executing"
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    HELD = "held"
+    DEFERRED = "deferred"
+
+    @property
+    def final(self) -> bool:
+        return self in (TombstoneState.REFUSED, TombstoneState.COMPLETE)
+
+
+class TriggerSource(str, enum.Enum):
+    NOTIFICATION = "notification"
+    SWEEP = "sweep"
+    CLI = "cli"
+    REPLAY = "replay"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why a tombstone exists: which notification (or sweep, or operator) opened it."""
+
+    source: TriggerSource
+    event_type: str | None = None
+    message_id: str | None = None
+    initiator: Mapping[str, Any] | None = None
+    received_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """The persistent record of one identity's cleanup: one per (kind, id)."""
+
+    id: str
+    identity: IdentityRef
+    state: TombstoneState
+    triggers: tuple[Trigger, ...] = ()
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    plan_hash: str | None = None
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = None
+    reason: str = ""
