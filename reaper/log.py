@@ -48,9 +48,13 @@ def redact_text(text: str) -> str:
 
 def redact(value: Any, key: str | None = None) -> Any:
     """``value`` with every secret replaced, recursively."""
-    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", False):
-        if not isinstance(value, (Mapping, list, tuple)):
-            return REDACTED
+    if (
+        key is not None
+        and _SECRET_KEY.search(key)
+        and value not in (None, "", False)
+        and not isinstance(value, (Mapping, list, tuple))
+    ):
+        return REDACTED
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):

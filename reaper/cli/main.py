@@ -24,6 +24,8 @@ from reaper import config, log
 
 
 class ReaperApp(App):
+    NAME = "reaper"
+
     def __init__(self) -> None:
         super().__init__(
             description=(
@@ -43,6 +45,10 @@ class ReaperApp(App):
         argparse_kwargs: dict[str, Any] | None = None,
     ) -> argparse.ArgumentParser:
         parser = super().build_option_parser(description, version, argparse_kwargs)
+        for action in parser._actions:
+            if isinstance(action, argparse._VersionAction):
+                # cliff names the program after sys.argv[0]; ours has one name.
+                action.version = f"{self.NAME} {version}"
         parser.add_argument(
             "--config-file",
             action="append",
