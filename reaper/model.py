@@ -147,8 +147,21 @@ class Verdict(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ActionSpec:
+    """An action a policy chose, with its parameters and its grace period."""
+
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Wait this long after the decision before running (forensic hold, grace).
+    after: dt.timedelta | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActionSpec:
+        after = data.get("after")
+        return cls(
+            name=data["name"],
+            params=dict(data.get("params") or {}),
+            after=None if after is None else dt.timedelta(seconds=after),
+        )
 
 
 @dataclass(frozen=True)
@@ -161,22 +174,16 @@ class Decision:
     policy: str | None = None
     rule: str | None = None
     reason: str = ""
-    #: Grace period before the actions may run.
-    after: dt.timedelta | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
-        after = data.get("after")
         return cls(
             resource=ResourceRef(**data["resource"]),
             verdict=Verdict(data["verdict"]),
-            actions=tuple(
-                ActionSpec(a["name"], dict(a.get("params") or {})) for a in data["actions"]
-            ),
+            actions=tuple(ActionSpec.from_dict(a) for a in data["actions"]),
             policy=data.get("policy"),
             rule=data.get("rule"),
             reason=data.get("reason", ""),
-            after=None if after is None else dt.timedelta(seconds=after),
         )
 
 

@@ -47,11 +47,10 @@ def _plan() -> Plan:
             Decision(
                 server.ref,
                 Verdict.ACT,
-                (ActionSpec("delete", {}),),
+                (ActionSpec("delete", {}, after=dt.timedelta(days=7)),),
                 policy="default",
                 rule="r1",
                 reason="owner deleted",
-                after=dt.timedelta(days=7),
             ),
         ),
         steps=(
@@ -83,7 +82,7 @@ def test_plan_round_trips_through_json_with_the_same_hash() -> None:
     assert again.content_hash == plan.content_hash
     assert again.steps == plan.steps
     assert again.resources[1].edges == plan.resources[1].edges
-    assert again.decisions[0].after == dt.timedelta(days=7)
+    assert again.decisions[0].actions[0].after == dt.timedelta(days=7)
 
 
 @pytest.mark.parametrize(

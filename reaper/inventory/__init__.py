@@ -1,0 +1,1 @@
+"""Discovery: one handler per cloud service, in the ``reaper.inventory`` namespace."""

@@ -1,0 +1,198 @@
+"""What an inventory handler is, and the resource types it declares.
+
+A handler finds, for one cloud service, everything a deleted identity left
+behind. Handlers are registered in the ``reaper.inventory`` stevedore
+namespace; each declares the :class:`ResourceType` values it yields, so the
+policy schema knows, before any cloud call, which fields a policy may test
+on which type (a protect rule on a field a type does not have is a
+validation error, not a silent no-match).
+
+Attributes of a discovered resource are the openstacksdk resource's own
+``to_dict(computed=False)`` names (``is_shared``, ``visibility``,
+``is_router_external``...), plus the ``reaper_*`` fields below: one
+vocabulary for policies, documented by the SDK.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from reaper.model import IdentityKind, IdentityRef, Resource
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+#: Fields reaper adds to every resource's attributes.
+#: ``reaper_relation`` is ``owner`` when the deleted identity owns the resource,
+#: ``creator`` when the deleted user only created it inside a live project.
+REAPER_FIELDS = frozenset({"reaper_relation", "reaper_owner_field"})
+#: Present on every type, whatever its SDK class.
+COMMON_FIELDS = frozenset({"id", "name", "project_id", "user_id", "status", "type"})
+
+RELATION_OWNER = "owner"
+RELATION_CREATOR = "creator"
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """A kind of cloud object reaper can find and act on."""
+
+    #: ``service.kind``; the service part picks the executor's concurrency bucket.
+    name: str
+    #: Attribute names a policy may test, beyond COMMON_FIELDS and REAPER_FIELDS.
+    fields: frozenset[str] = frozenset()
+    #: The attribute(s) re-checked against the deleted identity (fail closed).
+    owner_fields: tuple[str, ...] = ("project_id",)
+    #: Which identity kinds can own it: keypairs belong to users only.
+    owned_by: frozenset[IdentityKind] = frozenset({IdentityKind.PROJECT})
+    description: str = ""
+
+    @property
+    def service(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def all_fields(self) -> frozenset[str]:
+        return self.fields | COMMON_FIELDS | REAPER_FIELDS
+
+    @classmethod
+    def from_sdk(cls, name: str, sdk_class: type, **kwargs: Any) -> ResourceType:
+        """A type whose fields are those of an openstacksdk resource class."""
+        extra = frozenset(kwargs.pop("extra_fields", ()))
+        names = frozenset(sdk_class().to_dict(computed=False)) | extra
+        return cls(name=name, fields=names, **kwargs)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose resources to find.
+
+    For a project: everything it owns. For a user: what the user owns
+    (keypairs) plus what the user created inside projects that still exist
+    (reported with ``reaper_relation = creator``). For a domain: the union of
+    its projects' and users' scopes, which the caller resolves into
+    ``project_ids`` and ``user_ids``.
+    """
+
+    identity: IdentityRef
+    project_ids: frozenset[str] = frozenset()
+    user_ids: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, identity: IdentityRef) -> Scope:
+        if identity.kind is IdentityKind.PROJECT:
+            return cls(identity, project_ids=frozenset({identity.id}))
+        if identity.kind is IdentityKind.USER:
+            return cls(identity, user_ids=frozenset({identity.id}))
+        return cls(identity)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one handler returned: resources, plus what it refused or could not do."""
+
+    handler: str
+    resources: tuple[Resource, ...] = ()
+    #: Objects the service returned for the owner filter that failed the owner re-check.
+    mismatches: tuple[Resource, ...] = ()
+    #: Why the handler's answer may be incomplete (an error, a service not in the catalog).
+    errors: tuple[str, ...] = ()
+    skipped: bool = False
+    requests: int = 0
+
+
+@dataclass
+class Collector:
+    """Accumulates a handler's resources, enforcing ownership as it goes."""
+
+    handler: str
+    scope: Scope
+    resources: list[Resource] = field(default_factory=list)
+    mismatches: list[Resource] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, rtype: ResourceType, resource: Resource) -> None:
+        """Keep ``resource`` only if its owner field names an identity in scope."""
+        relation = owner_relation(rtype, resource, self.scope)
+        if relation is None:
+            self.mismatches.append(resource)
+            return
+        attributes = {**resource.attributes, "reaper_relation": relation}
+        self.resources.append(dataclasses.replace(resource, attributes=attributes))
+
+    def finding(self, requests: int = 0) -> Finding:
+        return Finding(
+            handler=self.handler,
+            resources=tuple(self.resources),
+            mismatches=tuple(self.mismatches),
+            errors=tuple(self.errors),
+            requests=requests,
+        )
+
+
+def owner_relation(rtype: ResourceType, resource: Resource, scope: Scope) -> str | None:
+    """``owner``/``creator`` when ``resource`` belongs in ``scope``, else None."""
+    attrs = resource.attributes
+    for name in rtype.owner_fields:
+        value = attrs.get(name, getattr(resource, name, None))
+        if name == "user_id":
+            if value and value in scope.user_ids:
+                return RELATION_OWNER
+        elif value and value in scope.project_ids:
+            return RELATION_OWNER
+    if scope.user_ids and (resource.user_id or attrs.get("user_id")) in scope.user_ids:
+        return RELATION_CREATOR
+    return None
+
+
+class Handler(abc.ABC):
+    """Finds one service's resources for a :class:`Scope`."""
+
+    #: Catalog service type (``compute``, ``block-storage``, ``network``, ``image``).
+    service_type: str = ""
+    types: tuple[ResourceType, ...] = ()
+
+    @abc.abstractmethod
+    def discover(self, conn: Connection, scope: Scope) -> Finding:
+        """Everything in ``scope`` this service holds, with dependency edges.
+
+        Lists with explicit owner filters as an admin, then re-checks each
+        object's owner field (:class:`Collector`): a service that ignores a
+        filter must not widen what reaper touches.
+        """
+
+
+def sdk_attributes(obj: Any) -> dict[str, Any]:
+    """An SDK resource's own attributes, as plain data (the before-image)."""
+    if hasattr(obj, "to_dict"):
+        data = obj.to_dict(computed=False)
+    elif isinstance(obj, Mapping):
+        data = dict(obj)
+    else:
+        data = dict(vars(obj))
+    data.pop("location", None)
+    return data
+
+
+def resource_from_sdk(
+    rtype: ResourceType,
+    obj: Any,
+    *,
+    edges: Iterable[Any] = (),
+    attributes: Callable[[Any], dict[str, Any]] = sdk_attributes,
+    **overrides: Any,
+) -> Resource:
+    attrs = attributes(obj)
+    values: dict[str, Any] = {
+        "id": attrs.get("id"),
+        "name": attrs.get("name"),
+        "project_id": attrs.get("project_id") or attrs.get("tenant_id") or attrs.get("owner"),
+        "user_id": attrs.get("user_id"),
+        "status": attrs.get("status"),
+    }
+    values.update(overrides)
+    return Resource(type=rtype.name, attributes=attrs, edges=tuple(edges), **values)
