@@ -1,0 +1,1 @@
+"""Triggers: Keystone notifications, parsed, and the listener that receives them."""

@@ -1,0 +1,195 @@
+"""Keystone identity notifications, turned into :class:`IdentityEvent` values.
+
+Keystone publishes ``identity.<type>.<operation>`` notifications in one of two
+shapes, chosen by its ``[DEFAULT] notification_format``:
+
+``basic``
+    ``{"resource_info": "<id>", "request_id": "req-..."}``: the id and nothing
+    about who asked.
+``cadf``
+    A CADF event: ``resource_info`` and ``target.id`` carry the id,
+    ``initiator`` says who asked (absent when Keystone deletes a domain's
+    contents itself), ``action`` is ``deleted.project`` and so on.
+
+Only deletions and updates of projects, users and domains matter to reaper.
+An update may be a disable; the payload does not say, so the pipeline asks
+Keystone (see ``verify.py``) and never trusts the notification for that.
+
+:func:`parse` is pure and raises only :class:`Rejected` subclasses, each with
+a short machine-readable ``code``: the listener audits them and acknowledges
+the message, so a malformed or hostile message can neither kill the listener
+nor be redelivered forever. :func:`classify` wraps :func:`parse` for callers
+that want a value either way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from reaper.model import IdentityAction, IdentityEvent, IdentityKind
+
+#: Event types reaper subscribes to; the listener filters on this expression.
+EVENT_TYPE_PATTERN = r"^identity\.(project|user|domain)\.(deleted|updated)$"
+_EVENT_TYPE = re.compile(EVENT_TYPE_PATTERN)
+CADF_TYPE_URI = "http://schemas.dmtf.org/cloud/audit/1.0/event"
+#: Keystone ids are 32 hex characters, but LDAP-backed users and the
+#: ``default`` domain have others; accept any short, printable, space-free id.
+_IDENTITY_ID = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")
+DEFAULT_MAX_PAYLOAD_BYTES = 65536
+#: CADF initiator fields worth keeping in the audit trail (no credentials live here).
+_INITIATOR_FIELDS = ("id", "name", "typeURI", "user_id", "username", "project_id", "domain_id")
+
+
+class Rejected(ValueError):
+    """A notification reaper will not act on, and why."""
+
+    code = "rejected"
+
+    def __init__(self, reason: str, *, event_type: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.event_type = event_type
+
+
+class UnknownEventType(Rejected):
+    code = "unknown_event_type"
+
+
+class MalformedNotification(Rejected):
+    code = "malformed"
+
+
+class PayloadTooLarge(Rejected):
+    code = "too_large"
+
+
+def parse(
+    ctxt: Any,
+    publisher_id: Any,
+    event_type: Any,
+    payload: Any,
+    metadata: Any,
+    *,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+) -> IdentityEvent:
+    """The :class:`IdentityEvent` a Keystone notification describes.
+
+    Raises :class:`Rejected` (and nothing else) for anything that is not a
+    well-formed identity deletion or update.
+    """
+    if not isinstance(event_type, str):
+        raise MalformedNotification(f"event_type is {type(event_type).__name__}, not a string")
+    match = _EVENT_TYPE.match(event_type)
+    if not match:
+        raise UnknownEventType(
+            f"not an identity deletion or update: {event_type[:100]!r}", event_type=event_type[:100]
+        )
+    size = _size(payload)
+    if size > max_payload_bytes:
+        raise PayloadTooLarge(
+            f"payload of {size} bytes exceeds {max_payload_bytes}", event_type=event_type
+        )
+    if not isinstance(payload, Mapping):
+        raise MalformedNotification(
+            f"payload is {type(payload).__name__}, not an object", event_type=event_type
+        )
+    kind = IdentityKind(match.group(1))
+    action = IdentityAction(match.group(2))
+    cadf = payload.get("typeURI") == CADF_TYPE_URI
+    identity_id = _identity_id(payload, cadf=cadf, event_type=event_type)
+    meta = metadata if isinstance(metadata, Mapping) else {}
+    return IdentityEvent(
+        kind=kind,
+        identity_id=identity_id,
+        action=action,
+        event_type=event_type,
+        message_id=_optional_str(meta.get("message_id")),
+        timestamp=_optional_str(meta.get("timestamp")),
+        publisher_id=_optional_str(publisher_id),
+        format="cadf" if cadf else "basic",
+        initiator=_initiator(payload) if cadf else None,
+        raw={
+            "ctxt": ctxt if isinstance(ctxt, Mapping) else {},
+            "publisher_id": publisher_id,
+            "event_type": event_type,
+            "payload": payload,
+            "metadata": meta,
+        },
+    )
+
+
+def classify(*args: Any, **kwargs: Any) -> IdentityEvent | Rejected:
+    """:func:`parse`, returning the rejection instead of raising it.
+
+    Also turns any unexpected error (a bug here) into a rejection: a listener
+    must survive whatever arrives on the bus.
+    """
+    try:
+        return parse(*args, **kwargs)
+    except Rejected as rejected:
+        return rejected
+    except Exception as exc:  # defensive: a parser bug must not kill the listener
+        return MalformedNotification(f"unparseable notification: {type(exc).__name__}: {exc}")
+
+
+def from_file_record(record: Mapping[str, Any], **kwargs: Any) -> IdentityEvent:
+    """Parse a saved notification (the shape ``reaper replay`` and the captures use)."""
+    if not isinstance(record, Mapping):
+        raise MalformedNotification("a saved notification must be a JSON object")
+    return parse(
+        record.get("ctxt", {}),
+        record.get("publisher_id"),
+        record.get("event_type"),
+        record.get("payload"),
+        record.get("metadata", {}),
+        **kwargs,
+    )
+
+
+def _identity_id(payload: Mapping[str, Any], *, cadf: bool, event_type: str) -> str:
+    resource_info = payload.get("resource_info")
+    target = payload.get("target")
+    target_id = target.get("id") if isinstance(target, Mapping) else None
+    if cadf and target_id is not None and resource_info is not None and target_id != resource_info:
+        # Keystone always sets both to the same id; disagreement means tampering.
+        raise MalformedNotification(
+            "CADF target.id and resource_info disagree", event_type=event_type
+        )
+    identity_id = resource_info if resource_info is not None else target_id
+    if identity_id is None:
+        raise MalformedNotification(
+            "payload names no identity (resource_info)", event_type=event_type
+        )
+    if not isinstance(identity_id, str) or not _IDENTITY_ID.match(identity_id):
+        raise MalformedNotification(
+            f"identity id is not a Keystone id: {str(identity_id)[:80]!r}", event_type=event_type
+        )
+    return identity_id
+
+
+def _initiator(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    initiator = payload.get("initiator")
+    if not isinstance(initiator, Mapping):
+        return None
+    kept = {k: initiator[k] for k in _INITIATOR_FIELDS if isinstance(initiator.get(k), str)}
+    host = initiator.get("host")
+    if isinstance(host, Mapping) and isinstance(host.get("address"), str):
+        kept["address"] = host["address"]
+    return kept or None
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _size(payload: Any) -> int:
+    try:
+        return len(json.dumps(payload, default=str).encode("utf-8"))
+    except RecursionError:
+        return sys.maxsize  # nested deeper than any identity notification
+    except (TypeError, ValueError):
+        return len(str(payload).encode("utf-8", "replace"))

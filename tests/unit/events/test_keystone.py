@@ -1,0 +1,190 @@
+"""Parsing Keystone notifications: every real capture, and everything hostile."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reaper.events import keystone
+from reaper.model import IdentityAction, IdentityEvent, IdentityKind
+
+CAPTURES = pathlib.Path(__file__).parents[2] / "fixtures" / "keystone"
+FILES = sorted(CAPTURES.glob("*.json"))
+INTERESTING = re.compile(r"^identity\.(project|user|domain)\.(deleted|updated)$")
+
+
+def _load(path: pathlib.Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_the_captures_are_all_there() -> None:
+    assert len(FILES) == 169
+    assert {p.name.split("-")[0] for p in FILES} == {"basic", "cadf"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_captured_notification_is_parsed_or_rejected_by_type(path: pathlib.Path) -> None:
+    record = _load(path)
+    if INTERESTING.match(record["event_type"]):
+        event = keystone.from_file_record(record)
+        assert event.identity_id == record["payload"]["resource_info"]
+        assert event.event_type == record["event_type"]
+        assert event.message_id == record["metadata"]["message_id"]
+        assert event.format == ("cadf" if path.name.startswith("cadf") else "basic")
+    else:
+        with pytest.raises(keystone.UnknownEventType):
+            keystone.from_file_record(record)
+
+
+def test_a_basic_project_deletion() -> None:
+    event = keystone.from_file_record(_load(CAPTURES / "basic-011-identity.project.deleted.json"))
+    assert event.kind is IdentityKind.PROJECT
+    assert event.action is IdentityAction.DELETED
+    assert event.identity_id == "992019b2171f43a0bf130c38ae056fdf"
+    assert event.initiator is None
+    assert event.publisher_id == "identity.vm"
+
+
+def test_a_cadf_deletion_keeps_who_asked_but_not_the_caller_project_as_target() -> None:
+    event = keystone.from_file_record(_load(CAPTURES / "cadf-011-identity.project.deleted.json"))
+    assert event.format == "cadf"
+    assert event.identity_id == "bedd5c008b1045fda4058919306085a6"
+    assert event.initiator is not None
+    assert event.initiator["username"] == "admin"
+    assert event.initiator["address"] == "127.0.0.1"
+    # The initiator's project is the caller's, never the deleted one.
+    assert event.initiator["project_id"] != event.identity_id
+
+
+def test_contents_deleted_with_a_domain_have_no_initiator() -> None:
+    event = keystone.from_file_record(_load(CAPTURES / "cadf-035-identity.project.deleted.json"))
+    assert event.initiator is None
+
+
+def test_updates_are_parsed_as_updates_for_keystone_to_explain() -> None:
+    event = keystone.from_file_record(_load(CAPTURES / "basic-017-identity.domain.updated.json"))
+    assert event.kind is IdentityKind.DOMAIN
+    assert event.action is IdentityAction.UPDATED
+
+
+def test_authenticate_events_are_not_identity_changes() -> None:
+    record = _load(CAPTURES / "basic-optout_empty-086-identity.authenticate.json")
+    with pytest.raises(keystone.UnknownEventType):
+        keystone.from_file_record(record)
+
+
+BASE = {"resource_info": "0123456789abcdef0123456789abcdef", "request_id": "req-1"}
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload", "error", "message"),
+    [
+        ("identity.project.deleted", {}, keystone.MalformedNotification, "names no identity"),
+        ("identity.project.deleted", "x", keystone.MalformedNotification, "not an object"),
+        ("identity.project.deleted", None, keystone.MalformedNotification, "not an object"),
+        ("identity.project.deleted", [BASE], keystone.MalformedNotification, "not an object"),
+        (
+            "identity.project.deleted",
+            {"resource_info": 42},
+            keystone.MalformedNotification,
+            "not a Keystone id",
+        ),
+        (
+            "identity.project.deleted",
+            {"resource_info": "a b"},
+            keystone.MalformedNotification,
+            "not a Keystone id",
+        ),
+        (
+            "identity.project.deleted",
+            {"resource_info": "x" * 65},
+            keystone.MalformedNotification,
+            "not a Keystone id",
+        ),
+        (
+            "identity.project.deleted",
+            {"resource_info": "x" * 70_000},
+            keystone.PayloadTooLarge,
+            "exceeds",
+        ),
+        ("identity.project.created", BASE, keystone.UnknownEventType, "not an identity"),
+        ("identity.group.deleted", BASE, keystone.UnknownEventType, "not an identity"),
+        ("compute.instance.delete.end", BASE, keystone.UnknownEventType, "not an identity"),
+        (None, BASE, keystone.MalformedNotification, "not a string"),
+        (b"identity.project.deleted", BASE, keystone.MalformedNotification, "not a string"),
+    ],
+)
+def test_bad_input_is_a_typed_rejection(event_type, payload, error, message) -> None:
+    with pytest.raises(error, match=message):
+        keystone.parse({}, "identity.host", event_type, payload, {"message_id": "m"})
+
+
+def test_a_cadf_target_that_disagrees_with_resource_info_is_refused() -> None:
+    payload = {
+        "typeURI": keystone.CADF_TYPE_URI,
+        "resource_info": "a" * 32,
+        "target": {"id": "b" * 32, "typeURI": "data/security/project"},
+    }
+    with pytest.raises(keystone.MalformedNotification, match="disagree"):
+        keystone.parse({}, "identity.h", "identity.project.deleted", payload, {})
+
+
+def test_missing_metadata_is_tolerated_but_recorded_as_absent() -> None:
+    event = keystone.parse(None, None, "identity.user.deleted", BASE, None)
+    assert event.message_id is None and event.publisher_id is None
+
+
+def test_the_default_domain_id_is_a_valid_identity() -> None:
+    event = keystone.parse({}, "p", "identity.domain.deleted", {"resource_info": "default"}, {})
+    assert event.identity_id == "default"
+
+
+def test_a_deeply_nested_payload_is_rejected_not_crashing() -> None:
+    payload: dict = {"resource_info": "a" * 32}
+    node = payload
+    for _ in range(5000):
+        node["x"] = {}
+        node = node["x"]
+    result = keystone.classify({}, "p", "identity.project.deleted", payload, {})
+    assert isinstance(result, keystone.Rejected)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ctxt=json_values,
+    publisher=json_values,
+    event_type=st.one_of(
+        st.sampled_from(
+            ["identity.project.deleted", "identity.user.updated", "identity.domain.deleted"]
+        ),
+        json_values,
+    ),
+    payload=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"resource_info": json_values}, optional={"typeURI": st.just(keystone.CADF_TYPE_URI)}
+        ),
+    ),
+    metadata=json_values,
+)
+def test_anything_on_the_bus_is_an_event_or_a_rejection(
+    ctxt, publisher, event_type, payload, metadata
+) -> None:
+    result = keystone.classify(ctxt, publisher, event_type, payload, metadata)
+    assert isinstance(result, (keystone.Rejected, IdentityEvent))
+    if not isinstance(result, keystone.Rejected):
+        assert keystone._IDENTITY_ID.match(result.identity_id)
