@@ -1,0 +1,292 @@
+"""The planner: the order real OpenStack needs, and refusals instead of failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reaper import planner
+from reaper.model import (
+    ActionSpec,
+    Decision,
+    Edge,
+    IdentityKind,
+    IdentityRef,
+    Resource,
+    ResourceRef,
+    Step,
+    Verdict,
+)
+
+P = IdentityRef(IdentityKind.PROJECT, "p1")
+NOW = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
+
+
+def res(rtype: str, rid: str, *edges: tuple[str, str, str], name: str | None = None) -> Resource:
+    return Resource(
+        type=rtype,
+        id=rid,
+        name=name,
+        project_id="p1",
+        edges=tuple(Edge(rel, ResourceRef(t, i)) for rel, t, i in edges),
+    )
+
+
+def act(r: Resource, *actions: str | ActionSpec) -> Decision:
+    specs = tuple(a if isinstance(a, ActionSpec) else ActionSpec(a) for a in actions)
+    return Decision(r.ref, Verdict.ACT, specs or (ActionSpec("delete"),), "default", "rule", "ok")
+
+
+def protect(r: Resource) -> Decision:
+    return Decision(r.ref, Verdict.PROTECT, (), "default", "keep", "tagged reaper:keep")
+
+
+def skip(r: Resource) -> Decision:
+    return Decision(r.ref, Verdict.SKIP, (), None, None, "no policy")
+
+
+def tenant() -> list[Resource]:
+    return [
+        res("network.network", "net"),
+        res("network.subnet", "sub", ("network", "network.network", "net")),
+        res("network.router", "r"),
+        res(
+            "network.router_interface",
+            "ri",
+            ("router", "network.router", "r"),
+            ("subnet", "network.subnet", "sub"),
+            ("floating_ip", "network.floating_ip", "fip"),
+        ),
+        res("compute.server", "vm"),
+        res(
+            "network.port",
+            "port",
+            ("device", "compute.server", "vm"),
+            ("network", "network.network", "net"),
+            ("subnet", "network.subnet", "sub"),
+            ("security_group", "network.security_group", "sg"),
+        ),
+        res(
+            "network.floating_ip",
+            "fip",
+            ("port", "network.port", "port"),
+            ("router", "network.router", "r"),
+        ),
+        res("block_storage.volume", "vol"),
+        res(
+            "compute.volume_attachment",
+            "att",
+            ("server", "compute.server", "vm"),
+            ("volume", "block_storage.volume", "vol"),
+        ),
+        res("block_storage.snapshot", "snap", ("volume", "block_storage.volume", "vol")),
+        res("network.security_group", "sg", name="web"),
+        res("network.security_group", "sgd", name="default"),
+        res("compute.quota", "p1"),
+        res("network.quota", "p1"),
+    ]
+
+
+def plan_for(resources, decide=act):
+    return planner.build_plan(P, resources, [decide(r) for r in resources], now=NOW)
+
+
+def position(plan) -> dict[str, int]:
+    return {s.id: i for i, s in enumerate(plan.steps)}
+
+
+def before(plan, first: str, then: str) -> bool:
+    """``then`` transitively depends on ``first``."""
+    by_id = {s.id: s for s in plan.steps}
+    todo, seen = [then], set()
+    while todo:
+        for dep in by_id[todo.pop()].depends_on:
+            if dep == first:
+                return True
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return False
+
+
+def d(rtype: str, rid: str, action: str = "delete") -> str:
+    return f"{action}:{rtype}:{rid}"
+
+
+def test_the_order_real_openstack_needs() -> None:
+    plan = plan_for(tenant())
+    pairs = [
+        (d("network.floating_ip", "fip"), d("network.router_interface", "ri")),
+        (d("network.router_interface", "ri"), d("network.router", "r")),
+        (d("network.router_interface", "ri"), d("network.subnet", "sub")),
+        (d("compute.server", "vm"), d("block_storage.volume", "vol")),
+        (d("block_storage.snapshot", "snap"), d("block_storage.volume", "vol")),
+        (d("compute.server", "vm"), d("network.port", "port")),
+        (d("network.port", "port"), d("network.subnet", "sub")),
+        (d("network.subnet", "sub"), d("network.network", "net")),
+        (d("network.port", "port"), d("network.security_group", "sg")),
+        (d("compute.server", "vm"), d("network.security_group", "sgd")),
+        (d("network.security_group", "sg"), d("network.security_group", "sgd")),
+        (d("network.network", "net"), d("compute.quota", "p1")),
+        (d("network.security_group", "sgd"), d("network.quota", "p1")),
+    ]
+    for first, then in pairs:
+        assert before(plan, first, then), f"{first} should come before {then}"
+    pos = position(plan)
+    for step in plan.steps:
+        for dep in step.depends_on:
+            assert pos[dep] < pos[step.id]
+
+
+def test_no_detach_step_when_the_server_is_deleted() -> None:
+    plan = plan_for(tenant())
+    assert not [s for s in plan.steps if s.resource.type == "compute.volume_attachment"]
+
+
+def test_a_volume_attached_to_a_live_unprotected_server_is_detached_through_nova() -> None:
+    resources = tenant()
+
+    def decide(r: Resource) -> Decision:
+        return skip(r) if r.type == "compute.server" else act(r)
+
+    plan = plan_for(resources, decide)
+    assert before(plan, d("compute.volume_attachment", "att"), d("block_storage.volume", "vol"))
+
+
+def test_a_volume_attached_to_a_protected_server_is_not_touched() -> None:
+    def decide(r: Resource) -> Decision:
+        return protect(r) if r.type == "compute.server" else act(r)
+
+    plan = plan_for(tenant(), decide)
+    ids = {s.id for s in plan.steps}
+    assert d("block_storage.volume", "vol") not in ids
+    assert d("compute.volume_attachment", "att") not in ids
+    # The snapshot is still the deleted project's and nothing needs it.
+    assert d("block_storage.snapshot", "snap") in ids
+    # The server's port stays with it, so its subnet, network and group stay too.
+    for kept in ("network.port:port", "network.subnet:sub", "network.network:net"):
+        assert f"delete:{kept}" not in ids
+    vol = next(x for x in plan.decisions if x.resource.id == "vol")
+    assert vol.verdict is Verdict.SKIP and "stays" in vol.reason
+
+
+def test_a_kept_snapshot_keeps_its_volume() -> None:
+    def decide(r: Resource) -> Decision:
+        return protect(r) if r.id == "snap" else act(r)
+
+    plan = plan_for(tenant(), decide)
+    vol = next(x for x in plan.decisions if x.resource.id == "vol")
+    assert vol.verdict is Verdict.SKIP
+    assert "block_storage.snapshot:snap" in vol.reason
+    assert d("block_storage.volume", "vol") not in {s.id for s in plan.steps}
+
+
+def test_protection_of_a_network_covers_its_subnets() -> None:
+    def decide(r: Resource) -> Decision:
+        return protect(r) if r.type == "network.network" else act(r)
+
+    plan = plan_for(tenant(), decide)
+    sub = next(x for x in plan.decisions if x.resource.id == "sub")
+    assert sub.verdict is Verdict.PROTECT
+    assert "inside protected network.network:net" in sub.reason
+    # The project's own port on the shared network is still removed.
+    assert d("network.port", "port") in {s.id for s in plan.steps}
+
+
+def test_a_kept_floating_ip_keeps_the_router_interface_it_needs() -> None:
+    def decide(r: Resource) -> Decision:
+        return protect(r) if r.type == "network.floating_ip" else act(r)
+
+    ids = {s.id for s in plan_for(tenant(), decide).steps}
+    assert d("network.router_interface", "ri") not in ids
+    assert d("network.router", "r") not in ids
+
+
+def test_several_actions_on_one_resource_run_in_policy_order() -> None:
+    vm = res("compute.server", "vm")
+    decision = act(
+        vm,
+        ActionSpec("evidence_snapshot", {"retention": "90d"}),
+        ActionSpec("quarantine"),
+        ActionSpec("delete", after=dt.timedelta(days=7)),
+    )
+    plan = planner.build_plan(P, [vm], [decision], now=NOW)
+    assert [s.action for s in plan.steps] == ["evidence_snapshot", "quarantine", "delete"]
+    assert plan.steps[2].depends_on == (plan.steps[1].id,)
+    assert plan.steps[2].after == dt.timedelta(days=7)
+    assert plan.steps[0].params == {"retention": "90d"}
+
+
+def test_skipped_and_protected_resources_get_no_steps_but_stay_in_the_plan() -> None:
+    resources = tenant()
+    plan = plan_for(resources, skip)
+    assert plan.steps == ()
+    assert len(plan.decisions) == len(resources)
+
+
+def test_the_plan_is_deterministic_whatever_the_input_order() -> None:
+    resources = tenant()
+    expected = plan_for(resources)
+    for seed in range(5):
+        shuffled = resources[:]
+        random.Random(seed).shuffle(shuffled)
+        again = plan_for(shuffled)
+        assert again.content_hash == expected.content_hash
+
+
+def test_a_resource_without_a_decision_is_an_error() -> None:
+    r = res("compute.server", "vm")
+    with pytest.raises(planner.PlanError, match="no decision"):
+        planner.build_plan(P, [r], [], now=NOW)
+
+
+def test_cycles_and_missing_dependencies_are_reported_not_looped_on() -> None:
+    ref = ResourceRef("compute.server", "a")
+    a = Step("a", "delete", ref, depends_on=("b",))
+    b = Step("b", "delete", ref, depends_on=("a",))
+    with pytest.raises(planner.PlanError, match="cycle"):
+        planner.validate([a, b])
+    with pytest.raises(planner.PlanError, match="not in the plan"):
+        planner.validate([a])
+    with pytest.raises(planner.PlanError, match="twice"):
+        planner.validate([Step("a", "delete", ref), Step("a", "delete", ref)])
+
+
+def test_waves_group_independent_steps() -> None:
+    plan = plan_for(tenant())
+    waves = planner.waves(plan.steps)
+    assert [s.id for s in waves[0]] == sorted(
+        [s.id for s in waves[0]], key=lambda i: position(plan)[i]
+    )
+    first = {s.id for s in waves[0]}
+    assert d("compute.server", "vm") in first and d("network.floating_ip", "fip") in first
+    assert all(not s.depends_on for s in waves[0])
+    assert {s.id for s in waves[-1]} == {d("compute.quota", "p1"), d("network.quota", "p1")}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_mix_of_verdicts_gives_a_valid_dag(data) -> None:
+    resources = tenant()
+    verdicts = data.draw(
+        st.lists(
+            st.sampled_from([act, skip, protect]), min_size=len(resources), max_size=len(resources)
+        )
+    )
+    decisions = [v(r) for v, r in zip(verdicts, resources, strict=True)]
+    plan = planner.build_plan(P, resources, decisions, now=NOW)
+    planner.validate(plan.steps)
+    kept = {x.resource for x in plan.decisions if x.verdict is not Verdict.ACT}
+    for step in plan.steps:
+        assert step.resource not in kept
+    # Nothing a staying resource uses is ever removed.
+    by_ref = {r.ref: r for r in resources}
+    removed = {s.resource for s in plan.steps if s.action == "delete"}
+    for ref in kept:
+        for edge in by_ref[ref].edges:
+            if edge.relation in planner.SOURCE_FIRST:
+                assert edge.target not in removed, (ref, edge)
