@@ -16,6 +16,7 @@ vocabulary for policies, documented by the SDK.
 from __future__ import annotations
 
 import abc
+import concurrent.futures
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -102,7 +103,6 @@ class Finding:
     #: Why the handler's answer may be incomplete (an error, a service not in the catalog).
     errors: tuple[str, ...] = ()
     skipped: bool = False
-    requests: int = 0
 
 
 @dataclass
@@ -115,22 +115,22 @@ class Collector:
     mismatches: list[Resource] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def add(self, rtype: ResourceType, resource: Resource) -> None:
+    def add(self, rtype: ResourceType, resource: Resource) -> bool:
         """Keep ``resource`` only if its owner field names an identity in scope."""
         relation = owner_relation(rtype, resource, self.scope)
         if relation is None:
             self.mismatches.append(resource)
-            return
+            return False
         attributes = {**resource.attributes, "reaper_relation": relation}
         self.resources.append(dataclasses.replace(resource, attributes=attributes))
+        return True
 
-    def finding(self, requests: int = 0) -> Finding:
+    def finding(self) -> Finding:
         return Finding(
             handler=self.handler,
             resources=tuple(self.resources),
             mismatches=tuple(self.mismatches),
             errors=tuple(self.errors),
-            requests=requests,
         )
 
 
@@ -164,6 +164,23 @@ class Handler(abc.ABC):
         object's owner field (:class:`Collector`): a service that ignores a
         filter must not widen what reaper touches.
         """
+
+
+def gather(
+    calls: Mapping[str, Callable[[], list[Any]]], *, workers: int = 8
+) -> dict[str, list[Any]]:
+    """Run independent list calls in parallel; the first error propagates.
+
+    Discovery latency is the sum of round trips otherwise, and the
+    controller's promise is a first action within a second or so.
+    """
+    if len(calls) <= 1:
+        return {name: call() for name, call in calls.items()}
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=min(workers, len(calls)), thread_name_prefix="reaper-list"
+    ) as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def sdk_attributes(obj: Any) -> dict[str, Any]:

@@ -1,0 +1,151 @@
+"""The only door to the cloud: openstacksdk connections, read-only when planning.
+
+A token scoped to a deleted project cannot exist, so reaper always acts as an
+admin and names owners explicitly in every call. Credentials come from a
+clouds.yaml cloud (``--os-cloud``, ``OS_CLOUD`` or ``[service_credentials]
+cloud``) or from the keystoneauth options of ``[service_credentials]``.
+
+Read-only is enforced below openstacksdk, in the keystoneauth session every
+request goes through: :class:`GuardedSession` refuses any method but GET,
+HEAD and OPTIONS (except the token request itself) when it is read-only, so
+dry-run cannot mutate the cloud whatever code runs above it. The same
+session counts requests per method and service, which the benchmarks and
+the ``plan`` report use.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+from keystoneauth1 import loading as ks_loading
+from keystoneauth1 import session as ks_session
+from oslo_config import cfg
+
+from reaper import config
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class MutationRefused(RuntimeError):
+    """A mutating request was attempted through a read-only connection."""
+
+    def __init__(self, method: str, url: str) -> None:
+        super().__init__(f"read-only: refused {method} {urlparse(url).path}")
+        self.method = method
+        self.url = url
+
+
+class CredentialsMissing(ValueError):
+    """Neither a clouds.yaml cloud nor [service_credentials] auth options are set."""
+
+
+class RequestCounter:
+    """Thread-safe tally of requests by (method, service endpoint port or host)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def add(self, method: str, url: str) -> None:
+        parsed = urlparse(url)
+        where = parsed.netloc or "?"
+        with self._lock:
+            self._counts[(method.upper(), where)] += 1
+
+    def by_method(self) -> dict[str, int]:
+        with self._lock:
+            totals: collections.Counter[str] = collections.Counter()
+            for (method, _), n in self._counts.items():
+                totals[method] += n
+        return dict(sorted(totals.items()))
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+    @property
+    def mutating(self) -> int:
+        return sum(n for m, n in self.by_method().items() if m not in SAFE_METHODS)
+
+
+class GuardedSession(ks_session.Session):
+    """A keystoneauth session that can refuse mutations and counts requests."""
+
+    read_only = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.counter = RequestCounter()
+
+    def request(self, url: str, method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        method = method.upper()
+        if self.read_only and method not in SAFE_METHODS and not _is_token_request(url, kwargs):
+            raise MutationRefused(method, url)
+        if kwargs.get("authenticated", True) is not False:
+            self.counter.add(method, url)
+        return super().request(url, method, **kwargs)
+
+
+class ReadOnlySession(GuardedSession):
+    read_only = True
+
+
+def _is_token_request(url: str, kwargs: Mapping[str, Any]) -> bool:
+    # keystoneauth fetches tokens with authenticated=False; nothing else does.
+    return kwargs.get("authenticated") is False and urlparse(url).path.rstrip("/").endswith(
+        "/auth/tokens"
+    )
+
+
+def connect(conf: cfg.ConfigOpts, *, read_only: bool) -> Any:
+    """An admin openstacksdk ``Connection``; read-only ones refuse mutations."""
+    import openstack.config
+    import openstack.connection
+
+    session_class = ReadOnlySession if read_only else GuardedSession
+    creds = conf[config.SERVICE_CREDENTIALS_GROUP]
+    cloud = creds.cloud or os.environ.get("OS_CLOUD")
+    if cloud:
+        loader = openstack.config.OpenStackConfig(session_constructor=session_class)
+        region = loader.get_one(
+            cloud=cloud,
+            region_name=creds.region_name,
+            interface=creds.interface,
+        )
+        return openstack.connection.Connection(config=region)
+    if not creds.auth_type and not creds.auth_url:
+        raise CredentialsMissing(
+            "no cloud credentials: pass --os-cloud, set OS_CLOUD, or configure "
+            "[service_credentials] in reaper.conf"
+        )
+    if not creds.auth_type:
+        conf.set_override("auth_type", "password", group=config.SERVICE_CREDENTIALS_GROUP)
+    auth = ks_loading.load_auth_from_conf_options(conf, config.SERVICE_CREDENTIALS_GROUP)
+    session = ks_loading.load_session_from_conf_options(
+        conf, config.SERVICE_CREDENTIALS_GROUP, auth=auth
+    )
+    guarded = session_class(
+        auth=auth,
+        verify=session.verify,
+        cert=session.cert,
+        timeout=session.timeout,
+    )
+    return openstack.connection.Connection(
+        session=guarded,
+        region_name=creds.region_name,
+        interface=creds.interface,
+    )
+
+
+def counter_of(conn: Any) -> RequestCounter:
+    """The request counter of a connection made by :func:`connect`."""
+    session = conn.session
+    if not isinstance(session, GuardedSession):
+        raise TypeError("connection was not made by reaper.cloud.connect")
+    return session.counter

@@ -1,0 +1,73 @@
+"""Run every inventory handler for a scope, in parallel, and account for gaps.
+
+A plan must never be silently smaller than reality. A service missing from
+the catalog is skipped *and said so*; a handler that fails makes the
+inventory ``incomplete``, which the plan shows and the audit records.
+Objects a service returned for an owner filter that failed the owner
+re-check are kept aside as ``mismatches`` for the audit trail.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reaper import log
+from reaper.inventory import registry
+from reaper.inventory.base import Finding, Handler, Scope
+from reaper.model import Resource
+
+LOG = log.get(__name__)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    scope: Scope
+    findings: tuple[Finding, ...]
+
+    @property
+    def resources(self) -> tuple[Resource, ...]:
+        return tuple(r for f in self.findings for r in f.resources)
+
+    @property
+    def mismatches(self) -> tuple[Resource, ...]:
+        return tuple(r for f in self.findings for r in f.mismatches)
+
+    @property
+    def incomplete(self) -> tuple[str, ...]:
+        reasons: list[str] = []
+        for finding in self.findings:
+            if finding.skipped:
+                reasons.append(f"{finding.handler}: service not in the catalog, not inspected")
+            reasons += [f"{finding.handler}: {e}" for e in finding.errors]
+        return tuple(reasons)
+
+
+def handlers() -> dict[str, Handler]:
+    return {name: cls() for name, cls in registry.handler_classes().items()}
+
+
+def discover(conn: Any, scope: Scope, selected: Mapping[str, Handler] | None = None) -> Inventory:
+    """Every resource of ``scope`` that the registered handlers can find."""
+    chosen = dict(selected) if selected is not None else handlers()
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=max(1, len(chosen)), thread_name_prefix="reaper-discover"
+    ) as pool:
+        futures = {
+            name: pool.submit(_run, name, handler, conn, scope)
+            for name, handler in sorted(chosen.items())
+        }
+        findings = tuple(futures[name].result() for name in sorted(futures))
+    return Inventory(scope=scope, findings=findings)
+
+
+def _run(name: str, handler: Handler, conn: Any, scope: Scope) -> Finding:
+    try:
+        if not conn.has_service(handler.service_type):
+            return Finding(handler=name, skipped=True)
+        return handler.discover(conn, scope)
+    except Exception as exc:
+        LOG.warning("inventory handler failed", handler=name, error=str(exc))
+        return Finding(handler=name, errors=(f"{type(exc).__name__}: {exc}",))

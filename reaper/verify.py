@@ -1,0 +1,86 @@
+"""Ask Keystone whether an identity is really gone, before anything is touched.
+
+A notification is a claim, not a fact: anyone with access to the bus can
+publish one, and redelivery can replay an old one. So every pipeline run
+starts here, and only Keystone's own answer counts:
+
+* 404 -> ``GONE``;
+* found and disabled -> ``DISABLED`` (quarantine policies may act);
+* found and enabled -> ``ENABLED`` (reaper must not touch it);
+* anything else (timeout, connection refused, 5xx, 401, 403) ->
+  :class:`VerificationError`. An unreachable Keystone is never "gone".
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from reaper.model import IdentityKind, IdentityRef
+
+
+class IdentityState(str, enum.Enum):
+    GONE = "gone"
+    DISABLED = "disabled"
+    ENABLED = "enabled"
+
+
+@dataclass(frozen=True)
+class Verification:
+    identity: IdentityRef
+    state: IdentityState
+    name: str | None = None
+    domain_id: str | None = None
+
+    @property
+    def gone(self) -> bool:
+        return self.state is IdentityState.GONE
+
+    def allows(self, *, disabled_ok: bool = False) -> bool:
+        """Whether reaper may plan for this identity."""
+        return self.gone or (disabled_ok and self.state is IdentityState.DISABLED)
+
+    def refusal(self) -> str:
+        what = f"{self.identity.kind.value} {self.identity.id}"
+        if self.name:
+            what += f" ({self.name})"
+        if self.state is IdentityState.ENABLED:
+            return f"{what} still exists and is enabled in Keystone: refusing to touch it"
+        if self.state is IdentityState.DISABLED:
+            return f"{what} is disabled, not deleted: pass --disabled-ok to plan for it"
+        return f"{what} is gone"
+
+
+class VerificationError(RuntimeError):
+    """Keystone could not say; retry later, never act."""
+
+
+def verify(conn: Any, identity: IdentityRef) -> Verification:
+    """Keystone's answer about ``identity``, through an admin connection."""
+    from openstack import exceptions as sdk_exc
+
+    getter = {
+        IdentityKind.PROJECT: conn.identity.get_project,
+        IdentityKind.USER: conn.identity.get_user,
+        IdentityKind.DOMAIN: conn.identity.get_domain,
+    }[identity.kind]
+    try:
+        found = getter(identity.id)
+    except sdk_exc.NotFoundException:
+        return Verification(identity, IdentityState.GONE)
+    except sdk_exc.SDKException as exc:
+        raise VerificationError(
+            f"Keystone could not confirm {identity}: {type(exc).__name__}: {exc}"
+        ) from exc
+    except Exception as exc:  # connection errors from keystoneauth/requests
+        raise VerificationError(
+            f"Keystone unreachable while checking {identity}: {type(exc).__name__}: {exc}"
+        ) from exc
+    enabled = getattr(found, "is_enabled", True)
+    return Verification(
+        identity,
+        IdentityState.ENABLED if enabled is not False else IdentityState.DISABLED,
+        name=getattr(found, "name", None),
+        domain_id=getattr(found, "domain_id", None),
+    )
