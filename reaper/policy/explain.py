@@ -1,0 +1,127 @@
+"""What loaded policies do, per resource type and trigger, in evaluation order.
+
+``reaper policy explain`` prints these rows. They follow the evaluation
+order exactly (``evaluate.py``): configured protection, then the protect
+rules of every applicable policy, then the acting policies, first match
+wins. A (type, trigger) pair no policy acts on gets one row saying so, and
+its protect rules are left out: protection only matters where something acts.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from reaper.model import ActionSpec
+from reaper.policy.context import TRIGGERS
+from reaper.policy.durations import format_duration
+from reaper.policy.filters import show
+from reaper.policy.policies import PolicySet
+
+COLUMNS = (
+    "Resource Type",
+    "Trigger",
+    "Order",
+    "Policy",
+    "Protect",
+    "Filters",
+    "Actions",
+    "Limit",
+)
+
+
+@dataclass(frozen=True)
+class ExplainRow:
+    resource_type: str
+    trigger: str
+    #: ``config`` and ``protect`` rows come first, then ``1``, ``2``... (first match wins).
+    order: str
+    policy: str
+    protect: str = ""
+    filters: str = ""
+    actions: str = ""
+    #: ``max_resources`` of an acting policy: more matches hold the plan.
+    limit: str = ""
+
+    def as_tuple(self) -> tuple[str, ...]:
+        return (
+            self.resource_type,
+            self.trigger,
+            self.order,
+            self.policy,
+            self.protect,
+            self.filters,
+            self.actions,
+            self.limit,
+        )
+
+
+def describe_action(spec: ActionSpec) -> str:
+    """``delete after 7d``, ``evidence_snapshot {retention: 90d}``."""
+    text = spec.name
+    if spec.params:
+        text += " " + show(dict(sorted(spec.params.items())))
+    if spec.after:
+        text += f" after {format_duration(spec.after)}"
+    return text
+
+
+def explain(
+    policies: PolicySet,
+    *,
+    resource_types: Sequence[str] = (),
+    triggers: Sequence[str] = (),
+    protected_project_ids: Iterable[str] = (),
+    protected_domain_ids: Iterable[str] = (),
+) -> list[ExplainRow]:
+    """Rows for every registered type and trigger matching the given globs (all by default)."""
+    rows: list[ExplainRow] = []
+    projects = sorted(protected_project_ids)
+    domains = sorted(protected_domain_ids)
+    if projects:
+        rows.append(ExplainRow("*", "*", "config", "protected_project_ids", ", ".join(projects)))
+    if domains:
+        rows.append(ExplainRow("*", "*", "config", "protected_domain_ids", ", ".join(domains)))
+    for rtype in _matching(sorted(policies.types), resource_types):
+        for trigger in _matching(TRIGGERS, triggers):
+            rows.extend(_pair(policies, rtype, trigger))
+    return rows
+
+
+def _pair(policies: PolicySet, rtype: str, trigger: str) -> list[ExplainRow]:
+    applicable = policies.applicable(trigger, rtype)
+    acting = [p for p in applicable if p.actions]
+    if not acting:
+        return [ExplainRow(rtype, trigger, "-", "", actions="none (skip: no policy acts)")]
+    rows = [
+        ExplainRow(
+            rtype,
+            trigger,
+            "protect",
+            p.name,
+            protect="\n".join(r.describe() for r in p.protect if rtype in r.types),
+        )
+        for p in applicable
+        if any(rtype in r.types for r in p.protect)
+    ]
+    for n, p in enumerate(acting, 1):
+        rows.append(
+            ExplainRow(
+                rtype,
+                trigger,
+                str(n),
+                p.name,
+                filters=p.rule,
+                actions="\n".join(describe_action(a) for a in p.actions),
+                limit="" if p.max_resources is None else str(p.max_resources),
+            )
+        )
+    return rows
+
+
+def _matching(names: Iterable[str], patterns: Sequence[str]) -> list[str]:
+    names = list(names)
+    if not patterns:
+        return names
+    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
