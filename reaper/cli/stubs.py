@@ -52,14 +52,6 @@ class Approve(_Stub):
     summary = "Release a tombstone held by a blast-radius limit."
 
 
-class PolicyValidate(_Stub):
-    summary = "Validate policy files."
-
-
-class PolicyExplain(_Stub):
-    summary = "Explain what the loaded policies do, per resource type."
-
-
 class AuditShow(_Stub):
     summary = "Show audit records."
 
