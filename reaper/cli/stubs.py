@@ -11,7 +11,7 @@ import argparse
 
 from cliff.command import Command
 
-EXIT_NOT_IMPLEMENTED = 64
+from reaper.cli.exitcodes import NOT_IMPLEMENTED as EXIT_NOT_IMPLEMENTED
 
 
 class _Stub(Command):
@@ -34,10 +34,6 @@ class _Stub(Command):
         name = self.cmd_name if hasattr(self, "cmd_name") else type(self).__name__
         self.app.stderr.write(f"reaper {name}: not implemented yet.\n")
         return EXIT_NOT_IMPLEMENTED
-
-
-class Plan(_Stub):
-    summary = "Show what reaper would do to a deleted project, user or domain, and why."
 
 
 class Apply(_Stub):

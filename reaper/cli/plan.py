@@ -1,0 +1,193 @@
+"""``reaper plan``: what reaper would do to a deleted identity's resources, and why.
+
+Read-only by construction: the connection it uses refuses every mutating
+request (see ``cloud.py``). The table shows, grouped by service, every
+resource found, its verdict (act, skip, protect), the actions and the
+policy and rule that decided, and the step numbers in execution order;
+totals per service and anything that makes the plan incomplete or held
+follow it. ``-o plan.json`` saves the content-hashed plan that ``reaper
+apply`` executes exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from cliff.lister import Lister
+
+from reaper import cloud, pipeline
+from reaper.cli import exitcodes
+from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
+from reaper.policy import configured_policy_paths, load_policies
+from reaper.verify import VerificationError
+
+COLUMNS = ("Service", "Type", "ID", "Name", "Verdict", "Actions", "Steps", "Policy", "Reason")
+
+
+def add_identity_arguments(parser: argparse.ArgumentParser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--project", metavar="ID", help="A deleted project's id.")
+    who.add_argument("--user", metavar="ID", help="A deleted user's id.")
+    who.add_argument("--domain", metavar="ID", help="A deleted domain's id.")
+    parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Policy file or directory (repeatable); default: policy_paths of reaper.conf, "
+        "else the shipped default policy.",
+    )
+    parser.add_argument(
+        "--disabled-ok",
+        action="store_true",
+        help="Plan for an identity that is disabled rather than deleted (quarantine policies).",
+    )
+
+
+def identity_from(args: argparse.Namespace) -> IdentityRef:
+    for kind in IdentityKind:
+        value = getattr(args, kind.value, None)
+        if value:
+            return IdentityRef(kind, value)
+    raise ValueError("one of --project, --user or --domain is required")
+
+
+def rows(plan: Plan) -> list[tuple[Any, ...]]:
+    """One row per resource, grouped by service, in execution order."""
+    order = {s.id: i + 1 for i, s in enumerate(plan.steps)}
+    steps_of: dict[Any, list[int]] = collections.defaultdict(list)
+    for step in plan.steps:
+        steps_of[step.resource].append(order[step.id])
+    decisions = {d.resource: d for d in plan.decisions}
+    table = []
+    for resource in plan.resources:
+        decision = decisions[resource.ref]
+        actions = ", ".join(
+            a.name + (f" (after {_duration(a.after.total_seconds())})" if a.after else "")
+            for a in decision.actions
+        )
+        numbers = sorted(steps_of.get(resource.ref, []))
+        policy = decision.policy or ""
+        if decision.rule:
+            policy = f"{policy}: {decision.rule}" if policy else decision.rule
+        table.append(
+            (
+                resource.service,
+                resource.type.split(".", 1)[1],
+                resource.id,
+                resource.name or "",
+                decision.verdict.value,
+                actions or "-",
+                ",".join(map(str, numbers)) or "-",
+                policy or "-",
+                decision.reason,
+            )
+        )
+    first_step = {r[2]: (int(r[6].split(",")[0]) if r[6] != "-" else 10**9) for r in table}
+    table.sort(key=lambda r: (r[0], first_step[r[2]], r[1], r[2]))
+    return table
+
+
+def summary(plan: Plan) -> str:
+    """Totals per service, then what would make an operator stop and look."""
+    counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    decisions = {d.resource: d for d in plan.decisions}
+    for resource in plan.resources:
+        counts[resource.service][decisions[resource.ref].verdict.value] += 1
+    lines = [f"Plan {plan.content_hash[:16]} for {plan.identity}: {len(plan.steps)} steps"]
+    for service in sorted(counts):
+        c = counts[service]
+        lines.append(
+            f"  {service:<14} {sum(c.values()):>5} found, {c[Verdict.ACT.value]:>5} act, "
+            f"{c[Verdict.SKIP.value]:>5} skip, {c[Verdict.PROTECT.value]:>5} protect"
+        )
+    for reason in plan.incomplete:
+        lines.append(f"  INCOMPLETE: {reason}")
+    for reason in plan.held:
+        lines.append(f"  HELD for approval: {reason}")
+    return "\n".join(lines) + "\n"
+
+
+class PlanCommand(Lister):
+    """Show what reaper would do to a deleted project, user or domain, and why.
+
+    Nothing is changed: the cloud connection refuses mutating requests.
+    Exit status: 0 plan complete, 1 error (e.g. Keystone unreachable),
+    3 held by a blast-radius limit, 4 refused (the identity still exists),
+    5 incomplete (a service could not be inspected).
+    """
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        add_identity_arguments(parser)
+        parser.add_argument(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Save the plan (content-hashed JSON) for `reaper apply`; '-' for stdout.",
+        )
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], list]:
+        self._status = exitcodes.OK
+        conf = self.app.conf
+        identity = identity_from(parsed_args)
+        policies = load_policies(parsed_args.policy or configured_policy_paths(conf))
+        conn = cloud.connect(conf, read_only=True)
+        try:
+            planned = pipeline.make_plan(
+                conn,
+                identity,
+                policies,
+                protected_project_ids=conf.protected_project_ids,
+                protected_domain_ids=conf.protected_domain_ids,
+                disabled_ok=parsed_args.disabled_ok,
+            )
+        except pipeline.Refused as exc:
+            self.app.stderr.write(f"refused: {exc}\n")
+            self._status = exitcodes.REFUSED
+            return COLUMNS, []
+        except VerificationError as exc:
+            self.app.stderr.write(f"error: {exc}\n")
+            self._status = exitcodes.ERROR
+            return COLUMNS, []
+        plan = planned.plan
+        self._plan = plan
+        if parsed_args.output:
+            text = json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n"
+            if parsed_args.output == "-":
+                sys.stdout.write(text)
+            else:
+                with open(parsed_args.output, "w", encoding="utf-8") as f:
+                    f.write(text)
+                self.app.stderr.write(f"plan saved to {parsed_args.output}\n")
+        counter = cloud.counter_of(conn)
+        self.app.stderr.write(f"{counter.total} read-only requests ({counter.mutating} mutating)\n")
+        if plan.held:
+            self._status = exitcodes.HELD
+        elif plan.incomplete:
+            self._status = exitcodes.INCOMPLETE
+        return COLUMNS, rows(plan)
+
+    def produce_output(self, parsed_args: argparse.Namespace, column_names, data) -> int:  # type: ignore[no-untyped-def]
+        super().produce_output(parsed_args, column_names, data)
+        plan = getattr(self, "_plan", None)
+        if plan is not None and parsed_args.formatter == "table":
+            self.app.stdout.write(summary(plan))
+        return 0
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        super().run(parsed_args)
+        return self._status
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
