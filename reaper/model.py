@@ -355,3 +355,6 @@ class Tombstone:
     attempts: int = 0
     next_attempt_at: dt.datetime | None = None
     reason: str = ""
+    #: The controller holding the tombstone's lease, and since when (``None`` when free).
+    claimed_by: str | None = None
+    claimed_at: dt.datetime | None = None
