@@ -1,0 +1,109 @@
+"""Checkpoints: signed statements "the chain had ``head`` at ``seq`` at ``time``".
+
+A checkpoint is written at the end of each tombstone and every
+``[audit] checkpoint_interval`` seconds, also when nothing happened: a chain
+that stops growing while checkpoints keep coming is a quiet cloud, while
+records missing after a checkpoint's ``seq`` are a truncation. Checkpoints
+are themselves chained (``prev`` is the digest of the previous one), so
+removing one in the middle is visible too.
+
+Pure values and signing; the store writes them under the chain lock so
+``seq``/``head`` is always a committed position.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from reaper import canonical
+from reaper.audit.chain import ChainHead
+from reaper.audit.keys import Signer
+
+TYPE = "reaper-audit-checkpoint/1"
+
+
+class CheckpointReason:
+    """Why a checkpoint was written (free text is allowed; these are reaper's)."""
+
+    TOMBSTONE = "tombstone"
+    INTERVAL = "interval"
+    EXPORT = "export"
+    MANUAL = "manual"
+    START = "start"
+    STOP = "stop"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint as stored: its columns, the exact signed body and signature."""
+
+    number: int
+    seq: int
+    head: str
+    created_at: dt.datetime
+    reason: str
+    tombstone_id: str | None
+    key_id: str | None
+    body: str
+    digest: str
+    signature: str | None
+
+    @property
+    def signed(self) -> bool:
+        return self.signature is not None
+
+    def payload(self) -> dict[str, Any]:
+        """The signed body, parsed."""
+        data = json.loads(self.body)
+        if not isinstance(data, dict):
+            raise ValueError("checkpoint body is not an object")
+        return data
+
+
+@dataclass(frozen=True)
+class CheckpointHead:
+    """The last checkpoint's number and digest (0 and ``None`` before the first)."""
+
+    number: int = 0
+    digest: str | None = None
+
+
+def make(
+    chain: ChainHead,
+    previous: CheckpointHead,
+    *,
+    observer: str,
+    reason: str,
+    signer: Signer | None,
+    tombstone_id: str | None = None,
+    now: dt.datetime,
+) -> Checkpoint:
+    """The checkpoint that follows ``previous`` for the chain at ``chain``."""
+    payload = {
+        "type": TYPE,
+        "number": previous.number + 1,
+        "seq": chain.seq,
+        "head": chain.head,
+        "time": now,
+        "observer": observer,
+        "reason": reason,
+        "tombstone_id": tombstone_id,
+        "prev": previous.digest,
+        "key_id": signer.key_id if signer else None,
+    }
+    body = canonical.dumps(payload)
+    return Checkpoint(
+        number=previous.number + 1,
+        seq=chain.seq,
+        head=chain.head,
+        created_at=now,
+        reason=reason,
+        tombstone_id=tombstone_id,
+        key_id=payload["key_id"],
+        body=body.decode("utf-8"),
+        digest=canonical.sha256_hex(body),
+        signature=signer.sign(body) if signer else None,
+    )
