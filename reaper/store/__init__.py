@@ -1,0 +1,128 @@
+"""reaper's state store: tombstones, plans, step outcomes and the audit chain.
+
+Open it once per process and share it (it is thread-safe; each call runs its
+own short transaction)::
+
+    store = Store.from_conf(conf)          # [store] connection, else SQLite in state_path
+    store = Store.open("postgresql+psycopg2://reaper@db/reaper")
+
+    store.tombstones.record_trigger(identity, trigger)  # create-or-get, dedupe
+    store.tombstones.claim_next(owner=conf.host)         # lease work
+    store.plans.save(plan); store.plans.record_outcome(plan_hash, outcome)
+    store.audit.append(drafts)   # usually through reaper.audit.trail.AuditTrail
+
+Opening migrates the schema to this reaper's version. Every method returns
+``reaper.model`` (or ``reaper.audit``) values, never rows, and raises the
+typed errors of :mod:`reaper.store.errors`; :class:`StoreUnavailable` is the
+one to retry.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import tenacity
+from oslo_config import cfg
+
+from reaper import config, log
+from reaper.store import migrate
+from reaper.store.audit import AuditRepository
+from reaper.store.database import Database
+from reaper.store.errors import (
+    NotFound,
+    SchemaError,
+    StateConflict,
+    StepAlreadyFinal,
+    StoreError,
+    StoreUnavailable,
+)
+from reaper.store.plans import FINAL_STEP_STATUSES, DeferredStep, PlanRepository
+from reaper.store.tombstones import CLAIMABLE, TombstoneRepository, TriggerResult
+
+LOG = log.get(__name__)
+
+__all__ = [
+    "CLAIMABLE",
+    "FINAL_STEP_STATUSES",
+    "DeferredStep",
+    "NotFound",
+    "SchemaError",
+    "StateConflict",
+    "StepAlreadyFinal",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "TriggerResult",
+]
+
+
+class Store:
+    """The repositories over one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.tombstones = TombstoneRepository(db)
+        self.plans = PlanRepository(db)
+        self.audit = AuditRepository(db)
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        connect_timeout: int = 10,
+        migrate_schema: bool = True,
+        retry_for: float = 0.0,
+    ) -> Store:
+        """Connect to ``url`` and bring its schema up to date.
+
+        ``retry_for`` keeps trying an unreachable database for that many
+        seconds (a controller starting beside its database); the CLI fails
+        fast with the default.
+        """
+        db = Database(url, connect_timeout=connect_timeout)
+        if migrate_schema:
+            try:
+                for attempt in tenacity.Retrying(
+                    retry=tenacity.retry_if_exception_type(StoreUnavailable),
+                    stop=tenacity.stop_after_delay(retry_for),
+                    wait=tenacity.wait_exponential(multiplier=0.2, max=5),
+                    reraise=True,
+                    before_sleep=lambda state: LOG.warning(
+                        "store unavailable, retrying",
+                        url=db.safe_url,
+                        error=str(state.outcome.exception() if state.outcome else ""),
+                    ),
+                ):
+                    with attempt:
+                        migrate.upgrade(db)
+            except BaseException:
+                db.dispose()
+                raise
+        return cls(db)
+
+    @classmethod
+    def from_conf(cls, conf: cfg.ConfigOpts, *, retry_for: float = 0.0) -> Store:
+        return cls.open(
+            config.store_url(conf),
+            connect_timeout=conf.store.connect_timeout,
+            retry_for=retry_for,
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,252 @@
+"""The audit chain's tables: serialized appends, streamed reads.
+
+Appends lock the one row of ``audit_chain_head`` (``FOR UPDATE`` on
+PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock), seal the records
+after the head they found, insert them and move the head, all in one
+transaction. Two appenders, threads or processes on different hosts, are
+thus strictly ordered and the chain cannot fork; a connection lost midway
+rolls the whole batch back, so there is never half a record or a head that
+points past the records.
+
+Reads are keyset-paginated by ``seq`` in chunks: verifying a million records
+holds one chunk in memory, and works the same on both databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, true, update
+from sqlalchemy.engine import Connection, Row
+
+from reaper.audit import chain
+from reaper.audit.chain import ChainHead, ChainRecord, Sealable
+from reaper.audit.checkpoint import Checkpoint, CheckpointHead
+from reaper.audit.record import RecordIndex, cadf_time, parse_cadf_time
+from reaper.store import schema
+from reaper.store.database import Database
+
+R = schema.audit_records
+C = schema.audit_checkpoints
+H = schema.audit_chain_head
+
+DEFAULT_CHUNK = 5000
+
+_RECORD_COLUMNS = (
+    R.c.seq,
+    R.c.body,
+    R.c.record_hash,
+    R.c.prev_head,
+    R.c.head,
+    R.c.recorded_at,
+    R.c.action,
+    R.c.outcome,
+    R.c.target_type,
+    R.c.target_id,
+    R.c.tombstone_id,
+    R.c.plan_hash,
+)
+
+
+def _record(row: Row[Any]) -> ChainRecord:
+    index = RecordIndex(
+        recorded_at=cadf_time(row.recorded_at),
+        action=row.action,
+        outcome=row.outcome,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        tombstone_id=row.tombstone_id,
+        plan_hash=row.plan_hash,
+    )
+    return ChainRecord(row.seq, row.body, row.record_hash, row.prev_head, row.head, index)
+
+
+def _row(rec: ChainRecord) -> dict[str, Any]:
+    index = rec.index
+    assert index is not None
+    return {
+        "seq": rec.seq,
+        "recorded_at": parse_cadf_time(index.recorded_at),
+        "action": index.action,
+        "outcome": index.outcome,
+        "target_type": index.target_type,
+        "target_id": index.target_id,
+        "tombstone_id": index.tombstone_id,
+        "plan_hash": index.plan_hash,
+        "body": rec.body,
+        "record_hash": rec.record_hash,
+        "prev_head": rec.prev_head,
+        "head": rec.head,
+    }
+
+
+def _checkpoint(row: Row[Any]) -> Checkpoint:
+    return Checkpoint(
+        number=row.number,
+        seq=row.seq,
+        head=row.head,
+        created_at=row.created_at,
+        reason=row.reason,
+        tombstone_id=row.tombstone_id,
+        key_id=row.key_id,
+        body=row.body,
+        digest=row.digest,
+        signature=row.signature,
+    )
+
+
+class AuditRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _lock_head(self, conn: Connection) -> Row[Any]:
+        return conn.execute(select(H).where(H.c.id == schema.CHAIN_HEAD_ID).with_for_update()).one()
+
+    # -- writing ---------------------------------------------------------
+
+    def append(self, drafts: Sequence[Sealable]) -> list[ChainRecord]:
+        """Append ``drafts`` in order, in one transaction; returns them sealed."""
+        if not drafts:
+            return []
+        with self._db.write("append audit records") as conn:
+            row = self._lock_head(conn)
+            sealed = chain.seal(ChainHead(row.seq, row.head), drafts)
+            conn.execute(insert(R), [_row(r) for r in sealed])
+            tip = chain.tip(ChainHead(row.seq, row.head), sealed)
+            conn.execute(
+                update(H).where(H.c.id == schema.CHAIN_HEAD_ID).values(seq=tip.seq, head=tip.head)
+            )
+        return sealed
+
+    def append_checkpoint(
+        self, make: Callable[[ChainHead, CheckpointHead], Checkpoint]
+    ) -> Checkpoint:
+        """Write the checkpoint ``make`` builds for the current heads, under the chain lock."""
+        with self._db.write("write an audit checkpoint") as conn:
+            row = self._lock_head(conn)
+            cp = make(
+                ChainHead(row.seq, row.head),
+                CheckpointHead(row.checkpoint_number, row.checkpoint_digest),
+            )
+            conn.execute(
+                insert(C).values(
+                    number=cp.number,
+                    seq=cp.seq,
+                    head=cp.head,
+                    created_at=cp.created_at,
+                    reason=cp.reason,
+                    tombstone_id=cp.tombstone_id,
+                    key_id=cp.key_id,
+                    body=cp.body,
+                    digest=cp.digest,
+                    signature=cp.signature,
+                )
+            )
+            conn.execute(
+                update(H)
+                .where(H.c.id == schema.CHAIN_HEAD_ID)
+                .values(checkpoint_number=cp.number, checkpoint_digest=cp.digest)
+            )
+        return cp
+
+    # -- reading ---------------------------------------------------------
+
+    def heads(self) -> tuple[ChainHead, CheckpointHead]:
+        """The last record's and the last checkpoint's position, read together.
+
+        This is what the head table says; verify checks it against the rows.
+        """
+        with self._db.read("read the audit chain head") as conn:
+            row = conn.execute(select(H).where(H.c.id == schema.CHAIN_HEAD_ID)).one()
+        return (
+            ChainHead(row.seq, row.head),
+            CheckpointHead(row.checkpoint_number, row.checkpoint_digest),
+        )
+
+    def head(self) -> ChainHead:
+        return self.heads()[0]
+
+    def records(
+        self, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = DEFAULT_CHUNK
+    ) -> Iterator[ChainRecord]:
+        """Records with ``from_seq <= seq <= to_seq`` in order, ``chunk`` rows at a time."""
+        yield from self._paged(R.c.seq >= from_seq, to_seq, chunk)
+
+    def find(
+        self,
+        *,
+        tombstone_id: str | None = None,
+        target_id: str | None = None,
+        since: dt.datetime | None = None,
+        limit: int | None = None,
+        chunk: int = DEFAULT_CHUNK,
+    ) -> Iterator[ChainRecord]:
+        """Records matching every given filter, oldest first."""
+        conditions = []
+        if tombstone_id is not None:
+            conditions.append(R.c.tombstone_id == tombstone_id)
+        if target_id is not None:
+            conditions.append(R.c.target_id == target_id)
+        if since is not None:
+            conditions.append(R.c.recorded_at >= since)
+        for count, rec in enumerate(self._paged(and_(true(), *conditions), None, chunk)):
+            if limit is not None and count >= limit:
+                return
+            yield rec
+
+    def _paged(self, where: Any, to_seq: int | None, chunk: int) -> Iterator[ChainRecord]:
+        last = 0
+        while True:
+            query = select(*_RECORD_COLUMNS).where(where, R.c.seq > last)
+            if to_seq is not None:
+                query = query.where(R.c.seq <= to_seq)
+            query = query.order_by(R.c.seq).limit(chunk)
+            with self._db.read("read audit records") as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _record(row)
+            last = rows[-1].seq
+            if len(rows) < chunk:
+                return
+
+    def count(self) -> int:
+        with self._db.read("count audit records") as conn:
+            return int(conn.execute(select(func.count()).select_from(R)).scalar_one())
+
+    def checkpoints(
+        self,
+        *,
+        min_seq: int | None = None,
+        max_seq: int | None = None,
+        max_number: int | None = None,
+        chunk: int = 1000,
+    ) -> Iterator[Checkpoint]:
+        """Checkpoints in the order they were written, optionally within a seq range."""
+        last = 0
+        while True:
+            query = select(C).where(C.c.number > last)
+            if min_seq is not None:
+                query = query.where(C.c.seq >= min_seq)
+            if max_seq is not None:
+                query = query.where(C.c.seq <= max_seq)
+            if max_number is not None:
+                query = query.where(C.c.number <= max_number)
+            query = query.order_by(C.c.number).limit(chunk)
+            with self._db.read("read audit checkpoints") as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _checkpoint(row)
+            last = rows[-1].number
+            if len(rows) < chunk:
+                return
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self._db.read("read the latest audit checkpoint") as conn:
+            row = conn.execute(select(C).order_by(C.c.number.desc()).limit(1)).first()
+        return None if row is None else _checkpoint(row)

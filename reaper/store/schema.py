@@ -1,0 +1,174 @@
+"""The one schema: tombstones, plans, step outcomes and the audit chain.
+
+SQLAlchemy Core tables, not ORM classes: the repositories translate rows into
+``reaper.model`` values at the boundary, so nothing outside ``reaper.store``
+ever holds a row. The migrations in ``migrations/versions`` must produce
+exactly this metadata (a functional test compares them).
+
+Design notes, because later stages depend on them:
+
+* ``tombstones`` is unique on (kind, identity_id): one cleanup per identity,
+  whatever number of notifications announced it. Its ``claimed_by`` /
+  ``claimed_at`` pair is a lease: workers claim with ``FOR UPDATE SKIP
+  LOCKED`` and then hold no transaction open while they work.
+* ``tombstone_triggers.message_id`` is unique, so a notification redelivered
+  by oslo.messaging (at-least-once) is recognised even after its tombstone
+  moved on.
+* ``plans`` are content-addressed by their hash; the stored body is the
+  canonical JSON the hash was computed over.
+* ``step_outcomes`` is keyed by (plan_hash, step_id): the key that makes
+  "no step runs twice" a database constraint rather than a hope.
+* ``audit_records`` is append-only (a trigger refuses UPDATE and DELETE);
+  ``body`` holds the exact canonical bytes that were hashed, as text; the
+  other columns are copies of fields of the body, for queries, and verify
+  checks that they still agree with it.
+* ``audit_chain_head`` has exactly one row, locked by every append: it is
+  what serializes writers, so the chain never forks.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from reaper.store.types import BigIntKey, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+#: Identifier columns: Keystone ids are 32 hex digits, other services' are
+#: UUIDs, keypairs are named; 255 leaves room for all of them.
+ID = 255
+HASH = 64
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("hash", String(HASH), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("identity_id", String(ID), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("stored_at", UTCDateTime(), nullable=False),
+    Column("body", Text(), nullable=False),
+    Index("ix_plans_identity", "kind", "identity_id"),
+)
+
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("identity_id", String(ID), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("plan_hash", String(HASH), ForeignKey("plans.hash"), nullable=True),
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("claimed_by", String(ID), nullable=True),
+    Column("claimed_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("kind", "identity_id"),
+    Index("ix_tombstones_due", "state", "next_attempt_at"),
+)
+
+tombstone_triggers = Table(
+    "tombstone_triggers",
+    metadata,
+    Column("id", BigIntKey, primary_key=True, autoincrement=True),
+    Column("tombstone_id", String(36), ForeignKey("tombstones.id"), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("event_type", String(ID), nullable=True),
+    Column("message_id", String(ID), nullable=True),
+    #: Canonical JSON of the Keystone initiator, when the notification had one.
+    Column("initiator", Text(), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("message_id"),
+    Index("ix_tombstone_triggers_tombstone", "tombstone_id"),
+)
+
+step_outcomes = Table(
+    "step_outcomes",
+    metadata,
+    Column("plan_hash", String(HASH), ForeignKey("plans.hash"), primary_key=True),
+    Column("step_id", String(ID), primary_key=True),
+    Column("tombstone_id", String(36), ForeignKey("tombstones.id"), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    #: Canonical JSON list of one line per retried failure.
+    Column("retries", Text(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    #: When a deferred step becomes runnable (its grace period ends).
+    Column("due_at", UTCDateTime(), nullable=True),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Index("ix_step_outcomes_due", "status", "due_at"),
+)
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("seq", BigInteger(), primary_key=True, autoincrement=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("target_type", String(64), nullable=True),
+    Column("target_id", String(ID), nullable=True),
+    Column("tombstone_id", String(36), nullable=True),
+    Column("plan_hash", String(HASH), nullable=True),
+    Column("body", Text(), nullable=False),
+    Column("record_hash", String(HASH), nullable=False),
+    Column("prev_head", String(HASH), nullable=False),
+    Column("head", String(HASH), nullable=False),
+    Index("ix_audit_records_recorded_at", "recorded_at"),
+    Index("ix_audit_records_target_id", "target_id"),
+    Index("ix_audit_records_tombstone_id", "tombstone_id"),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("number", BigInteger(), primary_key=True, autoincrement=False),
+    Column("seq", BigInteger(), nullable=False),
+    Column("head", String(HASH), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("tombstone_id", String(36), nullable=True),
+    Column("key_id", String(HASH), nullable=True),
+    #: The canonical JSON that was signed, and its SHA-256.
+    Column("body", Text(), nullable=False),
+    Column("digest", String(HASH), nullable=False),
+    #: Base64 Ed25519 signature of ``body``; NULL when no key was configured.
+    Column("signature", Text(), nullable=True),
+)
+
+audit_chain_head = Table(
+    "audit_chain_head",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=False),
+    Column("seq", BigInteger(), nullable=False),
+    Column("head", String(HASH), nullable=False),
+    Column("checkpoint_number", BigInteger(), nullable=False),
+    Column("checkpoint_digest", String(HASH), nullable=True),
+)
+
+#: The only row of ``audit_chain_head``.
+CHAIN_HEAD_ID = 1
