@@ -1,0 +1,303 @@
+"""``reaper audit show|verify|export|keygen``: the operator's view of the trail.
+
+``verify`` exits 1 on any problem, so it can run from cron or CI and page
+someone; its warnings (unsigned or stale checkpoints) do not fail it.
+``export`` writes a bundle that ``verify --bundle`` checks without the
+database, on any machine with reaper installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cliff.command import Command
+from cliff.lister import Lister
+from cliff.show import ShowOne
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from reaper.audit import export, keys
+from reaper.audit.chain import ChainRecord
+from reaper.audit.trail import AuditTrail
+from reaper.audit.verify import VerifyReport, verify_store
+from reaper.model import utcnow
+from reaper.store import Store
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """``2024-05-01``, ``2024-05-01T12:00:00Z`` or a relative ``90m`` / ``2h`` / ``7d``."""
+    match = _RELATIVE.match(value)
+    if match:
+        amount, unit = int(match.group(1)), _UNITS[match.group(2)]
+        return (now or utcnow()) - dt.timedelta(**{unit: amount})
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither an ISO 8601 time nor a duration like 30m, 2h, 7d"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+def _open_store(cmd: Command) -> Store:
+    return Store.from_conf(cmd.app.conf)
+
+
+def _public_key(cmd: Command, path: str | None) -> Ed25519PublicKey | None:
+    """``--public-key``, else the public half of the configured signing key."""
+    if path:
+        return keys.load_public_key(path)
+    configured = cmd.app.conf.audit.signing_key_file
+    if configured and os.path.exists(configured):
+        return keys.load_public_key(configured)
+    return None
+
+
+class AuditShow(Lister):
+    """Show audit records, oldest first."""
+
+    COLUMNS = (
+        "seq",
+        "time",
+        "action",
+        "outcome",
+        "target_type",
+        "target_id",
+        "tombstone_id",
+        "reason",
+    )
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--tombstone", metavar="ID", help="Only records of this tombstone.")
+        parser.add_argument(
+            "--resource",
+            metavar="ID",
+            help="Only records whose target is this resource or identity.",
+        )
+        parser.add_argument(
+            "--since",
+            metavar="TIME",
+            type=parse_since,
+            help="Only records from this time on: ISO 8601, or a duration back from now (2h, 7d).",
+        )
+        parser.add_argument(
+            "--limit", metavar="N", type=_positive, default=1000, help="At most N records (1000)."
+        )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Add the whole record (CADF event and reaper's fields) as a column.",
+        )
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Iterable[Any]]:
+        with _open_store(self) as store:
+            records = list(
+                store.audit.find(
+                    tombstone_id=parsed_args.tombstone,
+                    target_id=parsed_args.resource,
+                    since=parsed_args.since,
+                    limit=parsed_args.limit + 1,
+                )
+            )
+        if len(records) > parsed_args.limit:
+            records = records[: parsed_args.limit]
+            self.app.stderr.write(
+                f"showing the first {parsed_args.limit} records; "
+                "narrow with --since or raise --limit\n"
+            )
+        columns = list(self.COLUMNS) + (["record"] if parsed_args.full else [])
+        structured = parsed_args.formatter in ("json", "yaml")
+        return columns, [self._row(r, parsed_args.full, structured) for r in records]
+
+    @staticmethod
+    def _row(rec: ChainRecord, full: bool, structured: bool) -> tuple[Any, ...]:
+        body = json.loads(rec.body)
+        reason = body.get("reason") or {}
+        why = reason.get("reasonCode", "")
+        if reason.get("policyId"):
+            why = f"[{reason['policyId']}] {why}".strip()
+        index = rec.index
+        row: list[Any] = [
+            rec.seq,
+            body.get("eventTime"),
+            body.get("action"),
+            body.get("outcome"),
+            index.target_type if index else None,
+            index.target_id if index else None,
+            index.tombstone_id if index else None,
+            why,
+        ]
+        if full:
+            row.append(body if structured else json.dumps(body, indent=2, sort_keys=True))
+        return tuple(row)
+
+
+class AuditVerify(ShowOne):
+    """Verify the audit chain and its checkpoints; exit 1 on any problem."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--from", dest="from_seq", metavar="SEQ", type=_positive, default=1)
+        parser.add_argument("--to", dest="to_seq", metavar="SEQ", type=_positive, default=None)
+        parser.add_argument(
+            "--public-key",
+            metavar="FILE",
+            help="PEM public key that checkpoints must be signed with (default: the public "
+            "half of [audit] signing_key_file; for a bundle, the bundle's own key).",
+        )
+        parser.add_argument(
+            "--bundle",
+            metavar="DIR",
+            help="Verify an exported bundle instead of the database (needs no database).",
+        )
+        parser.add_argument(
+            "--require-signed",
+            action="store_true",
+            help="Treat unsigned checkpoints as problems, not warnings.",
+        )
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Iterable[Any]]:
+        if parsed_args.bundle:
+            if parsed_args.from_seq != 1 or parsed_args.to_seq is not None:
+                raise ValueError("--from/--to apply to the database, not to --bundle")
+            key = keys.load_public_key(parsed_args.public_key) if parsed_args.public_key else None
+            report = export.verify_bundle(
+                parsed_args.bundle, public_key=key, require_signed=parsed_args.require_signed
+            )
+        else:
+            conf = self.app.conf
+            with _open_store(self) as store:
+                report = verify_store(
+                    store.audit,
+                    public_key=_public_key(self, parsed_args.public_key),
+                    require_signed=parsed_args.require_signed,
+                    from_seq=parsed_args.from_seq,
+                    to_seq=parsed_args.to_seq,
+                    checkpoint_interval=conf.audit.checkpoint_interval,
+                    now=utcnow(),
+                )
+        self._report = report
+        return self._present(report, structured=parsed_args.formatter in ("json", "yaml"))
+
+    @staticmethod
+    def _present(report: VerifyReport, *, structured: bool) -> tuple[Sequence[str], Iterable[Any]]:
+        first = report.first_problem
+        problems = [str(p) for p in report.problems]
+        if report.problem_count > len(problems):
+            problems.append(f"... and {report.problem_count - len(problems)} more")
+        fields: dict[str, Any] = {
+            "result": "OK" if report.ok else "FAILED",
+            "records": report.records,
+            "first_seq": report.first_seq,
+            "last_seq": report.last_seq,
+            "head": report.head,
+            "checkpoints": report.checkpoints,
+            "signatures_verified": report.signatures_verified,
+            "problems": report.problem_count,
+            "first_bad_seq": report.first_bad_seq,
+            "reason": first.message if first else "",
+            "details": problems if structured else "\n".join(problems),
+            "warnings": report.warnings if structured else "\n".join(report.warnings),
+        }
+        return tuple(fields), tuple(fields.values())
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        self._report: VerifyReport | None = None
+        result = super().run(parsed_args)
+        if self._report is not None and not self._report.ok:
+            return 1
+        return result
+
+
+class AuditExport(ShowOne):
+    """Export the audit trail as a bundle that verifies offline."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--out", metavar="DIR", required=True, help="New or empty directory.")
+        parser.add_argument(
+            "--no-checkpoint",
+            action="store_true",
+            help="Do not write a checkpoint first (for a read-only database account).",
+        )
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Iterable[Any]]:
+        conf = self.app.conf
+        with _open_store(self) as store:
+            trail = AuditTrail.from_conf(store, conf)
+            if not parsed_args.no_checkpoint:
+                trail.checkpoint("export")
+            result = export.export_bundle(
+                store.audit,
+                parsed_args.out,
+                public_key=trail.signer.public_key if trail.signer else None,
+                checkpoint_interval=conf.audit.checkpoint_interval,
+                exported_by=conf.host,
+            )
+        fields = {
+            "path": os.path.abspath(result.path),
+            "records": result.records,
+            "checkpoints": result.checkpoints,
+            "last_seq": result.chain_head.seq,
+            "head": result.chain_head.head,
+            "key_id": result.key_id,
+        }
+        return tuple(fields), tuple(fields.values())
+
+
+class AuditKeygen(ShowOne):
+    """Create the Ed25519 key that signs audit checkpoints."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "--out",
+            metavar="FILE",
+            help="Private key file to create (default: [audit] signing_key_file, else "
+            "$state_path/audit-signing-key.pem); the public key goes to FILE.pub.",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Replace an existing key (old checkpoints "
+            "then only verify with the old public key).",
+        )
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Iterable[Any]]:
+        conf = self.app.conf
+        path = (
+            parsed_args.out
+            or conf.audit.signing_key_file
+            or os.path.join(conf.state_path, "audit-signing-key.pem")
+        )
+        signer = keys.generate(path, overwrite=parsed_args.force)
+        if path != conf.audit.signing_key_file:
+            self.app.stderr.write(
+                f"set [audit] signing_key_file = {os.path.abspath(path)} in reaper.conf\n"
+            )
+        fields = {
+            "private_key": os.path.abspath(path),
+            "public_key": os.path.abspath(path) + ".pub",
+            "key_id": signer.key_id,
+        }
+        return tuple(fields), tuple(fields.values())
