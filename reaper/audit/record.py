@@ -25,7 +25,6 @@ import enum
 import functools
 import re
 import uuid
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,10 +46,8 @@ CADF_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"
 #: Namespace of the deterministic UUIDs given to actors that have only a name.
 _ACTOR_NS = uuid.UUID("5a3b8f62-3c55-4e0b-9a7e-6f6c1d2e9b41")
 
-# pycadf warns for every identifier that is not a UUID. Keypair names and
-# free-form ids are legitimate targets, and a warning per record would drown
-# the log; the id is recorded verbatim either way.
-warnings.filterwarnings("ignore", message=r"Invalid uuid", module=r"pycadf\.identifier")
+#: Stands in for a target's id while pycadf validates the rest (see _resource).
+_PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 
 
 class AuditAction(str, enum.Enum):
@@ -131,6 +128,22 @@ def parse_cadf_time(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.timezone.utc)
 
 
+def _resource(resource_id: str, resource_type: str) -> cadf_resource.Resource:
+    """A pycadf resource with ``resource_id`` recorded verbatim.
+
+    pycadf accepts any non-empty id but warns for each one that is not a
+    UUID; keypair names and other free-form ids are legitimate targets, and
+    a warning per record would drown the log (filtering warnings is process
+    global and not thread-safe). So pycadf validates the type with a
+    placeholder id, and the real one is set afterwards.
+    """
+    if not isinstance(resource_id, str) or not resource_id:
+        raise ValueError("a CADF resource needs a non-empty id")
+    res = cadf_resource.Resource(id=_PLACEHOLDER_ID, typeURI=resource_type)
+    vars(res)["id"] = resource_id
+    return res
+
+
 @dataclass(frozen=True)
 class Actor:
     """A CADF resource that acts or observes: reaper's identity, a reaper instance."""
@@ -160,7 +173,9 @@ class Actor:
     @functools.cached_property
     def cadf(self) -> cadf_resource.Resource:
         """Built (and validated) once: an actor is the same on every record."""
-        return cadf_resource.Resource(id=self.id, typeURI=self.type_uri, name=self.name)
+        res = _resource(self.id, self.type_uri)
+        res.name = self.name
+        return res
 
     @functools.cached_property
     def cadf_dict(self) -> dict[str, Any]:
@@ -214,7 +229,7 @@ class AuditTarget:
         return type_uri(self.type)
 
     def cadf(self) -> cadf_resource.Resource:
-        res = cadf_resource.Resource(id=self.id, typeURI=self.type_uri)
+        res = _resource(self.id, self.type_uri)
         if self.name is not None:
             res.name = self.name
         # CADF resources are open: Keystone adds project_id/user_id the same way.

@@ -16,7 +16,8 @@ checked for, in this order (the first failure is the one reported for it):
   hide a record from ``audit show``).
 
 After a failure the verifier resynchronises on the stored head and goes on,
-so one edit is one problem, not a cascade. Checkpoints are checked for
+so a change is reported where it is (and perhaps at the record right after
+it), not at every record that follows. Checkpoints are checked for
 digest, continuity (numbers and ``prev`` digests), signature, and against
 the chain: a checkpoint whose head differs from the record at its ``seq``
 means the records before it were rewritten (hashes and all); one beyond the
@@ -136,6 +137,8 @@ class Verifier:
         self.report = VerifyReport()
         self._expected = 1
         self._prev: str | None = GENESIS
+        self._prev_prev: str | None = None
+        self._offset = 0
         self._last_seq = 0
         self._last_head: str | None = GENESIS
         self._last_good_cp_seq = 0
@@ -241,14 +244,23 @@ class Verifier:
         rh = chain.record_hash(rec.body)
         try:
             body = json.loads(rec.body)
-            ours = body["reaper"]
-            body_seq = ours["seq"]
+            body_seq = body["reaper"]["seq"]
         except (ValueError, TypeError, KeyError):
-            body = None
-            body_seq = None
+            body, body_seq = None, None
+        offset = seq - body_seq if isinstance(body_seq, int) else 0
+        linked = gap or self._prev is None or rec.prev_head == self._prev
         if body is None:
             self.problem(ProblemKind.MALFORMED, "the record is not a reaper audit record", seq=seq)
-        elif body_seq != seq:
+        elif not linked and rec.prev_head == self._prev_prev:
+            # This record follows the one before the previous: that one was slipped in.
+            self.problem(
+                ProblemKind.LINK,
+                f"record {self._last_seq} was inserted: record {seq} follows record "
+                f"{self._last_seq - 1} directly",
+                seq=self._last_seq,
+            )
+            self._offset = offset
+        elif offset not in (0, self._offset):
             self.problem(
                 ProblemKind.MOVED,
                 f"the record at seq {seq} was written as seq {body_seq}: "
@@ -261,12 +273,12 @@ class Verifier:
                 "the record's content does not match its hash: it was edited",
                 seq=seq,
             )
-        elif not gap and self._prev is not None and rec.prev_head != self._prev:
+        elif not linked:
             self.problem(
                 ProblemKind.LINK,
                 f"the record does not follow record {self._last_seq} (prev_head "
                 f"{_short(rec.prev_head)}, expected {_short(self._prev)}): a record "
-                "before it was inserted or rewritten",
+                "before it was rewritten",
                 seq=seq,
             )
         elif chain.next_head(rec.prev_head, rh) != rec.head:
@@ -282,6 +294,11 @@ class Verifier:
                 f"the query columns disagree with the record ({diff}): a column was edited",
                 seq=seq,
             )
+        # A run of records shifted by the same offset is one move, reported once.
+        self._offset = offset
+        # Resynchronise on what is stored, so the records after a problem are
+        # judged on their own.
+        self._prev_prev = rec.prev_head
         self._prev = rec.head
         self._last_head = rec.head
         self._last_seq = seq
