@@ -1,0 +1,186 @@
+"""Databases for the store's functional tests: SQLite files and throwaway PostgreSQL.
+
+Each test gets a store of its own. On PostgreSQL that is a database created
+for the test from a template migrated once per session (``CREATE DATABASE
+... TEMPLATE`` is much faster than migrating each time) and dropped after;
+every database of the session shares a unique prefix, so parallel runs and
+leftovers of a killed run never collide. The server is the machine's
+PostgreSQL (``REAPER_TEST_PG_URL``, default
+``postgresql+psycopg2://postgres@127.0.0.1:5432``); when it is unreachable the
+PostgreSQL variants are skipped, or fail if ``REAPER_TEST_REQUIRE_PG`` is set.
+
+``store`` is parametrized over both databases, so one test specifies both.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
+
+from reaper.store import Store
+
+#: The fixtures conftest.py re-exports.
+__all__ = [
+    "fresh_pg_url",
+    "fresh_url",
+    "pg_databases",
+    "pg_template",
+    "pg_url",
+    "sqlite_url",
+    "store",
+    "store_url",
+]
+
+DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+
+
+def pg_server_url() -> URL:
+    raw = os.environ.get("REAPER_TEST_PG_URL") or DEFAULT_PG_URL
+    url = make_url(raw)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg2")
+    return url.set(database="postgres")
+
+
+class PgDatabases:
+    """Creates databases named ``<prefix>_<n>`` and drops them all at the end."""
+
+    def __init__(self, admin: Engine, server: URL) -> None:
+        self.admin = admin
+        self.server = server
+        self.prefix = f"reaper_test_{os.getpid()}_{secrets.token_hex(3)}"
+        self._count = 0
+        self.names: list[str] = []
+
+    def create(self, template: str | None = None) -> str:
+        self._count += 1
+        name = f"{self.prefix}_{self._count}"
+        ddl = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        with self.admin.connect() as conn:
+            conn.execute(text(ddl))
+        self.names.append(name)
+        return name
+
+    def url(self, name: str) -> str:
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if name in self.names:
+            self.names.remove(name)
+
+    def drop_all(self) -> None:
+        for name in list(reversed(self.names)):
+            self.drop(name)
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    server = pg_server_url()
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect():
+            pass
+    except OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL is not reachable at {server.render_as_string()}: {exc.orig}"
+        if os.environ.get("REAPER_TEST_REQUIRE_PG"):
+            pytest.fail(message)
+        pytest.skip(message)
+    databases = PgDatabases(admin, server)
+    yield databases
+    databases.drop_all()
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_databases: PgDatabases) -> str:
+    """A database migrated to the current schema, to copy for each test."""
+    name = pg_databases.create()
+    Store.open(pg_databases.url(name)).close()
+    return name
+
+
+@pytest.fixture
+def pg_url(pg_databases: PgDatabases, pg_template: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of this test's own."""
+    name = pg_databases.create(template=pg_template)
+    yield pg_databases.url(name)
+    pg_databases.drop(name)
+
+
+@pytest.fixture
+def fresh_pg_url(pg_databases: PgDatabases) -> Iterator[str]:
+    """An empty PostgreSQL database, never migrated."""
+    name = pg_databases.create()
+    yield pg_databases.url(name)
+    pg_databases.drop(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: object) -> str:
+    return f"sqlite:///{tmp_path}/state/reaper.sqlite"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database URL, once per supported database."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest) -> str:
+    """A database URL with nothing in it yet, once per supported database."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("fresh_pg_url"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = Store.open(store_url)
+    yield opened
+    opened.close()
+
+
+def raw_engine(url: str) -> Engine:
+    """A plain autocommit engine, without the store's settings, for work behind its back."""
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def tamper(url: str, *statements: str, params: dict[str, object] | None = None) -> None:
+    """Run SQL on the audit tables as someone with the database owner's rights would.
+
+    Such a person can switch the append-only triggers off first; the chain
+    and the signed checkpoints are what must still catch the change.
+    """
+    engine = raw_engine(url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                for table in ("audit_records", "audit_checkpoints"):
+                    conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+            else:
+                for name in (
+                    "audit_records_no_update",
+                    "audit_records_no_delete",
+                    "audit_checkpoints_no_update",
+                    "audit_checkpoints_no_delete",
+                ):
+                    conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+            for statement in statements:
+                conn.execute(text(statement), params or {})
+            if engine.dialect.name == "postgresql":
+                for table in ("audit_records", "audit_checkpoints"):
+                    conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+    finally:
+        engine.dispose()
