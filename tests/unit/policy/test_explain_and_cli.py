@@ -1,0 +1,143 @@
+"""``reaper policy validate`` and ``reaper policy explain``."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable
+
+from reaper.cli.main import ReaperApp
+from reaper.policy import explain, load_policies
+
+POLICIES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "policies")
+DEFAULT = os.path.join(POLICIES, "default.yaml")
+FORENSIC = os.path.join(POLICIES, "forensic.yaml")
+
+BROKEN = """
+policies:
+  - name: p
+    triggers: [identity.project.deleted]
+    resources: [compute.server]
+    actions: [shred]
+"""
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    app = ReaperApp()
+    app.stdout, app.stderr = io.StringIO(), io.StringIO()
+    rc = app.run(argv)
+    return rc, app.stdout.getvalue(), app.stderr.getvalue()
+
+
+class TestValidate:
+    def test_ok_per_file(self) -> None:
+        rc, out, err = run(["policy", "validate", DEFAULT, FORENSIC])
+        assert rc == 0
+        assert out == f"{DEFAULT}: OK\n{FORENSIC}: OK\n"
+        assert "4 policies, digest " in err
+
+    def test_errors_as_file_line_column_and_exit_1(self, write: Callable[..., str]) -> None:
+        broken = write(BROKEN, "broken.yaml")
+        rc, out, _ = run(["policy", "validate", DEFAULT, broken])
+        assert rc == 1
+        assert out.splitlines() == [
+            f"{DEFAULT}: OK",
+            f"{broken}:5:15: policies[0].actions[0]: unknown action 'shred' (known: delete, "
+            "evidence_snapshot, lock, quarantine, stop, tag)",
+        ]
+
+    def test_a_missing_file(self) -> None:
+        rc, out, _ = run(["policy", "validate", "/nonexistent.yaml"])
+        assert (rc, out) == (1, "/nonexistent.yaml: no such file or directory\n")
+
+    def test_without_files_the_configured_policies(self, write, tmp_path) -> None:
+        conf = tmp_path / "reaper.conf"
+        conf.write_text(f"[DEFAULT]\npolicy_paths = {write(BROKEN)}\n")
+        rc, out, _ = run(["--config-file", str(conf), "policy", "validate"])
+        assert rc == 1
+        assert "unknown action 'shred'" in out
+
+
+class TestExplain:
+    def test_rows_follow_evaluation_order(self) -> None:
+        rows = explain(
+            load_policies([FORENSIC]),
+            resource_types=["compute.server"],
+            triggers=["identity.project.deleted"],
+        )
+        assert [(r.order, r.policy) for r in rows] == [
+            ("protect", "never-touch-shared-or-kept"),
+            ("1", "preserve-servers"),
+        ]
+        assert rows[0].protect == "tagged reaper:keep"
+        assert rows[1].filters == "reaper_relation eq owner"
+        assert rows[1].actions.splitlines() == [
+            "evidence_snapshot {retention: 90d}",
+            'quarantine {reason: "owner deleted in Keystone; held as evidence by reaper"}',
+            "delete after 7d",
+        ]
+        assert rows[1].limit == "500"
+
+    def test_pairs_no_policy_acts_on_say_so(self) -> None:
+        rows = explain(
+            load_policies([DEFAULT]),
+            resource_types=["compute.server"],
+            triggers=["identity.user.*"],
+        )
+        assert [(r.trigger, r.order, r.actions) for r in rows] == [
+            ("identity.user.deleted", "-", "none (skip: no policy acts)"),
+            ("identity.user.disabled", "-", "none (skip: no policy acts)"),
+        ]
+
+    def test_configured_protection_comes_first(self) -> None:
+        rows = explain(
+            load_policies([DEFAULT]),
+            resource_types=["nothing"],
+            protected_project_ids=["service", "admin"],
+        )
+        assert [(r.order, r.policy, r.protect) for r in rows] == [
+            ("config", "protected_project_ids", "admin, service"),
+        ]
+
+    def test_the_command(self, tmp_path) -> None:
+        conf = tmp_path / "reaper.conf"
+        conf.write_text("[DEFAULT]\nprotected_project_ids = admin\n")
+        rc, out, _ = run(
+            [
+                "--config-file",
+                str(conf),
+                "policy",
+                "explain",
+                "--policy",
+                DEFAULT,
+                "--resource-type",
+                "network.network",
+                "--trigger",
+                "identity.project.deleted",
+                "-f",
+                "json",
+            ]
+        )
+        assert rc == 0
+        rows = json.loads(out)
+        assert [(r["Order"], r["Policy"]) for r in rows] == [
+            ("config", "protected_project_ids"),
+            ("protect", "never-touch-shared-or-kept"),
+            ("1", "delete-project-orphans"),
+        ]
+        assert rows[1]["Protect"].splitlines() == [
+            "tagged reaper:keep",
+            "is_shared eq true",
+            "is_router_external eq true",
+        ]
+
+    def test_without_policy_the_default(self) -> None:
+        rc, out, _ = run(["policy", "explain", "--resource-type", "compute.keypair", "-f", "csv"])
+        assert rc == 0
+        assert "delete-user-keypairs" in out
+
+    def test_broken_policies_fail(self, write: Callable[..., str]) -> None:
+        rc, _, err = run(["policy", "explain", "--policy", write(BROKEN)])
+        assert rc == 1
+        assert "unknown action 'shred'" in err
