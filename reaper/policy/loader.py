@@ -171,7 +171,7 @@ class _Loaded:
 
         def report(path: tuple[str | int, ...], message: str, key: str | None = None) -> None:
             line, column = yamlsource.locate(document, path, key=key)
-            where = schema.dotted(path)
+            where = schema.dotted((*path, key) if key else path)
             self.errors.append(PolicyIssue(file, line, column, f"{where}: {message}"))
 
         checker = Checker(self.types, self.actions, report)

@@ -101,7 +101,7 @@ class Checker:
             self.report(path, f"policy {name} does nothing: give it actions or protect rules")
         if filters and not actions:
             self.report(
-                (*path, "filters"),
+                path,
                 f"policy {name} has filters but no actions: filters only choose what "
                 "actions apply to (use protect to keep resources safe)",
                 key="filters",
