@@ -1,0 +1,520 @@
+"""Running a plan: dependency order, bounded concurrency, retries, confirmation.
+
+The executor is pure scheduling. Everything it does to the cloud goes
+through a :class:`Runner` (``actions/runner.py`` is the openstacksdk one),
+and everything it wants recorded goes to an :class:`Observer` (the audit
+trail, the progress display). That keeps the hard part - what runs when,
+and what each step's final word is - testable without a cloud.
+
+Rules:
+
+* A step starts when all its dependencies succeeded (``done`` or
+  ``already_gone``). A dependency that failed, was blocked, skipped or held
+  makes it ``blocked`` with the blocking step named. Deferred dependencies
+  (grace periods) defer it. Independent branches never wait on each other.
+* Requests are bounded per service (``[executor] *_concurrency``); a step
+  holds its service's slot only while a request is in flight, not while it
+  sleeps between retries or waits for confirmation.
+* Transient failures (5xx, 409, 429 honouring ``Retry-After``, connection
+  errors, and what the runner marks transient) are retried with tenacity:
+  exponential backoff with jitter, bounded in attempts and wait. 404 on a
+  removal means ``already_gone``.
+* Asynchronous removals (servers, volumes, snapshots...) are ``done`` only
+  when a listing no longer shows them. Listings are batched: one per
+  resource type per round (``confirm_interval``), whatever the number of
+  resources waiting, and a resource still listed after ``confirm_timeout``
+  fails.
+* Dry-run is decided here, not in each action: the runner is given a
+  read-only client, each action runs up to its first mutating request,
+  which is refused and reported as what would have happened. Dependents
+  proceed as if it had.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import datetime as dt
+import enum
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+import tenacity
+
+from reaper import log
+from reaper.model import Outcome, OutcomeStatus, Plan, Resource, ResourceRef, Step, utcnow
+
+LOG = log.get(__name__)
+
+
+class Result(str, enum.Enum):
+    """What one attempt of an action achieved."""
+
+    DONE = "done"
+    #: Accepted; the resource disappears asynchronously (confirm by listing).
+    ACCEPTED = "accepted"
+    #: The resource was not there (404).
+    GONE = "gone"
+    #: Dry-run: the first mutating request was refused, as it must be.
+    WOULD = "would"
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    result: Result
+    detail: str = ""
+
+
+class Transient(Exception):
+    """A failure worth retrying; ``retry_after`` seconds if the service said so."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Fatal(Exception):
+    """A failure retrying cannot fix (400, 403, ...)."""
+
+
+class Precheck(str, enum.Enum):
+    """The state of a step's resource just before the run, from a batched listing."""
+
+    PRESENT = "present"
+    GONE = "gone"
+    #: No longer owned by the deleted identity: never touch it.
+    OWNER_CHANGED = "owner_changed"
+    #: Protected since the plan was made (a keep tag appeared): never touch it.
+    PROTECTED = "protected"
+
+
+@dataclasses.dataclass(frozen=True)
+class Confirmation:
+    """One listing round for one resource type."""
+
+    gone: frozenset[str] = frozenset()
+    #: ids in a terminal error state (e.g. ``error_deleting``), with the reason.
+    failed: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+class Runner(Protocol):
+    """The executor's only way to the cloud."""
+
+    def precheck(
+        self, steps: Sequence[Step], resources: Mapping[ResourceRef, Resource]
+    ) -> Mapping[ResourceRef, Precheck]:
+        """Batched: one listing per type, before anything runs."""
+
+    def run(self, step: Step, resource: Resource | None) -> Attempt:
+        """One attempt. Raises Transient, Fatal or anything else (treated as fatal)."""
+
+    def confirm(self, rtype: str, pending: Mapping[str, Resource]) -> Confirmation:
+        """One listing of ``rtype`` covering every pending id."""
+
+
+class Observer(Protocol):
+    def step_started(self, step: Step, resource: Resource | None) -> None: ...
+
+    def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None: ...
+
+    def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None: ...
+
+
+class NullObserver:
+    def step_started(self, step: Step, resource: Resource | None) -> None:
+        pass
+
+    def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None:
+        pass
+
+    def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
+        pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """The ``[executor]`` options, as plain values."""
+
+    concurrency: Mapping[str, int] = dataclasses.field(
+        default_factory=lambda: {"compute": 8, "block_storage": 8, "network": 8, "image": 4}
+    )
+    default_concurrency: int = 4
+    retry_attempts: int = 8
+    retry_initial_wait: float = 0.5
+    retry_max_wait: float = 30.0
+    confirm_interval: float = 1.0
+    confirm_timeout: float = 600.0
+
+    @classmethod
+    def from_conf(cls, conf: Any) -> Limits:
+        ex = conf.executor
+        return cls(
+            concurrency={
+                "compute": ex.compute_concurrency,
+                "block_storage": ex.block_storage_concurrency,
+                "network": ex.network_concurrency,
+                "image": ex.image_concurrency,
+                "identity": ex.identity_concurrency,
+            },
+            retry_attempts=ex.retry_attempts,
+            retry_max_wait=ex.retry_max_wait,
+            confirm_interval=ex.confirm_interval,
+            confirm_timeout=ex.confirm_timeout,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    plan_hash: str
+    outcomes: Mapping[str, Outcome]
+    dry_run: bool
+
+    def counts(self) -> dict[str, int]:
+        return dict(collections.Counter(o.status.value for o in self.outcomes.values()))
+
+    @property
+    def succeeded(self) -> bool:
+        """Every step done or already gone (dry-run: every step would run)."""
+        return all(
+            o.status.successful or (self.dry_run and o.status is OutcomeStatus.SKIPPED)
+            for o in self.outcomes.values()
+        )
+
+    @property
+    def deferred(self) -> list[Outcome]:
+        return [o for o in self.outcomes.values() if o.status is OutcomeStatus.DEFERRED]
+
+
+#: Dependency outcomes that let a dependent step run.
+_SATISFIED = frozenset({OutcomeStatus.DONE, OutcomeStatus.ALREADY_GONE})
+DRY_RUN_PREFIX = "dry-run: "
+
+
+class Executor:
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        limits: Limits | None = None,
+        observer: Observer | None = None,
+        dry_run: bool = False,
+        now: Callable[[], dt.datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runner = runner
+        self.limits = limits or Limits()
+        self.observer = observer or NullObserver()
+        self.dry_run = dry_run
+        self._now = now
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    def execute(
+        self,
+        plan: Plan,
+        *,
+        previous: Mapping[str, Outcome] | None = None,
+        only: Iterable[str] | None = None,
+    ) -> Report:
+        """Run ``plan``; steps with a successful ``previous`` outcome are not run again."""
+        return _Run(self, plan, dict(previous or {}), set(only) if only is not None else None).go()
+
+
+class _Run:
+    """The state of one execution: which steps are waiting, running, finished."""
+
+    def __init__(
+        self, ex: Executor, plan: Plan, previous: dict[str, Outcome], only: set[str] | None
+    ) -> None:
+        self.ex = ex
+        self.plan = plan
+        self.steps = {s.id: s for s in plan.steps}
+        self.order = [s.id for s in plan.steps]
+        self.resources = {r.ref: r for r in plan.resources}
+        self.outcomes: dict[str, Outcome] = {}
+        self.previous = previous
+        self.only = only
+        self.lock = threading.Condition()
+        self.waiting_on: dict[str, set[str]] = {}
+        self.dependents: dict[str, list[str]] = collections.defaultdict(list)
+        for step in plan.steps:
+            self.waiting_on[step.id] = set(step.depends_on)
+            for dep in step.depends_on:
+                self.dependents[dep].append(step.id)
+        self.semaphores = collections.defaultdict(
+            lambda: threading.BoundedSemaphore(ex.limits.default_concurrency)
+        )
+        for service, n in ex.limits.concurrency.items():
+            self.semaphores[service] = threading.BoundedSemaphore(n)
+        workers = sum(ex.limits.concurrency.values()) + ex.limits.default_concurrency
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(4, workers), thread_name_prefix="reaper-step"
+        )
+        self.pending: dict[str, dict[str, tuple[str, float, Resource]]] = collections.defaultdict(
+            dict
+        )
+        self.started_at: dict[str, dt.datetime] = {}
+        self.attempts: dict[str, int] = collections.defaultdict(int)
+        self.retries: dict[str, list[str]] = collections.defaultdict(list)
+        self.prechecked: Mapping[ResourceRef, Precheck] = {}
+        self.started = False
+
+    # -- the main loop -------------------------------------------------------
+
+    def go(self) -> Report:
+        try:
+            self._seed()
+            to_check = [self.steps[sid] for sid in self.order if sid not in self.outcomes]
+            if to_check:
+                self.prechecked = self.ex.runner.precheck(to_check, self.resources)
+            with self.lock:
+                self.started = True
+                for sid in self.order:
+                    if sid not in self.outcomes and not self.waiting_on[sid]:
+                        self._dispatch(sid)
+            self._wait()
+        finally:
+            self.pool.shutdown(wait=True)
+        return Report(self.plan.content_hash, dict(self.outcomes), self.ex.dry_run)
+
+    def _seed(self) -> None:
+        """Outcomes known before running: earlier runs, and steps not selected."""
+        with self.lock:
+            for sid in self.order:
+                prior = self.previous.get(sid)
+                if prior is not None and (prior.status in _SATISFIED):
+                    self._finish(sid, prior, notify=False)
+            if self.only is not None:
+                for sid in self.order:
+                    if sid not in self.only and sid not in self.outcomes:
+                        prior = self.previous.get(sid)
+                        self._finish(
+                            sid,
+                            prior
+                            or Outcome(sid, OutcomeStatus.SKIPPED, "not selected for this run"),
+                            notify=False,
+                        )
+
+    def _wait(self) -> None:
+        interval = self.ex.limits.confirm_interval
+        with self.lock:
+            while len(self.outcomes) < len(self.steps):
+                if self.pending:
+                    self.lock.wait(timeout=interval)
+                    if any(self.pending.values()):
+                        self.lock.release()
+                        try:
+                            self._confirm_round()
+                        finally:
+                            self.lock.acquire()
+                else:
+                    self.lock.wait(timeout=interval)
+
+    # -- dispatching -----------------------------------------------------------
+
+    def _dispatch(self, sid: str) -> None:
+        """Called with the lock held, when every dependency has an outcome."""
+        step = self.steps[sid]
+        blocking = [dep for dep in step.depends_on if not self._satisfies(self.outcomes[dep])]
+        if blocking:
+            deferred = [d for d in blocking if self.outcomes[d].status is OutcomeStatus.DEFERRED]
+            if deferred and len(deferred) == len(blocking):
+                self._finish(
+                    sid,
+                    Outcome(sid, OutcomeStatus.DEFERRED, f"waits for deferred step {deferred[0]}"),
+                )
+            else:
+                first = next(d for d in blocking if d not in deferred)
+                self._finish(
+                    sid,
+                    Outcome(
+                        sid,
+                        OutcomeStatus.BLOCKED,
+                        f"blocked by {first} ({self.outcomes[first].status.value})",
+                    ),
+                )
+            return
+        if step.after:
+            due = self.plan.created_at + step.after
+            if self.ex._now() < due:
+                self._finish(
+                    sid,
+                    Outcome(sid, OutcomeStatus.DEFERRED, f"grace period: due {_iso(due)}"),
+                )
+                return
+        check = self.prechecked.get(step.resource, Precheck.PRESENT)
+        if check is Precheck.GONE and self._is_removal(step):
+            self._finish(sid, Outcome(sid, OutcomeStatus.ALREADY_GONE, "not listed any more"))
+            return
+        if check is Precheck.OWNER_CHANGED:
+            self._finish(
+                sid,
+                Outcome(sid, OutcomeStatus.SKIPPED, "no longer owned by the deleted identity"),
+            )
+            return
+        if check is Precheck.PROTECTED:
+            self._finish(
+                sid, Outcome(sid, OutcomeStatus.SKIPPED, "protected since the plan was made")
+            )
+            return
+        self.started_at[sid] = self.ex._now()
+        self.pool.submit(self._run_step, sid)
+
+    def _satisfies(self, outcome: Outcome) -> bool:
+        if outcome.status in _SATISFIED:
+            return True
+        return (
+            self.ex.dry_run
+            and outcome.status is OutcomeStatus.SKIPPED
+            and outcome.reason.startswith(DRY_RUN_PREFIX)
+        )
+
+    def _is_removal(self, step: Step) -> bool:
+        return step.action == "delete"
+
+    # -- one step --------------------------------------------------------------
+
+    def _run_step(self, sid: str) -> None:
+        step = self.steps[sid]
+        resource = self.resources.get(step.resource)
+        try:
+            self.ex.observer.step_started(step, resource)
+            attempt = self._attempt_with_retries(step, resource)
+        except Exception as exc:
+            self._complete(sid, OutcomeStatus.FAILED, _describe(exc))
+            return
+        if attempt.result is Result.GONE:
+            self._complete(sid, OutcomeStatus.ALREADY_GONE, attempt.detail or "404")
+        elif attempt.result is Result.WOULD:
+            self._complete(sid, OutcomeStatus.SKIPPED, DRY_RUN_PREFIX + attempt.detail)
+        elif attempt.result is Result.ACCEPTED:
+            assert resource is not None
+            with self.lock:
+                self.pending[step.resource.type][step.resource.id] = (
+                    sid,
+                    self.ex._monotonic(),
+                    resource,
+                )
+                self.lock.notify_all()
+        else:
+            self._complete(sid, OutcomeStatus.DONE, attempt.detail)
+
+    def _attempt_with_retries(self, step: Step, resource: Resource | None) -> Attempt:
+        limits = self.ex.limits
+        semaphore = self.semaphores[step.service]
+
+        def once() -> Attempt:
+            self.attempts[step.id] += 1
+            with semaphore:
+                return self.ex.runner.run(step, resource)
+
+        backoff_of = tenacity.wait_exponential_jitter(
+            multiplier=limits.retry_initial_wait, max=limits.retry_max_wait
+        )
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            backoff = backoff_of(state)
+            hinted = getattr(exc, "retry_after", None)
+            return min(max(backoff, hinted or 0.0), max(limits.retry_max_wait, hinted or 0.0))
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            line = f"attempt {state.attempt_number}: {_describe(exc)}; retry in {delay:.1f}s"
+            self.retries[step.id].append(line)
+            self.ex.observer.step_retrying(step, state.attempt_number, _describe(exc), delay)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(limits.retry_attempts),
+            wait=wait,
+            retry=tenacity.retry_if_exception_type(Transient),
+            before_sleep=before_sleep,
+            sleep=self.ex._sleep,
+            reraise=True,
+        )
+        return retrying(once)
+
+    # -- confirmation ------------------------------------------------------------
+
+    def _confirm_round(self) -> None:
+        with self.lock:
+            batches = {t: dict(p) for t, p in self.pending.items() if p}
+        for rtype, entries in sorted(batches.items()):
+            try:
+                confirmation = self.ex.runner.confirm(
+                    rtype, {rid: res for rid, (_, _, res) in entries.items()}
+                )
+            except Exception as exc:  # a failed listing proves nothing; try next round
+                LOG.warning("confirmation listing failed", type=rtype, error=_describe(exc))
+                confirmation = Confirmation()
+            now = self.ex._monotonic()
+            for rid, (sid, since, _) in entries.items():
+                if rid in confirmation.gone:
+                    self._resolve(rtype, rid, sid, OutcomeStatus.DONE, "confirmed gone by listing")
+                elif rid in confirmation.failed:
+                    self._resolve(rtype, rid, sid, OutcomeStatus.FAILED, confirmation.failed[rid])
+                elif now - since > self.ex.limits.confirm_timeout:
+                    self._resolve(
+                        rtype,
+                        rid,
+                        sid,
+                        OutcomeStatus.FAILED,
+                        f"still listed {self.ex.limits.confirm_timeout:.0f}s after deletion",
+                    )
+
+    def _resolve(self, rtype: str, rid: str, sid: str, status: OutcomeStatus, reason: str) -> None:
+        with self.lock:
+            self.pending[rtype].pop(rid, None)
+            if not self.pending[rtype]:
+                del self.pending[rtype]
+        self._complete(sid, status, reason)
+
+    # -- bookkeeping ---------------------------------------------------------------
+
+    def _complete(self, sid: str, status: OutcomeStatus, reason: str) -> None:
+        outcome = Outcome(
+            step_id=sid,
+            status=status,
+            reason=reason,
+            attempts=self.attempts.get(sid, 0),
+            retries=tuple(self.retries.get(sid, ())),
+            started_at=self.started_at.get(sid),
+            finished_at=self.ex._now(),
+        )
+        with self.lock:
+            self._finish(sid, outcome)
+
+    def _finish(self, sid: str, outcome: Outcome, *, notify: bool = True) -> None:
+        """Record ``outcome`` (lock held) and dispatch dependents that became ready."""
+        if sid in self.outcomes:
+            return
+        self.outcomes[sid] = outcome
+        if notify:
+            step = self.steps[sid]
+            try:
+                self.ex.observer.step_finished(step, outcome, self.resources.get(step.resource))
+            except Exception as exc:  # an observer must not wedge the run
+                LOG.error("observer failed", step=sid, error=_describe(exc))
+        for nxt in self.dependents.get(sid, ()):
+            waiting = self.waiting_on[nxt]
+            waiting.discard(sid)
+            # Before the prechecks are in, go() dispatches whatever became ready.
+            if not waiting and nxt not in self.outcomes and self.started:
+                self._dispatch(nxt)
+        self.lock.notify_all()
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,337 @@
+"""The executor: dependency order, bounded concurrency, retries, confirmation, dry-run.
+
+A scripted runner stands in for the cloud: these tests are about what runs
+when and what each step's final word is.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import threading
+import time
+
+import pytest
+
+from reaper.executor import (
+    Attempt,
+    Confirmation,
+    Executor,
+    Fatal,
+    Limits,
+    Precheck,
+    Result,
+    Transient,
+)
+from reaper.model import (
+    IdentityKind,
+    IdentityRef,
+    OutcomeStatus,
+    Plan,
+    Resource,
+    ResourceRef,
+    Step,
+)
+
+T0 = dt.datetime(2026, 11, 26, 12, tzinfo=dt.timezone.utc)
+FAST = Limits(
+    concurrency={"compute": 2, "network": 3, "block_storage": 2, "image": 1},
+    retry_attempts=4,
+    retry_initial_wait=0.001,
+    retry_max_wait=0.01,
+    confirm_interval=0.01,
+    confirm_timeout=0.5,
+)
+
+
+def step(rtype: str, rid: str, *deps: str, action: str = "delete", after=None) -> Step:
+    return Step(
+        id=f"{action}:{rtype}:{rid}",
+        action=action,
+        resource=ResourceRef(rtype, rid),
+        depends_on=tuple(deps),
+        after=after,
+    )
+
+
+def plan_of(*steps: Step, created_at: dt.datetime = T0) -> Plan:
+    resources = {s.resource: Resource(type=s.resource.type, id=s.resource.id) for s in steps}
+    return Plan(
+        identity=IdentityRef(IdentityKind.PROJECT, "p"),
+        created_at=created_at,
+        resources=tuple(resources.values()),
+        steps=steps,
+    )
+
+
+class Script:
+    """A runner whose behaviour per step id is scripted; records what happened."""
+
+    def __init__(self, behaviour=None, *, delay: float = 0.0, precheck=None, listing=None):
+        self.behaviour = behaviour or {}
+        self.delay = delay
+        self.started: list[str] = []
+        self.finished: list[str] = []
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.active: collections.Counter[str] = collections.Counter()
+        self.peak: collections.Counter[str] = collections.Counter()
+        self.lock = threading.Lock()
+        self.listings: collections.Counter[str] = collections.Counter()
+        self.deleted_at: dict[str, float] = {}
+        self._precheck = precheck or {}
+        self.listing = listing  # rtype -> callable(pending) -> Confirmation
+
+    def precheck(self, steps, resources):
+        return {s.resource: self._precheck.get(s.id, Precheck.PRESENT) for s in steps}
+
+    def run(self, s: Step, resource) -> Attempt:
+        service = s.service
+        with self.lock:
+            self.calls[s.id] += 1
+            self.started.append(s.id)
+            self.active[service] += 1
+            self.peak[service] = max(self.peak[service], self.active[service])
+        try:
+            time.sleep(self.delay)
+            behaviour = self.behaviour.get(s.id, Result.DONE)
+            if callable(behaviour):
+                behaviour = behaviour(self.calls[s.id])
+            if isinstance(behaviour, Exception):
+                raise behaviour
+            if behaviour is Result.ACCEPTED:
+                self.deleted_at[s.resource.id] = time.monotonic()
+            return Attempt(behaviour, "scripted")
+        finally:
+            with self.lock:
+                self.active[service] -= 1
+                self.finished.append(s.id)
+
+    def confirm(self, rtype, pending) -> Confirmation:
+        self.listings[rtype] += 1
+        if self.listing and rtype in self.listing:
+            return self.listing[rtype](pending)
+        return Confirmation(gone=frozenset(pending))
+
+
+def run(plan: Plan, runner: Script, **kwargs):
+    observer = Recorder()
+    ex = Executor(runner, limits=FAST, observer=observer, sleep=lambda s: None, **kwargs)
+    return ex.execute(plan), observer
+
+
+class Recorder:
+    def __init__(self):
+        self.events: list[tuple] = []
+        self.lock = threading.Lock()
+
+    def step_started(self, s, r):
+        with self.lock:
+            self.events.append(("start", s.id))
+
+    def step_retrying(self, s, attempt, error, delay):
+        with self.lock:
+            self.events.append(("retry", s.id, attempt, error, delay))
+
+    def step_finished(self, s, outcome, r):
+        with self.lock:
+            self.events.append(("finish", s.id, outcome.status))
+
+
+def test_dependencies_finish_before_their_dependents_start() -> None:
+    fip = step("network.floating_ip", "f")
+    iface = step("network.router_interface", "i", fip.id)
+    router = step("network.router", "r", iface.id)
+    runner = Script(delay=0.01)
+    report, _ = run(plan_of(fip, iface, router), runner)
+    assert report.succeeded
+    assert runner.finished.index(fip.id) < runner.started.index(iface.id)
+    assert runner.finished.index(iface.id) < runner.started.index(router.id)
+
+
+def test_concurrency_is_bounded_per_service() -> None:
+    steps = [step("compute.server", f"s{i}") for i in range(10)]
+    steps += [step("network.port", f"p{i}") for i in range(10)]
+    runner = Script(delay=0.02)
+    report, _ = run(plan_of(*steps), runner)
+    assert report.succeeded
+    assert runner.peak["compute"] == 2
+    assert runner.peak["network"] == 3
+
+
+def test_transient_failures_are_retried_and_every_retry_is_recorded() -> None:
+    s = step("network.port", "p")
+    flaky = {s.id: lambda n: Transient("HTTP 503") if n < 3 else Result.DONE}
+    report, observer = run(plan_of(s), Script(flaky))
+    outcome = report.outcomes[s.id]
+    assert outcome.status is OutcomeStatus.DONE
+    assert outcome.attempts == 3
+    assert len(outcome.retries) == 2 and "HTTP 503" in outcome.retries[0]
+    assert [e[2] for e in observer.events if e[0] == "retry"] == [1, 2]
+
+
+def test_retry_after_is_honoured() -> None:
+    s = step("network.port", "p")
+    slept: list[float] = []
+    runner = Script({s.id: lambda n: Transient("429", retry_after=0.2) if n == 1 else Result.DONE})
+    limits = Limits(retry_initial_wait=0.001, retry_max_wait=0.05, confirm_interval=0.01)
+    report = Executor(runner, limits=limits, sleep=slept.append).execute(plan_of(s))
+    assert report.outcomes[s.id].status is OutcomeStatus.DONE
+    assert slept == [pytest.approx(0.2)]
+
+
+def test_retries_are_bounded() -> None:
+    s = step("network.port", "p")
+    runner = Script({s.id: Transient("HTTP 500")})
+    report, _ = run(plan_of(s), runner)
+    assert report.outcomes[s.id].status is OutcomeStatus.FAILED
+    assert runner.calls[s.id] == FAST.retry_attempts
+
+
+def test_a_failure_blocks_its_dependents_but_not_independent_branches() -> None:
+    snap = step("block_storage.snapshot", "sn")
+    vol = step("block_storage.volume", "v", snap.id)
+    other = step("network.port", "p")
+    runner = Script({snap.id: Fatal("HTTP 400 bad request")})
+    report, _ = run(plan_of(snap, vol, other), runner)
+    assert report.outcomes[snap.id].status is OutcomeStatus.FAILED
+    assert "400" in report.outcomes[snap.id].reason
+    blocked = report.outcomes[vol.id]
+    assert blocked.status is OutcomeStatus.BLOCKED and snap.id in blocked.reason
+    assert report.outcomes[other.id].status is OutcomeStatus.DONE
+    assert runner.calls[vol.id] == 0
+    assert not report.succeeded
+
+
+def test_an_unexpected_exception_is_a_failure_not_a_crash() -> None:
+    s = step("network.port", "p")
+    report, _ = run(plan_of(s), Script({s.id: KeyError("surprise")}))
+    assert report.outcomes[s.id].status is OutcomeStatus.FAILED
+    assert "KeyError" in report.outcomes[s.id].reason
+
+
+def test_404_on_delete_is_already_gone_and_lets_dependents_run() -> None:
+    port = step("network.port", "p")
+    net = step("network.network", "n", port.id)
+    report, _ = run(plan_of(port, net), Script({port.id: Result.GONE}))
+    assert report.outcomes[port.id].status is OutcomeStatus.ALREADY_GONE
+    assert report.outcomes[net.id].status is OutcomeStatus.DONE
+    assert report.succeeded
+
+
+def test_asynchronous_deletions_are_confirmed_by_one_listing_per_type_per_round() -> None:
+    servers = [step("compute.server", f"s{i}") for i in range(12)]
+    volume = step("block_storage.volume", "v", *[s.id for s in servers])
+    runner = Script({s.id: Result.ACCEPTED for s in servers})
+    report, _ = run(plan_of(*servers, volume), runner)
+    assert report.succeeded
+    assert all(report.outcomes[s.id].reason == "confirmed gone by listing" for s in servers)
+    # 12 servers waited on, far fewer listings than one per server per round.
+    assert runner.listings["compute.server"] <= 4
+
+
+def test_dependents_wait_for_confirmation_not_for_acceptance() -> None:
+    server = step("compute.server", "s")
+    volume = step("block_storage.volume", "v", server.id)
+    seen_gone = threading.Event()
+
+    def listing(pending):
+        if time.monotonic() - runner.deleted_at["s"] < 0.05:
+            return Confirmation()
+        seen_gone.set()
+        return Confirmation(gone=frozenset(pending))
+
+    runner = Script({server.id: Result.ACCEPTED}, listing={"compute.server": listing})
+    report, _ = run(plan_of(server, volume), runner)
+    assert report.succeeded and seen_gone.is_set()
+    assert runner.listings["compute.server"] >= 2
+
+
+def test_a_resource_still_listed_after_the_timeout_fails() -> None:
+    server = step("compute.server", "s")
+    runner = Script(
+        {server.id: Result.ACCEPTED}, listing={"compute.server": lambda p: Confirmation()}
+    )
+    report, _ = run(plan_of(server), runner)
+    assert report.outcomes[server.id].status is OutcomeStatus.FAILED
+    assert "still listed" in report.outcomes[server.id].reason
+
+
+def test_an_error_state_seen_while_confirming_fails_the_step() -> None:
+    vol = step("block_storage.volume", "v")
+    runner = Script(
+        {vol.id: Result.ACCEPTED},
+        listing={"block_storage.volume": lambda p: Confirmation(failed={"v": "error_deleting"})},
+    )
+    report, _ = run(plan_of(vol), runner)
+    assert report.outcomes[vol.id].status is OutcomeStatus.FAILED
+    assert report.outcomes[vol.id].reason == "error_deleting"
+
+
+def test_dry_run_reports_what_would_happen_and_follows_the_whole_plan() -> None:
+    port = step("network.port", "p")
+    net = step("network.network", "n", port.id)
+    runner = Script({port.id: Result.WOULD, net.id: Result.WOULD})
+    report, _ = run(plan_of(port, net), runner, dry_run=True)
+    assert [report.outcomes[s].status for s in (port.id, net.id)] == [OutcomeStatus.SKIPPED] * 2
+    assert report.outcomes[net.id].reason.startswith("dry-run: ")
+    assert report.succeeded
+
+
+def test_grace_periods_defer_the_step_and_its_dependents() -> None:
+    server = step("compute.server", "s", after=dt.timedelta(days=7))
+    port = step("network.port", "p", server.id)
+    lock = step("compute.server", "s", action="lock")
+    report, _ = run(plan_of(lock, server, port), Script(), now=lambda: T0 + dt.timedelta(days=1))
+    assert report.outcomes[server.id].status is OutcomeStatus.DEFERRED
+    assert "due 2026-12-03T12:00:00Z" in report.outcomes[server.id].reason
+    assert report.outcomes[port.id].status is OutcomeStatus.DEFERRED
+    assert report.outcomes[lock.id].status is OutcomeStatus.DONE
+    later, _ = run(
+        plan_of(lock, server, port),
+        runner := Script(),
+        now=lambda: T0 + dt.timedelta(days=8),
+    )
+    assert later.succeeded and runner.calls[server.id] == 1
+
+
+def test_steps_done_in_an_earlier_run_are_never_run_again() -> None:
+    a = step("network.port", "a")
+    b = step("network.network", "b", a.id)
+    first, _ = run(plan_of(a, b), Script({b.id: Fatal("HTTP 400")}))
+    runner = Script()
+    report = Executor(runner, limits=FAST, sleep=lambda s: None).execute(
+        plan_of(a, b), previous=first.outcomes
+    )
+    assert runner.calls[a.id] == 0 and runner.calls[b.id] == 1
+    assert report.outcomes[a.id].status is OutcomeStatus.DONE
+    assert report.succeeded
+
+
+def test_prechecks_spare_requests_and_fail_closed() -> None:
+    gone = step("network.port", "gone")
+    moved = step("network.port", "moved")
+    kept = step("network.network", "kept")
+    after_moved = step("network.subnet", "s", moved.id)
+    runner = Script(
+        precheck={
+            gone.id: Precheck.GONE,
+            moved.id: Precheck.OWNER_CHANGED,
+            kept.id: Precheck.PROTECTED,
+        }
+    )
+    report, _ = run(plan_of(gone, moved, kept, after_moved), runner)
+    assert report.outcomes[gone.id].status is OutcomeStatus.ALREADY_GONE
+    assert report.outcomes[moved.id].status is OutcomeStatus.SKIPPED
+    assert report.outcomes[kept.id].status is OutcomeStatus.SKIPPED
+    assert report.outcomes[after_moved.id].status is OutcomeStatus.BLOCKED
+    assert sum(runner.calls.values()) == 0
+
+
+def test_every_step_gets_exactly_one_final_word() -> None:
+    steps = [step("compute.server", f"s{i}") for i in range(5)]
+    steps += [step("network.port", f"p{i}", steps[i].id) for i in range(5)]
+    behaviour = {steps[1].id: Fatal("x"), steps[2].id: Result.GONE, steps[3].id: Result.ACCEPTED}
+    report, observer = run(plan_of(*steps), Script(behaviour))
+    assert set(report.outcomes) == {s.id for s in steps}
+    finished = [e[1] for e in observer.events if e[0] == "finish"]
+    assert sorted(finished) == sorted(s.id for s in steps)
