@@ -1,0 +1,339 @@
+"""Bringing a run up, restarting keystone, and tearing a run down.
+
+``up`` does, in order: the services' venv (cached), a run directory and state.json,
+ports, databases and a vhost, configuration files, then six chains in parallel (one per
+service: schema sync, start, wait until its API answers), keystone's wiring as soon as
+keystone answers, nova-compute once keystone, placement and nova's control plane are up,
+and finally the cloud-wide resources. On any failure it prints the failing log's tail,
+tears everything down and raises.
+
+``down`` needs nothing but the run directory's state.json (or the directory's name), so
+it works on a run started by another process and on a run that died half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from . import clouds, configs, layout, ports, postgres, processes, rabbitmq, services, venv
+from .processes import StepFailed
+from .state import RunState
+
+FORMATS = ("basic", "cadf")
+STEP_TIMEOUT = 300.0
+API_TIMEOUT = 180.0
+
+Progress = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(f"testbed: {message}", file=sys.stderr, flush=True)
+
+
+class Aborted(RuntimeError):
+    """Another chain failed; this one stops before doing anything more."""
+
+
+class _Run:
+    """A run being brought up by several threads: its state, saved under a lock."""
+
+    def __init__(self, state: RunState, progress: Progress) -> None:
+        self.state = state
+        self.progress = progress
+        self.abort = threading.Event()
+        self._lock = threading.Lock()
+
+    def save(self) -> None:
+        with self._lock:
+            self.state.save()
+
+    @contextlib.contextmanager
+    def timed(self, label: str) -> Iterator[None]:
+        started = time.monotonic()
+        yield
+        elapsed = round(time.monotonic() - started, 1)
+        with self._lock:
+            self.state.timings[label] = elapsed
+        self.progress(f"{label} done in {elapsed:.1f}s")
+
+    def _check(self) -> None:
+        if self.abort.is_set():
+            raise Aborted("aborted because another part of the run failed")
+
+    def step(self, command: processes.Command, timeout: float = STEP_TIMEOUT) -> None:
+        self._check()
+        processes.run_step(command, self.state.layout, self.state.run_id, timeout)
+
+    def start(self, command: processes.Command) -> int:
+        self._check()
+        pid = processes.spawn(command, self.state.layout, self.state.run_id)
+        with self._lock:
+            self.state.pids[command.name] = pid
+            self.state.save()
+        return pid
+
+    def wait_api(self, name: str) -> None:
+        pid = self.state.pids[name]
+        api = services.apis(self.state)[name]
+        try:
+            processes.wait_http(
+                services.api_url(self.state, name, api.health_path),
+                API_TIMEOUT,
+                lambda: processes.is_alive(pid) and not self.abort.is_set(),
+                name,
+            )
+        except StepFailed as exc:
+            log = self.state.layout.log_file(name)
+            raise StepFailed(f"{exc}; tail of {log}:\n{processes.tail(log)}") from None
+
+
+def _new_state(run_id: str, notification_format: str) -> RunState:
+    run_dir = layout.root() / run_id
+    vhost = rabbitmq.vhost_name(run_id)
+    return RunState(
+        run_id=run_id,
+        run_dir=str(run_dir),
+        created_at=time.time(),
+        notification_format=notification_format,
+        postgres_url=postgres.server_url(),
+        rabbit_url=rabbitmq.server_url(),
+        vhost=vhost,
+        transport_url=rabbitmq.transport_url(rabbitmq.server_url(), vhost),
+        admin_password=secrets.token_urlsafe(12),
+        service_password=secrets.token_urlsafe(12),
+        databases=postgres.names(run_id),
+    )
+
+
+def _chain(
+    run: _Run, setup: str, apis: tuple[str, ...] = (), daemons: tuple[str, ...] = ()
+) -> None:
+    """One service: its schema commands, then its processes, then wait for its API."""
+    state = run.state
+    with run.timed(f"{setup} ready"):
+        for command in services.setup_commands(state)[setup]:
+            run.step(command)
+        all_daemons = services.daemon_commands(state)
+        for name in daemons:
+            run.start(all_daemons[name])
+        all_apis = services.apis(state)
+        for name in apis:
+            run.start(services.api_command(state, all_apis[name]))
+        for name in apis:
+            run.wait_api(name)
+
+
+def _keystone(run: _Run) -> None:
+    _chain(run, "keystone", ("keystone",))
+    with run.timed("keystone wired"):
+        run.step(services.helper_command(run.state, "keystone_setup"))
+
+
+def _nova_services(run: _Run, needs: list[Future[None]]) -> None:
+    """nova's conductor and scheduler, then nova-compute.
+
+    The conductor and the scheduler authenticate to placement as they start (and exit if
+    the nova user does not exist yet), so they wait for keystone's wiring; nova-compute
+    waits for the conductor to consume, as its first RPC call would otherwise be lost.
+    """
+    for future in needs:
+        future.result()
+    with run.timed("nova services started"):
+        daemons = services.daemon_commands(run.state)
+        run.start(daemons["nova-conductor"])
+        run.start(daemons["nova-scheduler"])
+        rabbitmq.wait_for_consumer(run.state.vhost, "conductor")
+        run.start(daemons["nova-compute"])
+
+
+def _bring_up(run: _Run) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keystone = pool.submit(_keystone, run)
+        placement = pool.submit(_chain, run, "placement", ("placement",))
+        nova = pool.submit(_chain, run, "nova", ("nova-api",))
+        chains = [
+            keystone,
+            placement,
+            nova,
+            pool.submit(_chain, run, "glance", ("glance-api",)),
+            pool.submit(
+                _chain, run, "cinder", ("cinder-api",), ("cinder-scheduler", "cinder-volume")
+            ),
+            pool.submit(_chain, run, "neutron", ("neutron-api",)),
+        ]
+        chains.append(pool.submit(_nova_services, run, [keystone, placement, nova]))
+        errors = []
+        for future in chains:
+            try:
+                future.result()
+            except BaseException as exc:
+                run.abort.set()
+                errors.append(exc)
+    real = [e for e in errors if not isinstance(e, Aborted)]
+    if real or errors:
+        raise (real or errors)[0]
+    with run.timed("cloud resources"):
+        run.step(services.helper_command(run.state, "resources"))
+    resources_file = run.state.layout.run_dir / "resources.json"
+    run.state.resources = json.loads(resources_file.read_text())
+
+
+def up(
+    run_id: str | None = None,
+    notification_format: str = "basic",
+    keep_on_failure: bool = False,
+    progress: Progress = _stderr,
+) -> RunState:
+    """Bring a whole testbed up and return its state; on failure, clean up and raise."""
+    if notification_format not in FORMATS:
+        raise ValueError(f"notification format must be one of {FORMATS}")
+    run_id = layout.check_run_id(run_id or layout.new_run_id())
+    state = _new_state(run_id, notification_format)
+    if state.layout.state_file.exists():
+        raise RuntimeError(f"{state.run_dir} already exists: bring it down first")
+    started = time.monotonic()
+    state.layout.make_dirs()
+    state.save()
+    run = _Run(state, progress)
+    progress(f"run {run_id} in {state.run_dir}")
+    try:
+        with run.timed("venv"):
+            state.venv = str(venv.ensure())
+        ports.allocate(list(services.apis(state)), layout.root(), _claim(run))
+        state.urls = {name: services.api_url(state, name, api.catalog_path)
+                      for name, api in services.apis(state).items()}  # fmt: skip
+        state.keystone_url = state.urls["keystone"]
+        with run.timed("databases and vhost"), ThreadPoolExecutor(2) as pool:
+            created = [
+                pool.submit(postgres.create, state.postgres_url, list(state.databases.values())),
+                pool.submit(rabbitmq.create, state.rabbit_url, state.vhost),
+            ]
+            for future in created:
+                future.result()
+        configs.write_all(state)
+        clouds.write(state)
+        run.save()
+        _bring_up(run)
+        state.timings["total"] = round(time.monotonic() - started, 1)
+        state.status = "running"
+        run.save()
+        progress(f"up in {state.timings['total']:.0f}s")
+        return state
+    except BaseException as exc:
+        progress(f"up failed: {exc}")
+        _report_dead(state, progress)
+        if not keep_on_failure:
+            progress("cleaning up the failed run")
+            down(Path(state.run_dir), keep_logs=False, progress=progress)
+        raise
+
+
+def _report_dead(state: RunState, progress: Progress) -> None:
+    """Show the end of the log of every service that died: usually the cause of a failure."""
+    for name, pid in state.pids.items():
+        if not processes.is_alive(pid):
+            log = state.layout.log_file(name)
+            progress(f"{name} (pid {pid}) died; tail of {log}:\n{processes.tail(log, 20)}")
+
+
+def _claim(run: _Run) -> Callable[[dict[str, int]], None]:
+    def claim(chosen: dict[str, int]) -> None:
+        run.state.ports = chosen
+        run.save()
+
+    return claim
+
+
+def set_notification_format(state: RunState, notification_format: str) -> None:
+    """Restart keystone with another ``notification_format`` (the config is read at start)."""
+    if notification_format not in FORMATS:
+        raise ValueError(f"notification format must be one of {FORMATS}")
+    state.notification_format = notification_format
+    configs.write(state, configs.keystone(state))
+    old = state.pids.get("keystone")
+    if old:
+        processes.stop_group(state.run_id, old)
+    run = _Run(state, lambda _message: None)
+    run.start(services.api_command(state, services.apis(state)["keystone"]))
+    run.wait_api("keystone")
+
+
+def _is_run_dir(run_dir: Path) -> bool:
+    if (run_dir / "state.json").exists():
+        return True
+    try:
+        layout.check_run_id(run_dir.name)
+    except ValueError:
+        return False
+    return run_dir.parent == layout.root()
+
+
+def down(run_dir: Path, keep_logs: bool = False, progress: Progress = _stderr) -> None:
+    """Stop every process of the run, drop its databases and vhost, remove its directory.
+
+    Idempotent: each part is attempted even if another failed, and a part already gone
+    is not an error. Raises at the end if anything could not be cleaned.
+    """
+    run_dir = Path(run_dir)
+    if not _is_run_dir(run_dir):
+        raise ValueError(f"{run_dir} is not a testbed run directory")
+    try:
+        state: RunState | None = RunState.load(run_dir)
+    except (OSError, ValueError):
+        state = None
+    run_id = state.run_id if state else layout.check_run_id(run_dir.name)
+    pg_url = state.postgres_url if state and state.postgres_url else postgres.server_url()
+    problems: list[str] = []
+    survivors = processes.stop(run_id, state.pids.values() if state else [])
+    if survivors:
+        problems.append(f"processes still alive: {survivors}")
+    busy = [port for port in (state.ports.values() if state else []) if processes.listening(port)]
+    if busy:
+        problems.append(f"something still listens on ports {busy}")
+    for label, action in (
+        ("databases", lambda: postgres.drop(pg_url, list(postgres.names(run_id).values()))),
+        ("vhost", lambda: rabbitmq.delete(rabbitmq.vhost_name(run_id))),
+    ):
+        try:
+            action()
+        except Exception as exc:
+            problems.append(f"{label}: {exc}")
+    if keep_logs and state is not None:
+        state.status = "down"
+        state.pids = {}
+        state.save()
+    elif not keep_logs:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    if problems:
+        raise RuntimeError(f"down of {run_id} incomplete: " + "; ".join(problems))
+    progress(f"run {run_id} is down" + (f" (logs kept in {run_dir})" if keep_logs else ""))
+
+
+def leftovers(state: RunState) -> dict[str, list[str]]:
+    """What of a run still exists on the machine: processes, listeners, databases, vhost."""
+    run_id = state.run_id
+    vhost = rabbitmq.vhost_name(run_id)
+    return {
+        "processes": [str(pid) for pid in processes.run_processes(run_id)],
+        "listening ports": [str(p) for p in state.ports.values() if processes.listening(p)],
+        "databases": postgres.existing(state.postgres_url or postgres.server_url(), f"{run_id}_"),
+        "vhosts": [v for v in rabbitmq.existing() if v == vhost],
+    }
+
+
+def runs() -> list[Path]:
+    """The run directories under the root, oldest first."""
+    root = layout.root()
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and _is_run_dir(p)]
+    return sorted(found, key=lambda p: p.stat().st_mtime)
