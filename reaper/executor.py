@@ -111,8 +111,12 @@ class Runner(Protocol):
     def run(self, step: Step, resource: Resource | None) -> Attempt:
         """One attempt. Raises Transient, Fatal or anything else (treated as fatal)."""
 
-    def confirm(self, rtype: str, pending: Mapping[str, Resource]) -> Confirmation:
-        """One listing of ``rtype`` covering every pending id."""
+    def confirm(self, rtype: str, action: str, pending: Mapping[str, Resource]) -> Confirmation:
+        """One listing of ``rtype`` covering every id whose ``action`` is pending.
+
+        For removals, ``gone`` means no longer listed; for other asynchronous
+        actions (stop), it means the target state was reached.
+        """
 
 
 class Observer(Protocol):
@@ -394,7 +398,7 @@ class _Run:
         elif attempt.result is Result.ACCEPTED:
             assert resource is not None
             with self.lock:
-                self.pending[step.resource.type][step.resource.id] = (
+                self.pending[(step.resource.type, step.action)][step.resource.id] = (
                     sid,
                     self.ex._monotonic(),
                     resource,
@@ -444,10 +448,11 @@ class _Run:
     def _confirm_round(self) -> None:
         with self.lock:
             batches = {t: dict(p) for t, p in self.pending.items() if p}
-        for rtype, entries in sorted(batches.items()):
+        for key, entries in sorted(batches.items()):
+            rtype, action = key
             try:
                 confirmation = self.ex.runner.confirm(
-                    rtype, {rid: res for rid, (_, _, res) in entries.items()}
+                    rtype, action, {rid: res for rid, (_, _, res) in entries.items()}
                 )
             except Exception as exc:  # a failed listing proves nothing; try next round
                 LOG.warning("confirmation listing failed", type=rtype, error=_describe(exc))
@@ -455,23 +460,25 @@ class _Run:
             now = self.ex._monotonic()
             for rid, (sid, since, _) in entries.items():
                 if rid in confirmation.gone:
-                    self._resolve(rtype, rid, sid, OutcomeStatus.DONE, "confirmed gone by listing")
+                    self._resolve(key, rid, sid, OutcomeStatus.DONE, _confirmed(action))
                 elif rid in confirmation.failed:
-                    self._resolve(rtype, rid, sid, OutcomeStatus.FAILED, confirmation.failed[rid])
+                    self._resolve(key, rid, sid, OutcomeStatus.FAILED, confirmation.failed[rid])
                 elif now - since > self.ex.limits.confirm_timeout:
                     self._resolve(
-                        rtype,
+                        key,
                         rid,
                         sid,
                         OutcomeStatus.FAILED,
                         f"still listed {self.ex.limits.confirm_timeout:.0f}s after deletion",
                     )
 
-    def _resolve(self, rtype: str, rid: str, sid: str, status: OutcomeStatus, reason: str) -> None:
+    def _resolve(
+        self, key: tuple[str, str], rid: str, sid: str, status: OutcomeStatus, reason: str
+    ) -> None:
         with self.lock:
-            self.pending[rtype].pop(rid, None)
-            if not self.pending[rtype]:
-                del self.pending[rtype]
+            self.pending[key].pop(rid, None)
+            if not self.pending[key]:
+                del self.pending[key]
         self._complete(sid, status, reason)
 
     # -- bookkeeping ---------------------------------------------------------------
@@ -507,6 +514,10 @@ class _Run:
             if not waiting and nxt not in self.outcomes and self.started:
                 self._dispatch(nxt)
         self.lock.notify_all()
+
+
+def _confirmed(action: str) -> str:
+    return "confirmed gone by listing" if action == "delete" else "confirmed by listing"
 
 
 def _describe(exc: BaseException | None) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from reaper.actions.base import Action
+from reaper.actions.server import stop_server, tag_resource
+from reaper.executor import Attempt
 from reaper.model import Resource
 
 QUARANTINE_TAG = "reaper:quarantined"
@@ -14,8 +16,8 @@ QUARANTINE_TAG = "reaper:quarantined"
 class Quarantine(Action):
     name = "quarantine"
     description = (
-        f"Stop and admin-lock the server, disassociate its floating IPs and tag it "
-        f"{QUARANTINE_TAG}; disks and volumes are left untouched."
+        f"Disassociate the server's floating IPs, admin-lock it, tag it {QUARANTINE_TAG} "
+        "and stop it; disks and volumes are left untouched."
     )
     schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
@@ -24,5 +26,15 @@ class Quarantine(Action):
     }
     resource_types: ClassVar[frozenset[str]] = frozenset({"compute.server"})
 
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Any:
-        raise NotImplementedError("quarantine lands with the executor")
+    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+        net = client.network
+        # Cut it off from the outside first: a floating IP is its public face.
+        for port in net.ports(device_id=resource.id):
+            for fip in net.ips(port_id=port.id):
+                net.update_ip(fip, port_id=None)
+        client.compute.lock_server(
+            resource.id, locked_reason=params.get("reason", "quarantined by reaper")
+        )
+        tag_resource(client, resource, [QUARANTINE_TAG])
+        # Steps are retried as a whole: every part above is idempotent.
+        return Attempt(stop_server(client, resource), "disassociated, locked, tagged, stopping")

@@ -1,14 +1,60 @@
-"""Actions that contain a server without destroying it: stop, lock, tag."""
+"""Actions that contain a resource without destroying it: stop, lock, tag."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from openstack import exceptions as sdk_exc
+
 from reaper.actions.base import Action
+from reaper.executor import Attempt, Result
 from reaper.model import Resource
 
 SERVER = frozenset({"compute.server"})
+
+
+def stop_server(conn: Any, resource: Resource) -> Result:
+    """Power off; ``ACCEPTED`` until a listing shows SHUTOFF."""
+    if resource.status == "SHUTOFF":
+        return Result.DONE
+    try:
+        conn.compute.stop_server(resource.id)
+    except sdk_exc.ConflictException as exc:
+        if "stopped" in str(exc).lower():
+            return Result.DONE  # stopped since discovery
+        raise
+    return Result.ACCEPTED
+
+
+def tag_resource(conn: Any, resource: Resource, tags: Sequence[str]) -> None:
+    """Add ``tags`` the way the resource's service keeps tags."""
+    rtype, rid = resource.type, resource.id
+    if rtype == "compute.server":
+        for tag in tags:
+            conn.compute.add_tag_to_server(rid, tag)
+    elif rtype in ("block_storage.volume", "block_storage.snapshot"):
+        metadata = {tag: "true" for tag in tags}
+        if rtype == "block_storage.volume":
+            conn.block_storage.set_volume_metadata(rid, **metadata)
+        else:
+            conn.block_storage.set_snapshot_metadata(rid, **metadata)
+    elif rtype == "image.image":
+        for tag in tags:
+            conn.image.add_tag(rid, tag)
+    elif rtype.startswith("network."):
+        current = list(resource.attributes.get("tags") or ())
+        getter = {
+            "network.floating_ip": conn.network.get_ip,
+            "network.port": conn.network.get_port,
+            "network.router": conn.network.get_router,
+            "network.subnet": conn.network.get_subnet,
+            "network.network": conn.network.get_network,
+            "network.security_group": conn.network.get_security_group,
+        }[rtype]
+        conn.network.set_tags(getter(rid), sorted({*current, *tags}))
+    else:
+        raise ValueError(f"{rtype} cannot be tagged")
 
 
 class Stop(Action):
@@ -16,8 +62,8 @@ class Stop(Action):
     description = "Power the server off; its disks and addresses stay."
     resource_types: ClassVar[frozenset[str]] = SERVER
 
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Any:
-        raise NotImplementedError("stop lands with the executor")
+    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+        return Attempt(stop_server(client, resource))
 
 
 class Lock(Action):
@@ -30,8 +76,11 @@ class Lock(Action):
     }
     resource_types: ClassVar[frozenset[str]] = SERVER
 
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Any:
-        raise NotImplementedError("lock lands with the executor")
+    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+        client.compute.lock_server(
+            resource.id, locked_reason=params.get("reason", "locked by reaper")
+        )
+        return Attempt(Result.DONE)
 
 
 class Tag(Action):
@@ -64,5 +113,6 @@ class Tag(Action):
         }
     )
 
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Any:
-        raise NotImplementedError("tag lands with the executor")
+    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+        tag_resource(client, resource, params["tags"])
+        return Attempt(Result.DONE)

@@ -50,7 +50,9 @@ PORT = ResourceType.from_sdk("network.port", port.Port, description="A Neutron p
 ROUTER = ResourceType.from_sdk("network.router", router.Router, description="A Neutron router.")
 ROUTER_INTERFACE = ResourceType(
     "network.router_interface",
-    fields=frozenset({"router_id", "subnet_ids", "port_id", "network_id", "device_owner"}),
+    fields=frozenset(
+        {"router_id", "subnet_ids", "port_id", "network_id", "device_owner", "router_has_routes"}
+    ),
     description="A router's interface on a subnet; removed before the router or subnet.",
 )
 SUBNET = ResourceType.from_sdk("network.subnet", subnet.Subnet, description="A Neutron subnet.")
@@ -134,6 +136,7 @@ class NetworkInventory(Handler):
     @staticmethod
     def _collect(found: Collector, listed: dict[str, list[Any]]) -> None:
         fips_by_router: dict[str, list[str]] = defaultdict(list)
+        routed = {r.id for r in listed["routers"] if r.routes}
         for fip in listed["floating_ips"]:
             edges = []
             if fip.port_id:
@@ -153,7 +156,7 @@ class NetworkInventory(Handler):
             ]
             network_edge = Edge("network", ResourceRef(NETWORK.name, prt.network_id))
             if owner in INTERFACE_OWNERS:
-                found.add(ROUTER_INTERFACE, _interface(prt, subnet_edges, fips_by_router))
+                found.add(ROUTER_INTERFACE, _interface(prt, subnet_edges, fips_by_router, routed))
                 continue
             edges = [network_edge, *subnet_edges]
             edges += [
@@ -190,7 +193,10 @@ class NetworkInventory(Handler):
 
 
 def _interface(
-    prt: Any, subnet_edges: list[Edge], fips_by_router: dict[str, list[str]]
+    prt: Any,
+    subnet_edges: list[Edge],
+    fips_by_router: dict[str, list[str]],
+    routed: set[str],
 ) -> Resource:
     router_id = prt.device_id
     edges = [Edge("router", ResourceRef(ROUTER.name, router_id)), *subnet_edges]
@@ -211,6 +217,7 @@ def _interface(
             "subnet_ids": [e.target.id for e in subnet_edges],
             "device_owner": prt.device_owner,
             "project_id": prt.project_id,
+            "router_has_routes": router_id in routed,
         },
         edges=tuple(edges),
     )

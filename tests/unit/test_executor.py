@@ -106,7 +106,7 @@ class Script:
                 self.active[service] -= 1
                 self.finished.append(s.id)
 
-    def confirm(self, rtype, pending) -> Confirmation:
+    def confirm(self, rtype, action, pending) -> Confirmation:
         self.listings[rtype] += 1
         if self.listing and rtype in self.listing:
             return self.listing[rtype](pending)

@@ -1,0 +1,175 @@
+"""The executor's Runner over openstacksdk: actions, error classes, listings.
+
+This is where a service's answer becomes an executor verdict:
+
+* 404 on a removal -> ``GONE``; on anything else -> fatal;
+* 409, 429 (with ``Retry-After``), 5xx, connection errors and timeouts ->
+  transient, retried by the executor; so is Cinder's 400 "volume status
+  must be available" that a volume answers while it is still detaching;
+* any other 4xx -> fatal, with the service's message;
+* a mutation refused by the read-only session -> ``WOULD`` (dry-run), with
+  the request that would have been sent.
+
+Confirmations list one resource type per project per round, whatever the
+number of resources waiting on it.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as sdk_exc
+
+from reaper.actions.base import Action
+from reaper.actions.registry import action_classes
+from reaper.cloud import MutationRefused
+from reaper.executor import Attempt, Confirmation, Fatal, Precheck, Result, Transient
+from reaper.model import Resource, ResourceRef, Step
+
+TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+#: Cinder's 400 for a volume that is not (yet) available: detaching, snapshot going.
+_CINDER_NOT_YET = ("status must be", "in-use", "has snapshots", "dependent snapshots")
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    ks_exc.ConnectionError,
+    ks_exc.RetriableConnectionFailure,
+    requests.ConnectionError,
+    requests.Timeout,
+    ConnectionError,
+    TimeoutError,
+)
+
+Prechecker = Callable[
+    [Sequence[Step], Mapping[ResourceRef, Resource]], Mapping[ResourceRef, Precheck]
+]
+
+
+class SdkRunner:
+    def __init__(
+        self,
+        conn: Any,
+        *,
+        actions: Mapping[str, type[Action]] | None = None,
+        prechecker: Prechecker | None = None,
+    ) -> None:
+        self.conn = conn
+        self._actions = {name: cls() for name, cls in (actions or action_classes()).items()}
+        self._prechecker = prechecker
+
+    def precheck(
+        self, steps: Sequence[Step], resources: Mapping[ResourceRef, Resource]
+    ) -> Mapping[ResourceRef, Precheck]:
+        return self._prechecker(steps, resources) if self._prechecker else {}
+
+    def run(self, step: Step, resource: Resource | None) -> Attempt:
+        action = self._actions.get(step.action)
+        if action is None:
+            raise Fatal(f"no action named {step.action!r} is registered")
+        if resource is None:
+            raise Fatal(f"{step.resource} is not in the plan's resources")
+        try:
+            return action.run(self.conn, resource, step.params)
+        except MutationRefused as refused:
+            return Attempt(Result.WOULD, f"would {refused.method} {urlparse(refused.url).path}")
+        except sdk_exc.NotFoundException as exc:
+            if action.removes:
+                return Attempt(Result.GONE, "404")
+            raise Fatal(_message(exc)) from exc
+        except sdk_exc.HttpException as exc:
+            raise classify_http(exc, resource) from exc
+        except _CONNECTION_ERRORS as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+        except sdk_exc.ResourceTimeout as exc:
+            raise Transient(f"timed out: {exc}") from exc
+
+    def confirm(self, rtype: str, action: str, pending: Mapping[str, Resource]) -> Confirmation:
+        by_project: dict[str | None, list[Resource]] = collections.defaultdict(list)
+        for res in pending.values():
+            by_project[res.project_id].append(res)
+        gone: set[str] = set()
+        failed: dict[str, str] = {}
+        for project_id, items in by_project.items():
+            listed = self._list(rtype, project_id)
+            for res in items:
+                verdict = _judge(rtype, action, res, listed)
+                if verdict is True:
+                    gone.add(res.id)
+                elif isinstance(verdict, str):
+                    failed[res.id] = verdict
+        return Confirmation(gone=frozenset(gone), failed=failed)
+
+    def _list(self, rtype: str, project_id: str | None) -> dict[str, Any]:
+        """One listing of ``rtype`` for a project: id -> object."""
+        bs, compute = self.conn.block_storage, self.conn.compute
+        if rtype == "compute.server":
+            items = compute.servers(details=True, all_projects=True, project_id=project_id)
+        elif rtype in ("block_storage.volume", "compute.volume_attachment"):
+            items = bs.volumes(details=True, all_projects=True, project_id=project_id)
+        elif rtype == "block_storage.snapshot":
+            items = bs.snapshots(details=True, all_projects=True, project_id=project_id)
+        elif rtype == "block_storage.backup":
+            items = bs.backups(details=True, all_projects=True, project_id=project_id)
+        else:
+            raise Fatal(f"no confirmation listing for {rtype}")
+        return {obj.id: obj for obj in items}
+
+
+def _judge(rtype: str, action: str, res: Resource, listed: Mapping[str, Any]) -> bool | str | None:
+    """True when confirmed, a reason when failed, None while still waiting."""
+    if rtype == "compute.volume_attachment":
+        volume = listed.get(res.attributes["volume_id"])
+        if volume is None:
+            return True
+        servers = {a.get("server_id") for a in volume.attachments or ()}
+        return res.attributes["server_id"] not in servers or None
+    obj = listed.get(res.id)
+    if action == "delete":
+        if obj is None:
+            return True
+        status = (getattr(obj, "status", "") or "").lower()
+        if status == "error_deleting":
+            return f"{rtype} {res.id} is in status error_deleting"
+        return None
+    # stop, quarantine: reached SHUTOFF
+    if obj is None:
+        return f"{rtype} {res.id} disappeared while being stopped"
+    if (obj.status or "").upper() == "SHUTOFF":
+        return True
+    if (obj.status or "").upper() == "ERROR":
+        return f"{rtype} {res.id} went to ERROR while being stopped"
+    return None
+
+
+def classify_http(exc: sdk_exc.HttpException, resource: Resource) -> Exception:
+    status = exc.status_code or 0
+    message = _message(exc)
+    if status in TRANSIENT_STATUS:
+        return Transient(message, retry_after=_retry_after(exc))
+    if (
+        status == 400
+        and resource.type.startswith("block_storage.")
+        and any(hint in message.lower() for hint in _CINDER_NOT_YET)
+    ):
+        return Transient(message)
+    return Fatal(message)
+
+
+def _retry_after(exc: sdk_exc.HttpException) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _message(exc: sdk_exc.HttpException) -> str:
+    status = getattr(exc, "status_code", None)
+    details = getattr(exc, "details", None) or str(exc)
+    return f"HTTP {status}: {details}"[:500] if status else str(exc)[:500]
