@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 class Testbed:
     """A running testbed: real keystone, nova, cinder, neutron, glance and placement."""
 
+    #: Not a test class, although its name starts with "Test".
+    __test__ = False
+
     def __init__(self, state: RunState, owned: bool) -> None:
         self._state = state
         #: True if this object brought the run up (and so should bring it down).
