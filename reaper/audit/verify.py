@@ -26,7 +26,6 @@ last record means the tail was cut off.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import enum
 import json
@@ -34,6 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from reaper import canonical
@@ -104,6 +104,19 @@ class VerifyReport:
         if with_seq:
             return min(with_seq, key=lambda p: p.seq or 0)
         return self.problems[0] if self.problems else None
+
+
+def _loads(text: str) -> Any:
+    """Parse a record: orjson is three times faster than json, which dominates verify.
+
+    orjson is stricter (integers beyond 64 bits, lone surrogates): anything it
+    refuses goes through the standard parser, so the verdict never depends on
+    which one read the record.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _short(digest: str | None) -> str:
@@ -243,7 +256,7 @@ class Verifier:
                 )
         rh = chain.record_hash(rec.body)
         try:
-            body = json.loads(rec.body)
+            body = _loads(rec.body)
             body_seq = body["reaper"]["seq"]
         except (ValueError, TypeError, KeyError):
             body, body_seq = None, None
@@ -527,9 +540,9 @@ def _time(value: Any) -> dt.datetime | None:
 
 def _index_diff(stored: RecordIndex, actual: RecordIndex) -> str:
     return "; ".join(
-        f"{f.name}: column {getattr(stored, f.name)!r}, record {getattr(actual, f.name)!r}"
-        for f in dataclasses.fields(RecordIndex)
-        if getattr(stored, f.name) != getattr(actual, f.name)
+        f"{name}: column {column!r}, record {value!r}"
+        for name, column, value in zip(RecordIndex._fields, stored, actual, strict=True)
+        if column != value
     )
 
 

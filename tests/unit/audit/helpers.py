@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -77,7 +76,7 @@ def edit_body(rec: ChainRecord, change: Callable[[dict[str, Any]], None]) -> Cha
     """``rec`` with its body changed, its stored digests left as they were."""
     body = json.loads(rec.body)
     change(body)
-    return dataclasses.replace(rec, body=canonical.dumps(body).decode("utf-8"))
+    return rec._replace(body=canonical.dumps(body).decode("utf-8"))
 
 
 def reseal_from(records: list[ChainRecord], index: int) -> list[ChainRecord]:
@@ -87,7 +86,7 @@ def reseal_from(records: list[ChainRecord], index: int) -> list[ChainRecord]:
     for rec in records[index:]:
         rh = chain.record_hash(rec.body)
         head = chain.next_head(prev, rh)
-        out.append(dataclasses.replace(rec, record_hash=rh, prev_head=prev, head=head))
+        out.append(rec._replace(record_hash=rh, prev_head=prev, head=head))
         prev = head
     return out
 

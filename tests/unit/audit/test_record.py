@@ -195,6 +195,21 @@ def test_the_body_is_canonical_json() -> None:
     assert canonical.dumps(json.loads(text)).decode() == text
 
 
+def test_the_body_is_exactly_what_canonical_dumps_makes_of_the_record() -> None:
+    draft = build(
+        action="delete",
+        outcome="success",
+        target=AuditTarget.for_resource(SERVER),
+        initiator=INITIATOR,
+        observer=OBSERVER,
+        before={"unicode": "ünïcode ✓", "float": 1.5, "nested": [{"b": 1, "a": None}]},
+        extra={"when": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)},
+    )
+    record = {**draft.cadf, "reaper": {**draft.reaper, "seq": 9}}
+
+    assert draft.body(9) == canonical.dumps(record).decode()
+
+
 def test_the_index_columns_are_the_bodys_own_fields() -> None:
     draft = build(
         action=AuditAction.DETACH,
