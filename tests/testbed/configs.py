@@ -10,6 +10,8 @@ value's line.
 
 from __future__ import annotations
 
+import base64
+import os
 import shutil
 from pathlib import Path
 
@@ -86,6 +88,9 @@ def _common(state: RunState, service: str) -> dict[str, str]:
         "state_path": str(state.layout.data_dir(service)),
         "transport_url": state.transport_url,
         "debug": "False",
+        # oslo.service waits up to 60 s for in-flight work on SIGTERM; a testbed has none
+        # worth waiting for, and ``down`` would SIGKILL it after a few seconds anyway.
+        "graceful_shutdown_timeout": "2",
     }
 
 
@@ -289,6 +294,21 @@ def write_all(state: RunState) -> None:
             shutil.copy(venv_etc / service / name, state.layout.etc_dir(service) / name)
     for service in ("keystone", "nova", "glance", "cinder", "neutron", "placement"):
         (state.layout.data_dir(service) / "locks").mkdir(parents=True, exist_ok=True)
+    write_keystone_keys(state)
+
+
+def write_keystone_keys(state: RunState) -> None:
+    """Keystone's fernet token and credential keys: what fernet_setup and credential_setup do.
+
+    Each repository holds a staged key ``0`` and a primary key ``1``, each 32 random bytes
+    in url-safe base64, readable only by the owner. Writing them here spares keystone's
+    critical path two ``keystone-manage`` runs (~3.5 s of CPU each) and their
+    ``--keystone-user``/``--keystone-group`` dance when running as root.
+    """
     for key_dir in ("fernet-keys", "credential-keys"):
         path = state.layout.etc_dir("keystone") / key_dir
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for index in ("0", "1"):
+            key_file = path / index
+            key_file.write_bytes(base64.urlsafe_b64encode(os.urandom(32)))
+            key_file.chmod(0o600)

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .layout import RunLayout
@@ -43,6 +43,10 @@ class Command:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+
+    def niced(self, level: int = 10) -> Command:
+        """The same command at a lower CPU priority (for work off the critical path)."""
+        return replace(self, argv=["nice", "-n", str(level), *self.argv])
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -163,7 +167,7 @@ def _signal(leaders: Iterable[int], pids: Iterable[int], sig: signal.Signals) ->
             os.kill(pid, sig)
 
 
-def stop(run_id: str, pids: Iterable[int], grace: float = 10.0) -> list[int]:
+def stop(run_id: str, pids: Iterable[int], grace: float = 5.0) -> list[int]:
     """Stop the run's processes: SIGTERM to their groups, wait, then SIGKILL what is left.
 
     ``pids`` are the group leaders the run recorded; the environment scan finds everything
@@ -195,7 +199,7 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def stop_group(run_id: str, pid: int, grace: float = 10.0) -> None:
+def stop_group(run_id: str, pid: int, grace: float = 5.0) -> None:
     """Stop one service (its whole process group), e.g. to restart it with a new config."""
     if not belongs_to(pid, run_id):
         return

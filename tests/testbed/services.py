@@ -7,9 +7,6 @@ the others are their own console scripts. Everything runs from the services' ven
 
 from __future__ import annotations
 
-import grp
-import os
-import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,13 +110,6 @@ def daemon_commands(state: RunState) -> dict[str, Command]:
     }
 
 
-def _owner() -> list[str]:
-    return [
-        "--keystone-user", pwd.getpwuid(os.getuid()).pw_name,
-        "--keystone-group", grp.getgrgid(os.getgid()).gr_name,
-    ]  # fmt: skip
-
-
 def setup_commands(state: RunState) -> dict[str, list[Command]]:
     """Per service, the schema and bootstrap commands to run (in order) before it starts."""
     keystone = [_bin(state, "keystone-manage"), "--config-file",
@@ -129,8 +119,6 @@ def setup_commands(state: RunState) -> dict[str, list[Command]]:
     return {
         "keystone": [
             Command("keystone-manage", [*keystone, "db_sync"]),
-            Command("keystone-manage", [*keystone, "fernet_setup", *_owner()]),
-            Command("keystone-manage", [*keystone, "credential_setup", *_owner()]),
             Command("keystone-manage", [
                 *keystone, "bootstrap",
                 "--bootstrap-password", state.admin_password,

@@ -10,9 +10,11 @@ machine (CI) builds one on its first ``up`` without anything installed by hand.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,13 +66,31 @@ def is_built(path: Path) -> bool:
     return (path / _MARKER).exists()
 
 
+def _die_with_parent() -> None:
+    """Have the kernel SIGKILL this child if the building Python dies (Linux prctl).
+
+    A pip left running by a killed build would still be writing into the venv when the
+    next build takes the lock and starts over in the same directory.
+    """
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _run(argv: list[str], log: Path) -> None:
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
     env.pop("PYTHONPATH", None)
     with open(log, "a") as out:
         out.write(f"\n$ {' '.join(argv)}\n")
         out.flush()
-        result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+        result = subprocess.run(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            check=False,
+            # Runs between fork and exec; it only calls prctl, so threads are no concern.
+            preexec_fn=_die_with_parent,
+        )
     if result.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
         raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}); see {log}:\n{tail}")

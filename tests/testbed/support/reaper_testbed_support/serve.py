@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         "threads": args.threads,
         "worker_class": "gthread",
         "timeout": args.timeout,
-        "graceful_timeout": 5,
+        "graceful_timeout": 2,
         "proc_name": args.name,
         "control_socket_disable": True,
         "errorlog": "-",
