@@ -28,16 +28,17 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from reaper import canonical
-from reaper.audit import chain, keys
+from reaper.audit import keys
 from reaper.audit.chain import GENESIS, ChainHead, ChainRecord
 from reaper.audit.checkpoint import Checkpoint, CheckpointHead
 from reaper.audit.record import RecordIndex, index_of
@@ -106,7 +107,7 @@ class VerifyReport:
         return self.problems[0] if self.problems else None
 
 
-def _loads(text: str) -> Any:
+def _loads(text: str | bytes) -> Any:
     """Parse a record: orjson is three times faster than json, which dominates verify.
 
     orjson is stricter (integers beyond 64 bits, lone surrogates): anything it
@@ -121,6 +122,56 @@ def _loads(text: str) -> Any:
 
 def _short(digest: str | None) -> str:
     return (digest or "none")[:12]
+
+
+class Inspected(NamedTuple):
+    """What one record says about itself, before its place in the chain is judged.
+
+    Everything that needs only the record (hashing, parsing, comparing the
+    query columns) is here, so it can be computed in worker processes; the
+    verifier then judges order and links, which need the records in turn.
+    """
+
+    seq: int
+    prev_head: str
+    head: str
+    #: SHA-256 of the body matches the stored record_hash.
+    hash_ok: bool
+    #: The stored head is SHA-256(stored prev_head || SHA-256(body)).
+    head_ok: bool
+    #: The seq the body itself names (``None`` when it names none).
+    body_seq: Any
+    malformed: bool
+    #: What differs between the query columns and the body; ``None`` if nothing.
+    index_diff: str | None
+
+
+def inspect(rec: ChainRecord) -> Inspected:
+    """Check what can be checked of ``rec`` alone."""
+    seq, text, stored_hash, prev_head, head, index = rec
+    data = text.encode("utf-8")
+    rh = hashlib.sha256(data).hexdigest()
+    try:
+        body = _loads(data)
+        body_seq = body["reaper"]["seq"]
+    except (ValueError, TypeError, KeyError):
+        body, body_seq = None, None
+    try:
+        head_ok = hashlib.sha256(bytes.fromhex(prev_head) + bytes.fromhex(rh)).hexdigest() == head
+    except (ValueError, TypeError):
+        head_ok = False
+    index_diff = None
+    if index is not None and body is not None:
+        try:
+            actual = index_of(body)
+        except (AttributeError, TypeError):
+            index_diff = "the record has no readable fields"
+        else:
+            if actual != index:
+                index_diff = _index_diff(index, actual)
+    return Inspected(
+        seq, prev_head, head, rh == stored_hash, head_ok, body_seq, body is None, index_diff
+    )
 
 
 class Verifier:
@@ -187,7 +238,7 @@ class Verifier:
 
     def run(
         self,
-        records: Iterable[ChainRecord],
+        records: Iterable[ChainRecord] | Iterable[Inspected],
         checkpoints: Iterable[Checkpoint] = (),
         *,
         start_seq: int = 1,
@@ -227,9 +278,33 @@ class Verifier:
 
     # -- records ---------------------------------------------------------
 
-    def record(self, rec: ChainRecord) -> None:
+    def record(self, rec: ChainRecord | Inspected) -> None:
+        """Check one record (or the result of :func:`inspect` on it)."""
+        ins = rec if type(rec) is Inspected else inspect(rec)  # type: ignore[arg-type]
+        if (
+            ins.seq == self._expected
+            and ins.body_seq == ins.seq
+            and ins.hash_ok
+            and ins.head_ok
+            and ins.index_diff is None
+            and ins.prev_head == self._prev
+            and self.report.first_seq is not None
+        ):
+            # The common case, all is well: only move on.
+            self.report.records += 1
+            self._offset = 0
+            self._prev_prev = ins.prev_head
+            self._prev = self._last_head = ins.head
+            self._last_seq = ins.seq
+            self._expected = ins.seq + 1
+            return
+        self._diagnose(ins)
+
+    def _diagnose(self, rec: Inspected) -> None:
+        """Say what is wrong with a record that failed a check (or is the first one)."""
         report = self.report
         seq = rec.seq
+        body_seq = rec.body_seq
         if seq < self._expected:
             self.problem(
                 ProblemKind.ORDER,
@@ -254,15 +329,9 @@ class Verifier:
                     f"verification starts at seq {seq}: the head before it "
                     f"({_short(rec.prev_head)}) is taken on trust"
                 )
-        rh = chain.record_hash(rec.body)
-        try:
-            body = _loads(rec.body)
-            body_seq = body["reaper"]["seq"]
-        except (ValueError, TypeError, KeyError):
-            body, body_seq = None, None
         offset = seq - body_seq if isinstance(body_seq, int) else 0
         linked = gap or self._prev is None or rec.prev_head == self._prev
-        if body is None:
+        if rec.malformed:
             self.problem(ProblemKind.MALFORMED, "the record is not a reaper audit record", seq=seq)
         elif not linked and rec.prev_head == self._prev_prev:
             # This record follows the one before the previous: that one was slipped in.
@@ -280,7 +349,7 @@ class Verifier:
                 "records were moved, inserted or removed",
                 seq=seq,
             )
-        elif rh != rec.record_hash:
+        elif not rec.hash_ok:
             self.problem(
                 ProblemKind.EDITED,
                 "the record's content does not match its hash: it was edited",
@@ -294,17 +363,17 @@ class Verifier:
                 "before it was rewritten",
                 seq=seq,
             )
-        elif chain.next_head(rec.prev_head, rh) != rec.head:
+        elif not rec.head_ok:
             self.problem(
                 ProblemKind.HEAD,
                 "the stored head is not SHA-256(prev_head || record_hash)",
                 seq=seq,
             )
-        elif rec.index is not None and rec.index != index_of(body):
-            diff = _index_diff(rec.index, index_of(body))
+        elif rec.index_diff is not None:
             self.problem(
                 ProblemKind.INDEX,
-                f"the query columns disagree with the record ({diff}): a column was edited",
+                f"the query columns disagree with the record ({rec.index_diff}): "
+                "a column was edited",
                 seq=seq,
             )
         # A run of records shifted by the same offset is one move, reported once.
@@ -316,8 +385,6 @@ class Verifier:
         self._last_head = rec.head
         self._last_seq = seq
         self._expected = seq + 1
-        report.last_seq = seq
-        report.head = rec.head
 
     # -- checkpoints -----------------------------------------------------
 
@@ -470,6 +537,9 @@ class Verifier:
         checkpoint_head: CheckpointHead | None = None,
     ) -> VerifyReport:
         report = self.report
+        if report.records:
+            report.last_seq = self._last_seq
+            report.head = self._last_head
         if end_seq is not None and end_seq > self._last_seq:
             self.problem(
                 ProblemKind.MISSING,
@@ -566,6 +636,14 @@ def _checkpoint_columns(cp: Checkpoint, payload: dict[str, Any]) -> str:
 class _AuditSource(Protocol):
     """What :func:`verify_store` reads: the store's audit repository."""
 
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def connect_timeout(self) -> int: ...
+
+    def max_seq(self) -> int: ...
+
     def heads(self) -> tuple[ChainHead, CheckpointHead]: ...
 
     def records(
@@ -592,11 +670,15 @@ def verify_store(
     checkpoint_interval: float | None = None,
     now: dt.datetime | None = None,
     chunk: int = 5000,
+    workers: int | None = None,
 ) -> VerifyReport:
     """Verify the store's trail (``store.audit``) between ``from_seq`` and ``to_seq``.
 
     The head is read first: records appended while verification runs are
     left for the next run, and everything up to that head must be there.
+    ``workers`` processes hash and parse records in parallel (see
+    :mod:`reaper.audit.parallel`); ``None`` picks a number for the trail's
+    length and this machine, 0 verifies in this process only.
     """
     head, cp_head = audit.heads()
     full = to_seq is None or to_seq >= head.seq
@@ -607,13 +689,30 @@ def verify_store(
         checkpoint_interval=checkpoint_interval,
         now=now,
     )
-    records = audit.records(from_seq, end, chunk=chunk)
+    if workers is None:
+        from reaper.audit import parallel
+
+        workers = parallel.default_workers(audit.url, end - from_seq + 1)
+    records: Iterable[ChainRecord] | Iterable[Inspected]
+    if workers > 0 and end >= from_seq:
+        from reaper.audit import parallel
+
+        records = parallel.inspected(
+            audit.url,
+            from_seq,
+            end,
+            workers=workers,
+            chunk=chunk,
+            connect_timeout=audit.connect_timeout,
+        )
+    else:
+        records = audit.records(from_seq, end, chunk=chunk)
     checkpoints = audit.checkpoints(
         min_seq=from_seq if from_seq > 1 else None,
         max_seq=None if full else end,
         max_number=cp_head.number,
     )
-    return verifier.run(
+    report = verifier.run(
         records,
         checkpoints,
         start_seq=from_seq,
@@ -621,3 +720,16 @@ def verify_store(
         chain_head=head if full else None,
         checkpoint_head=cp_head if full and from_seq == 1 else None,
     )
+    if full:
+        # Rows beyond the head were not read; any that a later head does not
+        # account for were written without the chain lock. (The last row is
+        # read before the head, so a concurrent append is never mistaken.)
+        beyond = audit.max_seq()
+        if beyond > audit.heads()[0].seq:
+            verifier.problem(
+                ProblemKind.CHAIN_HEAD,
+                f"records up to seq {beyond} exist beyond the chain head: they were added "
+                "without going through reaper",
+                seq=head.seq + 1,
+            )
+    return report

@@ -172,6 +172,14 @@ class AuditVerify(ShowOne):
             action="store_true",
             help="Treat unsigned checkpoints as problems, not warnings.",
         )
+        parser.add_argument(
+            "--workers",
+            metavar="N",
+            type=int,
+            default=None,
+            help="Processes that hash and parse records in parallel (default: chosen for "
+            "the trail's length and this machine; 0: none).",
+        )
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Iterable[Any]]:
@@ -193,6 +201,7 @@ class AuditVerify(ShowOne):
                     to_seq=parsed_args.to_seq,
                     checkpoint_interval=conf.audit.checkpoint_interval,
                     now=utcnow(),
+                    workers=parsed_args.workers,
                 )
         self._report = report
         return self._present(report, structured=parsed_args.formatter in ("json", "yaml"))

@@ -238,6 +238,20 @@ class AuditRepository:
             if len(rows) < chunk:
                 return
 
+    @property
+    def url(self) -> str:
+        """The database URL, for worker processes that read the trail in parallel."""
+        return self._db.url
+
+    @property
+    def connect_timeout(self) -> int:
+        return self._db.connect_timeout
+
+    def max_seq(self) -> int:
+        """The highest seq of any stored record (0 when none)."""
+        with self._db.read("read the last audit seq") as conn:
+            return int(conn.execute(select(func.coalesce(func.max(R.c.seq), 0))).scalar_one())
+
     def count(self) -> int:
         with self._db.read("count audit records") as conn:
             return int(conn.execute(select(func.count()).select_from(R)).scalar_one())

@@ -63,6 +63,7 @@ class Database:
 
     def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
         self.url = url
+        self.connect_timeout = connect_timeout
         self.engine: Engine = engines.create(url, connect_timeout=connect_timeout)
         self.dialect: str = self.engine.dialect.name
 

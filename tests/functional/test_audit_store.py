@@ -344,3 +344,47 @@ def test_a_partial_range_is_verified_from_the_head_before_it(
 
     assert check(store, from_seq=5, to_seq=15).ok
     assert check(store, from_seq=1, to_seq=4).first_bad_seq == 3
+
+
+# -- parallel verification -----------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_worker_processes_reach_the_same_verdict(
+    trail: AuditTrail, store: Store, store_url: str, workers: int
+) -> None:
+    fill(trail, 30)
+    trail.checkpoint()
+    fill(trail, 30)
+    tamper(
+        store_url,
+        "UPDATE audit_records SET body = replace(body, 'srv-4', 'srv-X') WHERE seq = 35",
+        "DELETE FROM audit_records WHERE seq = 12",
+    )
+
+    report = check(store, workers=workers, chunk=7)
+
+    assert report.first_bad_seq == 12
+    assert [(p.seq, p.kind) for p in report.problems] == [
+        (12, ProblemKind.MISSING),
+        (35, ProblemKind.EDITED),
+    ]
+    assert report.signatures_verified == 1
+
+
+def test_a_record_written_beyond_the_chain_head_is_reported(
+    trail: AuditTrail, store: Store, store_url: str
+) -> None:
+    fill(trail, 4)
+    tamper(
+        store_url,
+        "INSERT INTO audit_records (seq, recorded_at, action, outcome, target_type, target_id,"
+        " tombstone_id, plan_hash, body, record_hash, prev_head, head)"
+        " SELECT 5, recorded_at, action, outcome, target_type, target_id, tombstone_id,"
+        " plan_hash, body, record_hash, prev_head, head FROM audit_records WHERE seq = 4",
+    )
+
+    report = check(store)
+
+    assert report.first_bad_seq == 5
+    assert report.problems[0].kind is ProblemKind.CHAIN_HEAD
