@@ -234,8 +234,10 @@ class AuditRepository:
                 return
             for row in rows:
                 yield _record(row)
-            last = rows[-1].seq
-            if len(rows) < chunk:
+            last, complete = rows[-1].seq, len(rows) == chunk
+            # Let this chunk go before the next is fetched: one chunk in memory, not two.
+            del rows, row
+            if not complete:
                 return
 
     @property
@@ -281,8 +283,9 @@ class AuditRepository:
                 return
             for row in rows:
                 yield _checkpoint(row)
-            last = rows[-1].number
-            if len(rows) < chunk:
+            last, complete = rows[-1].number, len(rows) == chunk
+            del rows, row
+            if not complete:
                 return
 
     def latest_checkpoint(self) -> Checkpoint | None:
