@@ -1,0 +1,1 @@
+"""Throughput and latency measurements, run by hand: ``python -m benchmarks.<name>``."""

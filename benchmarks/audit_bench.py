@@ -1,0 +1,329 @@
+"""How fast the audit trail appends and verifies, and whether verify's memory stays flat.
+
+Run ``python -m benchmarks.audit_bench`` (``--help`` for sizes). It measures,
+on a fresh embedded SQLite store and a throwaway PostgreSQL database:
+
+* single appends (one record per transaction, as a controller records each
+  step) and batched appends (``AuditTrail.batch``), in records per second;
+* ``verify`` over a trail of ``--records`` records (1,000,000 by default),
+  in records per second, with the process's resident memory sampled while
+  it runs: flat means the growth at the end is the growth at the start.
+
+Targets on the reference machine: appends >= 1,000/s on SQLite, verify
+>= 50,000 records/s, flat memory. The machine is shared; the load average
+is printed beside the numbers, because a busy neighbour slows everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psutil
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from reaper.audit import parallel
+from reaper.audit.chain import ChainRecord
+from reaper.audit.record import Actor, AuditReason, AuditTarget, RecordDraft
+from reaper.audit.trail import AuditTrail
+from reaper.audit.verify import Inspected, Verifier, verify_store
+from reaper.store import Store
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class Row:
+    what: str
+    n: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.seconds if self.seconds else float("inf")
+
+
+def make_trail(store: Store) -> AuditTrail:
+    return AuditTrail(store, initiator=Actor.service_user(), observer=Actor.instance("bench"))
+
+
+def realistic(trail: AuditTrail, i: int) -> RecordDraft:
+    """A step record as the executor will write it: a server, its before-image, a policy."""
+    server_id = f"{i:08x}-9d2b-4c38-8d4f-2d2bb1d0b1a7"
+    return trail.draft(
+        action="delete",
+        outcome="success",
+        target=AuditTarget("compute.server", server_id, name=f"vm-{i}", project_id="p" * 32),
+        reason=AuditReason.policy_match("default", "orphaned-servers", "owner project deleted"),
+        tombstone_id="6f1c1f9e-9d2b-4c38-8d4f-2d2bb1d0b1a7",
+        plan_hash="ab" * 32,
+        step_id=f"delete:compute.server:{server_id}",
+        before={
+            "name": f"vm-{i}",
+            "status": "ACTIVE",
+            "flavor": {"id": "m1.small", "vcpus": 1, "ram": 2048},
+            "addresses": {"private": [{"addr": f"10.0.{i % 250}.{i % 200}", "version": 4}]},
+            "metadata": {"owner": "team-a"},
+            "created_at": "2024-01-01T00:00:00Z",
+        },
+    )
+
+
+def bench_single(store: Store, n: int) -> float:
+    trail = make_trail(store)
+    start = time.perf_counter()
+    for i in range(n):
+        trail.append_many([realistic(trail, i)])
+    return time.perf_counter() - start
+
+
+def bench_batched(store: Store, n: int, size: int) -> float:
+    trail = make_trail(store)
+    start = time.perf_counter()
+    done = 0
+    while done < n:
+        with trail.batch() as batch:
+            for i in range(done, min(done + size, n)):
+                batch.add(realistic(trail, i))
+        done += size
+    return time.perf_counter() - start
+
+
+def populate(store: Store, n: int, *, progress: bool = True) -> float:
+    """Fill the trail quickly: a thousand distinct drafts, appended in large batches."""
+    trail = make_trail(store)
+    drafts = [realistic(trail, i) for i in range(1000)]
+    start = time.perf_counter()
+    done = 0
+    while done < n:
+        size = min(5000, n - done)
+        trail.append_many([drafts[(done + j) % 1000] for j in range(size)])
+        done += size
+        if progress and done % 100_000 == 0:
+            print(f"  ... {done:,} records", flush=True)
+    trail.checkpoint()
+    return time.perf_counter() - start
+
+
+class RssSampler:
+    """Samples the resident memory of this process and its workers while verify runs."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self._process = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.baseline = self._process.memory_info().rss
+        self.peak = self.baseline
+        self.worker_peak = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            workers = 0
+            for child in self._process.children():
+                with contextlib.suppress(psutil.Error):
+                    workers = max(workers, child.memory_info().rss)
+            self.worker_peak = max(self.worker_peak, workers)
+
+    def now(self) -> int:
+        return self._process.memory_info().rss - self.baseline
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def milestones(
+    records: Iterator[ChainRecord] | Iterator[Inspected],
+    total: int,
+    sampler: RssSampler,
+    at: dict[str, int],
+) -> Iterator[ChainRecord] | Iterator[Inspected]:
+    """Pass records through, noting the memory growth at each quarter of the way."""
+    marks = {total * q // 4: f"{q * 25}%" for q in (1, 2, 3, 4)}
+    for count, rec in enumerate(records, 1):
+        if count in marks:
+            at[marks[count]] = sampler.now()
+        yield rec
+
+
+@dataclass
+class VerifyRun:
+    seconds: float
+    growth: dict[str, int]
+    peak: int
+    worker_peak: int
+    ok: bool
+
+
+def bench_verify(store: Store, total: int, workers: int) -> VerifyRun:
+    """verify_store's work, with memory noted along the way."""
+    head, cp_head = store.audit.heads()
+    at: dict[str, int] = {}
+    with RssSampler() as sampler:
+        start = time.perf_counter()
+        records = (
+            parallel.inspected(store.audit.url, 1, head.seq, workers=workers)
+            if workers
+            else store.audit.records(1, head.seq)
+        )
+        report = Verifier().run(
+            milestones(records, total, sampler, at),
+            store.audit.checkpoints(max_number=cp_head.number),
+            chain_head=head,
+            checkpoint_head=cp_head,
+        )
+        seconds = time.perf_counter() - start
+    return VerifyRun(seconds, at, sampler.peak - sampler.baseline, sampler.worker_peak, report.ok)
+
+
+def describe(label: str, run: VerifyRun) -> str:
+    quarters = ", ".join(f"{k} {v / MIB:+.1f}" for k, v in run.growth.items())
+    workers = f"; largest worker {run.worker_peak / MIB:.0f} MiB" if run.worker_peak else ""
+    return (
+        f"{label}: RSS growth at {quarters} MiB; peak {run.peak / MIB:+.1f} MiB"
+        f"{workers}; verdict {'OK' if run.ok else 'FAILED'}"
+    )
+
+
+def traced_peak(store: Store, to_seq: int) -> int:
+    """Peak Python heap (tracemalloc) while verifying records 1..to_seq."""
+    tracemalloc.start()
+    try:
+        report = verify_store(store.audit, to_seq=to_seq, workers=0)
+        assert report.ok
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@contextlib.contextmanager
+def postgresql(admin_url: str) -> Iterator[str]:
+    """A throwaway database on the server of ``admin_url``."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"reaper_bench_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run_database(label: str, url: str, args: argparse.Namespace, rows: list[Row]) -> None:
+    with Store.open(url) as store:
+        rows.append(Row(f"append, single ({label})", args.single, bench_single(store, args.single)))
+        rows.append(
+            Row(
+                f"append, batches of {args.batch_size} ({label})",
+                args.batched,
+                bench_batched(store, args.batched, args.batch_size),
+            )
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.audit_bench", description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000, help="trail length to verify")
+    parser.add_argument("--single", type=int, default=3000, help="single appends to time")
+    parser.add_argument("--batched", type=int, default=50_000, help="batched appends to time")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--pg-records", type=int, default=200_000, help="trail length on PG")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "REAPER_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1/postgres"
+        ),
+        help="PostgreSQL server (a database on it is created and dropped)",
+    )
+    parser.add_argument("--no-pg", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=max(2, min(os.cpu_count() or 1, 4)),
+        help="worker processes for the parallel verify run",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="also measure the Python heap peak verifying 20%% and 100%% (slow)",
+    )
+    parser.add_argument("--workdir", help="where the SQLite files go (default: a temp dir)")
+    args = parser.parse_args(argv)
+
+    workdir = args.workdir or tempfile.mkdtemp(prefix="reaper-bench-")
+    rows: list[Row] = []
+    notes: list[str] = []
+    try:
+        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
+        run_database("sqlite", f"sqlite:///{workdir}/append.sqlite", args, rows)
+        if not args.no_pg:
+            with postgresql(args.pg_url) as url:
+                run_database("postgresql", url, args, rows)
+
+        print(f"populating a {args.records:,}-record SQLite trail ...", flush=True)
+        with Store.open(f"sqlite:///{workdir}/verify.sqlite") as store:
+            rows.append(
+                Row(
+                    "populate (sqlite, batches of 5000)",
+                    args.records,
+                    populate(store, args.records),
+                )
+            )
+            for workers in (0, args.workers):
+                label = f"verify (sqlite, {workers or 'no'} workers)"
+                run = bench_verify(store, args.records, workers)
+                rows.append(Row(label, args.records, run.seconds))
+                notes.append(describe(label, run))
+            if args.tracemalloc:
+                fifth = traced_peak(store, args.records // 5)
+                full = traced_peak(store, args.records)
+                notes.append(
+                    f"verify (sqlite) Python heap peak: {fifth / MIB:.1f} MiB for "
+                    f"{args.records // 5:,} records, {full / MIB:.1f} MiB for {args.records:,}"
+                )
+        if not args.no_pg and args.pg_records:
+            print(f"populating a {args.pg_records:,}-record PostgreSQL trail ...", flush=True)
+            with postgresql(args.pg_url) as url, Store.open(url) as store:
+                populate(store, args.pg_records, progress=False)
+                for workers in (0, args.workers):
+                    label = f"verify (postgresql, {workers or 'no'} workers)"
+                    run = bench_verify(store, args.pg_records, workers)
+                    rows.append(Row(label, args.pg_records, run.seconds))
+                    notes.append(describe(label, run))
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    width = max(len(r.what) for r in rows)
+    print()
+    print(f"{'measurement':<{width}}  {'records':>10}  {'seconds':>8}  {'records/s':>10}")
+    print(f"{'-' * width}  {'-' * 10}  {'-' * 8}  {'-' * 10}")
+    for r in rows:
+        print(f"{r.what:<{width}}  {r.n:>10,}  {r.seconds:>8.2f}  {r.rate:>10,.0f}")
+    print()
+    for note in notes:
+        print(note)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
