@@ -48,18 +48,6 @@ class Approve(_Stub):
     summary = "Release a tombstone held by a blast-radius limit."
 
 
-class AuditShow(_Stub):
-    summary = "Show audit records."
-
-
-class AuditVerify(_Stub):
-    summary = "Verify the audit chain and its checkpoints."
-
-
-class AuditExport(_Stub):
-    summary = "Export the audit trail as a bundle that verifies offline."
-
-
 class TombstoneList(_Stub):
     summary = "List tombstones and their state."
 
