@@ -237,6 +237,8 @@ class Plan:
     #: Why the plan must wait for an operator (blast-radius limits).
     held: tuple[str, ...] = ()
     policy_digest: str | None = None
+    #: The verified condition the policies were evaluated for (identity.project.deleted...).
+    trigger: str = ""
 
     def body(self) -> dict[str, Any]:
         return canonical.jsonable(self)
@@ -265,6 +267,7 @@ class Plan:
             incomplete=tuple(data.get("incomplete", ())),
             held=tuple(data.get("held", ())),
             policy_digest=data.get("policy_digest"),
+            trigger=data.get("trigger", ""),
         )
         claimed = data.get("content_hash")
         if claimed != plan.content_hash:

@@ -10,13 +10,29 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reaper import planner
+from reaper import planner, recheck
+from reaper.actions.runner import SdkRunner
+from reaper.audit.observer import AuditObserver
+from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
+from reaper.audit.trail import AuditTrail
+from reaper.executor import Executor, Limits, Observer, Precheck, Report
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory, discover
-from reaper.model import IdentityKind, IdentityRef, Plan, utcnow
+from reaper.model import (
+    IdentityKind,
+    IdentityRef,
+    Outcome,
+    Plan,
+    Resource,
+    ResourceRef,
+    Step,
+    Trigger,
+    utcnow,
+)
+from reaper.store import Store
 from reaper.verify import IdentityState, Verification, verify
 
 
@@ -98,6 +114,150 @@ def make_plan(
         incomplete=inventory.incomplete,
         held=evaluation.held,
         policy_digest=policies.digest,
+        trigger=trigger,
         now=now,
     )
     return Planned(plan=plan, verification=verification, inventory=inventory, trigger=trigger)
+
+
+def audit_planned(
+    trail: AuditTrail,
+    planned: Planned,
+    *,
+    tombstone_id: str | None = None,
+    trigger: Trigger | None = None,
+) -> None:
+    """Record the verification, what discovery dropped or missed, every decision and the plan.
+
+    One transaction: either the whole reasoning behind a plan is in the
+    trail, or none of it is.
+    """
+    plan, identity = planned.plan, planned.plan.identity
+    common: dict[str, Any] = {"tombstone_id": tombstone_id, "trigger": trigger}
+    target = AuditTarget.for_identity(identity, name=planned.verification.name)
+    resources = {r.ref: r for r in plan.resources}
+    with trail.batch() as batch:
+        batch.append(
+            action=AuditAction.READ,
+            outcome=AuditOutcome.SUCCESS,
+            target=target,
+            reason=f"Keystone says {identity} is {planned.verification.state.value}",
+            **common,
+        )
+        for dropped in planned.inventory.mismatches:
+            batch.append(
+                action=AuditAction.LIST,
+                outcome=AuditOutcome.FAILURE,
+                target=AuditTarget.for_resource(dropped),
+                reason=f"returned for {identity}'s owner filter but not owned by it: dropped",
+                before=dropped,
+                **common,
+            )
+        for reason in plan.incomplete:
+            batch.append(
+                action=AuditAction.LIST,
+                outcome=AuditOutcome.FAILURE,
+                target=target,
+                reason=AuditReason.error(f"plan incomplete: {reason}"),
+                **common,
+            )
+        for decision in plan.decisions:
+            batch.append(
+                action=AuditAction.EVALUATE,
+                outcome=AuditOutcome.SUCCESS,
+                target=AuditTarget.for_resource(resources[decision.resource]),
+                reason=AuditReason.policy_match(
+                    decision.policy or "-",
+                    decision.rule,
+                    f"{decision.verdict.value}: {decision.reason}",
+                ),
+                plan_hash=plan.content_hash,
+                before=resources[decision.resource],
+                extra={
+                    "verdict": decision.verdict.value,
+                    "actions": [a.name for a in decision.actions],
+                },
+                **common,
+            )
+        batch.append(
+            action=AuditAction.EVALUATE,
+            outcome=AuditOutcome.PENDING if plan.held else AuditOutcome.SUCCESS,
+            target=target,
+            reason=f"plan of {len(plan.steps)} steps for {len(plan.resources)} resources "
+            f"({planned.trigger})",
+            plan_hash=plan.content_hash,
+            extra={
+                "steps": len(plan.steps),
+                "held": list(plan.held),
+                "incomplete": list(plan.incomplete),
+                "policy_digest": plan.policy_digest,
+            },
+            **common,
+        )
+
+
+def execute_plan(
+    conn: Any,
+    plan: Plan,
+    policies: Any,
+    *,
+    store: Store,
+    trail: AuditTrail,
+    limits: Limits,
+    dry_run: bool,
+    tombstone_id: str | None = None,
+    observers: Sequence[Observer] = (),
+    protected_project_ids: Iterable[str] = (),
+    protected_domain_ids: Iterable[str] = (),
+    known_projects: Iterable[str] = (),
+    only: Iterable[str] | None = None,
+) -> Report:
+    """Run ``plan`` (after a batched re-check of every step) and record everything.
+
+    Steps already finished in an earlier run of the same plan are not run
+    again; ``only`` restricts the run to some steps (due deferred ones).
+    """
+    from reaper.policy import EvaluationContext
+
+    if not dry_run:
+        store.plans.save(plan)
+    previous = {} if dry_run else store.plans.outcomes(plan.content_hash)
+
+    def prechecker(steps: Sequence[Step], _: Any) -> Mapping[ResourceRef, Precheck]:
+        fresh = discover(conn, scope_for(plan.identity, known_projects))
+        context = EvaluationContext(
+            trigger=plan.trigger or f"identity.{plan.identity.kind.value}.deleted",
+            identity=plan.identity,
+            protected_project_ids=frozenset(protected_project_ids),
+            protected_domain_ids=frozenset(protected_domain_ids),
+        )
+        evaluation = policies.evaluate(fresh.resources, context)
+        return recheck.precheck(steps, fresh, evaluation.decisions)
+
+    audit = AuditObserver(trail, plan, tombstone_id=tombstone_id, dry_run=dry_run)
+    executor = Executor(
+        SdkRunner(conn, prechecker=prechecker),
+        limits=limits,
+        observer=Fanout([audit, *observers]),
+        dry_run=dry_run,
+    )
+    return executor.execute(plan, previous=previous, only=only)
+
+
+class Fanout:
+    """One observer that tells several."""
+
+    def __init__(self, observers: Sequence[Observer]) -> None:
+        self.observers = list(observers)
+
+    def step_started(self, step: Step, resource: Resource | None) -> None:
+        for observer in self.observers:
+            observer.step_started(step, resource)
+
+    def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None:
+        for observer in self.observers:
+            observer.step_retrying(step, attempt, error, delay)
+
+    def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
+        for observer in self.observers:
+            observer.step_finished(step, outcome, resource)

@@ -112,6 +112,7 @@ def build_plan(
     incomplete: Iterable[str] = (),
     held: Iterable[str] = (),
     policy_digest: str | None = None,
+    trigger: str = "",
     removal_actions: frozenset[str] = REMOVAL_ACTIONS,
     now: dt.datetime | None = None,
 ) -> Plan:
@@ -134,6 +135,7 @@ def build_plan(
         incomplete=tuple(incomplete),
         held=tuple(held),
         policy_digest=policy_digest,
+        trigger=trigger,
     )
 
 

@@ -14,5 +14,7 @@ HELD = 3
 REFUSED = 4
 #: The plan may be smaller than reality: a service could not be inspected.
 INCOMPLETE = 5
+#: Some steps wait for their grace period (``reaper apply --due`` runs them).
+DEFERRED = 6
 #: The command is not implemented yet.
 NOT_IMPLEMENTED = 64

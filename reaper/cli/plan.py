@@ -21,9 +21,11 @@ from typing import Any
 from cliff.lister import Lister
 
 from reaper import cloud, pipeline
+from reaper.audit.trail import AuditTrail
 from reaper.cli import exitcodes
 from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
+from reaper.store import Store
 from reaper.verify import VerificationError
 
 COLUMNS = ("Service", "Type", "ID", "Name", "Verdict", "Actions", "Steps", "Policy", "Reason")
@@ -72,9 +74,8 @@ def rows(plan: Plan) -> list[tuple[Any, ...]]:
             for a in decision.actions
         )
         numbers = sorted(steps_of.get(resource.ref, []))
-        policy = decision.policy or ""
-        if decision.rule:
-            policy = f"{policy}: {decision.rule}" if policy else decision.rule
+        # The reason already quotes the rule; the column names who decided.
+        policy = decision.policy or decision.rule or ""
         table.append(
             (
                 resource.service,
@@ -156,6 +157,8 @@ class PlanCommand(Lister):
             self.app.stderr.write(f"error: {exc}\n")
             self._status = exitcodes.ERROR
             return COLUMNS, []
+        trail = AuditTrail.from_conf(Store.from_conf(conf), conf)
+        pipeline.audit_planned(trail, planned)
         plan = planned.plan
         self._plan = plan
         if parsed_args.output:

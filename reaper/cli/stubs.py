@@ -36,10 +36,6 @@ class _Stub(Command):
         return EXIT_NOT_IMPLEMENTED
 
 
-class Apply(_Stub):
-    summary = "Execute exactly a saved plan, after confirmation."
-
-
 class Sweep(_Stub):
     summary = "Find resources whose owner no longer exists in Keystone."
 

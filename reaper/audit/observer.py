@@ -1,0 +1,127 @@
+"""The executor's observer that writes the audit trail (and step outcomes).
+
+Every step's start and final outcome becomes an audit record with the
+resource's before-image and, for the outcome, the retry history; each
+outcome is also stored against (plan hash, step id) as soon as it is known,
+so a controller killed mid-plan resumes without running a finished step
+again. A dry run records ``evaluate`` outcomes in the trail but stores no
+step outcome: what did not happen must not stop it from happening later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from reaper import log
+from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
+from reaper.audit.trail import AuditTrail
+from reaper.model import Outcome, OutcomeStatus, Plan, Resource, Step
+
+LOG = log.get(__name__)
+
+_ACTIONS = {
+    "delete": AuditAction.DELETE.value,
+    "stop": "update/stop",
+    "lock": "update/lock",
+    "tag": "update/tag",
+    "quarantine": "update/quarantine",
+    "evidence_snapshot": "create/evidence",
+}
+
+
+def audit_action(step: Step) -> str:
+    if step.action == "delete" and step.resource.type == "compute.volume_attachment":
+        return AuditAction.DETACH.value
+    return _ACTIONS.get(step.action, f"update/{step.action}")
+
+
+class AuditObserver:
+    def __init__(
+        self,
+        trail: AuditTrail,
+        plan: Plan,
+        *,
+        tombstone_id: str | None = None,
+        dry_run: bool = False,
+        record_outcomes: bool = True,
+    ) -> None:
+        self.trail = trail
+        self.plan = plan
+        self.tombstone_id = tombstone_id
+        self.dry_run = dry_run
+        self.record_outcomes = record_outcomes and not dry_run
+
+    def _common(self, step: Step, resource: Resource | None) -> dict[str, Any]:
+        return {
+            "target": AuditTarget.for_resource(resource or step.resource),
+            "tombstone_id": self.tombstone_id,
+            "plan_hash": self.plan.content_hash,
+            "step_id": step.id,
+            "before": resource,
+        }
+
+    def step_started(self, step: Step, resource: Resource | None) -> None:
+        if self.dry_run:
+            return  # a dry run's single record per step is its outcome
+        self.trail.append(
+            action=audit_action(step),
+            outcome=AuditOutcome.PENDING,
+            reason=AuditReason.policy_match(step.policy or "-", None, f"started: {step.reason}"),
+            **self._common(step, resource),
+        )
+
+    def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None:
+        self.trail.append(
+            action=audit_action(step),
+            outcome=AuditOutcome.FAILURE,
+            reason=AuditReason.error(
+                f"attempt {attempt} failed, retrying in {delay:.1f}s: {error}"
+            ),
+            target=AuditTarget.for_resource(step.resource),
+            tombstone_id=self.tombstone_id,
+            plan_hash=self.plan.content_hash,
+            step_id=step.id,
+            extra={"attempt": attempt, "retry_in": round(delay, 3)},
+        )
+
+    def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
+        if self.record_outcomes:
+            self.trail.store.plans.record_outcome(
+                self.plan.content_hash, outcome, **self._deferral(step, outcome)
+            )
+        action = AuditAction.EVALUATE.value if self.dry_run else audit_action(step)
+        failed = outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.BLOCKED)
+        self.trail.append(
+            action=action,
+            outcome=AuditOutcome.from_status(outcome.status),
+            reason=AuditReason.error(outcome.reason)
+            if failed
+            else AuditReason.policy_match(step.policy or "-", None, outcome.reason),
+            extra={
+                "status": outcome.status.value,
+                "attempts": outcome.attempts,
+                "retries": list(outcome.retries),
+                "step_action": step.action,
+            },
+            **self._common(step, resource),
+        )
+
+    def _deferral(self, step: Step, outcome: Outcome) -> dict[str, Any]:
+        if outcome.status is OutcomeStatus.DEFERRED:
+            return {"due_at": self.due_at(step), "tombstone_id": self.tombstone_id}
+        return {"tombstone_id": self.tombstone_id}
+
+    def due_at(self, step: Step) -> dt.datetime:
+        """When ``step`` may run: the end of the longest grace period on its path."""
+        by_id = {s.id: s for s in self.plan.steps}
+        longest: dict[str, dt.timedelta] = {}
+
+        def grace(sid: str) -> dt.timedelta:
+            if sid not in longest:
+                current = by_id[sid]
+                own = current.after or dt.timedelta(0)
+                longest[sid] = max([own, *(grace(d) for d in current.depends_on)])
+            return longest[sid]
+
+        return self.plan.created_at + grace(step.id)

@@ -1,0 +1,271 @@
+"""``reaper apply``: execute exactly a plan that was shown, and report.
+
+``reaper apply plan.json`` refuses a plan whose content no longer matches
+its hash, asks Keystone again that the identity is still gone, and asks the
+operator to type the identity's id (unless ``--yes``). Just before the
+first step, one fresh discovery re-checks every step at once: a resource
+already gone is not touched again, one that changed owner or became
+protected is skipped (fail closed). ``reaper apply --project ID`` plans
+and applies in one go, with the same confirmation; ``reaper apply --due``
+runs deferred steps whose grace period has ended.
+
+Exit status: 0 every step done or already gone; 2 something failed or was
+blocked; 3 the plan is held by a blast-radius limit (``--approve`` to
+release it); 4 refused (the identity exists again, or confirmation
+failed); 6 some steps wait for their grace period; 1 any other error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from cliff.lister import Lister
+
+from reaper import cloud, pipeline
+from reaper.audit.trail import AuditTrail
+from reaper.cli import exitcodes
+from reaper.cli.plan import identity_from
+from reaper.cli.progress import Progress
+from reaper.executor import Limits, Report
+from reaper.model import OutcomeStatus, Plan, PlanIntegrityError
+from reaper.policy import configured_policy_paths, load_policies
+from reaper.store import Store
+from reaper.verify import VerificationError, verify
+
+COLUMNS = ("#", "Service", "Type", "ID", "Action", "Status", "Attempts", "Reason")
+
+
+def report_rows(plan: Plan, report: Report) -> list[tuple[Any, ...]]:
+    rows = []
+    for index, step in enumerate(plan.steps, 1):
+        outcome = report.outcomes.get(step.id)
+        rows.append(
+            (
+                index,
+                step.service,
+                step.resource.type.split(".", 1)[1],
+                step.resource.id,
+                step.action,
+                outcome.status.value if outcome else "-",
+                outcome.attempts if outcome else 0,
+                outcome.reason if outcome else "",
+            )
+        )
+    return rows
+
+
+def exit_status(report: Report) -> int:
+    statuses = {o.status for o in report.outcomes.values()}
+    if statuses & {OutcomeStatus.FAILED, OutcomeStatus.BLOCKED}:
+        return exitcodes.FAILED
+    if OutcomeStatus.HELD in statuses:
+        return exitcodes.HELD
+    if OutcomeStatus.DEFERRED in statuses:
+        return exitcodes.DEFERRED
+    if report.succeeded:
+        return exitcodes.OK
+    return exitcodes.FAILED
+
+
+class ApplyCommand(Lister):
+    """Execute exactly a saved plan (or plan and apply in one go), after confirmation.
+
+    Exit status: 0 every step done or already gone; 2 a step failed or was
+    blocked; 3 held by a blast-radius limit; 4 refused; 6 steps deferred by a
+    grace period (run them later with --due); 1 other errors.
+    """
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "plan_file", nargs="?", metavar="PLAN", help="Plan saved by `reaper plan -o`."
+        )
+        who = parser.add_mutually_exclusive_group()
+        who.add_argument("--project", metavar="ID", help="Plan and apply for a deleted project.")
+        who.add_argument("--user", metavar="ID", help="Plan and apply for a deleted user.")
+        who.add_argument("--domain", metavar="ID", help="Plan and apply for a deleted domain.")
+        who.add_argument("--due", action="store_true", help="Run deferred steps that are due.")
+        parser.add_argument(
+            "--policy",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="Policy file or directory (repeatable).",
+        )
+        parser.add_argument(
+            "--disabled-ok", action="store_true", help="Allow a disabled (not deleted) identity."
+        )
+        parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+        parser.add_argument(
+            "--approve", action="store_true", help="Release a plan held by a blast-radius limit."
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Go through the executor with a read-only client.",
+        )
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], list]:
+        self._status = exitcodes.OK
+        try:
+            return self._apply(parsed_args)
+        except _Stop as stop:
+            self.app.stderr.write(f"{stop}\n")
+            self._status = stop.status
+            return COLUMNS, []
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        super().run(parsed_args)
+        return self._status
+
+    def _apply(self, args: argparse.Namespace) -> tuple[Sequence[str], list]:
+        conf = self.app.conf
+        given = [bool(args.plan_file), bool(args.project or args.user or args.domain), args.due]
+        if sum(given) != 1:
+            raise _Stop(
+                "give exactly one of PLAN, --project/--user/--domain, or --due", exitcodes.ERROR
+            )
+        policies = load_policies(args.policy or configured_policy_paths(conf))
+        conn = cloud.connect(conf, read_only=args.dry_run)
+        store = Store.from_conf(conf)
+        trail = AuditTrail.from_conf(store, conf)
+        if args.due:
+            return self._due(conn, store, trail, policies, args)
+        if args.plan_file:
+            plan = self._load(args.plan_file)
+            self._reverify(conn, plan, args)
+        else:
+            identity = identity_from(args)
+            try:
+                planned = pipeline.make_plan(
+                    conn,
+                    identity,
+                    policies,
+                    protected_project_ids=conf.protected_project_ids,
+                    protected_domain_ids=conf.protected_domain_ids,
+                    disabled_ok=args.disabled_ok,
+                )
+            except pipeline.Refused as exc:
+                raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
+            except VerificationError as exc:
+                raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
+            pipeline.audit_planned(trail, planned)
+            plan = planned.plan
+        if plan.held and not args.approve:
+            reasons = "; ".join(plan.held)
+            raise _Stop(f"held for approval ({reasons}); rerun with --approve", exitcodes.HELD)
+        self._confirm(plan, args)
+        self.app.stderr.write(
+            f"{'dry-run of' if args.dry_run else 'applying'} plan {plan.content_hash[:16]}: "
+            f"{len(plan.steps)} steps for {plan.identity}\n"
+        )
+        report = pipeline.execute_plan(
+            conn,
+            plan,
+            policies,
+            store=store,
+            trail=trail,
+            limits=Limits.from_conf(conf),
+            dry_run=args.dry_run,
+            observers=[Progress(plan, self.app.stderr)],
+            protected_project_ids=conf.protected_project_ids,
+            protected_domain_ids=conf.protected_domain_ids,
+        )
+        trail.checkpoint("apply")
+        self._summarize(report, conn)
+        self._status = exit_status(report)
+        return COLUMNS, report_rows(plan, report)
+
+    def _due(
+        self, conn: Any, store: Store, trail: AuditTrail, policies: Any, args: argparse.Namespace
+    ) -> tuple[Sequence[str], list]:
+        conf = self.app.conf
+        due = store.plans.due_deferred(limit=10_000)
+        rows: list[tuple[Any, ...]] = []
+        status = exitcodes.OK
+        for plan_hash in sorted({d.plan_hash for d in due}):
+            plan = store.plans.load(plan_hash)
+            try:
+                self._reverify(conn, plan, args)
+            except _Stop as stop:
+                self.app.stderr.write(f"{plan.identity}: {stop}\n")
+                status = max(status, stop.status)
+                continue
+            tombstone = next((d.tombstone_id for d in due if d.plan_hash == plan_hash), None)
+            report = pipeline.execute_plan(
+                conn,
+                plan,
+                policies,
+                store=store,
+                trail=trail,
+                limits=Limits.from_conf(conf),
+                dry_run=args.dry_run,
+                tombstone_id=tombstone,
+                observers=[Progress(plan, self.app.stderr)],
+                protected_project_ids=conf.protected_project_ids,
+                protected_domain_ids=conf.protected_domain_ids,
+            )
+            rows += report_rows(plan, report)
+            status = max(status, exit_status(report))
+        if not due:
+            self.app.stderr.write("no deferred step is due\n")
+        trail.checkpoint("apply")
+        self._status = status
+        return COLUMNS, rows
+
+    def _load(self, path: str) -> Plan:
+        try:
+            with open(path, encoding="utf-8") if path != "-" else sys.stdin as f:
+                data = json.load(f)
+            return Plan.from_dict(data)
+        except PlanIntegrityError as exc:
+            raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _Stop(f"error: cannot read plan {path}: {exc}", exitcodes.ERROR) from exc
+
+    def _reverify(self, conn: Any, plan: Plan, args: argparse.Namespace) -> None:
+        try:
+            verification = verify(conn, plan.identity)
+        except VerificationError as exc:
+            raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
+        disabled_ok = args.disabled_ok or plan.trigger.endswith(".disabled")
+        if not verification.allows(disabled_ok=disabled_ok):
+            raise _Stop(f"refused: {verification.refusal()}", exitcodes.REFUSED)
+
+    def _confirm(self, plan: Plan, args: argparse.Namespace) -> None:
+        if args.yes or args.dry_run:
+            return
+        kind, ident = plan.identity.kind.value, plan.identity.id
+        stdin = self.app.stdin
+        if not (hasattr(stdin, "isatty") and stdin.isatty()):
+            raise _Stop(
+                "refused: confirmation needs a terminal; pass --yes to apply unattended",
+                exitcodes.REFUSED,
+            )
+        self.app.stderr.write(
+            f"This will run {len(plan.steps)} steps on what {kind} {ident} left behind.\n"
+            f"Type the {kind} id to confirm: "
+        )
+        self.app.stderr.flush()
+        answer = stdin.readline().strip()
+        if answer != ident:
+            raise _Stop("refused: confirmation did not match", exitcodes.REFUSED)
+
+    def _summarize(self, report: Report, conn: Any) -> None:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
+        counter = cloud.counter_of(conn)
+        self.app.stderr.write(
+            f"outcome: {counts or 'nothing to do'}; {counter.total} requests "
+            f"({', '.join(f'{m} {n}' for m, n in counter.by_method().items())})\n"
+        )
+
+
+class _Stop(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
