@@ -25,21 +25,22 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import psutil
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from reaper.audit import parallel
-from reaper.audit.chain import ChainRecord
 from reaper.audit.record import Actor, AuditReason, AuditTarget, RecordDraft
 from reaper.audit.trail import AuditTrail
-from reaper.audit.verify import Inspected, Verifier, verify_store
+from reaper.audit.verify import Verifier, verify_store
 from reaper.store import Store
 
 MIB = 1024 * 1024
+T = TypeVar("T")
 
 
 @dataclass
@@ -149,11 +150,8 @@ class RssSampler:
 
 
 def milestones(
-    records: Iterator[ChainRecord] | Iterator[Inspected],
-    total: int,
-    sampler: RssSampler,
-    at: dict[str, int],
-) -> Iterator[ChainRecord] | Iterator[Inspected]:
+    records: Iterable[T], total: int, sampler: RssSampler, at: dict[str, int]
+) -> Iterator[T]:
     """Pass records through, noting the memory growth at each quarter of the way."""
     marks = {total * q // 4: f"{q * 25}%" for q in (1, 2, 3, 4)}
     for count, rec in enumerate(records, 1):
@@ -177,7 +175,7 @@ def bench_verify(store: Store, total: int, workers: int) -> VerifyRun:
     at: dict[str, int] = {}
     with RssSampler() as sampler:
         start = time.perf_counter()
-        records = (
+        records: Iterable[Any] = (
             parallel.inspected(store.audit.url, 1, head.seq, workers=workers)
             if workers
             else store.audit.records(1, head.seq)

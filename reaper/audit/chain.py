@@ -35,8 +35,8 @@ class ChainHead:
 class ChainRecord(NamedTuple):
     """One record as stored: its position, exact body and the chain's digests.
 
-    ``index`` holds the query columns the store keeps beside the body; it is
-    ``None`` where there are none (an exported bundle). A named tuple, not a
+    ``columns`` holds the query columns the store keeps beside the body; it
+    is ``None`` where there are none (an exported bundle). A named tuple, not a
     dataclass: verification builds a million of these, and a tuple is made
     several times faster (use ``_replace`` to derive one).
     """
@@ -46,13 +46,14 @@ class ChainRecord(NamedTuple):
     record_hash: str
     prev_head: str
     head: str
-    index: RecordIndex | None = None
+    columns: RecordIndex | None = None
 
 
 class Sealable(Protocol):
     """Anything that can become a record once its position is known."""
 
-    index: RecordIndex
+    @property
+    def index(self) -> RecordIndex: ...
 
     def body(self, seq: int) -> str: ...
 

@@ -82,6 +82,7 @@ def make(
     now: dt.datetime,
 ) -> Checkpoint:
     """The checkpoint that follows ``previous`` for the chain at ``chain``."""
+    key_id = signer.key_id if signer else None
     payload = {
         "type": TYPE,
         "number": previous.number + 1,
@@ -92,7 +93,7 @@ def make(
         "reason": reason,
         "tombstone_id": tombstone_id,
         "prev": previous.digest,
-        "key_id": signer.key_id if signer else None,
+        "key_id": key_id,
     }
     body = canonical.dumps(payload)
     return Checkpoint(
@@ -102,7 +103,7 @@ def make(
         created_at=now,
         reason=reason,
         tombstone_id=tombstone_id,
-        key_id=payload["key_id"],
+        key_id=key_id,
         body=body.decode("utf-8"),
         digest=canonical.sha256_hex(body),
         signature=signer.sign(body) if signer else None,

@@ -392,6 +392,8 @@ class Verifier:
         self.report.checkpoints += 1
         n = cp.number
         digest = canonical.sha256_hex(cp.body.encode("utf-8"))
+        seq: Any
+        head: Any
         try:
             payload = cp.payload()
         except ValueError:
@@ -681,8 +683,8 @@ def verify_store(
     length and this machine, 0 verifies in this process only.
     """
     head, cp_head = audit.heads()
-    full = to_seq is None or to_seq >= head.seq
-    end = head.seq if full else to_seq
+    end = head.seq if to_seq is None else min(to_seq, head.seq)
+    full = end == head.seq
     verifier = Verifier(
         public_key=public_key,
         require_signed=require_signed,

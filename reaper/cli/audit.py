@@ -14,12 +14,13 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cliff.command import Command
 from cliff.lister import Lister
 from cliff.show import ShowOne
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from oslo_config import cfg
 
 from reaper.audit import export, keys
 from reaper.audit.chain import ChainRecord
@@ -27,6 +28,9 @@ from reaper.audit.trail import AuditTrail
 from reaper.audit.verify import VerifyReport, verify_store
 from reaper.model import utcnow
 from reaper.store import Store
+
+if TYPE_CHECKING:
+    from reaper.cli.main import ReaperApp
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -54,15 +58,20 @@ def _positive(value: str) -> int:
     return number
 
 
+def _conf(cmd: Command) -> cfg.ConfigOpts:
+    """reaper's configuration, which ReaperApp builds for its commands."""
+    return cast("ReaperApp", cmd.app).conf
+
+
 def _open_store(cmd: Command) -> Store:
-    return Store.from_conf(cmd.app.conf)
+    return Store.from_conf(_conf(cmd))
 
 
 def _public_key(cmd: Command, path: str | None) -> Ed25519PublicKey | None:
     """``--public-key``, else the public half of the configured signing key."""
     if path:
         return keys.load_public_key(path)
-    configured = cmd.app.conf.audit.signing_key_file
+    configured = _conf(cmd).audit.signing_key_file
     if configured and os.path.exists(configured):
         return keys.load_public_key(configured)
     return None
@@ -133,7 +142,7 @@ class AuditShow(Lister):
         why = reason.get("reasonCode", "")
         if reason.get("policyId"):
             why = f"[{reason['policyId']}] {why}".strip()
-        index = rec.index
+        index = rec.columns
         row: list[Any] = [
             rec.seq,
             body.get("eventTime"),
@@ -151,6 +160,8 @@ class AuditShow(Lister):
 
 class AuditVerify(ShowOne):
     """Verify the audit chain and its checkpoints; exit 1 on any problem."""
+
+    _report: VerifyReport | None = None
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -191,7 +202,7 @@ class AuditVerify(ShowOne):
                 parsed_args.bundle, public_key=key, require_signed=parsed_args.require_signed
             )
         else:
-            conf = self.app.conf
+            conf = _conf(self)
             with _open_store(self) as store:
                 report = verify_store(
                     store.audit,
@@ -229,7 +240,7 @@ class AuditVerify(ShowOne):
         return tuple(fields), tuple(fields.values())
 
     def run(self, parsed_args: argparse.Namespace) -> int:
-        self._report: VerifyReport | None = None
+        self._report = None
         result = super().run(parsed_args)
         if self._report is not None and not self._report.ok:
             return 1
@@ -250,7 +261,7 @@ class AuditExport(ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Iterable[Any]]:
-        conf = self.app.conf
+        conf = _conf(self)
         with _open_store(self) as store:
             trail = AuditTrail.from_conf(store, conf)
             if not parsed_args.no_checkpoint:
@@ -293,7 +304,7 @@ class AuditKeygen(ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Iterable[Any]]:
-        conf = self.app.conf
+        conf = _conf(self)
         path = (
             parsed_args.out
             or conf.audit.signing_key_file

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Text, and_, bindparam, func, insert, select, true, type_coerce, update
 from sqlalchemy.engine import Connection, Row
@@ -85,13 +85,15 @@ def _parse_cadf_time(value: str) -> dt.datetime:
 
 
 def _record(row: Row[Any]) -> ChainRecord:
-    (seq, body, rh, prev, head, at, action, outcome, ttype, tid, tomb, plan) = row
+    (seq, body, rh, prev, head, at, action, outcome, ttype, tid, tomb, plan) = cast(
+        "tuple[Any, ...]", row
+    )
     index = RecordIndex(_cadf_time(at), action, outcome, ttype, tid, tomb, plan)
     return ChainRecord(seq, body, rh, prev, head, index)
 
 
 def _row(rec: ChainRecord) -> dict[str, Any]:
-    index = rec.index
+    index = rec.columns
     assert index is not None
     return {
         "seq": rec.seq,

@@ -243,9 +243,9 @@ def test_a_truncated_tail_with_a_rewound_head_passes_without_checkpoints() -> No
 def test_an_edited_query_column_is_reported() -> None:
     records = list(CHAINS[6])
     original = tip(records)
-    index = records[3].index
+    index = records[3].columns
     assert index is not None
-    records[3] = records[3]._replace(index=index._replace(tombstone_id="another-tombstone"))
+    records[3] = records[3]._replace(columns=index._replace(tombstone_id="another-tombstone"))
 
     report = verify(records, original)
 
@@ -255,7 +255,7 @@ def test_an_edited_query_column_is_reported() -> None:
 
 
 def test_records_without_columns_skip_the_column_check() -> None:
-    records = [r._replace(index=None) for r in CHAINS[4]]
+    records = [r._replace(columns=None) for r in CHAINS[4]]
 
     assert verify(records, tip(records)).ok
 
