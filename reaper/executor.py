@@ -175,6 +175,12 @@ class Report:
     plan_hash: str
     outcomes: Mapping[str, Outcome]
     dry_run: bool
+    #: Steps in the plan; fewer outcomes mean the run was stopped early.
+    total: int = 0
+
+    @property
+    def interrupted(self) -> bool:
+        return len(self.outcomes) < self.total
 
     def counts(self) -> dict[str, int]:
         return dict(collections.Counter(o.status.value for o in self.outcomes.values()))
@@ -182,7 +188,7 @@ class Report:
     @property
     def succeeded(self) -> bool:
         """Every step done or already gone (dry-run: every step would run)."""
-        return all(
+        return not self.interrupted and all(
             o.status.successful or (self.dry_run and o.status is OutcomeStatus.SKIPPED)
             for o in self.outcomes.values()
         )
@@ -223,18 +229,33 @@ class Executor:
         *,
         previous: Mapping[str, Outcome] | None = None,
         only: Iterable[str] | None = None,
+        stop: threading.Event | None = None,
     ) -> Report:
-        """Run ``plan``; steps with a successful ``previous`` outcome are not run again."""
-        return _Run(self, plan, dict(previous or {}), set(only) if only is not None else None).go()
+        """Run ``plan``; steps with a successful ``previous`` outcome are not run again.
+
+        Once ``stop`` is set no further step starts; the run returns when the
+        steps in flight (and their confirmations) are finished, leaving the
+        others without an outcome for a later run to pick up.
+        """
+        only_set = set(only) if only is not None else None
+        return _Run(self, plan, dict(previous or {}), only_set, stop or threading.Event()).go()
 
 
 class _Run:
     """The state of one execution: which steps are waiting, running, finished."""
 
     def __init__(
-        self, ex: Executor, plan: Plan, previous: dict[str, Outcome], only: set[str] | None
+        self,
+        ex: Executor,
+        plan: Plan,
+        previous: dict[str, Outcome],
+        only: set[str] | None,
+        stop: threading.Event,
     ) -> None:
         self.ex = ex
+        self.stop = stop
+        #: Steps submitted to the pool and not finished yet.
+        self.running: set[str] = set()
         self.plan = plan
         self.steps = {s.id: s for s in plan.steps}
         self.order = [s.id for s in plan.steps]
@@ -283,7 +304,7 @@ class _Run:
             self._wait()
         finally:
             self.pool.shutdown(wait=True)
-        return Report(self.plan.content_hash, dict(self.outcomes), self.ex.dry_run)
+        return Report(self.plan.content_hash, dict(self.outcomes), self.ex.dry_run, len(self.steps))
 
     def _seed(self) -> None:
         """Outcomes known before running: earlier runs, and steps not selected."""
@@ -307,6 +328,8 @@ class _Run:
         interval = self.ex.limits.confirm_interval
         with self.lock:
             while len(self.outcomes) < len(self.steps):
+                if self.stop.is_set() and not self.running and not self.pending:
+                    return
                 if self.pending:
                     self.lock.wait(timeout=interval)
                     if any(self.pending.values()):
@@ -365,7 +388,10 @@ class _Run:
                 sid, Outcome(sid, OutcomeStatus.SKIPPED, "protected since the plan was made")
             )
             return
+        if self.stop.is_set():
+            return  # left without an outcome: a later run picks it up
         self.started_at[sid] = self.ex._now()
+        self.running.add(sid)
         self.pool.submit(self._run_step, sid)
 
     def _satisfies(self, outcome: Outcome) -> bool:
@@ -398,6 +424,7 @@ class _Run:
         elif attempt.result is Result.ACCEPTED:
             assert resource is not None
             with self.lock:
+                self.running.discard(sid)
                 self.pending[(step.resource.type, step.action)][step.resource.id] = (
                     sid,
                     self.ex._monotonic(),
@@ -500,6 +527,7 @@ class _Run:
         """Record ``outcome`` (lock held) and dispatch dependents that became ready."""
         if sid in self.outcomes:
             return
+        self.running.discard(sid)
         self.outcomes[sid] = outcome
         if notify:
             step = self.steps[sid]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -83,6 +84,7 @@ def make_plan(
     disabled_ok: bool = False,
     known_projects: Iterable[str] = (),
     now: dt.datetime | None = None,
+    verification: Verification | None = None,
 ) -> Planned:
     """Verify ``identity`` with Keystone, find its resources and plan for them.
 
@@ -92,7 +94,7 @@ def make_plan(
     """
     from reaper.policy import EvaluationContext
 
-    verification = verify(conn, identity)
+    verification = verification or verify(conn, identity)
     if not verification.allows(disabled_ok=disabled_ok):
         raise Refused(verification)
     now = now or utcnow()
@@ -211,11 +213,16 @@ def execute_plan(
     protected_domain_ids: Iterable[str] = (),
     known_projects: Iterable[str] = (),
     only: Iterable[str] | None = None,
+    recheck_first: bool = True,
+    stop: threading.Event | None = None,
 ) -> Report:
     """Run ``plan`` (after a batched re-check of every step) and record everything.
 
     Steps already finished in an earlier run of the same plan are not run
-    again; ``only`` restricts the run to some steps (due deferred ones).
+    again; ``only`` restricts the run to some steps. ``recheck_first=False``
+    skips the re-discovery for a plan made moments ago from a discovery of
+    its own (the controller's path, where a second listing would only add
+    latency); 404s still say what vanished in between.
     """
     from reaper.policy import EvaluationContext
 
@@ -236,12 +243,12 @@ def execute_plan(
 
     audit = AuditObserver(trail, plan, tombstone_id=tombstone_id, dry_run=dry_run)
     executor = Executor(
-        SdkRunner(conn, prechecker=prechecker),
+        SdkRunner(conn, prechecker=prechecker if recheck_first else None),
         limits=limits,
         observer=Fanout([audit, *observers]),
         dry_run=dry_run,
     )
-    return executor.execute(plan, previous=previous, only=only)
+    return executor.execute(plan, previous=previous, only=only, stop=stop)
 
 
 class Fanout:

@@ -151,6 +151,21 @@ def waves(steps: Sequence[Step]) -> list[list[Step]]:
     return [grouped[i] for i in sorted(grouped)]
 
 
+def due_at(plan: Plan, step_id: str) -> dt.datetime:
+    """When a step may run: the end of the longest grace period on its path."""
+    by_id = {s.id: s for s in plan.steps}
+    longest: dict[str, dt.timedelta] = {}
+
+    def grace(sid: str) -> dt.timedelta:
+        if sid not in longest:
+            step = by_id[sid]
+            own = step.after or dt.timedelta(0)
+            longest[sid] = max([own, *(grace(d) for d in step.depends_on)])
+        return longest[sid]
+
+    return plan.created_at + grace(step_id)
+
+
 def validate(steps: Sequence[Step]) -> list[Step]:
     """``steps`` in a dependency-respecting order; :class:`PlanError` if impossible."""
     by_id: dict[str, Step] = {}

@@ -10,10 +10,9 @@ step outcome: what did not happen must not stop it from happening later.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from reaper import log
+from reaper import log, planner
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.model import Outcome, OutcomeStatus, Plan, Resource, Step
@@ -109,19 +108,5 @@ class AuditObserver:
 
     def _deferral(self, step: Step, outcome: Outcome) -> dict[str, Any]:
         if outcome.status is OutcomeStatus.DEFERRED:
-            return {"due_at": self.due_at(step), "tombstone_id": self.tombstone_id}
+            return {"due_at": planner.due_at(self.plan, step.id), "tombstone_id": self.tombstone_id}
         return {"tombstone_id": self.tombstone_id}
-
-    def due_at(self, step: Step) -> dt.datetime:
-        """When ``step`` may run: the end of the longest grace period on its path."""
-        by_id = {s.id: s for s in self.plan.steps}
-        longest: dict[str, dt.timedelta] = {}
-
-        def grace(sid: str) -> dt.timedelta:
-            if sid not in longest:
-                current = by_id[sid]
-                own = current.after or dt.timedelta(0)
-                longest[sid] = max([own, *(grace(d) for d in current.depends_on)])
-            return longest[sid]
-
-        return self.plan.created_at + grace(step.id)

@@ -335,3 +335,23 @@ def test_every_step_gets_exactly_one_final_word() -> None:
     assert set(report.outcomes) == {s.id for s in steps}
     finished = [e[1] for e in observer.events if e[0] == "finish"]
     assert sorted(finished) == sorted(s.id for s in steps)
+
+
+def test_a_stop_request_lets_steps_in_flight_finish_and_starts_no_more() -> None:
+    stop = threading.Event()
+    first = step("compute.server", "s1")
+    second = step("network.port", "p", first.id)
+
+    def slow(n: int) -> Result:
+        stop.set()  # SIGTERM arrives while the first step is in flight
+        time.sleep(0.05)
+        return Result.DONE
+
+    runner = Script({first.id: slow})
+    report = Executor(runner, limits=FAST, sleep=lambda s: None).execute(
+        plan_of(first, second), stop=stop
+    )
+    assert report.outcomes[first.id].status is OutcomeStatus.DONE
+    assert second.id not in report.outcomes
+    assert runner.calls[second.id] == 0
+    assert report.interrupted and not report.succeeded
