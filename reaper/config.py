@@ -36,6 +36,11 @@ def _default_state_path() -> str:
 
 
 DEFAULT_OPTS = [
+    cfg.BoolOpt(
+        "debug",
+        default=False,
+        help="Log at DEBUG level, including the HTTP requests of the libraries reaper uses.",
+    ),
     cfg.StrOpt(
         "host",
         default=socket.gethostname(),
@@ -267,10 +272,13 @@ GROUPS: dict[str, list[cfg.Opt]] = {
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     """Every option reaper registers, for ``oslo-config-generator``."""
+    from reaper import controller
     from reaper.audit import config as audit_config
 
+    groups = {name: list(opts) for name, opts in GROUPS.items()}
+    groups["DEFAULT"] += controller.CONTROLLER_OPTS
     return [
-        *[(None if name == "DEFAULT" else name, list(opts)) for name, opts in GROUPS.items()],
+        *[(None if name == "DEFAULT" else name, opts) for name, opts in groups.items()],
         ("audit", list(audit_config.OPTS)),
         (SERVICE_CREDENTIALS_GROUP, _credential_opts()),
     ]

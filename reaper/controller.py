@@ -1,13 +1,342 @@
-"""``reaper-controller``: the long-running service (listener, workers, sweep)."""
+"""``reaper-controller`` (also ``reaper serve``): the long-running service.
+
+It runs, in one process:
+
+* the notification listener (``events/listener.py``), which persists a
+  tombstone per deleted or updated identity before the message is
+  acknowledged, and wakes the workers;
+* ``[DEFAULT] workers`` worker threads that claim due tombstones and run
+  them through the same pipeline as ``reaper plan``/``apply``
+  (``worker.py``); grace periods and retries are due times on the
+  tombstones, so claiming *is* the scheduler;
+* the periodic sweep (``sweep.py``), one controller at a time;
+* periodic audit checkpoints, also when nothing happens;
+* the HTTP endpoint (``api.py``): ``/healthz`` and ``/metrics``.
+
+SIGTERM (or SIGINT) stops the listener, lets the steps in flight finish,
+gives every lease back and exits 0; the next start resumes unfinished
+tombstones. SIGHUP reloads the policies: an invalid new set is rejected
+and the old one kept, and both facts are audited. On SQLite only one
+controller may run (a second one refuses to start); several controllers
+share one PostgreSQL database and one listener pool.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import signal
 import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from oslo_config import cfg
+
+from reaper import cloud, config, log, sweep
+from reaper.api import ApiServer, Health
+from reaper.audit.checkpointer import Checkpointer
+from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
+from reaper.audit.trail import AuditTrail
+from reaper.events.listener import IdentityEndpoint, Listener, UndecodableAuditor
+from reaper.metrics import Metrics, StepMetrics
+from reaper.model import utcnow
+from reaper.policy import PolicyError, configured_policy_paths, load_policies
+from reaper.store import Store, StoreError
+from reaper.worker import Worker
+
+LOG = log.get(__name__)
+
+CONTROLLER_OPTS = [
+    cfg.IntOpt(
+        "workers",
+        default=4,
+        min=1,
+        help="Number of tombstones one controller works on at the same time.",
+    ),
+    cfg.FloatOpt(
+        "poll_interval",
+        default=2.0,
+        min=0.1,
+        help="Seconds between looks for due work (grace periods ending, retries, other "
+        "controllers' notifications); new notifications wake the workers at once.",
+    ),
+]
 
 
-def main(argv: list[str] | None = None) -> int:
-    sys.stderr.write("reaper-controller: not implemented yet.\n")
-    return 64
+class AlreadyRunning(RuntimeError):
+    """Another controller holds the embedded store."""
+
+
+class PolicyHolder:
+    """The loaded policy set, replaced atomically on SIGHUP if the new one is valid."""
+
+    def __init__(self, conf: cfg.ConfigOpts, trail: AuditTrail) -> None:
+        self.conf = conf
+        self.trail = trail
+        self._policies = load_policies(configured_policy_paths(conf))
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        with self._lock:
+            return self._policies
+
+    def reload(self) -> bool:
+        paths = configured_policy_paths(self.conf)
+        target = AuditTarget("reaper.policy", ",".join(paths)[:200] or "default")
+        try:
+            fresh = load_policies(paths)
+        except PolicyError as exc:
+            self.trail.append(
+                action=AuditAction.UPDATE,
+                outcome=AuditOutcome.FAILURE,
+                target=target,
+                reason=AuditReason.error(f"policy reload rejected, previous set kept: {exc}"),
+            )
+            LOG.error("policy reload rejected; keeping the previous policies", error=str(exc))
+            return False
+        with self._lock:
+            old, self._policies = self._policies.digest, fresh
+        self.trail.append(
+            action=AuditAction.UPDATE,
+            outcome=AuditOutcome.SUCCESS,
+            target=target,
+            reason=f"policies reloaded: {old} -> {fresh.digest}",
+        )
+        LOG.info("policies reloaded", digest=fresh.digest)
+        return True
+
+
+class Controller:
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.metrics = Metrics()
+        self._lockfile = _single_controller_lock(conf)
+        self.store = Store.from_conf(conf, retry_for=30.0)
+        self.trail = AuditTrail.from_conf(self.store, conf)
+        self.policies = PolicyHolder(conf, self.trail)
+        self._conn: Any = None
+        self._conn_lock = threading.Lock()
+        endpoint = IdentityEndpoint(
+            self.store,
+            self.trail,
+            max_payload_bytes=conf.listener.max_payload_bytes,
+            on_recorded=self.wake.set,
+            metrics=self.metrics,
+        )
+        self.listener = Listener(conf, endpoint)
+        self.undecodable = UndecodableAuditor(self.trail, self.metrics)
+        self.worker = Worker(
+            conf,
+            store=self.store,
+            trail=self.trail,
+            connect=self.connection,
+            policies=self.policies,
+            observers=lambda: [StepMetrics(self.metrics)],
+            metrics=self.metrics,
+            stop=self.stopping,
+        )
+        self.checkpointer = Checkpointer.from_conf(self.trail, conf)
+        self.metrics.observe_store(self.store.tombstones.counts, self._queue_lag)
+        self.metrics.observe_listener(lambda: self.listener.running)
+        self.health = Health(
+            {
+                "listener": self._check_listener,
+                "store": lambda: self.store.tombstones.counts(),
+                "keystone": self._check_keystone,
+            }
+        )
+        self.api = ApiServer(conf.api.host, conf.api.port, self.health, self.metrics)
+        self.threads: list[threading.Thread] = []
+
+    # -- shared resources ------------------------------------------------------------
+
+    def connection(self) -> Any:
+        """One admin connection for the process (openstacksdk sessions are thread-safe)."""
+        with self._conn_lock:
+            if self._conn is None:
+                self._conn = cloud.connect(self.conf, read_only=False)
+            return self._conn
+
+    def _check_listener(self) -> None:
+        if not self.listener.running:
+            raise RuntimeError("listener is not running")
+
+    def _check_keystone(self) -> None:
+        self.connection().identity.get("/")
+
+    def _queue_lag(self) -> float:
+        oldest = self.store.tombstones.oldest_due()
+        return 0.0 if oldest is None else max(0.0, (utcnow() - _aware(oldest)).total_seconds())
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        LOG.info(
+            "controller starting",
+            host=self.conf.host,
+            store=self.store.db.safe_url,
+            dry_run=self.conf.dry_run,
+            policies=self.policies().digest,
+        )
+        for tid in self.store.tombstones.held_by(self.conf.host):
+            # Ours from a previous life (killed mid-job): free them to resume now.
+            self.store.tombstones.release(tid, self.conf.host)
+            LOG.info("resuming tombstone after restart", tombstone=tid)
+        self.undecodable.install()
+        self.listener.start()
+        self.api.start()
+        self.checkpointer.start()
+        for i in range(self.conf.workers):
+            self._spawn(f"reaper-worker-{i}", self._work_loop)
+        if self.conf.sweep.enabled:
+            self._spawn("reaper-sweep", self._sweep_loop)
+        LOG.info("controller started", workers=self.conf.workers, api_port=self.api.port)
+
+    def stop(self) -> None:
+        LOG.info("controller stopping: finishing the steps in flight")
+        self.stopping.set()
+        self.wake.set()
+        with contextlib.suppress(Exception):
+            self.listener.stop()
+        for thread in self.threads:
+            thread.join()
+        self.checkpointer.stop()
+        self.undecodable.uninstall()
+        self.api.stop()
+        self.store.close()
+        if self._lockfile is not None:
+            self._lockfile.close()
+        LOG.info("controller stopped")
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    # -- loops ---------------------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        delay = self.conf.poll_interval
+        while not self.stopping.is_set():
+            try:
+                worked = self.worker.work_once()
+            except StoreError as exc:
+                LOG.error("store unavailable; workers back off", error=str(exc))
+                self.stopping.wait(min(30.0, delay * 2))
+                continue
+            except Exception:
+                LOG.exception("worker loop error")
+                worked = None
+            if worked is None:
+                self.wake.wait(self.conf.poll_interval)
+                self.wake.clear()
+
+    def _sweep_loop(self) -> None:
+        while not self.stopping.wait(self.conf.sweep.interval):
+            self.sweep_once()
+
+    def sweep_once(self) -> int:
+        """One sweep, if no other controller is sweeping; returns tombstones opened."""
+        try:
+            with sweep.exclusive(self.store) as mine:
+                if not mine:
+                    return 0
+                orphans = sweep.find_orphans(
+                    self.connection(),
+                    min_age=_seconds(self.conf.sweep.min_age),
+                )
+                opened = sweep.open_tombstones(self.store, orphans)
+        except Exception:
+            LOG.exception("sweep failed")
+            return 0
+        new = sum(1 for _, created in opened if created)
+        for orphan, created in opened:
+            if created:
+                self.trail.append(
+                    action=AuditAction.READ,
+                    outcome=AuditOutcome.SUCCESS,
+                    target=AuditTarget.for_identity(orphan.identity),
+                    reason=f"sweep: {orphan.resources} resources of an owner Keystone "
+                    f"does not know (e.g. {', '.join(orphan.examples)})",
+                )
+        if new:
+            self.wake.set()
+        LOG.info("sweep done", orphans=len(opened), opened=new)
+        return new
+
+
+def _single_controller_lock(conf: cfg.ConfigOpts) -> Any:
+    """On SQLite, an exclusive lock beside the database file: one controller only."""
+    url = config.store_url(conf)
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1] or os.path.join(conf.state_path, "reaper.sqlite")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    handle = open(path + ".controller.lock", "w")  # noqa: SIM115 - held for the process life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise AlreadyRunning(
+            f"another reaper-controller already uses the SQLite store {path}; SQLite "
+            "supports one controller: stop it, or use PostgreSQL ([store] connection) "
+            "to run several"
+        ) from exc
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _seconds(n: int) -> dt.timedelta:
+    return dt.timedelta(seconds=n)
+
+
+def run(conf: cfg.ConfigOpts) -> int:
+    try:
+        controller = Controller(conf)
+    except AlreadyRunning as exc:
+        LOG.error(str(exc))
+        return 1
+    except (StoreError, PolicyError) as exc:
+        LOG.error("cannot start", error=str(exc))
+        return 1
+    reload_requested = threading.Event()
+
+    def on_term(signum: int, frame: Any) -> None:
+        controller.stopping.set()
+        controller.wake.set()
+
+    def on_hup(signum: int, frame: Any) -> None:
+        reload_requested.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    signal.signal(signal.SIGHUP, on_hup)
+    controller.start()
+    try:
+        while not controller.stopping.is_set():
+            if reload_requested.wait(0.5):
+                reload_requested.clear()
+                controller.policies.reload()
+    finally:
+        controller.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    conf = config.make_conf(argv, prog="reaper-controller")
+    log.setup(debug=conf.debug)
+    return run(conf)
 
 
 if __name__ == "__main__":

@@ -52,9 +52,5 @@ class TombstoneShow(_Stub):
     summary = "Show one tombstone."
 
 
-class Serve(_Stub):
-    summary = "Run the controller (same as reaper-controller)."
-
-
 class Replay(_Stub):
     summary = "Feed a saved notification through the controller's path."

@@ -369,3 +369,30 @@ class TombstoneRepository:
         if current is None:
             raise NotFound(f"no tombstone {tombstone_id}")
         return current
+
+    # -- observing -------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """How many tombstones are in each state (for metrics)."""
+        with self._db.read("count tombstones") as conn:
+            rows = conn.execute(select(T.c.state, func.count()).group_by(T.c.state)).all()
+        return {state: int(n) for state, n in rows}
+
+    def oldest_due(self, *, now: dt.datetime | None = None) -> dt.datetime | None:
+        """Since when the oldest claimable, due and unclaimed tombstone has been waiting."""
+        now = now or utcnow()
+        waiting_since = func.coalesce(T.c.next_attempt_at, T.c.created_at)
+        query = select(func.min(waiting_since)).where(
+            and_(
+                T.c.state.in_([s.value for s in CLAIMABLE]),
+                or_(T.c.next_attempt_at.is_(None), T.c.next_attempt_at <= now),
+                T.c.claimed_by.is_(None),
+            )
+        )
+        with self._db.read("find the oldest due tombstone") as conn:
+            return conn.execute(query).scalar()
+
+    def held_by(self, owner: str) -> list[str]:
+        """Ids of tombstones whose lease ``owner`` holds (a restarted controller's own)."""
+        with self._db.read("list leased tombstones") as conn:
+            return [r.id for r in conn.execute(select(T.c.id).where(T.c.claimed_by == owner))]

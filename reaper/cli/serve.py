@@ -1,0 +1,19 @@
+"""``reaper serve``: run the controller in the foreground (same as ``reaper-controller``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from cliff.command import Command
+
+from reaper import controller
+
+
+class Serve(Command):
+    """Run the controller: listener, workers, sweep, /healthz and /metrics.
+
+    SIGTERM finishes the steps in flight and exits 0; SIGHUP reloads policies.
+    """
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        return controller.run(self.app.conf)

@@ -1,0 +1,236 @@
+"""The oslo.messaging listener: Keystone's notifications in, tombstones out.
+
+reaper listens on exchange ``keystone``, topic ``notifications``
+(``[listener]``) with a pool of its own (``[listener] pool``, default
+``reaper``): oslo.messaging then binds a queue named
+``notifications.info-reaper`` (``<topic>.<priority>-<pool>``) to Keystone's
+``notifications.info`` routing key, so reaper never competes with other
+consumers (ceilometer, a SIEM) for the shared ``notifications.info`` queue,
+and several reaper controllers with the same pool share one queue as
+competing consumers. The queue's durability and HA/quorum type follow the
+``[oslo_messaging_rabbit]`` options (``amqp_durable_queues``,
+``rabbit_quorum_queue``...), which must match those Keystone's own
+notifier uses for the exchange: an exchange or queue declared with other
+flags makes RabbitMQ refuse the declaration (PRECONDITION_FAILED).
+
+A batch listener hands notifications over in small batches; each batch is
+persisted in one transaction (tombstones with their triggers, and one
+``receive`` audit record per message) **before** the callback returns, and
+oslo.messaging acknowledges only after it returns. A crash before
+persistence means redelivery; a redelivery or a duplicate notification
+finds the existing tombstone (deduplicated on (kind, id) and on
+``message_id``), so it never means a second cleanup. If the store is
+unreachable the batch is requeued.
+
+Anything malformed becomes an audited rejection and is acknowledged: it
+would never parse better on redelivery. Messages the driver itself cannot
+decode (not JSON at all) never reach an endpoint: oslo.messaging logs and
+rejects them, and :class:`UndecodableAuditor` turns that log line into an
+audit record, so they are not silent either.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import oslo_messaging
+from oslo_config import cfg
+
+from reaper import log
+from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
+from reaper.audit.trail import AuditTrail
+from reaper.events import keystone
+from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
+from reaper.store import Store, StoreError
+
+LOG = log.get(__name__)
+
+BATCH_SIZE = 64
+BATCH_TIMEOUT = 0.05
+
+
+class IdentityEndpoint:
+    """Receives batches of identity notifications and persists them."""
+
+    filter_rule = oslo_messaging.NotificationFilter(event_type=keystone.EVENT_TYPE_PATTERN)
+
+    def __init__(
+        self,
+        store: Store,
+        trail: AuditTrail,
+        *,
+        max_payload_bytes: int = keystone.DEFAULT_MAX_PAYLOAD_BYTES,
+        on_recorded: Callable[[], None] = lambda: None,
+        metrics: Any = None,
+    ) -> None:
+        self.store = store
+        self.trail = trail
+        self.max_payload_bytes = max_payload_bytes
+        self.on_recorded = on_recorded
+        self.metrics = metrics
+
+    def info(self, messages: Sequence[dict[str, Any]]) -> Any:
+        try:
+            self.persist(messages)
+        except StoreError as exc:
+            LOG.error("store unavailable: notifications requeued", error=str(exc))
+            if self.metrics is not None:
+                self.metrics.notification("*", "requeued", len(messages))
+            return oslo_messaging.NotificationResult.REQUEUE
+        return oslo_messaging.NotificationResult.HANDLED
+
+    # Keystone notifies at INFO; anything else is still an identity event worth recording.
+    warn = error = audit = critical = debug = sample = info
+
+    def persist(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Record every message of the batch: tombstones first, then the audit records."""
+        received_at = utcnow()
+        parsed: list[IdentityEvent | keystone.Rejected] = [
+            keystone.classify(
+                m.get("ctxt"),
+                m.get("publisher_id"),
+                m.get("event_type"),
+                m.get("payload"),
+                m.get("metadata"),
+                max_payload_bytes=self.max_payload_bytes,
+            )
+            for m in messages
+        ]
+        results = []
+        for item in parsed:
+            if isinstance(item, IdentityEvent):
+                trigger = Trigger(
+                    source=TriggerSource.NOTIFICATION,
+                    event_type=item.event_type,
+                    message_id=item.message_id,
+                    initiator=item.initiator,
+                    received_at=received_at,
+                )
+                results.append(
+                    (item, trigger, self.store.tombstones.record_trigger(item.identity, trigger))
+                )
+            else:
+                results.append((item, None, None))
+        with self.trail.batch() as batch:
+            for item, trigger, result in results:
+                if isinstance(item, IdentityEvent):
+                    assert result is not None
+                    what = "duplicate" if result.duplicate else "recorded"
+                    batch.append(
+                        action=AuditAction.RECEIVE,
+                        outcome=AuditOutcome.SUCCESS,
+                        target=AuditTarget.for_identity(item.identity),
+                        reason=f"{item.event_type} ({item.format}) {what}",
+                        tombstone_id=result.tombstone.id,
+                        trigger=trigger,
+                        extra={"publisher_id": item.publisher_id, "duplicate": result.duplicate},
+                    )
+                    if self.metrics is not None:
+                        self.metrics.notification(item.event_type, what)
+                else:
+                    batch.append(
+                        action=AuditAction.RECEIVE,
+                        outcome=AuditOutcome.FAILURE,
+                        target=AuditTarget.for_notification(None),
+                        reason=AuditReason.error(f"rejected ({item.code}): {item.reason}"),
+                        extra={"event_type": item.event_type, "code": item.code},
+                    )
+                    if self.metrics is not None:
+                        self.metrics.notification(item.event_type or "?", f"rejected_{item.code}")
+        if any(r is not None and r.created for _, _, r in results):
+            self.on_recorded()
+
+
+class Listener:
+    """Owns the oslo.messaging notification server."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        endpoint: IdentityEndpoint,
+        *,
+        batch_size: int = BATCH_SIZE,
+        batch_timeout: float = BATCH_TIMEOUT,
+    ) -> None:
+        self.conf = conf
+        self.transport = oslo_messaging.get_notification_transport(conf)
+        targets = [
+            oslo_messaging.Target(exchange=conf.listener.exchange, topic=topic)
+            for topic in conf.listener.topics
+        ]
+        self.server = oslo_messaging.get_batch_notification_listener(
+            self.transport,
+            targets,
+            [endpoint],
+            executor="threading",
+            allow_requeue=True,
+            pool=conf.listener.pool,
+            batch_size=batch_size,
+            batch_timeout=batch_timeout,
+        )
+        # Registered by the server above; the pool is created when it starts.
+        conf.set_override("executor_thread_pool_size", conf.listener.executor_threads)
+        self._started = False
+
+    def start(self) -> None:
+        self.server.start()
+        self._started = True
+
+    def stop(self) -> None:
+        if self._started:
+            self.server.stop()
+            self.server.wait()
+            self._started = False
+        self.transport.cleanup()
+
+    @property
+    def running(self) -> bool:
+        return self._started
+
+
+class UndecodableAuditor(logging.Handler):
+    """Audits messages oslo.messaging's driver rejects before any endpoint sees them."""
+
+    LOGGERS = ("oslo_messaging._drivers.impl_rabbit",)
+    MARKER = "Failed to process message"
+
+    def __init__(self, trail: AuditTrail, metrics: Any = None) -> None:
+        super().__init__(level=logging.ERROR)
+        self.trail = trail
+        self.metrics = metrics
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.MARKER not in record.getMessage():
+            return
+        error = ""
+        if record.exc_info and record.exc_info[1] is not None:
+            error = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        try:
+            with self._lock:
+                self.trail.append(
+                    action=AuditAction.RECEIVE,
+                    outcome=AuditOutcome.FAILURE,
+                    target=AuditTarget.for_notification(None),
+                    reason=AuditReason.error(
+                        f"rejected (undecodable): the message driver could not decode a "
+                        f"message and dropped it: {error}"[:400]
+                    ),
+                    extra={"code": "undecodable", "at": time.time()},
+                )
+            if self.metrics is not None:
+                self.metrics.notification("?", "rejected_undecodable")
+        except Exception:  # a failing audit must not break the driver's logging
+            LOG.error("could not audit an undecodable message")
+
+    def install(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).addHandler(self)
+
+    def uninstall(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeHandler(self)

@@ -1,0 +1,152 @@
+"""Prometheus metrics of the controller, in a registry of its own.
+
+What an operator alerts on:
+
+``reaper_seconds_since_last_notification``
+    Silence on the bus is itself a signal: Keystone stopped publishing, the
+    listener lost its queue, or a broker policy changed. In a cloud where
+    users and projects come and go daily, alert when it exceeds what the
+    cloud's usual churn allows, e.g.::
+
+        - alert: ReaperHearsNothing
+          expr: reaper_seconds_since_last_notification > 6 * 3600
+          for: 15m
+
+``reaper_tombstones{state="partial"|"held"}``, ``reaper_queue_lag_seconds``
+    Cleanups that keep failing, wait for an operator, or wait too long.
+
+``reaper_notifications_total{event_type,outcome}``, ``reaper_steps_total{action,outcome}``
+    What arrived and what reaper did with it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+from reaper.model import Outcome, Resource, Step, TombstoneState
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.started = time.time()
+        self._last_notification: float | None = None
+        self._lock = threading.Lock()
+        self.notifications = Counter(
+            "reaper_notifications",
+            "Identity notifications received, by event type and what became of them.",
+            ["event_type", "outcome"],
+            registry=self.registry,
+        )
+        self.transitions = Counter(
+            "reaper_tombstone_transitions",
+            "Tombstone state changes, by the state entered.",
+            ["state"],
+            registry=self.registry,
+        )
+        self.steps = Counter(
+            "reaper_steps",
+            "Plan steps finished, by action and outcome.",
+            ["action", "outcome"],
+            registry=self.registry,
+        )
+        self.step_seconds = Histogram(
+            "reaper_step_duration_seconds",
+            "Time from a step's start to its final outcome.",
+            ["action"],
+            registry=self.registry,
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+        )
+        self._state_counts: Callable[[], Mapping[str, int]] = dict
+        self._queue_lag: Callable[[], float] = lambda: 0.0
+        self._listener_up: Callable[[], bool] = lambda: False
+        self.registry.register(_Dynamic(self))
+
+    # -- wiring --------------------------------------------------------------------
+
+    def observe_store(
+        self, state_counts: Callable[[], Mapping[str, int]], queue_lag: Callable[[], float]
+    ) -> None:
+        self._state_counts, self._queue_lag = state_counts, queue_lag
+
+    def observe_listener(self, up: Callable[[], bool]) -> None:
+        self._listener_up = up
+
+    # -- events ----------------------------------------------------------------------
+
+    def notification(self, event_type: str, outcome: str, count: int = 1) -> None:
+        self.notifications.labels(event_type=event_type, outcome=outcome).inc(count)
+        if event_type.startswith("identity."):
+            with self._lock:
+                self._last_notification = time.time()
+
+    def tombstone_moved(self, state: TombstoneState) -> None:
+        self.transitions.labels(state=state.value).inc()
+
+    @property
+    def seconds_since_last_notification(self) -> float:
+        with self._lock:
+            last = self._last_notification or self.started
+        return max(0.0, time.time() - last)
+
+
+class StepMetrics:
+    """An executor observer that counts steps."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def step_started(self, step: Step, resource: Resource | None) -> None:
+        pass
+
+    def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None:
+        pass
+
+    def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
+        self.metrics.steps.labels(action=step.action, outcome=outcome.status.value).inc()
+        if outcome.started_at and outcome.finished_at:
+            seconds = (outcome.finished_at - outcome.started_at).total_seconds()
+            self.metrics.step_seconds.labels(action=step.action).observe(max(0.0, seconds))
+
+
+class _Dynamic:
+    """Values read at scrape time: they come from the store and the listener."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.m = metrics
+
+    def collect(self) -> Iterator[Any]:
+        silence = GaugeMetricFamily(
+            "reaper_seconds_since_last_notification",
+            "Seconds since the last identity notification (since start if none yet).",
+        )
+        silence.add_metric([], self.m.seconds_since_last_notification)
+        yield silence
+        listener = GaugeMetricFamily(
+            "reaper_listener_up", "1 when the notification listener is running."
+        )
+        listener.add_metric([], 1.0 if self.m._listener_up() else 0.0)
+        yield listener
+        states = GaugeMetricFamily("reaper_tombstones", "Tombstones by state.", labels=["state"])
+        try:
+            counts = self.m._state_counts()
+        except Exception:
+            counts = {}
+        for state in TombstoneState:
+            states.add_metric([state.value], float(counts.get(state.value, 0)))
+        yield states
+        lag = GaugeMetricFamily(
+            "reaper_queue_lag_seconds",
+            "Age of the oldest tombstone that is due and not yet worked on.",
+        )
+        try:
+            lag.add_metric([], self.m._queue_lag())
+        except Exception:
+            lag.add_metric([], float("nan"))
+        yield lag

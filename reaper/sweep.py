@@ -1,0 +1,149 @@
+"""The periodic sweep: owners of resources that no longer exist in Keystone.
+
+Notifications get lost (a broker restarted with a non-durable queue, a
+listener that was down longer than the queue's TTL, a Keystone without
+``driver = messagingv2``). The sweep catches those deletions: it lists
+Keystone's projects, domains and users once, lists each resource type
+cloud-wide once (paginated; a handful of requests per type, not per
+resource), and every owner it cannot find in Keystone becomes a candidate.
+Each candidate is verified individually (404) before a tombstone with
+trigger ``sweep`` is opened for it, and the tombstone then goes down the
+same road as a notified one. Resources younger than ``[sweep] min_age``
+are ignored, so a project being created is never mistaken for an orphan.
+
+Only one controller sweeps at a time: on PostgreSQL under an advisory
+lock; on SQLite there is only one controller.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import datetime as dt
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import text
+
+from reaper import log
+from reaper.inventory.base import gather
+from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, utcnow
+from reaper.store import Store
+from reaper.verify import VerificationError, verify
+
+LOG = log.get(__name__)
+LOCK_NAME = "reaper.sweep"
+
+
+@dataclasses.dataclass(frozen=True)
+class Orphan:
+    """An owner Keystone does not know, and what it left behind."""
+
+    identity: IdentityRef
+    resources: int
+    examples: tuple[str, ...]
+    verified_gone: bool = False
+
+
+def find_orphans(
+    conn: Any, *, min_age: dt.timedelta = dt.timedelta(0), now: dt.datetime | None = None
+) -> list[Orphan]:
+    """Owners of resources (projects, users) that Keystone does not list, verified gone."""
+    now = now or utcnow()
+    compute, bs, net, img, ident = (
+        conn.compute,
+        conn.block_storage,
+        conn.network,
+        conn.image,
+        conn.identity,
+    )
+    listed = gather(
+        {
+            "projects": lambda: list(ident.projects()),
+            "domains": lambda: list(ident.domains()),
+            "users": lambda: list(ident.users()),
+            "servers": lambda: list(compute.servers(details=True, all_projects=True)),
+            "volumes": lambda: list(bs.volumes(details=True, all_projects=True)),
+            "snapshots": lambda: list(bs.snapshots(details=True, all_projects=True)),
+            "networks": lambda: list(net.networks()),
+            "ports": lambda: list(net.ports()),
+            "floating_ips": lambda: list(net.ips()),
+            "routers": lambda: list(net.routers()),
+            "images": lambda: list(img.images(visibility="all")),
+        }
+    )
+    known_projects = {p.id for p in listed["projects"]} | {d.id for d in listed["domains"]}
+    known_users = {u.id for u in listed["users"]}
+    owned: dict[IdentityRef, list[str]] = collections.defaultdict(list)
+    cutoff = now - min_age
+    for kind, items in listed.items():
+        if kind in ("projects", "domains", "users"):
+            continue
+        for obj in items:
+            if not _old_enough(getattr(obj, "created_at", None), cutoff):
+                continue
+            project = getattr(obj, "owner", None) if kind == "images" else obj.project_id
+            if project and project not in known_projects:
+                owned[IdentityRef(IdentityKind.PROJECT, project)].append(f"{kind}:{obj.id}")
+            user = getattr(obj, "user_id", None) if kind in ("servers", "volumes") else None
+            if user and user not in known_users:
+                owned[IdentityRef(IdentityKind.USER, user)].append(f"{kind}:{obj.id}")
+    orphans = []
+    for identity, refs in sorted(owned.items()):
+        try:
+            gone = verify(conn, identity).gone
+        except VerificationError as exc:
+            LOG.warning("sweep could not verify an owner", identity=str(identity), error=str(exc))
+            continue
+        if gone:
+            orphans.append(Orphan(identity, len(refs), tuple(sorted(refs)[:5]), verified_gone=True))
+    return orphans
+
+
+def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, bool]]:
+    """A tombstone (trigger ``sweep``) per verified orphan; True where it is new."""
+    opened = []
+    for orphan in orphans:
+        if not orphan.verified_gone:
+            continue
+        result = store.tombstones.record_trigger(
+            orphan.identity,
+            Trigger(
+                source=TriggerSource.SWEEP,
+                event_type=f"identity.{orphan.identity.kind.value}.deleted",
+            ),
+        )
+        opened.append((orphan, result.created))
+    return opened
+
+
+@contextlib.contextmanager
+def exclusive(store: Store, name: str = LOCK_NAME) -> Iterator[bool]:
+    """Whether this process may sweep now (a PostgreSQL advisory lock; always on SQLite)."""
+    db = store.db
+    if not db.is_postgresql:
+        yield True
+        return
+    key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+    with db.engine.connect() as conn:
+        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+
+
+def _old_enough(created_at: Any, cutoff: dt.datetime) -> bool:
+    if not created_at:
+        return True  # no creation time: the 404 check still decides
+    try:
+        when = dt.datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when <= cutoff

@@ -1,0 +1,260 @@
+"""One tombstone, one step of its state machine at a time, through the shared pipeline.
+
+::
+
+    received ──verify──> refused                  (Keystone: still there; nothing touched)
+        │      └─(Keystone unreachable: retry later, never act)
+        └──plan──> held                           (blast radius, or dry-run mode: approve)
+                └─> planned ──execute──> complete
+                                     ├─> deferred (grace period; resumes when due)
+                                     └─> partial  (failures; retried with backoff)
+
+A worker holds the tombstone's lease (``claimed_by``) while it works and
+records each transition before moving on, so a controller killed at any
+point resumes where it stopped: a tombstone left ``executing`` is executed
+again with the outcomes already stored (finished steps never run twice).
+``dry_run`` controllers plan and audit, then hold every tombstone for an
+operator's ``reaper approve``: nothing changes without a person saying so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from reaper import log, pipeline, planner
+from reaper.audit.record import AuditOutcome, AuditReason, AuditTarget
+from reaper.audit.trail import AuditTrail
+from reaper.executor import Limits, Observer, Report
+from reaper.model import (
+    OutcomeStatus,
+    Tombstone,
+    TombstoneState,
+    utcnow,
+)
+from reaper.store import Store, StoreError
+from reaper.verify import VerificationError, verify
+
+LOG = log.get(__name__)
+
+#: Retry delays grow from a few seconds to an hour.
+BACKOFF_BASE = dt.timedelta(seconds=5)
+BACKOFF_MAX = dt.timedelta(hours=1)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return min(BACKOFF_MAX, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+
+
+class Worker:
+    """Moves claimed tombstones along; the controller runs several of these."""
+
+    def __init__(
+        self,
+        conf: Any,
+        *,
+        store: Store,
+        trail: AuditTrail,
+        connect: Callable[[], Any],
+        policies: Callable[[], Any],
+        observers: Callable[[], list[Observer]] = list,
+        metrics: Any = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.stop = stop or threading.Event()
+        self.conf = conf
+        self.store = store
+        self.trail = trail
+        self.connect = connect
+        self.policies = policies
+        self.observers = observers
+        self.metrics = metrics
+        self.owner = conf.host
+
+    # -- the loop body -----------------------------------------------------------
+
+    def work_once(self) -> Tombstone | None:
+        """Claim the next due tombstone and take it as far as it goes now."""
+        tombstone = self.store.tombstones.claim_next(self.owner)
+        if tombstone is None:
+            return None
+        log.get(__name__).info(
+            "tombstone claimed",
+            tombstone=tombstone.id,
+            identity=str(tombstone.identity),
+            state=tombstone.state.value,
+        )
+        try:
+            return self.process(tombstone)
+        except StoreError:
+            raise  # the controller backs off; the lease expires or is released on restart
+        except Exception as exc:
+            LOG.exception("tombstone failed", tombstone=tombstone.id)
+            return self._retry_later(tombstone, f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def process(self, tombstone: Tombstone) -> Tombstone:
+        state = tombstone.state
+        if state in (TombstoneState.RECEIVED, TombstoneState.VERIFIED):
+            return self._plan(tombstone)
+        if state in (
+            TombstoneState.PLANNED,
+            TombstoneState.EXECUTING,
+            TombstoneState.PARTIAL,
+            TombstoneState.DEFERRED,
+        ):
+            return self._execute(tombstone)
+        # Not claimable states should never get here; give the lease back.
+        return self.store.tombstones.release(tombstone.id, self.owner)
+
+    # -- stages ------------------------------------------------------------------
+
+    def _plan(self, tombstone: Tombstone) -> Tombstone:
+        conn = self.connect()
+        identity = tombstone.identity
+        try:
+            verification = verify(conn, identity)
+        except VerificationError as exc:
+            return self._retry_later(tombstone, str(exc))
+        trigger = tombstone.triggers[-1] if tombstone.triggers else None
+        if not verification.allows(disabled_ok=True):
+            self.trail.append(
+                action="read",
+                outcome=AuditOutcome.FAILURE,
+                target=AuditTarget.for_identity(identity, name=verification.name),
+                reason=AuditReason.error(
+                    f"refused: {verification.refusal()} (a stale, replayed or forged "
+                    "notification, or an update that was not a disable)"
+                ),
+                tombstone_id=tombstone.id,
+                trigger=trigger,
+            )
+            done = self._move(
+                tombstone, TombstoneState.REFUSED, reason=verification.refusal(), release=True
+            )
+            self.trail.end_tombstone(tombstone.id)
+            return done
+        planned = pipeline.make_plan(
+            conn,
+            identity,
+            self.policies(),
+            protected_project_ids=self.conf.protected_project_ids,
+            protected_domain_ids=self.conf.protected_domain_ids,
+            disabled_ok=True,
+            verification=verification,
+        )
+        plan = planned.plan
+        self.store.plans.save(plan)
+        pipeline.audit_planned(self.trail, planned, tombstone_id=tombstone.id, trigger=trigger)
+        if plan.held or self.conf.dry_run:
+            why = "; ".join(plan.held) if plan.held else "dry-run mode"
+            moved = self._move(
+                tombstone,
+                TombstoneState.HELD,
+                reason=f"{why}: review `reaper plan`, then `reaper approve {tombstone.id}`",
+                plan_hash=plan.content_hash,
+                release=True,
+            )
+            self.trail.end_tombstone(tombstone.id)
+            return moved
+        planned_ts = self._move(tombstone, TombstoneState.PLANNED, plan_hash=plan.content_hash)
+        return self._execute(planned_ts, fresh=True)
+
+    def _execute(self, tombstone: Tombstone, *, fresh: bool = False) -> Tombstone:
+        if tombstone.plan_hash is None:
+            return self._move(tombstone, TombstoneState.RECEIVED, reason="no plan yet")
+        plan = self.store.plans.load(tombstone.plan_hash)
+        conn = self.connect()
+        if not fresh:
+            # Time has passed (approval, grace period, retry): Keystone is asked again.
+            try:
+                verification = verify(conn, plan.identity)
+            except VerificationError as exc:
+                return self._retry_later(tombstone, str(exc))
+            if not verification.allows(disabled_ok=plan.trigger.endswith(".disabled")):
+                done = self._move(
+                    tombstone, TombstoneState.REFUSED, reason=verification.refusal(), release=True
+                )
+                self.trail.end_tombstone(tombstone.id)
+                return done
+        executing = self._move(tombstone, TombstoneState.EXECUTING)
+        report = pipeline.execute_plan(
+            conn,
+            plan,
+            self.policies(),
+            store=self.store,
+            trail=self.trail,
+            limits=Limits.from_conf(self.conf),
+            dry_run=False,
+            tombstone_id=tombstone.id,
+            observers=self.observers(),
+            protected_project_ids=self.conf.protected_project_ids,
+            protected_domain_ids=self.conf.protected_domain_ids,
+            recheck_first=not fresh,
+            stop=self.stop,
+        )
+        return self._settle(executing, report)
+
+    def _settle(self, tombstone: Tombstone, report: Report) -> Tombstone:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
+        if report.interrupted:
+            # Shutting down: stay EXECUTING, give the lease back, resume on the next claim.
+            return self._move(
+                tombstone,
+                TombstoneState.EXECUTING,
+                reason=f"interrupted by shutdown after {counts or 'no step'}",
+                release=True,
+            )
+        statuses = {o.status for o in report.outcomes.values()}
+        if statuses & {OutcomeStatus.FAILED, OutcomeStatus.BLOCKED}:
+            result = self._move(
+                tombstone,
+                TombstoneState.PARTIAL,
+                reason=counts,
+                next_attempt_at=utcnow() + backoff(tombstone.attempts),
+                release=True,
+            )
+        elif OutcomeStatus.DEFERRED in statuses:
+            plan = self.store.plans.load(report.plan_hash)
+            due = min(
+                planner.due_at(plan, sid)
+                for sid, o in report.outcomes.items()
+                if o.status is OutcomeStatus.DEFERRED
+            )
+            result = self._move(
+                tombstone,
+                TombstoneState.DEFERRED,
+                reason=counts,
+                next_attempt_at=due,
+                release=True,
+            )
+        else:
+            result = self._move(tombstone, TombstoneState.COMPLETE, reason=counts, release=True)
+        self.trail.end_tombstone(tombstone.id)
+        return result
+
+    # -- bookkeeping ----------------------------------------------------------------
+
+    def _move(self, tombstone: Tombstone, to: TombstoneState, **changes: Any) -> Tombstone:
+        moved = self.store.tombstones.transition(tombstone.id, to, owner=self.owner, **changes)
+        LOG.info(
+            "tombstone moved",
+            tombstone=tombstone.id,
+            identity=str(tombstone.identity),
+            to=to.value,
+            reason=changes.get("reason", ""),
+        )
+        if self.metrics is not None:
+            self.metrics.tombstone_moved(to)
+        return moved
+
+    def _retry_later(self, tombstone: Tombstone, reason: str) -> Tombstone:
+        LOG.warning("tombstone retried later", tombstone=tombstone.id, reason=reason)
+        return self._move(
+            tombstone,
+            tombstone.state,
+            reason=reason,
+            next_attempt_at=utcnow() + backoff(tombstone.attempts),
+            release=True,
+        )
