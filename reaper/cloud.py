@@ -45,7 +45,7 @@ class CredentialsMissing(ValueError):
 
 
 class RequestCounter:
-    """Thread-safe tally of requests by (method, service endpoint port or host)."""
+    """Thread-safe tally of requests by (method, endpoint ``host:port``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -56,6 +56,11 @@ class RequestCounter:
         where = parsed.netloc or "?"
         with self._lock:
             self._counts[(method.upper(), where)] += 1
+
+    def by_endpoint(self) -> dict[tuple[str, str], int]:
+        """Counts by (method, ``host:port`` the request went to)."""
+        with self._lock:
+            return dict(self._counts)
 
     def by_method(self) -> dict[str, int]:
         with self._lock:
@@ -88,8 +93,27 @@ class GuardedSession(ks_session.Session):
         if self.read_only and method not in SAFE_METHODS and not _is_token_request(url, kwargs):
             raise MutationRefused(method, url)
         if kwargs.get("authenticated", True) is not False:
-            self.counter.add(method, url)
+            self.counter.add(method, self._absolute(url, kwargs))
         return super().request(url, method, **kwargs)
+
+    def _absolute(self, url: str, kwargs: Mapping[str, Any]) -> str:
+        """The URL keystoneauth will send to: openstacksdk passes paths plus an endpoint.
+
+        Resolved the way ``Session.request`` resolves it (an endpoint override,
+        else the catalog entry the endpoint filter names), so the counter says
+        which service each request reached, not just "somewhere".
+        """
+        if urlparse(url).netloc:
+            return url
+        base = kwargs.get("endpoint_override")
+        if not base and kwargs.get("endpoint_filter"):
+            try:
+                base = self.get_endpoint(
+                    kwargs.get("auth"), allow=kwargs.get("allow") or {}, **kwargs["endpoint_filter"]
+                )
+            except Exception:  # keystoneauth raises the real error when it sends
+                base = None
+        return f"{str(base).rstrip('/')}/{url.lstrip('/')}" if base else url
 
 
 class ReadOnlySession(GuardedSession):
