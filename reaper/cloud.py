@@ -9,26 +9,40 @@ Read-only is enforced below openstacksdk, in the keystoneauth session every
 request goes through: :class:`GuardedSession` refuses any method but GET,
 HEAD and OPTIONS (except the token request itself) when it is read-only, so
 dry-run cannot mutate the cloud whatever code runs above it. The same
-session counts requests per method and service, which the benchmarks and
+session counts requests per method and endpoint, which the benchmarks and
 the ``plan`` report use.
+
+Reads (and token requests) that meet a transient failure (a connection
+error, 409, 429, 5xx) are asked again a few times, with a short backoff,
+in the session: they change nothing, and one lost answer must not make a
+plan incomplete, a confirmation round wasted or a Keystone check fail.
+Mutations are never retried here: the executor retries them, step by
+step, and audits every attempt.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import random
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 
-from reaper import config
+from reaper import config, log
+
+LOG = log.get(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Answers to a read that another try may turn into a success.
+RETRIABLE_READ_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 
 
 class MutationRefused(RuntimeError):
@@ -80,9 +94,15 @@ class RequestCounter:
 
 
 class GuardedSession(ks_session.Session):
-    """A keystoneauth session that can refuse mutations and counts requests."""
+    """A keystoneauth session that can refuse mutations, counts requests and retries reads."""
 
     read_only = False
+    #: Tries of a read (or token request) before its failure is the caller's.
+    read_attempts = 5
+    #: First backoff between tries, doubled each time (with jitter).
+    read_backoff = 0.2
+    #: Upper bound of one wait, whatever ``Retry-After`` asks.
+    read_max_wait = 5.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -90,11 +110,48 @@ class GuardedSession(ks_session.Session):
 
     def request(self, url: str, method: str, **kwargs: Any) -> Any:  # type: ignore[override]
         method = method.upper()
-        if self.read_only and method not in SAFE_METHODS and not _is_token_request(url, kwargs):
+        token = _is_token_request(url, kwargs)
+        if self.read_only and method not in SAFE_METHODS and not token:
             raise MutationRefused(method, url)
-        if kwargs.get("authenticated", True) is not False:
-            self.counter.add(method, self._absolute(url, kwargs))
-        return super().request(url, method, **kwargs)
+        counted = kwargs.get("authenticated", True) is not False
+        if method not in SAFE_METHODS and not token:
+            if counted:
+                self.counter.add(method, self._absolute(url, kwargs))
+            return super().request(url, method, **kwargs)
+        for attempt in range(1, self.read_attempts + 1):
+            if counted:
+                self.counter.add(method, self._absolute(url, kwargs))
+            last = attempt == self.read_attempts
+            try:
+                response = super().request(url, method, **kwargs)
+            except ks_exc.HttpError as exc:
+                if last or exc.http_status not in RETRIABLE_READ_STATUS:
+                    raise
+                self._pause(attempt, method, url, f"HTTP {exc.http_status}", exc.response)
+                continue
+            except ks_exc.ConnectionError as exc:
+                if last:
+                    raise
+                self._pause(attempt, method, url, type(exc).__name__, None)
+                continue
+            if last or response.status_code not in RETRIABLE_READ_STATUS:
+                return response
+            self._pause(attempt, method, url, f"HTTP {response.status_code}", response)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _pause(self, attempt: int, method: str, url: str, error: str, response: Any) -> None:
+        delay = self.read_backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)  # noqa: S311
+        hinted = _retry_after(response)
+        delay = min(max(delay, hinted or 0.0), self.read_max_wait)
+        LOG.warning(
+            "read failed, retrying",
+            method=method,
+            path=urlparse(url).path,
+            error=error,
+            attempt=attempt,
+            retry_in=round(delay, 2),
+        )
+        time.sleep(delay)
 
     def _absolute(self, url: str, kwargs: Mapping[str, Any]) -> str:
         """The URL keystoneauth will send to: openstacksdk passes paths plus an endpoint.
@@ -118,6 +175,14 @@ class GuardedSession(ks_session.Session):
 
 class ReadOnlySession(GuardedSession):
     read_only = True
+
+
+def _retry_after(response: Any) -> float | None:
+    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _is_token_request(url: str, kwargs: Mapping[str, Any]) -> bool:

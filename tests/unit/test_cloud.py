@@ -1,0 +1,125 @@
+"""The guarded session: what it refuses, counts and retries, below openstacksdk.
+
+keystoneauth's ``Session.request`` (the network) is replaced by a script of
+answers, so each test states what the session does with what the cloud says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
+
+from reaper import cloud
+
+
+class Answer:
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status
+        self.headers = headers or {}
+
+
+class Cloud:
+    """A scripted cloud: the answers keystoneauth gives, and the requests it got."""
+
+    def __init__(self) -> None:
+        self.script: list[Any] = []
+        self.sent: list[tuple[str, str]] = []
+
+    def answers(self, *items: Any) -> None:
+        self.script.extend(items)
+
+    def request(self, url: str, method: str) -> Any:
+        self.sent.append((method, url))
+        answer = self.script.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+@pytest.fixture
+def scripted_cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+    scripted = Cloud()
+    monkeypatch.setattr(
+        ks_session.Session,
+        "request",
+        lambda self, url, method, **kwargs: scripted.request(url, method),
+    )
+    monkeypatch.setattr(cloud.time, "sleep", lambda _: None)
+    yield scripted
+
+
+def test_the_counter_names_the_endpoint_a_relative_request_went_to(scripted_cloud: Cloud) -> None:
+    session = cloud.GuardedSession()
+    scripted_cloud.answers(Answer(200))
+
+    session.request("/servers/detail", "GET", endpoint_override="http://10.0.0.5:8774/v2.1")
+
+    assert session.counter.by_endpoint() == {("GET", "10.0.0.5:8774"): 1}
+
+
+def test_a_read_that_meets_a_5xx_or_a_reset_is_asked_again_and_each_try_counted(
+    scripted_cloud: Cloud,
+) -> None:
+    session = cloud.GuardedSession()
+    scripted_cloud.answers(Answer(503), ks_exc.ConnectFailure("reset"), Answer(200))
+
+    response = session.request("http://nova/servers", "GET")
+
+    assert response.status_code == 200
+    assert len(scripted_cloud.sent) == 3
+    assert session.counter.by_method() == {"GET": 3}
+
+
+def test_a_read_gives_up_after_its_attempts_with_the_last_answer(scripted_cloud: Cloud) -> None:
+    session = cloud.GuardedSession()
+    scripted_cloud.answers(*[Answer(500) for _ in range(session.read_attempts)])
+
+    response = session.request("http://nova/servers", "GET")
+
+    assert response.status_code == 500
+    assert len(scripted_cloud.sent) == session.read_attempts
+
+
+def test_a_read_answered_404_or_403_is_not_asked_again(scripted_cloud: Cloud) -> None:
+    session = cloud.GuardedSession()
+    scripted_cloud.answers(ks_exc.NotFound(), Answer(403))
+
+    with pytest.raises(ks_exc.NotFound):
+        session.request("http://keystone/v3/projects/p", "GET")
+    assert session.request("http://nova/servers", "GET").status_code == 403
+    assert len(scripted_cloud.sent) == 2
+
+
+def test_a_mutation_is_never_retried_by_the_session(scripted_cloud: Cloud) -> None:
+    """The executor retries mutations, and audits every attempt."""
+    session = cloud.GuardedSession()
+    scripted_cloud.answers(Answer(503), ks_exc.ConnectFailure("reset"))
+
+    assert session.request("http://nova/servers/s", "DELETE").status_code == 503
+    with pytest.raises(ks_exc.ConnectFailure):
+        session.request("http://nova/servers/s", "DELETE")
+    assert len(scripted_cloud.sent) == 2
+
+
+def test_a_token_request_is_retried_but_not_counted(scripted_cloud: Cloud) -> None:
+    session = cloud.ReadOnlySession()
+    scripted_cloud.answers(Answer(503), Answer(201))
+
+    response = session.request("http://keystone/v3/auth/tokens", "POST", authenticated=False)
+
+    assert response.status_code == 201
+    assert len(scripted_cloud.sent) == 2
+    assert session.counter.total == 0
+
+
+def test_a_read_only_session_refuses_a_mutation_before_it_is_sent(scripted_cloud: Cloud) -> None:
+    session = cloud.ReadOnlySession()
+
+    with pytest.raises(cloud.MutationRefused):
+        session.request("http://nova/servers/s", "DELETE")
+    assert scripted_cloud.sent == []
+    assert session.counter.total == 0
