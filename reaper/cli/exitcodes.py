@@ -16,5 +16,3 @@ REFUSED = 4
 INCOMPLETE = 5
 #: Some steps wait for their grace period (``reaper apply --due`` runs them).
 DEFERRED = 6
-#: The command is not implemented yet.
-NOT_IMPLEMENTED = 64

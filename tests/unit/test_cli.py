@@ -1,4 +1,4 @@
-"""The operator CLI: help, version, and honest stubs."""
+"""The operator CLI: help, version, and a command for every stage."""
 
 from __future__ import annotations
 
