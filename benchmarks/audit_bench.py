@@ -10,8 +10,10 @@ on a fresh embedded SQLite store and a throwaway PostgreSQL database:
   it runs: flat means the growth at the end is the growth at the start.
 
 Targets on the reference machine: appends >= 1,000/s on SQLite, verify
->= 50,000 records/s, flat memory. The machine is shared; the load average
-is printed beside the numbers, because a busy neighbour slows everything.
+>= 50,000 records/s, flat memory. The machine is shared: the load average
+is printed beside the numbers, and each row also gives CPU seconds (this
+process and its workers) and records per CPU-second, which a busy
+neighbour barely changes.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import secrets
 import shutil
 import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -48,10 +51,39 @@ class Row:
     what: str
     n: int
     seconds: float
+    #: CPU seconds of this process and the workers it waited for: unlike wall
+    #: time, barely affected by other processes competing for the CPUs.
+    cpu: float
 
     @property
     def rate(self) -> float:
         return self.n / self.seconds if self.seconds else float("inf")
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.n / self.cpu if self.cpu else float("inf")
+
+
+class Clock:
+    """Wall and CPU time (including waited-for child processes) since creation."""
+
+    def __init__(self) -> None:
+        self._wall = time.perf_counter()
+        self._cpu = self._cpu_now()
+
+    @staticmethod
+    def _cpu_now() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    def read(self) -> tuple[float, float]:
+        return time.perf_counter() - self._wall, self._cpu_now() - self._cpu
+
+
+def timed(what: str, n: int, work: Callable[[], object]) -> Row:
+    clock = Clock()
+    work()
+    return Row(what, n, *clock.read())
 
 
 def make_trail(store: Store) -> AuditTrail:
@@ -80,31 +112,27 @@ def realistic(trail: AuditTrail, i: int) -> RecordDraft:
     )
 
 
-def bench_single(store: Store, n: int) -> float:
+def bench_single(store: Store, n: int) -> None:
+    """One record per transaction, built and appended as AuditTrail.append does."""
     trail = make_trail(store)
-    start = time.perf_counter()
     for i in range(n):
         trail.append_many([realistic(trail, i)])
-    return time.perf_counter() - start
 
 
-def bench_batched(store: Store, n: int, size: int) -> float:
+def bench_batched(store: Store, n: int, size: int) -> None:
     trail = make_trail(store)
-    start = time.perf_counter()
     done = 0
     while done < n:
         with trail.batch() as batch:
             for i in range(done, min(done + size, n)):
                 batch.add(realistic(trail, i))
         done += size
-    return time.perf_counter() - start
 
 
-def populate(store: Store, n: int, *, progress: bool = True) -> float:
+def populate(store: Store, n: int, *, progress: bool = True) -> None:
     """Fill the trail quickly: a thousand distinct drafts, appended in large batches."""
     trail = make_trail(store)
     drafts = [realistic(trail, i) for i in range(1000)]
-    start = time.perf_counter()
     done = 0
     while done < n:
         size = min(5000, n - done)
@@ -113,7 +141,6 @@ def populate(store: Store, n: int, *, progress: bool = True) -> float:
         if progress and done % 100_000 == 0:
             print(f"  ... {done:,} records", flush=True)
     trail.checkpoint()
-    return time.perf_counter() - start
 
 
 class RssSampler:
@@ -163,6 +190,7 @@ def milestones(
 @dataclass
 class VerifyRun:
     seconds: float
+    cpu: float
     growth: dict[str, int]
     peak: int
     worker_peak: int
@@ -174,7 +202,7 @@ def bench_verify(store: Store, total: int, workers: int) -> VerifyRun:
     head, cp_head = store.audit.heads()
     at: dict[str, int] = {}
     with RssSampler() as sampler:
-        start = time.perf_counter()
+        clock = Clock()
         records: Iterable[Any] = (
             parallel.inspected(store.audit.url, 1, head.seq, workers=workers)
             if workers
@@ -186,8 +214,10 @@ def bench_verify(store: Store, total: int, workers: int) -> VerifyRun:
             chain_head=head,
             checkpoint_head=cp_head,
         )
-        seconds = time.perf_counter() - start
-    return VerifyRun(seconds, at, sampler.peak - sampler.baseline, sampler.worker_peak, report.ok)
+        seconds, cpu = clock.read()
+    return VerifyRun(
+        seconds, cpu, at, sampler.peak - sampler.baseline, sampler.worker_peak, report.ok
+    )
 
 
 def describe(label: str, run: VerifyRun) -> str:
@@ -227,12 +257,16 @@ def postgresql(admin_url: str) -> Iterator[str]:
 
 def run_database(label: str, url: str, args: argparse.Namespace, rows: list[Row]) -> None:
     with Store.open(url) as store:
-        rows.append(Row(f"append, single ({label})", args.single, bench_single(store, args.single)))
         rows.append(
-            Row(
+            timed(
+                f"append, single ({label})", args.single, lambda: bench_single(store, args.single)
+            )
+        )
+        rows.append(
+            timed(
                 f"append, batches of {args.batch_size} ({label})",
                 args.batched,
-                bench_batched(store, args.batched, args.batch_size),
+                lambda: bench_batched(store, args.batched, args.batch_size),
             )
         )
 
@@ -278,17 +312,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"populating a {args.records:,}-record SQLite trail ...", flush=True)
         with Store.open(f"sqlite:///{workdir}/verify.sqlite") as store:
-            rows.append(
-                Row(
-                    "populate (sqlite, batches of 5000)",
-                    args.records,
-                    populate(store, args.records),
-                )
-            )
+            fill = "populate (sqlite, batches of 5000)"
+            rows.append(timed(fill, args.records, lambda: populate(store, args.records)))
             for workers in (0, args.workers):
                 label = f"verify (sqlite, {workers or 'no'} workers)"
                 run = bench_verify(store, args.records, workers)
-                rows.append(Row(label, args.records, run.seconds))
+                rows.append(Row(label, args.records, run.seconds, run.cpu))
                 notes.append(describe(label, run))
             if args.tracemalloc:
                 fifth = traced_peak(store, args.records // 5)
@@ -304,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                 for workers in (0, args.workers):
                     label = f"verify (postgresql, {workers or 'no'} workers)"
                     run = bench_verify(store, args.pg_records, workers)
-                    rows.append(Row(label, args.pg_records, run.seconds))
+                    rows.append(Row(label, args.pg_records, run.seconds, run.cpu))
                     notes.append(describe(label, run))
     finally:
         if not args.workdir:
@@ -312,10 +341,14 @@ def main(argv: list[str] | None = None) -> int:
 
     width = max(len(r.what) for r in rows)
     print()
-    print(f"{'measurement':<{width}}  {'records':>10}  {'seconds':>8}  {'records/s':>10}")
-    print(f"{'-' * width}  {'-' * 10}  {'-' * 8}  {'-' * 10}")
+    header = ("records", "wall s", "records/s", "CPU s", "per CPU-s")
+    print(f"{'measurement':<{width}}  " + "  ".join(f"{h:>10}" for h in header))
+    print(f"{'-' * width}  " + "  ".join("-" * 10 for _ in header))
     for r in rows:
-        print(f"{r.what:<{width}}  {r.n:>10,}  {r.seconds:>8.2f}  {r.rate:>10,.0f}")
+        print(
+            f"{r.what:<{width}}  {r.n:>10,}  {r.seconds:>10.2f}  {r.rate:>10,.0f}  "
+            f"{r.cpu:>10.2f}  {r.cpu_rate:>10,.0f}"
+        )
     print()
     for note in notes:
         print(note)
