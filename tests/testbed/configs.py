@@ -32,6 +32,10 @@ MECHANISM_DRIVER = "reaper_bind_all"
 #: benchmark-sized tenants whatever flavors they use.
 ALLOCATION_RATIOS = {"cpu": "64.0", "ram": "4.0", "disk": "4.0"}
 SERVICE_USERS = ("nova", "cinder", "neutron", "glance", "placement")
+#: Concurrent requests per API process (gunicorn threads). With the pools of ``_database``
+#: it bounds the API's database connections. (RPC services keep oslo.messaging's 64
+#: handlers: with 4, nova-compute's attach casts starved its RPC calls into timeouts.)
+WORKER_THREADS = 4
 
 
 def render(sections: Sections) -> str:
@@ -94,6 +98,25 @@ def _common(state: RunState, service: str) -> dict[str, str]:
     }
 
 
+def _database(state: RunState, name: str) -> dict[str, str]:
+    """A database section whose pools stay small when idle and bounded under load.
+
+    oslo.db allows 5 + 50 overflow connections per engine, and a testbed has ~16 engines
+    (nova alone opens the API, cell0 and cell1 databases in three processes): a burst of
+    volume creations took 41 connections to cinder's database alone, and two testbeds
+    plus other tests exhausted PostgreSQL's default ``max_connections`` of 100, which
+    every service answers with 500s. The bound must still exceed what concurrent
+    requests hold: a placement request can hold two connections at once, and with eight
+    gunicorn threads a pool of six deadlocked (every thread waiting for its second).
+    """
+    return {
+        "connection": state.database_url(name),
+        "max_pool_size": "1",
+        "max_overflow": str(2 * WORKER_THREADS),
+        "pool_timeout": "60",
+    }
+
+
 def _locks(state: RunState, service: str) -> dict[str, str]:
     return {"lock_path": str(state.layout.data_dir(service) / "locks")}
 
@@ -107,7 +130,7 @@ def keystone(state: RunState) -> Files:
                 "notification_format": state.notification_format,
                 "transport_url": state.transport_url,
             },
-            "database": {"connection": state.database_url("keystone")},
+            "database": _database(state, "keystone"),
             "token": {"provider": "fernet"},
             "fernet_tokens": {"key_repository": str(etc / "fernet-keys")},
             "credential": {"key_repository": str(etc / "credential-keys")},
@@ -128,7 +151,7 @@ def placement(state: RunState) -> Files:
         "placement/placement.conf": {
             "DEFAULT": {"debug": "False"},
             "api": {"auth_strategy": "keystone"},
-            "placement_database": {"connection": state.database_url("placement")},
+            "placement_database": _database(state, "placement"),
             "keystone_authtoken": _authtoken(state, "placement"),
         }
     }
@@ -157,8 +180,8 @@ def nova(state: RunState) -> Files:
     control: Sections = {
         "DEFAULT": {**_common(state, "nova"), "my_ip": HOST},
         "api": {"auth_strategy": "keystone"},
-        "api_database": {"connection": state.database_url("nova_api")},
-        "database": {"connection": state.database_url("nova")},
+        "api_database": _database(state, "nova_api"),
+        "database": _database(state, "nova"),
         "keystone_authtoken": _authtoken(state, "nova"),
         "conductor": {"workers": "1"},
         "scheduler": {"workers": "1"},
@@ -185,7 +208,7 @@ def glance(state: RunState) -> Files:
     return {
         "glance/glance-api.conf": {
             "DEFAULT": {"debug": "False", "enabled_backends": "fs:file"},
-            "database": {"connection": state.database_url("glance")},
+            "database": _database(state, "glance"),
             "keystone_authtoken": _authtoken(state, "glance"),
             "paste_deploy": {
                 "flavor": "keystone",
@@ -212,7 +235,7 @@ def cinder(state: RunState) -> Files:
                 "enabled_backends": VOLUME_BACKEND,
                 "default_volume_type": VOLUME_TYPE,
             },
-            "database": {"connection": state.database_url("cinder")},
+            "database": _database(state, "cinder"),
             "keystone_authtoken": _authtoken(state, "cinder"),
             "nova": {
                 **_password_auth(state, "cinder"),
@@ -245,7 +268,7 @@ def neutron(state: RunState) -> Files:
                 "notify_nova_on_port_status_changes": "True",
                 "notify_nova_on_port_data_changes": "True",
             },
-            "database": {"connection": state.database_url("neutron")},
+            "database": _database(state, "neutron"),
             "keystone_authtoken": _authtoken(state, "neutron"),
             "nova": {**_password_auth(state, "neutron"), "endpoint_type": "public"},
             "oslo_concurrency": _locks(state, "neutron"),

@@ -221,6 +221,7 @@ def up(
             ]
             for future in created:
                 future.result()
+        _warn_if_postgres_is_crowded(state, progress)
         configs.write_all(state)
         clouds.write(state)
         run.save()
@@ -237,6 +238,19 @@ def up(
             progress("cleaning up the failed run")
             down(Path(state.run_dir), keep_logs=False, progress=progress)
         raise
+
+
+#: Connections a testbed may open under load (its pools are capped in configs._database).
+PG_CONNECTIONS_NEEDED = 60
+
+
+def _warn_if_postgres_is_crowded(state: RunState, progress: Progress) -> None:
+    free = postgres.free_connections(state.postgres_url)
+    if free < PG_CONNECTIONS_NEEDED:
+        progress(
+            f"warning: PostgreSQL accepts only {free} more connections and a testbed may use "
+            f"{PG_CONNECTIONS_NEEDED}; services will answer 500 if it runs out"
+        )
 
 
 def _report_dead(state: RunState, progress: Progress) -> None:

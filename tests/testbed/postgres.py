@@ -73,3 +73,9 @@ def existing(url: str, prefix: str) -> list[str]:
     query = f"SELECT datname FROM pg_database WHERE datname LIKE '{pattern}'"  # noqa: S608
     out = _psql(url, "-c", query)
     return [line for line in out.splitlines() if line]
+
+
+def free_connections(url: str) -> int:
+    """How many more connections the server accepts (``max_connections`` minus those in use)."""
+    query = "SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity"
+    return int(_psql(url, "-c", query).strip())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .configs import HOST
+from .configs import HOST, WORKER_THREADS
 from .layout import REPO_ROOT
 from .processes import Command
 from .state import RunState
@@ -86,6 +86,7 @@ def api_command(state: RunState, api: Api) -> Command:
         _python(state), "-m", "reaper_testbed_support.serve", api.app,
         "--bind", f"{HOST}:{state.ports[api.name]}",
         "--name", f"{api.name}-{state.run_id}",
+        "--threads", str(WORKER_THREADS),
     ]  # fmt: skip
     if api.app_args:
         argv += ["--", *api.app_args]

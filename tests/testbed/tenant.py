@@ -112,6 +112,8 @@ class Tenant:
     floating_ip_ids: list[str] = field(default_factory=list)
     image_ids: list[str] = field(default_factory=list)
     keypair_names: list[str] = field(default_factory=list)
+    #: seconds from the start of the build to the end of each phase (for benchmarks)
+    timings: dict[str, float] = field(default_factory=dict)
 
     def connect(self) -> Connection:
         """A connection as the tenant's user, scoped to its project."""
@@ -285,7 +287,13 @@ def build_tenant(
     """Create a project, its user and the spec's resources; wait until all are usable."""
     spec = spec or TenantSpec()
     name = name or f"tenant-{secrets.token_hex(4)}"
+    started = time.monotonic()
     tenant = _create_identity(admin, name, spec)
+
+    def mark(phase: str) -> None:
+        tenant.timings[phase] = round(time.monotonic() - started, 1)
+
+    mark("identity")
     conn = tenant.connect()
     conn.authorize()
     flavor = conn.compute.find_flavor(SERVER_FLAVOR, ignore_missing=False)
@@ -355,6 +363,7 @@ def build_tenant(
         tenant.port_ids = _results(ports)
         tenant.keypair_names = _results(keypairs)
         tenant.image_ids = _results(images)
+        mark("created")
 
         wait_all(
             "volumes",
@@ -364,6 +373,7 @@ def build_tenant(
             _status_is("error"),
             timeout,
         )
+        mark("volumes available")
         # Snapshots before attachments: snapshotting an in-use volume needs force.
         tenant.snapshot_ids = _parallel(
             pool,
@@ -383,6 +393,7 @@ def build_tenant(
             _status_is("error"),
             timeout,
         )
+        mark("servers active")
         wait_all(
             "snapshots",
             tenant.snapshot_ids,
@@ -391,8 +402,11 @@ def build_tenant(
             _status_is("error"),
             timeout,
         )
+        mark("snapshots available")
         _attach_volumes(pool, conn, tenant, spec)
+        mark("volumes attached")
         _floating_ips(pool, conn, tenant, spec, external.id)
+        mark("floating IPs associated")
     return tenant
 
 

@@ -10,6 +10,7 @@ script that serves them. Two things stop plain ``gunicorn module:app`` from work
 
 So this runner sets ``sys.argv`` to the application's own arguments (whatever follows
 ``--``) just before the worker imports the application, and disables the control socket.
+It also turns keep-alive off (see ``main``).
 
 Usage::
 
@@ -67,6 +68,10 @@ def main(argv: list[str]) -> int:
         "worker_class": "gthread",
         "timeout": args.timeout,
         "graceful_timeout": 2,
+        # No keep-alive: gunicorn closes idle connections after 2 s, and a client that
+        # reuses one just as it closes gets "connection reset by peer" (nova's scheduler
+        # then finds no allocation candidates). Connection: close avoids the race.
+        "keepalive": 0,
         "proc_name": args.name,
         "control_socket_disable": True,
         "errorlog": "-",
