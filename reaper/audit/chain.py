@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from reaper.audit.record import RecordIndex
+from reaper.audit.columns import RecordIndex
 
 GENESIS = "0" * 64
 

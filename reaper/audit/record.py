@@ -28,7 +28,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from pycadf import cadftaxonomy
 from pycadf import event as cadf_event
@@ -36,13 +36,12 @@ from pycadf import reason as cadf_reason
 from pycadf import resource as cadf_resource
 
 from reaper import canonical, log
+from reaper.audit.columns import RecordIndex, cadf_time
 from reaper.model import IdentityRef, OutcomeStatus, Resource, ResourceRef, Trigger, utcnow
 
 #: Version of the ``reaper`` section; bump when its meaning changes.
 SCHEMA = "reaper-audit/1"
 
-#: CADF's timestamp format (what pycadf and Keystone write), always UTC here.
-CADF_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"
 
 #: Namespace of the deterministic UUIDs given to actors that have only a name.
 _ACTOR_NS = uuid.UUID("5a3b8f62-3c55-4e0b-9a7e-6f6c1d2e9b41")
@@ -117,16 +116,6 @@ def type_uri(resource_type: str) -> str:
     service, _, kind = resource_type.partition(".")
     root = _SERVICE_ROOTS.get(service, f"data/{service}")
     return f"{root}/{kind}" if kind else root
-
-
-def cadf_time(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).strftime(CADF_TIME_FORMAT)
-
-
-def parse_cadf_time(value: str) -> dt.datetime:
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.timezone.utc)
 
 
 def _resource(resource_id: str, resource_type: str) -> cadf_resource.Resource:
@@ -265,37 +254,6 @@ class AuditReason:
             reason.policyType = "reaper/policy"
             reason.policyId = self.policy if self.rule is None else f"{self.policy}:{self.rule}"
         return reason
-
-
-class RecordIndex(NamedTuple):
-    """The fields of a record that are copied into columns for queries.
-
-    Verify compares them with the body: a column edited to hide a record from
-    ``audit show`` is reported like any other edit. A named tuple so that
-    comparing it with the body's fields is one tuple comparison.
-    """
-
-    recorded_at: str
-    action: str
-    outcome: str
-    target_type: str | None
-    target_id: str | None
-    tombstone_id: str | None
-    plan_hash: str | None
-
-
-def index_of(body: Mapping[str, Any]) -> RecordIndex:
-    ours = body.get("reaper") or {}
-    target = body.get("target") or {}
-    return RecordIndex(
-        body.get("eventTime", ""),
-        body.get("action", ""),
-        body.get("outcome", ""),
-        ours.get("target_type"),
-        target.get("id"),
-        ours.get("tombstone_id"),
-        (ours.get("plan") or {}).get("hash"),
-    )
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from reaper import canonical
 from reaper.audit import keys
 from reaper.audit.chain import GENESIS, ChainHead, ChainRecord
 from reaper.audit.checkpoint import Checkpoint, CheckpointHead
-from reaper.audit.record import RecordIndex, index_of
+from reaper.audit.columns import RecordIndex, index_of
 
 
 class ProblemKind(str, enum.Enum):

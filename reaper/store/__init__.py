@@ -20,12 +20,11 @@ one to retry.
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import tenacity
-from oslo_config import cfg
 
-from reaper import config, log
-from reaper.store import migrate
+from reaper import log
 from reaper.store.audit import AuditRepository
 from reaper.store.database import Database
 from reaper.store.errors import (
@@ -38,6 +37,9 @@ from reaper.store.errors import (
 )
 from reaper.store.plans import FINAL_STEP_STATUSES, DeferredStep, PlanRepository
 from reaper.store.tombstones import CLAIMABLE, TombstoneRepository, TriggerResult
+
+if TYPE_CHECKING:
+    from oslo_config import cfg
 
 LOG = log.get(__name__)
 
@@ -82,6 +84,10 @@ class Store:
         """
         db = Database(url, connect_timeout=connect_timeout)
         if migrate_schema:
+            # Imported here: alembic is only needed to open, not to read (the
+            # verify workers open no schema).
+            from reaper.store import migrate
+
             try:
                 for attempt in tenacity.Retrying(
                     retry=tenacity.retry_if_exception_type(StoreUnavailable),
@@ -103,6 +109,8 @@ class Store:
 
     @classmethod
     def from_conf(cls, conf: cfg.ConfigOpts, *, retry_for: float = 0.0) -> Store:
+        from reaper import config
+
         return cls.open(
             config.store_url(conf),
             connect_timeout=conf.store.connect_timeout,

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Row
 from reaper.audit import chain
 from reaper.audit.chain import ChainHead, ChainRecord, Sealable
 from reaper.audit.checkpoint import Checkpoint, CheckpointHead
-from reaper.audit.record import RecordIndex, parse_cadf_time
+from reaper.audit.columns import RecordIndex, parse_cadf_time
 from reaper.store import schema
 from reaper.store.database import Database
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from reaper import canonical
+from reaper.audit.columns import index_of
 from reaper.audit.record import (
     Actor,
     AuditAction,
@@ -15,7 +16,6 @@ from reaper.audit.record import (
     AuditReason,
     AuditTarget,
     build,
-    index_of,
     type_uri,
 )
 from reaper.model import (

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reaper.audit.chain import ChainHead, ChainRecord
-from reaper.audit.record import RecordIndex
+from reaper.audit.columns import RecordIndex
 from reaper.audit.verify import ProblemKind, Verifier, VerifyReport
 from tests.unit.audit.helpers import (
     edit_body,
