@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -81,16 +82,31 @@ class PgDatabases:
             self.drop(name)
 
 
+def _reachable(admin: Engine, patience: float = 20.0) -> OperationalError | None:
+    """None once the server accepts a connection; the last error after ``patience`` s.
+
+    The machine's PostgreSQL is shared with the OpenStack testbed, which can
+    briefly use up its connections: a busy server is waited for, not skipped.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with admin.connect():
+                return None
+        except OperationalError as exc:
+            if time.monotonic() > deadline:
+                return exc
+            time.sleep(1)
+
+
 @pytest.fixture(scope="session")
 def pg_databases() -> Iterator[PgDatabases]:
     server = pg_server_url()
     admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect():
-            pass
-    except OperationalError as exc:
+    error = _reachable(admin)
+    if error is not None:
         admin.dispose()
-        message = f"PostgreSQL is not reachable at {server.render_as_string()}: {exc.orig}"
+        message = f"PostgreSQL is not reachable at {server.render_as_string()}: {error.orig}"
         if os.environ.get("REAPER_TEST_REQUIRE_PG"):
             pytest.fail(message)
         pytest.skip(message)
