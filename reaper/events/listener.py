@@ -176,9 +176,40 @@ class Listener:
         conf.set_override("executor_thread_pool_size", conf.listener.executor_threads)
         self._started = False
 
-    def start(self) -> None:
+    def start(self, *, bound_timeout: float = 60.0) -> None:
+        """Start consuming; return once reaper's queue exists on the broker.
+
+        oslo.messaging declares the queue in its polling thread, a moment
+        after ``start()`` returns. A deletion published in that moment would
+        reach only the queues that already exist, so the controller is not
+        ready until its own queue is there.
+        """
         self.server.start()
         self._started = True
+        if not self.wait_bound(bound_timeout):
+            LOG.warning(
+                "could not confirm that the listener queue exists",
+                queue=self.conf.listener.pool,
+                timeout=bound_timeout,
+            )
+
+    def wait_bound(self, timeout: float) -> bool:
+        """Whether the pool's queue exists (passive declare), waiting up to ``timeout``."""
+        import kombu
+
+        url = _broker_url(self.conf)
+        if url is None:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with kombu.Connection(url, connect_timeout=5) as connection:
+                    channel = connection.channel()
+                    channel.queue_declare(queue=self.conf.listener.pool, passive=True)
+                    return True
+            except Exception:  # not declared yet (404 closes the channel), or broker busy
+                time.sleep(0.2)
+        return False
 
     def stop(self) -> None:
         if self._started:
@@ -190,6 +221,19 @@ class Listener:
     @property
     def running(self) -> bool:
         return self._started
+
+
+def _broker_url(conf: cfg.ConfigOpts) -> str | None:
+    """The notification transport URL in kombu's spelling (first host only)."""
+    try:
+        url = conf.oslo_messaging_notifications.transport_url or conf.transport_url
+    except cfg.NoSuchOptError:
+        url = None
+    if not url or not url.startswith("rabbit://"):
+        return None
+    rest = url.split("://", 1)[1]
+    hosts, _, vhost = rest.partition("/")
+    return f"amqp://{hosts.split(',')[0]}/{vhost}"
 
 
 class UndecodableAuditor(logging.Handler):

@@ -119,10 +119,13 @@ def main(argv: list[str] | None = None) -> int:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        time.sleep(3)
-        if controller.poll() is not None:
-            print(log_path.read_text())
-            return 1
+        # Ready once its queue is bound: a deletion before that would go unheard.
+        ready_by = time.monotonic() + 120
+        while "controller started" not in log_path.read_text():
+            if controller.poll() is not None or time.monotonic() > ready_by:
+                print(log_path.read_text())
+                return 1
+            time.sleep(0.5)
 
         say(f"Deleting project {tenant.project_id} (and its user) in Keystone - nothing else")
         delete_identity(admin, tenant)
