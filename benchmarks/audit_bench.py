@@ -35,12 +35,13 @@ from typing import Any, TypeVar
 import psutil
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from reaper.audit import parallel
 from reaper.audit.record import Actor, AuditReason, AuditTarget, RecordDraft
 from reaper.audit.trail import AuditTrail
 from reaper.audit.verify import Verifier, verify_store
-from reaper.store import Store
+from reaper.store import Store, StoreError
 
 MIB = 1024 * 1024
 T = TypeVar("T")
@@ -255,20 +256,76 @@ def postgresql(admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def run_database(label: str, url: str, args: argparse.Namespace, rows: list[Row]) -> None:
+class Table:
+    """Prints each measurement as soon as it is taken, and all of them at the end.
+
+    A long run that dies late (the shared PostgreSQL refusing connections)
+    still leaves the numbers it had.
+    """
+
+    HEADER = ("records", "wall s", "records/s", "CPU s", "per CPU-s")
+    WIDTH = 40
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+
+    def line(self, r: Row) -> str:
+        return (
+            f"{r.what:<{self.WIDTH}}  {r.n:>10,}  {r.seconds:>10.2f}  {r.rate:>10,.0f}  "
+            f"{r.cpu:>10.2f}  {r.cpu_rate:>10,.0f}"
+        )
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        print("  " + self.line(row), flush=True)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        print("  " + text, flush=True)
+
+    def print(self) -> None:
+        print()
+        print(f"{'measurement':<{self.WIDTH}}  " + "  ".join(f"{h:>10}" for h in self.HEADER))
+        print(f"{'-' * self.WIDTH}  " + "  ".join("-" * 10 for _ in self.HEADER))
+        for r in self.rows:
+            print(self.line(r))
+        print()
+        for note in self.notes:
+            print(note)
+
+
+def run_appends(label: str, url: str, args: argparse.Namespace, table: Table) -> None:
     with Store.open(url) as store:
-        rows.append(
+        single = f"append, single ({label})"
+        table.add(timed(single, args.single, lambda: bench_single(store, args.single)))
+        batched = f"append, batches of {args.batch_size} ({label})"
+        table.add(
             timed(
-                f"append, single ({label})", args.single, lambda: bench_single(store, args.single)
+                batched, args.batched, lambda: bench_batched(store, args.batched, args.batch_size)
             )
         )
-        rows.append(
-            timed(
-                f"append, batches of {args.batch_size} ({label})",
-                args.batched,
-                lambda: bench_batched(store, args.batched, args.batch_size),
-            )
-        )
+
+
+def run_verify(label: str, store: Store, n: int, args: argparse.Namespace, table: Table) -> None:
+    for workers in (0, args.workers):
+        what = f"verify ({label}, {workers or 'no'} workers)"
+        run = bench_verify(store, n, workers)
+        table.add(Row(what, n, run.seconds, run.cpu))
+        table.note(describe(what, run))
+
+
+def run_postgresql(args: argparse.Namespace, table: Table) -> None:
+    try:
+        with postgresql(args.pg_url) as url:
+            run_appends("postgresql", url, args, table)
+        if args.pg_records:
+            print(f"populating a {args.pg_records:,}-record PostgreSQL trail ...", flush=True)
+            with postgresql(args.pg_url) as url, Store.open(url) as store:
+                populate(store, args.pg_records, progress=False)
+                run_verify("postgresql", store, args.pg_records, args, table)
+    except (StoreError, OperationalError) as exc:
+        table.note(f"PostgreSQL part stopped: {exc}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,57 +358,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="reaper-bench-")
-    rows: list[Row] = []
-    notes: list[str] = []
+    table = Table()
     try:
         print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
-        run_database("sqlite", f"sqlite:///{workdir}/append.sqlite", args, rows)
-        if not args.no_pg:
-            with postgresql(args.pg_url) as url:
-                run_database("postgresql", url, args, rows)
-
+        run_appends("sqlite", f"sqlite:///{workdir}/append.sqlite", args, table)
         print(f"populating a {args.records:,}-record SQLite trail ...", flush=True)
         with Store.open(f"sqlite:///{workdir}/verify.sqlite") as store:
             fill = "populate (sqlite, batches of 5000)"
-            rows.append(timed(fill, args.records, lambda: populate(store, args.records)))
-            for workers in (0, args.workers):
-                label = f"verify (sqlite, {workers or 'no'} workers)"
-                run = bench_verify(store, args.records, workers)
-                rows.append(Row(label, args.records, run.seconds, run.cpu))
-                notes.append(describe(label, run))
+            table.add(timed(fill, args.records, lambda: populate(store, args.records)))
+            run_verify("sqlite", store, args.records, args, table)
             if args.tracemalloc:
                 fifth = traced_peak(store, args.records // 5)
                 full = traced_peak(store, args.records)
-                notes.append(
+                table.note(
                     f"verify (sqlite) Python heap peak: {fifth / MIB:.1f} MiB for "
                     f"{args.records // 5:,} records, {full / MIB:.1f} MiB for {args.records:,}"
                 )
-        if not args.no_pg and args.pg_records:
-            print(f"populating a {args.pg_records:,}-record PostgreSQL trail ...", flush=True)
-            with postgresql(args.pg_url) as url, Store.open(url) as store:
-                populate(store, args.pg_records, progress=False)
-                for workers in (0, args.workers):
-                    label = f"verify (postgresql, {workers or 'no'} workers)"
-                    run = bench_verify(store, args.pg_records, workers)
-                    rows.append(Row(label, args.pg_records, run.seconds, run.cpu))
-                    notes.append(describe(label, run))
+        if not args.no_pg:
+            run_postgresql(args, table)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    width = max(len(r.what) for r in rows)
-    print()
-    header = ("records", "wall s", "records/s", "CPU s", "per CPU-s")
-    print(f"{'measurement':<{width}}  " + "  ".join(f"{h:>10}" for h in header))
-    print(f"{'-' * width}  " + "  ".join("-" * 10 for _ in header))
-    for r in rows:
-        print(
-            f"{r.what:<{width}}  {r.n:>10,}  {r.seconds:>10.2f}  {r.rate:>10,.0f}  "
-            f"{r.cpu:>10.2f}  {r.cpu_rate:>10,.0f}"
-        )
-    print()
-    for note in notes:
-        print(note)
+    table.print()
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
