@@ -100,21 +100,22 @@ class IdentityEndpoint:
             )
             for m in messages
         ]
-        results = []
-        for item in parsed:
-            if isinstance(item, IdentityEvent):
-                trigger = Trigger(
-                    source=TriggerSource.NOTIFICATION,
-                    event_type=item.event_type,
-                    message_id=item.message_id,
-                    initiator=item.initiator,
-                    received_at=received_at,
-                )
-                results.append(
-                    (item, trigger, self.store.tombstones.record_trigger(item.identity, trigger))
-                )
-            else:
-                results.append((item, None, None))
+        triggers = {
+            i: Trigger(
+                source=TriggerSource.NOTIFICATION,
+                event_type=item.event_type,
+                message_id=item.message_id,
+                initiator=item.initiator,
+                received_at=received_at,
+            )
+            for i, item in enumerate(parsed)
+            if isinstance(item, IdentityEvent)
+        }
+        recorded = self.store.tombstones.record_triggers(
+            [(parsed[i].identity, trigger) for i, trigger in triggers.items()]  # type: ignore[union-attr]
+        )
+        by_index = dict(zip(triggers, recorded, strict=True))
+        results = [(item, triggers.get(i), by_index.get(i)) for i, item in enumerate(parsed)]
         with self.trail.batch() as batch:
             for item, trigger, result in results:
                 if isinstance(item, IdentityEvent):

@@ -166,62 +166,177 @@ class TombstoneRepository:
         """
         now = now or utcnow()
         with self._db.write("record a trigger") as conn:
-            if trigger.message_id is not None:
-                seen = conn.execute(
-                    select(TR.c.tombstone_id).where(TR.c.message_id == trigger.message_id)
-                ).scalar()
-                if seen is not None:
-                    found = self._load(conn, T.c.id == seen)
-                    assert found is not None
-                    return TriggerResult(found, created=False, duplicate=True)
-            created = (
+            return self._record(conn, identity, trigger, now)
+
+    def record_triggers(
+        self,
+        items: Sequence[tuple[IdentityRef, Trigger]],
+        *,
+        now: dt.datetime | None = None,
+    ) -> list[TriggerResult]:
+        """:meth:`record_trigger` for a batch, in one transaction (the listener's path).
+
+        Set-based: a handful of statements per batch rather than per message,
+        because intake must keep up with the bus. The returned tombstones
+        carry no triggers (the listener needs only their ids and states).
+        """
+        if not items:
+            return []
+        now = now or utcnow()
+        with self._db.write("record triggers") as conn:
+            message_ids = [t.message_id for _, t in items if t.message_id is not None]
+            seen: dict[str, str] = {}
+            if message_ids:
+                seen = dict(
+                    conn.execute(
+                        select(TR.c.message_id, TR.c.tombstone_id).where(
+                            TR.c.message_id.in_(message_ids)
+                        )
+                    ).all()
+                )
+            keys = sorted({(i.kind.value, i.id) for i, _ in items})
+            existing = self._ids_of(conn, keys)
+            fresh = [k for k in keys if k not in existing]
+            if fresh:
                 self._db.insert_ignore(
                     conn,
                     T,
-                    {
-                        "id": str(uuid.uuid4()),
-                        "kind": identity.kind.value,
-                        "identity_id": identity.id,
-                        "state": TombstoneState.RECEIVED.value,
-                        "reason": "",
-                        "plan_hash": None,
-                        "attempts": 0,
-                        "next_attempt_at": None,
-                        "claimed_by": None,
-                        "claimed_at": None,
-                        "created_at": now,
-                        "updated_at": now,
-                    },
+                    [
+                        {
+                            "id": str(uuid.uuid4()),
+                            "kind": kind,
+                            "identity_id": ident,
+                            "state": TombstoneState.RECEIVED.value,
+                            "reason": "",
+                            "plan_hash": None,
+                            "attempts": 0,
+                            "next_attempt_at": None,
+                            "claimed_by": None,
+                            "claimed_at": None,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for kind, ident in fresh
+                    ],
                     ("kind", "identity_id"),
                 )
-                == 1
-            )
-            tid = conn.execute(
-                select(T.c.id).where(
-                    and_(T.c.kind == identity.kind.value, T.c.identity_id == identity.id)
-                )
-            ).scalar_one()
-            inserted = self._db.insert_ignore(
+            ids = {**existing, **self._ids_of(conn, fresh)}
+            created_keys = set(fresh) - set(existing)
+            rows: list[dict[str, Any]] = []
+            results: list[tuple[tuple[str, str], bool, bool]] = []
+            batch_seen: set[str] = set()
+            for identity, trigger in items:
+                key = (identity.kind.value, identity.id)
+                mid = trigger.message_id
+                duplicate = mid is not None and (mid in seen or mid in batch_seen)
+                if mid is not None:
+                    batch_seen.add(mid)
+                created = key in created_keys
+                created_keys.discard(key)  # only the first trigger of a new identity creates it
+                if not duplicate:
+                    rows.append(
+                        {
+                            "tombstone_id": ids[key],
+                            "source": trigger.source.value,
+                            "event_type": trigger.event_type,
+                            "message_id": mid,
+                            "initiator": (
+                                canonical.dumps(trigger.initiator).decode("utf-8")
+                                if trigger.initiator
+                                else None
+                            ),
+                            "received_at": trigger.received_at or now,
+                        }
+                    )
+                results.append((key, created, duplicate))
+            if rows:
+                self._db.insert_ignore(conn, TR, rows, ("message_id",))
+            touched = sorted({ids[k] for k, created, dup in results if not created and not dup})
+            if touched:
+                conn.execute(update(T).where(T.c.id.in_(touched)).values(updated_at=now))
+            loaded = {
+                r.id: _tombstone(r, [])
+                for r in conn.execute(select(T).where(T.c.id.in_(sorted(set(ids.values())))))
+            }
+        return [
+            TriggerResult(loaded[ids[key]], created=created, duplicate=dup)
+            for key, created, dup in results
+        ]
+
+    def _ids_of(
+        self, conn: Connection, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        if not keys:
+            return {}
+        found: dict[tuple[str, str], str] = {}
+        wanted = set(keys)
+        for ident_chunk in _chunks(sorted({i for _, i in keys}), 500):
+            for row in conn.execute(
+                select(T.c.id, T.c.kind, T.c.identity_id).where(T.c.identity_id.in_(ident_chunk))
+            ):
+                if (row.kind, row.identity_id) in wanted:
+                    found[(row.kind, row.identity_id)] = row.id
+        return found
+
+    def _record(
+        self, conn: Connection, identity: IdentityRef, trigger: Trigger, now: dt.datetime
+    ) -> TriggerResult:
+        if trigger.message_id is not None:
+            seen = conn.execute(
+                select(TR.c.tombstone_id).where(TR.c.message_id == trigger.message_id)
+            ).scalar()
+            if seen is not None:
+                found = self._load(conn, T.c.id == seen)
+                assert found is not None
+                return TriggerResult(found, created=False, duplicate=True)
+        created = (
+            self._db.insert_ignore(
                 conn,
-                TR,
+                T,
                 {
-                    "tombstone_id": tid,
-                    "source": trigger.source.value,
-                    "event_type": trigger.event_type,
-                    "message_id": trigger.message_id,
-                    "initiator": (
-                        canonical.dumps(trigger.initiator).decode("utf-8")
-                        if trigger.initiator
-                        else None
-                    ),
-                    "received_at": trigger.received_at or now,
+                    "id": str(uuid.uuid4()),
+                    "kind": identity.kind.value,
+                    "identity_id": identity.id,
+                    "state": TombstoneState.RECEIVED.value,
+                    "reason": "",
+                    "plan_hash": None,
+                    "attempts": 0,
+                    "next_attempt_at": None,
+                    "claimed_by": None,
+                    "claimed_at": None,
+                    "created_at": now,
+                    "updated_at": now,
                 },
-                ("message_id",),
+                ("kind", "identity_id"),
             )
-            if not created and inserted:
-                conn.execute(update(T).where(T.c.id == tid).values(updated_at=now))
-            found = self._load(conn, T.c.id == tid)
-            assert found is not None
+            == 1
+        )
+        tid = conn.execute(
+            select(T.c.id).where(
+                and_(T.c.kind == identity.kind.value, T.c.identity_id == identity.id)
+            )
+        ).scalar_one()
+        inserted = self._db.insert_ignore(
+            conn,
+            TR,
+            {
+                "tombstone_id": tid,
+                "source": trigger.source.value,
+                "event_type": trigger.event_type,
+                "message_id": trigger.message_id,
+                "initiator": (
+                    canonical.dumps(trigger.initiator).decode("utf-8")
+                    if trigger.initiator
+                    else None
+                ),
+                "received_at": trigger.received_at or now,
+            },
+            ("message_id",),
+        )
+        if not created and inserted:
+            conn.execute(update(T).where(T.c.id == tid).values(updated_at=now))
+        found = self._load(conn, T.c.id == tid)
+        assert found is not None
         return TriggerResult(found, created=created, duplicate=not inserted)
 
     # -- state -----------------------------------------------------------
@@ -396,3 +511,7 @@ class TombstoneRepository:
         """Ids of tombstones whose lease ``owner`` holds (a restarted controller's own)."""
         with self._db.read("list leased tombstones") as conn:
             return [r.id for r in conn.execute(select(T.c.id).where(T.c.claimed_by == owner))]
+
+
+def _chunks(values: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
