@@ -226,7 +226,7 @@ class AuditTarget:
         for attr in ("project_id", "user_id", "domain_id"):
             value = getattr(self, attr)
             if value is not None:
-                setattr(res, attr, value)
+                setattr(res, attr, str(value))
         return res
 
 
@@ -317,7 +317,7 @@ def _trigger(trigger: Trigger | None) -> dict[str, Any] | None:
         "event_type": trigger.event_type,
         "message_id": trigger.message_id,
         "initiator": scrub(canonical.jsonable(trigger.initiator)) if trigger.initiator else None,
-        "received_at": trigger.received_at,
+        "received_at": canonical.jsonable(trigger.received_at),
     }
 
 
@@ -377,7 +377,6 @@ def build(
     cadf["target"] = dict(vars(cadf["target"]))
     if reason is not None:
         cadf["reason"] = dict(vars(cadf["reason"]))
-    cadf = canonical.jsonable(cadf)
     ours: dict[str, Any] = {
         "schema": SCHEMA,
         "target_type": target.type,
@@ -388,8 +387,11 @@ def build(
         "before": _before(before),
         "extra": scrub(canonical.jsonable(extra)) if extra else None,
     }
-    # JSON-plain now, so sealing under the chain lock only encodes.
-    ours = canonical.jsonable({k: v for k, v in ours.items() if v is not None})
+    # Every part is JSON-plain already (strings from pycadf's validated
+    # resources, before-image and extra through canonical.jsonable), so
+    # sealing under the chain lock only encodes; a walk over the whole record
+    # here would cost as much as everything else in build.
+    ours = {k: v for k, v in ours.items() if v is not None}
     index = RecordIndex(
         recorded_at=when,
         action=action,
