@@ -246,11 +246,12 @@ class Controller:
             with sweep.exclusive(self.store) as mine:
                 if not mine:
                     return 0
-                orphans = sweep.find_orphans(
+                found = sweep.find_orphans(
                     self.connection(),
                     min_age=_seconds(self.conf.sweep.min_age),
                 )
-                opened = sweep.open_tombstones(self.store, orphans)
+                self.store.directory.record(found.known)
+                opened = sweep.open_tombstones(self.store, found.orphans)
         except Exception:
             LOG.exception("sweep failed")
             return 0

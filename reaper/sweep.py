@@ -30,7 +30,7 @@ from sqlalchemy import text
 from reaper import log
 from reaper.inventory.base import gather
 from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, utcnow
-from reaper.store import Store
+from reaper.store import Known, Store
 from reaper.verify import VerificationError, verify
 
 LOG = log.get(__name__)
@@ -47,9 +47,16 @@ class Orphan:
     verified_gone: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class SweepResult:
+    orphans: list[Orphan]
+    #: Every project and user Keystone listed, with its domain (for the directory).
+    known: list[Known]
+
+
 def find_orphans(
     conn: Any, *, min_age: dt.timedelta = dt.timedelta(0), now: dt.datetime | None = None
-) -> list[Orphan]:
+) -> SweepResult:
     """Owners of resources (projects, users) that Keystone does not list, verified gone."""
     now = now or utcnow()
     compute, bs, net, img, ident = (
@@ -99,7 +106,11 @@ def find_orphans(
             continue
         if gone:
             orphans.append(Orphan(identity, len(refs), tuple(sorted(refs)[:5]), verified_gone=True))
-    return orphans
+    known = [
+        Known(IdentityRef(IdentityKind.PROJECT, p.id), p.domain_id, p.name)
+        for p in listed["projects"]
+    ] + [Known(IdentityRef(IdentityKind.USER, u.id), u.domain_id, u.name) for u in listed["users"]]
+    return SweepResult(orphans, known)
 
 
 def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, bool]]:

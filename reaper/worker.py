@@ -29,9 +29,12 @@ from reaper.audit.record import AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.executor import Limits, Observer, Report
 from reaper.model import (
+    IdentityKind,
     OutcomeStatus,
     Tombstone,
     TombstoneState,
+    Trigger,
+    TriggerSource,
     utcnow,
 )
 from reaper.store import Store, StoreError
@@ -135,6 +138,8 @@ class Worker:
             )
             self.trail.end_tombstone(tombstone.id)
             return done
+        if identity.kind is IdentityKind.DOMAIN and verification.gone:
+            self._cover_domain(tombstone, trigger)
         planned = pipeline.make_plan(
             conn,
             identity,
@@ -160,6 +165,35 @@ class Worker:
             return moved
         planned_ts = self._move(tombstone, TombstoneState.PLANNED, plan_hash=plan.content_hash)
         return self._execute(planned_ts, fresh=True)
+
+    def _cover_domain(self, tombstone: Tombstone, trigger: Trigger | None) -> None:
+        """Every project and user reaper has seen in a deleted domain gets a cleanup.
+
+        Keystone announces each of a deleted domain's projects and users
+        before the domain itself, so normally they all have tombstones
+        already; any that does not (a lost notification) is opened now.
+        Their resources are cleaned under their own tombstones, not twice.
+        """
+        known = self.store.directory.in_domain(tombstone.identity.id)
+        missing = [k for k in known if self.store.tombstones.find(k.identity) is None]
+        for entry in missing:
+            self.store.tombstones.record_trigger(
+                entry.identity,
+                Trigger(
+                    source=TriggerSource.SWEEP,
+                    event_type=f"identity.{entry.identity.kind.value}.deleted",
+                ),
+            )
+        self.trail.append(
+            action="read",
+            outcome=AuditOutcome.SUCCESS,
+            target=AuditTarget.for_identity(tombstone.identity),
+            reason=f"domain coverage: {len(known)} projects and users seen in this domain, "
+            f"{len(known) - len(missing)} already had a cleanup, {len(missing)} opened now",
+            tombstone_id=tombstone.id,
+            trigger=trigger,
+            extra={"opened": [str(k.identity) for k in missing]},
+        )
 
     def _execute(self, tombstone: Tombstone, *, fresh: bool = False) -> Tombstone:
         if tombstone.plan_hash is None:

@@ -40,10 +40,12 @@ class Sweep(Lister):
         conf = self.app.conf
         conn = cloud.connect(conf, read_only=True)
         min_age = conf.sweep.min_age if parsed_args.min_age is None else parsed_args.min_age
-        orphans = sweep.find_orphans(conn, min_age=dt.timedelta(seconds=min_age))
+        found = sweep.find_orphans(conn, min_age=dt.timedelta(seconds=min_age))
+        orphans = found.orphans
         opened: dict[str, str] = {}
-        if parsed_args.open and orphans:
+        if parsed_args.open:
             store = Store.from_conf(conf)
+            store.directory.record(found.known)
             for orphan, _ in sweep.open_tombstones(store, orphans):
                 found = store.tombstones.find(orphan.identity)
                 opened[str(orphan.identity)] = found.id if found else ""

@@ -27,6 +27,7 @@ import tenacity
 from reaper import log
 from reaper.store.audit import AuditRepository
 from reaper.store.database import Database
+from reaper.store.directory import DirectoryRepository, Known
 from reaper.store.errors import (
     NotFound,
     SchemaError,
@@ -47,6 +48,7 @@ __all__ = [
     "CLAIMABLE",
     "FINAL_STEP_STATUSES",
     "DeferredStep",
+    "Known",
     "NotFound",
     "SchemaError",
     "StateConflict",
@@ -66,6 +68,7 @@ class Store:
         self.tombstones = TombstoneRepository(db)
         self.plans = PlanRepository(db)
         self.audit = AuditRepository(db)
+        self.directory = DirectoryRepository(db)
 
     @classmethod
     def open(

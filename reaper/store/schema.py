@@ -170,5 +170,19 @@ audit_chain_head = Table(
     Column("checkpoint_digest", String(HASH), nullable=True),
 )
 
+#: Projects and users reaper has seen in Keystone, with their domains: once a
+#: domain is deleted Keystone cannot say what it held, and reaper must check
+#: that every project of it is covered by a cleanup (``directory.py``).
+identities = Table(
+    "identities",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("domain_id", String(ID), nullable=True),
+    Column("name", String(ID), nullable=True),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    Index("ix_identities_domain", "domain_id"),
+)
+
 #: The only row of ``audit_chain_head``.
 CHAIN_HEAD_ID = 1
