@@ -62,6 +62,11 @@ class RunLayout:
         return self.run_dir / "data"
 
     @property
+    def pgdata(self) -> Path:
+        """The private PostgreSQL server's data directory (when the run has one)."""
+        return self.run_dir / "pgdata"
+
+    @property
     def logs(self) -> Path:
         return self.run_dir / "logs"
 

@@ -104,7 +104,8 @@ def _new_state(run_id: str, notification_format: str) -> RunState:
         run_dir=str(run_dir),
         created_at=time.time(),
         notification_format=notification_format,
-        postgres_url=postgres.server_url(),
+        postgres_url=postgres.shared_url() or "",
+        postgres_private=postgres.shared_url() is None,
         rabbit_url=rabbitmq.server_url(),
         vhost=vhost,
         transport_url=rabbitmq.transport_url(rabbitmq.server_url(), vhost),
@@ -210,18 +211,20 @@ def up(
     try:
         with run.timed("venv"):
             state.venv = str(venv.ensure())
-        ports.allocate(list(services.apis(state)), layout.root(), _claim(run))
+        port_names = list(services.apis(state)) + (["postgres"] if state.postgres_private else [])
+        ports.allocate(port_names, layout.root(), _claim(run))
+        if state.postgres_private:
+            state.postgres_url = postgres.private_url(state.ports["postgres"])
         state.urls = {name: services.api_url(state, name, api.catalog_path)
                       for name, api in services.apis(state).items()}  # fmt: skip
         state.keystone_url = state.urls["keystone"]
         with run.timed("databases and vhost"), ThreadPoolExecutor(2) as pool:
             created = [
-                pool.submit(postgres.create, state.postgres_url, list(state.databases.values())),
+                pool.submit(_databases, run),
                 pool.submit(rabbitmq.create, state.rabbit_url, state.vhost),
             ]
             for future in created:
                 future.result()
-        _warn_if_postgres_is_crowded(state, progress)
         configs.write_all(state)
         clouds.write(state)
         run.save()
@@ -244,13 +247,21 @@ def up(
 PG_CONNECTIONS_NEEDED = 60
 
 
-def _warn_if_postgres_is_crowded(state: RunState, progress: Progress) -> None:
-    free = postgres.free_connections(state.postgres_url)
-    if free < PG_CONNECTIONS_NEEDED:
-        progress(
-            f"warning: PostgreSQL accepts only {free} more connections and a testbed may use "
-            f"{PG_CONNECTIONS_NEEDED}; services will answer 500 if it runs out"
-        )
+def _databases(run: _Run) -> None:
+    """The run's databases: on a private server it starts, or on the shared one."""
+    state = run.state
+    if state.postgres_private:
+        postgres.init_private(state.layout.pgdata)
+        run.start(postgres.private_command(state.layout.pgdata, state.ports["postgres"]))
+        postgres.wait_ready(state.postgres_url)
+    else:
+        free = postgres.free_connections(state.postgres_url)
+        if free < PG_CONNECTIONS_NEEDED:
+            run.progress(
+                f"warning: PostgreSQL accepts only {free} more connections and a testbed may "
+                f"use {PG_CONNECTIONS_NEEDED}; services will answer 500 if it runs out"
+            )
+    postgres.create(state.postgres_url, list(state.databases.values()))
 
 
 def _report_dead(state: RunState, progress: Progress) -> None:
@@ -307,7 +318,10 @@ def down(run_dir: Path, keep_logs: bool = False, progress: Progress = _stderr) -
     except (OSError, ValueError):
         state = None
     run_id = state.run_id if state else layout.check_run_id(run_dir.name)
-    pg_url = state.postgres_url if state and state.postgres_url else postgres.server_url()
+    # Without state.json nothing says where the databases are: try the shared server.
+    shared = postgres.shared_url() if state is None else None
+    if state is not None and not state.postgres_private:
+        shared = state.postgres_url
     problems: list[str] = []
     survivors = processes.stop(run_id, state.pids.values() if state else [])
     if survivors:
@@ -315,15 +329,19 @@ def down(run_dir: Path, keep_logs: bool = False, progress: Progress = _stderr) -
     busy = [port for port in (state.ports.values() if state else []) if processes.listening(port)]
     if busy:
         problems.append(f"something still listens on ports {busy}")
-    for label, action in (
-        ("databases", lambda: postgres.drop(pg_url, list(postgres.names(run_id).values()))),
-        ("vhost", lambda: rabbitmq.delete(rabbitmq.vhost_name(run_id))),
-    ):
+    # A private server stopped with the processes; its data goes with the run directory.
+    actions = [("vhost", lambda: rabbitmq.delete(rabbitmq.vhost_name(run_id)))]
+    if shared:
+        names = list(postgres.names(run_id).values())
+        actions.append(("databases", lambda: postgres.drop(shared, names)))
+    for label, action in actions:
+        # Every part is attempted, whatever failed before it.
         try:
             action()
         except Exception as exc:
             problems.append(f"{label}: {exc}")
     if keep_logs and state is not None:
+        shutil.rmtree(state.layout.pgdata, ignore_errors=True)
         state.status = "down"
         state.pids = {}
         state.save()
@@ -341,9 +359,16 @@ def leftovers(state: RunState) -> dict[str, list[str]]:
     return {
         "processes": [str(pid) for pid in processes.run_processes(run_id)],
         "listening ports": [str(p) for p in state.ports.values() if processes.listening(p)],
-        "databases": postgres.existing(state.postgres_url or postgres.server_url(), f"{run_id}_"),
+        "databases": _databases_left(state),
         "vhosts": [v for v in rabbitmq.existing() if v == vhost],
     }
+
+
+def _databases_left(state: RunState) -> list[str]:
+    port = state.ports.get("postgres")
+    if state.postgres_private and (port is None or not processes.listening(port)):
+        return []
+    return postgres.existing(state.postgres_url, f"{state.run_id}_")
 
 
 def runs() -> list[Path]:

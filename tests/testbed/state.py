@@ -33,6 +33,8 @@ class RunState:
     created_at: float = 0.0
     notification_format: str = "basic"
     postgres_url: str = ""
+    #: True if the run started its own PostgreSQL server (see postgres.py).
+    postgres_private: bool = False
     rabbit_url: str = ""
     vhost: str = ""
     transport_url: str = ""

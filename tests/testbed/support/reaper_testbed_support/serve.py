@@ -10,7 +10,7 @@ script that serves them. Two things stop plain ``gunicorn module:app`` from work
 
 So this runner sets ``sys.argv`` to the application's own arguments (whatever follows
 ``--``) just before the worker imports the application, and disables the control socket.
-It also turns keep-alive off (see ``main``).
+It also turns keep-alive off and lifts the request-line limit (see ``main``).
 
 Usage::
 
@@ -72,6 +72,10 @@ def main(argv: list[str]) -> int:
         # reuses one just as it closes gets "connection reset by peer" (nova's scheduler
         # then finds no allocation candidates). Connection: close avoids the race.
         "keepalive": 0,
+        # nova lists a page of servers' ports from neutron with one device_id per server
+        # in the query string: 4764 bytes for a page of 100 servers, over gunicorn's
+        # default 4094-byte request line (414 URI Too Long, and nova answers 500).
+        "limit_request_line": 0,
         "proc_name": args.name,
         "control_socket_disable": True,
         "errorlog": "-",
