@@ -317,8 +317,9 @@ def run_verify(label: str, store: Store, n: int, args: argparse.Namespace, table
 
 def run_postgresql(args: argparse.Namespace, table: Table) -> None:
     try:
-        with postgresql(args.pg_url) as url:
-            run_appends("postgresql", url, args, table)
+        if args.single or args.batched:
+            with postgresql(args.pg_url) as url:
+                run_appends("postgresql", url, args, table)
         if args.pg_records:
             print(f"populating a {args.pg_records:,}-record PostgreSQL trail ...", flush=True)
             with postgresql(args.pg_url) as url, Store.open(url) as store:
@@ -354,18 +355,29 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also measure the Python heap peak verifying 20%% and 100%% (slow)",
     )
-    parser.add_argument("--workdir", help="where the SQLite files go (default: a temp dir)")
+    parser.add_argument(
+        "--workdir",
+        help="where the SQLite files go, kept afterwards: a second run reuses the "
+        "populated trail (default: a temp dir, removed)",
+    )
     args = parser.parse_args(argv)
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="reaper-bench-")
     table = Table()
     try:
         print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
-        run_appends("sqlite", f"sqlite:///{workdir}/append.sqlite", args, table)
-        print(f"populating a {args.records:,}-record SQLite trail ...", flush=True)
+        if args.single or args.batched:
+            run_appends("sqlite", f"sqlite:///{workdir}/append.sqlite", args, table)
         with Store.open(f"sqlite:///{workdir}/verify.sqlite") as store:
-            fill = "populate (sqlite, batches of 5000)"
-            table.add(timed(fill, args.records, lambda: populate(store, args.records)))
+            have = store.audit.head().seq
+            if have and have != args.records:
+                raise SystemExit(
+                    f"{workdir}/verify.sqlite holds {have:,} records, not {args.records:,}"
+                )
+            if not have:
+                print(f"populating a {args.records:,}-record SQLite trail ...", flush=True)
+                fill = "populate (sqlite, batches of 5000)"
+                table.add(timed(fill, args.records, lambda: populate(store, args.records)))
             run_verify("sqlite", store, args.records, args, table)
             if args.tracemalloc:
                 fifth = traced_peak(store, args.records // 5)
