@@ -160,11 +160,23 @@ def wait_all(
     timeout: float,
     interval: float = 2.0,
 ) -> None:
-    """Wait until every id is ready, listing all of them at once per poll."""
+    """Wait until every id is ready, listing all of them at once per poll.
+
+    A poll whose connection is reset is just a lost poll: the WSGI servers close
+    idle keep-alive connections, and a poll that reuses one just then gets a reset.
+    """
+    from keystoneauth1.exceptions import ConnectionError as ConnectionFailed
+
     pending = set(ids)
     deadline = time.monotonic() + timeout
     while pending:
-        current = {item.id: item for item in list_current() if item.id in pending}
+        try:
+            current = {item.id: item for item in list_current() if item.id in pending}
+        except ConnectionFailed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
+            continue
         broken = [i for i, item in current.items() if failed(item)]
         if broken:
             raise RuntimeError(f"{what} failed: {broken}")
