@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+import requests
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
@@ -104,9 +105,17 @@ class GuardedSession(ks_session.Session):
     #: Upper bound of one wait, whatever ``Retry-After`` asks.
     read_max_wait = 5.0
 
+    #: Keep-alive connections per endpoint: discovery lists in parallel and the
+    #: executor runs several requests per service at once; requests' default
+    #: pool of 10 would open and discard connections under that load.
+    pool_size = 64
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.counter = RequestCounter()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=self.pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     def request(self, url: str, method: str, **kwargs: Any) -> Any:  # type: ignore[override]
         method = method.upper()

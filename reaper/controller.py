@@ -191,6 +191,7 @@ class Controller:
         self.listener.start()
         self.api.start()
         self.checkpointer.start()
+        self._spawn("reaper-warmup", self._warm_up)
         for i in range(self.conf.workers):
             self._spawn(f"reaper-worker-{i}", self._work_loop)
         if self.conf.sweep.enabled:
@@ -219,6 +220,22 @@ class Controller:
         self.threads.append(thread)
 
     # -- loops ---------------------------------------------------------------------
+
+    def _warm_up(self) -> None:
+        """Authenticate and discover every service's endpoint and versions now.
+
+        The first plan would otherwise pay for a token and one version
+        discovery per service (seconds), right when a deletion has just
+        arrived and the operator expects reaper to act within a second.
+        """
+        try:
+            conn = self.connection()
+            conn.authorize()
+            for proxy in (conn.compute, conn.block_storage, conn.network, conn.image):
+                proxy.get_endpoint()
+                proxy.get_api_major_version()
+        except Exception as exc:  # the first plan will try (and report) again
+            LOG.warning("warm-up of the cloud connection failed", error=str(exc))
 
     def _work_loop(self) -> None:
         delay = self.conf.poll_interval

@@ -89,6 +89,7 @@ _QUIET = {
     "amqp": logging.WARNING,
     "kombu": logging.WARNING,
     "oslo_messaging": logging.WARNING,
+    "oslo.messaging": logging.WARNING,
 }
 
 

@@ -240,7 +240,7 @@ def _broker_url(conf: cfg.ConfigOpts) -> str | None:
 class UndecodableAuditor(logging.Handler):
     """Audits messages oslo.messaging's driver rejects before any endpoint sees them."""
 
-    LOGGERS = ("oslo_messaging._drivers.impl_rabbit",)
+    LOGGERS = ("oslo.messaging._drivers.impl_rabbit", "oslo_messaging._drivers.impl_rabbit")
     MARKER = "Failed to process message"
 
     def __init__(self, trail: AuditTrail, metrics: Any = None) -> None:

@@ -7,6 +7,7 @@ other fixtures below.
 
 import pytest
 
+from tests.functional.controller_fixtures import *  # noqa: F403
 from tests.functional.store_fixtures import *  # noqa: F403
 from tests.functional.testbed_fixtures import *  # noqa: F403
 
