@@ -119,7 +119,14 @@ def ensure(progress: bool = True) -> Path:
         log.write_text("")
         _run([sys.executable, "-m", "venv", str(path)], log)
         python = str(path / "bin" / "python")
-        _run([python, "-m", "pip", "install", "-r", str(REQUIREMENTS)], log)
+        # pip byte-compiles every module, one at a time, including the thousands of test
+        # modules nova, neutron and cinder ship. Compiling everything but tests on all
+        # cores afterwards takes ~30% less CPU and much less time. (Not compiling at all
+        # is worse: a dozen services then compile the same modules at their first start.)
+        _run([python, "-m", "pip", "install", "--no-compile", "-r", str(REQUIREMENTS)], log)
+        site_packages = next((path / "lib").glob("python*/site-packages"))
+        _run([python, "-m", "compileall", "-q", "-j", "0", "-x", r"[/\\]tests?[/\\]",
+              str(site_packages)], log)  # fmt: skip
         # Install from a copy: building in place would leave build/ and *.egg-info in the repo.
         with tempfile.TemporaryDirectory() as tmp:
             source = Path(tmp) / "support"
