@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from . import clouds, configs, layout, ports, postgres, processes, rabbitmq, services, venv
+from .layout import RunLayout
 from .processes import StepFailed
 from .state import RunState
 
@@ -288,7 +289,7 @@ def set_notification_format(state: RunState, notification_format: str) -> None:
     configs.write(state, configs.keystone(state))
     old = state.pids.get("keystone")
     if old:
-        processes.stop_group(state.run_id, old)
+        processes.stop_group(state.owner, old)
     run = _Run(state, lambda _message: None)
     run.start(services.api_command(state, services.apis(state)["keystone"]))
     run.wait_api("keystone")
@@ -323,7 +324,8 @@ def down(run_dir: Path, keep_logs: bool = False, progress: Progress = _stderr) -
     if state is not None and not state.postgres_private:
         shared = state.postgres_url
     problems: list[str] = []
-    survivors = processes.stop(run_id, state.pids.values() if state else [])
+    owner = state.owner if state else processes.Owner(run_id, (RunLayout(run_dir).pgdata,))
+    survivors = processes.stop(owner, state.pids.values() if state else [])
     if survivors:
         problems.append(f"processes still alive: {survivors}")
     busy = [port for port in (state.ports.values() if state else []) if processes.listening(port)]
@@ -357,7 +359,7 @@ def leftovers(state: RunState) -> dict[str, list[str]]:
     run_id = state.run_id
     vhost = rabbitmq.vhost_name(run_id)
     return {
-        "processes": [str(pid) for pid in processes.run_processes(run_id)],
+        "processes": [str(pid) for pid in processes.run_processes(state.owner)],
         "listening ports": [str(p) for p in state.ports.values() if processes.listening(p)],
         "databases": _databases_left(state),
         "vhosts": [v for v in rabbitmq.existing() if v == vhost],

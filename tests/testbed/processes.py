@@ -137,22 +137,46 @@ def is_alive(pid: int) -> bool:
     return stat is not None and stat[0] not in ("Z", "X")
 
 
-def belongs_to(pid: int, run_id: str) -> bool:
-    """True if the process carries this run's id in its environment."""
+@dataclass(frozen=True)
+class Owner:
+    """How to recognise a run's processes."""
+
+    run_id: str
+    #: Processes working inside these directories belong to the run too. PostgreSQL's
+    #: children replace their environment with their process titles and start sessions of
+    #: their own, so neither the run id nor the process group finds them; they all work in
+    #: the data directory.
+    dirs: tuple[Path, ...] = ()
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd").removesuffix(" (deleted)")
+    except OSError:
+        return ""
+
+
+def belongs_to(pid: int, owner: Owner) -> bool:
+    """True if the process carries the run's id in its environment or works in its dirs."""
     try:
         environ = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return False
-    return f"{RUN_ID_ENV}={run_id}".encode() in environ.split(b"\0")
+    if f"{RUN_ID_ENV}={owner.run_id}".encode() in environ.split(b"\0"):
+        return True
+    if owner.dirs:
+        cwd = _cwd(pid)
+        return any(cwd == str(d) or cwd.startswith(f"{d}/") for d in owner.dirs)
+    return False
 
 
-def run_processes(run_id: str) -> list[int]:
+def run_processes(owner: Owner) -> list[int]:
     """Every live process on the machine that belongs to the run."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             pid = int(entry.name)
-            if pid != os.getpid() and belongs_to(pid, run_id) and is_alive(pid):
+            if pid != os.getpid() and belongs_to(pid, owner) and is_alive(pid):
                 found.append(pid)
     return found
 
@@ -167,26 +191,26 @@ def _signal(leaders: Iterable[int], pids: Iterable[int], sig: signal.Signals) ->
             os.kill(pid, sig)
 
 
-def stop(run_id: str, pids: Iterable[int], grace: float = 5.0) -> list[int]:
+def stop(owner: Owner, pids: Iterable[int], grace: float = 5.0) -> list[int]:
     """Stop the run's processes: SIGTERM to their groups, wait, then SIGKILL what is left.
 
     ``pids`` are the group leaders the run recorded; the environment scan finds everything
     else (workers whose master died, a process whose pid file was never written). Returns
     the pids still alive at the end, which is empty unless something ignores SIGKILL.
     """
-    leaders = [pid for pid in pids if belongs_to(pid, run_id)]
-    _signal(leaders, run_processes(run_id), signal.SIGTERM)
+    leaders = [pid for pid in pids if belongs_to(pid, owner)]
+    _signal(leaders, run_processes(owner), signal.SIGTERM)
     for sig, wait in ((signal.SIGKILL, grace), (None, 5.0)):
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             _reap()
-            if not run_processes(run_id):
+            if not run_processes(owner):
                 return []
             time.sleep(0.2)
         if sig is not None:
-            _signal([p for p in leaders if belongs_to(p, run_id)], run_processes(run_id), sig)
+            _signal([p for p in leaders if belongs_to(p, owner)], run_processes(owner), sig)
     _reap()
-    return run_processes(run_id)
+    return run_processes(owner)
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -199,9 +223,9 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def stop_group(run_id: str, pid: int, grace: float = 5.0) -> None:
+def stop_group(owner: Owner, pid: int, grace: float = 5.0) -> None:
     """Stop one service (its whole process group), e.g. to restart it with a new config."""
-    if not belongs_to(pid, run_id):
+    if not belongs_to(pid, owner):
         return
     _signal([pid], [], signal.SIGTERM)
     deadline = time.monotonic() + grace

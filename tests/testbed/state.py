@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .layout import RunLayout
+from .processes import Owner
 
 ADMIN_CLOUD = "testbed-admin"
 REGION = "RegionOne"
@@ -54,6 +55,11 @@ class RunState:
     @property
     def layout(self) -> RunLayout:
         return RunLayout(Path(self.run_dir))
+
+    @property
+    def owner(self) -> Owner:
+        """How ``down`` and the leftover check recognise the run's processes."""
+        return Owner(self.run_id, (self.layout.pgdata,))
 
     def database_url(self, name: str) -> str:
         """The SQLAlchemy URL of one of the run's databases, as the services use it."""

@@ -113,7 +113,7 @@ class Testbed:
 
     def status(self) -> dict[str, Any]:
         """Liveness of every process and API of the run."""
-        alive = {name: processes.is_alive(pid) and processes.belongs_to(pid, self.run_id)
+        alive = {name: processes.is_alive(pid) and processes.belongs_to(pid, self._state.owner)
                  for name, pid in self._state.pids.items()}  # fmt: skip
         answering = {}
         for name, api in services.apis(self._state).items():
