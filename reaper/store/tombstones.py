@@ -195,33 +195,33 @@ class TombstoneRepository:
                     ).all()
                 )
             keys = sorted({(i.kind.value, i.id) for i, _ in items})
-            existing = self._ids_of(conn, keys)
-            fresh = [k for k in keys if k not in existing]
-            if fresh:
-                self._db.insert_ignore(
-                    conn,
-                    T,
-                    [
-                        {
-                            "id": str(uuid.uuid4()),
-                            "kind": kind,
-                            "identity_id": ident,
-                            "state": TombstoneState.RECEIVED.value,
-                            "reason": "",
-                            "plan_hash": None,
-                            "attempts": 0,
-                            "next_attempt_at": None,
-                            "claimed_by": None,
-                            "claimed_at": None,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for kind, ident in fresh
-                    ],
-                    ("kind", "identity_id"),
-                )
-            ids = {**existing, **self._ids_of(conn, fresh)}
-            created_keys = set(fresh) - set(existing)
+            # Propose an id for every identity; the row whose id is ours was created now.
+            proposed = {key: str(uuid.uuid4()) for key in keys}
+            self._db.insert_ignore(
+                conn,
+                T,
+                [
+                    {
+                        "id": proposed[(kind, ident)],
+                        "kind": kind,
+                        "identity_id": ident,
+                        "state": TombstoneState.RECEIVED.value,
+                        "reason": "",
+                        "plan_hash": None,
+                        "attempts": 0,
+                        "next_attempt_at": None,
+                        "claimed_by": None,
+                        "claimed_at": None,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for kind, ident in keys
+                ],
+                ("kind", "identity_id"),
+            )
+            rows_by_key = self._rows_of(conn, keys)
+            ids = {key: row.id for key, row in rows_by_key.items()}
+            created_keys = {key for key in keys if ids[key] == proposed[key]}
             rows: list[dict[str, Any]] = []
             results: list[tuple[tuple[str, str], bool, bool]] = []
             batch_seen: set[str] = set()
@@ -254,28 +254,21 @@ class TombstoneRepository:
             touched = sorted({ids[k] for k, created, dup in results if not created and not dup})
             if touched:
                 conn.execute(update(T).where(T.c.id.in_(touched)).values(updated_at=now))
-            loaded = {
-                r.id: _tombstone(r, [])
-                for r in conn.execute(select(T).where(T.c.id.in_(sorted(set(ids.values())))))
-            }
+            loaded = {row.id: _tombstone(row, []) for row in rows_by_key.values()}
         return [
             TriggerResult(loaded[ids[key]], created=created, duplicate=dup)
             for key, created, dup in results
         ]
 
-    def _ids_of(
+    def _rows_of(
         self, conn: Connection, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], str]:
-        if not keys:
-            return {}
-        found: dict[tuple[str, str], str] = {}
+    ) -> dict[tuple[str, str], Any]:
+        found: dict[tuple[str, str], Any] = {}
         wanted = set(keys)
         for ident_chunk in _chunks(sorted({i for _, i in keys}), 500):
-            for row in conn.execute(
-                select(T.c.id, T.c.kind, T.c.identity_id).where(T.c.identity_id.in_(ident_chunk))
-            ):
+            for row in conn.execute(select(T).where(T.c.identity_id.in_(ident_chunk))):
                 if (row.kind, row.identity_id) in wanted:
-                    found[(row.kind, row.identity_id)] = row.id
+                    found[(row.kind, row.identity_id)] = row
         return found
 
     def _record(
