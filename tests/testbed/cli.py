@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from . import layout, lifecycle
+from .state import RunState
 from .testbed import Testbed
 
 
@@ -73,18 +74,17 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    testbed = Testbed.attach(_resolve(args.run)) if not args.json else None
     run_dir = _resolve(args.run)
     if args.json:
-        print((run_dir / "state.json").read_text())
+        print((run_dir / "state.json").read_text(), end="")
         return 0
-    assert testbed is not None
+    # Not attach(): status must also describe a run that is half up or was downed.
+    testbed = Testbed(RunState.load(run_dir), owned=False)
     print(_describe(testbed))
     report = testbed.status()
-    for kind in ("processes", "apis"):
+    for kind, label in (("processes", "process"), ("apis", "api")):
         for name, ok in sorted(report[kind].items()):
-            print(f"  {kind[:-2] if kind == 'processes' else 'api':8} {name:18} "
-                  f"{'up' if ok else 'DOWN'}")  # fmt: skip
+            print(f"  {label:8} {name:18} {'up' if ok else 'DOWN'}")
     healthy = all(report["processes"].values()) and all(report["apis"].values())
     return 0 if healthy else 1
 

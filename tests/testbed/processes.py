@@ -252,20 +252,23 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_http(url: str, timeout: float, alive: Callable[[], bool], name: str) -> None:
-    """Poll ``url`` until it answers below 500; fail early if the service's process died."""
+def answers(url: str) -> bool:
+    """True if ``url`` answers with a status below 500 (an API that is up, even if it says 401)."""
     if not url.startswith("http://"):
         raise ValueError(f"not an http URL: {url}")
+    try:
+        with urllib.request.urlopen(url, timeout=5):  # noqa: S310 - http only, checked above
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def wait_http(url: str, timeout: float, alive: Callable[[], bool], name: str) -> None:
+    """Poll ``url`` until it answers; fail early if the service's process died."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5):  # noqa: S310 - http only, checked above
-                return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
+    while not answers(url):
         if not alive():
             raise StepFailed(f"{name} died before answering on {url}")
         if time.monotonic() > deadline:

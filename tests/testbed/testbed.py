@@ -115,15 +115,10 @@ class Testbed:
         """Liveness of every process and API of the run."""
         alive = {name: processes.is_alive(pid) and processes.belongs_to(pid, self._state.owner)
                  for name, pid in self._state.pids.items()}  # fmt: skip
-        answering = {}
-        for name, api in services.apis(self._state).items():
-            try:
-                processes.wait_http(
-                    services.api_url(self._state, name, api.health_path), 0, lambda: True, name
-                )
-                answering[name] = True
-            except processes.StepFailed:
-                answering[name] = False
+        answering = {
+            name: processes.answers(services.api_url(self._state, name, api.health_path))
+            for name, api in services.apis(self._state).items()
+        }
         return {"status": self._state.status, "processes": alive, "apis": answering}
 
     def leftovers(self) -> dict[str, list[str]]:
