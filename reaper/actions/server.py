@@ -28,11 +28,21 @@ def stop_server(conn: Any, resource: Resource) -> Result:
 
 
 def tag_resource(conn: Any, resource: Resource, tags: Sequence[str]) -> None:
-    """Add ``tags`` the way the resource's service keeps tags."""
+    """Add ``tags`` the way the resource's service keeps tags.
+
+    Servers and images are handed to openstacksdk as objects with a tag list
+    of their own: given a bare id, its ``add_tag`` appends to the class-wide
+    default list, and from then on every server or image the process reads
+    without tags (a server's nested image, say) shows the tag - a phantom
+    ``reaper:keep`` would protect what nobody tagged.
+    """
+    from openstack.compute.v2.server import Server
+    from openstack.image.v2.image import Image
+
     rtype, rid = resource.type, resource.id
     if rtype == "compute.server":
         for tag in tags:
-            conn.compute.add_tag_to_server(rid, tag)
+            conn.compute.add_tag_to_server(Server.existing(id=rid, tags=[]), tag)
     elif rtype in ("block_storage.volume", "block_storage.snapshot"):
         metadata = {tag: "true" for tag in tags}
         if rtype == "block_storage.volume":
@@ -41,7 +51,7 @@ def tag_resource(conn: Any, resource: Resource, tags: Sequence[str]) -> None:
             conn.block_storage.set_snapshot_metadata(rid, **metadata)
     elif rtype == "image.image":
         for tag in tags:
-            conn.image.add_tag(rid, tag)
+            conn.image.add_tag(Image.existing(id=rid, tags=[]), tag)
     elif rtype.startswith("network."):
         current = list(resource.attributes.get("tags") or ())
         getter = {
