@@ -1,13 +1,15 @@
 """Fixtures of the functional tests.
 
-The store's database fixtures live in store_fixtures.py and the OpenStack testbed's in
-testbed_fixtures.py (both imported here so every functional test can use them); add
+The store's database fixtures live in store_fixtures.py, the OpenStack testbed's in
+testbed_fixtures.py, and the fault proxy and tenant farm of the plan/apply tests in
+reaper_fixtures.py (all imported here so every functional test can use them); add
 other fixtures below.
 """
 
 import pytest
 
 from tests.functional.controller_fixtures import *  # noqa: F403
+from tests.functional.reaper_fixtures import *  # noqa: F403
 from tests.functional.store_fixtures import *  # noqa: F403
 from tests.functional.testbed_fixtures import *  # noqa: F403
 

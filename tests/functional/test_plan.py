@@ -1,0 +1,493 @@
+"""``reaper plan`` against a real cloud: what it lists, decides and orders, and what it never does.
+
+A tenant with every core resource type is built by its own user, given a
+public image, a shared network (as admin, owned by the tenant) and a volume
+its user marked ``reaper:keep``, and then deleted in Keystone. A second
+tenant stays alive and holds resources with the same names. A third
+tenant's user is deleted while its project lives on. Every ``reaper``
+command runs through the fault proxy (without faults), so what reached the
+services is counted on their side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from reaper import cloud, config, pipeline
+from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
+from reaper.policy import configured_policy_paths, load_policies
+from tests.faultproxy import FaultProxy
+from tests.functional.reaping import (
+    PROXIED_CLOUD,
+    Operator,
+    Run,
+    TenantFarm,
+    load_plan,
+)
+from tests.testbed.tenant import Tenant, TenantSpec, delete_identity
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from tests.testbed import Testbed
+
+pytestmark = pytest.mark.functional
+
+GUARD_POLICY = "never-touch-shared-or-kept"
+#: A user who made a server and a volume in their project, and has a keypair.
+USER_SPEC = TenantSpec(
+    servers=1,
+    volumes=1,
+    attached_volumes=0,
+    snapshots=0,
+    floating_ips=0,
+    ports=0,
+    images=0,
+    keypairs=1,
+    security_groups=0,
+)
+#: What this module builds (the session builds every module's tenants at once).
+TENANTS = {"plan-deleted": TenantSpec(), "plan-user": USER_SPEC}
+
+
+@dataclasses.dataclass
+class World:
+    """The tenants of this module, what was added to them, and the plan of the deleted one."""
+
+    operator: Operator
+    deleted: Tenant
+    live: Tenant
+    leaver: Tenant
+    public_image: str
+    shared_network: str
+    shared_network_rbac: list[str]
+    kept_volume: str
+    router_interface: str
+    default_group: str
+    #: Resources created in the live tenant with the deleted tenant's names.
+    namesakes: dict[str, str]
+    plan_run: Run
+    plan_file: Path
+    #: The proxy's record of the ``plan`` run.
+    plan_requests: list[Any]
+
+    @property
+    def plan(self) -> Plan:
+        return load_plan(self.plan_file)
+
+
+@pytest.fixture(scope="module")
+def operator(
+    testbed: Testbed, fault_proxy: FaultProxy, tmp_path_factory: pytest.TempPathFactory
+) -> Operator:
+    """``reaper`` with a store of this module's own, behind the (unfaulted) proxy."""
+    return Operator(tmp_path_factory.mktemp("plan"), fault_proxy, testbed)
+
+
+@pytest.fixture(scope="module")
+def world(
+    testbed_admin: Connection,
+    tenant_farm: TenantFarm,
+    fault_proxy: FaultProxy,
+    operator: Operator,
+) -> Iterator[World]:
+    admin = testbed_admin
+    building = tenant_farm.order("plan-deleted", TENANTS["plan-deleted"])
+    leaving = tenant_farm.order("plan-user", TENANTS["plan-user"])
+    live, deleted, leaver = tenant_farm.live().result(), building.result(), leaving.result()
+
+    # Owned by the deleted project, but used by others: never to be touched.
+    image = admin.image.create_image(
+        name=f"{deleted.project_name}-public",
+        owner=deleted.project_id,
+        visibility="public",
+        disk_format="raw",
+        container_format="bare",
+    )
+    network = admin.network.create_network(
+        name=f"{deleted.project_name}-shared", project_id=deleted.project_id, is_shared=True
+    )
+    rbac = [r.id for r in admin.network.rbac_policies(object_id=network.id)]
+    as_deleted = deleted.connect()
+    kept = as_deleted.block_storage.create_volume(
+        name=f"{deleted.project_name}-kept", size=1, metadata={"reaper:keep": "evidence"}
+    )
+    as_deleted.block_storage.wait_for_status(kept, "available", wait=120)
+
+    # The live tenant's user makes resources named like the deleted tenant's.
+    as_live, name = live.connect(), deleted.project_name
+    namesakes = {
+        "network": as_live.network.create_network(name=f"{name}-net").id,
+        "security_group": as_live.network.create_security_group(name=f"{name}-sg0").id,
+        "volume": as_live.block_storage.create_volume(name=f"{name}-vol0", size=1).id,
+        "port": as_live.network.create_port(name=f"{name}-port0", network_id=live.network_id).id,
+    }
+
+    (interface,) = admin.network.ports(
+        device_id=deleted.router_id, device_owner="network:router_interface"
+    )
+    (default_group,) = admin.network.security_groups(project_id=deleted.project_id, name="default")
+    delete_identity(admin, deleted)
+    admin.identity.delete_user(leaver.user_id)
+
+    fault_proxy.clear()
+    run, path = operator.plan("project", deleted.project_id)
+    requests = fault_proxy.seen()
+    assert run.code == 0, run
+    yield World(
+        operator=operator,
+        deleted=deleted,
+        live=live,
+        leaver=leaver,
+        public_image=image.id,
+        shared_network=network.id,
+        shared_network_rbac=rbac,
+        kept_volume=kept.id,
+        router_interface=interface.id,
+        default_group=default_group.id,
+        namesakes=namesakes,
+        plan_run=run,
+        plan_file=path,
+        plan_requests=requests,
+    )
+    # What the default policy protects, reaper will not reap: the test removes it.
+    admin.image.delete_image(image.id, ignore_missing=True)
+    admin.network.delete_network(network.id, ignore_missing=True)
+    admin.block_storage.delete_volume(kept.id, ignore_missing=True)
+
+
+def expected_resources(world: World) -> set[tuple[str, str]]:
+    """(type, id) of everything the deleted project owns, as its builder recorded it."""
+    t = world.deleted
+    pid = t.project_id
+    return {
+        *(("compute.server", i) for i in t.server_ids),
+        *(("compute.volume_attachment", f"{s}:{v}") for v, s in t.attachments.items()),
+        ("compute.quota", pid),
+        *(("block_storage.volume", i) for i in [*t.volume_ids, world.kept_volume]),
+        *(("block_storage.snapshot", i) for i in t.snapshot_ids),
+        ("block_storage.quota", pid),
+        *(("network.floating_ip", i) for i in t.floating_ip_ids),
+        *(("network.port", i) for i in [*t.port_ids, *t.server_port_ids.values()]),
+        ("network.router", t.router_id),
+        ("network.router_interface", world.router_interface),
+        ("network.subnet", t.subnet_id),
+        *(("network.network", i) for i in [t.network_id, world.shared_network]),
+        *(("network.rbac_policy", i) for i in world.shared_network_rbac),
+        *(("network.security_group", i) for i in [*t.security_group_ids, world.default_group]),
+        ("network.quota", pid),
+        *(("image.image", i) for i in [*t.image_ids, world.public_image]),
+    }
+
+
+def protected(world: World) -> set[tuple[str, str]]:
+    return {
+        ("image.image", world.public_image),
+        ("network.network", world.shared_network),
+        *(("network.rbac_policy", i) for i in world.shared_network_rbac),
+        ("block_storage.volume", world.kept_volume),
+    }
+
+
+def ancestors(plan: Plan) -> dict[str, set[str]]:
+    """Every step's transitive dependencies: what must be over before it may start."""
+    deps = {s.id: set(s.depends_on) for s in plan.steps}
+    found: dict[str, set[str]] = {}
+
+    def visit(sid: str) -> set[str]:
+        if sid not in found:
+            found[sid] = set(deps[sid])
+            for dep in deps[sid]:
+                found[sid] |= visit(dep)
+        return found[sid]
+
+    for sid in deps:
+        visit(sid)
+    return found
+
+
+def delete_step(rtype: str, rid: str) -> str:
+    return f"delete:{rtype}:{rid}"
+
+
+def test_the_plan_lists_exactly_what_the_deleted_project_owns(world: World) -> None:
+    listed = {(r.type, r.id) for r in world.plan.resources}
+
+    assert listed == expected_resources(world)
+    assert [row["ID"] for row in world.plan_run.json()] != []
+    assert {(f"{row['Service']}.{row['Type']}", row["ID"]) for row in world.plan_run.json()} == {
+        (t, i) for t, i in expected_resources(world)
+    }
+
+
+def test_everything_unprotected_is_deleted_by_the_default_policy(world: World) -> None:
+    plan = world.plan
+    decisions = {(d.resource.type, d.resource.id): d for d in plan.decisions}
+    stepped = {(s.resource.type, s.resource.id): s for s in plan.steps}
+
+    for ref in expected_resources(world) - protected(world):
+        decision = decisions[ref]
+        assert decision.verdict is Verdict.ACT, (ref, decision.reason)
+        assert [a.name for a in decision.actions] == ["delete"], ref
+        if ref[0] == "compute.volume_attachment":
+            assert ref not in stepped, "deleting the server detaches its volumes"
+        else:
+            assert stepped[ref].action == "delete", ref
+
+
+def test_shared_public_and_kept_resources_are_protected_and_get_no_step(world: World) -> None:
+    plan = world.plan
+    decisions = {(d.resource.type, d.resource.id): d for d in plan.decisions}
+    stepped = {(s.resource.type, s.resource.id) for s in plan.steps}
+
+    for ref in protected(world):
+        assert decisions[ref].verdict is Verdict.PROTECT, ref
+        assert decisions[ref].policy == GUARD_POLICY, ref
+        assert ref not in stepped, ref
+    assert "is_shared" in decisions[("network.network", world.shared_network)].reason
+    assert "visibility" in decisions[("image.image", world.public_image)].reason
+    assert "reaper:keep" in decisions[("block_storage.volume", world.kept_volume)].reason
+
+
+def test_steps_are_ordered_the_way_the_services_require(world: World) -> None:
+    t, plan = world.deleted, world.plan
+    after = ancestors(plan)
+
+    def before(first: tuple[str, str], then: tuple[str, str]) -> bool:
+        return delete_step(*first) in after[delete_step(*then)]
+
+    interface = ("network.router_interface", world.router_interface)
+    for fip in t.floating_ip_ids:
+        assert before(("network.floating_ip", fip), interface)
+    for volume, server in t.attachments.items():
+        assert before(("compute.server", server), ("block_storage.volume", volume))
+    for snapshot in t.snapshot_ids:
+        (record,) = [r for r in plan.resources if r.id == snapshot]
+        volume = record.attributes["volume_id"]
+        assert before(("block_storage.snapshot", snapshot), ("block_storage.volume", volume))
+    assert before(interface, ("network.router", t.router_id))
+    assert before(interface, ("network.subnet", t.subnet_id))
+    assert before(("network.subnet", t.subnet_id), ("network.network", t.network_id))
+    users = [
+        *(("compute.server", s) for s in t.server_ids),
+        *(("network.port", p) for p in [*t.port_ids, *t.server_port_ids.values()]),
+    ]
+    groups = [("network.security_group", g) for g in t.security_group_ids]
+    default = ("network.security_group", world.default_group)
+    for group in [*groups, default]:
+        for user in users:
+            assert before(user, group), (user, group)
+    for group in groups:
+        assert before(group, default)
+    quotas = [s.id for s in plan.steps if s.resource.type.endswith(".quota")]
+    assert len(quotas) == 3
+    for quota in quotas:
+        assert after[quota] >= {s.id for s in plan.steps if s.id not in quotas}
+    positions = {s.id: n for n, s in enumerate(plan.steps)}
+    assert all(positions[d] < positions[s.id] for s in plan.steps for d in s.depends_on)
+
+
+def test_a_live_tenant_with_the_same_names_is_never_listed(
+    world: World, testbed_admin: Connection
+) -> None:
+    listed_ids = {r.id for r in world.plan.resources}
+    live_ids = {
+        *world.namesakes.values(),
+        *world.live.server_ids,
+        *world.live.volume_ids,
+        *world.live.port_ids,
+        *world.live.floating_ip_ids,
+        *world.live.security_group_ids,
+        world.live.network_id,
+        world.live.subnet_id,
+        world.live.router_id,
+    }
+    names_in_live = {
+        n.name for n in testbed_admin.network.networks(project_id=world.live.project_id)
+    }
+
+    assert f"{world.deleted.project_name}-net" in names_in_live
+    assert listed_ids.isdisjoint(live_ids)
+    assert {r.project_id for r in world.plan.resources} == {world.deleted.project_id}
+
+
+def test_planning_sends_no_mutating_request_to_any_service(world: World) -> None:
+    """Counted by the proxy, on the services' side; the token request is not a mutation."""
+    mutations = [s for s in world.plan_requests if s.mutating and not s.token_request]
+    services = {s.service for s in world.plan_requests}
+
+    assert mutations == []
+    assert services >= {"identity", "compute", "block-storage", "network", "image"}
+    assert "(0 mutating)" in world.plan_run.err
+
+
+def test_every_request_reaper_sends_goes_through_the_proxy(
+    world: World, fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """reaper's own counter and the proxy agree: no request took the catalog's direct URLs."""
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(world.operator.clouds_yaml))
+    conf = config.make_conf(["--config-file", str(world.operator.conf_file)])
+    conf.set_override("cloud", PROXIED_CLOUD, group=config.SERVICE_CREDENTIALS_GROUP)
+    fault_proxy.clear()
+
+    conn = cloud.connect(conf, read_only=True)
+    pipeline.make_plan(
+        conn,
+        IdentityRef(IdentityKind.PROJECT, world.deleted.project_id),
+        load_policies(configured_policy_paths(conf)),
+    )
+    counted = cloud.counter_of(conn).by_endpoint()
+    seen = fault_proxy.seen()
+
+    listeners = fault_proxy.netlocs
+    assert counted, "reaper counted no request at all"
+    assert {netloc for _, netloc in counted} <= set(listeners)
+    for service in set(listeners.values()):
+        by_reaper = sum(n for (_, loc), n in counted.items() if listeners.get(loc) == service)
+        by_proxy = sum(1 for s in seen if s.service == service)
+        assert by_proxy >= by_reaper > 0, service
+    assert any(s.token_request for s in seen), "authentication went around the proxy"
+
+
+def test_a_deleted_users_keypairs_go_but_what_they_made_in_a_live_project_stays(
+    world: World, fault_proxy: FaultProxy
+) -> None:
+    leaver = world.leaver
+    fault_proxy.clear()
+
+    run, path = world.operator.plan("user", leaver.user_id, name="user-plan")
+
+    plan = load_plan(path)
+    decisions = {(d.resource.type, d.resource.id): d for d in plan.decisions}
+    keypairs = {("compute.keypair", f"{leaver.user_id}:{k}") for k in leaver.keypair_names}
+    made_in_live_project = {
+        ("compute.server", leaver.server_ids[0]),
+        ("block_storage.volume", leaver.volume_ids[0]),
+    }
+    assert run.code == 0, run
+    assert set(decisions) == keypairs | made_in_live_project
+    for ref in keypairs:
+        assert decisions[ref].verdict is Verdict.ACT
+    for ref in made_in_live_project:
+        assert decisions[ref].verdict is Verdict.SKIP, decisions[ref].reason
+    assert {(s.resource.type, s.resource.id, s.action) for s in plan.steps} == {
+        (*ref, "delete") for ref in keypairs
+    }
+    assert {
+        r.attributes["reaper_relation"] for r in plan.resources if r.type != "compute.keypair"
+    } == {"creator"}
+    assert [s for s in fault_proxy.mutations()] == []
+
+
+@pytest.mark.parametrize("kind", ["project", "user"])
+def test_planning_for_an_identity_that_still_exists_is_refused(
+    world: World, fault_proxy: FaultProxy, kind: str
+) -> None:
+    identity = world.live.project_id if kind == "project" else world.live.user_id
+    fault_proxy.clear()
+
+    run, path = world.operator.plan(kind, identity, name=f"refused-{kind}")
+
+    assert run.code == 4, run
+    assert "still exists and is enabled" in run.err
+    assert not path.exists()
+    assert fault_proxy.mutations() == []
+
+
+def test_planning_is_audited_and_the_trail_verifies(world: World) -> None:
+    records = world.operator.audit_records()
+    plan = world.plan
+    evaluated = {
+        r["target"]["id"]: r["reaper"]["extra"]["verdict"]
+        for r in records
+        if r["action"] == "evaluate"
+        and r["reaper"].get("plan", {}).get("hash") == plan.content_hash
+        and "verdict" in r["reaper"].get("extra", {})
+    }
+    summaries = [
+        r
+        for r in records
+        if r["action"] == "evaluate"
+        and r["target"]["id"] == world.deleted.project_id
+        and r["reaper"].get("plan", {}).get("hash") == plan.content_hash
+        and "steps" in r["reaper"].get("extra", {})
+    ]
+
+    assert evaluated == {d.resource.id: d.verdict.value for d in plan.decisions}
+    assert len(summaries) == 1
+    assert summaries[0]["reaper"]["extra"]["steps"] == len(plan.steps)
+    verify = world.operator("audit", "verify")
+    assert verify.code == 0, verify
+
+
+BROKEN_POLICIES = {
+    "bad-yaml": (
+        "version: 1\npolicies:\n  - name: x\n    triggers: [identity.project.deleted\n"
+        "    resources: [compute.server]\n",
+        5,
+        "expected ',' or ']'",
+    ),
+    "unknown-operator": (
+        "version: 1\npolicies:\n  - name: x\n    triggers: [identity.project.deleted]\n"
+        "    resources: [compute.server]\n    filters:\n"
+        "      - {key: status, op: resembles, value: ACTIVE}\n    actions: [delete]\n",
+        7,
+        "'resembles' is not one of",
+    ),
+    "wrong-type": (
+        "version: 1\npolicies:\n  - name: x\n    triggers: identity.project.deleted\n"
+        "    resources: [compute.server]\n    actions: [delete]\n",
+        4,
+        "expected a list, found a string",
+    ),
+    "duplicate-key": (
+        "version: 1\npolicies:\n  - name: x\n    triggers: [identity.project.deleted]\n"
+        "    resources: [compute.server]\n    actions: [delete]\n    actions: [stop]\n",
+        7,
+        "duplicate key 'actions' (first defined on line 6)",
+    ),
+    "protect-on-missing-field": (
+        "version: 1\npolicies:\n  - name: x\n    triggers: [identity.project.deleted]\n"
+        "    resources: [network.network]\n    protect:\n      - {key: flavor_id, value: abc}\n",
+        7,
+        "tests field flavor_id, which network.network does not have",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_POLICIES))
+def test_a_broken_policy_file_is_reported_with_its_line(
+    operator: Operator, tmp_path: Path, case: str
+) -> None:
+    text, line, message = BROKEN_POLICIES[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+
+    run = operator("policy", "validate", str(path))
+
+    assert run.code == 1, run
+    (error,) = [line_ for line_ in run.out.splitlines() if line_.startswith(f"{path}:{line}:")]
+    assert message in error
+
+
+def test_a_broken_policy_file_stops_plan_before_any_request(
+    world: World, fault_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    text, line, _ = BROKEN_POLICIES["duplicate-key"]
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    fault_proxy.clear()
+
+    run, saved = world.operator.plan(
+        "project", world.deleted.project_id, policy=path, name="broken-policy-plan"
+    )
+
+    assert run.code == 1, run
+    assert f"{path}:{line}:" in run.err
+    assert not saved.exists()
+    assert fault_proxy.seen() == []
