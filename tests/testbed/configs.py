@@ -33,9 +33,10 @@ MECHANISM_DRIVER = "reaper_bind_all"
 ALLOCATION_RATIOS = {"cpu": "64.0", "ram": "4.0", "disk": "4.0"}
 SERVICE_USERS = ("nova", "cinder", "neutron", "glance", "placement")
 #: Concurrent requests per API process (gunicorn threads). With the pools of ``_database``
-#: it bounds the API's database connections. (RPC services keep oslo.messaging's 64
-#: handlers: with 4, nova-compute's attach casts starved its RPC calls into timeouts.)
-WORKER_THREADS = 4
+#: it bounds the API's database connections: ~16 engines of at most 17 fit the private
+#: server's 300. (RPC services keep oslo.messaging's 64 handlers: with 4, nova-compute's
+#: attach casts starved its RPC calls into timeouts.)
+WORKER_THREADS = 8
 
 
 def render(sections: Sections) -> str:
