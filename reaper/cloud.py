@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import collections
 import os
-import random
 import threading
 import time
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import requests
+import tenacity
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
@@ -104,6 +104,8 @@ class GuardedSession(ks_session.Session):
     read_backoff = 0.2
     #: Upper bound of one wait, whatever ``Retry-After`` asks.
     read_max_wait = 5.0
+    #: How to wait between tries (tests replace it).
+    sleep = staticmethod(time.sleep)
 
     #: Keep-alive connections per endpoint: discovery lists in parallel and the
     #: executor runs several requests per service at once; requests' default
@@ -127,40 +129,50 @@ class GuardedSession(ks_session.Session):
             if counted:
                 self.counter.add(method, self._absolute(url, kwargs))
             return super().request(url, method, **kwargs)
-        for attempt in range(1, self.read_attempts + 1):
+        return self._read(url, method, counted, kwargs)
+
+    def _read(self, url: str, method: str, counted: bool, kwargs: dict[str, Any]) -> Any:
+        """A read, asked again (tenacity) while the failure is a passing one."""
+
+        def attempt() -> Any:
             if counted:
                 self.counter.add(method, self._absolute(url, kwargs))
-            last = attempt == self.read_attempts
-            try:
-                response = super().request(url, method, **kwargs)
-            except ks_exc.HttpError as exc:
-                if last or exc.http_status not in RETRIABLE_READ_STATUS:
-                    raise
-                self._pause(attempt, method, url, f"HTTP {exc.http_status}", exc.response)
-                continue
-            except ks_exc.ConnectionError as exc:
-                if last:
-                    raise
-                self._pause(attempt, method, url, type(exc).__name__, None)
-                continue
-            if last or response.status_code not in RETRIABLE_READ_STATUS:
-                return response
-            self._pause(attempt, method, url, f"HTTP {response.status_code}", response)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            response = ks_session.Session.request(self, url, method, **kwargs)
+            if response.status_code in RETRIABLE_READ_STATUS:  # raise_exc=False callers
+                raise _PassingFailure(f"HTTP {response.status_code}", response)
+            return response
 
-    def _pause(self, attempt: int, method: str, url: str, error: str, response: Any) -> None:
-        delay = self.read_backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)  # noqa: S311
-        hinted = _retry_after(response)
-        delay = min(max(delay, hinted or 0.0), self.read_max_wait)
-        LOG.warning(
-            "read failed, retrying",
-            method=method,
-            path=urlparse(url).path,
-            error=error,
-            attempt=attempt,
-            retry_in=round(delay, 2),
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            hinted = _retry_after(getattr(exc, "response", None))
+            return min(max(backoff(state), hinted or 0.0), self.read_max_wait)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            LOG.warning(
+                "read failed, retrying",
+                method=method,
+                path=urlparse(url).path,
+                error=str(exc) if isinstance(exc, _PassingFailure) else type(exc).__name__,
+                attempt=state.attempt_number,
+                retry_in=round(state.next_action.sleep if state.next_action else 0.0, 2),
+            )
+
+        backoff = tenacity.wait_exponential_jitter(
+            initial=self.read_backoff, max=self.read_max_wait
         )
-        time.sleep(delay)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.read_attempts),
+            wait=wait,
+            retry=tenacity.retry_if_exception(_passing),
+            before_sleep=before_sleep,
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _PassingFailure as failure:
+            return failure.response  # the caller asked not to raise: it reads the status
 
     def _absolute(self, url: str, kwargs: Mapping[str, Any]) -> str:
         """The URL keystoneauth will send to: openstacksdk passes paths plus an endpoint.
@@ -184,6 +196,21 @@ class GuardedSession(ks_session.Session):
 
 class ReadOnlySession(GuardedSession):
     read_only = True
+
+
+class _PassingFailure(Exception):
+    """A retriable status on a request made with ``raise_exc=False``."""
+
+    def __init__(self, message: str, response: Any) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+def _passing(exc: BaseException) -> bool:
+    """Whether another try of a read may succeed."""
+    if isinstance(exc, (_PassingFailure, ks_exc.ConnectionError)):
+        return True
+    return isinstance(exc, ks_exc.HttpError) and exc.http_status in RETRIABLE_READ_STATUS
 
 
 def _retry_after(response: Any) -> float | None:

@@ -48,7 +48,7 @@ def scripted_cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         "request",
         lambda self, url, method, **kwargs: scripted.request(url, method),
     )
-    monkeypatch.setattr(cloud.time, "sleep", lambda _: None)
+    monkeypatch.setattr(cloud.GuardedSession, "sleep", staticmethod(lambda _: None))
     yield scripted
 
 
