@@ -61,7 +61,19 @@ def trigger_for(verification: Verification) -> str:
     return f"identity.{verification.identity.kind.value}.{state}"
 
 
-def scope_for(identity: IdentityRef, known_projects: Iterable[str] = ()) -> Scope:
+def domain_members(store: Store, identity: IdentityRef) -> tuple[list[str], list[str]]:
+    """The projects and users reaper has seen in a domain (nothing for other kinds)."""
+    if identity.kind is not IdentityKind.DOMAIN:
+        return [], []
+    known = store.directory.in_domain(identity.id)
+    projects = [k.identity.id for k in known if k.identity.kind is IdentityKind.PROJECT]
+    users = [k.identity.id for k in known if k.identity.kind is IdentityKind.USER]
+    return projects, users
+
+
+def scope_for(
+    identity: IdentityRef, known_projects: Iterable[str] = (), known_users: Iterable[str] = ()
+) -> Scope:
     """What to search for ``identity``.
 
     A deleted domain's projects cannot be asked of Keystone any more; the
@@ -70,7 +82,9 @@ def scope_for(identity: IdentityRef, known_projects: Iterable[str] = ()) -> Scop
     normally have tombstones of their own already).
     """
     if identity.kind is IdentityKind.DOMAIN:
-        return Scope(identity, project_ids=frozenset(known_projects))
+        return Scope(
+            identity, project_ids=frozenset(known_projects), user_ids=frozenset(known_users)
+        )
     return Scope.of(identity)
 
 
@@ -83,6 +97,7 @@ def make_plan(
     protected_domain_ids: Iterable[str] = (),
     disabled_ok: bool = False,
     known_projects: Iterable[str] = (),
+    known_users: Iterable[str] = (),
     now: dt.datetime | None = None,
     verification: Verification | None = None,
 ) -> Planned:
@@ -99,7 +114,7 @@ def make_plan(
         raise Refused(verification)
     now = now or utcnow()
     trigger = trigger_for(verification)
-    inventory = discover(conn, scope_for(identity, known_projects))
+    inventory = discover(conn, scope_for(identity, known_projects, known_users))
     context = EvaluationContext(
         trigger=trigger,
         identity=identity,
@@ -212,6 +227,7 @@ def execute_plan(
     protected_project_ids: Iterable[str] = (),
     protected_domain_ids: Iterable[str] = (),
     known_projects: Iterable[str] = (),
+    known_users: Iterable[str] = (),
     only: Iterable[str] | None = None,
     recheck_first: bool = True,
     stop: threading.Event | None = None,
@@ -231,7 +247,7 @@ def execute_plan(
     previous = {} if dry_run else store.plans.outcomes(plan.content_hash)
 
     def prechecker(steps: Sequence[Step], _: Any) -> Mapping[ResourceRef, Precheck]:
-        fresh = discover(conn, scope_for(plan.identity, known_projects))
+        fresh = discover(conn, scope_for(plan.identity, known_projects, known_users))
         context = EvaluationContext(
             trigger=plan.trigger or f"identity.{plan.identity.kind.value}.deleted",
             identity=plan.identity,

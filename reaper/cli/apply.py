@@ -141,6 +141,7 @@ class ApplyCommand(Lister):
             self._reverify(conn, plan, args)
         else:
             identity = identity_from(args)
+            projects, users = pipeline.domain_members(store, identity)
             try:
                 planned = pipeline.make_plan(
                     conn,
@@ -149,6 +150,8 @@ class ApplyCommand(Lister):
                     protected_project_ids=conf.protected_project_ids,
                     protected_domain_ids=conf.protected_domain_ids,
                     disabled_ok=args.disabled_ok,
+                    known_projects=projects,
+                    known_users=users,
                 )
             except pipeline.Refused as exc:
                 raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
@@ -175,6 +178,7 @@ class ApplyCommand(Lister):
             observers=[Progress(plan, self.app.stderr)],
             protected_project_ids=conf.protected_project_ids,
             protected_domain_ids=conf.protected_domain_ids,
+            **_members(store, plan),
         )
         trail.checkpoint("apply")
         self._summarize(report, conn)
@@ -209,6 +213,7 @@ class ApplyCommand(Lister):
                 observers=[Progress(plan, self.app.stderr)],
                 protected_project_ids=conf.protected_project_ids,
                 protected_domain_ids=conf.protected_domain_ids,
+                **_members(store, plan),
             )
             rows += report_rows(plan, report)
             status = max(status, exit_status(report))
@@ -263,6 +268,12 @@ class ApplyCommand(Lister):
             f"outcome: {counts or 'nothing to do'}; {counter.total} requests "
             f"({', '.join(f'{m} {n}' for m, n in counter.by_method().items())})\n"
         )
+
+
+def _members(store: Store, plan: Plan) -> dict[str, list[str]]:
+    """A domain plan's re-check looks at the same projects and users it was made for."""
+    projects, users = pipeline.domain_members(store, plan.identity)
+    return {"known_projects": projects, "known_users": users}
 
 
 class _Stop(Exception):

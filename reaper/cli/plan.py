@@ -140,6 +140,8 @@ class PlanCommand(Lister):
         identity = identity_from(parsed_args)
         policies = load_policies(parsed_args.policy or configured_policy_paths(conf))
         conn = cloud.connect(conf, read_only=True)
+        store = Store.from_conf(conf)
+        projects, users = pipeline.domain_members(store, identity)
         try:
             planned = pipeline.make_plan(
                 conn,
@@ -148,6 +150,8 @@ class PlanCommand(Lister):
                 protected_project_ids=conf.protected_project_ids,
                 protected_domain_ids=conf.protected_domain_ids,
                 disabled_ok=parsed_args.disabled_ok,
+                known_projects=projects,
+                known_users=users,
             )
         except pipeline.Refused as exc:
             self.app.stderr.write(f"refused: {exc}\n")
@@ -157,7 +161,7 @@ class PlanCommand(Lister):
             self.app.stderr.write(f"error: {exc}\n")
             self._status = exitcodes.ERROR
             return COLUMNS, []
-        trail = AuditTrail.from_conf(Store.from_conf(conf), conf)
+        trail = AuditTrail.from_conf(store, conf)
         pipeline.audit_planned(trail, planned)
         plan = planned.plan
         self._plan = plan
