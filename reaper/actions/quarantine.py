@@ -27,14 +27,24 @@ class Quarantine(Action):
     resource_types: ClassVar[frozenset[str]] = frozenset({"compute.server"})
 
     def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+        """One attempt, resuming what an earlier one did.
+
+        The executor retries the step as a whole, so each part first asks
+        whether it is done already (the server as it is now: locked? tagged?
+        stopping?). A retry then sends only what is left, instead of redoing
+        four mutations of which any may fail again on a flaky cloud.
+        """
         net = client.network
         # Cut it off from the outside first: a floating IP is its public face.
         for port in net.ports(device_id=resource.id):
             for fip in net.ips(port_id=port.id):
                 net.update_ip(fip, port_id=None)
-        client.compute.lock_server(
-            resource.id, locked_reason=params.get("reason", "quarantined by reaper")
-        )
-        tag_resource(client, resource, [QUARANTINE_TAG])
-        # Steps are retried as a whole: every part above is idempotent.
-        return Attempt(stop_server(client, resource), "disassociated, locked, tagged, stopping")
+        server = client.compute.get_server(resource.id)
+        if not server.is_locked:
+            client.compute.lock_server(
+                resource.id, locked_reason=params.get("reason", "quarantined by reaper")
+            )
+        if QUARANTINE_TAG not in (server.tags or ()):
+            tag_resource(client, resource, [QUARANTINE_TAG])
+        result = stop_server(client, resource, current=server)
+        return Attempt(result, "disassociated, locked, tagged, stopping")

@@ -14,10 +14,18 @@ from reaper.model import Resource
 SERVER = frozenset({"compute.server"})
 
 
-def stop_server(conn: Any, resource: Resource) -> Result:
-    """Power off; ``ACCEPTED`` until a listing shows SHUTOFF."""
-    if resource.status == "SHUTOFF":
+def stop_server(conn: Any, resource: Resource, current: Any = None) -> Result:
+    """Power off; ``ACCEPTED`` until a listing shows SHUTOFF.
+
+    ``current`` is the server as just read, when the caller has it: a server
+    already powering off (an earlier attempt's stop was accepted, its answer
+    lost) is not asked again, which Nova would refuse with a 409.
+    """
+    status = (current.status if current is not None else resource.status) or ""
+    if status.upper() == "SHUTOFF":
         return Result.DONE
+    if current is not None and getattr(current, "task_state", None) == "powering-off":
+        return Result.ACCEPTED
     try:
         conn.compute.stop_server(resource.id)
     except sdk_exc.ConflictException as exc:
