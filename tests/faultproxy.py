@@ -292,7 +292,7 @@ class FaultProxy:
     def url(self, service: str) -> str:
         """``http://127.0.0.1:<port>`` of the listener for ``service``."""
         host, port = self._servers[service].server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def netlocs(self) -> dict[str, str]:
@@ -504,13 +504,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _answer(
         self, status: int, headers: Iterable[tuple[str, str]], payload: bytes, *, head: bool
     ) -> None:
-        self.send_response_only(status)
-        for name, value in headers:
-            if name.lower() not in _HOP_BY_HOP:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self._headers_buffer.append(b"\r\n" + (b"" if head else payload))
-        self.flush_headers()
+        reason = self.responses.get(status, ("",))[0]
+        lines = [f"{self.protocol_version} {status} {reason}"]
+        lines += [f"{k}: {v}" for k, v in headers if k.lower() not in _HOP_BY_HOP]
+        lines += [f"Content-Length: {len(payload)}", "", ""]
+        self.wfile.write("\r\n".join(lines).encode("latin-1") + (b"" if head else payload))
 
     def _safe_answer(
         self, status: int, message: str, extra: Mapping[str, str] | None = None

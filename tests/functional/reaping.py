@@ -135,7 +135,7 @@ class Operator:
 
 def admin_auth(testbed: Testbed) -> dict[str, Any]:
     """The ``auth`` section of the testbed's admin cloud (what reaper runs as)."""
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     clouds = yaml.safe_load(testbed.clouds_yaml.read_text())["clouds"]
     return dict(clouds[testbed.cloud_name]["auth"])
@@ -264,7 +264,7 @@ class TenantFarm:
                     left.append(tenant.project_id)
                 continue
             # A build that failed half-way: find what it made by name.
-            identity = self.admin.identity
+            identity: Any = self.admin.identity
             project = identity.find_project(name, domain_id="default")
             user = identity.find_user(f"{name}-user", domain_id="default")
             if user is not None:

@@ -21,7 +21,7 @@ import pytest
 from reaper import cloud, config, pipeline
 from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
-from tests.faultproxy import FaultProxy
+from tests.faultproxy import KINDS, FaultProxy, Faults
 from tests.functional.reaping import (
     PROXIED_CLOUD,
     Operator,
@@ -352,6 +352,53 @@ def test_every_request_reaper_sends_goes_through_the_proxy(
         by_proxy = sum(1 for s in seen if s.service == service)
         assert by_proxy >= by_reaper > 0, service
     assert any(s.token_request for s in seen), "authentication went around the proxy"
+
+
+def test_a_plan_made_through_a_faulty_cloud_is_the_same_plan(
+    world: World, fault_proxy: FaultProxy
+) -> None:
+    """A fifth of the reads fail (5xx, 409, 429, resets); each is asked again, none is lost."""
+    reads = Faults(rate=0.2, kinds=KINDS, methods=frozenset({"GET"}), tokens=True, seed=4)
+
+    with fault_proxy.faulting(reads):
+        fault_proxy.clear()
+        run, path = world.operator.plan("project", world.deleted.project_id, name="faulty-reads")
+        faults = fault_proxy.faulted()
+
+    plan, shown = load_plan(path), world.plan
+    assert run.code == 0, run
+    assert plan.incomplete == ()
+    assert faults, "no read was faulted"
+    assert {r.ref for r in plan.resources} == {r.ref for r in shown.resources}
+    assert [s.id for s in plan.steps] == [s.id for s in shown.steps]
+    assert [(d.resource, d.verdict) for d in plan.decisions] == [
+        (d.resource, d.verdict) for d in shown.decisions
+    ]
+
+
+def test_planning_through_a_slow_cloud_sends_each_services_listings_together(
+    world: World, fault_proxy: FaultProxy
+) -> None:
+    """Every request waits 200 ms; a service's listings must not wait for one another.
+
+    (Version discovery and Keystone's checks of a new token come first and one
+    after another: that part is keystoneauth's, not reaper's.)
+    """
+    latency = 0.2
+
+    with fault_proxy.faulting(Faults(latency=latency)):
+        fault_proxy.clear()
+        run, _ = world.operator.plan("project", world.deleted.project_id, name="slow")
+        seen = fault_proxy.seen()
+
+    listings: dict[str, list[float]] = {}
+    for s in seen:
+        if world.deleted.project_id in s.path and s.service != "identity":
+            listings.setdefault(s.service, []).append(s.started)
+    assert run.code == 0, run
+    assert set(listings) == {"compute", "block-storage", "network", "image"}
+    for service, starts in listings.items():
+        assert max(starts) - min(starts) < latency, (service, sorted(starts))
 
 
 def test_a_deleted_users_keypairs_go_but_what_they_made_in_a_live_project_stays(

@@ -31,7 +31,7 @@ class Proxy(Adapter):
     """A stand-in for ``conn.compute``/``conn.image``: runs the SDK's add_tag, sends nothing."""
 
     def __init__(self) -> None:
-        super().__init__(session=None)
+        super().__init__(session=None)  # type: ignore[arg-type] # never sends
         self.puts: list[str] = []
 
     def get_endpoint_data(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
