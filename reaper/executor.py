@@ -19,6 +19,13 @@ Rules:
   errors, and what the runner marks transient) are retried with tenacity:
   exponential backoff with jitter, bounded in attempts and wait. 404 on a
   removal means ``already_gone``.
+* A removal that another step usually takes along (Nova deletes the ports
+  it made for a server with the server) is looked up before it is sent:
+  ready ones are collected until no other step of the kind is still
+  waiting for its dependencies (or the oldest has waited ``lookup_wait``),
+  then one listing per type covers all of them: those no longer listed are
+  ``already_gone`` without a request, the others run. A failed lookup
+  proves nothing: the steps run.
 * Asynchronous removals (servers, volumes, snapshots...) are ``done`` only
   when a listing no longer shows them. Listings are batched: one per
   resource type per round (``confirm_interval``), whatever the number of
@@ -118,6 +125,14 @@ class Runner(Protocol):
         actions (stop), it means the target state was reached.
         """
 
+    def lookup_first(self, step: Step, resource: Resource | None) -> bool:
+        """Whether ``step``'s resource is likely gone with a step it depends on.
+
+        Such steps are looked up with :meth:`confirm` (``delete``), batched,
+        when they become ready, and only run when still listed: a request
+        saved per resource that would only have answered 404.
+        """
+
 
 class Observer(Protocol):
     def step_started(self, step: Step, resource: Resource | None) -> None: ...
@@ -151,6 +166,8 @@ class Limits:
     retry_max_wait: float = 30.0
     confirm_interval: float = 1.0
     confirm_timeout: float = 600.0
+    #: Longest a ready step waits for others of its kind to share its lookup listing.
+    lookup_wait: float = 10.0
 
     @classmethod
     def from_conf(cls, conf: Any) -> Limits:
@@ -282,6 +299,19 @@ class _Run:
         self.pending: dict[str, dict[str, tuple[str, float, Resource]]] = collections.defaultdict(
             dict
         )
+        #: Ready removals to look up before running them (``Runner.lookup_first``), by
+        #: type: id -> (step id, resource, when it became ready).
+        self.lookups: dict[str, dict[str, tuple[str, Resource, float]]] = collections.defaultdict(
+            dict
+        )
+        #: Steps to look up first that are not ready yet, by type: a lookup listing
+        #: waits for them, so that one listing covers them all.
+        self.lookup_waiting: dict[str, set[str]] = collections.defaultdict(set)
+        if not ex.dry_run:  # in a dry run nothing is removed that could take another along
+            for step in plan.steps:
+                resource = self.resources.get(step.resource)
+                if resource is not None and self._looks_up_first(step, resource):
+                    self.lookup_waiting[step.resource.type].add(step.id)
         self.started_at: dict[str, dt.datetime] = {}
         self.attempts: dict[str, int] = collections.defaultdict(int)
         self.retries: dict[str, list[str]] = collections.defaultdict(list)
@@ -330,16 +360,22 @@ class _Run:
             while len(self.outcomes) < len(self.steps):
                 if self.stop.is_set() and not self.running and not self.pending:
                     return
-                if self.pending:
-                    self.lock.wait(timeout=interval)
-                    if any(self.pending.values()):
-                        self.lock.release()
-                        try:
-                            self._confirm_round()
-                        finally:
-                            self.lock.acquire()
-                else:
-                    self.lock.wait(timeout=interval)
+                due = self._due_lookups()
+                if due:
+                    self.lock.release()
+                    try:
+                        self._lookup_round(due)
+                    finally:
+                        self.lock.acquire()
+                    continue
+                timeout = min(interval, self._next_lookup_in()) if self.lookups else interval
+                self.lock.wait(timeout=timeout)
+                if any(self.pending.values()):
+                    self.lock.release()
+                    try:
+                        self._confirm_round()
+                    finally:
+                        self.lock.acquire()
 
     # -- dispatching -----------------------------------------------------------
 
@@ -390,9 +426,32 @@ class _Run:
             return
         if self.stop.is_set():
             return  # left without an outcome: a later run picks it up
+        waiting = self.lookup_waiting.get(step.resource.type)
+        if waiting and sid in waiting:
+            waiting.discard(sid)
+            # Counted as running, so a stop waits for the lookup to settle it.
+            self.running.add(sid)
+            self.lookups[step.resource.type][step.resource.id] = (
+                sid,
+                self.resources[step.resource],
+                self.ex._monotonic(),
+            )
+            self.lock.notify_all()
+            return
+        self._submit(sid)
+
+    def _submit(self, sid: str) -> None:
+        """Hand ``sid`` to the pool (lock held)."""
         self.started_at[sid] = self.ex._now()
         self.running.add(sid)
         self.pool.submit(self._run_step, sid)
+
+    def _looks_up_first(self, step: Step, resource: Resource) -> bool:
+        if not self._is_removal(step):
+            return False
+        # Runners written before lookups existed simply never ask for one.
+        ask = getattr(self.ex.runner, "lookup_first", None)
+        return bool(ask is not None and ask(step, resource))
 
     def _satisfies(self, outcome: Outcome) -> bool:
         if outcome.status in _SATISFIED:
@@ -470,6 +529,68 @@ class _Run:
         )
         return retrying(once)
 
+    # -- lookups -----------------------------------------------------------------
+
+    def _due_lookups(self) -> dict[str, dict[str, tuple[str, Resource, float]]]:
+        """The lookup batches to list now (lock held), taken out of the queue.
+
+        A type's batch is due when no other step of that type still waits
+        for its dependencies, when its oldest entry has waited
+        ``lookup_wait`` (a bound, not a deadline anyone depends on: it keeps
+        a slow branch from holding a fast one), or when the run is stopping.
+        """
+        now = self.ex._monotonic()
+        due = {}
+        for rtype, entries in list(self.lookups.items()):
+            if not entries:
+                del self.lookups[rtype]
+                continue
+            oldest = min(queued for _, _, queued in entries.values())
+            if (
+                self.stop.is_set()
+                or not self.lookup_waiting.get(rtype)
+                or now - oldest >= self.ex.limits.lookup_wait
+            ):
+                due[rtype] = dict(entries)
+                del self.lookups[rtype]
+        return due
+
+    def _next_lookup_in(self) -> float:
+        """Seconds until the oldest queued lookup is due by ``lookup_wait`` (lock held)."""
+        now = self.ex._monotonic()
+        oldest = min(q for entries in self.lookups.values() for _, _, q in entries.values())
+        return max(0.0, oldest + self.ex.limits.lookup_wait - now)
+
+    def _lookup_round(
+        self, batches: Mapping[str, Mapping[str, tuple[str, Resource, float]]]
+    ) -> None:
+        """One listing per type for the ready removals that are likely gone already.
+
+        Those no longer listed are ``already_gone`` without a request; the
+        others (and all of them when the listing fails) run as usual.
+        """
+        for rtype, entries in sorted(batches.items()):
+            try:
+                confirmation = self.ex.runner.confirm(
+                    rtype, "delete", {rid: res for rid, (_, res, _) in entries.items()}
+                )
+            except Exception as exc:  # proves nothing: send the requests
+                LOG.warning("lookup listing failed", type=rtype, error=_describe(exc))
+                confirmation = Confirmation()
+            for rid, (sid, _, _) in sorted(entries.items()):
+                if rid in confirmation.gone:
+                    self._complete(
+                        sid,
+                        OutcomeStatus.ALREADY_GONE,
+                        "not listed any more once the steps it waited for were done",
+                    )
+                    continue
+                with self.lock:
+                    self.running.discard(sid)
+                    if not self.stop.is_set():
+                        self._submit(sid)
+                    self.lock.notify_all()
+
     # -- confirmation ------------------------------------------------------------
 
     def _confirm_round(self) -> None:
@@ -528,6 +649,9 @@ class _Run:
         if sid in self.outcomes:
             return
         self.running.discard(sid)
+        waiting = self.lookup_waiting.get(self.steps[sid].resource.type)
+        if waiting:
+            waiting.discard(sid)  # blocked, skipped...: no lookup will wait for it
         self.outcomes[sid] = outcome
         if notify:
             step = self.steps[sid]

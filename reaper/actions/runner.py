@@ -11,7 +11,9 @@ This is where a service's answer becomes an executor verdict:
   the request that would have been sent.
 
 Confirmations list one resource type per project per round, whatever the
-number of resources waiting on it.
+number of resources waiting on it. The same listings look up, before they
+are deleted, the ports Nova creates for a server: Nova deletes them with
+the server, so once the server is gone a DELETE would only answer 404.
 """
 
 from __future__ import annotations
@@ -86,6 +88,17 @@ class SdkRunner:
         except sdk_exc.ResourceTimeout as exc:
             raise Transient(f"timed out: {exc}") from exc
 
+    def lookup_first(self, step: Step, resource: Resource | None) -> bool:
+        """A server's port: Nova deletes the ports it made with the server (and the
+        port's deletion waits for the server's). Ports the user made and attached
+        stay, so they are looked up rather than assumed gone."""
+        return (
+            step.action == "delete"
+            and resource is not None
+            and resource.type == "network.port"
+            and str(resource.attributes.get("device_owner") or "").startswith("compute:")
+        )
+
     def confirm(self, rtype: str, action: str, pending: Mapping[str, Resource]) -> Confirmation:
         by_project: dict[str | None, list[Resource]] = collections.defaultdict(list)
         for res in pending.values():
@@ -113,6 +126,8 @@ class SdkRunner:
             items = bs.snapshots(details=True, all_projects=True, project_id=project_id)
         elif rtype == "block_storage.backup":
             items = bs.backups(details=True, all_projects=True, project_id=project_id)
+        elif rtype == "network.port":
+            items = self.conn.network.ports(project_id=project_id)
         else:
             raise Fatal(f"no confirmation listing for {rtype}")
         return {obj.id: obj for obj in items}

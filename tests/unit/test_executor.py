@@ -7,6 +7,7 @@ when and what each step's final word is.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -67,7 +68,9 @@ def plan_of(*steps: Step, created_at: dt.datetime = T0) -> Plan:
 class Script:
     """A runner whose behaviour per step id is scripted; records what happened."""
 
-    def __init__(self, behaviour=None, *, delay: float = 0.0, precheck=None, listing=None):
+    def __init__(
+        self, behaviour=None, *, delay: float = 0.0, precheck=None, listing=None, lookup=()
+    ):
         self.behaviour = behaviour or {}
         self.delay = delay
         self.started: list[str] = []
@@ -80,6 +83,8 @@ class Script:
         self.deleted_at: dict[str, float] = {}
         self._precheck = precheck or {}
         self.listing = listing  # rtype -> callable(pending) -> Confirmation
+        self.lookup = set(lookup)  # step ids the runner asks to look up first
+        self.listed: list[tuple[str, frozenset[str]]] = []
 
     def precheck(self, steps, resources):
         return {s.resource: self._precheck.get(s.id, Precheck.PRESENT) for s in steps}
@@ -106,8 +111,12 @@ class Script:
                 self.active[service] -= 1
                 self.finished.append(s.id)
 
+    def lookup_first(self, s: Step, resource) -> bool:
+        return s.id in self.lookup
+
     def confirm(self, rtype, action, pending) -> Confirmation:
         self.listings[rtype] += 1
+        self.listed.append((rtype, frozenset(pending)))
         if self.listing and rtype in self.listing:
             return self.listing[rtype](pending)
         return Confirmation(gone=frozenset(pending))
@@ -355,3 +364,153 @@ def test_a_stop_request_lets_steps_in_flight_finish_and_starts_no_more() -> None
     assert second.id not in report.outcomes
     assert runner.calls[second.id] == 0
     assert report.interrupted and not report.succeeded
+
+
+def _servers_with_ports(n: int):
+    servers = [step("compute.server", f"s{i}") for i in range(n)]
+    ports = [step("network.port", f"p{i}", servers[i].id) for i in range(n)]
+    net = step("network.network", "n", *[p.id for p in ports])
+    return servers, ports, net
+
+
+def test_ports_nova_took_along_are_looked_up_in_one_listing_not_deleted() -> None:
+    servers, ports, net = _servers_with_ports(6)
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in servers},
+        lookup={p.id for p in ports},
+        listing={"network.port": lambda pending: Confirmation(gone=frozenset(pending))},
+    )
+    report, observer = run(plan_of(*servers, *ports, net), runner)
+    assert report.succeeded
+    for p in ports:
+        assert report.outcomes[p.id].status is OutcomeStatus.ALREADY_GONE
+        assert runner.calls[p.id] == 0
+        assert ("start", p.id) not in observer.events
+    assert report.outcomes[net.id].status is OutcomeStatus.DONE
+    # Far fewer listings than ports: they become ready together, with their servers.
+    assert runner.listings["network.port"] < len(ports)
+
+
+def test_looked_up_ports_still_listed_are_deleted() -> None:
+    servers, ports, net = _servers_with_ports(3)
+    kept = ports[1].resource.id  # a port the user made: Nova leaves it
+
+    def listing(pending):
+        return Confirmation(gone=frozenset(pending) - {kept})
+
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in servers},
+        lookup={p.id for p in ports},
+        listing={"network.port": listing},
+    )
+    report, _ = run(plan_of(*servers, *ports, net), runner)
+    assert report.succeeded
+    assert report.outcomes[ports[1].id].status is OutcomeStatus.DONE
+    assert runner.calls[ports[1].id] == 1
+    assert runner.calls[ports[0].id] == runner.calls[ports[2].id] == 0
+
+
+def test_a_failed_lookup_proves_nothing_and_the_steps_run() -> None:
+    servers, ports, net = _servers_with_ports(2)
+
+    def broken(pending):
+        raise ConnectionError("listing lost")
+
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in servers},
+        lookup={p.id for p in ports},
+        listing={"network.port": broken},
+    )
+    report, _ = run(plan_of(*servers, *ports, net), runner)
+    assert report.succeeded
+    assert all(report.outcomes[p.id].status is OutcomeStatus.DONE for p in ports)
+    assert all(runner.calls[p.id] == 1 for p in ports)
+
+
+def test_lookups_wait_for_the_steps_they_depend_on() -> None:
+    servers, ports, net = _servers_with_ports(2)
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in servers},
+        lookup={p.id for p in ports},
+    )
+    run(plan_of(*servers, *ports, net), runner)
+    first_port_listing = next(i for i, (t, _) in enumerate(runner.listed) if t == "network.port")
+    confirmed_servers = set()
+    for rtype, ids in runner.listed[:first_port_listing]:
+        if rtype == "compute.server":
+            confirmed_servers |= ids
+    assert confirmed_servers == {"s0", "s1"}
+
+
+def test_a_dry_run_looks_nothing_up() -> None:
+    servers, ports, net = _servers_with_ports(2)
+    runner = Script(lookup={p.id for p in ports})
+    run(plan_of(*servers, *ports, net), runner, dry_run=True)
+    assert runner.listings["network.port"] == 0
+    assert all(runner.calls[p.id] == 1 for p in ports)
+
+
+def _one_gone_per_listing(pending):
+    """Servers that disappear one per listing, as nova-compute removes them."""
+    return Confirmation(gone=frozenset(sorted(pending)[:1]))
+
+
+def test_lookups_of_a_kind_share_one_listing_while_their_servers_trickle_out() -> None:
+    servers, ports, net = _servers_with_ports(5)
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in servers},
+        lookup={p.id for p in ports},
+        listing={
+            "compute.server": _one_gone_per_listing,
+            "network.port": lambda pending: Confirmation(gone=frozenset(pending)),
+        },
+    )
+    report, _ = run(plan_of(*servers, *ports, net), runner)
+    assert report.succeeded
+    assert runner.listings["compute.server"] >= 5
+    # The last server's port makes the batch due: one listing covers all five.
+    assert runner.listings["network.port"] == 1
+    assert [len(ids) for t, ids in runner.listed if t == "network.port"] == [5]
+
+
+def test_a_lookup_waits_for_the_others_only_so_long() -> None:
+    servers, ports, net = _servers_with_ports(2)
+    slow = servers[1].resource.id
+    release = threading.Event()
+
+    def listing(pending):
+        if release.is_set():
+            return Confirmation(gone=frozenset(pending))
+        return Confirmation(gone=frozenset(pending) - {slow})
+
+    def ports_listing(pending):
+        release.set()  # the fast port was looked up without waiting for the slow server
+        return Confirmation(gone=frozenset(pending))
+
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in servers},
+        lookup={p.id for p in ports},
+        listing={"compute.server": listing, "network.port": ports_listing},
+    )
+    limits = dataclasses.replace(FAST, lookup_wait=0.05, confirm_timeout=5.0)
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(
+        plan_of(*servers, *ports, net)
+    )
+    assert report.succeeded
+    assert [sorted(ids) for t, ids in runner.listed if t == "network.port"] == [["p0"], ["p1"]]
+
+
+def test_a_blocked_step_does_not_hold_the_lookup_of_the_others() -> None:
+    servers, ports, net = _servers_with_ports(2)
+    runner = Script(
+        {servers[0].id: Result.ACCEPTED, servers[1].id: Fatal("HTTP 403")},
+        lookup={p.id for p in ports},
+    )
+    limits = dataclasses.replace(FAST, lookup_wait=60.0)
+    started = time.monotonic()
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(
+        plan_of(*servers, *ports, net)
+    )
+    assert time.monotonic() - started < 10
+    assert report.outcomes[ports[0].id].status is OutcomeStatus.ALREADY_GONE
+    assert report.outcomes[ports[1].id].status is OutcomeStatus.BLOCKED
