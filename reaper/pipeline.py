@@ -137,6 +137,36 @@ def make_plan(
     return Planned(plan=plan, verification=verification, inventory=inventory, trigger=trigger)
 
 
+def plan_for_operator(
+    conn: Any,
+    identity: IdentityRef,
+    policies: Any,
+    *,
+    conf: Any,
+    store: Store,
+    trail: AuditTrail,
+    disabled_ok: bool = False,
+) -> Planned:
+    """``reaper plan``'s and ``reaper apply --project``'s path: plan, then audit it.
+
+    The configured protection applies, and a domain is searched through the
+    projects and users reaper has seen in it.
+    """
+    projects, users = domain_members(store, identity)
+    planned = make_plan(
+        conn,
+        identity,
+        policies,
+        protected_project_ids=conf.protected_project_ids,
+        protected_domain_ids=conf.protected_domain_ids,
+        disabled_ok=disabled_ok,
+        known_projects=projects,
+        known_users=users,
+    )
+    audit_planned(trail, planned)
+    return planned
+
+
 def audit_planned(
     trail: AuditTrail,
     planned: Planned,

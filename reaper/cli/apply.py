@@ -140,24 +140,20 @@ class ApplyCommand(Lister):
             plan = self._load(args.plan_file)
             self._reverify(conn, plan, args)
         else:
-            identity = identity_from(args)
-            projects, users = pipeline.domain_members(store, identity)
             try:
-                planned = pipeline.make_plan(
+                planned = pipeline.plan_for_operator(
                     conn,
-                    identity,
+                    identity_from(args),
                     policies,
-                    protected_project_ids=conf.protected_project_ids,
-                    protected_domain_ids=conf.protected_domain_ids,
+                    conf=conf,
+                    store=store,
+                    trail=trail,
                     disabled_ok=args.disabled_ok,
-                    known_projects=projects,
-                    known_users=users,
                 )
             except pipeline.Refused as exc:
                 raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
             except VerificationError as exc:
                 raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
-            pipeline.audit_planned(trail, planned)
             plan = planned.plan
         if plan.held and not args.approve:
             reasons = "; ".join(plan.held)

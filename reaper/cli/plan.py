@@ -141,17 +141,16 @@ class PlanCommand(Lister):
         policies = load_policies(parsed_args.policy or configured_policy_paths(conf))
         conn = cloud.connect(conf, read_only=True)
         store = Store.from_conf(conf)
-        projects, users = pipeline.domain_members(store, identity)
+        trail = AuditTrail.from_conf(store, conf)
         try:
-            planned = pipeline.make_plan(
+            planned = pipeline.plan_for_operator(
                 conn,
                 identity,
                 policies,
-                protected_project_ids=conf.protected_project_ids,
-                protected_domain_ids=conf.protected_domain_ids,
+                conf=conf,
+                store=store,
+                trail=trail,
                 disabled_ok=parsed_args.disabled_ok,
-                known_projects=projects,
-                known_users=users,
             )
         except pipeline.Refused as exc:
             self.app.stderr.write(f"refused: {exc}\n")
@@ -161,8 +160,6 @@ class PlanCommand(Lister):
             self.app.stderr.write(f"error: {exc}\n")
             self._status = exitcodes.ERROR
             return COLUMNS, []
-        trail = AuditTrail.from_conf(store, conf)
-        pipeline.audit_planned(trail, planned)
         plan = planned.plan
         self._plan = plan
         if parsed_args.output:
