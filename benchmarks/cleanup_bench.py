@@ -1,0 +1,1063 @@
+"""Cleanup: one populated tenant, cleaned by reaper, by openstacksdk and by a bare loop.
+
+``python -m benchmarks.cleanup_bench [--sizes small,large] [--latency 0,100]
+[--cleaners reaper,sdk,ideal] [--workdir DIR]`` (``REAPER_TESTBED_RUN_DIR``
+attaches to a running testbed; otherwise one is brought up and down).
+
+Each *cell* (size x added latency x cleaner) gets a tenant of its own,
+built by ``tests/testbed/tenant.py`` as the tenant's user: servers (each
+with a volume attached, the first ones with a floating IP), volumes,
+snapshots, floating IPs, a network, subnet, router with an external gateway
+and an interface, two extra security groups, two standalone ports and two
+images. The tenants of a size are built in parallel before its cells run
+(never while one is being timed), and each cell is timed from the cleaner's
+first request until everything it deletes is confirmed gone by a listing:
+
+* **reaper**: the project is deleted in Keystone, then reaper's own path,
+  in-process, as ``reaper apply --project ID --yes --approve`` runs it:
+  ``reaper.cloud.connect``, Keystone verification, discovery, policies,
+  plan, audit, a fresh re-check discovery, the executor's waves and its
+  confirmation listings. Phases are timed (and their requests counted) so a
+  missed target says where the time went.
+* **sdk**: openstacksdk's ``project_cleanup`` as a project-scoped admin
+  (the admin user gets the ``admin`` role on the tenant project), before
+  the project is deleted: the only way it works. It returns while servers,
+  volumes and snapshots are still listed, so their listings are then
+  polled until they are gone.
+* **ideal**: a bare 16-thread loop with no logic, after the project is
+  deleted in Keystone: one listing per type, then floating IPs, router
+  interfaces, servers (wait gone), snapshots (wait gone), volumes (wait
+  gone), standalone ports, the router, subnet, network, security groups
+  and images, each phase in parallel, waits by polling listings. Ports
+  Nova creates for servers go with their servers, so it does not delete
+  them.
+
+All three run through the fault proxy, without added latency or with
+``--latency`` milliseconds added to every request (token requests
+included); the proxy counts their requests by method. Leftovers are what
+an admin still lists for the project afterwards (the ``default`` security
+group, which Neutron re-creates whenever it is listed, does not count).
+Afterwards, untimed, every tenant is reaped (quotas released, leftovers
+removed) and its user deleted.
+
+The workdir keeps a state file: measurements already taken are printed,
+not taken again (``--again`` retakes them), tenants already built are used,
+and tenants a crashed run left behind are reaped first, so an interrupted
+full-size run can be started again with the same command.
+
+Targets: without latency, reaper within 1.1x of the ideal's wall time;
+with 100 ms, what reaper loses to latency at most a tenth of what
+project_cleanup loses; requests at most 1.1x the ideal's; zero leftovers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import concurrent.futures
+import dataclasses
+import itertools
+import json
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmarks.support import (
+    ReaperHome,
+    by_method,
+    log,
+    machine_load,
+    methods_text,
+    open_testbed,
+    reap_project,
+    sdk_connection,
+    window,
+)
+from tests.faultproxy import FaultProxy, Faults, upstreams_of
+from tests.functional.reaping import admin_auth, leftovers
+from tests.testbed.tenant import Tenant, TenantSpec, build_tenant
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from reaper.model import Outcome, Resource, Step
+    from tests.testbed import Testbed
+
+CLEANERS = ("reaper", "sdk", "ideal")
+#: Seconds between the listings that wait for asynchronous deletions (sdk and
+#: ideal), the same as reaper's default ``[executor] confirm_interval``.
+POLL_INTERVAL = 1.0
+IDEAL_THREADS = 16
+#: Measured on this project's machine kind (2 cores, no latency) before reaper
+#: existed: (wall, requests) text per size and cleaner.
+BASELINES: Mapping[str, Mapping[str, str]] = {
+    "small": {"sdk": "18-19 s, 224 req", "ideal": "21-22 s, 150 req"},
+    "large": {"sdk": "86 s, 785 req", "ideal": "90-95 s, 508 req"},
+}
+INTERFACE_OWNERS = frozenset(
+    {
+        "network:router_interface",
+        "network:router_interface_distributed",
+        "network:ha_router_replicated_interface",
+    }
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Size:
+    """A tenant size: servers / volumes / snapshots / floating IPs."""
+
+    name: str
+    servers: int
+    volumes: int
+    snapshots: int
+    floating_ips: int
+
+    def spec(self) -> TenantSpec:
+        return TenantSpec(
+            servers=self.servers,
+            volumes=self.volumes,
+            attached_volumes=min(self.servers, self.volumes),
+            snapshots=self.snapshots,
+            floating_ips=self.floating_ips,
+            ports=2,
+            images=2,
+            keypairs=0,  # a user's, not the project's: none of the cleaners is asked for them
+            security_groups=2,
+            timeout=1800.0,
+        )
+
+    @classmethod
+    def parse(cls, token: str) -> Size:
+        """A named size, or ``S/V/N/F`` (servers/volumes/snapshots/floating IPs)."""
+        if token in SIZES:
+            return SIZES[token]
+        try:
+            servers, volumes, snapshots, fips = (int(x) for x in token.split("/"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"size {token!r}: one of {', '.join(SIZES)} or SERVERS/VOLUMES/SNAPSHOTS/FIPS"
+            ) from None
+        return cls(token.replace("/", "-"), servers, volumes, snapshots, fips)
+
+
+SIZES = {
+    "tiny": Size("tiny", 2, 4, 2, 1),
+    "small": Size("small", 25, 50, 25, 10),
+    "large": Size("large", 100, 200, 100, 40),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    size: Size
+    latency_ms: int
+    cleaner: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.size.name}/{self.latency_ms}ms/{self.cleaner}"
+
+
+@dataclasses.dataclass
+class Phase:
+    """A stretch of one cleanup, with the requests that started in it."""
+
+    name: str
+    start: float
+    end: float
+    requests: dict[str, int] = dataclasses.field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclasses.dataclass
+class Measurement:
+    cell: str
+    cleaner: str
+    wall: float
+    requests: dict[str, int]
+    leftovers: dict[str, int]
+    resources: int
+    load: str
+    phases: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def leftover_count(self) -> int:
+        return sum(self.leftovers.values())
+
+
+class CleanerError(RuntimeError):
+    """A cleaner could not finish; the cell is reported as failed."""
+
+
+# -- state kept across runs ----------------------------------------------------------------
+
+
+class State:
+    """``state.json`` in the workdir: tenants by cell and measurements taken.
+
+    Written after every change (atomically), so a run killed at any point
+    leaves a file the next run can resume from.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.data: dict[str, dict[str, Any]] = {"tenants": {}, "results": {}}
+        if path.exists():
+            self.data = json.loads(path.read_text())
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        tmp.chmod(0o600)  # tenant users' passwords
+        tmp.replace(self.path)
+
+    def tenant(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self.data["tenants"].get(key)
+
+    def tenants(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return dict(self.data["tenants"])
+
+    def set_tenant(self, key: str, **fields: Any) -> None:
+        with self._lock:
+            self.data["tenants"].setdefault(key, {}).update(fields)
+            self._save()
+
+    def drop_tenant(self, key: str) -> None:
+        with self._lock:
+            self.data["tenants"].pop(key, None)
+            self._save()
+
+    def result(self, key: str) -> Measurement | None:
+        with self._lock:
+            raw = self.data["results"].get(key)
+        return Measurement(**raw) if raw else None
+
+    def set_result(self, key: str, measurement: Measurement) -> None:
+        with self._lock:
+            self.data["results"][key] = dataclasses.asdict(measurement)
+            self._save()
+
+    def drop_result(self, key: str) -> None:
+        with self._lock:
+            self.data["results"].pop(key, None)
+            self._save()
+
+
+# -- the benchmark's context ---------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Bench:
+    testbed: Testbed
+    admin: Connection
+    proxy: FaultProxy
+    reaper: ReaperHome
+    state: State
+    args: argparse.Namespace
+
+    @property
+    def auth(self) -> dict[str, Any]:
+        return admin_auth(self.testbed)
+
+    def proxied_admin(self) -> Connection:
+        return sdk_connection(self.proxy, self.auth, self.testbed.region)
+
+
+def resource_count(tenant: Tenant) -> int:
+    """What the tenant holds, counted as a user would: one per object created."""
+    return (
+        len(tenant.server_ids)
+        + len(tenant.volume_ids)
+        + len(tenant.snapshot_ids)
+        + len(tenant.floating_ip_ids)
+        + len(tenant.port_ids)
+        + len(tenant.security_group_ids)
+        + len(tenant.image_ids)
+        + len(tenant.attachments)
+        + 4  # network, subnet, router, its interface
+    )
+
+
+# -- reaper ------------------------------------------------------------------------------
+
+
+class ReaperProbe:
+    """Times reaper's phases from the inside, without changing what reaper does.
+
+    ``pipeline.discover`` is wrapped (its first call is the plan's discovery,
+    the second the re-check before the first step) and so is
+    ``SdkRunner.confirm`` (one batched confirmation listing); an observer
+    stamps every step's start and finish.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.discoveries: list[tuple[float, float]] = []
+        self.confirms: list[tuple[str, int, float, float]] = []
+        self.started: dict[str, float] = {}
+        self.finished: dict[str, tuple[float, str]] = {}
+        self.types: dict[str, str] = {}
+
+    @contextmanager
+    def installed(self) -> Iterator[ReaperProbe]:
+        from reaper import pipeline
+        from reaper.actions.runner import SdkRunner
+
+        real_discover, real_confirm = pipeline.discover, SdkRunner.confirm
+
+        def discover(*args: Any, **kwargs: Any) -> Any:
+            begun = time.monotonic()
+            try:
+                return real_discover(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.discoveries.append((begun, time.monotonic()))
+
+        def confirm(runner: Any, rtype: str, action: str, pending: Mapping[str, Any]) -> Any:
+            begun = time.monotonic()
+            try:
+                return real_confirm(runner, rtype, action, pending)
+            finally:
+                with self.lock:
+                    self.confirms.append((rtype, len(pending), begun, time.monotonic()))
+
+        pipeline.discover = discover  # type: ignore[assignment]
+        SdkRunner.confirm = confirm  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            pipeline.discover = real_discover
+            SdkRunner.confirm = real_confirm  # type: ignore[method-assign]
+
+    # Observer protocol
+    def step_started(self, step: Step, resource: Resource | None) -> None:
+        with self.lock:
+            self.started[step.id] = time.monotonic()
+            self.types[step.id] = step.resource.type
+
+    def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None:
+        pass
+
+    def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
+        with self.lock:
+            self.finished[step.id] = (time.monotonic(), outcome.status.value)
+            self.types[step.id] = step.resource.type
+
+
+def run_reaper(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[str]]:
+    """Delete the project in Keystone, then reaper's apply path, timed to the last confirmation."""
+    from reaper import cloud, pipeline
+    from reaper.audit.trail import AuditTrail
+    from reaper.executor import Limits
+    from reaper.model import IdentityKind, IdentityRef
+    from reaper.policy import configured_policy_paths, load_policies
+    from reaper.store import Store
+    from reaper.verify import verify
+
+    # What `reaper apply` does before it talks to the cloud: not the cleanup's time.
+    conf = bench.reaper.conf()
+    policies = load_policies(configured_policy_paths(conf))
+    store = Store.from_conf(conf)
+    trail = AuditTrail.from_conf(store, conf)
+    identity = IdentityRef(IdentityKind.PROJECT, tenant.project_id)
+    bench.admin.identity.delete_project(tenant.project_id)
+    notes: list[str] = []
+    probe = ReaperProbe()
+    marks: dict[str, float] = {}
+    try:
+        with probe.installed():
+            marks["start"] = time.monotonic()
+            conn = cloud.connect(conf, read_only=False)
+            verification = verify(conn, identity)
+            marks["verified"] = time.monotonic()
+            planned = pipeline.make_plan(
+                conn,
+                identity,
+                policies,
+                protected_project_ids=conf.protected_project_ids,
+                protected_domain_ids=conf.protected_domain_ids,
+                verification=verification,
+            )
+            marks["planned"] = time.monotonic()
+            pipeline.audit_planned(trail, planned)
+            plan = planned.plan
+            if plan.held:
+                notes.append(f"plan held ({'; '.join(plan.held)}): applied as with --approve")
+            if plan.incomplete:
+                notes.append(f"plan incomplete: {'; '.join(plan.incomplete)}")
+            marks["audited"] = time.monotonic()
+            report = pipeline.execute_plan(
+                conn,
+                plan,
+                policies,
+                store=store,
+                trail=trail,
+                limits=Limits.from_conf(conf),
+                dry_run=False,
+                observers=[probe],
+                protected_project_ids=conf.protected_project_ids,
+                protected_domain_ids=conf.protected_domain_ids,
+            )
+            marks["executed"] = time.monotonic()
+            trail.checkpoint("apply")
+            marks["end"] = time.monotonic()
+    finally:
+        store.close()
+    counts = report.counts()
+    notes.append(
+        f"{len(plan.steps)} steps: "
+        + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    )
+    failed = [o for o in report.outcomes.values() if not o.status.successful]
+    for outcome in failed[:5]:
+        notes.append(f"{outcome.step_id}: {outcome.status.value}: {outcome.reason}")
+    phases = reaper_phases(marks, probe)
+    notes += reaper_timeline(marks["start"], probe)
+    return marks["end"] - marks["start"], phases, notes
+
+
+def reaper_phases(marks: Mapping[str, float], probe: ReaperProbe) -> list[Phase]:
+    """verify, discovery, re-check, waves, confirmation tail: where reaper's time goes."""
+    recheck = probe.discoveries[1] if len(probe.discoveries) > 1 else None
+    first_step = min(probe.started.values(), default=marks["executed"])
+    phases = [
+        Phase("connect + verify", marks["start"], marks["verified"]),
+        Phase("discovery + policies + plan", marks["verified"], marks["planned"]),
+        Phase("audit of the plan", marks["planned"], marks["audited"]),
+    ]
+    if recheck:
+        phases.append(Phase("save plan + re-check discovery", marks["audited"], first_step))
+    last_start = max(probe.started.values(), default=first_step)
+    phases.append(Phase("waves (actions + confirmations)", first_step, marks["executed"]))
+    phases.append(Phase("audit checkpoint", marks["executed"], marks["end"]))
+    confirm_time = sum(end - begin for _, _, begin, end in probe.confirms)
+    by_type = collections.Counter(rtype for rtype, *_ in probe.confirms)
+    phases[-2].note = (
+        f"{len(probe.confirms)} confirmation listings ({confirm_time:.1f} s in them: "
+        + ", ".join(f"{t.split('.', 1)[1]} {n}" for t, n in sorted(by_type.items()))
+        + f"); last step started {last_start - first_step:.1f} s into the waves"
+    )
+    return phases
+
+
+def reaper_timeline(start: float, probe: ReaperProbe) -> list[str]:
+    """Per resource type: when its first step started and its last one finished."""
+    spans: dict[str, list[float]] = {}
+    statuses: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for sid, rtype in probe.types.items():
+        began = probe.started.get(sid)
+        ended, status = probe.finished.get(sid, (None, "unfinished"))
+        statuses[rtype][status] += 1
+        points = [p - start for p in (began, ended) if p is not None]
+        if points:
+            span = spans.setdefault(rtype, [min(points), max(points)])
+            span[0], span[1] = min(span[0], *points), max(span[1], *points)
+    lines = []
+    for rtype, (first, last) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+        what = ", ".join(f"{n} {s}" for s, n in sorted(statuses[rtype].items()))
+        lines.append(f"  {rtype:<26} {first:6.1f} .. {last:6.1f} s  ({what})")
+    return ["timeline (seconds from the start):", *lines]
+
+
+# -- openstacksdk project_cleanup ------------------------------------------------------------
+
+
+ASYNC_KINDS = ("servers", "snapshots", "volumes")
+
+
+def listed_ids(conn: Connection, project_id: str, kind: str) -> set[str]:
+    """One listing of ``kind`` for the project, as an admin: the ids still there."""
+    pid = project_id
+    if kind == "servers":
+        items: Iterable[Any] = conn.compute.servers(
+            details=False, all_projects=True, project_id=pid
+        )
+    elif kind == "volumes":
+        items = conn.block_storage.volumes(details=False, all_projects=True, project_id=pid)
+    elif kind == "snapshots":
+        items = conn.block_storage.snapshots(details=False, all_projects=True, project_id=pid)
+    else:
+        raise ValueError(kind)
+    return {item.id for item in items}
+
+
+def wait_listed_gone(
+    conn: Connection,
+    project_id: str,
+    kinds: Sequence[str],
+    *,
+    ids: Mapping[str, set[str]] | None = None,
+    interval: float,
+    timeout: float,
+) -> int:
+    """Poll one listing per kind still holding something until nothing (of ``ids``) is listed.
+
+    Returns the number of polling rounds. Raises :class:`CleanerError` on timeout.
+    """
+    remaining = {k: None if ids is None else set(ids[k]) for k in kinds}
+    deadline = time.monotonic() + timeout
+    rounds = 0
+    while True:
+        rounds += 1
+        for kind in list(remaining):
+            listed = listed_ids(conn, project_id, kind)
+            wanted = remaining[kind]
+            still = listed if wanted is None else listed & wanted
+            if still:
+                remaining[kind] = still if wanted is not None else None
+            else:
+                del remaining[kind]
+        if not remaining:
+            return rounds
+        if time.monotonic() > deadline:
+            raise CleanerError(f"still listed after {timeout:.0f}s: {', '.join(remaining)}")
+        time.sleep(interval)
+
+
+def run_sdk(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[str]]:
+    """openstacksdk's project_cleanup scoped to the tenant, then polling until confirmed."""
+    admin = bench.admin
+    role = admin.identity.find_role("admin", ignore_missing=False)
+    admin.identity.assign_project_role_to_user(tenant.project_id, admin.current_user_id, role)
+    start = time.monotonic()
+    scoped = sdk_connection(
+        bench.proxy, bench.auth, bench.testbed.region, project_id=tenant.project_id
+    )
+    scoped.project_cleanup(dry_run=False, wait_timeout=bench.args.timeout)
+    returned = time.monotonic()
+    poller = bench.proxied_admin()
+    rounds = wait_listed_gone(
+        poller,
+        tenant.project_id,
+        ASYNC_KINDS,
+        interval=bench.args.poll_interval,
+        timeout=bench.args.timeout,
+    )
+    end = time.monotonic()
+    phases = [
+        Phase("project_cleanup()", start, returned),
+        Phase("polling until gone", returned, end, note=f"{rounds} rounds"),
+    ]
+    return end - start, phases, []
+
+
+# -- the ideal: a bare parallel loop -------------------------------------------------------------
+
+
+def _with_retries(call: Callable[[], Any], *, attempts: int = 30, wait: float = 1.0) -> str:
+    """Call; 404 is done; 400/409/5xx and connection errors are tried again after ``wait``.
+
+    The least logic that makes a bare loop finish: Cinder answers 400 while
+    a volume detaches, Neutron 409 while a port is still being released.
+    """
+    from keystoneauth1 import exceptions as ks_exc
+    from openstack import exceptions as sdk_exc
+
+    for attempt in range(1, attempts + 1):
+        try:
+            call()
+            return "done"
+        except sdk_exc.NotFoundException:
+            return "gone"
+        except sdk_exc.HttpException as exc:
+            if exc.status_code not in (400, 409, 500, 502, 503, 504) or attempt == attempts:
+                raise
+        except ks_exc.ConnectionError:
+            if attempt == attempts:
+                raise
+        time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def run_ideal(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[str]]:
+    """Delete the project in Keystone, then the bare loop, timed to the last confirmation."""
+    bench.admin.identity.delete_project(tenant.project_id)
+    pid = tenant.project_id
+    interval, timeout = bench.args.poll_interval, bench.args.timeout
+    phases: list[Phase] = []
+    retried = collections.Counter[str]()
+    start = time.monotonic()
+    conn = bench.proxied_admin()
+    net, bs, cp, img = conn.network, conn.block_storage, conn.compute, conn.image
+
+    with concurrent.futures.ThreadPoolExecutor(IDEAL_THREADS) as pool:
+
+        def phase(name: str, calls: Sequence[Callable[[], Any]]) -> None:
+            begun = time.monotonic()
+            results = list(pool.map(lambda c: _with_retries(c), calls))
+            retried.update(f"{name}: {r}" for r in results if r != "done")
+            phases.append(Phase(name, begun, time.monotonic(), note=f"{len(calls)} calls"))
+
+        begun = time.monotonic()
+        listings = {
+            "servers": pool.submit(
+                lambda: list(cp.servers(details=False, all_projects=True, project_id=pid))
+            ),
+            "volumes": pool.submit(
+                lambda: list(bs.volumes(details=False, all_projects=True, project_id=pid))
+            ),
+            "snapshots": pool.submit(
+                lambda: list(bs.snapshots(details=False, all_projects=True, project_id=pid))
+            ),
+            "floating_ips": pool.submit(lambda: list(net.ips(project_id=pid))),
+            "ports": pool.submit(lambda: list(net.ports(project_id=pid))),
+            "routers": pool.submit(lambda: list(net.routers(project_id=pid))),
+            "subnets": pool.submit(lambda: list(net.subnets(project_id=pid))),
+            "networks": pool.submit(lambda: list(net.networks(project_id=pid))),
+            "security_groups": pool.submit(lambda: list(net.security_groups(project_id=pid))),
+            "images": pool.submit(lambda: list(img.images(owner=pid, visibility="all"))),
+        }
+        found = {kind: future.result() for kind, future in listings.items()}
+        phases.append(Phase("listings", begun, time.monotonic()))
+
+        def wait(kind: str, ids: set[str]) -> None:
+            begun = time.monotonic()
+            rounds = wait_listed_gone(
+                conn, pid, [kind], ids={kind: ids}, interval=interval, timeout=timeout
+            )
+            phases.append(Phase(f"wait {kind} gone", begun, time.monotonic(), note=f"{rounds}"))
+
+        phase("floating IPs", [lambda f=f: net.delete_ip(f.id) for f in found["floating_ips"]])
+        interfaces = [p for p in found["ports"] if p.device_owner in INTERFACE_OWNERS]
+        phase(
+            "router interfaces",
+            [
+                lambda p=p: net.remove_interface_from_router(p.device_id, port=p.id)
+                for p in interfaces
+            ],
+        )
+        for kind, delete in (
+            ("servers", cp.delete_server),
+            ("snapshots", bs.delete_snapshot),
+            ("volumes", bs.delete_volume),
+        ):
+            objs = found[kind]
+            phase(kind, [lambda o=o, d=delete: d(o.id) for o in objs])
+            if objs:
+                time.sleep(interval)
+                wait(kind, {o.id for o in objs})
+        standalone = [p for p in found["ports"] if not p.device_owner]
+        phase("standalone ports", [lambda p=p: net.delete_port(p.id) for p in standalone])
+        phase("routers", [lambda r=r: net.delete_router(r.id) for r in found["routers"]])
+        phase("subnets", [lambda s=s: net.delete_subnet(s.id) for s in found["subnets"]])
+        phase("networks", [lambda n=n: net.delete_network(n.id) for n in found["networks"]])
+        groups = sorted(found["security_groups"], key=lambda g: g.name == "default")
+        phase("security groups", [lambda g=g: net.delete_security_group(g.id) for g in groups])
+        phase("images", [lambda i=i: img.delete_image(i.id) for i in found["images"]])
+    end = time.monotonic()
+    notes = [f"not 'done' at first answer: {dict(retried)}"] if retried else []
+    return end - start, phases, notes
+
+
+RUNNERS: Mapping[str, Callable[[Bench, Tenant], tuple[float, list[Phase], list[str]]]] = {
+    "reaper": run_reaper,
+    "sdk": run_sdk,
+    "ideal": run_ideal,
+}
+
+
+# -- tenants ------------------------------------------------------------------------------
+
+
+def tenant_of(record: Mapping[str, Any]) -> Tenant:
+    return Tenant(**record["tenant"])
+
+
+def build_cell_tenant(bench: Bench, cell: Cell) -> Tenant:
+    """Build the cell's tenant, recording its name first so a crash leaves a trace.
+
+    A loaded testbed sometimes drops a connection mid-build (an image upload
+    reset, a server that never leaves BUILD): what was made is reaped and the
+    build starts over, up to ``--build-retries`` times.
+    """
+    for attempt in range(bench.args.build_retries + 1):
+        name = f"bench-{cell.size.name}-{cell.latency_ms}ms-{cell.cleaner}-{secrets.token_hex(3)}"
+        bench.state.set_tenant(cell.key, name=name, status="building")
+        started = time.monotonic()
+        try:
+            tenant = build_tenant(bench.admin, cell.size.spec(), name=name)
+        except Exception as exc:
+            log(f"building {cell.key} failed: {type(exc).__name__}: {exc}")
+            record = bench.state.tenant(cell.key)
+            if record:
+                dispose(bench, cell.key, record)
+            if attempt == bench.args.build_retries:
+                raise
+            continue
+        bench.state.set_tenant(cell.key, status="built", tenant=dataclasses.asdict(tenant))
+        log(f"built {cell.key} ({name}) in {time.monotonic() - started:.0f}s: {tenant.timings}")
+        return tenant
+    raise AssertionError("unreachable")
+
+
+def usable(bench: Bench, record: Mapping[str, Any] | None) -> bool:
+    """A tenant a previous run built and nobody cleaned yet."""
+    if not record or record.get("status") != "built":
+        return False
+    project = bench.admin.identity.find_project(record["tenant"]["project_id"])
+    return project is not None
+
+
+def ensure_tenants(bench: Bench, cells: Sequence[Cell]) -> dict[str, Tenant]:
+    """A built tenant for every cell: those kept from an earlier run, the rest built now."""
+    ready: dict[str, Tenant] = {}
+    missing: list[Cell] = []
+    for cell in cells:
+        record = bench.state.tenant(cell.key)
+        if usable(bench, record):
+            assert record is not None
+            ready[cell.key] = tenant_of(record)
+            log(f"reusing the tenant built earlier for {cell.key}")
+        else:
+            if record and record.get("status") == "done":
+                bench.state.drop_tenant(cell.key)
+            elif record:
+                dispose(bench, cell.key, record)
+            missing.append(cell)
+    if missing:
+        log(
+            f"building {len(missing)} tenants of size {cells[0].size.name} "
+            f"({bench.args.build_parallel} at a time) ..."
+        )
+        with concurrent.futures.ThreadPoolExecutor(bench.args.build_parallel) as pool:
+            futures = {cell.key: pool.submit(build_cell_tenant, bench, cell) for cell in missing}
+            for key, future in futures.items():
+                try:
+                    ready[key] = future.result()
+                except Exception as exc:
+                    log(f"{key}: no tenant, giving up: {type(exc).__name__}: {exc}")
+    return ready
+
+
+def dispose(bench: Bench, key: str, record: Mapping[str, Any]) -> None:
+    """Remove a tenant a run left behind (half-built, or cleaned without a result)."""
+    identity = bench.admin.identity
+    project_id = record.get("tenant", {}).get("project_id")
+    user_id = record.get("tenant", {}).get("user_id")
+    if project_id is None:
+        project = identity.find_project(record["name"], domain_id="default")
+        project_id = project.id if project is not None else None
+    if user_id is None:
+        user = identity.find_user(f"{record['name']}-user", domain_id="default")
+        user_id = user.id if user is not None else None
+    if user_id:
+        identity.delete_user(user_id, ignore_missing=True)
+    if project_id:
+        identity.delete_project(project_id, ignore_missing=True)
+        log(f"reaping what {key} left behind ({project_id})")
+        reap(bench, project_id)
+    bench.state.drop_tenant(key)
+
+
+def reap(bench: Bench, project_id: str) -> str:
+    """Untimed cleanup after a cell, through the proxy without added latency."""
+    bench.proxy.configure(Faults())
+    return reap_project(bench.reaper, project_id)
+
+
+# -- one cell ----------------------------------------------------------------------------------
+
+
+def measure(bench: Bench, cell: Cell, tenant: Tenant) -> Measurement:
+    """Run the cell's cleaner on its tenant; count requests and leftovers; clean up after."""
+    proxy = bench.proxy
+    proxy.configure(Faults(latency=cell.latency_ms / 1000.0))
+    bench.state.set_tenant(cell.key, status="used")
+    load = machine_load()
+    log(f"{cell.key}: cleaning {tenant.project_id} ({resource_count(tenant)} resources); {load}")
+    proxy.clear()
+    began = time.monotonic()
+    notes: list[str] = []
+    try:
+        wall, phases, notes = RUNNERS[cell.cleaner](bench, tenant)
+    except Exception as exc:
+        wall, phases = time.monotonic() - began, []
+        notes = [f"FAILED: {type(exc).__name__}: {exc}"]
+        log(f"{cell.key}: {notes[0]}")
+    seen = proxy.seen()
+    proxy.configure(Faults())
+    counted = window(seen, began, time.monotonic())
+    for phase in phases:
+        phase.requests = by_method(window(counted, phase.start, phase.end))
+    left = {kind: len(items) for kind, items in leftovers(bench.admin, tenant.project_id).items()}
+    measurement = Measurement(
+        cell=cell.key,
+        cleaner=cell.cleaner,
+        wall=round(wall, 2),
+        requests=by_method(counted),
+        leftovers=left,
+        resources=resource_count(tenant),
+        load=load,
+        phases=[
+            {
+                "name": p.name,
+                "from": round(p.start - began, 2),
+                "seconds": round(p.seconds, 2),
+                "requests": p.requests,
+                "note": p.note,
+            }
+            for p in phases
+        ],
+        notes=notes,
+    )
+    log(
+        f"{cell.key}: {wall:.1f} s, {measurement.total} requests "
+        f"({methods_text(measurement.requests)}), leftovers {left or 0}"
+    )
+    print_details(measurement)
+    # Untimed: the project goes (sdk ran before its deletion), its quotas and anything
+    # left are reaped, so the next cell starts on a clean cloud.
+    bench.admin.identity.delete_project(tenant.project_id, ignore_missing=True)
+    bench.admin.identity.delete_user(tenant.user_id, ignore_missing=True)
+    try:
+        outcome = reap(bench, tenant.project_id)
+        log(f"{cell.key}: untimed reap of what remains (quotas, leftovers): {outcome}")
+    except Exception as exc:
+        log(f"{cell.key}: the untimed reap failed: {type(exc).__name__}: {exc}")
+    bench.state.set_tenant(cell.key, status="done")
+    return measurement
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def print_details(m: Measurement) -> None:
+    lines = [f"{m.cell}: {m.wall:.1f} s, {m.total} requests ({methods_text(m.requests)})"]
+    for phase in m.phases:
+        reqs = methods_text(phase["requests"])
+        note = f"  [{phase['note']}]" if phase["note"] else ""
+        lines.append(
+            f"  {phase['name']:<34} at {phase['from']:6.1f} s  {phase['seconds']:6.1f} s  "
+            f"{reqs}{note}"
+        )
+    lines += [f"  {note}" for note in m.notes]
+    if m.leftovers:
+        lines.append(f"  LEFTOVERS: {m.leftovers}")
+    print("\n".join(lines), flush=True)
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a is not None and b else "-"
+
+
+def print_table(state: State, cells: Sequence[Cell]) -> None:
+    header = (
+        f"{'size':<7}{'latency':>8}  {'cleaner':<8}{'wall s':>8}{'x ideal':>9}"
+        f"{'requests':>10}{'x ideal':>9}  {'by method':<36}{'leftovers':>10}  baseline"
+    )
+    print()
+    print("Cleanup of one tenant, to confirmed gone; every cleaner through the fault proxy")
+    print("(latency 0: forwarded as is; otherwise added to every request).")
+    print(header)
+    print("-" * len(header))
+    for cell in cells:
+        m = state.result(cell.key)
+        ideal = state.result(Cell(cell.size, cell.latency_ms, "ideal").key)
+        baseline = (
+            BASELINES.get(cell.size.name, {}).get(cell.cleaner, "") if not cell.latency_ms else ""
+        )
+        if m is None:
+            print(f"{cell.size.name:<7}{cell.latency_ms:>6}ms  {cell.cleaner:<8}  (not measured)")
+            continue
+        failed = any(n.startswith("FAILED") for n in m.notes)
+        print(
+            f"{cell.size.name:<7}{cell.latency_ms:>6}ms  {cell.cleaner:<8}"
+            f"{m.wall:>8.1f}{ratio(m.wall, ideal.wall if ideal else None):>9}"
+            f"{m.total:>10}{ratio(m.total, ideal.total if ideal else None):>9}  "
+            f"{methods_text(m.requests):<36}{m.leftover_count:>10}  "
+            f"{'FAILED ' if failed else ''}{baseline}"
+        )
+    print()
+    for size in dict.fromkeys(c.size for c in cells):
+        for line in verdicts(state, size, sorted({c.latency_ms for c in cells})):
+            print(line)
+
+
+def verdicts(state: State, size: Size, latencies: Sequence[int]) -> list[str]:
+    """The four targets for one size, as PASS/FAIL lines (what was measured only)."""
+
+    def get(latency: int, cleaner: str) -> Measurement | None:
+        return state.result(Cell(size, latency, cleaner).key)
+
+    lines = []
+    r0, i0 = get(0, "reaper"), get(0, "ideal")
+    if r0 and i0:
+        x = r0.wall / i0.wall
+        lines.append(
+            f"{size.name}: no latency: reaper {r0.wall:.1f} s = {x:.2f}x the ideal's "
+            f"{i0.wall:.1f} s (target <= 1.10x): {'PASS' if x <= 1.1 else 'FAIL'}"
+        )
+    for latency in (lat for lat in latencies if lat):
+        rl, sl, s0 = get(latency, "reaper"), get(latency, "sdk"), get(0, "sdk")
+        if r0 and rl and s0 and sl:
+            lost_r, lost_s = rl.wall - r0.wall, sl.wall - s0.wall
+            x = lost_r / lost_s if lost_s > 0 else float("inf")
+            lines.append(
+                f"{size.name}: lost to {latency} ms: reaper {lost_r:+.1f} s, project_cleanup "
+                f"{lost_s:+.1f} s: {x:.2f} of it (target <= 0.10): {'PASS' if x <= 0.1 else 'FAIL'}"
+            )
+    for latency in latencies:
+        r, i = get(latency, "reaper"), get(latency, "ideal")
+        if r and i:
+            x = r.total / i.total
+            lines.append(
+                f"{size.name}: {latency} ms: reaper {r.total} requests = {x:.2f}x the ideal's "
+                f"{i.total} (target <= 1.10x): {'PASS' if x <= 1.1 else 'FAIL'}"
+            )
+    for latency in latencies:
+        for cleaner in CLEANERS:
+            m = get(latency, cleaner)
+            if m and m.leftover_count:
+                lines.append(f"{size.name}: {latency} ms: {cleaner} left {m.leftovers}")
+        r = get(latency, "reaper")
+        if r:
+            lines.append(
+                f"{size.name}: {latency} ms: reaper leftovers {r.leftover_count} (target 0): "
+                f"{'PASS' if not r.leftover_count else 'FAIL'}"
+            )
+    return lines
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def parse_list(text: str, choices: Iterable[str] | None = None) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if choices is not None:
+        unknown = set(items) - set(choices)
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown: {', '.join(sorted(unknown))}")
+    return items
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.cleanup_bench",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda t: [Size.parse(s) for s in parse_list(t)],
+        default=[SIZES["small"], SIZES["large"]],
+        help="tiny, small, large or SERVERS/VOLUMES/SNAPSHOTS/FIPS, comma-separated "
+        "(default: small,large)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=lambda t: [int(x) for x in parse_list(t)],
+        default=[0, 100],
+        help="milliseconds added to every request, comma-separated (default: 0,100)",
+    )
+    parser.add_argument(
+        "--cleaners",
+        type=lambda t: parse_list(t, CLEANERS),
+        default=list(CLEANERS),
+        help="reaper, sdk, ideal, comma-separated (default: all three)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "reaper-cleanup-bench",
+        help="state (tenants built, measurements taken) and reaper's home; default %(default)s",
+    )
+    parser.add_argument("--again", action="store_true", help="retake measurements already taken")
+    parser.add_argument(
+        "--report", action="store_true", help="only print the measurements already taken"
+    )
+    parser.add_argument(
+        "--build-parallel", type=int, default=3, help="tenants built at once (default 3)"
+    )
+    parser.add_argument(
+        "--build-retries", type=int, default=2, help="new tries of a failed tenant build"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        help="seconds to let the services settle between builds and measurements",
+    )
+    parser.add_argument("--poll-interval", type=float, default=POLL_INTERVAL)
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds a cleaner may take before failing"
+    )
+    parser.add_argument(
+        "--executor",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an [executor] option for reaper (repeatable), e.g. confirm_interval=0.5",
+    )
+    args = parser.parse_args(argv)
+    cells = [
+        Cell(size, latency, cleaner)
+        for size in args.sizes
+        for latency in args.latency
+        for cleaner in args.cleaners
+    ]
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    state = State(args.workdir / "state.json")
+    if args.report:
+        print_table(state, cells)
+        return 0
+    if args.again:
+        for cell in cells:
+            state.drop_result(cell.key)
+    executor = dict(item.split("=", 1) for item in args.executor)
+    print(f"cleanup benchmark: {len(cells)} cells, workdir {args.workdir}; {machine_load()}")
+    with open_testbed() as testbed:
+        admin = testbed.connect()
+        with FaultProxy(upstreams_of(admin)) as proxy:
+            bench = Bench(
+                testbed=testbed,
+                admin=admin,
+                proxy=proxy,
+                reaper=ReaperHome(args.workdir / "reaper", proxy, testbed, executor),
+                state=state,
+                args=args,
+            )
+            wanted = {c.key for c in cells}
+            for key, record in state.tenants().items():
+                if record.get("status") in ("building", "used") or (
+                    key not in wanted and record.get("status") == "failed"
+                ):
+                    dispose(bench, key, record)
+            for size, group in itertools.groupby(cells, key=lambda c: c.size):
+                todo = [c for c in group if state.result(c.key) is None]
+                if not todo:
+                    continue
+                tenants = ensure_tenants(bench, todo)
+                time.sleep(args.settle)
+                for cell in todo:
+                    tenant = tenants.get(cell.key)
+                    if tenant is None:
+                        log(f"{cell.key}: no tenant, skipped")
+                        continue
+                    state.set_result(cell.key, measure(bench, cell, tenant))
+                    time.sleep(args.settle)
+                log(f"size {size.name} done")
+    print_table(state, cells)
+    print(f"\n{machine_load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
