@@ -174,12 +174,31 @@ def ids_of(held: dict[str, dict[str, str]]) -> set[str]:
 # -- a clean reap, and what apply refuses before it ---------------------------------------
 
 
+def nova_quota_overrides(testbed: Testbed, project_id: str) -> dict[str, int]:
+    """The project's quota overrides in Nova's API database.
+
+    Nova answers 400 to any quota request for a project Keystone no longer
+    knows, so its own database is the only witness left.
+    """
+    engine = sqlalchemy.create_engine(testbed.state.database_url("nova_api"))
+    try:
+        with engine.connect() as db:
+            rows = db.execute(
+                sqlalchemy.text("SELECT resource, hard_limit FROM quotas WHERE project_id = :p"),
+                {"p": project_id},
+            ).all()
+    finally:
+        engine.dispose()
+    return {resource: limit for resource, limit in rows}
+
+
 @pytest.fixture(scope="module")
 def doomed(
     building: dict[str, Future[Tenant]],
+    testbed: Testbed,
     testbed_admin: Connection,
     operator: Operator,
-    live: Live,
+    live: Live,  # what the live tenant holds is recorded before anything is applied
 ) -> Deleted:
     tenant = building["doomed"].result()
     pid = tenant.project_id
@@ -187,6 +206,7 @@ def doomed(
     testbed_admin.set_volume_quotas(pid, volumes=RAISED["volumes"])
     testbed_admin.set_network_quotas(pid, floatingip=RAISED["floatingip"])
     deleted = delete_and_plan(testbed_admin, operator, tenant, "doomed")
+    assert nova_quota_overrides(testbed, pid) == {"instances": RAISED["instances"]}
     assert testbed_admin.block_storage.get_quota_set(pid).volumes == RAISED["volumes"]
     assert testbed_admin.network.get_quota(pid).floating_ips == RAISED["floatingip"]
     return deleted
@@ -275,19 +295,10 @@ def test_apply_releases_the_quotas_to_the_defaults(
     cinder_defaults = testbed_admin.block_storage.get_quota_set_defaults(pid)
     neutron = testbed_admin.network.get_quota(pid)
     neutron_defaults = testbed_admin.network.get_quota_default(pid)
-    engine = sqlalchemy.create_engine(testbed.state.database_url("nova_api"))
-    try:
-        with engine.connect() as db:
-            nova_overrides = db.execute(
-                sqlalchemy.text("SELECT resource, hard_limit FROM quotas WHERE project_id = :p"),
-                {"p": pid},
-            ).all()
-    finally:
-        engine.dispose()
 
     assert quota_values(cinder) == quota_values(cinder_defaults)
     assert quota_values(neutron) == quota_values(neutron_defaults)
-    assert nova_overrides == []
+    assert nova_quota_overrides(testbed, pid) == {}
 
 
 def quota_values(quota: Any) -> dict[str, Any]:
