@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -181,6 +182,23 @@ def gather(
     ) as pool:
         futures = {name: pool.submit(call) for name, call in calls.items()}
         return {name: future.result() for name, future in futures.items()}
+
+
+def learn_microversions(proxy: Any) -> None:
+    """Ask a microversioned service (Nova, Cinder) for its versions once, before listing.
+
+    openstacksdk asks on the first request that needs a microversion and
+    keystoneauth caches the answer per session, but threads that miss the
+    cache together each ask: Cinder's three parallel listings on a new
+    connection cost six more requests (an unauthenticated and an
+    authenticated GET of its version document each) than one question first.
+    It costs no round trip: the first listing would have waited for it too.
+    Not for the other services, whose listings never ask: there the question
+    would be requests of its own. A failure is the listings' to report.
+    """
+    # The listings fail on their own, with their own error.
+    with contextlib.suppress(Exception):
+        proxy.get_endpoint_data()
 
 
 def sdk_attributes(obj: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from reaper.inventory.base import (
     ResourceType,
     Scope,
     gather,
+    learn_microversions,
     resource_from_sdk,
 )
 from reaper.inventory.compute import quota_resource
@@ -57,6 +58,7 @@ class BlockStorageInventory(Handler):
 
     def discover(self, conn: Any, scope: Scope) -> Finding:
         bs = conn.block_storage
+        learn_microversions(bs)
         calls: dict[str, Any] = {}
         for pid in sorted(scope.project_ids):
             calls[f"volumes:{pid}"] = lambda pid=pid: list(

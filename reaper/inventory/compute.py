@@ -24,6 +24,7 @@ from reaper.inventory.base import (
     ResourceType,
     Scope,
     gather,
+    learn_microversions,
     resource_from_sdk,
 )
 from reaper.model import Edge, IdentityKind, Resource, ResourceRef
@@ -63,6 +64,7 @@ class ComputeInventory(Handler):
 
     def discover(self, conn: Any, scope: Scope) -> Finding:
         compute = conn.compute
+        learn_microversions(compute)
         calls: dict[str, Any] = {}
         for pid in sorted(scope.project_ids):
             calls[f"servers:{pid}"] = lambda pid=pid: list(

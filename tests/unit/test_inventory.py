@@ -1,0 +1,62 @@
+"""Inventory handlers ask microversioned services for their versions once, then list."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from reaper.inventory.base import Scope
+from reaper.inventory.block_storage import BlockStorageInventory
+from reaper.inventory.compute import ComputeInventory
+from reaper.model import IdentityKind, IdentityRef
+
+SCOPE = Scope.of(IdentityRef(IdentityKind.PROJECT, "p1"))
+
+
+class Recorder:
+    """A service proxy whose every call is recorded; listings return nothing."""
+
+    def __init__(self, *, discovery_fails: bool = False) -> None:
+        self.calls: list[str] = []
+        self.lock = threading.Lock()
+        self.discovery_fails = discovery_fails
+
+    def get_endpoint_data(self) -> None:
+        with self.lock:
+            self.calls.append("get_endpoint_data")
+        if self.discovery_fails:
+            raise ConnectionError("version document unreachable")
+
+    def __getattr__(self, name: str) -> Any:
+        def listing(*args: Any, **kwargs: Any) -> list[Any]:
+            with self.lock:
+                self.calls.append(name)
+            return []
+
+        return listing
+
+
+class Conn:
+    def __init__(self, **proxies: Recorder) -> None:
+        self.__dict__.update(proxies)
+
+
+@pytest.mark.parametrize(
+    ("handler", "attribute"),
+    [(BlockStorageInventory, "block_storage"), (ComputeInventory, "compute")],
+)
+def test_versions_are_asked_once_before_the_parallel_listings(handler, attribute) -> None:
+    proxy = Recorder()
+    handler().discover(Conn(**{attribute: proxy}), SCOPE)
+    assert proxy.calls[0] == "get_endpoint_data"
+    assert proxy.calls.count("get_endpoint_data") == 1
+    assert len(proxy.calls) > 2  # the listings followed
+
+
+def test_a_failed_version_question_leaves_the_listings_to_report() -> None:
+    proxy = Recorder(discovery_fails=True)
+    finding = BlockStorageInventory().discover(Conn(block_storage=proxy), SCOPE)
+    assert {"volumes", "snapshots", "backups"} <= set(proxy.calls)
+    assert not finding.errors
