@@ -14,14 +14,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from reaper import cloud, config, pipeline
 from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
-from tests.faultproxy import KINDS, FaultProxy, Faults
+from tests.faultproxy import KINDS, FaultProxy, Faults, Seen
 from tests.functional.reaping import (
     PROXIED_CLOUD,
     Operator,
@@ -74,7 +74,7 @@ class World:
     plan_run: Run
     plan_file: Path
     #: The proxy's record of the ``plan`` run.
-    plan_requests: list[Any]
+    plan_requests: list[Seen]
 
     @property
     def plan(self) -> Plan:
@@ -127,6 +127,10 @@ def world(
         "volume": as_live.block_storage.create_volume(name=f"{name}-vol0", size=1).id,
         "port": as_live.network.create_port(name=f"{name}-port0", network_id=live.network_id).id,
     }
+    # Settled, so that whoever compares the live tenant before and after sees no change.
+    as_live.block_storage.wait_for_status(
+        as_live.block_storage.get_volume(namesakes["volume"]), "available", wait=120
+    )
 
     (interface,) = admin.network.ports(
         device_id=deleted.router_id, device_owner="network:router_interface"
