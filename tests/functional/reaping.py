@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 PROXIED_CLOUD = "reaper-behind-proxy"
 #: Seconds a tenant build may take; a small one takes well under a minute.
 BUILD_TIMEOUT = 300.0
+#: Requests in flight per tenant build. Builds run side by side, and the services'
+#: database pools (so PostgreSQL's connection limit) pay for every request at once;
+#: a small tenant is mostly waiting for servers and volumes anyway.
+BUILD_WORKERS = 4
 #: The live tenant: a server with a volume, a floating IP, a port, a security group.
 LIVE_SPEC = TenantSpec(volumes=1, snapshots=0, images=0)
 #: Only one command at a time may swap the process environment and streams.
@@ -233,12 +237,15 @@ class TenantFarm:
         """The tenant ``key`` (named ``reaper-ft-<key>-<random>``), building or built.
 
         A build that is not done in :data:`BUILD_TIMEOUT` seconds fails (a server
-        the services lost stays in BUILD forever).
+        the services lost stays in BUILD forever); it sends at most
+        :data:`BUILD_WORKERS` requests at a time.
         """
         with self._lock:
             if key not in self._orders:
                 name = f"reaper-ft-{key}-{secrets.token_hex(3)}"
-                spec = dataclasses.replace(spec or TenantSpec(), timeout=BUILD_TIMEOUT)
+                spec = dataclasses.replace(
+                    spec or TenantSpec(), timeout=BUILD_TIMEOUT, workers=BUILD_WORKERS
+                )
                 self._orders[key] = (name, self._pool.submit(build_tenant, self.admin, spec, name))
             return self._orders[key][1]
 
