@@ -28,9 +28,11 @@ Rules:
   proves nothing: the steps run.
 * Asynchronous removals (servers, volumes, snapshots...) are ``done`` only
   when a listing no longer shows them. Listings are batched: one per
-  resource type per round (``confirm_interval``), whatever the number of
-  resources waiting, and a resource still listed after ``confirm_timeout``
-  fails.
+  resource type per round, whatever the number of resources waiting; a
+  round starts ``confirm_interval`` after the previous one (or after the
+  first deletion accepted), never sooner, however many steps finish in
+  between, and lists its types in parallel. A resource still listed after
+  ``confirm_timeout`` fails.
 * Dry-run is decided here, not in each action: the runner is given a
   read-only client, each action runs up to its first mutating request,
   which is refused and reported as what would have happened. Dependents
@@ -296,6 +298,11 @@ class _Run:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(4, workers), thread_name_prefix="reaper-step"
         )
+        #: A round's listings, one per type, run side by side: a round then costs
+        #: the slowest listing, not their sum (which latency multiplies).
+        self.listers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="reaper-confirm"
+        )
         self.pending: dict[str, dict[str, tuple[str, float, Resource]]] = collections.defaultdict(
             dict
         )
@@ -334,6 +341,7 @@ class _Run:
             self._wait()
         finally:
             self.pool.shutdown(wait=True)
+            self.listers.shutdown(wait=True)
         return Report(self.plan.content_hash, dict(self.outcomes), self.ex.dry_run, len(self.steps))
 
     def _seed(self) -> None:
@@ -356,6 +364,8 @@ class _Run:
 
     def _wait(self) -> None:
         interval = self.ex.limits.confirm_interval
+        #: When the next confirmation round is due; None while nothing is pending.
+        next_round: float | None = None
         with self.lock:
             while len(self.outcomes) < len(self.steps):
                 if self.stop.is_set() and not self.running and not self.pending:
@@ -368,14 +378,23 @@ class _Run:
                     finally:
                         self.lock.acquire()
                     continue
-                timeout = min(interval, self._next_lookup_in()) if self.lookups else interval
-                self.lock.wait(timeout=timeout)
-                if any(self.pending.values()):
+                now = self.ex._monotonic()
+                if not any(self.pending.values()):
+                    next_round = None
+                elif next_round is None:
+                    next_round = now + interval  # a deletion just accepted is rarely done
+                elif now >= next_round:
                     self.lock.release()
                     try:
                         self._confirm_round()
                     finally:
                         self.lock.acquire()
+                    next_round = now + interval
+                    continue
+                timeout = interval if next_round is None else next_round - now
+                if self.lookups:
+                    timeout = min(timeout, self._next_lookup_in())
+                self.lock.wait(timeout=max(0.0, timeout))
 
     # -- dispatching -----------------------------------------------------------
 
@@ -594,31 +613,41 @@ class _Run:
     # -- confirmation ------------------------------------------------------------
 
     def _confirm_round(self) -> None:
+        """One listing per (type, action) pending, side by side, then their verdicts."""
         with self.lock:
             batches = {t: dict(p) for t, p in self.pending.items() if p}
-        for key, entries in sorted(batches.items()):
-            rtype, action = key
-            try:
-                confirmation = self.ex.runner.confirm(
-                    rtype, action, {rid: res for rid, (_, _, res) in entries.items()}
+        futures = [
+            self.listers.submit(self._confirm_batch, key, entries)
+            for key, entries in sorted(batches.items())
+        ]
+        for future in futures:
+            future.result()
+
+    def _confirm_batch(
+        self, key: tuple[str, str], entries: Mapping[str, tuple[str, float, Resource]]
+    ) -> None:
+        rtype, action = key
+        try:
+            confirmation = self.ex.runner.confirm(
+                rtype, action, {rid: res for rid, (_, _, res) in entries.items()}
+            )
+        except Exception as exc:  # a failed listing proves nothing; try next round
+            LOG.warning("confirmation listing failed", type=rtype, error=_describe(exc))
+            confirmation = Confirmation()
+        now = self.ex._monotonic()
+        for rid, (sid, since, _) in entries.items():
+            if rid in confirmation.gone:
+                self._resolve(key, rid, sid, OutcomeStatus.DONE, _confirmed(action))
+            elif rid in confirmation.failed:
+                self._resolve(key, rid, sid, OutcomeStatus.FAILED, confirmation.failed[rid])
+            elif now - since > self.ex.limits.confirm_timeout:
+                self._resolve(
+                    key,
+                    rid,
+                    sid,
+                    OutcomeStatus.FAILED,
+                    f"still listed {self.ex.limits.confirm_timeout:.0f}s after deletion",
                 )
-            except Exception as exc:  # a failed listing proves nothing; try next round
-                LOG.warning("confirmation listing failed", type=rtype, error=_describe(exc))
-                confirmation = Confirmation()
-            now = self.ex._monotonic()
-            for rid, (sid, since, _) in entries.items():
-                if rid in confirmation.gone:
-                    self._resolve(key, rid, sid, OutcomeStatus.DONE, _confirmed(action))
-                elif rid in confirmation.failed:
-                    self._resolve(key, rid, sid, OutcomeStatus.FAILED, confirmation.failed[rid])
-                elif now - since > self.ex.limits.confirm_timeout:
-                    self._resolve(
-                        key,
-                        rid,
-                        sid,
-                        OutcomeStatus.FAILED,
-                        f"still listed {self.ex.limits.confirm_timeout:.0f}s after deletion",
-                    )
 
     def _resolve(
         self, key: tuple[str, str], rid: str, sid: str, status: OutcomeStatus, reason: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import itertools
 import threading
 import time
 
@@ -514,3 +515,48 @@ def test_a_blocked_step_does_not_hold_the_lookup_of_the_others() -> None:
     assert time.monotonic() - started < 10
     assert report.outcomes[ports[0].id].status is OutcomeStatus.ALREADY_GONE
     assert report.outcomes[ports[1].id].status is OutcomeStatus.BLOCKED
+
+
+def test_confirmation_rounds_are_paced_however_many_steps_finish() -> None:
+    servers = [step("compute.server", f"s{i}") for i in range(40)]
+    gone_after = time.monotonic() + 0.5
+    rounds: list[float] = []
+
+    def listing(pending):
+        rounds.append(time.monotonic())
+        return Confirmation(gone=frozenset(pending) if time.monotonic() > gone_after else set())
+
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in servers},
+        delay=0.01,  # acceptances trickle in, each one a notification
+        listing={"compute.server": listing},
+    )
+    limits = dataclasses.replace(FAST, confirm_interval=0.1, confirm_timeout=5.0)
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(plan_of(*servers))
+    assert report.succeeded
+    gaps = [b - a for a, b in itertools.pairwise(rounds)]
+    assert gaps and min(gaps) >= 0.09
+    assert len(rounds) <= 9
+
+
+def test_a_round_lists_its_types_side_by_side() -> None:
+    kinds = ("compute.server", "block_storage.volume", "block_storage.snapshot")
+    steps = [step(kind, f"{kind}-x") for kind in kinds]
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def slow(pending):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.1)
+        with lock:
+            active[0] -= 1
+        return Confirmation(gone=frozenset(pending))
+
+    runner = Script({s.id: Result.ACCEPTED for s in steps}, listing=dict.fromkeys(kinds, slow))
+    # A first round late enough that all three deletions are pending by then.
+    limits = dataclasses.replace(FAST, confirm_interval=0.3)
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(plan_of(*steps))
+    assert report.succeeded
+    assert peak[0] == len(kinds)
