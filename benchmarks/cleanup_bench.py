@@ -691,6 +691,8 @@ def build_cell_tenant(bench: Bench, cell: Cell) -> Tenant:
     for attempt in range(bench.args.build_retries + 1):
         name = f"bench-{cell.size.name}-{cell.latency_ms}ms-{cell.cleaner}-{secrets.token_hex(3)}"
         bench.state.set_tenant(cell.key, name=name, status="building")
+        if attempt:
+            log(f"building {cell.key} again ({name})")
         started = time.monotonic()
         try:
             tenant = build_tenant(bench.admin, cell.size.spec(), name=name)

@@ -123,13 +123,18 @@ class ReaperHome:
         return config.make_conf(["--config-file", str(self.conf_file)])
 
 
-def reap_project(home: ReaperHome, project_id: str) -> str:
+def reap_project(home: ReaperHome, project_id: str, *, confirm_timeout: float = 300.0) -> str:
     """reaper's own apply path on a deleted project, untimed: how the benchmarks clean up.
 
     Whatever a measured cleaner left (quotas, leftovers, the ``default``
     security group) goes, so the next measurement starts on a clean cloud.
-    Returns the outcome counts, for the progress log.
+    A half-built tenant can hold a volume Cinder never finishes creating:
+    ``confirm_timeout`` bounds the wait for it, so one broken build does not
+    stall a benchmark run for reaper's default ten minutes. Returns the
+    outcome counts, for the progress log.
     """
+    import dataclasses
+
     from reaper import cloud, pipeline
     from reaper.audit.trail import AuditTrail
     from reaper.executor import Limits
@@ -150,7 +155,7 @@ def reap_project(home: ReaperHome, project_id: str) -> str:
             policies,
             store=store,
             trail=trail,
-            limits=Limits.from_conf(conf),
+            limits=dataclasses.replace(Limits.from_conf(conf), confirm_timeout=confirm_timeout),
             dry_run=False,
         )
     return ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items())) or "nothing"
