@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from reaper import log
+from reaper import lifecycle, log
 from reaper.inventory.base import gather
 from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, utcnow
 from reaper.store import Known, Store
@@ -114,19 +114,18 @@ def find_orphans(
 
 
 def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, bool]]:
-    """A tombstone (trigger ``sweep``) per verified orphan; True where it is new."""
+    """A tombstone (trigger ``sweep``) per verified orphan; True where it is new or reopened."""
     opened = []
     for orphan in orphans:
         if not orphan.verified_gone:
             continue
+        event_type = f"identity.{orphan.identity.kind.value}.deleted"
         result = store.tombstones.record_trigger(
-            orphan.identity,
-            Trigger(
-                source=TriggerSource.SWEEP,
-                event_type=f"identity.{orphan.identity.kind.value}.deleted",
-            ),
+            orphan.identity, Trigger(source=TriggerSource.SWEEP, event_type=event_type)
         )
-        opened.append((orphan, result.created))
+        # A gone owner whose tombstone was refused (it existed then) is looked at again.
+        reopened = lifecycle.reopen_if_needed(store, result, event_type)
+        opened.append((orphan, result.created or reopened))
     return opened
 
 

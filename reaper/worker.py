@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from reaper import log, pipeline, planner
+from reaper import lifecycle, log, pipeline, planner
 from reaper.audit.record import AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.executor import Limits, Observer, Report
@@ -38,6 +38,7 @@ from reaper.model import (
     utcnow,
 )
 from reaper.store import Store, StoreError
+from reaper.store.errors import StateConflict
 from reaper.verify import VerificationError, verify
 
 LOG = log.get(__name__)
@@ -266,7 +267,33 @@ class Worker:
         else:
             result = self._move(tombstone, TombstoneState.COMPLETE, reason=counts, release=True)
         self.trail.end_tombstone(tombstone.id)
+        if result.state is TombstoneState.COMPLETE:
+            return self._reopen_if_deleted_meanwhile(result, report.plan_hash)
         return result
+
+    def _reopen_if_deleted_meanwhile(self, tombstone: Tombstone, plan_hash: str) -> Tombstone:
+        """A disable completed while its deletion notice came in: clean up again (lifecycle)."""
+        plan = self.store.plans.load(plan_hash)
+        fresh = self.store.tombstones.get(tombstone.id)  # triggers recorded since the claim
+        if not lifecycle.deleted_meanwhile(fresh, plan.trigger):
+            return tombstone
+        try:
+            gone = verify(self.connect(), tombstone.identity).gone
+        except VerificationError:
+            gone = True  # the new pass verifies again, with backoff, before touching anything
+        if not gone:
+            return tombstone
+        try:
+            reopened = self.store.tombstones.reopen(
+                tombstone.id,
+                f"reopened: a deletion notice arrived while the {plan.trigger} cleanup ran",
+            )
+        except StateConflict:
+            return tombstone  # the listener reopened it first
+        LOG.info("tombstone reopened", tombstone=tombstone.id, identity=str(tombstone.identity))
+        if self.metrics is not None:
+            self.metrics.tombstone_moved(TombstoneState.RECEIVED)
+        return reopened
 
     # -- bookkeeping ----------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from typing import Any
 import oslo_messaging
 from oslo_config import cfg
 
-from reaper import log
+from reaper import lifecycle, log
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.events import keystone
@@ -116,11 +116,20 @@ class IdentityEndpoint:
         )
         by_index = dict(zip(triggers, recorded, strict=True))
         results = [(item, triggers.get(i), by_index.get(i)) for i, item in enumerate(parsed)]
+        reopened = {
+            result.tombstone.id
+            for item, _, result in results
+            if result is not None
+            and isinstance(item, IdentityEvent)
+            and lifecycle.reopen_if_needed(self.store, result, item.event_type)
+        }
         with self.trail.batch() as batch:
             for item, trigger, result in results:
                 if isinstance(item, IdentityEvent):
                     assert result is not None
                     what = "duplicate" if result.duplicate else "recorded"
+                    if result.tombstone.id in reopened:
+                        what = f"recorded; reopened the {result.tombstone.state.value} tombstone"
                     batch.append(
                         action=AuditAction.RECEIVE,
                         outcome=AuditOutcome.SUCCESS,
@@ -142,7 +151,7 @@ class IdentityEndpoint:
                     )
                     if self.metrics is not None:
                         self.metrics.notification(item.event_type or "?", f"rejected_{item.code}")
-        if any(r is not None and r.created for _, _, r in results):
+        if reopened or any(r is not None and r.created for _, _, r in results):
             self.on_recorded()
 
 

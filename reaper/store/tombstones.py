@@ -266,7 +266,15 @@ class TombstoneRepository:
         found: dict[tuple[str, str], Any] = {}
         wanted = set(keys)
         for ident_chunk in _chunks(sorted({i for _, i in keys}), 500):
-            for row in conn.execute(select(T).where(T.c.identity_id.in_(ident_chunk))):
+            # Locked (PostgreSQL; SQLite writers are serialized anyway) in one order, so a
+            # worker's state change and a trigger's arrival are seen one after the other.
+            locked = (
+                select(T)
+                .where(T.c.identity_id.in_(ident_chunk))
+                .order_by(T.c.identity_id, T.c.kind)
+                .with_for_update()
+            )
+            for row in conn.execute(locked):
                 if (row.kind, row.identity_id) in wanted:
                     found[(row.kind, row.identity_id)] = row
         return found
@@ -305,9 +313,9 @@ class TombstoneRepository:
             == 1
         )
         tid = conn.execute(
-            select(T.c.id).where(
-                and_(T.c.kind == identity.kind.value, T.c.identity_id == identity.id)
-            )
+            select(T.c.id)
+            .where(and_(T.c.kind == identity.kind.value, T.c.identity_id == identity.id))
+            .with_for_update()  # see _rows_of
         ).scalar_one()
         inserted = self._db.insert_ignore(
             conn,
@@ -477,6 +485,25 @@ class TombstoneRepository:
         if current is None:
             raise NotFound(f"no tombstone {tombstone_id}")
         return current
+
+    def reopen(
+        self, tombstone_id: str, reason: str, *, now: dt.datetime | None = None
+    ) -> Tombstone:
+        """Send a finished tombstone back to ``received`` (see ``reaper.lifecycle``).
+
+        Compare-and-set from ``refused``/``complete`` only, so two listeners
+        reopening the same tombstone at once do it once; the previous plan
+        and its outcomes stay stored, the next plan is made afresh.
+        """
+        return self.transition(
+            tombstone_id,
+            TombstoneState.RECEIVED,
+            expected=[TombstoneState.REFUSED, TombstoneState.COMPLETE],
+            reason=reason,
+            plan_hash=None,
+            next_attempt_at=None,
+            now=now,
+        )
 
     # -- observing -------------------------------------------------------
 

@@ -101,6 +101,10 @@ def test_a_forged_deletion_of_a_live_project_is_refused_and_touches_nothing(
         assert refused.plan_hash is None
     finally:
         delete_identity(testbed_admin, tenant)
+    # The forgery must not make reaper deaf to the real deletion that follows.
+    done = reaper.wait_for(project(tenant.project_id), {TombstoneState.COMPLETE})
+    assert done.id == refused.id
+    assert owned_by(testbed_admin, tenant.project_id) == {}
 
 
 def test_malformed_messages_are_audited_and_the_listener_keeps_running(
@@ -165,6 +169,8 @@ def test_a_domain_deleted_with_its_contents_is_cleaned_up(
     ]
     for p in projects:
         testbed_admin.network.create_network(name=f"net-{p.id[:6]}", project_id=p.id)
+    # Disabled first (Keystone requires it), then deleted: the disable's
+    # tombstone completes with nothing to do, and the deletion reopens it.
     testbed_admin.identity.update_domain(domain, is_enabled=False)
     testbed_admin.identity.delete_domain(domain)  # Keystone deletes its projects first
 
@@ -172,8 +178,16 @@ def test_a_domain_deleted_with_its_contents_is_cleaned_up(
         done = reaper.wait_for(project(p.id), SETTLED)
         assert done.state is TombstoneState.COMPLETE, done.reason
         assert list(testbed_admin.network.networks(project_id=p.id)) == []
-    dom = reaper.wait_for(IdentityRef(IdentityKind.DOMAIN, domain.id), SETTLED)
+    ident = IdentityRef(IdentityKind.DOMAIN, domain.id)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        dom = reaper.wait_for(ident, SETTLED)
+        plan = reaper.store.plans.load(dom.plan_hash) if dom.plan_hash else None
+        if plan is not None and plan.trigger == "identity.domain.deleted":
+            break
+        time.sleep(0.5)
     assert dom.state is TombstoneState.COMPLETE
+    assert plan is not None and plan.trigger == "identity.domain.deleted"
     coverage = [
         r
         for r in reaper.audit()

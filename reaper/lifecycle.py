@@ -1,0 +1,84 @@
+"""When a finished tombstone must be looked at again.
+
+A tombstone is one per identity, and its final states are ``refused``
+(Keystone said the identity exists) and ``complete``. Two later triggers
+must not be swallowed by that finality:
+
+* after ``refused``, any new trigger: the first notification may have been
+  a forgery or a disable that was undone, and the real deletion comes
+  later; refusing once must not mean ignoring forever;
+* after ``complete`` for a *disable* (the plan's trigger is
+  ``identity.<kind>.disabled``), a deletion: disabling then deleting is the
+  normal way to retire a project or a domain, and what the disable left in
+  place (the default policy does nothing on disable) must now go.
+
+A redelivered message (same ``message_id``) never reopens anything, and a
+second deletion notice of an identity whose deletion cleanup completed does
+not either: a duplicate never means a second cleanup.
+
+The second case has a race: Keystone sends ``domain.updated`` (the disable)
+and, moments later, ``domain.deleted``; the deletion often arrives while the
+disable's tombstone is still being planned or executed, when there is
+nothing final to reopen. So the worker, having completed a disable's plan,
+asks :func:`deleted_meanwhile` and, if a deletion notice is on the
+tombstone and Keystone confirms the identity gone, reopens it itself. The
+listener and the worker each check *after* their own write (the listener
+locks the tombstone row while it records a trigger), so whichever is second
+sees the other's: the deletion is never swallowed, and the compare-and-set
+in ``reopen`` makes it reopen once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reaper.model import Tombstone, TombstoneState
+from reaper.store.errors import StateConflict
+
+if TYPE_CHECKING:
+    from reaper.store import Store, TriggerResult
+
+
+def should_reopen(state: TombstoneState, plan_trigger: str | None, event_type: str | None) -> bool:
+    if state is TombstoneState.REFUSED:
+        return True
+    if state is TombstoneState.COMPLETE:
+        return bool(
+            plan_trigger
+            and plan_trigger.endswith(".disabled")
+            and event_type
+            and event_type.endswith(".deleted")
+        )
+    return False
+
+
+def reopen_if_needed(store: Store, result: TriggerResult, event_type: str | None) -> bool:
+    """Apply :func:`should_reopen` to what recording a trigger found; True if reopened."""
+    tombstone = result.tombstone
+    if result.duplicate or result.created or not tombstone.state.final:
+        return False
+    plan_trigger = store.plans.load(tombstone.plan_hash).trigger if tombstone.plan_hash else None
+    if not should_reopen(tombstone.state, plan_trigger, event_type):
+        return False
+    try:
+        store.tombstones.reopen(
+            tombstone.id,
+            f"reopened by {event_type or 'a new trigger'} after {tombstone.state.value}",
+        )
+    except StateConflict:
+        return False  # another listener reopened it first, or it moved on
+    return True
+
+
+def deleted_meanwhile(tombstone: Tombstone, plan_trigger: str | None) -> bool:
+    """A disable's cleanup completed, and a deletion notice is among the triggers.
+
+    Only a hint: the caller asks Keystone before reopening, so a forged or
+    replayed ``.deleted`` notice of a merely disabled identity does not make
+    the tombstone go round for ever.
+    """
+    if tombstone.state is not TombstoneState.COMPLETE:
+        return False
+    return any(
+        should_reopen(tombstone.state, plan_trigger, t.event_type) for t in tombstone.triggers
+    )
