@@ -159,7 +159,7 @@ class GuardedSession(ks_session.Session):
             )
 
         backoff = tenacity.wait_exponential_jitter(
-            initial=self.read_backoff, max=self.read_max_wait
+            multiplier=self.read_backoff, max=self.read_max_wait
         )
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.read_attempts),
