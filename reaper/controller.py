@@ -49,22 +49,6 @@ from reaper.worker import Worker
 
 LOG = log.get(__name__)
 
-CONTROLLER_OPTS = [
-    cfg.IntOpt(
-        "workers",
-        default=4,
-        min=1,
-        help="Number of tombstones one controller works on at the same time.",
-    ),
-    cfg.FloatOpt(
-        "poll_interval",
-        default=2.0,
-        min=0.1,
-        help="Seconds between looks for due work (grace periods ending, retries, other "
-        "controllers' notifications); new notifications wake the workers at once.",
-    ),
-]
-
 
 class AlreadyRunning(RuntimeError):
     """Another controller holds the embedded store."""
