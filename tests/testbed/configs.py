@@ -134,6 +134,9 @@ def keystone(state: RunState) -> Files:
             "database": _database(state, "keystone"),
             "token": {"provider": "fernet"},
             "fernet_tokens": {"key_repository": str(etc / "fernet-keys")},
+            # Keystone's receipt provider checks its own repository at start (MFA receipts);
+            # its default, /etc/keystone/fernet-keys/, exists on no fresh machine.
+            "fernet_receipts": {"key_repository": str(etc / "fernet-keys")},
             "credential": {"key_repository": str(etc / "credential-keys")},
             # bcrypt's default 12 rounds cost ~0.25 s of CPU per password check; tenant
             # builds authenticate many users on a 2-core machine.
