@@ -61,6 +61,14 @@ def trigger_for(verification: Verification) -> str:
     return f"identity.{verification.identity.kind.value}.{state}"
 
 
+#: Why a domain's plan may hold nothing although its projects had resources.
+DOMAIN_UNKNOWN = (
+    "reaper has seen no project or user of this domain (their notifications came before "
+    "reaper listened, or the store is new), so their resources are not in this plan: "
+    "plan them with --project/--user, or let the sweep find them"
+)
+
+
 def domain_members(store: Store, identity: IdentityRef) -> tuple[list[str], list[str]]:
     """The projects and users reaper has seen in a domain (nothing for other kinds)."""
     if identity.kind is not IdentityKind.DOMAIN:
@@ -100,6 +108,7 @@ def make_plan(
     known_users: Iterable[str] = (),
     now: dt.datetime | None = None,
     verification: Verification | None = None,
+    incomplete: Iterable[str] = (),
 ) -> Planned:
     """Verify ``identity`` with Keystone, find its resources and plan for them.
 
@@ -128,7 +137,7 @@ def make_plan(
         identity,
         inventory.resources,
         evaluation.decisions,
-        incomplete=inventory.incomplete,
+        incomplete=(*inventory.incomplete, *incomplete),
         held=evaluation.held,
         policy_digest=policies.digest,
         trigger=trigger,
@@ -150,9 +159,12 @@ def plan_for_operator(
     """``reaper plan``'s and ``reaper apply --project``'s path: plan, then audit it.
 
     The configured protection applies, and a domain is searched through the
-    projects and users reaper has seen in it.
+    projects and users reaper has seen in it; when it has seen none, the
+    plan says so rather than looking complete and empty. (The controller
+    does not search a domain's members: they have tombstones of their own.)
     """
     projects, users = domain_members(store, identity)
+    unknown = identity.kind is IdentityKind.DOMAIN and not (projects or users)
     planned = make_plan(
         conn,
         identity,
@@ -162,6 +174,7 @@ def plan_for_operator(
         disabled_ok=disabled_ok,
         known_projects=projects,
         known_users=users,
+        incomplete=[DOMAIN_UNKNOWN] if unknown else [],
     )
     audit_planned(trail, planned)
     return planned

@@ -183,6 +183,12 @@ class PlanCommand(Lister):
         plan = getattr(self, "_plan", None)
         if plan is not None and parsed_args.formatter == "table":
             self.app.stdout.write(summary(plan))
+        elif plan is not None:
+            # stdout is data for a program; why the exit status is not 0 goes beside it.
+            for reason in plan.incomplete:
+                self.app.stderr.write(f"INCOMPLETE: {reason}\n")
+            for reason in plan.held:
+                self.app.stderr.write(f"HELD for approval: {reason}\n")
         return 0
 
     def run(self, parsed_args: argparse.Namespace) -> int:

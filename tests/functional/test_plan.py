@@ -12,6 +12,7 @@ services is counted on their side.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -542,3 +543,17 @@ def test_a_broken_policy_file_stops_plan_before_any_request(
     assert f"{path}:{line}:" in run.err
     assert not saved.exists()
     assert fault_proxy.seen() == []
+
+
+def test_a_domain_reaper_never_saw_the_members_of_plans_as_incomplete(
+    world: World, testbed_admin: Connection
+) -> None:
+    domain = testbed_admin.identity.create_domain(name=f"plan-unknown-{secrets.token_hex(3)}")
+    testbed_admin.identity.update_domain(domain, is_enabled=False)
+    testbed_admin.identity.delete_domain(domain)
+
+    run, path = world.operator.plan("domain", domain.id, name="unknown-domain")
+
+    assert run.code == 5, run
+    assert "reaper has seen no project or user of this domain" in run.out + run.err
+    assert load_plan(path).incomplete == (pipeline.DOMAIN_UNKNOWN,)
