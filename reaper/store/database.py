@@ -9,6 +9,7 @@ the store's typed errors, and when a failure leaves a commit's fate unknown.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -66,6 +67,10 @@ class Database:
         self.connect_timeout = connect_timeout
         self.engine: Engine = engines.create(url, connect_timeout=connect_timeout)
         self.dialect: str = self.engine.dialect.name
+        #: SQLite has one writer at a time; threads of this process queue here for it
+        #: rather than in SQLite's busy handler, which sleeps in growing steps (up to
+        #: 100 ms) and so leaves the database idle while writers wait.
+        self._writers = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def is_postgresql(self) -> bool:
@@ -79,7 +84,10 @@ class Database:
     @contextlib.contextmanager
     def write(self, what: str) -> Iterator[Connection]:
         """A transaction that will write: serialized with other writers on SQLite."""
-        with self._transaction(what, immediate=True) as conn:
+        with (
+            self._writers or contextlib.nullcontext(),
+            self._transaction(what, immediate=True) as conn,
+        ):
             yield conn
 
     @contextlib.contextmanager
