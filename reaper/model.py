@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -243,8 +244,11 @@ class Plan:
     def body(self) -> dict[str, Any]:
         return canonical.jsonable(self)
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
+        # Computed once per plan object: every audit record of a run names the plan's
+        # hash, and rehashing a 1,000-step plan for each of its 1,000 steps is quadratic.
+        # The plan is frozen, and a plan read from a file is hashed afresh when loaded.
         return canonical.digest(self.body())
 
     def to_dict(self) -> dict[str, Any]:
