@@ -1008,6 +1008,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="an [executor] option for reaper (repeatable), e.g. confirm_interval=0.5",
     )
+    parser.add_argument(
+        "--reverse",
+        action="store_true",
+        help="run each size's cells in the reverse order. Every cell cleaned leaves fewer "
+        "servers on the one nova-compute, so later cells run on a lighter host: a second run "
+        "with --reverse (and another --workdir) measures the same cells the other way round",
+    )
     args = parser.parse_args(argv)
     cells = [
         Cell(size, latency, cleaner)
@@ -1048,7 +1055,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 tenants = ensure_tenants(bench, todo)
                 time.sleep(args.settle)
-                for cell in todo:
+                for cell in reversed(todo) if args.reverse else todo:
                     tenant = tenants.get(cell.key)
                     if tenant is None:
                         log(f"{cell.key}: no tenant, skipped")
