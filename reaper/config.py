@@ -122,6 +122,21 @@ LISTENER_OPTS = [
         help="Number of threads that persist incoming notifications.",
     ),
     cfg.IntOpt(
+        "batch_size",
+        default=256,
+        min=1,
+        help="Most notifications persisted in one transaction. A batch is handed over when "
+        "it is full or batch_timeout has passed, so a busy bus gets large batches (one "
+        "commit for many notifications) and a quiet one gets no added delay beyond "
+        "batch_timeout.",
+    ),
+    cfg.FloatOpt(
+        "batch_timeout",
+        default=0.05,
+        min=0.0,
+        help="Seconds to wait for a batch to fill before persisting what has arrived.",
+    ),
+    cfg.IntOpt(
         "max_payload_bytes",
         default=65536,
         min=1024,

@@ -52,10 +52,20 @@ def should_reopen(state: TombstoneState, plan_trigger: str | None, event_type: s
     return False
 
 
+def may_reopen(result: TriggerResult) -> bool:
+    """Whether :func:`reopen_if_needed` has anything to look at (no I/O).
+
+    Only a new trigger on a finished tombstone can reopen it; the listener's
+    common case (a new identity, or one still being worked on) skips the
+    reopen path and its extra transactions entirely.
+    """
+    return not result.duplicate and not result.created and result.tombstone.state.final
+
+
 def reopen_if_needed(store: Store, result: TriggerResult, event_type: str | None) -> bool:
     """Apply :func:`should_reopen` to what recording a trigger found; True if reopened."""
     tombstone = result.tombstone
-    if result.duplicate or result.created or not tombstone.state.final:
+    if not may_reopen(result):
         return False
     plan_trigger = store.plans.load(tombstone.plan_hash).trigger if tombstone.plan_hash else None
     if not should_reopen(tombstone.state, plan_trigger, event_type):

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from oslo_config import cfg
+from sqlalchemy.engine import Connection
 
 from reaper import log
 from reaper.audit import checkpoint as checkpoints
@@ -140,9 +141,11 @@ class AuditTrail:
         """Append one record (the keyword arguments of :meth:`draft`); returns it sealed."""
         return self.store.audit.append([self.draft(**fields)])[0]
 
-    def append_many(self, drafts: Sequence[RecordDraft]) -> list[ChainRecord]:
-        """Append ``drafts`` in order, in one transaction."""
-        return self.store.audit.append(drafts)
+    def append_many(
+        self, drafts: Sequence[RecordDraft], *, conn: Connection | None = None
+    ) -> list[ChainRecord]:
+        """Append ``drafts`` in order, in one transaction (``conn``'s, if given)."""
+        return self.store.audit.append(drafts, conn=conn)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[Batch]:

@@ -13,7 +13,7 @@ competing consumers. The queue's durability and HA/quorum type follow the
 notifier uses for the exchange: an exchange or queue declared with other
 flags makes RabbitMQ refuse the declaration (PRECONDITION_FAILED).
 
-A batch listener hands notifications over in small batches; each batch is
+A batch listener hands notifications over in batches; each batch is
 persisted in one transaction (tombstones with their triggers, and one
 ``receive`` audit record per message) **before** the callback returns, and
 oslo.messaging acknowledges only after it returns. A crash before
@@ -41,16 +41,19 @@ import oslo_messaging
 from oslo_config import cfg
 
 from reaper import lifecycle, log
-from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
+from reaper.audit.record import (
+    AuditAction,
+    AuditOutcome,
+    AuditReason,
+    AuditTarget,
+    RecordDraft,
+)
 from reaper.audit.trail import AuditTrail
 from reaper.events import keystone
 from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
 from reaper.store import Store, StoreError
 
 LOG = log.get(__name__)
-
-BATCH_SIZE = 64
-BATCH_TIMEOUT = 0.05
 
 
 class IdentityEndpoint:
@@ -87,7 +90,14 @@ class IdentityEndpoint:
     warn = error = audit = critical = debug = sample = info
 
     def persist(self, messages: Sequence[dict[str, Any]]) -> None:
-        """Record every message of the batch: tombstones first, then the audit records."""
+        """Record every message of the batch: its tombstones and audit records, in one commit.
+
+        One transaction, so a tombstone never exists without the record of
+        the notification that opened it, and a batch costs one commit. The
+        exception is a batch that touches a finished tombstone: whether it
+        reopens is decided (and done) between the two writes, so such a
+        batch commits its triggers first and its audit records after.
+        """
         received_at = utcnow()
         parsed: list[IdentityEvent | keystone.Rejected] = [
             keystone.classify(
@@ -111,48 +121,66 @@ class IdentityEndpoint:
             for i, item in enumerate(parsed)
             if isinstance(item, IdentityEvent)
         }
-        recorded = self.store.tombstones.record_triggers(
-            [(parsed[i].identity, trigger) for i, trigger in triggers.items()]  # type: ignore[union-attr]
-        )
-        by_index = dict(zip(triggers, recorded, strict=True))
-        results = [(item, triggers.get(i), by_index.get(i)) for i, item in enumerate(parsed)]
-        reopened = {
-            result.tombstone.id
-            for item, _, result in results
-            if result is not None
-            and isinstance(item, IdentityEvent)
-            and lifecycle.reopen_if_needed(self.store, result, item.event_type)
-        }
-        with self.trail.batch() as batch:
-            for item, trigger, result in results:
-                if isinstance(item, IdentityEvent):
-                    assert result is not None
-                    what = "duplicate" if result.duplicate else "recorded"
-                    if result.tombstone.id in reopened:
-                        what = f"recorded; reopened the {result.tombstone.state.value} tombstone"
-                    batch.append(
-                        action=AuditAction.RECEIVE,
-                        outcome=AuditOutcome.SUCCESS,
-                        target=AuditTarget.for_identity(item.identity),
-                        reason=f"{item.event_type} ({item.format}) {what}",
-                        tombstone_id=result.tombstone.id,
-                        trigger=trigger,
-                        extra={"publisher_id": item.publisher_id, "duplicate": result.duplicate},
-                    )
-                    if self.metrics is not None:
-                        self.metrics.notification(item.event_type, what)
-                else:
-                    batch.append(
-                        action=AuditAction.RECEIVE,
-                        outcome=AuditOutcome.FAILURE,
-                        target=AuditTarget.for_notification(None),
-                        reason=AuditReason.error(f"rejected ({item.code}): {item.reason}"),
-                        extra={"event_type": item.event_type, "code": item.code},
-                    )
-                    if self.metrics is not None:
-                        self.metrics.notification(item.event_type or "?", f"rejected_{item.code}")
+        pairs = [(parsed[i].identity, trigger) for i, trigger in triggers.items()]  # type: ignore[union-attr]
+        reopened: set[str] = set()
+        drafts: list[tuple[RecordDraft, str, str]] = []
+        with self.store.db.write("record notifications") as conn:
+            recorded = self.store.tombstones.record_triggers(pairs, conn=conn)
+            by_index = dict(zip(triggers, recorded, strict=True))
+            results = [(item, triggers.get(i), by_index.get(i)) for i, item in enumerate(parsed)]
+            finished = any(r is not None and lifecycle.may_reopen(r) for _, _, r in results)
+            if not finished:
+                drafts = self._drafts(results, reopened)
+                self.trail.append_many([d for d, _, _ in drafts], conn=conn)
+        if finished:
+            reopened = {
+                result.tombstone.id
+                for item, _, result in results
+                if result is not None
+                and isinstance(item, IdentityEvent)
+                and lifecycle.reopen_if_needed(self.store, result, item.event_type)
+            }
+            drafts = self._drafts(results, reopened)
+            self.trail.append_many([d for d, _, _ in drafts])
+        if self.metrics is not None:
+            for _, event_type, outcome in drafts:
+                self.metrics.notification(event_type, outcome)
         if reopened or any(r is not None and r.created for _, _, r in results):
             self.on_recorded()
+
+    def _drafts(
+        self,
+        results: Sequence[tuple[IdentityEvent | keystone.Rejected, Trigger | None, Any]],
+        reopened: set[str],
+    ) -> list[tuple[RecordDraft, str, str]]:
+        """The ``receive`` record of each message, with its (event type, outcome) for metrics."""
+        drafts: list[tuple[RecordDraft, str, str]] = []
+        for item, trigger, result in results:
+            if isinstance(item, IdentityEvent):
+                assert result is not None
+                what = "duplicate" if result.duplicate else "recorded"
+                if result.tombstone.id in reopened:
+                    what = f"recorded; reopened the {result.tombstone.state.value} tombstone"
+                draft = self.trail.draft(
+                    action=AuditAction.RECEIVE,
+                    outcome=AuditOutcome.SUCCESS,
+                    target=AuditTarget.for_identity(item.identity),
+                    reason=f"{item.event_type} ({item.format}) {what}",
+                    tombstone_id=result.tombstone.id,
+                    trigger=trigger,
+                    extra={"publisher_id": item.publisher_id, "duplicate": result.duplicate},
+                )
+                drafts.append((draft, item.event_type, what))
+            else:
+                draft = self.trail.draft(
+                    action=AuditAction.RECEIVE,
+                    outcome=AuditOutcome.FAILURE,
+                    target=AuditTarget.for_notification(None),
+                    reason=AuditReason.error(f"rejected ({item.code}): {item.reason}"),
+                    extra={"event_type": item.event_type, "code": item.code},
+                )
+                drafts.append((draft, item.event_type or "?", f"rejected_{item.code}"))
+        return drafts
 
 
 class Listener:
@@ -162,9 +190,6 @@ class Listener:
         self,
         conf: cfg.ConfigOpts,
         endpoint: IdentityEndpoint,
-        *,
-        batch_size: int = BATCH_SIZE,
-        batch_timeout: float = BATCH_TIMEOUT,
     ) -> None:
         self.conf = conf
         self.transport = oslo_messaging.get_notification_transport(conf)
@@ -179,8 +204,8 @@ class Listener:
             executor="threading",
             allow_requeue=True,
             pool=conf.listener.pool,
-            batch_size=batch_size,
-            batch_timeout=batch_timeout,
+            batch_size=conf.listener.batch_size,
+            batch_timeout=conf.listener.batch_timeout,
         )
         # Registered by the server above; the pool is created when it starts.
         conf.set_override("executor_thread_pool_size", conf.listener.executor_threads)

@@ -135,11 +135,17 @@ class AuditRepository:
 
     # -- writing ---------------------------------------------------------
 
-    def append(self, drafts: Sequence[Sealable]) -> list[ChainRecord]:
-        """Append ``drafts`` in order, in one transaction; returns them sealed."""
+    def append(
+        self, drafts: Sequence[Sealable], *, conn: Connection | None = None
+    ) -> list[ChainRecord]:
+        """Append ``drafts`` in order, in one transaction; returns them sealed.
+
+        With ``conn``, the records join that write transaction, which then
+        holds the chain head's lock until it commits.
+        """
         if not drafts:
             return []
-        with self._db.write("append audit records") as conn:
+        with self._db.write_in(conn, "append audit records") as conn:
             row = self._lock_head(conn)
             sealed = chain.seal(ChainHead(row.seq, row.head), drafts)
             conn.execute(_INSERT_RECORDS, [_row(r) for r in sealed])

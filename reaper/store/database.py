@@ -91,6 +91,20 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
+    def write_in(self, conn: Connection | None, what: str) -> Iterator[Connection]:
+        """Join the caller's write transaction ``conn``, or open one with :meth:`write`.
+
+        Lets a repository method be one step of a larger unit of work (the
+        listener records tombstones and their audit records in one commit)
+        without knowing it; the caller's transaction owns commit and errors.
+        """
+        if conn is not None:
+            yield conn
+            return
+        with self.write(what) as own:
+            yield own
+
+    @contextlib.contextmanager
     def read(self, what: str) -> Iterator[Connection]:
         with self._transaction(what, immediate=False) as conn:
             yield conn

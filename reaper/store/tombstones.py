@@ -17,6 +17,7 @@ import json
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -173,17 +174,19 @@ class TombstoneRepository:
         items: Sequence[tuple[IdentityRef, Trigger]],
         *,
         now: dt.datetime | None = None,
+        conn: Connection | None = None,
     ) -> list[TriggerResult]:
         """:meth:`record_trigger` for a batch, in one transaction (the listener's path).
 
         Set-based: a handful of statements per batch rather than per message,
         because intake must keep up with the bus. The returned tombstones
         carry no triggers (the listener needs only their ids and states).
+        With ``conn``, the statements join that write transaction.
         """
         if not items:
             return []
         now = now or utcnow()
-        with self._db.write("record triggers") as conn:
+        with self._db.write_in(conn, "record triggers") as conn:
             message_ids = [t.message_id for _, t in items if t.message_id is not None]
             seen: dict[str, str] = {}
             if message_ids:
@@ -197,29 +200,32 @@ class TombstoneRepository:
             keys = sorted({(i.kind.value, i.id) for i, _ in items})
             # Propose an id for every identity; the row whose id is ours was created now.
             proposed = {key: str(uuid.uuid4()) for key in keys}
-            self._db.insert_ignore(
-                conn,
-                T,
-                [
-                    {
-                        "id": proposed[(kind, ident)],
-                        "kind": kind,
-                        "identity_id": ident,
-                        "state": TombstoneState.RECEIVED.value,
-                        "reason": "",
-                        "plan_hash": None,
-                        "attempts": 0,
-                        "next_attempt_at": None,
-                        "claimed_by": None,
-                        "claimed_at": None,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for kind, ident in keys
-                ],
-                ("kind", "identity_id"),
-            )
-            rows_by_key = self._rows_of(conn, keys)
+            fresh = [
+                {
+                    "id": proposed[(kind, ident)],
+                    "kind": kind,
+                    "identity_id": ident,
+                    "state": TombstoneState.RECEIVED.value,
+                    "reason": "",
+                    "plan_hash": None,
+                    "attempts": 0,
+                    "next_attempt_at": None,
+                    "claimed_by": None,
+                    "claimed_at": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for kind, ident in keys
+            ]
+            inserted = self._db.insert_ignore(conn, T, fresh, ("kind", "identity_id"))
+            if inserted == len(keys):
+                # Every identity is new (the usual batch): the rows are ours, as inserted,
+                # and already locked by the insert; reading them back would cost as much.
+                rows_by_key: dict[tuple[str, str], Any] = {
+                    (row["kind"], row["identity_id"]): SimpleNamespace(**row) for row in fresh
+                }
+            else:
+                rows_by_key = self._rows_of(conn, keys)
             ids = {key: row.id for key, row in rows_by_key.items()}
             created_keys = {key for key in keys if ids[key] == proposed[key]}
             rows: list[dict[str, Any]] = []
@@ -265,12 +271,15 @@ class TombstoneRepository:
     ) -> dict[tuple[str, str], Any]:
         found: dict[tuple[str, str], Any] = {}
         wanted = set(keys)
+        kinds = sorted({k for k, _ in keys})
         for ident_chunk in _chunks(sorted({i for _, i in keys}), 500):
             # Locked (PostgreSQL; SQLite writers are serialized anyway) in one order, so a
             # worker's state change and a trigger's arrival are seen one after the other.
+            # The kind condition lets the (kind, identity_id) unique index find the rows:
+            # on identity_id alone both databases scan the whole table, every batch.
             locked = (
                 select(T)
-                .where(T.c.identity_id.in_(ident_chunk))
+                .where(T.c.kind.in_(kinds), T.c.identity_id.in_(ident_chunk))
                 .order_by(T.c.identity_id, T.c.kind)
                 .with_for_update()
             )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+from sqlalchemy import event
 
 from reaper.model import IdentityKind, IdentityRef, TombstoneState, Trigger, TriggerSource
 from reaper.store import Store
@@ -59,3 +63,33 @@ def test_a_later_batch_finds_what_earlier_ones_recorded(store: Store) -> None:
 def test_an_empty_batch_records_nothing(store: Store) -> None:
     assert store.tombstones.record_triggers([]) == []
     assert store.tombstones.list() == []
+
+
+def test_a_batch_of_new_and_known_identities_tells_them_apart(store: Store) -> None:
+    known = store.tombstones.record_trigger(P1, note("m1"))
+    results = store.tombstones.record_triggers([(P2, note("m2")), (P1, note("m3"))])
+    assert [(r.created, r.duplicate) for r in results] == [(True, False), (False, False)]
+    assert results[1].tombstone.id == known.tombstone.id
+    assert results[0].tombstone.id != known.tombstone.id
+    assert store.tombstones.get(results[0].tombstone.id).identity == P2
+
+
+def test_finding_a_batchs_tombstones_searches_the_identity_index(tmp_path: Path) -> None:
+    """Intake must not slow down as tombstones accumulate: no full scan per batch."""
+    store = Store.open(f"sqlite:///{tmp_path / 'reaper.db'}")
+    selects: list[tuple[str, Any]] = []
+
+    @event.listens_for(store.db.engine, "before_cursor_execute")
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM tombstones" in statement:
+            selects.append((statement, params))
+
+    store.tombstones.record_trigger(P1, note("m1"))
+    store.tombstones.record_triggers([(P1, note("m2")), (P2, note("m3"))])
+    assert selects, "a batch with a known identity reads the tombstones back"
+    with store.db.engine.connect() as conn:
+        for statement, params in selects:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
+            details = " ".join(row[-1] for row in plan)
+            assert "SCAN tombstones" not in details, details
+    store.close()
