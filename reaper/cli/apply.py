@@ -6,8 +6,11 @@ operator to type the identity's id (unless ``--yes``). Just before the
 first step, one fresh discovery re-checks every step at once: a resource
 already gone is not touched again, one that changed owner or became
 protected is skipped (fail closed). ``reaper apply --project ID`` plans
-and applies in one go, with the same confirmation; ``reaper apply --due``
-runs deferred steps whose grace period has ended.
+and applies in one go, with the same confirmation; with ``--yes`` there
+is no pause between its own discovery and the first step, so, as in the
+controller, that discovery is the check (a second one would only list the
+same things again) and 404s say what vanished in between. ``reaper apply
+--due`` runs deferred steps whose grace period has ended.
 
 Exit status: 0 every step done or already gone; 2 something failed or was
 blocked; 3 the plan is held by a blast-radius limit (``--approve`` to
@@ -56,6 +59,16 @@ def report_rows(plan: Plan, report: Report) -> list[tuple[Any, ...]]:
             )
         )
     return rows
+
+
+def recheck_needed(args: argparse.Namespace) -> bool:
+    """Whether time passed between the plan's discovery and its first step.
+
+    A saved plan may be hours old, and a confirmation prompt waits on a
+    human: both get a fresh discovery. A plan made by this very command and
+    applied with ``--yes`` is seconds old: its discovery is the check.
+    """
+    return bool(args.plan_file) or not args.yes
 
 
 def exit_status(report: Report) -> int:
@@ -175,6 +188,7 @@ class ApplyCommand(Lister):
             protected_project_ids=conf.protected_project_ids,
             protected_domain_ids=conf.protected_domain_ids,
             **_members(store, plan),
+            recheck_first=recheck_needed(args),
         )
         trail.checkpoint("apply")
         self._summarize(report, conn)
