@@ -209,7 +209,17 @@ EXECUTOR_OPTS = [
         "confirm_interval",
         default=1.0,
         min=0.1,
-        help="Seconds between listings that confirm asynchronous deletions.",
+        help="Seconds from the end of one listing that confirms asynchronous deletions of "
+        "a type to the start of the next.",
+    ),
+    cfg.FloatOpt(
+        "confirm_max_interval",
+        default=4.0,
+        min=0.1,
+        help="While a type's confirmation listings find nothing gone, the gap between them "
+        "grows by half each time up to this many seconds, so a slow service is not asked "
+        "again and again while it works; it is back to confirm_interval as soon as one "
+        "listing confirms something.",
     ),
     cfg.FloatOpt(
         "confirm_timeout",

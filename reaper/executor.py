@@ -28,11 +28,16 @@ Rules:
   proves nothing: the steps run.
 * Asynchronous removals (servers, volumes, snapshots...) are ``done`` only
   when a listing no longer shows them. Listings are batched: one per
-  resource type per round, whatever the number of resources waiting; a
-  round starts ``confirm_interval`` after the previous one (or after the
-  first deletion accepted), never sooner, however many steps finish in
-  between, and lists its types in parallel. A resource still listed after
-  ``confirm_timeout`` fails.
+  resource type at a time, whatever the number of resources waiting, and
+  types are listed side by side. A type's next listing starts
+  ``confirm_interval`` after its previous one *ended* (or after its first
+  deletion was accepted), never sooner, however many steps finish in
+  between; while its listings confirm nothing, the gap grows by half each
+  time, up to ``confirm_max_interval``, and it is back to
+  ``confirm_interval`` as soon as one does. A slow service (Nova removes a
+  couple of servers a second on a small host) is then not asked again and
+  again while it works, which costs it time too. A resource still listed
+  after ``confirm_timeout`` fails.
 * Dry-run is decided here, not in each action: the runner is given a
   read-only client, each action runs up to its first mutating request,
   which is refused and reported as what would have happened. Dependents
@@ -167,6 +172,8 @@ class Limits:
     retry_initial_wait: float = 0.5
     retry_max_wait: float = 30.0
     confirm_interval: float = 1.0
+    #: The longest gap between two listings of one type while they confirm nothing.
+    confirm_max_interval: float = 4.0
     confirm_timeout: float = 600.0
     #: Longest a ready step waits for others of its kind to share its lookup listing.
     lookup_wait: float = 10.0
@@ -185,6 +192,7 @@ class Limits:
             retry_attempts=ex.retry_attempts,
             retry_max_wait=ex.retry_max_wait,
             confirm_interval=ex.confirm_interval,
+            confirm_max_interval=max(ex.confirm_interval, ex.confirm_max_interval),
             confirm_timeout=ex.confirm_timeout,
         )
 
@@ -298,14 +306,20 @@ class _Run:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(4, workers), thread_name_prefix="reaper-step"
         )
-        #: A round's listings, one per type, run side by side: a round then costs
-        #: the slowest listing, not their sum (which latency multiplies).
+        #: Confirmation listings, one per type, run side by side: waiting for
+        #: several types costs the slowest listing, not their sum (which latency
+        #: multiplies).
         self.listers = concurrent.futures.ThreadPoolExecutor(
             max_workers=4, thread_name_prefix="reaper-confirm"
         )
-        self.pending: dict[str, dict[str, tuple[str, float, Resource]]] = collections.defaultdict(
-            dict
+        self.pending: dict[tuple[str, str], dict[str, tuple[str, float, Resource]]] = (
+            collections.defaultdict(dict)
         )
+        #: Per (type, action): when its next confirmation listing is due, whether one
+        #: is in flight, and how many listings in a row confirmed nothing.
+        self.next_listing: dict[tuple[str, str], float] = {}
+        self.listing: set[tuple[str, str]] = set()
+        self.quiet: collections.Counter[tuple[str, str]] = collections.Counter()
         #: Ready removals to look up before running them (``Runner.lookup_first``), by
         #: type: id -> (step id, resource, when it became ready).
         self.lookups: dict[str, dict[str, tuple[str, Resource, float]]] = collections.defaultdict(
@@ -364,8 +378,6 @@ class _Run:
 
     def _wait(self) -> None:
         interval = self.ex.limits.confirm_interval
-        #: When the next confirmation round is due; None while nothing is pending.
-        next_round: float | None = None
         with self.lock:
             while len(self.outcomes) < len(self.steps):
                 if self.stop.is_set() and not self.running and not self.pending:
@@ -379,19 +391,17 @@ class _Run:
                         self.lock.acquire()
                     continue
                 now = self.ex._monotonic()
-                if not any(self.pending.values()):
-                    next_round = None
-                elif next_round is None:
-                    next_round = now + interval  # a deletion just accepted is rarely done
-                elif now >= next_round:
-                    self.lock.release()
-                    try:
-                        self._confirm_round()
-                    finally:
-                        self.lock.acquire()
-                    next_round = now + interval
-                    continue
-                timeout = interval if next_round is None else next_round - now
+                waiting = [k for k, p in self.pending.items() if p and k not in self.listing]
+                for key in sorted(waiting):
+                    if self.next_listing.get(key, now) <= now:
+                        self.listing.add(key)
+                        self.listers.submit(self._confirm_batch, key, dict(self.pending[key]))
+                upcoming = [
+                    self.next_listing.get(k, now) - now
+                    for k, p in self.pending.items()
+                    if p and k not in self.listing
+                ]
+                timeout = min(upcoming, default=interval)
                 if self.lookups:
                     timeout = min(timeout, self._next_lookup_in())
                 self.lock.wait(timeout=max(0.0, timeout))
@@ -503,11 +513,15 @@ class _Run:
             assert resource is not None
             with self.lock:
                 self.running.discard(sid)
-                self.pending[(step.resource.type, step.action)][step.resource.id] = (
-                    sid,
-                    self.ex._monotonic(),
-                    resource,
-                )
+                key = (step.resource.type, step.action)
+                now = self.ex._monotonic()
+                if not self.pending.get(key):
+                    # A deletion just accepted is rarely done: list a while after it, and
+                    # not sooner than the pace of this type's earlier listings allows.
+                    self.next_listing[key] = max(
+                        self.next_listing.get(key, 0.0), now + self.ex.limits.confirm_interval
+                    )
+                self.pending[key][step.resource.id] = (sid, now, resource)
                 self.lock.notify_all()
         else:
             self._complete(sid, OutcomeStatus.DONE, attempt.detail)
@@ -612,28 +626,38 @@ class _Run:
 
     # -- confirmation ------------------------------------------------------------
 
-    def _confirm_round(self) -> None:
-        """One listing per (type, action) pending, side by side, then their verdicts."""
-        with self.lock:
-            batches = {t: dict(p) for t, p in self.pending.items() if p}
-        futures = [
-            self.listers.submit(self._confirm_batch, key, entries)
-            for key, entries in sorted(batches.items())
-        ]
-        for future in futures:
-            future.result()
-
     def _confirm_batch(
         self, key: tuple[str, str], entries: Mapping[str, tuple[str, float, Resource]]
     ) -> None:
+        """One listing for the (type, action) ``key``, its verdicts, and when to list next."""
         rtype, action = key
+        confirmation = Confirmation()
         try:
             confirmation = self.ex.runner.confirm(
                 rtype, action, {rid: res for rid, (_, _, res) in entries.items()}
             )
-        except Exception as exc:  # a failed listing proves nothing; try next round
+        except Exception as exc:  # a failed listing proves nothing; try again later
             LOG.warning("confirmation listing failed", type=rtype, error=_describe(exc))
-            confirmation = Confirmation()
+        try:
+            self._judge(key, entries, confirmation)
+        finally:
+            settled = any(rid in confirmation.gone or rid in confirmation.failed for rid in entries)
+            limits = self.ex.limits
+            with self.lock:
+                self.listing.discard(key)
+                self.quiet[key] = 0 if settled else self.quiet[key] + 1
+                gap = limits.confirm_interval * 1.5 ** self.quiet[key]
+                gap = max(limits.confirm_interval, min(gap, limits.confirm_max_interval))
+                self.next_listing[key] = self.ex._monotonic() + gap
+                self.lock.notify_all()
+
+    def _judge(
+        self,
+        key: tuple[str, str],
+        entries: Mapping[str, tuple[str, float, Resource]],
+        confirmation: Confirmation,
+    ) -> None:
+        action = key[1]
         now = self.ex._monotonic()
         for rid, (sid, since, _) in entries.items():
             if rid in confirmation.gone:

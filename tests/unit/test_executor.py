@@ -42,6 +42,7 @@ FAST = Limits(
     retry_initial_wait=0.001,
     retry_max_wait=0.01,
     confirm_interval=0.01,
+    confirm_max_interval=0.05,
     confirm_timeout=0.5,
 )
 
@@ -537,6 +538,85 @@ def test_confirmation_rounds_are_paced_however_many_steps_finish() -> None:
     gaps = [b - a for a, b in itertools.pairwise(rounds)]
     assert gaps and min(gaps) >= 0.09
     assert len(rounds) <= 9
+
+
+def test_a_types_next_listing_waits_the_interval_after_the_previous_one_ended() -> None:
+    servers = [step("compute.server", f"s{i}") for i in range(3)]
+    gone_after = time.monotonic() + 0.6
+    spans: list[tuple[float, float]] = []
+
+    def slow_listing(pending):
+        begun = time.monotonic()
+        time.sleep(0.1)  # a loaded Nova answering a listing
+        spans.append((begun, time.monotonic()))
+        return Confirmation(gone=frozenset(pending) if time.monotonic() > gone_after else set())
+
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in servers}, listing={"compute.server": slow_listing}
+    )
+    limits = dataclasses.replace(
+        FAST, confirm_interval=0.1, confirm_max_interval=0.1, confirm_timeout=5.0
+    )
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(plan_of(*servers))
+    assert report.succeeded
+    idle = [nxt[0] - prev[1] for prev, nxt in itertools.pairwise(spans)]
+    assert idle and min(idle) >= 0.09
+
+
+def test_listings_that_find_nothing_gone_back_off_and_one_that_does_resets_the_pace() -> None:
+    servers = [step("compute.server", f"s{i}") for i in range(2)]
+    started = time.monotonic()
+    starts: list[float] = []
+
+    def listing(pending):
+        starts.append(time.monotonic())
+        elapsed = time.monotonic() - started
+        gone = {"s0"} if elapsed > 0.5 else set()
+        if elapsed > 0.5 and len(starts) > 1 and starts[-2] - started > 0.5:
+            gone.add("s1")  # one listing after s0 went
+        return Confirmation(gone=frozenset(gone & set(pending)))
+
+    runner = Script({s.id: Result.ACCEPTED for s in servers}, listing={"compute.server": listing})
+    limits = dataclasses.replace(
+        FAST, confirm_interval=0.05, confirm_max_interval=0.2, confirm_timeout=5.0
+    )
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(plan_of(*servers))
+    assert report.succeeded
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    quiet = gaps[:-1]
+    # Growing while nothing goes (0.075, 0.11, 0.17, then capped at 0.2)...
+    assert quiet[2] > 1.8 * quiet[0]
+    assert max(quiet) <= 0.2 + 0.05
+    # ...and back to the interval once a listing confirmed something.
+    assert gaps[-1] < 0.15
+
+
+def test_a_slow_type_does_not_hold_up_the_listings_of_another() -> None:
+    server = step("compute.server", "s0")
+    volume = step("block_storage.volume", "v0")
+    volume_listed = threading.Event()
+
+    def slow_servers(pending):
+        volume_listed.wait(2.0)  # a server listing that lasts until the volume was confirmed
+        return Confirmation(gone=frozenset(pending))
+
+    def volumes(pending):
+        volume_listed.set()
+        return Confirmation(gone=frozenset(pending))
+
+    def accepted_late(_: int) -> Result:
+        time.sleep(0.2)  # accepted while the server listing is already under way
+        return Result.ACCEPTED
+
+    runner = Script(
+        {server.id: Result.ACCEPTED, volume.id: accepted_late},
+        listing={"compute.server": slow_servers, "block_storage.volume": volumes},
+    )
+    limits = dataclasses.replace(FAST, confirm_interval=0.01, confirm_timeout=5.0)
+    began = time.monotonic()
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(plan_of(server, volume))
+    assert report.succeeded
+    assert time.monotonic() - began < 1.5
 
 
 def test_a_round_lists_its_types_side_by_side() -> None:
