@@ -36,8 +36,11 @@ Rules:
   time, up to ``confirm_max_interval``, and it is back to
   ``confirm_interval`` as soon as one does. A slow service (Nova removes a
   couple of servers a second on a small host) is then not asked again and
-  again while it works, which costs it time too. A resource still listed
-  after ``confirm_timeout`` fails.
+  again while it works, which costs it time too. While more deletions of a
+  kind are still to be sent (volumes released wave by wave as their servers
+  go), its listing waits for them, up to ``confirm_max_interval`` after the
+  oldest waiting one: one listing then covers several waves. A resource
+  still listed after ``confirm_timeout`` fails.
 * Dry-run is decided here, not in each action: the runner is given a
   read-only client, each action runs up to its first mutating request,
   which is refused and reported as what would have happened. Dependents
@@ -319,6 +322,10 @@ class _Run:
         #: is in flight, and how many listings in a row confirmed nothing.
         self.next_listing: dict[tuple[str, str], float] = {}
         self.listing: set[tuple[str, str]] = set()
+        #: Per (type, action): steps not yet accepted or finished (deletions still to send).
+        self.unsent: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+        for step in plan.steps:
+            self.unsent[(step.resource.type, step.action)].add(step.id)
         self.quiet: collections.Counter[tuple[str, str]] = collections.Counter()
         #: Ready removals to look up before running them (``Runner.lookup_first``), by
         #: type: id -> (step id, resource, when it became ready).
@@ -391,16 +398,16 @@ class _Run:
                         self.lock.acquire()
                     continue
                 now = self.ex._monotonic()
-                waiting = [k for k, p in self.pending.items() if p and k not in self.listing]
-                for key in sorted(waiting):
-                    if self.next_listing.get(key, now) <= now:
+                upcoming: list[float] = []
+                for key in sorted(k for k, p in self.pending.items() if p):
+                    if key in self.listing:
+                        continue
+                    due = self._listing_due(key)
+                    if due <= now:
                         self.listing.add(key)
                         self.listers.submit(self._confirm_batch, key, dict(self.pending[key]))
-                upcoming = [
-                    self.next_listing.get(k, now) - now
-                    for k, p in self.pending.items()
-                    if p and k not in self.listing
-                ]
+                    else:
+                        upcoming.append(due - now)
                 timeout = min(upcoming, default=interval)
                 if self.lookups:
                     timeout = min(timeout, self._next_lookup_in())
@@ -522,6 +529,7 @@ class _Run:
                         self.next_listing.get(key, 0.0), now + self.ex.limits.confirm_interval
                     )
                 self.pending[key][step.resource.id] = (sid, now, resource)
+                self.unsent[key].discard(sid)
                 self.lock.notify_all()
         else:
             self._complete(sid, OutcomeStatus.DONE, attempt.detail)
@@ -626,6 +634,22 @@ class _Run:
 
     # -- confirmation ------------------------------------------------------------
 
+    def _listing_due(self, key: tuple[str, str]) -> float:
+        """When the next confirmation listing of ``key`` should start (lock held).
+
+        Paced (see ``next_listing``), and held back while more deletions of
+        the same kind are still to be sent (volumes released one by one as
+        their servers go): one listing a little later then covers them all,
+        instead of one listing per wave. Held at most ``confirm_max_interval``
+        after the oldest waiting deletion, and not at all once the last one
+        was sent, when confirming is all that is left of that kind.
+        """
+        due = self.next_listing.get(key, 0.0)
+        if self.unsent.get(key):
+            oldest = min(since for _, since, _ in self.pending[key].values())
+            due = max(due, oldest + self.ex.limits.confirm_max_interval)
+        return due
+
     def _confirm_batch(
         self, key: tuple[str, str], entries: Mapping[str, tuple[str, float, Resource]]
     ) -> None:
@@ -706,6 +730,7 @@ class _Run:
         if waiting:
             waiting.discard(sid)  # blocked, skipped...: no lookup will wait for it
         self.outcomes[sid] = outcome
+        self.unsent[(self.steps[sid].resource.type, self.steps[sid].action)].discard(sid)
         if notify:
             step = self.steps[sid]
             try:

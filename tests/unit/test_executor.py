@@ -619,6 +619,65 @@ def test_a_slow_type_does_not_hold_up_the_listings_of_another() -> None:
     assert time.monotonic() - began < 1.5
 
 
+def test_deletions_released_in_waves_are_confirmed_together_once_the_last_is_sent() -> None:
+    servers = [step("compute.server", f"s{i}") for i in range(6)]
+    volumes = [step("block_storage.volume", f"v{i}", s.id) for i, s in enumerate(servers)]
+    confirmed: list[str] = []
+
+    def one_server_per_listing(pending):
+        nxt = sorted(pending)[:1]  # Nova finishes them one by one
+        confirmed.extend(nxt)
+        return Confirmation(gone=frozenset(nxt))
+
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in [*servers, *volumes]},
+        listing={"compute.server": one_server_per_listing},
+    )
+    limits = dataclasses.replace(
+        FAST, confirm_interval=0.02, confirm_max_interval=1.0, confirm_timeout=5.0
+    )
+    began = time.monotonic()
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(
+        plan_of(*servers, *volumes)
+    )
+    assert report.succeeded
+    assert runner.listings["compute.server"] >= 6
+    # Six waves of one volume each, one listing: held until the last volume was sent...
+    assert runner.listings["block_storage.volume"] == 1
+    # ...and not a moment longer: the hold ends with the last wave, not at its limit.
+    assert time.monotonic() - began < 0.9
+
+
+def test_a_held_listing_still_comes_within_the_longest_interval() -> None:
+    server = step("compute.server", "s0")
+    late = step("compute.server", "s1", "delete:image.image:i0")
+    image = step("image.image", "i0")
+    listed_at: list[float] = []
+
+    def slow_refusal(_: int) -> Exception:
+        time.sleep(0.8)  # s1 stays unsent all this while
+        return Fatal("HTTP 403")
+
+    def servers(pending):
+        listed_at.append(time.monotonic())
+        return Confirmation(gone=frozenset(pending))
+
+    runner = Script(
+        {server.id: Result.ACCEPTED, late.id: Result.ACCEPTED, image.id: slow_refusal},
+        listing={"compute.server": servers},
+    )
+    limits = dataclasses.replace(
+        FAST, confirm_interval=0.02, confirm_max_interval=0.3, confirm_timeout=5.0
+    )
+    began = time.monotonic()
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(
+        plan_of(server, image, late)
+    )
+    assert report.outcomes[server.id].status is OutcomeStatus.DONE
+    assert report.outcomes[late.id].status is OutcomeStatus.BLOCKED
+    assert 0.25 <= listed_at[0] - began < 0.7
+
+
 def test_a_round_lists_its_types_side_by_side() -> None:
     kinds = ("compute.server", "block_storage.volume", "block_storage.snapshot")
     steps = [step(kind, f"{kind}-x") for kind in kinds]
