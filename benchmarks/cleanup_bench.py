@@ -1018,6 +1018,12 @@ def main(argv: list[str] | None = None) -> int:
         "servers on the one nova-compute, so later cells run on a lighter host: a second run "
         "with --reverse (and another --workdir) measures the same cells the other way round",
     )
+    parser.add_argument(
+        "--one-at-a-time",
+        action="store_true",
+        help="build each cell's tenant just before its measurement, so that every cell runs "
+        "on a host holding its own tenant only (no position effect; builds take longer)",
+    )
     args = parser.parse_args(argv)
     cells = [
         Cell(size, latency, cleaner)
@@ -1056,9 +1062,14 @@ def main(argv: list[str] | None = None) -> int:
                 todo = [c for c in group if state.result(c.key) is None]
                 if not todo:
                     continue
-                tenants = ensure_tenants(bench, todo)
-                time.sleep(args.settle)
-                for cell in reversed(todo) if args.reverse else todo:
+                ordered = list(reversed(todo)) if args.reverse else todo
+                if not args.one_at_a_time:
+                    tenants = ensure_tenants(bench, todo)
+                    time.sleep(args.settle)
+                for cell in ordered:
+                    if args.one_at_a_time:
+                        tenants = ensure_tenants(bench, [cell])
+                        time.sleep(args.settle)
                     tenant = tenants.get(cell.key)
                     if tenant is None:
                         log(f"{cell.key}: no tenant, skipped")
