@@ -29,9 +29,9 @@ first request until everything it deletes is confirmed gone by a listing:
   deleted in Keystone: one listing per type, then floating IPs, router
   interfaces, servers (wait gone), snapshots (wait gone), volumes (wait
   gone), standalone ports, the router, subnet, network, security groups
-  and images, each phase in parallel, waits by polling listings. Ports
-  Nova creates for servers go with their servers, so it does not delete
-  them.
+  and images, each phase in parallel, waits by polling listings, and last
+  the three quota sets (reaper releases them too). Ports Nova creates for
+  servers go with their servers, so it does not delete them.
 
 All three run through the fault proxy, without added latency or with
 ``--latency`` milliseconds added to every request (token requests
@@ -665,6 +665,15 @@ def run_ideal(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[st
         groups = sorted(found["security_groups"], key=lambda g: g.name == "default")
         phase("security groups", [lambda g=g: net.delete_security_group(g.id) for g in groups])
         phase("images", [lambda i=i: img.delete_image(i.id) for i in found["images"]])
+        # The same deletions as reaper's: its plan releases the three quota sets too.
+        phase(
+            "quotas",
+            [
+                lambda: cp.revert_quota_set(pid),
+                lambda: bs.revert_quota_set(pid),
+                lambda: net.delete_quota(pid),
+            ],
+        )
     end = time.monotonic()
     notes = [f"not 'done' at first answer: {dict(retried)}"] if retried else []
     return end - start, phases, notes

@@ -33,8 +33,8 @@ Rules:
   ``confirm_interval`` after its previous one *ended* (or after its first
   deletion was accepted), never sooner, however many steps finish in
   between; while its listings confirm nothing, the gap grows by half each
-  time, up to ``confirm_max_interval``, and it is back to
-  ``confirm_interval`` as soon as one does. A slow service (Nova removes a
+  time, up to ``confirm_max_interval``, and it shrinks back a step with
+  each listing that confirms something. A slow service (Nova removes a
   couple of servers a second on a small host) is then not asked again and
   again while it works, which costs it time too. While more deletions of a
   kind are still to be sent (volumes released wave by wave as their servers
@@ -54,6 +54,7 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import enum
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -669,7 +670,17 @@ class _Run:
             limits = self.ex.limits
             with self.lock:
                 self.listing.discard(key)
-                self.quiet[key] = 0 if settled else self.quiet[key] + 1
+                # Down one step per listing that found something, not straight back to
+                # the interval: deletions that trickle out of a loaded service are
+                # collected by fewer listings, and a kind whose listings keep finding
+                # something is soon listed at the interval again.
+                # Counted no higher than the step that reaches the longest gap, so that
+                # a long wait does not take as many listings to recover from.
+                top = math.ceil(
+                    math.log(max(limits.confirm_max_interval / limits.confirm_interval, 1.0), 1.5)
+                )
+                quiet = self.quiet[key]
+                self.quiet[key] = max(0, quiet - 1) if settled else min(top, quiet + 1)
                 gap = limits.confirm_interval * 1.5 ** self.quiet[key]
                 gap = max(limits.confirm_interval, min(gap, limits.confirm_max_interval))
                 self.next_listing[key] = self.ex._monotonic() + gap

@@ -563,18 +563,16 @@ def test_a_types_next_listing_waits_the_interval_after_the_previous_one_ended() 
     assert idle and min(idle) >= 0.09
 
 
-def test_listings_that_find_nothing_gone_back_off_and_one_that_does_resets_the_pace() -> None:
-    servers = [step("compute.server", f"s{i}") for i in range(2)]
+def test_listings_that_find_nothing_gone_back_off_and_those_that_do_speed_up_again() -> None:
+    servers = [step("compute.server", f"s{i}") for i in range(4)]
     started = time.monotonic()
     starts: list[float] = []
 
     def listing(pending):
         starts.append(time.monotonic())
-        elapsed = time.monotonic() - started
-        gone = {"s0"} if elapsed > 0.5 else set()
-        if elapsed > 0.5 and len(starts) > 1 and starts[-2] - started > 0.5:
-            gone.add("s1")  # one listing after s0 went
-        return Confirmation(gone=frozenset(gone & set(pending)))
+        if time.monotonic() - started < 0.6:
+            return Confirmation()  # Nova still busy
+        return Confirmation(gone=frozenset(sorted(pending)[:1]))  # then one per listing
 
     runner = Script({s.id: Result.ACCEPTED for s in servers}, listing={"compute.server": listing})
     limits = dataclasses.replace(
@@ -583,12 +581,14 @@ def test_listings_that_find_nothing_gone_back_off_and_one_that_does_resets_the_p
     report = Executor(runner, limits=limits, sleep=lambda s: None).execute(plan_of(*servers))
     assert report.succeeded
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    quiet = gaps[:-1]
-    # Growing while nothing goes (0.075, 0.11, 0.17, then capped at 0.2)...
+    found = next(i for i, t in enumerate(starts) if t - started >= 0.6)
+    quiet, busy = gaps[: found - 1], gaps[found:]
+    # Growing while nothing goes (0.075, 0.11, 0.17, then at most 0.2)...
     assert quiet[2] > 1.8 * quiet[0]
     assert max(quiet) <= 0.2 + 0.05
-    # ...and back to the interval once a listing confirmed something.
-    assert gaps[-1] < 0.15
+    # ...and shorter again, a step per listing that finds something.
+    assert len(busy) == 3
+    assert busy[0] > busy[2] and busy[2] < 0.12
 
 
 def test_a_slow_type_does_not_hold_up_the_listings_of_another() -> None:
