@@ -9,9 +9,12 @@ built by ``tests/testbed/tenant.py`` as the tenant's user: servers (each
 with a volume attached, the first ones with a floating IP), volumes,
 snapshots, floating IPs, a network, subnet, router with an external gateway
 and an interface, two extra security groups, two standalone ports and two
-images. The tenants of a size are built in parallel before its cells run
-(never while one is being timed), and each cell is timed from the cleaner's
-first request until everything it deletes is confirmed gone by a listing:
+images. Each cell's tenant is built just before the cell runs (never while
+one is being timed), so every cell meets a host that holds its own tenant
+only (``--together`` builds a size's tenants first, in parallel: faster,
+but then a cell's position in the run weighs more than the cleaner). Each
+cell is timed from the cleaner's first request until everything it deletes
+is confirmed gone by a listing:
 
 * **reaper**: the project is deleted in Keystone, then reaper's own path,
   in-process, as ``reaper apply --project ID --yes --approve`` runs it:
@@ -1023,15 +1026,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reverse",
         action="store_true",
-        help="run each size's cells in the reverse order. Every cell cleaned leaves fewer "
-        "servers on the one nova-compute, so later cells run on a lighter host: a second run "
-        "with --reverse (and another --workdir) measures the same cells the other way round",
+        help="run each size's cells in the reverse order. With --together, every cell "
+        "cleaned leaves fewer servers on the one nova-compute, so later cells run on a lighter "
+        "host: a second run with --reverse (and another --workdir) measures the same cells "
+        "the other way round",
     )
     parser.add_argument(
-        "--one-at-a-time",
+        "--together",
         action="store_true",
-        help="build each cell's tenant just before its measurement, so that every cell runs "
-        "on a host holding its own tenant only (no position effect; builds take longer)",
+        help="build a size's tenants together (--build-parallel at a time) before its first "
+        "cell, instead of each cell's tenant just before the cell: faster, but the first "
+        "cell then runs on a host still holding every other tenant's servers, and position "
+        "in the run moves a cell's time by up to 2x",
     )
     args = parser.parse_args(argv)
     cells = [
@@ -1072,11 +1078,11 @@ def main(argv: list[str] | None = None) -> int:
                 if not todo:
                     continue
                 ordered = list(reversed(todo)) if args.reverse else todo
-                if not args.one_at_a_time:
+                if args.together:
                     tenants = ensure_tenants(bench, todo)
                     time.sleep(args.settle)
                 for cell in ordered:
-                    if args.one_at_a_time:
+                    if not args.together:
                         tenants = ensure_tenants(bench, [cell])
                         time.sleep(args.settle)
                     tenant = tenants.get(cell.key)
