@@ -218,8 +218,9 @@ EXECUTOR_OPTS = [
         min=0.1,
         help="While a type's confirmation listings find nothing gone, the gap between them "
         "grows by half each time up to this many seconds, so a slow service is not asked "
-        "again and again while it works; it is back to confirm_interval as soon as one "
-        "listing confirms something.",
+        "again and again while it works; it comes down a step with each listing that "
+        "confirms something. Also the longest a type's listing waits for more of its "
+        "deletions still to be sent.",
     ),
     cfg.FloatOpt(
         "confirm_timeout",

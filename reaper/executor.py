@@ -320,14 +320,19 @@ class _Run:
             collections.defaultdict(dict)
         )
         #: Per (type, action): when its next confirmation listing is due, whether one
-        #: is in flight, and how many listings in a row confirmed nothing.
+        #: is in flight, and how many listings in a row confirmed nothing (counted no
+        #: higher than the step that reaches the longest gap, so that a long wait
+        #: does not take as many listings to recover from).
         self.next_listing: dict[tuple[str, str], float] = {}
         self.listing: set[tuple[str, str]] = set()
+        self.quiet: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.quiet_top = math.ceil(
+            math.log(max(ex.limits.confirm_max_interval / ex.limits.confirm_interval, 1.0), 1.5)
+        )
         #: Per (type, action): steps not yet accepted or finished (deletions still to send).
         self.unsent: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
         for step in plan.steps:
             self.unsent[(step.resource.type, step.action)].add(step.id)
-        self.quiet: collections.Counter[tuple[str, str]] = collections.Counter()
         #: Ready removals to look up before running them (``Runner.lookup_first``), by
         #: type: id -> (step id, resource, when it became ready).
         self.lookups: dict[str, dict[str, tuple[str, Resource, float]]] = collections.defaultdict(
@@ -665,6 +670,8 @@ class _Run:
             LOG.warning("confirmation listing failed", type=rtype, error=_describe(exc))
         try:
             self._judge(key, entries, confirmation)
+        except Exception as exc:  # a listing runs in the background: nobody else would see it
+            LOG.error("confirmation verdicts failed", type=rtype, error=_describe(exc))
         finally:
             settled = any(rid in confirmation.gone or rid in confirmation.failed for rid in entries)
             limits = self.ex.limits
@@ -674,13 +681,8 @@ class _Run:
                 # the interval: deletions that trickle out of a loaded service are
                 # collected by fewer listings, and a kind whose listings keep finding
                 # something is soon listed at the interval again.
-                # Counted no higher than the step that reaches the longest gap, so that
-                # a long wait does not take as many listings to recover from.
-                top = math.ceil(
-                    math.log(max(limits.confirm_max_interval / limits.confirm_interval, 1.0), 1.5)
-                )
                 quiet = self.quiet[key]
-                self.quiet[key] = max(0, quiet - 1) if settled else min(top, quiet + 1)
+                self.quiet[key] = max(0, quiet - 1) if settled else min(self.quiet_top, quiet + 1)
                 gap = limits.confirm_interval * 1.5 ** self.quiet[key]
                 gap = max(limits.confirm_interval, min(gap, limits.confirm_max_interval))
                 self.next_listing[key] = self.ex._monotonic() + gap
