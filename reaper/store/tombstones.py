@@ -75,6 +75,24 @@ class TriggerResult:
     duplicate: bool
 
 
+def _new_row(tombstone_id: str, kind: str, identity_id: str, now: dt.datetime) -> dict[str, Any]:
+    """A tombstone row as first recorded: received, unclaimed, no plan yet."""
+    return {
+        "id": tombstone_id,
+        "kind": kind,
+        "identity_id": identity_id,
+        "state": TombstoneState.RECEIVED.value,
+        "reason": "",
+        "plan_hash": None,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "claimed_by": None,
+        "claimed_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def _trigger(row: Row[Any]) -> Trigger:
     return Trigger(
         source=TriggerSource(row.source),
@@ -200,23 +218,7 @@ class TombstoneRepository:
             keys = sorted({(i.kind.value, i.id) for i, _ in items})
             # Propose an id for every identity; the row whose id is ours was created now.
             proposed = {key: str(uuid.uuid4()) for key in keys}
-            fresh = [
-                {
-                    "id": proposed[(kind, ident)],
-                    "kind": kind,
-                    "identity_id": ident,
-                    "state": TombstoneState.RECEIVED.value,
-                    "reason": "",
-                    "plan_hash": None,
-                    "attempts": 0,
-                    "next_attempt_at": None,
-                    "claimed_by": None,
-                    "claimed_at": None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for kind, ident in keys
-            ]
+            fresh = [_new_row(proposed[(kind, ident)], kind, ident, now) for kind, ident in keys]
             inserted = self._db.insert_ignore(conn, T, fresh, ("kind", "identity_id"))
             if inserted == len(keys):
                 # Every identity is new (the usual batch): the rows are ours, as inserted,
@@ -303,20 +305,7 @@ class TombstoneRepository:
             self._db.insert_ignore(
                 conn,
                 T,
-                {
-                    "id": str(uuid.uuid4()),
-                    "kind": identity.kind.value,
-                    "identity_id": identity.id,
-                    "state": TombstoneState.RECEIVED.value,
-                    "reason": "",
-                    "plan_hash": None,
-                    "attempts": 0,
-                    "next_attempt_at": None,
-                    "claimed_by": None,
-                    "claimed_at": None,
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                _new_row(str(uuid.uuid4()), identity.kind.value, identity.id, now),
                 ("kind", "identity_id"),
             )
             == 1
