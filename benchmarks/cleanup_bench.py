@@ -370,6 +370,7 @@ def run_reaper(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[s
     """Delete the project in Keystone, then reaper's apply path, timed to the last confirmation."""
     from reaper import cloud, pipeline
     from reaper.audit.trail import AuditTrail
+    from reaper.cli.apply import recheck_needed
     from reaper.executor import Limits
     from reaper.model import IdentityKind, IdentityRef
     from reaper.policy import configured_policy_paths, load_policies
@@ -419,8 +420,8 @@ def run_reaper(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[s
                 observers=[probe],
                 protected_project_ids=conf.protected_project_ids,
                 protected_domain_ids=conf.protected_domain_ids,
-                # As `apply --project ID --yes`: no pause after its own discovery.
-                recheck_first=False,
+                # As `apply --project ID --yes` decides: no pause after its own discovery.
+                recheck_first=recheck_needed(argparse.Namespace(plan_file=None, yes=True)),
             )
             marks["executed"] = time.monotonic()
             trail.checkpoint("apply")
