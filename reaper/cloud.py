@@ -244,13 +244,12 @@ def connect(conf: cfg.ConfigOpts, *, read_only: bool) -> Any:
             interface=creds.interface,
         )
         return openstack.connection.Connection(config=region)
-    if not creds.auth_type and not creds.auth_url:
+    if not creds.auth_type:
         raise CredentialsMissing(
             "no cloud credentials: pass --os-cloud, set OS_CLOUD, or configure "
-            "[service_credentials] in reaper.conf"
+            "[service_credentials] in reaper.conf (cloud, or auth_type and its options)"
         )
-    if not creds.auth_type:
-        conf.set_override("auth_type", "password", group=config.SERVICE_CREDENTIALS_GROUP)
+    # keystoneauth registers the options of the configured plugin, then reads them.
     auth = ks_loading.load_auth_from_conf_options(conf, config.SERVICE_CREDENTIALS_GROUP)
     session = ks_loading.load_session_from_conf_options(
         conf, config.SERVICE_CREDENTIALS_GROUP, auth=auth

@@ -15,7 +15,6 @@ database), ``[service_credentials]`` (how reaper reaches the cloud),
 
 from __future__ import annotations
 
-import copy
 import os
 import socket
 from collections.abc import Sequence
@@ -287,18 +286,18 @@ CREDENTIAL_OPTS = [
 
 
 def _credential_opts() -> list[cfg.Opt]:
-    opts: list[cfg.Opt] = list(CREDENTIAL_OPTS)
-    opts += ks_loading.get_session_conf_options()
-    opts += ks_loading.get_auth_common_conf_options()
-    seen = {o.dest for o in opts}
-    for opt in ks_loading.get_auth_plugin_conf_options("password"):
-        if opt.dest in seen:
-            continue
-        # Required only when no clouds.yaml cloud is named; cloud.py checks that.
-        opt = copy.deepcopy(opt)
-        opt.required = False
-        opts.append(opt)
-    return opts
+    """[service_credentials] as the sample config shows it: reaper's, the session's, password's.
+
+    Only for ``oslo-config-generator``: at run time keystoneauth registers the
+    options of whichever ``auth_type`` is configured, just before it reads
+    them (see :func:`register_opts`), the way aodh and ceilometer do.
+    """
+    return [
+        *CREDENTIAL_OPTS,
+        *ks_loading.get_session_conf_options(),
+        *ks_loading.get_auth_common_conf_options(),
+        *ks_loading.get_auth_plugin_conf_options("password"),
+    ]
 
 
 GROUPS: dict[str, list[cfg.Opt]] = {
@@ -324,8 +323,19 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 
 
 def register_opts(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:
+    """Register every option a run reads.
+
+    ``[service_credentials]`` gets reaper's own options, the session's and
+    ``auth_type``/``auth_section`` only: registering a plugin's options
+    here as well would make keystoneauth's loader, which registers the
+    configured plugin's options itself, fail with ``DuplicateOptError``.
+    """
     for group, opts in list_opts():
-        conf.register_opts(opts, group=group)
+        if group != SERVICE_CREDENTIALS_GROUP:
+            conf.register_opts(opts, group=group)
+    conf.register_opts(CREDENTIAL_OPTS, group=SERVICE_CREDENTIALS_GROUP)
+    ks_loading.register_session_conf_options(conf, SERVICE_CREDENTIALS_GROUP)
+    ks_loading.register_auth_conf_options(conf, SERVICE_CREDENTIALS_GROUP)
     return conf
 
 

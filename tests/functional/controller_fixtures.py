@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +180,10 @@ def controllers(
         extra: str = "",
         name: str | None = None,
         dry_run: bool = False,
+        credentials: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> ControllerProcess:
+        """A controller (not started); ``credentials`` replaces [service_credentials]'s body."""
         workdir = tmp_path / (name or f"controller-{len(made)}")
         workdir.mkdir(exist_ok=True)
         pool = pool or f"reaper-test-{secrets.token_hex(4)}"
@@ -195,8 +198,8 @@ def controllers(
             "[listener]\n"
             f"pool = {pool}\n"
             "[service_credentials]\n"
-            f"cloud = {testbed.cloud_name}\n"
-            "[api]\n"
+            + (credentials if credentials is not None else f"cloud = {testbed.cloud_name}\n")
+            + "[api]\n"
             "port = 0\n"
             "[sweep]\n"
             "enabled = false\n"
@@ -205,9 +208,10 @@ def controllers(
             + (f"[store]\nconnection = {store_url}\n" if store_url else "")
             + extra
         )
-        env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(testbed.clouds_yaml)}
-        env.pop("OS_CLOUD", None)
-        process = ControllerProcess(workdir, conf_path, env, pool)
+        # No OS_* variable of the test runner's: the credentials are the config file's.
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        environ |= {"OS_CLIENT_CONFIG_FILE": str(testbed.clouds_yaml), **(env or {})}
+        process = ControllerProcess(workdir, conf_path, environ, pool)
         made.append(process)
         return process
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 from reaper import config
@@ -48,13 +49,42 @@ def test_each_conf_is_independent(tmp_path) -> None:
     assert config.store_url(a) == "sqlite:////tmp/x.db"
 
 
-def test_keystoneauth_options_are_registered_but_not_required() -> None:
+def test_no_credentials_are_required_to_read_the_configuration() -> None:
     conf = config.make_conf([], config_files=[])
     creds = conf[config.SERVICE_CREDENTIALS_GROUP]
-    assert creds.auth_url is None and creds.cloud is None
+    assert creds.auth_type is None and creds.cloud is None
     assert isinstance(conf, cfg.ConfigOpts)
 
 
 def test_store_connection_is_secret() -> None:
     (opt,) = [o for o in config.STORE_OPTS if o.dest == "connection"]
     assert opt.secret
+
+
+def test_keystoneauth_password_options_in_service_credentials_load_a_plugin(tmp_path) -> None:
+    # Regression: reaper registered copies of the password plugin's options and
+    # keystoneauth's loader registered the originals again (DuplicateOptError).
+    path = tmp_path / "reaper.conf"
+    path.write_text(
+        "[service_credentials]\n"
+        "auth_type = password\n"
+        "auth_url = http://keystone.example:5000/v3\n"
+        "username = reaper\n"
+        "password = secret\n"
+        "project_name = service\n"
+        "user_domain_name = Default\n"
+        "project_domain_name = Default\n"
+    )
+    conf = config.make_conf(["--config-file", str(path)], config_files=[])
+
+    auth = ks_loading.load_auth_from_conf_options(conf, config.SERVICE_CREDENTIALS_GROUP)
+
+    assert auth.auth_url == "http://keystone.example:5000/v3"
+    assert conf.service_credentials.username == "reaper"
+
+
+def test_the_sample_config_lists_the_password_plugin_options() -> None:
+    (listed,) = [opts for group, opts in config.list_opts() if group == "service_credentials"]
+    names = {o.dest for o in listed}
+    assert {"auth_type", "auth_url", "username", "password", "project_name"} <= names
+    assert {"cloud", "region_name", "interface", "cafile", "timeout"} <= names
