@@ -4,12 +4,15 @@
    Placement on this machine);
 2. builds a tenant as its own user: network, router, servers, volumes,
    snapshots, floating IPs, an image, a keypair;
-3. starts ``reaper-controller`` with the embedded SQLite store and the
-   shipped default policy, listening to Keystone's notifications;
+3. generates the audit signing key (``reaper audit keygen``) in its scratch
+   folder and starts ``reaper-controller`` with the embedded SQLite store,
+   the shipped default policy and that key, listening to Keystone's
+   notifications;
 4. deletes the project (and its user) in Keystone, nothing else;
 5. shows the cleanup as it happens (tombstone states, step counts);
-6. shows ``reaper audit show`` and ``reaper audit verify``, and a listing
-   proving nothing of the tenant is left;
+6. shows ``reaper audit show`` and ``reaper audit verify --require-signed``
+   (the demo fails unless every checkpoint is signed with the demo's key and
+   verifies), and a listing proving nothing of the tenant is left;
 7. stops the controller and tears everything down.
 
 Run it with ``python -m tests.testbed.demo`` from a checkout with reaper
@@ -19,6 +22,7 @@ installed (tox does that). ``--keep`` leaves the testbed running.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -71,6 +75,22 @@ def leftovers(admin, project_id: str) -> dict[str, list[str]]:  # type: ignore[n
     return {kind: ids for kind, ids in found.items() if ids}
 
 
+def signed_checkpoints(verify_json: str) -> int:
+    """How many checkpoints ``audit verify -f json`` found, if every one of them is signed.
+
+    0 when there are none, when any is unsigned or when the output is not a
+    report: the demo shows a signed trail, not merely an intact one.
+    """
+    try:
+        report = json.loads(verify_json)
+    except ValueError:
+        return 0
+    checkpoints = report.get("checkpoints", 0)
+    if report.get("result") != "OK" or report.get("signatures_verified") != checkpoints:
+        return 0
+    return int(checkpoints)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="Leave the testbed running.")
@@ -94,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             "dry_run = false\n"
             "[service_credentials]\n"
             f"cloud = {bed.cloud_name}\n"
+            "[audit]\n"
+            f"signing_key_file = {workdir / 'audit-signing.pem'}\n"
             "[api]\n"
             "port = 0\n"
             "[sweep]\n"
@@ -110,7 +132,13 @@ def main(argv: list[str] | None = None) -> int:
             f"network, subnet, router, security groups, keypair"
         )
 
-        say("Starting reaper-controller (SQLite store, default policy)")
+        say("reaper audit keygen (the key that signs the audit trail's checkpoints)")
+        keygen = reaper(conf, "audit", "keygen", env=env)
+        print(keygen.stdout + keygen.stderr)
+        if keygen.returncode != 0:
+            return 1
+
+        say("Starting reaper-controller (SQLite store, default policy, signing key)")
         log_path = workdir / "controller.log"
         controller = subprocess.Popen(
             [_bin("reaper-controller"), "--config-file", str(conf)],
@@ -179,14 +207,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("\n".join(shown.stdout.splitlines()[-15:]))
 
-        say("reaper audit verify")
-        verified = reaper(conf, "audit", "verify", env=env)
-        print(verified.stdout)
+        say("reaper audit verify --require-signed")
+        verified = reaper(conf, "audit", "verify", "--require-signed", env=env)
+        print(verified.stdout + verified.stderr)
+        signed = signed_checkpoints(reaper(conf, "audit", "verify", "-f", "json", env=env).stdout)
+        print(f"checkpoints signed with the demo's key and verified: {signed}")
 
         say("What the deleted project still owns")
         left = leftovers(admin, tenant.project_id)
         print(left or "nothing (Neutron re-creates a 'default' security group on listing)")
-        ok = not left and verified.returncode == 0 and all(s == "complete" for s in states)
+        ok = (
+            not left
+            and verified.returncode == 0
+            and signed > 0
+            and all(s == "complete" for s in states)
+        )
         say("Demo " + ("succeeded" if ok else "FAILED"))
         return 0 if ok else 1
     finally:
