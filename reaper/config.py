@@ -5,10 +5,11 @@ passes the resulting object into the constructors that need it (the aodh
 way), so tests build as many independent configurations as they like.
 
 Groups follow the pipeline: ``[DEFAULT]`` (what reaper may do, where its
-state lives), ``[listener]`` (the notification bus), ``[store]`` (the
-database), ``[service_credentials]`` (how reaper reaches the cloud),
-``[executor]`` (how fast it acts), ``[sweep]`` (finding missed deletions),
-``[api]`` (health and metrics), ``[audit]`` (the tamper-evident trail).
+state lives), ``[listener]`` (the notification bus), ``[identity]`` (the ids
+it accepts), ``[store]`` (the database), ``[service_credentials]`` (how
+reaper reaches the cloud), ``[executor]`` (how fast it acts), ``[sweep]``
+(finding missed deletions), ``[api]`` (health and metrics), ``[audit]`` (the
+tamper-evident trail).
 :func:`list_opts` feeds ``oslo-config-generator`` through the
 ``oslo.config.opts`` entry point.
 """
@@ -141,6 +142,37 @@ LISTENER_OPTS = [
         min=1024,
         help="Notifications whose serialized payload is larger than this are rejected and "
         "audited instead of parsed. Keystone's identity notifications are a few KiB.",
+    ),
+]
+
+IDENTITY_OPTS = [
+    cfg.StrOpt(
+        "project_id_pattern",
+        default="[0-9a-f]{32}",
+        help="Regular expression that every project id reaper acts on must match in full. "
+        "Keystone makes project ids with uuid4().hex, 32 lower-case hex digits. A "
+        "notification naming anything else is audited and counted as rejected, never acted "
+        "on, and 'reaper plan --project' refuses it: Keystone answers 404 for ids it never "
+        "made, such as '*' or a live project's id in upper case, and those must not pass for "
+        "deleted projects. Whatever the pattern, ids longer than 64 characters, with "
+        "characters that are not URL-safe or with a wildcard ('%' or '*') are refused.",
+    ),
+    cfg.StrOpt(
+        "user_id_pattern",
+        default="[0-9a-f]{32}|[0-9a-f]{64}",
+        help="Regular expression that every user id reaper acts on must match in full. The "
+        "default accepts what Keystone generates: 32 hex digits for users of its SQL backend "
+        "and 64 (the SHA-256 of its id mapping) for federated users and users of LDAP "
+        "domain-specific backends. Users of an LDAP backend of the default domain keep their "
+        "LDAP attribute as id (Keystone's [identity_mapping] backward_compatible_ids); add "
+        "their format, for example '[0-9a-f]{32}|[0-9a-f]{64}|[a-z][a-z0-9._-]*'.",
+    ),
+    cfg.StrOpt(
+        "domain_id_pattern",
+        default="[0-9a-f]{32}|default",
+        help="Regular expression that every domain id reaper acts on must match in full. "
+        "Keystone makes domain ids with uuid4().hex; its default domain is called 'default' "
+        "(Keystone's [identity] default_domain_id).",
     ),
 ]
 
@@ -303,6 +335,7 @@ def _credential_opts() -> list[cfg.Opt]:
 GROUPS: dict[str, list[cfg.Opt]] = {
     "DEFAULT": DEFAULT_OPTS,
     "listener": LISTENER_OPTS,
+    "identity": IDENTITY_OPTS,
     "store": STORE_OPTS,
     "executor": EXECUTOR_OPTS,
     "sweep": SWEEP_OPTS,

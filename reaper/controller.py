@@ -40,7 +40,9 @@ from reaper.api import ApiServer, Health
 from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
+from reaper.events import keystone
 from reaper.events.listener import IdentityEndpoint, Listener, UndecodableAuditor
+from reaper.ids import InvalidIdPattern
 from reaper.metrics import Metrics, StepMetrics
 from reaper.model import utcnow
 from reaper.policy import PolicyError, configured_policy_paths, load_policies
@@ -108,7 +110,7 @@ class Controller:
         endpoint = IdentityEndpoint(
             self.store,
             self.trail,
-            max_payload_bytes=conf.listener.max_payload_bytes,
+            rules=keystone.Rules.from_conf(conf),
             on_recorded=self.wake.set,
             metrics=self.metrics,
         )
@@ -308,7 +310,7 @@ def run(conf: cfg.ConfigOpts) -> int:
     except AlreadyRunning as exc:
         LOG.error(str(exc))
         return 1
-    except (StoreError, PolicyError) as exc:
+    except (StoreError, PolicyError, InvalidIdPattern) as exc:
         LOG.error("cannot start", error=str(exc))
         return 1
     reload_requested = threading.Event()

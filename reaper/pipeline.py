@@ -118,12 +118,14 @@ def make_plan(
     """
     from reaper.policy import EvaluationContext
 
+    # Before any request: a scope refuses owner filters no listing may use.
+    scope = scope_for(identity, known_projects, known_users)
     verification = verification or verify(conn, identity)
     if not verification.allows(disabled_ok=disabled_ok):
         raise Refused(verification)
     now = now or utcnow()
     trigger = trigger_for(verification)
-    inventory = discover(conn, scope_for(identity, known_projects, known_users))
+    inventory = discover(conn, scope)
     context = EvaluationContext(
         trigger=trigger,
         identity=identity,

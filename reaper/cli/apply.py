@@ -143,6 +143,12 @@ class ApplyCommand(Lister):
             raise _Stop(
                 "give exactly one of PLAN, --project/--user/--domain, or --due", exitcodes.ERROR
             )
+        identity = None
+        if not (args.plan_file or args.due):
+            try:
+                identity = identity_from(args, conf)
+            except ValueError as exc:
+                raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
         policies = load_policies(args.policy or configured_policy_paths(conf))
         conn = cloud.connect(conf, read_only=args.dry_run)
         store = Store.from_conf(conf)
@@ -153,10 +159,11 @@ class ApplyCommand(Lister):
             plan = self._load(args.plan_file)
             self._reverify(conn, plan, args)
         else:
+            assert identity is not None
             try:
                 planned = pipeline.plan_for_operator(
                     conn,
-                    identity_from(args),
+                    identity,
                     policies,
                     conf=conf,
                     store=store,

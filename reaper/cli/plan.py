@@ -23,6 +23,7 @@ from cliff.lister import Lister
 from reaper import cloud, pipeline
 from reaper.audit.trail import AuditTrail
 from reaper.cli import exitcodes
+from reaper.ids import IdFormats, option_name
 from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
 from reaper.store import Store
@@ -51,10 +52,27 @@ def add_identity_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def identity_from(args: argparse.Namespace) -> IdentityRef:
+class BadIdentityArgument(ValueError):
+    """An id on the command line that Keystone could not have made."""
+
+
+def identity_from(args: argparse.Namespace, conf: Any) -> IdentityRef:
+    """The identity the command names, refused unless its id is in Keystone's format.
+
+    Raises :class:`BadIdentityArgument` (or :class:`reaper.ids.InvalidIdPattern`
+    for a broken ``[identity]`` pattern), before anything is asked of a cloud.
+    """
+    formats = IdFormats.from_conf(conf)
     for kind in IdentityKind:
         value = getattr(args, kind.value, None)
         if value:
+            problem = formats.problem(kind, value)
+            if problem is not None:
+                raise BadIdentityArgument(
+                    f"--{kind.value}: {problem}; give the id exactly as Keystone reported it "
+                    f"(if this cloud's ids have another format, set [identity] "
+                    f"{option_name(kind)} in reaper.conf)"
+                )
             return IdentityRef(kind, value)
     raise ValueError("one of --project, --user or --domain is required")
 
@@ -137,7 +155,12 @@ class PlanCommand(Lister):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], list]:
         self._status = exitcodes.OK
         conf = self.app.conf
-        identity = identity_from(parsed_args)
+        try:
+            identity = identity_from(parsed_args, conf)
+        except ValueError as exc:
+            self.app.stderr.write(f"error: {exc}\n")
+            self._status = exitcodes.ERROR
+            return COLUMNS, []
         policies = load_policies(parsed_args.policy or configured_policy_paths(conf))
         conn = cloud.connect(conf, read_only=True)
         store = Store.from_conf(conf)

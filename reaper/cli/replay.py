@@ -51,7 +51,8 @@ class Replay(ShowOne):
             record = json.load(f)
         store = Store.from_conf(conf)
         trail = AuditTrail.from_conf(store, conf)
-        endpoint = IdentityEndpoint(store, trail, max_payload_bytes=conf.listener.max_payload_bytes)
+        rules = keystone.Rules.from_conf(conf)
+        endpoint = IdentityEndpoint(store, trail, rules=rules)
         message = record if isinstance(record, dict) else {}
         endpoint.persist([message])
         parsed = keystone.classify(
@@ -60,7 +61,7 @@ class Replay(ShowOne):
             message.get("event_type"),
             message.get("payload"),
             message.get("metadata"),
-            max_payload_bytes=conf.listener.max_payload_bytes,
+            rules=rules,
         )
         if isinstance(parsed, keystone.Rejected):
             self.app.stderr.write(f"rejected ({parsed.code}): {parsed.reason}\n")

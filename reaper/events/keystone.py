@@ -15,6 +15,12 @@ Only deletions and updates of projects, users and domains matter to reaper.
 An update may be a disable; the payload does not say, so the pipeline asks
 Keystone (see ``verify.py``) and never trusts the notification for that.
 
+The identity id must be in the format Keystone gives ids of its kind
+(``reaper/ids.py``, ``[identity]`` options): Keystone answers 404 for ids it
+never made as well, and a 404 proves "gone" only for an id that existed.
+What :func:`parse` accepts is a :class:`Rules` value, read once from the
+configuration.
+
 :func:`parse` is pure and raises only :class:`Rejected` subclasses, each with
 a short machine-readable ``code``: the listener audits them and acknowledges
 the message, so a malformed or hostile message can neither kill the listener
@@ -28,17 +34,16 @@ import json
 import re
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from reaper.ids import IdFormats
 from reaper.model import IdentityAction, IdentityEvent, IdentityKind
 
 #: Event types reaper subscribes to; the listener filters on this expression.
 EVENT_TYPE_PATTERN = r"^identity\.(project|user|domain)\.(deleted|updated)$"
 _EVENT_TYPE = re.compile(EVENT_TYPE_PATTERN)
 CADF_TYPE_URI = "http://schemas.dmtf.org/cloud/audit/1.0/event"
-#: Keystone ids are 32 hex characters, but LDAP-backed users and the
-#: ``default`` domain have others; accept any short, printable, space-free id.
-_IDENTITY_ID = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")
 DEFAULT_MAX_PAYLOAD_BYTES = 65536
 #: CADF initiator fields worth keeping in the audit trail (no credentials live here).
 _INITIATOR_FIELDS = ("id", "name", "typeURI", "user_id", "username", "project_id", "domain_id")
@@ -67,6 +72,32 @@ class PayloadTooLarge(Rejected):
     code = "too_large"
 
 
+class NotAKeystoneId(MalformedNotification):
+    """The identity id is not one Keystone could have made (``reaper/ids.py``)."""
+
+    code = "bad_id"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What :func:`parse` accepts; read once from the configuration and passed along."""
+
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    ids: IdFormats = field(default_factory=IdFormats)
+
+    @classmethod
+    def from_conf(cls, conf: Any) -> Rules:
+        """``[listener] max_payload_bytes`` and the ``[identity]`` id formats.
+
+        Raises :class:`reaper.ids.InvalidIdPattern` for a pattern that is not a
+        regular expression.
+        """
+        return cls(max_payload_bytes=conf.listener.max_payload_bytes, ids=IdFormats.from_conf(conf))
+
+
+DEFAULT_RULES = Rules()
+
+
 def parse(
     ctxt: Any,
     publisher_id: Any,
@@ -74,7 +105,7 @@ def parse(
     payload: Any,
     metadata: Any,
     *,
-    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    rules: Rules = DEFAULT_RULES,
 ) -> IdentityEvent:
     """The :class:`IdentityEvent` a Keystone notification describes.
 
@@ -89,9 +120,9 @@ def parse(
             f"not an identity deletion or update: {event_type[:100]!r}", event_type=event_type[:100]
         )
     size = _size(payload)
-    if size > max_payload_bytes:
+    if size > rules.max_payload_bytes:
         raise PayloadTooLarge(
-            f"payload of {size} bytes exceeds {max_payload_bytes}", event_type=event_type
+            f"payload of {size} bytes exceeds {rules.max_payload_bytes}", event_type=event_type
         )
     if not isinstance(payload, Mapping):
         raise MalformedNotification(
@@ -100,7 +131,7 @@ def parse(
     kind = IdentityKind(match.group(1))
     action = IdentityAction(match.group(2))
     cadf = payload.get("typeURI") == CADF_TYPE_URI
-    identity_id = _identity_id(payload, cadf=cadf, event_type=event_type)
+    identity_id = _identity_id(payload, kind, rules.ids, cadf=cadf, event_type=event_type)
     meta = metadata if isinstance(metadata, Mapping) else {}
     return IdentityEvent(
         kind=kind,
@@ -150,7 +181,14 @@ def from_file_record(record: Mapping[str, Any], **kwargs: Any) -> IdentityEvent:
     )
 
 
-def _identity_id(payload: Mapping[str, Any], *, cadf: bool, event_type: str) -> str:
+def _identity_id(
+    payload: Mapping[str, Any],
+    kind: IdentityKind,
+    formats: IdFormats,
+    *,
+    cadf: bool,
+    event_type: str,
+) -> str:
     resource_info = payload.get("resource_info")
     target = payload.get("target")
     target_id = target.get("id") if isinstance(target, Mapping) else None
@@ -164,10 +202,9 @@ def _identity_id(payload: Mapping[str, Any], *, cadf: bool, event_type: str) -> 
         raise MalformedNotification(
             "payload names no identity (resource_info)", event_type=event_type
         )
-    if not isinstance(identity_id, str) or not _IDENTITY_ID.match(identity_id):
-        raise MalformedNotification(
-            f"identity id is not a Keystone id: {str(identity_id)[:80]!r}", event_type=event_type
-        )
+    problem = formats.problem(kind, identity_id)
+    if problem is not None:
+        raise NotAKeystoneId(problem, event_type=event_type)
     return identity_id
 
 

@@ -66,13 +66,13 @@ class IdentityEndpoint:
         store: Store,
         trail: AuditTrail,
         *,
-        max_payload_bytes: int = keystone.DEFAULT_MAX_PAYLOAD_BYTES,
+        rules: keystone.Rules = keystone.DEFAULT_RULES,
         on_recorded: Callable[[], None] = lambda: None,
         metrics: Any = None,
     ) -> None:
         self.store = store
         self.trail = trail
-        self.max_payload_bytes = max_payload_bytes
+        self.rules = rules
         self.on_recorded = on_recorded
         self.metrics = metrics
 
@@ -106,7 +106,7 @@ class IdentityEndpoint:
                 m.get("event_type"),
                 m.get("payload"),
                 m.get("metadata"),
-                max_payload_bytes=self.max_payload_bytes,
+                rules=self.rules,
             )
             for m in messages
         ]

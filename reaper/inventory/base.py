@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from reaper.ids import unsafe_filter_value
 from reaper.model import IdentityKind, IdentityRef, Resource
 
 if TYPE_CHECKING:
@@ -69,6 +70,10 @@ class ResourceType:
         return cls(name=name, fields=names, **kwargs)
 
 
+class UnsafeScope(ValueError):
+    """A scope whose owner filters would list more than one identity's resources."""
+
+
 @dataclass(frozen=True)
 class Scope:
     """Whose resources to find.
@@ -83,6 +88,19 @@ class Scope:
     identity: IdentityRef
     project_ids: frozenset[str] = frozenset()
     user_ids: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        """Refuse to exist with an owner filter no listing may use.
+
+        Every handler builds its owner filters from a scope, so this is the
+        one place that keeps ``*``, ``%`` and anything else below the id
+        floor (``reaper/ids.py``) out of every listing, whoever supplied
+        the id: a notification, the sweep or an operator's command line.
+        """
+        for value in (self.identity.id, *self.project_ids, *self.user_ids):
+            problem = unsafe_filter_value(value)
+            if problem is not None:
+                raise UnsafeScope(f"{self.identity.kind.value} scope refused: {problem}")
 
     @classmethod
     def of(cls, identity: IdentityRef) -> Scope:

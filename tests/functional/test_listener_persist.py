@@ -13,6 +13,7 @@ from sqlalchemy import text
 from reaper.audit.record import Actor
 from reaper.audit.trail import AuditTrail
 from reaper.events.listener import IdentityEndpoint
+from reaper.metrics import Metrics
 from reaper.store import Store
 
 pytestmark = pytest.mark.functional
@@ -66,3 +67,26 @@ def test_a_batch_whose_receipts_cannot_be_written_records_nothing_and_is_requeue
 
     assert result == oslo_messaging.NotificationResult.REQUEUE
     assert store.tombstones.list() == []
+
+
+def test_ids_keystone_never_made_are_audited_and_counted_but_open_no_tombstone(
+    store: Store,
+) -> None:
+    """``%``, ``*`` and a live id in upper case were each cleaned up as "deleted" (#13.10)."""
+    live = uuid.uuid4().hex
+    metrics = Metrics()
+    trail = AuditTrail(store, initiator=Actor.service_user(), observer=Actor.instance("t"))
+    bad = ["%", "*", live.upper()]
+
+    result = IdentityEndpoint(store, trail, metrics=metrics).info([deletion(b) for b in bad])
+
+    assert result == oslo_messaging.NotificationResult.HANDLED
+    assert store.tombstones.list() == []
+    records = receipts(store)
+    assert [(r["outcome"], r["reaper"]["extra"]["code"]) for r in records] == [
+        ("failure", "bad_id")
+    ] * 3
+    rejected = metrics.notifications.labels(
+        event_type="identity.project.deleted", outcome="rejected_bad_id"
+    )
+    assert rejected._value.get() == 3

@@ -39,3 +39,47 @@ def test_no_arguments_explains_instead_of_opening_a_shell(capsys) -> None:
     with pytest.raises(SystemExit):
         main([])
     assert "Commands:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--project", "%"], "--project: '%' is not a project id"),
+        (["--project", "*"], "never contain a wildcard"),
+        (["--project", "0123456789ABCDEF0123456789ABCDEF"], "[identity] project_id_pattern"),
+        (["--user", "jdoe"], "[identity] user_id_pattern"),
+        (["--domain", "Default"], "[identity] domain_id_pattern"),
+    ],
+)
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--yes"]])
+def test_an_id_keystone_could_not_have_made_is_refused_before_any_request(
+    tmp_path, command: list[str], argv: list[str], said: str
+) -> None:
+    conf = tmp_path / "reaper.conf"
+    # No cloud is configured: getting past the id check would fail differently.
+    conf.write_text(f"[DEFAULT]\nstate_path = {tmp_path}\n")
+    rc, out, err = _run(["--config-file", str(conf), *command, *argv])
+    assert rc == 1
+    assert err.startswith("error: ") and said in err
+    assert "Traceback" not in err and out.strip() == ""
+    assert not (tmp_path / "reaper.sqlite").exists()
+
+
+def test_a_widened_format_lets_an_operator_name_such_an_id(tmp_path) -> None:
+    conf = tmp_path / "reaper.conf"
+    conf.write_text(
+        f"[DEFAULT]\nstate_path = {tmp_path}\n[identity]\nuser_id_pattern = [a-z]+\n"
+        "[service_credentials]\ncloud = no-such-cloud\n"
+    )
+    rc, _, err = _run(["--config-file", str(conf), "plan", "--user", "jdoe"])
+    assert rc == 1
+    assert "user_id_pattern" not in err  # past the id check, failing on the cloud instead
+    assert "no-such-cloud" in err
+
+
+def test_a_broken_id_pattern_is_named_with_its_option(tmp_path) -> None:
+    conf = tmp_path / "reaper.conf"
+    conf.write_text(f"[DEFAULT]\nstate_path = {tmp_path}\n[identity]\nproject_id_pattern = [0-9\n")
+    rc, _, err = _run(["--config-file", str(conf), "plan", "--project", "0" * 32])
+    assert rc == 1
+    assert "error: [identity] project_id_pattern = '[0-9' is not a regular expression" in err

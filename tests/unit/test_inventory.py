@@ -1,4 +1,4 @@
-"""Inventory handlers ask microversioned services for their versions once, then list."""
+"""Inventory handlers: owner filters that are safe to list with; versions asked once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from reaper.inventory.base import Scope
+from reaper import pipeline
+from reaper.inventory.base import Scope, UnsafeScope
 from reaper.inventory.block_storage import BlockStorageInventory
 from reaper.inventory.compute import ComputeInventory
 from reaper.model import IdentityKind, IdentityRef
@@ -60,3 +61,29 @@ def test_a_failed_version_question_leaves_the_listings_to_report() -> None:
     finding = BlockStorageInventory().discover(Conn(block_storage=proxy), SCOPE)
     assert {"volumes", "snapshots", "backups"} <= set(proxy.calls)
     assert not finding.errors
+
+
+@pytest.mark.parametrize("bad", ["*", "%", "a%", "p*", "", "a b", "x" * 65])
+def test_no_scope_can_carry_an_owner_filter_below_the_id_floor(bad: str) -> None:
+    """Whoever supplied the id (a notification, the sweep, the CLI), nothing lists with it."""
+    with pytest.raises(UnsafeScope):
+        Scope.of(IdentityRef(IdentityKind.PROJECT, bad))
+    with pytest.raises(UnsafeScope):
+        Scope.of(IdentityRef(IdentityKind.USER, bad))
+    with pytest.raises(UnsafeScope):
+        Scope(IdentityRef(IdentityKind.DOMAIN, "d" * 32), project_ids=frozenset({"p1", bad}))
+    with pytest.raises(UnsafeScope):
+        Scope(IdentityRef(IdentityKind.DOMAIN, "d" * 32), user_ids=frozenset({bad}))
+
+
+def test_a_plan_for_a_wildcard_id_is_refused_before_any_request() -> None:
+    asked: list[str] = []
+
+    class Anything:
+        def __getattr__(self, name: str) -> Any:
+            asked.append(name)
+            raise AssertionError(f"the cloud was asked: {name}")
+
+    with pytest.raises(UnsafeScope, match="wildcard"):
+        pipeline.make_plan(Anything(), IdentityRef(IdentityKind.PROJECT, "*"), policies=None)
+    assert asked == []

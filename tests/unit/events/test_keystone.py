@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reaper.events import keystone
+from reaper.ids import IdFormats
 from reaper.model import IdentityAction, IdentityEvent, IdentityKind
 
 CAPTURES = pathlib.Path(__file__).parents[2] / "fixtures" / "keystone"
@@ -91,20 +92,20 @@ BASE = {"resource_info": "0123456789abcdef0123456789abcdef", "request_id": "req-
         (
             "identity.project.deleted",
             {"resource_info": 42},
-            keystone.MalformedNotification,
-            "not a Keystone id",
+            keystone.NotAKeystoneId,
+            "must be a string",
         ),
         (
             "identity.project.deleted",
             {"resource_info": "a b"},
-            keystone.MalformedNotification,
-            "not a Keystone id",
+            keystone.NotAKeystoneId,
+            "not a project id",
         ),
         (
             "identity.project.deleted",
             {"resource_info": "x" * 65},
-            keystone.MalformedNotification,
-            "not a Keystone id",
+            keystone.NotAKeystoneId,
+            "not a project id",
         ),
         (
             "identity.project.deleted",
@@ -122,6 +123,74 @@ BASE = {"resource_info": "0123456789abcdef0123456789abcdef", "request_id": "req-
 def test_bad_input_is_a_typed_rejection(event_type, payload, error, message) -> None:
     with pytest.raises(error, match=message):
         keystone.parse({}, "identity.host", event_type, payload, {"message_id": "m"})
+
+
+LIVE = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "identity_id"),
+    [
+        # Each was answered 404 by Keystone and cleaned up as if deleted (issue 13, item 10).
+        ("identity.project.deleted", "%"),
+        ("identity.project.deleted", "*"),
+        ("identity.project.deleted", LIVE.upper()),
+        # Not made by Keystone's uuid4().hex either.
+        ("identity.project.deleted", "0123456789abcdef0123456789abcde"),
+        ("identity.project.deleted", "01234567-89ab-cdef-0123-456789abcdef"),
+        ("identity.project.deleted", "default"),
+        ("identity.project.updated", "admin"),
+        ("identity.user.deleted", "*"),
+        ("identity.user.deleted", LIVE[:30] + "%%"),
+        ("identity.user.deleted", "A" * 64),
+        ("identity.domain.deleted", "Default"),
+        ("identity.domain.deleted", "%"),
+    ],
+)
+def test_an_id_keystone_could_not_have_made_is_rejected(event_type, identity_id) -> None:
+    with pytest.raises(keystone.NotAKeystoneId) as rejected:
+        keystone.parse({}, "identity.h", event_type, {"resource_info": identity_id}, {})
+    assert rejected.value.code == "bad_id"
+    assert "not" in rejected.value.reason
+
+
+@pytest.mark.parametrize(
+    ("event_type", "identity_id"),
+    [
+        ("identity.project.deleted", LIVE),
+        ("identity.user.deleted", LIVE),
+        # Federated and LDAP domain-specific users: Keystone's sha256 id mapping.
+        ("identity.user.deleted", "ab" * 32),
+        ("identity.domain.deleted", LIVE),
+        ("identity.domain.updated", "default"),
+    ],
+)
+def test_ids_in_keystones_formats_are_accepted(event_type, identity_id) -> None:
+    event = keystone.parse({}, "identity.h", event_type, {"resource_info": identity_id}, {})
+    assert event.identity_id == identity_id
+
+
+def test_a_cloud_with_ldap_user_ids_widens_the_user_format_only() -> None:
+    rules = keystone.Rules(
+        ids=IdFormats.from_patterns({IdentityKind.USER: "[0-9a-f]{32}|[a-z][a-z0-9._-]*"})
+    )
+    event = keystone.parse(
+        {}, "h", "identity.user.deleted", {"resource_info": "jdoe"}, {}, rules=rules
+    )
+    assert event.identity_id == "jdoe"
+    with pytest.raises(keystone.NotAKeystoneId, match="project_id_pattern"):
+        keystone.parse(
+            {}, "h", "identity.project.deleted", {"resource_info": "jdoe"}, {}, rules=rules
+        )
+
+
+def test_no_pattern_lets_a_wildcard_through() -> None:
+    rules = keystone.Rules(ids=IdFormats.from_patterns({kind: ".*" for kind in IdentityKind}))
+    for identity_id in ("*", "%", "a%b", "x" * 65, "a b", "../servers", ""):
+        with pytest.raises(keystone.NotAKeystoneId):
+            keystone.parse(
+                {}, "h", "identity.project.deleted", {"resource_info": identity_id}, {}, rules=rules
+            )
 
 
 def test_a_cadf_target_that_disagrees_with_resource_info_is_refused() -> None:
@@ -187,4 +256,4 @@ def test_anything_on_the_bus_is_an_event_or_a_rejection(
     result = keystone.classify(ctxt, publisher, event_type, payload, metadata)
     assert isinstance(result, (keystone.Rejected, IdentityEvent))
     if not isinstance(result, keystone.Rejected):
-        assert keystone._IDENTITY_ID.match(result.identity_id)
+        assert IdFormats().problem(result.kind, result.identity_id) is None
