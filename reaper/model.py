@@ -176,6 +176,22 @@ class Decision:
     rule: str | None = None
     reason: str = ""
 
+    def removes(self, removal_actions: frozenset[str]) -> bool:
+        """Whether this decision removes its resource (one of its actions is a removal)."""
+        return self.verdict is Verdict.ACT and any(a.name in removal_actions for a in self.actions)
+
+    def demoted(self, verdict: Verdict, reason: str, cause: Decision) -> Decision:
+        """No longer acted on, because of ``cause`` (whose policy a protection inherits)."""
+        protect = verdict is Verdict.PROTECT
+        return dataclasses.replace(
+            self,
+            verdict=verdict,
+            actions=(),
+            policy=cause.policy if protect else self.policy,
+            rule=cause.rule if protect else self.rule,
+            reason=reason,
+        )
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
         return cls(

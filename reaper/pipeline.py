@@ -300,7 +300,8 @@ def execute_plan(
             protected_domain_ids=frozenset(protected_domain_ids),
         )
         evaluation = policies.evaluate(fresh.resources, context)
-        return recheck.precheck(steps, fresh, evaluation.decisions)
+        decisions = planner.decisions_now(fresh.resources, evaluation.decisions, plan.steps)
+        return recheck.precheck(steps, fresh, decisions)
 
     audit = AuditObserver(trail, plan, tombstone_id=tombstone_id, dry_run=dry_run)
     executor = Executor(

@@ -29,8 +29,10 @@ Protection propagates, failing closed:
   port on its subnet, a protected server it is attached to) is skipped when
   that other one stays, instead of failing half-way at run time.
 
-A volume attachment whose server is removed needs no detach step: deleting
-the server detaches it, and the volume's removal waits for the server.
+Volumes attached to a server that goes are settled by :mod:`reaper.attachments`:
+Nova deletes those attached with ``delete_on_termination``, so a volume that
+stays is detached first (a step the server's removal waits for), or, as a
+root volume that cannot be detached, keeps its server.
 Several actions on one resource run in the order the policy lists them.
 The result is sorted deterministically, so the same inputs always give the
 same plan and the same content hash.
@@ -45,6 +47,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from reaper import attachments
+from reaper.attachments import ATTACHMENT
 from reaper.model import (
     ActionSpec,
     Decision,
@@ -139,6 +143,38 @@ def build_plan(
     )
 
 
+def decisions_now(
+    resources: Sequence[Resource],
+    decisions: Sequence[Decision],
+    shown: Sequence[Step],
+    *,
+    removal_actions: frozenset[str] = REMOVAL_ACTIONS,
+) -> list[Decision]:
+    """What a plan made now would decide, for re-checking the steps of a plan shown earlier.
+
+    The policies' verdicts on a fresh discovery, propagated as :func:`build_plan`
+    does (a snapshot kept since, a server kept for its root volume). A server
+    the shown plan deletes although a plan made now would detach a volume
+    from it first (the volume was tagged ``reaper:keep`` since) is kept: its
+    step must not run without that detach, so the identity is to be planned
+    again.
+    """
+    by_ref = {r.ref: r for r in resources}
+    decided = _propagate(by_ref, {d.resource: d for d in decisions}, removal_actions)
+    planned = {s.id for s in shown}
+    for ref, resource in sorted(by_ref.items()):
+        server = attachments.detached_first(resource, decided, removal_actions)
+        if server is None or step_id(attachments.DETACH, ref) in planned:
+            continue
+        decided[server] = decided[server].demoted(
+            Verdict.SKIP,
+            f"{ref} must now be detached before it goes ({decided[ref].reason}), "
+            "and the plan shown has no such step: plan again",
+            decided[server],
+        )
+    return [decided[r.ref] for r in resources]
+
+
 def waves(steps: Sequence[Step]) -> list[list[Step]]:
     """Steps grouped by depth: each wave depends only on earlier waves."""
     depth: dict[str, int] = {}
@@ -181,11 +217,7 @@ def validate(steps: Sequence[Step]) -> list[Step]:
 
 
 def _removes(decision: Decision | None, removal_actions: frozenset[str]) -> bool:
-    return (
-        decision is not None
-        and decision.verdict is Verdict.ACT
-        and any(a.name in removal_actions for a in decision.actions)
-    )
+    return decision is not None and decision.removes(removal_actions)
 
 
 def _propagate(
@@ -219,9 +251,7 @@ def _propagate(
                 if not _removes(decision, removal_actions):
                     continue
                 if edge.relation in TARGET_FIRST and not _removes(target, removal_actions):
-                    if resource.type == "compute.volume_attachment" and (
-                        target.verdict is not Verdict.PROTECT
-                    ):
+                    if resource.type == ATTACHMENT and target.verdict is not Verdict.PROTECT:
                         continue  # a live, unprotected server: detach through Nova
                     result[ref] = decision = _demote(
                         decision,
@@ -230,6 +260,11 @@ def _propagate(
                         target,
                     )
                     changed = True
+            if resource.type == ATTACHMENT and attachments.settle(
+                ref, resource, result, removal_actions
+            ):
+                changed = True
+                decision = result[ref]
             if _removes(decision, removal_actions):
                 continue
             # ``ref`` stays, so what it uses cannot be removed either.
@@ -250,14 +285,7 @@ def _propagate(
 
 
 def _demote(decision: Decision, verdict: Verdict, reason: str, cause: Decision) -> Decision:
-    return dataclasses.replace(
-        decision,
-        verdict=verdict,
-        actions=(),
-        policy=cause.policy if verdict is Verdict.PROTECT else decision.policy,
-        rule=cause.rule if verdict is Verdict.PROTECT else decision.rule,
-        reason=reason,
-    )
+    return decision.demoted(verdict, reason, cause)
 
 
 def _steps(
@@ -267,27 +295,43 @@ def _steps(
 ) -> list[Step]:
     steps: dict[str, Step] = {}
     removal_step: dict[ResourceRef, str] = {}
+    #: Detaches that must finish before their server's removal, by the server's ref.
+    detach_first: dict[ResourceRef, list[str]] = defaultdict(list)
     for ref in sorted(by_ref, key=_rank):
         decision = decided[ref]
         if decision.verdict is not Verdict.ACT:
             continue
         resource = by_ref[ref]
-        if resource.type == "compute.volume_attachment" and any(
-            e.relation == "server" and _removes(decided.get(e.target), removal_actions)
-            for e in resource.edges
-        ):
-            continue  # deleting the server detaches it
         previous: str | None = None
+        after: dt.timedelta | None = None
+        server = attachments.detached_first(resource, decided, removal_actions)
+        if server is None and attachments.on_removed_server(resource, decided, removal_actions):
+            continue  # deleting the server detaches it; the volume waits for it
+        if server is not None:
+            # A detach before the server's removal: after what the server gets first,
+            # and not before the server's own grace period has passed.
+            server_step = steps[removal_step[server]]
+            previous = server_step.depends_on[0] if server_step.depends_on else None
+            after = server_step.after
         for index, spec in enumerate(decision.actions):
             sid = step_id(spec.name, ref)
             if sid in steps:
                 sid = f"{sid}#{index}"
             steps[sid] = _step(sid, spec, ref, decision, previous)
+            if after is not None:
+                steps[sid] = dataclasses.replace(steps[sid], after=after)
             if spec.name in removal_actions:
                 removal_step.setdefault(ref, sid)
+                if server is not None:
+                    detach_first[server].append(sid)
             previous = sid
     deps: dict[str, set[str]] = {sid: set(s.depends_on) for sid, s in steps.items()}
+    for server, detaches in detach_first.items():
+        deps[removal_step[server]].update(detaches)
+    detaching = {sid for detaches in detach_first.values() for sid in detaches}
     for ref, sid in removal_step.items():
+        if sid in detaching:
+            continue  # its server waits for it (above), not the other way round
         resource = by_ref[ref]
         for edge in resource.edges:
             other = removal_step.get(edge.target)
@@ -299,7 +343,7 @@ def _steps(
                 deps[sid].add(other)
     # Attachments whose server is removed: the volume waits for the server instead.
     for ref, resource in by_ref.items():
-        if resource.type != "compute.volume_attachment" or ref in removal_step:
+        if resource.type != ATTACHMENT or ref in removal_step:
             continue
         targets = {e.relation: e.target for e in resource.edges}
         server = removal_step.get(targets["server"]) if "server" in targets else None

@@ -9,7 +9,9 @@ Service particulars, each learnt on a real cloud:
 
 * a volume is detached through Nova (Cinder answers 409 "detach using the
   Compute API" for a live server), and a server's deletion detaches its
-  volumes itself;
+  volumes itself, deleting those attached with ``delete_on_termination``
+  (the planner detaches a volume that stays first, see ``reaper.attachments``);
+  Nova refuses (400) to detach a root volume;
 * a router interface is removed through the router API, by port; extra
   routes that use the interface's subnet make Neutron refuse, so they are
   cleared first;

@@ -11,9 +11,16 @@ This is where a service's answer becomes an executor verdict:
   the request that would have been sent.
 
 Confirmations list one resource type per project per round, whatever the
-number of resources waiting on it. The same listings look up, before they
-are deleted, the ports Nova creates for a server: Nova deletes them with
-the server, so once the server is gone a DELETE would only answer 404.
+number of resources waiting on it. A detach is the exception: it is
+confirmed by the volume's own attachment list (the volume may be another
+project's, which a listing of the server's project never shows) and by
+Nova's list of the server's attachments (Nova forgets its block device
+mapping only after Cinder's attachment is gone, and until it has, deleting
+the server would still delete a volume attached with delete_on_termination).
+
+The same listings look up, before they are deleted, the ports Nova creates
+for a server: Nova deletes them with the server, so once the server is gone
+a DELETE would only answer 404.
 """
 
 from __future__ import annotations
@@ -100,6 +107,8 @@ class SdkRunner:
         )
 
     def confirm(self, rtype: str, action: str, pending: Mapping[str, Resource]) -> Confirmation:
+        if rtype == "compute.volume_attachment":
+            return self._confirm_detached(pending)
         by_project: dict[str | None, list[Resource]] = collections.defaultdict(list)
         for res in pending.values():
             by_project[res.project_id].append(res)
@@ -115,12 +124,37 @@ class SdkRunner:
                     failed[res.id] = verdict
         return Confirmation(gone=frozenset(gone), failed=failed)
 
+    def _confirm_detached(self, pending: Mapping[str, Resource]) -> Confirmation:
+        """One Nova attachment list per server, then one GET per volume Nova no longer maps."""
+        by_server: dict[str, list[Resource]] = collections.defaultdict(list)
+        for res in pending.values():
+            by_server[res.attributes["server_id"]].append(res)
+        gone: set[str] = set()
+        for server_id, items in by_server.items():
+            try:
+                mapped = {a.volume_id for a in self.conn.compute.volume_attachments(server_id)}
+            except sdk_exc.NotFoundException:
+                mapped = set()  # the server is gone, and its mappings with it
+            for res in items:
+                volume_id = res.attributes["volume_id"]
+                if volume_id in mapped:
+                    continue
+                try:
+                    volume = self.conn.block_storage.get_volume(volume_id)
+                except sdk_exc.NotFoundException:
+                    gone.add(res.id)
+                    continue
+                servers = {a.get("server_id") for a in volume.attachments or ()}
+                if server_id not in servers:
+                    gone.add(res.id)
+        return Confirmation(gone=frozenset(gone))
+
     def _list(self, rtype: str, project_id: str | None) -> dict[str, Any]:
         """One listing of ``rtype`` for a project: id -> object."""
         bs, compute = self.conn.block_storage, self.conn.compute
         if rtype == "compute.server":
             items = compute.servers(details=True, all_projects=True, project_id=project_id)
-        elif rtype in ("block_storage.volume", "compute.volume_attachment"):
+        elif rtype == "block_storage.volume":
             items = bs.volumes(details=True, all_projects=True, project_id=project_id)
         elif rtype == "block_storage.snapshot":
             items = bs.snapshots(details=True, all_projects=True, project_id=project_id)
@@ -135,12 +169,6 @@ class SdkRunner:
 
 def _judge(rtype: str, action: str, res: Resource, listed: Mapping[str, Any]) -> bool | str | None:
     """True when confirmed, a reason when failed, None while still waiting."""
-    if rtype == "compute.volume_attachment":
-        volume = listed.get(res.attributes["volume_id"])
-        if volume is None:
-            return True
-        servers = {a.get("server_id") for a in volume.attachments or ()}
-        return res.attributes["server_id"] not in servers or None
     obj = listed.get(res.id)
     if action == "delete":
         if obj is None:

@@ -3,7 +3,12 @@
 Servers are listed with ``all_tenants`` and an explicit ``project_id`` (or
 ``user_id`` for a deleted user); volume attachments come from each server's
 ``os-extended-volumes:volumes_attached`` (no extra request), because a
-volume is detached through Nova, not Cinder. Server groups have no owner
+volume is detached through Nova, not Cinder. Each carries
+``delete_on_termination`` (Nova deletes such a volume with its server) and
+``is_root_volume``: never for a server booted from an image; for one booted
+from a volume, the attachment whose device is the server's root device, as
+Nova's attachment list says (one request per such server). Whatever Nova does
+not say stays ``None``, which the planner takes at its worst. Server groups have no owner
 filter in the API, so they are listed once and re-checked locally. Keypairs
 belong to users; Nova lists another user's keypairs to an admin with
 ``user_id`` (microversion 2.10). Nova answers 400 to a quota GET for a
@@ -37,7 +42,9 @@ SERVER = ResourceType.from_sdk(
 )
 VOLUME_ATTACHMENT = ResourceType(
     "compute.volume_attachment",
-    fields=frozenset({"server_id", "volume_id", "delete_on_termination"}),
+    fields=frozenset(
+        {"server_id", "volume_id", "delete_on_termination", "device", "is_root_volume"}
+    ),
     description="A volume attached to a server; detached through Nova.",
 )
 SERVER_GROUP = ResourceType.from_sdk(
@@ -86,13 +93,22 @@ class ComputeInventory(Handler):
             if name.startswith("servers"):
                 for srv in items:
                     servers.setdefault(srv.id, srv)
+        devices = gather(
+            {
+                srv.id: lambda srv=srv: [
+                    (a.volume_id, a.device) for a in compute.volume_attachments(srv.id)
+                ]
+                for srv in servers.values()
+                if srv.attached_volumes and not _booted_from_image(srv)
+            }
+        )
         groups = listed.get("server_groups", [])
         group_of: dict[str, str] = {}
         for group in groups:
             for member in group.member_ids or ():
                 group_of[member] = group.id
         for srv in servers.values():
-            self._add_server(found, srv, group_of.get(srv.id))
+            self._add_server(found, srv, group_of.get(srv.id), dict(devices.get(srv.id, ())))
         for group in groups:
             found_group = resource_from_sdk(SERVER_GROUP, group)
             if found_group.project_id in scope.project_ids:
@@ -119,7 +135,9 @@ class ComputeInventory(Handler):
         return found.finding()
 
     @staticmethod
-    def _add_server(found: Collector, srv: Any, group_id: str | None) -> None:
+    def _add_server(
+        found: Collector, srv: Any, group_id: str | None, devices: dict[str, str]
+    ) -> None:
         edges = []
         if group_id:
             edges.append(Edge("server_group", ResourceRef(SERVER_GROUP.name, group_id)))
@@ -129,6 +147,7 @@ class ComputeInventory(Handler):
             volume_id = volume.get("id")
             if not volume_id:
                 continue
+            device = devices.get(volume_id)
             found.add(
                 VOLUME_ATTACHMENT,
                 Resource(
@@ -140,6 +159,8 @@ class ComputeInventory(Handler):
                         "server_id": srv.id,
                         "volume_id": volume_id,
                         "delete_on_termination": volume.get("delete_on_termination"),
+                        "device": device,
+                        "is_root_volume": _is_root(srv, device),
                         "project_id": srv.project_id,
                         "user_id": srv.user_id,
                     },
@@ -149,6 +170,21 @@ class ComputeInventory(Handler):
                     ),
                 ),
             )
+
+
+def _booted_from_image(srv: Any) -> bool:
+    """Whether Nova says the server runs from an image (its root disk is then no volume)."""
+    image = srv.image
+    return bool(image.get("id") if isinstance(image, dict) else getattr(image, "id", None))
+
+
+def _is_root(srv: Any, device: str | None) -> bool | None:
+    """Whether an attachment is the server's root volume; None when Nova does not say."""
+    if _booted_from_image(srv):
+        return False
+    if not device or not srv.root_device_name:
+        return None
+    return device == srv.root_device_name
 
 
 def quota_resource(rtype: ResourceType, project_id: str) -> Resource:

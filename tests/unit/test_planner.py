@@ -26,12 +26,19 @@ P = IdentityRef(IdentityKind.PROJECT, "p1")
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
 
 
-def res(rtype: str, rid: str, *edges: tuple[str, str, str], name: str | None = None) -> Resource:
+def res(
+    rtype: str,
+    rid: str,
+    *edges: tuple[str, str, str],
+    name: str | None = None,
+    attributes: dict[str, object] | None = None,
+) -> Resource:
     return Resource(
         type=rtype,
         id=rid,
         name=name,
         project_id="p1",
+        attributes=attributes or {},
         edges=tuple(Edge(rel, ResourceRef(t, i)) for rel, t, i in edges),
     )
 
@@ -77,18 +84,31 @@ def tenant() -> list[Resource]:
             ("router", "network.router", "r"),
         ),
         res("block_storage.volume", "vol"),
-        res(
-            "compute.volume_attachment",
-            "att",
-            ("server", "compute.server", "vm"),
-            ("volume", "block_storage.volume", "vol"),
-        ),
+        attachment("att", "vol"),
         res("block_storage.snapshot", "snap", ("volume", "block_storage.volume", "vol")),
         res("network.security_group", "sg", name="web"),
         res("network.security_group", "sgd", name="default"),
         res("compute.quota", "p1"),
         res("network.quota", "p1"),
     ]
+
+
+def attachment(
+    rid: str, volume: str, *, delete_on_termination: bool | None = False, root: bool | None = False
+) -> Resource:
+    """A volume attached to server ``vm``, as Nova describes it."""
+    return res(
+        "compute.volume_attachment",
+        rid,
+        ("server", "compute.server", "vm"),
+        ("volume", "block_storage.volume", volume),
+        attributes={
+            "server_id": "vm",
+            "volume_id": volume,
+            "delete_on_termination": delete_on_termination,
+            "is_root_volume": root,
+        },
+    )
 
 
 def plan_for(resources, decide=act):
@@ -172,6 +192,169 @@ def test_a_volume_attached_to_a_protected_server_is_not_touched() -> None:
         assert f"delete:{kept}" not in ids
     vol = next(x for x in plan.decisions if x.resource.id == "vol")
     assert vol.verdict is Verdict.SKIP and "stays" in vol.reason
+
+
+# -- kept volumes on servers that go: Nova deletes a volume with its server when -------
+# -- delete_on_termination says so, so the planner detaches it first or keeps the server.
+
+
+def kept_volume_tenant(**attachment_kwargs: bool | None) -> list[Resource]:
+    """The tenant with its attached volume ``vol`` kept, attached as given."""
+    return [attachment("att", "vol", **attachment_kwargs) if r.id == "att" else r for r in tenant()]
+
+
+def keep_volume(r: Resource) -> Decision:
+    return protect(r) if r.id == "vol" else act(r)
+
+
+def decision_of(plan, rid: str) -> Decision:
+    return next(x for x in plan.decisions if x.resource.id == rid)
+
+
+def test_a_kept_data_volume_nova_would_delete_is_detached_before_its_server_goes() -> None:
+    plan = plan_for(kept_volume_tenant(delete_on_termination=True), keep_volume)
+    detach = d("compute.volume_attachment", "att")
+    assert before(plan, detach, d("compute.server", "vm"))
+    assert d("block_storage.volume", "vol") not in {s.id for s in plan.steps}
+    step = next(s for s in plan.steps if s.id == detach)
+    assert "delete_on_termination" in step.reason and "block_storage.volume:vol" in step.reason
+    planner.validate(plan.steps)
+
+
+def test_a_kept_root_volume_keeps_its_server_and_the_plan_says_why() -> None:
+    plan = plan_for(kept_volume_tenant(delete_on_termination=True, root=True), keep_volume)
+    ids = {s.id for s in plan.steps}
+    assert d("compute.server", "vm") not in ids
+    assert d("compute.volume_attachment", "att") not in ids
+    server = decision_of(plan, "vm")
+    assert server.verdict is Verdict.SKIP
+    assert "root volume" in server.reason and "block_storage.volume:vol" in server.reason
+    # What the kept server uses stays with it; the rest of the project still goes.
+    assert d("network.port", "port") not in ids
+    assert d("network.floating_ip", "fip") in ids
+
+
+def test_an_attachment_nova_does_not_say_is_not_the_root_is_treated_as_the_root() -> None:
+    plan = plan_for(kept_volume_tenant(delete_on_termination=True, root=None), keep_volume)
+    assert decision_of(plan, "vm").verdict is Verdict.SKIP
+    assert d("compute.server", "vm") not in {s.id for s in plan.steps}
+
+
+def test_an_unknown_delete_on_termination_is_treated_as_true() -> None:
+    plan = plan_for(kept_volume_tenant(delete_on_termination=None), keep_volume)
+    assert before(plan, d("compute.volume_attachment", "att"), d("compute.server", "vm"))
+
+
+def test_a_kept_volume_kept_on_termination_needs_no_detach_and_the_plan_says_so() -> None:
+    plan = plan_for(kept_volume_tenant(delete_on_termination=False, root=True), keep_volume)
+    ids = {s.id for s in plan.steps}
+    assert d("compute.server", "vm") in ids
+    assert d("compute.volume_attachment", "att") not in ids
+    att = decision_of(plan, "att")
+    assert att.verdict is Verdict.SKIP
+    assert "delete_on_termination is false" in att.reason
+    assert "block_storage.volume:vol" in att.reason
+
+
+def test_another_projects_volume_on_a_deleted_server_is_detached_first() -> None:
+    # Only the server's attachment names the volume: Cinder listed it under another project.
+    resources = [r for r in kept_volume_tenant(delete_on_termination=True) if r.id != "vol"]
+    resources = [r for r in resources if r.id != "snap"]
+    plan = plan_for(resources)
+    assert before(plan, d("compute.volume_attachment", "att"), d("compute.server", "vm"))
+    assert "not among" in next(s for s in plan.steps if s.resource.id == "att").reason
+
+
+def test_another_projects_root_volume_keeps_the_server() -> None:
+    resources = [
+        r
+        for r in kept_volume_tenant(delete_on_termination=True, root=True)
+        if r.id not in ("vol", "snap")
+    ]
+    plan = plan_for(resources)
+    assert d("compute.server", "vm") not in {s.id for s in plan.steps}
+
+
+def test_a_volume_that_stays_for_another_reason_is_detached_too() -> None:
+    # The kept snapshot keeps its volume, so Nova must not delete the volume either.
+    def decide(r: Resource) -> Decision:
+        return protect(r) if r.id == "snap" else act(r)
+
+    plan = plan_for(kept_volume_tenant(delete_on_termination=True), decide)
+    assert before(plan, d("compute.volume_attachment", "att"), d("compute.server", "vm"))
+
+
+def test_the_detach_is_planned_even_when_no_policy_acts_on_attachments() -> None:
+    def decide(r: Resource) -> Decision:
+        if r.id == "att":
+            return skip(r)
+        return keep_volume(r)
+
+    plan = plan_for(kept_volume_tenant(delete_on_termination=True), decide)
+    assert before(plan, d("compute.volume_attachment", "att"), d("compute.server", "vm"))
+    assert decision_of(plan, "att").verdict is Verdict.ACT
+
+
+def test_a_protected_attachment_keeps_the_server_rather_than_lose_the_volume() -> None:
+    def decide(r: Resource) -> Decision:
+        return protect(r) if r.id in ("att", "vol") else act(r)
+
+    plan = plan_for(kept_volume_tenant(delete_on_termination=True), decide)
+    assert d("compute.server", "vm") not in {s.id for s in plan.steps}
+    assert decision_of(plan, "vm").verdict is Verdict.SKIP
+
+
+def test_a_volume_that_goes_too_is_not_detached_first() -> None:
+    plan = plan_for(kept_volume_tenant(delete_on_termination=True))
+    assert d("compute.volume_attachment", "att") not in {s.id for s in plan.steps}
+    assert before(plan, d("compute.server", "vm"), d("block_storage.volume", "vol"))
+
+
+def test_a_kept_volume_on_a_server_that_stays_is_left_attached() -> None:
+    def decide(r: Resource) -> Decision:
+        if r.type == "compute.server":
+            return skip(r)
+        return keep_volume(r)
+
+    plan = plan_for(kept_volume_tenant(delete_on_termination=True), decide)
+    assert d("compute.volume_attachment", "att") not in {s.id for s in plan.steps}
+
+
+def test_the_detach_waits_for_what_the_server_gets_first_and_for_its_grace() -> None:
+    week = dt.timedelta(days=7)
+
+    def decide(r: Resource) -> Decision:
+        if r.type == "compute.server":
+            return act(r, ActionSpec("quarantine"), ActionSpec("delete", after=week))
+        return keep_volume(r)
+
+    plan = plan_for(kept_volume_tenant(delete_on_termination=True), decide)
+    detach = d("compute.volume_attachment", "att")
+    assert before(plan, d("compute.server", "vm", "quarantine"), detach)
+    assert before(plan, detach, d("compute.server", "vm"))
+    assert planner.due_at(plan, detach) == NOW + week
+
+
+def test_a_volume_kept_since_the_plan_keeps_the_server_its_plan_deletes() -> None:
+    # Shown when nothing was kept: the server goes, and the volume with it.
+    resources = kept_volume_tenant(delete_on_termination=True)
+    shown = plan_for(resources)
+    # Re-checked after the volume was tagged reaper:keep.
+    now = planner.decisions_now(resources, [keep_volume(r) for r in resources], shown.steps)
+    server = next(x for x in now if x.resource.id == "vm")
+    assert server.verdict is Verdict.SKIP and "plan again" in server.reason
+    # A plan made with the detach in it runs as shown.
+    again = plan_for(resources, keep_volume)
+    now = planner.decisions_now(resources, [keep_volume(r) for r in resources], again.steps)
+    assert next(x for x in now if x.resource.id == "vm").verdict is Verdict.ACT
+
+
+def test_re_checking_sees_what_a_plan_made_now_would_keep() -> None:
+    resources = kept_volume_tenant(delete_on_termination=True, root=True)
+    shown = plan_for(resources)
+    now = planner.decisions_now(resources, [keep_volume(r) for r in resources], shown.steps)
+    server = next(x for x in now if x.resource.id == "vm")
+    assert server.verdict is Verdict.SKIP and "root volume" in server.reason
 
 
 def test_a_kept_snapshot_keeps_its_volume() -> None:
