@@ -30,6 +30,7 @@ that want a value either way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -45,19 +46,31 @@ EVENT_TYPE_PATTERN = r"^identity\.(project|user|domain)\.(deleted|updated)$"
 _EVENT_TYPE = re.compile(EVENT_TYPE_PATTERN)
 CADF_TYPE_URI = "http://schemas.dmtf.org/cloud/audit/1.0/event"
 DEFAULT_MAX_PAYLOAD_BYTES = 65536
+#: Longest value reaper stores of each field it keeps from a notification.
+#: ``message_id`` goes into ``tombstone_triggers.message_id`` (String(255));
+#: the others into audit records. A unit test keeps them within the schema.
+FIELD_LIMITS = {"message_id": 255, "publisher_id": 255, "timestamp": 64, "initiator": 255}
 #: CADF initiator fields worth keeping in the audit trail (no credentials live here).
 _INITIATOR_FIELDS = ("id", "name", "typeURI", "user_id", "username", "project_id", "domain_id")
 
 
 class Rejected(ValueError):
-    """A notification reaper will not act on, and why."""
+    """A notification reaper will not act on, and why.
+
+    ``reason`` and ``event_type`` are safe to store: text that any database
+    and JSON encoder accept (lone surrogates escaped), of bounded length.
+    ``message_ref`` names the message in the audit trail: its id when that
+    is a valid one, else a truncated hash of it (see :func:`message_ref`).
+    """
 
     code = "rejected"
 
     def __init__(self, reason: str, *, event_type: str | None = None) -> None:
+        reason = _storable(reason, 500)
         super().__init__(reason)
         self.reason = reason
-        self.event_type = event_type
+        self.event_type = None if event_type is None else _storable(event_type, 100)
+        self.message_ref: str | None = None
 
 
 class UnknownEventType(Rejected):
@@ -70,6 +83,17 @@ class MalformedNotification(Rejected):
 
 class PayloadTooLarge(Rejected):
     code = "too_large"
+
+
+class BadField(MalformedNotification):
+    """A field reaper would store is of the wrong type, too long or not printable.
+
+    Checked here, not left to the database: a value its column refuses
+    fails the whole batch's transaction, and the batch is requeued and
+    refused again, forever (issue 13, item 13).
+    """
+
+    code = "bad_field"
 
 
 class NotAKeystoneId(MalformedNotification):
@@ -112,6 +136,17 @@ def parse(
     Raises :class:`Rejected` (and nothing else) for anything that is not a
     well-formed identity deletion or update.
     """
+    try:
+        return _parse(ctxt, publisher_id, event_type, payload, metadata, rules)
+    except Rejected as rejected:
+        meta = metadata if isinstance(metadata, Mapping) else {}
+        rejected.message_ref = message_ref(meta.get("message_id"))
+        raise
+
+
+def _parse(
+    ctxt: Any, publisher_id: Any, event_type: Any, payload: Any, metadata: Any, rules: Rules
+) -> IdentityEvent:
     if not isinstance(event_type, str):
         raise MalformedNotification(f"event_type is {type(event_type).__name__}, not a string")
     match = _EVENT_TYPE.match(event_type)
@@ -138,11 +173,11 @@ def parse(
         identity_id=identity_id,
         action=action,
         event_type=event_type,
-        message_id=_optional_str(meta.get("message_id")),
-        timestamp=_optional_str(meta.get("timestamp")),
-        publisher_id=_optional_str(publisher_id),
+        message_id=_field("message_id", meta.get("message_id"), event_type),
+        timestamp=_field("timestamp", meta.get("timestamp"), event_type),
+        publisher_id=_field("publisher_id", publisher_id, event_type),
         format="cadf" if cadf else "basic",
-        initiator=_initiator(payload) if cadf else None,
+        initiator=_initiator(payload, event_type) if cadf else None,
         raw={
             "ctxt": ctxt if isinstance(ctxt, Mapping) else {},
             "publisher_id": publisher_id,
@@ -165,6 +200,31 @@ def classify(*args: Any, **kwargs: Any) -> IdentityEvent | Rejected:
         return rejected
     except Exception as exc:  # defensive: a parser bug must not kill the listener
         return MalformedNotification(f"unparseable notification: {type(exc).__name__}: {exc}")
+
+
+def message_ref(message_id: Any) -> str | None:
+    """How the audit trail names a message: its id if storable, else a truncated hash.
+
+    A rejected notification's own id may be what is wrong with it (too
+    long, binary, not a string); its record must still be writable and
+    still let an investigator match it to the message on the wire.
+    """
+    if message_id is None or message_id == "":
+        return None
+    if isinstance(message_id, str) and _storable_field(message_id, FIELD_LIMITS["message_id"]):
+        return message_id
+    return fingerprint(message_id)
+
+
+def fingerprint(value: Any) -> str:
+    """``sha256:`` and the first 16 hex digits of the hash of ``value`` (text as UTF-8)."""
+    if isinstance(value, bytes):
+        data = value
+    elif isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+    else:
+        data = repr(value).encode("utf-8", "backslashreplace")
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
 
 
 def from_file_record(record: Mapping[str, Any], **kwargs: Any) -> IdentityEvent:
@@ -208,7 +268,7 @@ def _identity_id(
     return identity_id
 
 
-def _initiator(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+def _initiator(payload: Mapping[str, Any], event_type: str) -> dict[str, Any] | None:
     initiator = payload.get("initiator")
     if not isinstance(initiator, Mapping):
         return None
@@ -216,11 +276,40 @@ def _initiator(payload: Mapping[str, Any]) -> dict[str, Any] | None:
     host = initiator.get("host")
     if isinstance(host, Mapping) and isinstance(host.get("address"), str):
         kept["address"] = host["address"]
+    for name, value in kept.items():
+        _field("initiator", value, event_type, shown=f"initiator.{name}")
     return kept or None
 
 
-def _optional_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _field(name: str, value: Any, event_type: str, *, shown: str | None = None) -> str | None:
+    """A field reaper stores, checked against :data:`FIELD_LIMITS`; absent or empty is None."""
+    if value is None or value == "":
+        return None
+    label = shown or name
+    if not isinstance(value, str):
+        raise BadField(f"{label} is {type(value).__name__}, not a string", event_type=event_type)
+    limit = FIELD_LIMITS[name]
+    if len(value) > limit:
+        raise BadField(
+            f"{label} of {len(value)} characters is longer than {limit} ({fingerprint(value)})",
+            event_type=event_type,
+        )
+    if not _storable_field(value, limit):
+        raise BadField(
+            f"{label} holds characters that are not printable ({fingerprint(value)})",
+            event_type=event_type,
+        )
+    return value
+
+
+def _storable_field(value: str, limit: int) -> bool:
+    """Printable (no NUL, control or lone surrogate characters) and at most ``limit`` long."""
+    return 0 < len(value) <= limit and value.isprintable()
+
+
+def _storable(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` and with lone surrogates escaped: JSON and databases take it."""
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
 
 
 def _size(payload: Any) -> int:

@@ -51,7 +51,7 @@ from reaper.audit.record import (
 from reaper.audit.trail import AuditTrail
 from reaper.events import keystone
 from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
-from reaper.store import Store, StoreError
+from reaper.store import SchemaError, Store, StoreError, StoreUnavailable
 
 LOG = log.get(__name__)
 
@@ -79,12 +79,61 @@ class IdentityEndpoint:
     def info(self, messages: Sequence[dict[str, Any]]) -> Any:
         try:
             self.persist(messages)
-        except StoreError as exc:
-            LOG.error("store unavailable: notifications requeued", error=str(exc))
-            if self.metrics is not None:
-                self.metrics.notification("*", "requeued", len(messages))
-            return oslo_messaging.NotificationResult.REQUEUE
+        except (StoreUnavailable, SchemaError) as exc:
+            return self._requeue(messages, exc)
+        except (StoreError, ValueError) as exc:
+            # The database is there but refused something in the batch: find what.
+            LOG.warning(
+                "the store refused a batch; recording it message by message", error=str(exc)
+            )
+            return self._one_by_one(messages)
         return oslo_messaging.NotificationResult.HANDLED
+
+    def _requeue(self, messages: Sequence[dict[str, Any]], exc: Exception) -> Any:
+        LOG.error("store unavailable: notifications requeued", error=str(exc))
+        if self.metrics is not None:
+            self.metrics.notification("*", "requeued", len(messages))
+        return oslo_messaging.NotificationResult.REQUEUE
+
+    def _one_by_one(self, messages: Sequence[dict[str, Any]]) -> Any:
+        """Persist each message alone; one the store refuses twice is audited and dropped.
+
+        :func:`keystone.parse` bounds every field reaper stores, so this is
+        the net under it: without it, one message the database refuses for
+        a reason nobody foresaw fails its batch, which is requeued and fails
+        again, forever, and every notification behind it waits (issue 13,
+        item 13). A message is given up only when it fails alone twice
+        while the store accepts the record saying so, so an outage is
+        never mistaken for a poisonous message.
+        """
+        for message in messages:
+            for attempt in (1, 2):
+                try:
+                    self.persist([message])
+                    break
+                except (StoreUnavailable, SchemaError) as exc:
+                    return self._requeue(messages, exc)
+                except (StoreError, ValueError) as exc:
+                    if attempt == 2:
+                        try:
+                            self._unstorable(message, exc)
+                        except StoreError as audit_error:
+                            return self._requeue(messages, audit_error)
+        return oslo_messaging.NotificationResult.HANDLED
+
+    def _unstorable(self, message: dict[str, Any], exc: Exception) -> None:
+        metadata = message.get("metadata")
+        message_id = metadata.get("message_id") if isinstance(metadata, dict) else None
+        event_type = message.get("event_type")
+        rejected = keystone.MalformedNotification(
+            f"the store refused it: {type(exc).__name__}: {exc}",
+            event_type=event_type if isinstance(event_type, str) else None,
+        )
+        rejected.message_ref = keystone.message_ref(message_id)
+        self.trail.append_many([self._rejection(rejected, code="unstorable")])
+        LOG.error("a notification the store refuses was audited and dropped", error=str(exc))
+        if self.metrics is not None:
+            self.metrics.notification(rejected.event_type or "?", "rejected_unstorable")
 
     # Keystone notifies at INFO; anything else is still an identity event worth recording.
     warn = error = audit = critical = debug = sample = info
@@ -172,15 +221,20 @@ class IdentityEndpoint:
                 )
                 drafts.append((draft, item.event_type, what))
             else:
-                draft = self.trail.draft(
-                    action=AuditAction.RECEIVE,
-                    outcome=AuditOutcome.FAILURE,
-                    target=AuditTarget.for_notification(None),
-                    reason=AuditReason.error(f"rejected ({item.code}): {item.reason}"),
-                    extra={"event_type": item.event_type, "code": item.code},
-                )
+                draft = self._rejection(item)
                 drafts.append((draft, item.event_type or "?", f"rejected_{item.code}"))
         return drafts
+
+    def _rejection(self, item: keystone.Rejected, *, code: str | None = None) -> RecordDraft:
+        """The ``receive`` failure record of a message reaper will not act on."""
+        code = code or item.code
+        return self.trail.draft(
+            action=AuditAction.RECEIVE,
+            outcome=AuditOutcome.FAILURE,
+            target=AuditTarget.for_notification(item.message_ref),
+            reason=AuditReason.error(f"rejected ({code}): {item.reason}"),
+            extra={"event_type": item.event_type, "code": code},
+        )
 
 
 class Listener:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
 
 import oslo_messaging
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from reaper.audit.record import Actor
 from reaper.audit.trail import AuditTrail
@@ -90,3 +91,73 @@ def test_ids_keystone_never_made_are_audited_and_counted_but_open_no_tombstone(
         event_type="identity.project.deleted", outcome="rejected_bad_id"
     )
     assert rejected._value.get() == 3
+
+
+def test_a_message_id_no_column_can_hold_is_audited_and_the_batch_goes_through(
+    store: Store,
+) -> None:
+    """On PostgreSQL such a batch was refused and requeued forever (issue 13, item 13)."""
+    good = uuid.uuid4().hex
+    long_id, nul_id = "m" * 300, "a\x00b"
+    batch = [
+        deletion(uuid.uuid4().hex, message_id=long_id),
+        deletion(good),
+        deletion(uuid.uuid4().hex, message_id=nul_id),
+    ]
+
+    result = endpoint(store).info(batch)
+
+    assert result == oslo_messaging.NotificationResult.HANDLED
+    assert [t.identity.id for t in store.tombstones.list()] == [good]
+    rejected = [r for r in receipts(store) if r["outcome"] == "failure"]
+    assert [r["reaper"]["extra"]["code"] for r in rejected] == ["bad_field", "bad_field"]
+    assert [r["target"]["id"] for r in rejected] == [
+        "sha256:" + hashlib.sha256(v.encode()).hexdigest()[:16] for v in (long_id, nul_id)
+    ]
+
+
+def refuse_message_id(url: str, poison: str) -> None:
+    """Make the database itself refuse one message id, as no check of reaper's foresaw."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.message_id = '{poison}' THEN RAISE EXCEPTION 'no poison here'; "
+                    "END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON tombstone_triggers "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse()"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON tombstone_triggers "
+                    f"WHEN NEW.message_id = '{poison}' "
+                    "BEGIN SELECT RAISE(ABORT, 'no poison here'); END"
+                )
+            )
+    engine.dispose()
+
+
+def test_a_message_the_store_refuses_for_an_unforeseen_reason_stalls_nothing(
+    store: Store, store_url: str
+) -> None:
+    refuse_message_id(store_url, "poison")
+    good = [uuid.uuid4().hex for _ in range(2)]
+    batch = [deletion(good[0]), deletion(uuid.uuid4().hex, message_id="poison"), deletion(good[1])]
+
+    result = endpoint(store).info(batch)
+
+    assert result == oslo_messaging.NotificationResult.HANDLED
+    assert sorted(t.identity.id for t in store.tombstones.list()) == sorted(good)
+    (refused,) = [r for r in receipts(store) if r["outcome"] == "failure"]
+    assert refused["reaper"]["extra"]["code"] == "unstorable"
+    assert refused["target"]["id"] == "poison"
+    assert "no poison here" in json.dumps(refused["reason"])

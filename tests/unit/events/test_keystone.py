@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pathlib
 import re
@@ -257,3 +258,107 @@ def test_anything_on_the_bus_is_an_event_or_a_rejection(
     assert isinstance(result, (keystone.Rejected, IdentityEvent))
     if not isinstance(result, keystone.Rejected):
         assert IdFormats().problem(result.kind, result.identity_id) is None
+
+
+DELETED = ("identity.project.deleted", {"resource_info": LIVE})
+CADF = {
+    "typeURI": keystone.CADF_TYPE_URI,
+    "resource_info": LIVE,
+    "initiator": {"id": "u" * 32, "name": "admin", "host": {"address": "10.0.0.1"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("publisher", "payload", "metadata", "said"),
+    [
+        # One such message id stalled the listener on PostgreSQL (issue 13, item 13).
+        ("p", DELETED[1], {"message_id": "m" * 256}, "message_id of 256 characters"),
+        ("p", DELETED[1], {"message_id": "a\x00b"}, "message_id holds characters"),
+        ("p", DELETED[1], {"message_id": "\ud800"}, "message_id holds characters"),
+        ("p", DELETED[1], {"message_id": 42}, "message_id is int"),
+        ("p", DELETED[1], {"message_id": ["m"]}, "message_id is list"),
+        ("p" * 256, DELETED[1], {}, "publisher_id of 256 characters"),
+        ("p\x00", DELETED[1], {}, "publisher_id holds characters"),
+        ({"a": 1}, DELETED[1], {}, "publisher_id is dict"),
+        ("p", DELETED[1], {"timestamp": "t" * 65}, "timestamp of 65"),
+        ("p", {**CADF, "initiator": {"name": "n" * 256}}, {}, "initiator.name of 256"),
+        ("p", {**CADF, "initiator": {"id": "\x07"}}, {}, "initiator.id holds characters"),
+        (
+            "p",
+            {**CADF, "initiator": {"host": {"address": "a" * 300}}},
+            {},
+            "initiator.address of 300",
+        ),
+    ],
+)
+def test_a_field_reaper_would_store_is_bounded_at_parse_time(
+    publisher, payload, metadata, said
+) -> None:
+    with pytest.raises(keystone.BadField, match=re.escape(said)) as rejected:
+        keystone.parse({}, publisher, DELETED[0], payload, metadata)
+    assert rejected.value.code == "bad_field"
+
+
+def test_a_rejected_message_is_named_by_a_truncated_hash_of_its_unstorable_id() -> None:
+    long_id = "m" * 300
+    rejected = keystone.classify({}, "p", *DELETED, {"message_id": long_id})
+    assert isinstance(rejected, keystone.BadField)
+    digest = hashlib.sha256(long_id.encode()).hexdigest()[:16]
+    assert rejected.message_ref == f"sha256:{digest}"
+    assert f"sha256:{digest}" in rejected.reason
+    assert long_id not in rejected.reason
+
+
+def test_a_rejected_message_with_a_good_id_is_named_by_it() -> None:
+    rejected = keystone.classify({}, "p", "identity.project.deleted", {}, {"message_id": "m-1"})
+    assert isinstance(rejected, keystone.Rejected)
+    assert rejected.message_ref == "m-1"
+
+
+def test_fields_at_their_limits_are_kept() -> None:
+    metadata = {"message_id": "m" * 255, "timestamp": "t" * 64}
+    payload = {**CADF, "initiator": {"name": "é" * 255}}
+    event = keystone.parse({}, "p" * 255, DELETED[0], payload, metadata)
+    assert event.message_id == "m" * 255 and event.publisher_id == "p" * 255
+    assert event.initiator == {"name": "é" * 255}
+
+
+def test_the_field_limits_fit_the_columns_they_are_stored_in() -> None:
+    from reaper.store import schema
+
+    column = schema.tombstone_triggers.c.message_id.type.length
+    assert keystone.FIELD_LIMITS["message_id"] <= column
+    assert IdFormats().problem(IdentityKind.PROJECT, "a" * 65) is not None
+    assert schema.tombstones.c.identity_id.type.length >= 64
+
+
+def test_a_rejection_is_storable_whatever_it_quotes() -> None:
+    rejected = keystone.classify({}, "p", "identity.\ud800" + "x" * 500, {}, {})
+    assert isinstance(rejected, keystone.UnknownEventType)
+    assert rejected.event_type is not None and len(rejected.event_type) <= 100
+    rejected.event_type.encode("utf-8")
+    rejected.reason.encode("utf-8")
+
+
+def _storable(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 255 and value.isprintable()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    publisher=json_values,
+    metadata=st.fixed_dictionaries(
+        {}, optional={"message_id": json_values, "timestamp": json_values}
+    ),
+    initiator=st.dictionaries(st.sampled_from(["id", "name", "host"]), json_values, max_size=3),
+)
+def test_every_field_of_an_accepted_event_can_be_stored(publisher, metadata, initiator) -> None:
+    payload = {**CADF, "initiator": initiator}
+    result = keystone.classify({}, publisher, DELETED[0], payload, metadata)
+    if isinstance(result, keystone.Rejected):
+        assert result.message_ref is None or _storable(result.message_ref)
+        return
+    for value in (result.message_id, result.publisher_id, result.timestamp):
+        assert value is None or _storable(value)
+    for value in (result.initiator or {}).values():
+        assert _storable(value)
