@@ -115,6 +115,16 @@ LISTENER_OPTS = [
         "competes with other consumers (such as ceilometer) for the shared queue, while "
         "several reaper controllers with the same pool share the work.",
     ),
+    cfg.BoolOpt(
+        "dead_letter",
+        default=True,
+        help="Declare the pool queue with a dead-letter exchange, so that messages the "
+        "message driver cannot decode (which it would drop) move to the queue "
+        "'<pool>.dead-letter', where reaper records the hash, size and headers of each in "
+        "the audit trail, counts it, and acts on none. A pool queue declared by an older "
+        "reaper keeps working without it until 'reaper queue declare' upgrades it (see "
+        "doc/operations.md).",
+    ),
     cfg.IntOpt(
         "executor_threads",
         default=4,

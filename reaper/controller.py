@@ -41,7 +41,9 @@ from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.events import keystone
-from reaper.events.listener import IdentityEndpoint, Listener, UndecodableAuditor
+from reaper.events.deadletter import DeadLetterConsumer
+from reaper.events.listener import IdentityEndpoint, Listener, broker_url
+from reaper.events.undecodable import DeadLetterRecorder, UndecodableAuditor
 from reaper.ids import InvalidIdPattern
 from reaper.metrics import Metrics, StepMetrics
 from reaper.model import utcnow
@@ -115,7 +117,11 @@ class Controller:
             metrics=self.metrics,
         )
         self.listener = Listener(conf, endpoint)
-        self.undecodable = UndecodableAuditor(self.trail, self.metrics)
+        # The driver's log is the only trace of what it drops when nothing dead-letters.
+        self.undecodable = UndecodableAuditor(
+            self.trail, self.metrics, active=lambda: not self.listener.dead_lettering
+        )
+        self.dead_letters: DeadLetterConsumer | None = None
         self.worker = Worker(
             conf,
             store=self.store,
@@ -128,7 +134,9 @@ class Controller:
         )
         self.checkpointer = Checkpointer.from_conf(self.trail, conf)
         self.metrics.observe_store(self.store.tombstones.counts, self._queue_lag)
-        self.metrics.observe_listener(lambda: self.listener.running)
+        self.metrics.observe_listener(
+            lambda: self.listener.running, lambda: self.listener.dead_lettering
+        )
         self.health = Health(
             {
                 "listener": self._check_listener,
@@ -175,6 +183,7 @@ class Controller:
             LOG.info("resuming tombstone after restart", tombstone=tid)
         self.undecodable.install()
         self.listener.start()
+        self._read_dead_letters()
         self.api.start()
         self.checkpointer.start()
         self._spawn("reaper-warmup", self._warm_up)
@@ -184,12 +193,26 @@ class Controller:
             self._spawn("reaper-sweep", self._sweep_loop)
         LOG.info("controller started", workers=self.conf.workers, api_port=self.api.port)
 
+    def _read_dead_letters(self) -> None:
+        """Audit what the driver rejects, if the pool queue dead-letters it."""
+        url = broker_url(self.conf)
+        if not self.listener.dead_lettering or url is None:
+            return
+        self.dead_letters = DeadLetterConsumer(
+            url,
+            self.listener.dead_letter.exchange,
+            DeadLetterRecorder(self.trail, self.metrics),
+        )
+        self.dead_letters.start()
+
     def stop(self) -> None:
         LOG.info("controller stopping: finishing the steps in flight")
         self.stopping.set()
         self.wake.set()
         with contextlib.suppress(Exception):
             self.listener.stop()
+        if self.dead_letters is not None:
+            self.dead_letters.stop()
         for thread in self.threads:
             thread.join()
         self.checkpointer.stop()

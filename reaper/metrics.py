@@ -16,7 +16,12 @@ What an operator alerts on:
     Cleanups that keep failing, wait for an operator, or wait too long.
 
 ``reaper_notifications_total{event_type,outcome}``, ``reaper_steps_total{action,outcome}``
-    What arrived and what reaper did with it.
+    What arrived and what reaper did with it. Outcomes ``rejected_<code>``
+    count messages reaper refused (each audited); ``rejected_undecodable``
+    rising is someone writing garbage to the bus.
+
+``reaper_listener_dead_letter``
+    0 when the pool queue predates dead-lettering: run ``reaper queue declare``.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ class Metrics:
         self._state_counts: Callable[[], Mapping[str, int]] = dict
         self._queue_lag: Callable[[], float] = lambda: 0.0
         self._listener_up: Callable[[], bool] = lambda: False
+        self._dead_letter: Callable[[], bool] = lambda: False
         self.registry.register(_Dynamic(self))
 
     # -- wiring --------------------------------------------------------------------
@@ -75,8 +81,10 @@ class Metrics:
     ) -> None:
         self._state_counts, self._queue_lag = state_counts, queue_lag
 
-    def observe_listener(self, up: Callable[[], bool]) -> None:
-        self._listener_up = up
+    def observe_listener(
+        self, up: Callable[[], bool], dead_letter: Callable[[], bool] = lambda: False
+    ) -> None:
+        self._listener_up, self._dead_letter = up, dead_letter
 
     # -- events ----------------------------------------------------------------------
 
@@ -133,6 +141,13 @@ class _Dynamic:
         )
         listener.add_metric([], 1.0 if self.m._listener_up() else 0.0)
         yield listener
+        dead_letter = GaugeMetricFamily(
+            "reaper_listener_dead_letter",
+            "1 when the pool queue dead-letters what the message driver cannot decode, so "
+            "reaper audits each such message; 0 for a queue an older reaper declared.",
+        )
+        dead_letter.add_metric([], 1.0 if self.m._dead_letter() else 0.0)
+        yield dead_letter
         states = GaugeMetricFamily("reaper_tombstones", "Tombstones by state.", labels=["state"])
         try:
             counts = self.m._state_counts()

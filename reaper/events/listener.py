@@ -23,22 +23,20 @@ finds the existing tombstone (deduplicated on (kind, id) and on
 unreachable the batch is requeued.
 
 Anything malformed becomes an audited rejection and is acknowledged: it
-would never parse better on redelivery. Messages the driver itself cannot
-decode (not JSON at all) never reach an endpoint: oslo.messaging logs and
-rejects them, and :class:`UndecodableAuditor` turns that log line into an
-audit record, so they are not silent either.
+would never parse better on redelivery. Every decoded message reaches the
+endpoint (``dispatch.py``); messages the driver itself cannot decode are
+dead-lettered to a queue reaper reads and audits (``deadletter.py``).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import oslo_messaging
 from oslo_config import cfg
+from oslo_messaging.notify import listener as notify_listener
 
 from reaper import lifecycle, log
 from reaper.audit.record import (
@@ -49,7 +47,7 @@ from reaper.audit.record import (
     RecordDraft,
 )
 from reaper.audit.trail import AuditTrail
-from reaper.events import keystone
+from reaper.events import deadletter, dispatch, keystone
 from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
 from reaper.store import SchemaError, Store, StoreError, StoreUnavailable
 
@@ -57,9 +55,12 @@ LOG = log.get(__name__)
 
 
 class IdentityEndpoint:
-    """Receives batches of identity notifications and persists them."""
+    """Receives batches of identity notifications and persists them.
 
-    filter_rule = oslo_messaging.NotificationFilter(event_type=keystone.EVENT_TYPE_PATTERN)
+    Every message handed over gets a ``receive`` record: a tombstone's
+    trigger, a duplicate, or a rejection saying why (other services'
+    well-formed notifications are filtered out before, see ``dispatch.py``).
+    """
 
     def __init__(
         self,
@@ -148,17 +149,7 @@ class IdentityEndpoint:
         batch commits its triggers first and its audit records after.
         """
         received_at = utcnow()
-        parsed: list[IdentityEvent | keystone.Rejected] = [
-            keystone.classify(
-                m.get("ctxt"),
-                m.get("publisher_id"),
-                m.get("event_type"),
-                m.get("payload"),
-                m.get("metadata"),
-                rules=self.rules,
-            )
-            for m in messages
-        ]
+        parsed = [self._classify(m) for m in messages]
         triggers = {
             i: Trigger(
                 source=TriggerSource.NOTIFICATION,
@@ -196,6 +187,27 @@ class IdentityEndpoint:
                 self.metrics.notification(event_type, outcome)
         if reopened or any(r is not None and r.created for _, _, r in results):
             self.on_recorded()
+
+    def _classify(self, message: dict[str, Any]) -> IdentityEvent | keystone.Rejected:
+        metadata = message.get("metadata")
+        problem = dispatch.priority_problem(message)
+        if problem is not None:
+            event_type = message.get("event_type")
+            rejected = keystone.MalformedNotification(
+                problem, event_type=event_type if isinstance(event_type, str) else None
+            )
+            rejected.message_ref = keystone.message_ref(
+                metadata.get("message_id") if isinstance(metadata, dict) else None
+            )
+            return rejected
+        return keystone.classify(
+            message.get("ctxt"),
+            message.get("publisher_id"),
+            message.get("event_type"),
+            message.get("payload"),
+            metadata,
+            rules=self.rules,
+        )
 
     def _drafts(
         self,
@@ -243,30 +255,42 @@ class Listener:
     def __init__(
         self,
         conf: cfg.ConfigOpts,
-        endpoint: IdentityEndpoint,
+        endpoint: IdentityEndpoint | None = None,
+        *,
+        consume: bool = True,
     ) -> None:
+        """A listener for ``endpoint``; without one (``consume=False``) it declares only."""
         self.conf = conf
         self.transport = oslo_messaging.get_notification_transport(conf)
         targets = [
             oslo_messaging.Target(exchange=conf.listener.exchange, topic=topic)
             for topic in conf.listener.topics
         ]
-        self.server = oslo_messaging.get_batch_notification_listener(
+        # What get_batch_notification_listener builds, with reaper's total dispatcher.
+        self.server = notify_listener.BatchNotificationServer(
             self.transport,
             targets,
-            [endpoint],
-            executor="threading",
-            allow_requeue=True,
-            pool=conf.listener.pool,
-            batch_size=conf.listener.batch_size,
-            batch_timeout=conf.listener.batch_timeout,
+            dispatch.Dispatcher(endpoint or _Declaring(), consume=consume and endpoint is not None),
+            "threading",
+            True,
+            conf.listener.pool,
+            conf.listener.batch_size,
+            conf.listener.batch_timeout,
         )
         # Registered by the server above; the pool is created when it starts.
         conf.set_override("executor_thread_pool_size", conf.listener.executor_threads)
+        #: Whether the pool queue dead-letters what the driver drops (``deadletter.py``);
+        #: decided when the queue is first declared.
+        self.dead_letter = deadletter.register(conf.listener.pool, wanted=conf.listener.dead_letter)
         self._started = False
 
-    def start(self, *, bound_timeout: float = 60.0) -> None:
-        """Start consuming; return once reaper's queue exists on the broker.
+    @property
+    def dead_lettering(self) -> bool:
+        """The pool queue sends what the driver rejects to ``<pool>.dead-letter``."""
+        return self.dead_letter.enabled is True
+
+    def start(self, *, bound_timeout: float = 60.0) -> bool:
+        """Start consuming; return once reaper's queue exists on the broker (True), or not.
 
         oslo.messaging declares the queue in its polling thread, a moment
         after ``start()`` returns. A deletion published in that moment would
@@ -275,21 +299,29 @@ class Listener:
         """
         self.server.start()
         self._started = True
-        if not self.wait_bound(bound_timeout):
+        bound = self.wait_bound(bound_timeout)
+        if not bound:
             LOG.warning(
                 "could not confirm that the listener queue exists",
                 queue=self.conf.listener.pool,
                 timeout=bound_timeout,
             )
+        return bound
 
     def wait_bound(self, timeout: float) -> bool:
-        """Whether the pool's queue exists (passive declare), waiting up to ``timeout``."""
+        """Whether the pool's queue exists (passive declare), waiting up to ``timeout``.
+
+        It may exist already, from before: the wait is for this listener's
+        declaration, which first decides whether it dead-letters.
+        """
         import kombu
 
-        url = _broker_url(self.conf)
+        url = broker_url(self.conf)
         if url is None:
             return False
         deadline = time.monotonic() + timeout
+        if not self.dead_letter.decided.wait(timeout):
+            return False
         while time.monotonic() < deadline:
             try:
                 with kombu.Connection(url, connect_timeout=5) as connection:
@@ -306,13 +338,23 @@ class Listener:
             self.server.wait()
             self._started = False
         self.transport.cleanup()
+        deadletter.unregister(self.conf.listener.pool)
 
     @property
     def running(self) -> bool:
         return self._started
 
 
-def _broker_url(conf: cfg.ConfigOpts) -> str | None:
+class _Declaring:
+    """The endpoint of a listener that only declares: it has every priority, and no say."""
+
+    def info(self, messages: Any) -> Any:
+        return oslo_messaging.NotificationResult.REQUEUE
+
+    warn = error = audit = critical = debug = sample = info
+
+
+def broker_url(conf: cfg.ConfigOpts) -> str | None:
     """The notification transport URL in kombu's spelling (first host only)."""
     try:
         url = conf.oslo_messaging_notifications.transport_url or conf.transport_url
@@ -323,47 +365,3 @@ def _broker_url(conf: cfg.ConfigOpts) -> str | None:
     rest = url.split("://", 1)[1]
     hosts, _, vhost = rest.partition("/")
     return f"amqp://{hosts.split(',')[0]}/{vhost}"
-
-
-class UndecodableAuditor(logging.Handler):
-    """Audits messages oslo.messaging's driver rejects before any endpoint sees them."""
-
-    LOGGERS = ("oslo.messaging._drivers.impl_rabbit", "oslo_messaging._drivers.impl_rabbit")
-    MARKER = "Failed to process message"
-
-    def __init__(self, trail: AuditTrail, metrics: Any = None) -> None:
-        super().__init__(level=logging.ERROR)
-        self.trail = trail
-        self.metrics = metrics
-        self._lock = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.MARKER not in record.getMessage():
-            return
-        error = ""
-        if record.exc_info and record.exc_info[1] is not None:
-            error = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-        try:
-            with self._lock:
-                self.trail.append(
-                    action=AuditAction.RECEIVE,
-                    outcome=AuditOutcome.FAILURE,
-                    target=AuditTarget.for_notification(None),
-                    reason=AuditReason.error(
-                        f"rejected (undecodable): the message driver could not decode a "
-                        f"message and dropped it: {error}"[:400]
-                    ),
-                    extra={"code": "undecodable", "at": time.time()},
-                )
-            if self.metrics is not None:
-                self.metrics.notification("?", "rejected_undecodable")
-        except Exception:  # a failing audit must not break the driver's logging
-            LOG.error("could not audit an undecodable message")
-
-    def install(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).addHandler(self)
-
-    def uninstall(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).removeHandler(self)

@@ -161,6 +161,14 @@ class Bus:
         with kombu.Connection(self.url) as conn:
             conn.channel().queue_delete(name)
 
+    def delete_pool(self, pool: str) -> None:
+        """A listener pool's queue and its dead-letter exchange and queue, if declared."""
+        for queue in (pool, f"{pool}.dead-letter"):
+            with contextlib.suppress(Exception):  # never declared: nothing to delete
+                self.delete_queue(queue)
+        with contextlib.suppress(Exception), kombu.Connection(self.url) as conn:
+            conn.channel().exchange_delete(f"{pool}.dead-letter")
+
 
 @pytest.fixture
 def bus(testbed: Testbed) -> Bus:
@@ -222,5 +230,4 @@ def controllers(
         if process._store is not None:
             process._store.close()
     for pool in {p.pool for p in made}:
-        with contextlib.suppress(Exception):  # a queue never declared needs no deleting
-            bus.delete_queue(pool)
+        bus.delete_pool(pool)
