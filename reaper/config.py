@@ -307,6 +307,40 @@ API_OPTS = [
     ),
 ]
 
+#: [audit] options of publishing checkpoints outside the database (``audit/publish.py``).
+AUDIT_PUBLISH_OPTS = [
+    cfg.ListOpt(
+        "checkpoint_sinks",
+        default=[],
+        item_type=cfg.types.String(choices=("file", "syslog", "notification")),
+        help="Where each audit checkpoint is published besides the database: any of 'file' "
+        "(checkpoint_file), 'syslog' (checkpoint_syslog_address) and 'notification' (an "
+        "oslo.messaging notification 'reaper.audit.checkpoint' on checkpoint_topics, for a "
+        "SIEM). Whoever holds reaper's database login can cut the tail of the audit trail "
+        "and sign the rewound head; 'reaper audit verify --against' finds it by comparing "
+        "the database with these copies. Empty publishes nowhere, and reaper warns at start.",
+    ),
+    cfg.StrOpt(
+        "checkpoint_file",
+        help="File to which the 'file' sink appends one JSON line per checkpoint. It must lie "
+        "outside state_path, best on storage reaper's database login cannot reach (another "
+        "host, or a file made append-only with 'chattr +a').",
+    ),
+    cfg.StrOpt(
+        "checkpoint_syslog_address",
+        default="/dev/log",
+        help="Where the 'syslog' sink sends checkpoints (facility auth, tag "
+        "reaper-audit-checkpoint): a Unix socket path, or host:port for syslog over UDP.",
+    ),
+    cfg.ListOpt(
+        "checkpoint_topics",
+        default=["notifications"],
+        help="oslo.messaging topics on which the 'notification' sink emits "
+        "'reaper.audit.checkpoint' at INFO priority, through [oslo_messaging_notifications] "
+        "transport_url (else [DEFAULT] transport_url).",
+    ),
+]
+
 CREDENTIAL_OPTS = [
     cfg.StrOpt(
         "cloud",
@@ -360,7 +394,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     groups = {name: list(opts) for name, opts in GROUPS.items()}
     return [
         *[(None if name == "DEFAULT" else name, opts) for name, opts in groups.items()],
-        ("audit", list(audit_config.OPTS)),
+        ("audit", [*audit_config.OPTS, *AUDIT_PUBLISH_OPTS]),
         (SERVICE_CREDENTIALS_GROUP, _credential_opts()),
     ]
 

@@ -38,6 +38,7 @@ from oslo_config import cfg
 from reaper import cloud, config, log, sweep
 from reaper.api import ApiServer, Health
 from reaper.audit.checkpointer import Checkpointer
+from reaper.audit.publish import SinkError
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.events import keystone
@@ -333,7 +334,7 @@ def run(conf: cfg.ConfigOpts) -> int:
     except AlreadyRunning as exc:
         LOG.error(str(exc))
         return 1
-    except (StoreError, PolicyError, InvalidIdPattern) as exc:
+    except (StoreError, PolicyError, InvalidIdPattern, SinkError) as exc:
         LOG.error("cannot start", error=str(exc))
         return 1
     reload_requested = threading.Event()

@@ -38,6 +38,7 @@ from reaper.audit import checkpoint as checkpoints
 from reaper.audit import keys
 from reaper.audit.chain import ChainRecord
 from reaper.audit.checkpoint import Checkpoint, CheckpointReason
+from reaper.audit.publish import Publisher
 from reaper.audit.record import (
     Actor,
     AuditAction,
@@ -86,11 +87,14 @@ class AuditTrail:
         initiator: Actor,
         observer: Actor,
         signer: keys.Signer | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
         self.store = store
         self.initiator = initiator
         self.observer = observer
         self.signer = signer
+        #: Where each checkpoint is published outside the database (``publish.py``).
+        self.publisher = publisher or Publisher()
 
     @classmethod
     def from_conf(cls, store: Store, conf: cfg.ConfigOpts) -> AuditTrail:
@@ -99,6 +103,7 @@ class AuditTrail:
             initiator=service_identity(conf),
             observer=Actor.instance(conf.host),
             signer=load_signer(conf),
+            publisher=Publisher.from_conf(conf),
         )
 
     # -- records ---------------------------------------------------------
@@ -163,9 +168,13 @@ class AuditTrail:
     def checkpoint(
         self, reason: str = CheckpointReason.MANUAL, *, tombstone_id: str | None = None
     ) -> Checkpoint:
-        """Write a checkpoint of the chain as it is now (signed if a key is configured)."""
+        """Write a checkpoint of the chain as it is now (signed if a key is configured).
+
+        Once committed it is published to the configured sinks; a sink that
+        fails is logged and does not undo the checkpoint.
+        """
         # Dated under the chain lock, so checkpoint times follow their numbers.
-        return self.store.audit.append_checkpoint(
+        cp = self.store.audit.append_checkpoint(
             lambda head, previous: checkpoints.make(
                 head,
                 previous,
@@ -176,6 +185,8 @@ class AuditTrail:
                 now=utcnow(),
             )
         )
+        self.publisher.publish(cp)
+        return cp
 
     def end_tombstone(self, tombstone_id: str) -> Checkpoint:
         """The checkpoint that closes a tombstone's work (whatever its outcome)."""

@@ -22,7 +22,7 @@ from cliff.show import ShowOne
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from oslo_config import cfg
 
-from reaper.audit import export, keys
+from reaper.audit import export, keys, published
 from reaper.audit.chain import ChainRecord
 from reaper.audit.trail import AuditTrail
 from reaper.audit.verify import VerifyReport, verify_store
@@ -179,6 +179,14 @@ class AuditVerify(ShowOne):
             help="Verify an exported bundle instead of the database (needs no database).",
         )
         parser.add_argument(
+            "--against",
+            metavar="FILE|DIR",
+            help="Also compare the database with the checkpoints published outside it "
+            "([audit] checkpoint_sinks): a checkpoint file, a syslog or SIEM export, or a "
+            "directory of them. A deleted tail, deleted or rewritten checkpoints and a "
+            "rewound head are problems.",
+        )
+        parser.add_argument(
             "--require-signed",
             action="store_true",
             help="Treat unsigned checkpoints as problems, not warnings.",
@@ -197,6 +205,8 @@ class AuditVerify(ShowOne):
         if parsed_args.bundle:
             if parsed_args.from_seq != 1 or parsed_args.to_seq is not None:
                 raise ValueError("--from/--to apply to the database, not to --bundle")
+            if parsed_args.against:
+                raise ValueError("--against compares the database, not a --bundle")
             key = keys.load_public_key(parsed_args.public_key) if parsed_args.public_key else None
             report = export.verify_bundle(
                 parsed_args.bundle, public_key=key, require_signed=parsed_args.require_signed
@@ -214,8 +224,28 @@ class AuditVerify(ShowOne):
                     now=utcnow(),
                     workers=parsed_args.workers,
                 )
+                if parsed_args.against:
+                    self._against(parsed_args, store, report)
         self._report = report
         return self._present(report, structured=parsed_args.formatter in ("json", "yaml"))
+
+    def _against(self, args: argparse.Namespace, store: Store, report: VerifyReport) -> None:
+        """Judge the database against the published checkpoints in ``--against``."""
+        result = published.Comparison()
+        try:
+            found = published.load(args.against, result)
+        except OSError as exc:
+            raise ValueError(
+                f"--against {args.against}: cannot read it ({exc.strerror or exc})"
+            ) from exc
+        published.compare(
+            found,
+            store.audit,
+            public_key=_public_key(self, args.public_key),
+            require_signed=args.require_signed,
+            result=result,
+        )
+        published.merge(report, result)
 
     @staticmethod
     def _present(report: VerifyReport, *, structured: bool) -> tuple[Sequence[str], Iterable[Any]]:
