@@ -3,11 +3,16 @@
 # DevStack plugin for reaper: cleans up what deleted Keystone projects, users
 # and domains leave behind.
 #
+# To enable it, add to local.conf:
+#
+#   [[local|localrc]]
+#   enable_plugin reaper https://opendev.org/reaper/reaper
+#
 # Phases:
 #   stack install      install reaper (setup_develop)
-#   stack post-config  service user, reaper.conf, reaper's queue, then Keystone
-#                      notifications (and a Keystone restart)
-#   stack extra        start reaper-controller
+#   stack post-config  service user, reaper.conf, reaper's database and queue,
+#                      then Keystone's notifications (and a Keystone restart)
+#   stack extra        start reaper-controller (devstack@reaper-controller)
 #   unstack            stop it
 #   clean              remove its state and configuration
 
@@ -15,11 +20,25 @@
 _XTRACE_REAPER=$(set +o | grep xtrace)
 set -o xtrace
 
+if [[ ${USE_VENV} = True ]]; then
+    PROJECT_VENV["reaper"]=${REAPER_DIR}.venv
+    REAPER_BIN_DIR=${PROJECT_VENV["reaper"]}/bin
+else
+    REAPER_BIN_DIR=$(get_python_exec_prefix)
+fi
+
+# is_reaper_enabled - whether any reaper-* service is enabled, so that
+# `is_service_enabled reaper` means "the plugin has work to do".
+function is_reaper_enabled {
+    [[ ,${ENABLED_SERVICES} =~ ,"reaper-" ]] && return 0
+    return 1
+}
+
 function install_reaper {
     setup_develop "$REAPER_DIR"
 }
 
-# create_reaper_accounts() - the service user reaper acts as: an admin,
+# create_reaper_accounts - the service user reaper acts as: an admin,
 # because a token scoped to a deleted project cannot exist.
 function create_reaper_accounts {
     create_service_user "reaper" "admin"
@@ -40,23 +59,14 @@ function configure_reaper {
     local admin_project
     local service_project
     admin_project=$(get_or_create_project "admin" default)
-    service_project=$(get_or_create_project "$SERVICE_PROJECT_NAME" default)
+    service_project=$(get_or_create_project "$SERVICE_PROJECT_NAME" "$SERVICE_DOMAIN_NAME")
     iniset "$REAPER_CONF" DEFAULT protected_project_ids "$admin_project,$service_project"
 
     iniset "$REAPER_CONF" listener pool "$REAPER_POOL"
     iniset "$REAPER_CONF" listener exchange keystone
     iniset "$REAPER_CONF" listener topics notifications
 
-    iniset "$REAPER_CONF" store connection "$(database_connection_url reaper)"
-    recreate_database reaper
-
-    iniset "$REAPER_CONF" service_credentials auth_type password
-    iniset "$REAPER_CONF" service_credentials auth_url "$KEYSTONE_SERVICE_URI"
-    iniset "$REAPER_CONF" service_credentials username reaper
-    iniset "$REAPER_CONF" service_credentials password "$SERVICE_PASSWORD"
-    iniset "$REAPER_CONF" service_credentials project_name "$SERVICE_PROJECT_NAME"
-    iniset "$REAPER_CONF" service_credentials user_domain_id default
-    iniset "$REAPER_CONF" service_credentials project_domain_id default
+    configure_keystoneauth "$REAPER_CONF" reaper service_credentials
     iniset "$REAPER_CONF" service_credentials region_name "$REGION_NAME"
 
     iniset "$REAPER_CONF" sweep interval "$REAPER_SWEEP_INTERVAL"
@@ -64,21 +74,44 @@ function configure_reaper {
     iniset "$REAPER_CONF" api port "$REAPER_API_PORT"
 }
 
-# declare_reaper_queue() - reaper's queue must exist before Keystone emits,
+# init_reaper - reaper's database on DevStack's database server; the
+# controller creates its schema when it starts.
+function init_reaper {
+    if is_service_enabled $DATABASE_BACKENDS; then
+        recreate_database "$REAPER_DATABASE_NAME"
+        iniset "$REAPER_CONF" store connection "$(database_connection_url "$REAPER_DATABASE_NAME")"
+    fi
+}
+
+# declare_reaper_queue - reaper's queue must exist before Keystone emits,
 # or a deletion made before the controller's first start is never heard.
 function declare_reaper_queue {
     "$REAPER_BIN_DIR/reaper" --config-file "$REAPER_CONF" queue declare
 }
 
-# configure_keystone_notifications() - DevStack leaves Keystone's
+# configure_keystone_notifications - DevStack leaves Keystone's
 # notifications off, and Keystone is already running at post-config: turn
-# them on (iniset, so a rerun does not add duplicate topics) and restart it.
+# them on and restart it. iniset replaces, so a rerun adds nothing twice;
+# topics another plugin added are kept.
 function configure_keystone_notifications {
+    if ! is_service_enabled keystone; then
+        warn $LINENO "Keystone runs elsewhere: enable its notifications there (see reaper's doc/install.md)"
+        return
+    fi
+    local topics
+    topics=$(iniget "$KEYSTONE_CONF" oslo_messaging_notifications topics)
+    if [[ ! ,${topics}, =~ ,notifications, ]]; then
+        topics=${topics:+$topics,}notifications
+    fi
     iniset "$KEYSTONE_CONF" oslo_messaging_notifications driver messagingv2
-    iniset "$KEYSTONE_CONF" oslo_messaging_notifications topics notifications
+    iniset "$KEYSTONE_CONF" oslo_messaging_notifications topics "$topics"
     iniset "$KEYSTONE_CONF" oslo_messaging_notifications transport_url "$(get_notification_url)"
     iniset "$KEYSTONE_CONF" DEFAULT notification_format "$REAPER_NOTIFICATION_FORMAT"
-    restart_service devstack@keystone
+    # As lib/glance restarts its units: $SYSTEMCTL honours USER_UNITS.
+    $SYSTEMCTL restart devstack@keystone
+    if ! wait_for_service "$SERVICE_TIMEOUT" "$KEYSTONE_SERVICE_URI/v3/"; then
+        die $LINENO "keystone did not come back after enabling its notifications"
+    fi
 }
 
 function start_reaper {
@@ -96,11 +129,12 @@ function cleanup_reaper {
 if is_service_enabled reaper; then
     if [[ "$1" == "stack" && "$2" == "install" ]]; then
         echo_summary "Installing reaper"
-        install_reaper
+        stack_install_service reaper
     elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
         echo_summary "Configuring reaper"
         create_reaper_accounts
         configure_reaper
+        init_reaper
         declare_reaper_queue
         configure_keystone_notifications
     elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
