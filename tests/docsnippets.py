@@ -19,8 +19,8 @@ rendered: ``<!-- docs: KIND [PATH] -->``. ``KIND`` is ``reaper.conf``,
 ``keystone.conf``, ``policy`` or ``prometheus-rules``; ``PATH`` says that the
 block is that file of the user's (``/etc/reaper/reaper.conf``,
 ``my-policies.yaml``), and the command session writes it there before running
-the commands that use it. ``<!-- docs: exempt: REASON -->`` leaves a block out,
-and the reason is shown with the test results. A block whose language or
+the commands that use it. ``<!-- docs: exempt: REASON -->`` leaves a block of any
+language out, and the reason is shown with the test results. A block whose language or
 marker is not one of these fails the tests: nothing documented goes untested
 by accident.
 
@@ -125,6 +125,12 @@ def _fenced(lines: list[str]) -> Iterator[tuple[int, str, str, str | None]]:
 
 
 def _classify(path: str, line: int, lang: str, text: str, marker: str | None) -> Block:
+    if marker is not None and marker.startswith(EXEMPT):
+        # Not run, whatever its language (an SQL script, a unit file...): the reason says why.
+        reason = marker[len(EXEMPT) :].lstrip(":").strip()
+        if not reason:
+            raise SnippetError("an exempt block says why: <!-- docs: exempt: REASON -->")
+        return Block(path, line, lang, text, EXEMPT, reason=reason)
     if lang not in KINDS:
         known = ", ".join(KINDS)
         raise SnippetError(
@@ -138,11 +144,6 @@ def _classify(path: str, line: int, lang: str, text: str, marker: str | None) ->
                 f"{' | '.join(KINDS[lang])} --> (see doc/README.md)"
             )
         return Block(path, line, lang, text, KINDS[lang][0])
-    if marker.startswith(EXEMPT):
-        reason = marker[len(EXEMPT) :].lstrip(":").strip()
-        if not reason:
-            raise SnippetError("an exempt block says why: <!-- docs: exempt: REASON -->")
-        return Block(path, line, lang, text, EXEMPT, reason=reason)
     kind, _, file = marker.partition(" ")
     if kind not in KINDS[lang]:
         raise SnippetError(

@@ -44,6 +44,19 @@ def test_a_marker_right_above_the_fence_says_what_it_is_and_which_file(tmp_path:
     )
 
 
+def test_an_exempt_block_may_be_in_any_language(tmp_path: Path) -> None:
+    root = pages(
+        tmp_path,
+        "<!-- docs: exempt: run by test_x.py against PostgreSQL -->\n```sql\nSELECT 1;\n```\n",
+    )
+    (only,) = blocks(root)
+    assert (only.lang, only.kind, only.reason) == (
+        "sql",
+        "exempt",
+        "run by test_x.py against PostgreSQL",
+    )
+
+
 def test_readme_comes_first_then_the_pages_in_name_order(tmp_path: Path) -> None:
     root = pages(tmp_path, "```text\na\n```\n", z="```text\nz\n```\n", a="```text\nb\n```\n")
     assert [b.path for b in blocks(root)] == ["README.md", "doc/a.md", "doc/z.md"]
