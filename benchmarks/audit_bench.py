@@ -38,9 +38,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from reaper.audit import parallel
+from reaper.audit.parallel import verify_store
 from reaper.audit.record import Actor, AuditReason, AuditTarget, RecordDraft
+from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
-from reaper.audit.verify import Verifier, verify_store
+from reaper.audit.verify import Verifier
 from reaper.store import Store, StoreError
 
 MIB = 1024 * 1024
@@ -200,18 +202,19 @@ class VerifyRun:
 
 def bench_verify(store: Store, total: int, workers: int) -> VerifyRun:
     """verify_store's work, with memory noted along the way."""
-    head, cp_head = store.audit.heads()
+    audit = AuditRepository(store.db)
+    head, cp_head = audit.heads()
     at: dict[str, int] = {}
     with RssSampler() as sampler:
         clock = Clock()
         records: Iterable[Any] = (
-            parallel.inspected(store.audit.url, 1, head.seq, workers=workers)
+            parallel.inspected(audit.url, 1, head.seq, workers=workers)
             if workers
-            else store.audit.records(1, head.seq)
+            else audit.records(1, head.seq)
         )
         report = Verifier().run(
             milestones(records, total, sampler, at),
-            store.audit.checkpoints(max_number=cp_head.number),
+            audit.checkpoints(max_number=cp_head.number),
             chain_head=head,
             checkpoint_head=cp_head,
         )
@@ -234,7 +237,7 @@ def traced_peak(store: Store, to_seq: int) -> int:
     """Peak Python heap (tracemalloc) while verifying records 1..to_seq."""
     tracemalloc.start()
     try:
-        report = verify_store(store.audit, to_seq=to_seq, workers=0)
+        report = verify_store(AuditRepository(store.db), to_seq=to_seq, workers=0)
         assert report.ok
         return tracemalloc.get_traced_memory()[1]
     finally:
@@ -369,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.single or args.batched:
             run_appends("sqlite", f"sqlite:///{workdir}/append.sqlite", args, table)
         with Store.open(f"sqlite:///{workdir}/verify.sqlite") as store:
-            have = store.audit.head().seq
+            have = AuditRepository(store.db).head().seq
             if have and have != args.records:
                 raise SystemExit(
                     f"{workdir}/verify.sqlite holds {have:,} records, not {args.records:,}"

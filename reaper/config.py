@@ -341,6 +341,23 @@ AUDIT_PUBLISH_OPTS = [
     ),
 ]
 
+AUDIT_OPTS = [
+    cfg.StrOpt(
+        "signing_key_file",
+        help="PEM file holding the Ed25519 private key that signs audit checkpoints. "
+        "Without it checkpoints are written unsigned and reaper warns at start; an "
+        "unsigned chain still detects edits, but not its own wholesale replacement.",
+    ),
+    cfg.IntOpt(
+        "checkpoint_interval",
+        default=300,
+        min=10,
+        help="Seconds between two checkpoints of the audit chain. A checkpoint is written "
+        "even when nothing happened, so silence can be told apart from truncation.",
+    ),
+]
+
+
 CREDENTIAL_OPTS = [
     cfg.StrOpt(
         "cloud",
@@ -384,17 +401,15 @@ GROUPS: dict[str, list[cfg.Opt]] = {
     "executor": EXECUTOR_OPTS,
     "sweep": SWEEP_OPTS,
     "api": API_OPTS,
+    "audit": [*AUDIT_OPTS, *AUDIT_PUBLISH_OPTS],
 }
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     """Every option reaper registers, for ``oslo-config-generator``."""
-    from reaper.audit import config as audit_config
-
     groups = {name: list(opts) for name, opts in GROUPS.items()}
     return [
         *[(None if name == "DEFAULT" else name, opts) for name, opts in groups.items()],
-        ("audit", [*audit_config.OPTS, *AUDIT_PUBLISH_OPTS]),
         (SERVICE_CREDENTIALS_GROUP, _credential_opts()),
     ]
 

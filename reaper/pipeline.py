@@ -116,7 +116,7 @@ def make_plan(
     or disabled without ``disabled_ok``), and
     :class:`~reaper.verify.VerificationError` when Keystone cannot say.
     """
-    from reaper.policy import EvaluationContext
+    from reaper.policy import EvaluationContext, evaluate
 
     # Before any request: a scope refuses owner filters no listing may use.
     scope = scope_for(identity, known_projects, known_users)
@@ -134,7 +134,7 @@ def make_plan(
         protected_domain_ids=frozenset(protected_domain_ids),
         domain_id=verification.domain_id if verification.state is not IdentityState.GONE else None,
     )
-    evaluation = policies.evaluate(inventory.resources, context)
+    evaluation = evaluate(policies, inventory.resources, context)
     plan = planner.build_plan(
         identity,
         inventory.resources,
@@ -285,7 +285,7 @@ def execute_plan(
     its own (the controller's path, where a second listing would only add
     latency); 404s still say what vanished in between.
     """
-    from reaper.policy import EvaluationContext
+    from reaper.policy import EvaluationContext, evaluate
 
     if not dry_run:
         store.plans.save(plan)
@@ -299,7 +299,7 @@ def execute_plan(
             protected_project_ids=frozenset(protected_project_ids),
             protected_domain_ids=frozenset(protected_domain_ids),
         )
-        evaluation = policies.evaluate(fresh.resources, context)
+        evaluation = evaluate(policies, fresh.resources, context)
         decisions = planner.decisions_now(fresh.resources, evaluation.decisions, plan.steps)
         return recheck.precheck(steps, fresh, decisions)
 

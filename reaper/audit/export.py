@@ -33,9 +33,9 @@ from reaper import canonical
 from reaper.audit import keys
 from reaper.audit.chain import ChainHead, ChainRecord
 from reaper.audit.checkpoint import Checkpoint, CheckpointHead
+from reaper.audit.repository import AuditRepository
 from reaper.audit.verify import Problem, ProblemKind, Verifier, VerifyReport
 from reaper.model import utcnow
-from reaper.store.audit import AuditRepository
 
 FORMAT = "reaper-audit-bundle/1"
 MANIFEST = "manifest.json"

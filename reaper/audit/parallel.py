@@ -1,4 +1,9 @@
-"""Verification spread over worker processes, for long trails.
+"""Verifying a stored trail: the I/O side of :mod:`reaper.audit.verify`.
+
+:func:`verify_store` reads the chain head, the records and the checkpoints
+from the database and hands them to the pure
+:class:`~reaper.audit.verify.Verifier`; for long trails it spreads the
+reading and hashing over worker processes.
 
 Hashing and parsing a record costs several times more than judging its
 place in the chain, and both SQLite and PostgreSQL serve several readers
@@ -15,13 +20,19 @@ forked, so no pooled database connection of the caller leaks into them.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Protocol
 
-from reaper.audit.verify import Inspected, inspect
-from reaper.store.audit import AuditRepository
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from reaper.audit.chain import ChainHead, ChainRecord
+from reaper.audit.checkpoint import Checkpoint, CheckpointHead
+from reaper.audit.repository import AuditRepository
+from reaper.audit.verify import Inspected, ProblemKind, Verifier, VerifyReport, inspect
 from reaper.store.database import Database
 from reaper.store.engine import sqlite_path
 
@@ -83,3 +94,101 @@ def inspected(
         finally:
             for future in window:
                 future.cancel()
+
+
+class _AuditSource(Protocol):
+    """What :func:`verify_store` reads: the store's audit repository."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def connect_timeout(self) -> int: ...
+
+    def max_seq(self) -> int: ...
+
+    def heads(self) -> tuple[ChainHead, CheckpointHead]: ...
+
+    def records(
+        self, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = ...
+    ) -> Iterator[ChainRecord]: ...
+
+    def checkpoints(
+        self,
+        *,
+        min_seq: int | None = None,
+        max_seq: int | None = None,
+        max_number: int | None = None,
+        chunk: int = ...,
+    ) -> Iterator[Checkpoint]: ...
+
+
+def verify_store(
+    audit: _AuditSource,
+    *,
+    public_key: Ed25519PublicKey | None = None,
+    require_signed: bool = False,
+    from_seq: int = 1,
+    to_seq: int | None = None,
+    checkpoint_interval: float | None = None,
+    now: dt.datetime | None = None,
+    chunk: int = 5000,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Verify the stored trail (an :class:`AuditRepository`) between ``from_seq`` and ``to_seq``.
+
+    The head is read first: records appended while verification runs are
+    left for the next run, and everything up to that head must be there.
+    ``workers`` processes hash and parse records in parallel (see
+    :func:`inspected`); ``None`` picks a number for the trail's
+    length and this machine, 0 verifies in this process only.
+    """
+    head, cp_head = audit.heads()
+    end = head.seq if to_seq is None else min(to_seq, head.seq)
+    full = end == head.seq
+    verifier = Verifier(
+        public_key=public_key,
+        require_signed=require_signed,
+        checkpoint_interval=checkpoint_interval,
+        now=now,
+    )
+    if workers is None:
+        workers = default_workers(audit.url, end - from_seq + 1)
+    records: Iterable[ChainRecord] | Iterable[Inspected]
+    if workers > 0 and end >= from_seq:
+        records = inspected(
+            audit.url,
+            from_seq,
+            end,
+            workers=workers,
+            chunk=chunk,
+            connect_timeout=audit.connect_timeout,
+        )
+    else:
+        records = audit.records(from_seq, end, chunk=chunk)
+    checkpoints = audit.checkpoints(
+        min_seq=from_seq if from_seq > 1 else None,
+        max_seq=None if full else end,
+        max_number=cp_head.number,
+    )
+    report = verifier.run(
+        records,
+        checkpoints,
+        start_seq=from_seq,
+        end_seq=None if full else end,
+        chain_head=head if full else None,
+        checkpoint_head=cp_head if full and from_seq == 1 else None,
+    )
+    if full:
+        # Rows beyond the head were not read; any that a later head does not
+        # account for were written without the chain lock. (The last row is
+        # read before the head, so a concurrent append is never mistaken.)
+        beyond = audit.max_seq()
+        if beyond > audit.heads()[0].seq:
+            verifier.problem(
+                ProblemKind.CHAIN_HEAD,
+                f"records up to seq {beyond} exist beyond the chain head: they were added "
+                "without going through reaper",
+                seq=head.seq + 1,
+            )
+    return report

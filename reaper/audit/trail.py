@@ -19,7 +19,9 @@ One :class:`AuditTrail` per process, built from the configuration::
     trail.end_tombstone(tombstone.id)   # a signed checkpoint closes each tombstone
 
 Records are validated (CADF) when built, in the caller's thread; only the
-sealing and the insert happen under the chain lock. A failed append raises
+sealing and the insert happen under the chain lock. The trail owns its
+records: ``trail.repository`` is the one :class:`AuditRepository` over the
+store's database (the store itself does not expose the chain). A failed append raises
 :class:`reaper.store.StoreUnavailable` and nothing of it is in the chain.
 """
 
@@ -48,6 +50,7 @@ from reaper.audit.record import (
     RecordDraft,
     build,
 )
+from reaper.audit.repository import AuditRepository
 from reaper.model import Resource, Trigger, utcnow
 from reaper.store import Store
 
@@ -90,6 +93,7 @@ class AuditTrail:
         publisher: Publisher | None = None,
     ) -> None:
         self.store = store
+        self.repository = AuditRepository(store.db)
         self.initiator = initiator
         self.observer = observer
         self.signer = signer
@@ -144,13 +148,13 @@ class AuditTrail:
 
     def append(self, **fields: Any) -> ChainRecord:
         """Append one record (the keyword arguments of :meth:`draft`); returns it sealed."""
-        return self.store.audit.append([self.draft(**fields)])[0]
+        return self.repository.append([self.draft(**fields)])[0]
 
     def append_many(
         self, drafts: Sequence[RecordDraft], *, conn: Connection | None = None
     ) -> list[ChainRecord]:
         """Append ``drafts`` in order, in one transaction (``conn``'s, if given)."""
-        return self.store.audit.append(drafts, conn=conn)
+        return self.repository.append(drafts, conn=conn)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[Batch]:
@@ -174,7 +178,7 @@ class AuditTrail:
         fails is logged and does not undo the checkpoint.
         """
         # Dated under the chain lock, so checkpoint times follow their numbers.
-        cp = self.store.audit.append_checkpoint(
+        cp = self.repository.append_checkpoint(
             lambda head, previous: checkpoints.make(
                 head,
                 previous,

@@ -1,5 +1,8 @@
 """Verification of the chain and its checkpoints, streamed, without I/O.
 
+Pure: it judges what it is given. Reading a stored trail (and spreading the
+hashing over processes) is :func:`reaper.audit.parallel.verify_store`.
+
 :class:`Verifier` consumes records and checkpoints in order (from the store
 or from an exported bundle) and holds only the last head and the last
 checkpoint, so memory stays flat however long the trail is. Each record is
@@ -32,7 +35,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -633,105 +636,3 @@ def _checkpoint_columns(cp: Checkpoint, payload: dict[str, Any]) -> str:
         for name, value in columns.items()
         if payload.get(name) != value
     )
-
-
-class _AuditSource(Protocol):
-    """What :func:`verify_store` reads: the store's audit repository."""
-
-    @property
-    def url(self) -> str: ...
-
-    @property
-    def connect_timeout(self) -> int: ...
-
-    def max_seq(self) -> int: ...
-
-    def heads(self) -> tuple[ChainHead, CheckpointHead]: ...
-
-    def records(
-        self, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = ...
-    ) -> Iterator[ChainRecord]: ...
-
-    def checkpoints(
-        self,
-        *,
-        min_seq: int | None = None,
-        max_seq: int | None = None,
-        max_number: int | None = None,
-        chunk: int = ...,
-    ) -> Iterator[Checkpoint]: ...
-
-
-def verify_store(
-    audit: _AuditSource,
-    *,
-    public_key: Ed25519PublicKey | None = None,
-    require_signed: bool = False,
-    from_seq: int = 1,
-    to_seq: int | None = None,
-    checkpoint_interval: float | None = None,
-    now: dt.datetime | None = None,
-    chunk: int = 5000,
-    workers: int | None = None,
-) -> VerifyReport:
-    """Verify the store's trail (``store.audit``) between ``from_seq`` and ``to_seq``.
-
-    The head is read first: records appended while verification runs are
-    left for the next run, and everything up to that head must be there.
-    ``workers`` processes hash and parse records in parallel (see
-    :mod:`reaper.audit.parallel`); ``None`` picks a number for the trail's
-    length and this machine, 0 verifies in this process only.
-    """
-    head, cp_head = audit.heads()
-    end = head.seq if to_seq is None else min(to_seq, head.seq)
-    full = end == head.seq
-    verifier = Verifier(
-        public_key=public_key,
-        require_signed=require_signed,
-        checkpoint_interval=checkpoint_interval,
-        now=now,
-    )
-    if workers is None:
-        from reaper.audit import parallel
-
-        workers = parallel.default_workers(audit.url, end - from_seq + 1)
-    records: Iterable[ChainRecord] | Iterable[Inspected]
-    if workers > 0 and end >= from_seq:
-        from reaper.audit import parallel
-
-        records = parallel.inspected(
-            audit.url,
-            from_seq,
-            end,
-            workers=workers,
-            chunk=chunk,
-            connect_timeout=audit.connect_timeout,
-        )
-    else:
-        records = audit.records(from_seq, end, chunk=chunk)
-    checkpoints = audit.checkpoints(
-        min_seq=from_seq if from_seq > 1 else None,
-        max_seq=None if full else end,
-        max_number=cp_head.number,
-    )
-    report = verifier.run(
-        records,
-        checkpoints,
-        start_seq=from_seq,
-        end_seq=None if full else end,
-        chain_head=head if full else None,
-        checkpoint_head=cp_head if full and from_seq == 1 else None,
-    )
-    if full:
-        # Rows beyond the head were not read; any that a later head does not
-        # account for were written without the chain lock. (The last row is
-        # read before the head, so a concurrent append is never mistaken.)
-        beyond = audit.max_seq()
-        if beyond > audit.heads()[0].seq:
-            verifier.problem(
-                ProblemKind.CHAIN_HEAD,
-                f"records up to seq {beyond} exist beyond the chain head: they were added "
-                "without going through reaper",
-                seq=head.seq + 1,
-            )
-    return report

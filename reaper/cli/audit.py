@@ -24,8 +24,10 @@ from oslo_config import cfg
 
 from reaper.audit import export, keys, published
 from reaper.audit.chain import ChainRecord
+from reaper.audit.parallel import verify_store
+from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
-from reaper.audit.verify import VerifyReport, verify_store
+from reaper.audit.verify import VerifyReport
 from reaper.model import utcnow
 from reaper.store import Store
 
@@ -118,7 +120,7 @@ class AuditShow(Lister):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Iterable[Any]]:
         with _open_store(self) as store:
             records = list(
-                store.audit.find(
+                AuditRepository(store.db).find(
                     tombstone_id=parsed_args.tombstone,
                     target_id=parsed_args.resource,
                     since=parsed_args.since,
@@ -215,7 +217,7 @@ class AuditVerify(ShowOne):
             conf = _conf(self)
             with _open_store(self) as store:
                 report = verify_store(
-                    store.audit,
+                    AuditRepository(store.db),
                     public_key=_public_key(self, parsed_args.public_key),
                     require_signed=parsed_args.require_signed,
                     from_seq=parsed_args.from_seq,
@@ -240,7 +242,7 @@ class AuditVerify(ShowOne):
             ) from exc
         published.compare(
             found,
-            store.audit,
+            AuditRepository(store.db),
             public_key=_public_key(self, args.public_key),
             require_signed=args.require_signed,
             result=result,
@@ -297,7 +299,7 @@ class AuditExport(ShowOne):
             if not parsed_args.no_checkpoint:
                 trail.checkpoint("export")
             result = export.export_bundle(
-                store.audit,
+                trail.repository,
                 parsed_args.out,
                 public_key=trail.signer.public_key if trail.signer else None,
                 checkpoint_interval=conf.audit.checkpoint_interval,

@@ -10,7 +10,7 @@ Using it
 
 ::
 
-    from reaper.policy import EvaluationContext, load_policies, trigger_name
+    from reaper.policy import EvaluationContext, evaluate, load_policies, trigger_name
 
     policies = load_policies(paths)          # PolicyError lists every problem
     ctx = EvaluationContext(
@@ -21,7 +21,7 @@ Using it
         protected_domain_ids=conf.protected_domain_ids,
         domain_id=domain_id,                  # of the deleted identity, when known
     )                                         # or EvaluationContext.from_conf(conf, ...)
-    evaluation = policies.evaluate(resources, ctx)
+    evaluation = evaluate(policies, resources, ctx)
     evaluation.decisions    # one Decision per resource, same order: ACT / SKIP / PROTECT
     evaluation.held         # non-empty: the plan must wait for an operator
     policies.digest         # record it in the plan (Plan.policy_digest)
@@ -185,7 +185,7 @@ from __future__ import annotations
 
 from reaper.policy.context import TRIGGERS, EvaluationContext, trigger_name
 from reaper.policy.errors import PolicyError, PolicyEvaluationError, PolicyIssue
-from reaper.policy.evaluate import Evaluation
+from reaper.policy.evaluate import Evaluation, evaluate
 from reaper.policy.explain import ExplainRow, explain
 from reaper.policy.filters import FILTERS, Filter, register
 from reaper.policy.loader import (
@@ -211,6 +211,7 @@ __all__ = [
     "ProtectRule",
     "configured_policy_paths",
     "default_policy_paths",
+    "evaluate",
     "explain",
     "load_policies",
     "policy_files",

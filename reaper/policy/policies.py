@@ -3,19 +3,19 @@
 These are the checked, resolved forms: resource-type globs are already
 expanded against the registered types, each protect rule knows the types it
 applies to, durations are timedeltas. Evaluation works on these only, never
-on the YAML.
+on the YAML. Judging resources against them is
+:func:`reaper.policy.evaluate.evaluate` (which imports this module, never the
+other way round).
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reaper.inventory.base import ResourceType
-from reaper.model import ActionSpec, Resource
-from reaper.policy.context import EvaluationContext
-from reaper.policy.evaluate import Evaluation, evaluate
+from reaper.model import ActionSpec
 from reaper.policy.filters import Filter, describe_all
 
 
@@ -82,10 +82,6 @@ class PolicySet:
                 p for p in self.policies if p.applies(trigger, resource_type)
             )
         return self._applicable[key]
-
-    def evaluate(self, resources: Iterable[Resource], ctx: EvaluationContext) -> Evaluation:
-        """One decision per resource, in order, and any reasons to hold the plan."""
-        return evaluate(self, resources, ctx)
 
     def __len__(self) -> int:
         return len(self.policies)

@@ -1,4 +1,4 @@
-"""reaper's state store: tombstones, plans, step outcomes and the audit chain.
+"""reaper's state store: tombstones, plans, step outcomes (and the audit chain's tables).
 
 Open it once per process and share it (it is thread-safe; each call runs its
 own short transaction)::
@@ -9,12 +9,15 @@ own short transaction)::
     store.tombstones.record_trigger(identity, trigger)  # create-or-get, dedupe
     store.tombstones.claim_next(owner=conf.host)         # lease work
     store.plans.save(plan); store.plans.record_outcome(plan_hash, outcome)
-    store.audit.append(drafts)   # usually through reaper.audit.trail.AuditTrail
 
 Opening migrates the schema to this reaper's version. Every method returns
-``reaper.model`` (or ``reaper.audit``) values, never rows, and raises the
-typed errors of :mod:`reaper.store.errors`; :class:`StoreUnavailable` is the
-one to retry.
+``reaper.model`` values, never rows, and raises the typed errors of
+:mod:`reaper.store.errors`; :class:`StoreUnavailable` is the one to retry.
+
+The audit chain's tables are in this schema, but their repository is
+:mod:`reaper.audit.repository`, one floor up: it seals records as it appends
+them, which is the audit wing's business, and the store imports nothing of
+``reaper.audit``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from typing import TYPE_CHECKING
 import tenacity
 
 from reaper import log
-from reaper.store.audit import AuditRepository
 from reaper.store.database import Database
 from reaper.store.directory import DirectoryRepository, Known
 from reaper.store.errors import (
@@ -67,7 +69,6 @@ class Store:
         self.db = db
         self.tombstones = TombstoneRepository(db)
         self.plans = PlanRepository(db)
-        self.audit = AuditRepository(db)
         self.directory = DirectoryRepository(db)
 
     @classmethod

@@ -27,6 +27,7 @@ import kombu
 import pytest
 
 from reaper import config
+from reaper.audit.repository import AuditRepository
 from reaper.model import IdentityRef, Tombstone, TombstoneState
 from reaper.store import Store
 from tests.testbed import Testbed
@@ -112,7 +113,7 @@ class ControllerProcess:
         )
 
     def audit(self) -> list[dict[str, Any]]:
-        return [json.loads(r.body) for r in self.store.audit.records()]
+        return [json.loads(r.body) for r in AuditRepository(self.store.db).records()]
 
 
 def _amqp_url(transport_url: str) -> str:

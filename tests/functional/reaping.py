@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reaper import config
+from reaper.audit.repository import AuditRepository
 from reaper.cli.main import main
 from reaper.model import Plan
 from reaper.store import Store
@@ -134,7 +135,7 @@ class Operator:
         """Every record of the trail, oldest first, as CADF-shaped dicts."""
         conf = config.make_conf(["--config-file", str(self.conf_file)])
         with Store.from_conf(conf) as store:
-            return [json.loads(r.body) for r in store.audit.records()]
+            return [json.loads(r.body) for r in AuditRepository(store.db).records()]
 
 
 def admin_auth(testbed: Testbed) -> dict[str, Any]:

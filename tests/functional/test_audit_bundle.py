@@ -10,6 +10,7 @@ import pytest
 from reaper.audit import export, keys
 from reaper.audit.export import BundleError, export_bundle, verify_bundle
 from reaper.audit.record import Actor, AuditTarget
+from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
 from reaper.audit.verify import ProblemKind
 from reaper.store import Store
@@ -39,7 +40,9 @@ def bundle(store: Store, tmp_path: Path) -> Path:
         trail.end_tombstone(f"tomb-{t}")
     trail.checkpoint("export")
     out = tmp_path / "bundle"
-    export_bundle(store.audit, str(out), public_key=KEY.public_key, checkpoint_interval=300)
+    export_bundle(
+        AuditRepository(store.db), str(out), public_key=KEY.public_key, checkpoint_interval=300
+    )
     return out
 
 
@@ -155,7 +158,7 @@ def test_export_refuses_a_directory_that_is_not_empty(store: Store, tmp_path: Pa
     (tmp_path / "old" / "file").write_text("x")
 
     with pytest.raises(BundleError, match="not empty"):
-        export_bundle(store.audit, str(tmp_path / "old"))
+        export_bundle(AuditRepository(store.db), str(tmp_path / "old"))
 
 
 def test_a_directory_without_a_manifest_is_not_a_bundle(tmp_path: Path) -> None:
@@ -164,7 +167,7 @@ def test_a_directory_without_a_manifest_is_not_a_bundle(tmp_path: Path) -> None:
 
 
 def test_an_empty_trail_exports_and_verifies(store: Store, tmp_path: Path) -> None:
-    result = export_bundle(store.audit, str(tmp_path / "b"))
+    result = export_bundle(AuditRepository(store.db), str(tmp_path / "b"))
 
     assert (result.records, result.checkpoints) == (0, 0)
     assert verify_bundle(str(tmp_path / "b")).ok

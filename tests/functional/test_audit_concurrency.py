@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from reaper.audit.parallel import verify_store
 from reaper.audit.record import Actor, AuditTarget
+from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
-from reaper.audit.verify import verify_store
 from reaper.store import Store
 
 pytestmark = pytest.mark.functional
@@ -27,11 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def assert_one_linear_chain(store: Store, expected: int) -> list[str]:
     """Every seq once, each record linked to the one before, verify clean; the targets."""
-    records = list(store.audit.records())
+    records = list(AuditRepository(store.db).records())
     assert [r.seq for r in records] == list(range(1, expected + 1))
     for before, after in itertools.pairwise(records):
         assert after.prev_head == before.head
-    report = verify_store(store.audit)
+    report = verify_store(AuditRepository(store.db))
     assert report.ok, report.problems
     return [json.loads(r.body)["target"]["id"] for r in records]
 
@@ -112,6 +113,6 @@ def test_processes_appending_at_once_make_one_chain(
         # They really wrote at the same time: the chain interleaves them. (SQLite's
         # lock is not fair, one process may keep it for long runs, so not there.)
         assert sum(a != b for a, b in itertools.pairwise(writers)) > procs_n
-    checkpoints = list(store.audit.checkpoints())
+    checkpoints = list(AuditRepository(store.db).checkpoints())
     assert [c.number for c in checkpoints] == list(range(1, len(checkpoints) + 1))
     assert len(checkpoints) >= procs_n

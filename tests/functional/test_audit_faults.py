@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Engine, event, text
 
+from reaper.audit.parallel import verify_store
 from reaper.audit.record import Actor, AuditTarget, RecordDraft
+from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
-from reaper.audit.verify import verify_store
 from reaper.store import Store, StoreUnavailable
 from reaper.store.engine import sqlite_path
 from tests.functional.store_fixtures import raw_engine
@@ -100,10 +101,10 @@ def test_a_backend_killed_before_the_insert_loses_the_whole_batch_and_says_so(
     assert "append audit records" in str(caught.value)
     assert "nothing was written" in str(caught.value)
     assert not caught.value.commit_unknown
-    assert pg_store.audit.head().seq == 5
+    assert AuditRepository(pg_store.db).head().seq == 5
     after = trail.append_many(drafts(trail, 3, "after"))
     assert [r.seq for r in after] == [6, 7, 8]
-    report = verify_store(pg_store.audit)
+    report = verify_store(AuditRepository(pg_store.db))
     assert report.ok, report.problems
 
 
@@ -119,9 +120,9 @@ def test_a_backend_killed_at_commit_leaves_the_batch_all_or_nothing(
 
     assert caught.value.commit_unknown
     assert "whether the transaction landed is unknown" in str(caught.value)
-    assert pg_store.audit.head().seq in (5, 55)
+    assert AuditRepository(pg_store.db).head().seq in (5, 55)
     trail.append_many(drafts(trail, 2, "after"))
-    report = verify_store(pg_store.audit)
+    report = verify_store(AuditRepository(pg_store.db))
     assert report.ok, report.problems
 
 
@@ -161,9 +162,9 @@ def test_a_backend_terminated_by_an_operator_during_a_large_batch(
         assert isinstance(error, StoreUnavailable), error
         assert "append audit records" in str(error)
     # However the race went, the batch is entirely there or entirely absent.
-    assert pg_store.audit.head().seq in (3, 20_003)
+    assert AuditRepository(pg_store.db).head().seq in (3, 20_003)
     trail.append_many(drafts(trail, 2, "after"))
-    report = verify_store(pg_store.audit)
+    report = verify_store(AuditRepository(pg_store.db))
     assert report.ok, report.problems
 
 
@@ -183,6 +184,6 @@ def test_a_locked_embedded_database_is_unavailable_not_corrupted(sqlite_url: str
         other.close()
 
     trail.append_many(drafts(trail, 2, "after"))
-    assert store.audit.head().seq == 6
-    assert verify_store(store.audit).ok
+    assert AuditRepository(store.db).head().seq == 6
+    assert verify_store(AuditRepository(store.db)).ok
     store.close()

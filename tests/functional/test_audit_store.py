@@ -9,9 +9,11 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from reaper.audit import chain
+from reaper.audit.parallel import verify_store
 from reaper.audit.record import Actor, AuditAction, AuditOutcome, AuditReason, AuditTarget
+from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
-from reaper.audit.verify import ProblemKind, VerifyReport, verify_store
+from reaper.audit.verify import ProblemKind, VerifyReport
 from reaper.model import Resource
 from reaper.store import Store
 from tests.functional.store_fixtures import raw_engine, tamper
@@ -45,7 +47,7 @@ def fill(trail: AuditTrail, n: int, *, tombstone: str = "tomb-1") -> None:
 
 
 def check(store: Store, **kwargs: object) -> VerifyReport:
-    return verify_store(store.audit, public_key=KEY.public_key, **kwargs)  # type: ignore[arg-type]
+    return verify_store(AuditRepository(store.db), public_key=KEY.public_key, **kwargs)  # type: ignore[arg-type]
 
 
 # -- appending ---------------------------------------------------------------
@@ -64,7 +66,7 @@ def test_appends_are_numbered_in_order_and_verify(trail: AuditTrail, store: Stor
     fill(trail, 3)
 
     assert first.seq == 1
-    assert store.audit.head().seq == 4
+    assert AuditRepository(store.db).head().seq == 4
     report = check(store)
     assert report.ok, report.problems
     assert (report.records, report.last_seq) == (4, 4)
@@ -75,7 +77,7 @@ def test_a_batch_that_raises_appends_nothing(trail: AuditTrail, store: Store) ->
         batch.append(action="delete", outcome="success", target=AuditTarget("x.y", "1"))
         raise RuntimeError("the step blew up")
 
-    assert store.audit.head().seq == 0
+    assert AuditRepository(store.db).head().seq == 0
 
 
 def test_records_are_found_by_tombstone_resource_and_time(trail: AuditTrail, store: Store) -> None:
@@ -89,16 +91,19 @@ def test_records_are_found_by_tombstone_resource_and_time(trail: AuditTrail, sto
             event_time=t0 + dt.timedelta(hours=i),
         )
 
-    assert [r.seq for r in store.audit.find(tombstone_id="a")] == [1, 3]
-    assert [r.seq for r in store.audit.find(target_id="srv-1")] == [2]
-    assert [r.seq for r in store.audit.find(since=t0 + dt.timedelta(minutes=30))] == [2, 3]
-    assert [r.seq for r in store.audit.find(limit=2)] == [1, 2]
+    assert [r.seq for r in AuditRepository(store.db).find(tombstone_id="a")] == [1, 3]
+    assert [r.seq for r in AuditRepository(store.db).find(target_id="srv-1")] == [2]
+    assert [r.seq for r in AuditRepository(store.db).find(since=t0 + dt.timedelta(minutes=30))] == [
+        2,
+        3,
+    ]
+    assert [r.seq for r in AuditRepository(store.db).find(limit=2)] == [1, 2]
 
 
 def test_records_are_read_back_in_chunks(trail: AuditTrail, store: Store) -> None:
     fill(trail, 25)
 
-    assert [r.seq for r in store.audit.records(3, 21, chunk=4)] == list(range(3, 22))
+    assert [r.seq for r in AuditRepository(store.db).records(3, 21, chunk=4)] == list(range(3, 22))
 
 
 # -- append-only ---------------------------------------------------------------
@@ -184,11 +189,11 @@ def test_an_inserted_record_is_reported_at_its_seq(
     """The forger renumbers everything after it and links the forgery correctly."""
     fill(trail, 10)
     forged_body = (
-        next(iter(store.audit.records(4, 4)))
+        next(iter(AuditRepository(store.db).records(4, 4)))
         .body.replace("srv-3", "forged")
         .replace('"seq":4', '"seq":5')
     )
-    prev = next(iter(store.audit.records(4, 4)))
+    prev = next(iter(AuditRepository(store.db).records(4, 4)))
     rh = chain.record_hash(forged_body)
     head = chain.next_head(prev.head, rh)
     tamper(
@@ -232,7 +237,7 @@ def test_a_cut_tail_with_a_rewound_head_is_caught_by_the_checkpoint(
 ) -> None:
     fill(trail, 10)
     trail.checkpoint()
-    last_kept = next(iter(store.audit.records(8, 8)))
+    last_kept = next(iter(AuditRepository(store.db).records(8, 8)))
     tamper(
         store_url,
         "DELETE FROM audit_records WHERE seq > 8",
@@ -251,7 +256,7 @@ def test_a_rewritten_chain_is_caught_by_its_signed_checkpoint(
 ) -> None:
     fill(trail, 6)
     trail.checkpoint()
-    records = list(store.audit.records())
+    records = list(AuditRepository(store.db).records())
     prev = records[2].head
     for rec in records[3:]:
         body = rec.body.replace("owner deleted", "routine cleanup")
@@ -311,12 +316,12 @@ def test_checkpoints_are_numbered_signed_and_chained(trail: AuditTrail, store: S
 
     assert (empty.number, empty.seq, empty.head) == (1, 0, "0" * 64)
     assert (closing.number, closing.seq) == (2, 4)
-    assert closing.head == store.audit.head().head
+    assert closing.head == AuditRepository(store.db).head().head
     assert (closing.reason, closing.tombstone_id) == ("tombstone", "tomb-1")
     assert closing.payload()["prev"] == empty.digest
     assert closing.key_id == KEY.key_id and closing.signed
-    assert [c.number for c in store.audit.checkpoints()] == [1, 2]
-    assert store.audit.latest_checkpoint() == closing
+    assert [c.number for c in AuditRepository(store.db).checkpoints()] == [1, 2]
+    assert AuditRepository(store.db).latest_checkpoint() == closing
     report = check(store)
     assert report.ok and report.signatures_verified == 2
 

@@ -14,9 +14,10 @@ from structlog.testing import capture_logs
 from reaper import config
 from reaper.audit import keys
 from reaper.audit.checkpointer import Checkpointer
+from reaper.audit.parallel import verify_store
 from reaper.audit.record import AuditTarget
+from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
-from reaper.audit.verify import verify_store
 from reaper.store import Store
 from reaper.store.engine import sqlite_path
 
@@ -40,16 +41,20 @@ def test_an_idle_service_still_writes_signed_checkpoints(store: Store, tmp_path:
 
     checkpointer.start()
     deadline = time.monotonic() + 30
-    while sum(1 for _ in store.audit.checkpoints()) < 3 and time.monotonic() < deadline:
+    while (
+        sum(1 for _ in AuditRepository(store.db).checkpoints()) < 3 and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     checkpointer.stop()
 
-    cps = list(store.audit.checkpoints())
+    cps = list(AuditRepository(store.db).checkpoints())
     assert len(cps) >= 4
     assert cps[0].reason == "start" and cps[-1].reason == "stop"
     assert {c.reason for c in cps[1:-1]} == {"interval"}
     assert all(c.seq == 0 and c.signed for c in cps)
-    report = verify_store(store.audit, public_key=trail.signer.public_key if trail.signer else None)
+    report = verify_store(
+        AuditRepository(store.db), public_key=trail.signer.public_key if trail.signer else None
+    )
     assert report.ok and report.signatures_verified == len(cps)
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from reaper.audit.record import Actor
+from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
 from reaper.events.listener import IdentityEndpoint
 from reaper.metrics import Metrics
@@ -36,7 +37,7 @@ def endpoint(store: Store) -> IdentityEndpoint:
 
 
 def receipts(store: Store) -> list[dict[str, Any]]:
-    return [json.loads(r.body) for r in store.audit.records()]
+    return [json.loads(r.body) for r in AuditRepository(store.db).records()]
 
 
 def test_each_notification_of_a_batch_gets_its_tombstone_and_its_receipt(store: Store) -> None:

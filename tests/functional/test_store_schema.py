@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from reaper.audit.repository import AuditRepository
 from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource
 from reaper.store import SchemaError, Store, StoreUnavailable, migrate
 from reaper.store.schema import metadata
@@ -38,17 +39,17 @@ def test_opening_an_empty_database_creates_exactly_the_declared_schema(fresh_url
 def test_reopening_keeps_every_row(fresh_url: str) -> None:
     with Store.open(fresh_url) as store:
         store.tombstones.record_trigger(PROJECT, Trigger(TriggerSource.CLI))
-        store.audit.append([draft(1), draft(2)])
+        AuditRepository(store.db).append([draft(1), draft(2)])
 
     with Store.open(fresh_url) as store:
         assert store.tombstones.find(PROJECT) is not None
-        assert store.audit.head().seq == 2
-        assert store.audit.count() == 2
+        assert AuditRepository(store.db).head().seq == 2
+        assert AuditRepository(store.db).count() == 2
 
 
 def test_the_chain_head_starts_at_genesis(fresh_url: str) -> None:
     with Store.open(fresh_url) as store:
-        head = store.audit.head()
+        head = AuditRepository(store.db).head()
 
     assert (head.seq, head.head) == (0, "0" * 64)
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from reaper.model import ActionSpec, IdentityKind, IdentityRef, Verdict
-from reaper.policy import EvaluationContext, PolicySet, load_policies
+from reaper.policy import EvaluationContext, PolicySet, evaluate, load_policies
 
 from .conftest import USER, context, resource
 
@@ -47,7 +47,7 @@ def test_exactly_one_decision_per_resource_in_order(policies: Load) -> None:
         resource("compute.keypair", "k1"),
         resource("dns.zone", "z1"),
     ]
-    decisions = loaded.evaluate(items, context()).decisions
+    decisions = evaluate(loaded, items, context()).decisions
     assert [d.resource for d in decisions] == [r.ref for r in items]
     assert [d.verdict for d in decisions] == [
         Verdict.ACT,
@@ -61,7 +61,7 @@ class TestProtect:
     def test_protect_beats_filters(self, write: Callable[..., str]) -> None:
         loaded = load_policies([write(GUARDED)])
         shared = resource("network.network", "n1", status="ERROR", is_shared=True, tags=[])
-        [decision] = loaded.evaluate([shared], context()).decisions
+        [decision] = evaluate(loaded, [shared], context()).decisions
         assert decision.verdict is Verdict.PROTECT
         assert decision.policy == "guard"
         assert decision.rule == "is_shared eq true"
@@ -72,20 +72,20 @@ class TestProtect:
         """``is_shared`` protects networks; a server (no such field) is still judged."""
         loaded = load_policies([write(GUARDED)])
         server = resource("compute.server", "s1", tags=[], metadata={})
-        [decision] = loaded.evaluate([server], context()).decisions
+        [decision] = evaluate(loaded, [server], context()).decisions
         assert decision.verdict is Verdict.ACT
 
     def test_tag_rule_covers_metadata_only_types(self, write) -> None:
         loaded = load_policies([write(GUARDED)])
         volume = resource("block_storage.volume", "v1", metadata={"reaper:keep": "yes"})
-        [decision] = loaded.evaluate([volume], context()).decisions
+        [decision] = evaluate(loaded, [volume], context()).decisions
         assert decision.verdict is Verdict.PROTECT
         assert decision.rule == "tagged reaper:keep"
 
     def test_a_missing_field_protects_failing_closed(self, policies: Load) -> None:
         loaded = policies(GUARDED)
         network = resource("network.network", "n1", tags=[])  # no is_shared at all
-        [decision] = loaded.evaluate([network], context()).decisions
+        [decision] = evaluate(loaded, [network], context()).decisions
         assert decision.verdict is Verdict.PROTECT
         assert decision.reason == (
             "protect rule 'is_shared eq true' of policy guard could not be evaluated "
@@ -104,7 +104,7 @@ class TestProtect:
             """
         )
         odd = resource("block_storage.volume", "v1", size="2TB")
-        [decision] = loaded.evaluate([odd], context()).decisions
+        [decision] = evaluate(loaded, [odd], context()).decisions
         assert decision.verdict is Verdict.PROTECT
         assert "could not be evaluated (cannot compare str '2TB' gt int 1000)" in decision.reason
 
@@ -122,8 +122,8 @@ class TestProtect:
                 actions: [delete]
             """
         )
-        [decision] = loaded.evaluate(
-            [resource("compute.server", status="ACTIVE")], context()
+        [decision] = evaluate(
+            loaded, [resource("compute.server", status="ACTIVE")], context()
         ).decisions
         assert decision.verdict is Verdict.ACT
 
@@ -139,7 +139,7 @@ class TestConfiguredProtection:
 
     def test_the_deleted_project_itself(self, policies: Load) -> None:
         ctx = context(protected_project_ids=frozenset({"p-deleted"}))
-        [decision] = policies(self.LOADED).evaluate([resource("compute.server")], ctx).decisions
+        [decision] = evaluate(policies(self.LOADED), [resource("compute.server")], ctx).decisions
         assert decision.verdict is Verdict.PROTECT
         assert decision.rule == "protected_project_ids"
         assert decision.reason == "project p-deleted is in protected_project_ids"
@@ -159,13 +159,13 @@ class TestConfiguredProtection:
         """A deleted user's server in the admin project, a grant to the admin project..."""
         ctx = context(identity=USER, protected_project_ids=frozenset({"admin"}))
         item = resource(rtype, **attributes)
-        [decision] = policies(self.LOADED).evaluate([item], ctx).decisions
+        [decision] = evaluate(policies(self.LOADED), [item], ctx).decisions
         assert decision.verdict is Verdict.PROTECT
         assert decision.reason == f"{field} admin is in protected_project_ids"
 
     def test_the_domain_of_the_identity(self, policies: Load) -> None:
         ctx = context(domain_id="default", protected_domain_ids=frozenset({"default"}))
-        [decision] = policies(self.LOADED).evaluate([resource("compute.server")], ctx).decisions
+        [decision] = evaluate(policies(self.LOADED), [resource("compute.server")], ctx).decisions
         assert decision.verdict is Verdict.PROTECT
         assert decision.reason == "domain default is in protected_domain_ids"
 
@@ -175,12 +175,12 @@ class TestConfiguredProtection:
             identity=IdentityRef(IdentityKind.DOMAIN, "d1"),
             protected_domain_ids=frozenset({"d1"}),
         )
-        [decision] = policies(self.LOADED).evaluate([resource("compute.server")], ctx).decisions
+        [decision] = evaluate(policies(self.LOADED), [resource("compute.server")], ctx).decisions
         assert decision.verdict is Verdict.PROTECT
 
     def test_it_comes_before_everything_even_unknown_types(self, policies: Load) -> None:
         ctx = context(protected_project_ids=frozenset({"p-deleted"}))
-        [decision] = policies(self.LOADED).evaluate([resource("dns.zone")], ctx).decisions
+        [decision] = evaluate(policies(self.LOADED), [resource("dns.zone")], ctx).decisions
         assert decision.verdict is Verdict.PROTECT
 
     def test_from_conf(self) -> None:
@@ -197,7 +197,7 @@ class TestActing:
         loaded = policies(GUARDED)
         errored = resource("compute.server", "s1", status="ERROR", tags=[])
         active = resource("compute.server", "s2", status="ACTIVE", tags=[])
-        first, second = loaded.evaluate([errored, active], context()).decisions
+        first, second = evaluate(loaded, [errored, active], context()).decisions
         assert (first.policy, [a.name for a in first.actions]) == (
             "delete-errored",
             ["stop", "delete"],
@@ -219,7 +219,7 @@ class TestActing:
                   - {type: delete, after: 7d}
             """
         )
-        [decision] = loaded.evaluate([resource("compute.server")], context()).decisions
+        [decision] = evaluate(loaded, [resource("compute.server")], context()).decisions
         assert decision.actions == (
             ActionSpec("evidence_snapshot", {"retention": "90d"}),
             ActionSpec("quarantine", {"reason": "evidence"}),
@@ -246,8 +246,8 @@ class TestActing:
                 actions: [{type: delete, after: 1d}]
             """
         )
-        [decision] = loaded.evaluate(
-            [resource("block_storage.volume", size="5GB")], context()
+        [decision] = evaluate(
+            loaded, [resource("block_storage.volume", size="5GB")], context()
         ).decisions
         assert decision.verdict is Verdict.SKIP
         assert decision.policy == "small-volumes"
@@ -261,7 +261,7 @@ class TestSkipReasons:
     def test_no_policy_for_the_type_on_the_trigger(self, policies: Load) -> None:
         loaded = policies(GUARDED)
         ctx = context(trigger="identity.user.deleted", identity=USER)
-        [decision] = loaded.evaluate([resource("compute.keypair")], ctx).decisions
+        [decision] = evaluate(loaded, [resource("compute.keypair")], ctx).decisions
         assert decision.verdict is Verdict.SKIP
         assert decision.reason == "no policy for compute.keypair on identity.user.deleted"
 
@@ -269,7 +269,7 @@ class TestSkipReasons:
         loaded = policies(GUARDED)
         server = resource("compute.server", status="ACTIVE", reaper_relation="creator", tags=[])
         ctx = context(trigger="identity.project.deleted")
-        [decision] = loaded.evaluate([server], ctx).decisions
+        [decision] = evaluate(loaded, [server], ctx).decisions
         assert decision.verdict is Verdict.SKIP
         assert decision.reason.endswith(
             "no policy matched on identity.project.deleted (delete-errored needs status eq "
@@ -286,7 +286,7 @@ class TestSkipReasons:
             tags=[],
         )
         ctx = context(trigger="identity.user.deleted", identity=USER)
-        [decision] = loaded.evaluate([server], ctx).decisions
+        [decision] = evaluate(loaded, [server], ctx).decisions
         assert decision.verdict is Verdict.SKIP
         assert decision.reason == (
             "created by the deleted user u-deleted in live project p-live: no policy opted in "
@@ -295,7 +295,7 @@ class TestSkipReasons:
         )
 
     def test_unknown_types(self, policies: Load) -> None:
-        [decision] = policies(GUARDED).evaluate([resource("dns.zone")], context()).decisions
+        [decision] = evaluate(policies(GUARDED), [resource("dns.zone")], context()).decisions
         assert decision.reason == "dns.zone is not a registered resource type: no policy applies"
 
 
@@ -318,7 +318,7 @@ class TestBlastRadius:
     def test_more_matches_than_the_limit_hold_the_plan(self, policies: Load) -> None:
         servers = [resource("compute.server", f"s{i}") for i in range(3)]
         volumes = [resource("block_storage.volume", f"v{i}") for i in range(3)]
-        evaluation = policies(self.TEXT).evaluate([*servers, *volumes], context())
+        evaluation = evaluate(policies(self.TEXT), [*servers, *volumes], context())
         assert evaluation.held == (
             "policy servers would act on 3 resources, more than its limits.max_resources of 2: "
             "an operator must approve the plan",
@@ -328,19 +328,19 @@ class TestBlastRadius:
 
     def test_at_the_limit_nothing_is_held(self, policies: Load) -> None:
         servers = [resource("compute.server", f"s{i}") for i in range(2)]
-        assert policies(self.TEXT).evaluate(servers, context()).held == ()
+        assert evaluate(policies(self.TEXT), servers, context()).held == ()
 
     def test_protected_and_skipped_resources_do_not_count(self, policies: Load) -> None:
         servers = [resource("compute.server", f"s{i}") for i in range(3)]
         ctx = context(protected_project_ids=frozenset({"p-deleted"}))
-        assert policies(self.TEXT).evaluate(servers, ctx).held == ()
+        assert evaluate(policies(self.TEXT), servers, ctx).held == ()
 
 
 class TestDeterminismAndDigest:
     def test_the_same_input_gives_the_same_evaluation(self, policies: Load) -> None:
         loaded = policies(GUARDED)
         items = [resource("compute.server", f"s{i}", status="ERROR", tags=[]) for i in range(5)]
-        assert loaded.evaluate(items, context()) == loaded.evaluate(items, context())
+        assert evaluate(loaded, items, context()) == evaluate(loaded, items, context())
 
     def test_digest_ignores_comments_layout_and_file_names(self, write) -> None:
         one = load_policies([write(GUARDED, "a.yaml")])
@@ -352,7 +352,7 @@ class TestDeterminismAndDigest:
 
     def test_the_evaluation_carries_the_digest(self, policies: Load) -> None:
         loaded = policies(GUARDED)
-        assert loaded.evaluate([], context()).policy_digest == loaded.digest
+        assert evaluate(loaded, [], context()).policy_digest == loaded.digest
 
 
 def test_unknown_triggers_are_a_programming_error() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reaper.inventory.registry import resource_types
 from reaper.model import IdentityKind, IdentityRef, Resource, Verdict
-from reaper.policy import TRIGGERS, EvaluationContext, PolicySet, load_policies
+from reaper.policy import TRIGGERS, EvaluationContext, PolicySet, evaluate, load_policies
 
 from .conftest import NOW
 
@@ -85,12 +85,12 @@ fast = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCh
 def test_evaluation_never_raises_and_decides_each_resource_once(
     policies: PolicySet, items: list[Resource], ctx: EvaluationContext
 ) -> None:
-    evaluation = policies.evaluate(items, ctx)
+    evaluation = evaluate(policies, items, ctx)
     assert [d.resource for d in evaluation.decisions] == [r.ref for r in items]
     for decision in evaluation.decisions:
         assert bool(decision.actions) == (decision.verdict is Verdict.ACT)
         assert decision.reason
-    assert evaluation == policies.evaluate(items, ctx)
+    assert evaluation == evaluate(policies, items, ctx)
 
 
 @fast
@@ -100,7 +100,7 @@ def test_a_reaper_keep_tag_always_protects(
 ) -> None:
     attrs: dict[str, Any] = {**item.attributes, "tags": [*tags, "reaper:keep"]}
     kept = Resource(type=item.type, id=item.id, project_id=item.project_id, attributes=attrs)
-    [decision] = policies.evaluate([kept], ctx).decisions
+    [decision] = evaluate(policies, [kept], ctx).decisions
     assert decision.verdict is not Verdict.ACT
 
 
@@ -112,5 +112,5 @@ def test_a_shared_or_external_network_is_never_acted_on(
     for flag in ("is_shared", "is_router_external"):
         attrs = {**item.attributes, flag: True}
         network = Resource(type=item.type, id=item.id, attributes=attrs)
-        [decision] = policies.evaluate([network], ctx).decisions
+        [decision] = evaluate(policies, [network], ctx).decisions
         assert decision.verdict is not Verdict.ACT

@@ -24,7 +24,7 @@ from openstack.network.v2.rbac_policy import RBACPolicy
 from reaper.inventory.base import resource_from_sdk
 from reaper.inventory.registry import resource_types
 from reaper.model import Decision, IdentityKind, IdentityRef, Resource, Verdict
-from reaper.policy import PolicySet, default_policy_paths, load_policies
+from reaper.policy import PolicySet, default_policy_paths, evaluate, load_policies
 
 from .conftest import PROJECT, USER, context
 
@@ -59,7 +59,7 @@ def found(rtype: str, relation: str = "owner", **attrs: Any) -> Resource:
 
 
 def decide(policies: PolicySet, item: Resource, **ctx: Any) -> Decision:
-    [decision] = policies.evaluate([item], context(**ctx)).decisions
+    [decision] = evaluate(policies, [item], context(**ctx)).decisions
     return decision
 
 

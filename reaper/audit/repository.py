@@ -1,5 +1,11 @@
 """The audit chain's tables: serialized appends, streamed reads.
 
+The repository seals the chain as it appends, so it lives with the chain, one
+floor above the store: it uses the store's tables and transactions, the
+store knows nothing of it. Writers reach it through
+:class:`reaper.audit.trail.AuditTrail` (which owns one); readers that need
+no signer (``audit show``, verify, export) open one over ``store.db``.
+
 Appends lock the one row of ``audit_chain_head`` (``FOR UPDATE`` on
 PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock), seal the records
 after the head they found, insert them and move the head, all in one
