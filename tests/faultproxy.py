@@ -18,7 +18,10 @@ they return with the proxy's address, and clients stay behind it), and can:
   a 503), only for the chosen methods (``Faults.methods``);
 * force an answer on requests matching a method and a path pattern
   (``Rule``), e.g. a 403 on every image deletion, to make one step fail for
-  good.
+  good;
+* drop request headers on requests matching a path pattern (``Strip``), as
+  a service or a proxy in front of it that never sees them would: without
+  its microversion header, Nova answers at 2.1.
 
 Fault decisions are deterministic for a seed: whether the *n*-th request
 with a given method and path shape is faulted, and how, depends only on
@@ -138,6 +141,21 @@ class Rule:
 
 
 @dataclasses.dataclass(frozen=True)
+class Strip:
+    """Drop ``headers`` (case-insensitive) from requests whose path matches the ``path`` regex."""
+
+    path: str
+    headers: tuple[str, ...]
+
+    def matches(self, path: str) -> bool:
+        return re.search(self.path, path) is not None
+
+
+#: The headers that carry a microversion to Nova (and the other microversioned services).
+MICROVERSION_HEADERS = ("OpenStack-API-Version", "X-OpenStack-Nova-API-Version")
+
+
+@dataclasses.dataclass(frozen=True)
 class Faults:
     """What the proxy does to the requests it forwards; the default does nothing."""
 
@@ -157,7 +175,15 @@ class Faults:
     services: frozenset[str] = frozenset()
     #: Forced answers, checked before the random faults.
     rules: tuple[Rule, ...] = ()
+    #: Request headers dropped before forwarding.
+    strips: tuple[Strip, ...] = ()
     seed: int = 0
+
+    def dropped(self, path: str) -> frozenset[str]:
+        """The (lower-cased) request headers the proxy drops from a request to ``path``."""
+        return frozenset(
+            h.lower() for strip in self.strips if strip.matches(path) for h in strip.headers
+        )
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -414,7 +440,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if fault in BEFORE_UPSTREAM or fault == "rule":
                 status, send = self._fault(fault, faults, rule)
             else:
-                status, headers, payload = self._forward(method, path, body)
+                drop = faults.dropped(urlsplit(path).path)
+                status, headers, payload = self._forward(method, path, body, drop)
                 forwarded = True
                 if fault in AFTER_UPSTREAM:
                     status, send = self._fault(fault, faults, rule)
@@ -460,9 +487,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else None
 
     def _forward(
-        self, method: str, path: str, body: bytes | None
+        self, method: str, path: str, body: bytes | None, drop: frozenset[str] = frozenset()
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP | drop}
         if body is not None:
             headers["Content-Length"] = str(len(body))
         for attempt in (1, 2):

@@ -17,7 +17,8 @@ Service particulars, each learnt on a real cloud:
   cleared first;
 * Nova answers 400 to GET/PUT of a deleted project's quotas but accepts
   DELETE, which restores the defaults; Cinder and Neutron likewise;
-* a keypair is addressed by the name and its user.
+* a keypair is addressed by the name and its user, at a pinned microversion
+  (``reaper.inventory.keypairs``): a Nova that would ignore the user refuses.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from openstack import exceptions as sdk_exc
 
 from reaper.actions.base import Action
 from reaper.executor import Attempt, Result
+from reaper.inventory import keypairs
 from reaper.model import Resource
 
 Deleter = Callable[[Any, Resource], Result]
@@ -63,7 +65,9 @@ def _attachment(conn: Any, r: Resource) -> Result:
 
 def _keypair(conn: Any, r: Resource) -> Result:
     name, user_id = r.attributes.get("name") or r.name, r.attributes.get("user_id") or r.user_id
-    return _sync(lambda: conn.compute.delete_keypair(name, ignore_missing=False, user_id=user_id))
+    if not name or not user_id:
+        raise ValueError(f"{r.ref}: a keypair is deleted only by its name and its owner")
+    return _sync(lambda: keypairs.delete(conn.compute, str(name), str(user_id)))
 
 
 def _router_interface(conn: Any, r: Resource) -> Result:

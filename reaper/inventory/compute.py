@@ -10,8 +10,8 @@ from a volume, the attachment whose device is the server's root device, as
 Nova's attachment list says (one request per such server). Whatever Nova does
 not say stays ``None``, which the planner takes at its worst. Server groups have no owner
 filter in the API, so they are listed once and re-checked locally. Keypairs
-belong to users; Nova lists another user's keypairs to an admin with
-``user_id`` (microversion 2.10). Nova answers 400 to a quota GET for a
+belong to users: read at a pinned microversion, each one's owner confirmed
+by Nova itself (see keypairs.py). Nova answers 400 to a quota GET for a
 project Keystone no longer knows, so the quota set is planned without
 reading it.
 """
@@ -22,6 +22,7 @@ from typing import Any
 
 from openstack.compute.v2 import keypair, server, server_group
 
+from reaper.inventory import keypairs
 from reaper.inventory.base import (
     Collector,
     Finding,
@@ -81,9 +82,7 @@ class ComputeInventory(Handler):
             calls[f"servers-of-user:{uid}"] = lambda uid=uid: list(
                 compute.servers(details=True, all_projects=True, user_id=uid)
             )
-            calls[f"keypairs:{uid}"] = lambda uid=uid: [
-                (uid, kp) for kp in compute.keypairs(user_id=uid)
-            ]
+            calls[f"keypairs:{uid}"] = lambda uid=uid: [keypairs.owned_by(compute, uid)]
         if scope.project_ids:
             calls["server_groups"] = lambda: list(compute.server_groups(all_projects=True))
         listed = gather(calls)
@@ -113,19 +112,20 @@ class ComputeInventory(Handler):
             found_group = resource_from_sdk(SERVER_GROUP, group)
             if found_group.project_id in scope.project_ids:
                 found.add(SERVER_GROUP, found_group)
-        for name, items in listed.items():
+        for name, items in sorted(listed.items()):
             if name.startswith("keypairs:"):
-                for uid, kp in items:
-                    attrs = {**kp.to_dict(computed=False), "user_id": uid}
-                    attrs.pop("private_key", None)
-                    attrs.pop("location", None)
+                ((confirmed, errors),) = items
+                found.errors.extend(errors)
+                for attrs in confirmed:
+                    # The owner is the one Nova named for this keypair, never the one asked.
+                    owner = attrs.get("user_id")
                     found.add(
                         KEYPAIR,
                         Resource(
                             type=KEYPAIR.name,
-                            id=f"{uid}:{kp.name}",
-                            name=kp.name,
-                            user_id=uid,
+                            id=f"{owner}:{attrs['name']}",
+                            name=attrs["name"],
+                            user_id=owner,
                             attributes=attrs,
                         ),
                     )

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.faultproxy import SERVICES, FaultProxy, Faults, Rule
+from tests.faultproxy import MICROVERSION_HEADERS, SERVICES, FaultProxy, Faults, Rule, Strip
 
 pytestmark = pytest.mark.functional
 
@@ -50,7 +50,13 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length).decode() if length else ""
         self.server.received.append((self.command, self.path))
         payload = json.dumps(
-            {"method": self.command, "path": self.path, "host": self.headers["Host"], "body": body}
+            {
+                "method": self.command,
+                "path": self.path,
+                "host": self.headers["Host"],
+                "body": body,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
         ).encode()
         head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         head += f"Content-Length: {len(payload)}\r\n\r\n"
@@ -97,6 +103,19 @@ def test_a_request_arrives_unchanged_host_included_and_is_recorded(
         200,
     )
     assert record.fault is None and record.forwarded and record.mutating
+
+
+def test_strips_drop_request_headers_only_on_matching_paths(proxy: FaultProxy) -> None:
+    proxy.configure(Faults(strips=(Strip(r"/os-keypairs", MICROVERSION_HEADERS),)))
+    headers = {"OpenStack-API-Version": "compute 2.10", "X-OpenStack-Nova-API-Version": "2.10"}
+    url = proxy.url("compute")
+
+    stripped = requests.get(f"{url}/v2.1/os-keypairs?user_id=u", headers=headers, timeout=5)
+    kept = requests.get(f"{url}/v2.1/servers", headers=headers, timeout=5)
+
+    assert "openstack-api-version" not in stripped.json()["headers"]
+    assert "x-openstack-nova-api-version" not in stripped.json()["headers"]
+    assert kept.json()["headers"]["openstack-api-version"] == "compute 2.10"
 
 
 def test_latency_is_added_to_every_request(proxy: FaultProxy) -> None:
