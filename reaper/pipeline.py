@@ -305,7 +305,11 @@ def execute_plan(
 
     audit = AuditObserver(trail, plan, tombstone_id=tombstone_id, dry_run=dry_run)
     executor = Executor(
-        SdkRunner(conn, prechecker=prechecker if recheck_first else None),
+        SdkRunner(
+            conn,
+            prechecker=prechecker if recheck_first else None,
+            plan_hash=plan.content_hash,
+        ),
         limits=limits,
         observer=Fanout([audit, *observers]),
         dry_run=dry_run,

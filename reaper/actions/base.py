@@ -13,9 +13,26 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from reaper.model import Resource
+
+
+@dataclass(frozen=True)
+class StepKey:
+    """Which step of which plan an attempt belongs to.
+
+    The same for every attempt of a step and for every execution of the same
+    plan, so an action that creates something (an evidence copy) can name it
+    after the step and find it again instead of creating another.
+    """
+
+    plan_hash: str
+    step_id: str
+
+    def __str__(self) -> str:
+        return f"{self.plan_hash}/{self.step_id}"
 
 
 class Action(abc.ABC):
@@ -30,5 +47,15 @@ class Action(abc.ABC):
     description: ClassVar[str] = ""
 
     @abc.abstractmethod
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Any:
-        """Perform the action once; the executor retries and confirms."""
+    def run(
+        self,
+        client: Any,
+        resource: Resource,
+        params: Mapping[str, Any],
+        step: StepKey | None = None,
+    ) -> Any:
+        """Perform the action once; the executor retries and confirms.
+
+        ``step`` names the step the attempt belongs to (the runner always
+        gives it); actions that create nothing may ignore it.
+        """

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 from openstack import exceptions as sdk_exc
 
-from reaper.actions.base import Action
+from reaper.actions.base import Action, StepKey
 from reaper.executor import Attempt, Result
 from reaper.inventory import keypairs
 from reaper.model import Resource
@@ -142,5 +142,11 @@ class Delete(Action):
     resource_types: ClassVar[frozenset[str]] = DELETABLE
     removes = True
 
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+    def run(
+        self,
+        client: Any,
+        resource: Resource,
+        params: Mapping[str, Any],
+        step: StepKey | None = None,
+    ) -> Attempt:
         return Attempt(DELETERS[resource.type](client, resource))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from reaper.actions.base import Action
+from reaper.actions.base import Action, StepKey
 from reaper.actions.server import stop_server, tag_resource
 from reaper.executor import Attempt
 from reaper.model import Resource
@@ -26,7 +26,13 @@ class Quarantine(Action):
     }
     resource_types: ClassVar[frozenset[str]] = frozenset({"compute.server"})
 
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+    def run(
+        self,
+        client: Any,
+        resource: Resource,
+        params: Mapping[str, Any],
+        step: StepKey | None = None,
+    ) -> Attempt:
         """One attempt, resuming what an earlier one did.
 
         The executor retries the step as a whole, so each part first asks

@@ -34,7 +34,7 @@ import requests
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 
-from reaper.actions.base import Action
+from reaper.actions.base import Action, StepKey
 from reaper.actions.registry import action_classes
 from reaper.cloud import MutationRefused
 from reaper.executor import Attempt, Confirmation, Fatal, Precheck, Result, Transient
@@ -64,8 +64,11 @@ class SdkRunner:
         *,
         actions: Mapping[str, type[Action]] | None = None,
         prechecker: Prechecker | None = None,
+        plan_hash: str = "",
     ) -> None:
+        """``plan_hash``: the plan whose steps it runs; actions name what they create after it."""
         self.conn = conn
+        self.plan_hash = plan_hash
         self._actions = {name: cls() for name, cls in (actions or action_classes()).items()}
         self._prechecker = prechecker
 
@@ -81,7 +84,7 @@ class SdkRunner:
         if resource is None:
             raise Fatal(f"{step.resource} is not in the plan's resources")
         try:
-            return action.run(self.conn, resource, step.params)
+            return action.run(self.conn, resource, step.params, StepKey(self.plan_hash, step.id))
         except MutationRefused as refused:
             return Attempt(Result.WOULD, f"would {refused.method} {urlparse(refused.url).path}")
         except sdk_exc.NotFoundException as exc:

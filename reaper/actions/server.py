@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from openstack import exceptions as sdk_exc
 
-from reaper.actions.base import Action
+from reaper.actions.base import Action, StepKey
 from reaper.executor import Attempt, Result
 from reaper.model import Resource
 
@@ -80,7 +80,13 @@ class Stop(Action):
     description = "Power the server off; its disks and addresses stay."
     resource_types: ClassVar[frozenset[str]] = SERVER
 
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+    def run(
+        self,
+        client: Any,
+        resource: Resource,
+        params: Mapping[str, Any],
+        step: StepKey | None = None,
+    ) -> Attempt:
         return Attempt(stop_server(client, resource))
 
 
@@ -94,7 +100,13 @@ class Lock(Action):
     }
     resource_types: ClassVar[frozenset[str]] = SERVER
 
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+    def run(
+        self,
+        client: Any,
+        resource: Resource,
+        params: Mapping[str, Any],
+        step: StepKey | None = None,
+    ) -> Attempt:
         client.compute.lock_server(
             resource.id, locked_reason=params.get("reason", "locked by reaper")
         )
@@ -131,6 +143,12 @@ class Tag(Action):
         }
     )
 
-    def run(self, client: Any, resource: Resource, params: Mapping[str, Any]) -> Attempt:
+    def run(
+        self,
+        client: Any,
+        resource: Resource,
+        params: Mapping[str, Any],
+        step: StepKey | None = None,
+    ) -> Attempt:
         tag_resource(client, resource, params["tags"])
         return Attempt(Result.DONE)
