@@ -5,6 +5,8 @@ with a warm venv cache, longer on a fresh machine) and brings it down when the s
 ends, or, when ``REAPER_TESTBED_RUN_DIR`` names a running one (``python -m tests.testbed
 up`` prints it), attaches to that and leaves it running, for fast development loops.
 ``REAPER_TESTBED_KEEP_LOGS=1`` keeps the run directory (logs, configs) after the session.
+``testbed_extras`` is the same testbed with Swift, Octavia and Designate started into it
+on first use.
 
 Tests that use it are marked ``testbed`` by conftest.py, so ``-m "functional and not
 testbed"`` skips them and ``-m testbed`` selects them.
@@ -24,7 +26,10 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 #: The fixtures conftest.py re-exports.
-__all__ = ["testbed", "testbed_admin"]
+__all__ = ["testbed", "testbed_admin", "testbed_extras"]
+
+#: The optional services (tests/testbed/extras) that ``testbed_extras`` starts.
+EXTRA_SERVICES = ("swift", "octavia", "designate")
 
 RUN_DIR_ENV = "REAPER_TESTBED_RUN_DIR"
 KEEP_LOGS_ENV = "REAPER_TESTBED_KEEP_LOGS"
@@ -48,3 +53,15 @@ def testbed() -> Iterator[Testbed]:
 def testbed_admin(testbed: Testbed) -> Connection:
     """An admin openstacksdk connection to the testbed (sees every project's resources)."""
     return testbed.connect()
+
+
+@pytest.fixture(scope="session")
+def testbed_extras(testbed: Testbed) -> Testbed:
+    """The testbed with Swift, Octavia and Designate running too.
+
+    Started into the session's testbed the first time a test asks (about a minute), and
+    only then: the modules that do not use them do not pay for them. On an attached
+    testbed that already runs them, nothing is started.
+    """
+    testbed.start_services(EXTRA_SERVICES)
+    return testbed

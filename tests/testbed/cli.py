@@ -1,4 +1,4 @@
-"""``python -m tests.testbed up|down|status|logs|notification-format``.
+"""``python -m tests.testbed up|start|down|status|logs|notification-format``.
 
 A run is named by its directory or its id; with neither, ``REAPER_TESTBED_RUN_DIR`` or the
 only run under the root (``REAPER_TESTBED_ROOT``, default /tmp/reaper-testbed) is used.
@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import layout, lifecycle
+from . import extras, layout, lifecycle
 from .state import RunState
 from .testbed import Testbed
 
@@ -46,6 +46,8 @@ def _describe(testbed: Testbed) -> str:
             f"transport URL:  {testbed.transport_url}",
             f"notifications:  {testbed.notification_format} "
             "(exchange keystone, topic notifications)",
+            f"optional:       {', '.join(testbed.state.services) or 'none'} "
+            f"(of {', '.join(extras.MODULES)}: `start NAMES` adds them)",
             f"state:          {testbed.run_dir / 'state.json'}",
             f"export {exports}",
         ]
@@ -54,11 +56,33 @@ def _describe(testbed: Testbed) -> str:
 
 def _up(args: argparse.Namespace) -> int:
     try:
-        testbed = Testbed.up(args.run_id, args.format, keep_on_failure=args.keep_on_failure)
+        testbed = Testbed.up(
+            args.run_id,
+            args.format,
+            keep_on_failure=args.keep_on_failure,
+            extra_services=args.extras,
+        )
     except Exception:
         return 1
     print(_describe(testbed))
     return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    testbed = Testbed.attach(_resolve(args.run))
+    try:
+        testbed.start_services(args.services)
+    except Exception:
+        return 1
+    print(f"running: {', '.join(testbed.services) or 'no optional service'}")
+    return 0
+
+
+def _services(value: str) -> list[str]:
+    try:
+        return extras.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _down(args: argparse.Namespace) -> int:
@@ -114,7 +138,16 @@ def parser() -> argparse.ArgumentParser:
                     help="keystone's notification_format")  # fmt: skip
     up.add_argument("--keep-on-failure", action="store_true",
                     help="leave a failed run in place to inspect it")  # fmt: skip
+    choices = ", ".join(extras.MODULES)
+    up.add_argument("--with", dest="extras", type=_services, default=[], metavar="SERVICES",
+                    help=f"also start these, comma-separated: {choices}")  # fmt: skip
     up.set_defaults(func=_up)
+
+    start = commands.add_parser("start", help="start optional services into a running run")
+    start.add_argument("services", type=_services, metavar="SERVICES",
+                       help=f"comma-separated: {choices}")  # fmt: skip
+    start.add_argument("run", nargs="?", help="run directory or run id")
+    start.set_defaults(func=_start)
 
     down = commands.add_parser("down", help="stop a run and remove what it owns")
     down.add_argument("run", nargs="?", help="run directory or run id")

@@ -32,7 +32,7 @@ MECHANISM_DRIVER = "reaper_bind_all"
 #: benchmark-sized tenants whatever flavors they use.
 ALLOCATION_RATIOS = {"cpu": "64.0", "ram": "4.0", "disk": "4.0"}
 SERVICE_USERS = ("nova", "cinder", "neutron", "glance", "placement")
-#: Concurrent requests per API process (gunicorn threads). With the pools of ``_database``
+#: Concurrent requests per API process (gunicorn threads). With the pools of ``database``
 #: it bounds the API's database connections: ~16 engines of at most 17 fit the private
 #: server's 300. (RPC services keep oslo.messaging's 64 handlers: with 4, nova-compute's
 #: attach casts starved its RPC calls into timeouts.)
@@ -53,7 +53,7 @@ def keystone_base(state: RunState) -> str:
     return f"http://{HOST}:{state.ports['keystone']}"
 
 
-def _password_auth(state: RunState, user: str) -> dict[str, str]:
+def password_auth(state: RunState, user: str) -> dict[str, str]:
     """keystoneauth password options for a service user on the ``service`` project."""
     return {
         "auth_type": "password",
@@ -67,26 +67,30 @@ def _password_auth(state: RunState, user: str) -> dict[str, str]:
     }
 
 
-def _authtoken(state: RunState, user: str) -> dict[str, str]:
+#: The catalog type of each core service user's API (keystonemiddleware's ``service_type``).
+SERVICE_TYPES = {
+    "nova": "compute",
+    "cinder": "block-storage",
+    "neutron": "network",
+    "glance": "image",
+    "placement": "placement",
+}
+
+
+def authtoken(state: RunState, user: str, service_type: str | None = None) -> dict[str, str]:
     """keystonemiddleware: validate users' tokens against the run's real keystone."""
-    options = _password_auth(state, user)
+    options = password_auth(state, user)
     options["www_authenticate_uri"] = keystone_base(state)
     options["service_token_roles_required"] = "True"
-    options["service_type"] = {
-        "nova": "compute",
-        "cinder": "block-storage",
-        "neutron": "network",
-        "glance": "image",
-        "placement": "placement",
-    }[user]
+    options["service_type"] = service_type or SERVICE_TYPES[user]
     return options
 
 
 def _service_user(state: RunState, user: str) -> dict[str, str]:
-    return {"send_service_user_token": "True", **_password_auth(state, user)}
+    return {"send_service_user_token": "True", **password_auth(state, user)}
 
 
-def _common(state: RunState, service: str) -> dict[str, str]:
+def common(state: RunState, service: str) -> dict[str, str]:
     """[DEFAULT] options every service shares: its host name, paths, the run's broker."""
     return {
         "host": f"testbed-{state.run_id}",
@@ -99,7 +103,7 @@ def _common(state: RunState, service: str) -> dict[str, str]:
     }
 
 
-def _database(state: RunState, name: str) -> dict[str, str]:
+def database(state: RunState, name: str) -> dict[str, str]:
     """A database section whose pools stay small when idle and bounded under load.
 
     oslo.db allows 5 + 50 overflow connections per engine, and a testbed has ~16 engines
@@ -118,7 +122,7 @@ def _database(state: RunState, name: str) -> dict[str, str]:
     }
 
 
-def _locks(state: RunState, service: str) -> dict[str, str]:
+def locks(state: RunState, service: str) -> dict[str, str]:
     return {"lock_path": str(state.layout.data_dir(service) / "locks")}
 
 
@@ -131,7 +135,7 @@ def keystone(state: RunState) -> Files:
                 "notification_format": state.notification_format,
                 "transport_url": state.transport_url,
             },
-            "database": _database(state, "keystone"),
+            "database": database(state, "keystone"),
             "token": {"provider": "fernet"},
             "fernet_tokens": {"key_repository": str(etc / "fernet-keys")},
             # Keystone's receipt provider checks its own repository at start (MFA receipts);
@@ -155,8 +159,8 @@ def placement(state: RunState) -> Files:
         "placement/placement.conf": {
             "DEFAULT": {"debug": "False"},
             "api": {"auth_strategy": "keystone"},
-            "placement_database": _database(state, "placement"),
-            "keystone_authtoken": _authtoken(state, "placement"),
+            "placement_database": database(state, "placement"),
+            "keystone_authtoken": authtoken(state, "placement"),
         }
     }
 
@@ -164,12 +168,12 @@ def placement(state: RunState) -> Files:
 def _nova_clients(state: RunState) -> Sections:
     """What both nova.conf and nova-compute.conf need to reach the other services."""
     return {
-        "placement": {**_password_auth(state, "nova"), "valid_interfaces": "public"},
-        "neutron": {**_password_auth(state, "nova"), "valid_interfaces": "public"},
+        "placement": {**password_auth(state, "nova"), "valid_interfaces": "public"},
+        "neutron": {**password_auth(state, "nova"), "valid_interfaces": "public"},
         "glance": {"valid_interfaces": "public", "region_name": state.region},
         "cinder": {"os_region_name": state.region, "catalog_info": "block-storage::publicURL"},
         "service_user": _service_user(state, "nova"),
-        "oslo_concurrency": _locks(state, "nova"),
+        "oslo_concurrency": locks(state, "nova"),
         "oslo_messaging_notifications": {"driver": "noop"},
     }
 
@@ -182,18 +186,18 @@ def nova(state: RunState) -> Files:
     """
     data = state.layout.data_dir("nova")
     control: Sections = {
-        "DEFAULT": {**_common(state, "nova"), "my_ip": HOST},
+        "DEFAULT": {**common(state, "nova"), "my_ip": HOST},
         "api": {"auth_strategy": "keystone"},
-        "api_database": _database(state, "nova_api"),
-        "database": _database(state, "nova"),
-        "keystone_authtoken": _authtoken(state, "nova"),
+        "api_database": database(state, "nova_api"),
+        "database": database(state, "nova"),
+        "keystone_authtoken": authtoken(state, "nova"),
         "conductor": {"workers": "1"},
         "scheduler": {"workers": "1"},
         **_nova_clients(state),
     }
     compute: Sections = {
         "DEFAULT": {
-            **_common(state, "nova"),
+            **common(state, "nova"),
             "my_ip": HOST,
             "compute_driver": "fake.FakeDriver",
             "instances_path": str(data / "instances"),
@@ -212,8 +216,8 @@ def glance(state: RunState) -> Files:
     return {
         "glance/glance-api.conf": {
             "DEFAULT": {"debug": "False", "enabled_backends": "fs:file"},
-            "database": _database(state, "glance"),
-            "keystone_authtoken": _authtoken(state, "glance"),
+            "database": database(state, "glance"),
+            "keystone_authtoken": authtoken(state, "glance"),
             "paste_deploy": {
                 "flavor": "keystone",
                 "config_file": str(etc / "glance-api-paste.ini"),
@@ -222,7 +226,7 @@ def glance(state: RunState) -> Files:
             "fs": {"filesystem_store_datadir": str(data / "images")},
             "os_glance_staging_store": {"filesystem_store_datadir": str(data / "staging")},
             "os_glance_tasks_store": {"filesystem_store_datadir": str(data / "tasks")},
-            "oslo_concurrency": _locks(state, "glance"),
+            "oslo_concurrency": locks(state, "glance"),
             "oslo_messaging_notifications": {"driver": "noop"},
         }
     }
@@ -232,17 +236,17 @@ def cinder(state: RunState) -> Files:
     return {
         "cinder/cinder.conf": {
             "DEFAULT": {
-                **_common(state, "cinder"),
+                **common(state, "cinder"),
                 "my_ip": HOST,
                 "auth_strategy": "keystone",
                 "api_paste_config": str(state.layout.etc_dir("cinder") / "api-paste.ini"),
                 "enabled_backends": VOLUME_BACKEND,
                 "default_volume_type": VOLUME_TYPE,
             },
-            "database": _database(state, "cinder"),
-            "keystone_authtoken": _authtoken(state, "cinder"),
+            "database": database(state, "cinder"),
+            "keystone_authtoken": authtoken(state, "cinder"),
             "nova": {
-                **_password_auth(state, "cinder"),
+                **password_auth(state, "cinder"),
                 "token_auth_url": f"{keystone_base(state)}/v3",
                 "interface": "public",
             },
@@ -251,7 +255,7 @@ def cinder(state: RunState) -> Files:
                 "volume_driver": "cinder.tests.fake_driver.FakeLoggingVolumeDriver",
                 "volume_backend_name": VOLUME_BACKEND,
             },
-            "oslo_concurrency": _locks(state, "cinder"),
+            "oslo_concurrency": locks(state, "cinder"),
             "oslo_messaging_notifications": {"driver": "noop"},
         }
     }
@@ -262,7 +266,7 @@ def neutron(state: RunState) -> Files:
     return {
         "neutron/neutron.conf": {
             "DEFAULT": {
-                **_common(state, "neutron"),
+                **common(state, "neutron"),
                 "core_plugin": "ml2",
                 "service_plugins": "router",
                 "auth_strategy": "keystone",
@@ -272,10 +276,10 @@ def neutron(state: RunState) -> Files:
                 "notify_nova_on_port_status_changes": "True",
                 "notify_nova_on_port_data_changes": "True",
             },
-            "database": _database(state, "neutron"),
-            "keystone_authtoken": _authtoken(state, "neutron"),
-            "nova": {**_password_auth(state, "neutron"), "endpoint_type": "public"},
-            "oslo_concurrency": _locks(state, "neutron"),
+            "database": database(state, "neutron"),
+            "keystone_authtoken": authtoken(state, "neutron"),
+            "nova": {**password_auth(state, "neutron"), "endpoint_type": "public"},
+            "oslo_concurrency": locks(state, "neutron"),
             "oslo_messaging_notifications": {"driver": "noop"},
         },
         "neutron/plugins/ml2/ml2_conf.ini": {

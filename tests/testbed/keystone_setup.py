@@ -10,8 +10,11 @@ services need before they can validate tokens or call each other:
   block-storage (/v3), network, image and placement. openstacksdk follows these URLs, so
   they carry the run's real ports.
 
-Usage: ``python -m tests.testbed.keystone_setup <run dir>`` with ``OS_CLIENT_CONFIG_FILE``
-pointing at the run's clouds.yaml.
+With ``--extras swift,octavia``, it wires optional services instead (``extras/``): their
+service users, catalog entries and roles, and the roles they give the testbed's admin.
+
+Usage: ``python -m tests.testbed.keystone_setup <run dir> [--extras NAMES]`` with
+``OS_CLIENT_CONFIG_FILE`` pointing at the run's clouds.yaml.
 """
 
 from __future__ import annotations
@@ -23,17 +26,18 @@ from typing import Any
 
 import openstack
 
+from tests.testbed import extras
 from tests.testbed.configs import SERVICE_USERS
+from tests.testbed.extras import CatalogEntry
 from tests.testbed.services import api_url, apis
 from tests.testbed.state import RunState
 
-#: (service type, service name, API whose URL it is)
 CATALOG = (
-    ("compute", "nova", "nova-api"),
-    ("block-storage", "cinder", "cinder-api"),
-    ("network", "neutron", "neutron-api"),
-    ("image", "glance", "glance-api"),
-    ("placement", "placement", "placement"),
+    CatalogEntry("compute", "nova", "nova-api"),
+    CatalogEntry("block-storage", "cinder", "cinder-api"),
+    CatalogEntry("network", "neutron", "neutron-api"),
+    CatalogEntry("image", "glance", "glance-api"),
+    CatalogEntry("placement", "placement", "placement"),
 )
 ROLES = ("admin", "service", "member", "reader")
 
@@ -50,17 +54,20 @@ def _service_user(conn: Any, name: str, password: str, project: Any, roles: list
         conn.identity.assign_project_role_to_user(project, user, role)
 
 
-def _catalog_entry(conn: Any, state: RunState, service_type: str, name: str, api: str) -> None:
-    service = conn.identity.find_service(name) or conn.identity.create_service(
-        name=name, type=service_type, enabled=True
+def _catalog_entry(conn: Any, state: RunState, entry: CatalogEntry) -> None:
+    service = conn.identity.find_service(entry.name) or conn.identity.create_service(
+        name=entry.name, type=entry.service_type, enabled=True
     )
-    url = api_url(state, api, apis(state)[api].catalog_path)
-    existing = {e.interface for e in conn.identity.endpoints(service_id=service.id)}
+    url = api_url(state, entry.api, apis(state)[entry.api].catalog_path)
+    existing = {e.interface: e for e in conn.identity.endpoints(service_id=service.id)}
     for interface in ("public", "internal", "admin"):
         if interface not in existing:
             conn.identity.create_endpoint(
                 service_id=service.id, interface=interface, url=url, region_id=state.region
             )
+        elif existing[interface].url != url:
+            # A start that failed half-way chose other ports: the catalog follows the run.
+            conn.identity.update_endpoint(existing[interface], url=url)
 
 
 def main(argv: list[str]) -> int:
@@ -71,16 +78,29 @@ def main(argv: list[str]) -> int:
         project = conn.identity.create_project(
             name="service", domain_id="default", description="OpenStack service users"
         )
-    roles = {name: _role(conn, name) for name in ROLES}
+    users, catalog = list(SERVICE_USERS), list(CATALOG)
+    role_names, admin_roles = list(ROLES), []
+    if argv[1:2] == ["--extras"]:
+        chosen = [extras.get(name) for name in extras.parse(argv[2])]
+        users = [e.service_user for e in chosen if e.service_user]
+        catalog = [entry for e in chosen for entry in e.catalog]
+        admin_roles = [role for e in chosen for role in e.admin_roles]
+        role_names += [role for e in chosen for role in e.roles]
+    roles = {name: _role(conn, name) for name in role_names}
     service_roles = [roles["admin"], roles["service"]]
     with ThreadPoolExecutor(max_workers=5) as pool:
         futures = [
             pool.submit(_service_user, conn, user, state.service_password, project, service_roles)
-            for user in SERVICE_USERS
+            for user in users
         ]
-        futures += [pool.submit(_catalog_entry, conn, state, *entry) for entry in CATALOG]
+        futures += [pool.submit(_catalog_entry, conn, state, entry) for entry in catalog]
         for future in futures:
             future.result()
+    if admin_roles:
+        admin = conn.identity.find_user("admin", domain_id="default")
+        admin_project = conn.identity.find_project("admin", domain_id="default")
+        for name in admin_roles:
+            conn.identity.assign_project_role_to_user(admin_project, admin, roles[name])
     return 0
 
 

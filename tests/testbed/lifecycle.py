@@ -13,88 +13,35 @@ it works on a run started by another process and on a run that died half-way.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import shutil
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from . import clouds, configs, layout, ports, postgres, processes, rabbitmq, services, venv
+from . import (
+    clouds,
+    configs,
+    extras,
+    layout,
+    mysql,
+    ports,
+    postgres,
+    processes,
+    rabbitmq,
+    services,
+    starting,
+    venv,
+)
 from .layout import RunLayout
-from .processes import StepFailed
+from .runner import API_TIMEOUT, STEP_TIMEOUT, Aborted, Progress, Run, report_dead, stderr
 from .state import RunState
 
+__all__ = ["API_TIMEOUT", "STEP_TIMEOUT", "Progress", "down", "leftovers", "runs", "up"]
+
 FORMATS = ("basic", "cadf")
-STEP_TIMEOUT = 300.0
-API_TIMEOUT = 180.0
-
-Progress = Callable[[str], None]
-
-
-def _stderr(message: str) -> None:
-    print(f"testbed: {message}", file=sys.stderr, flush=True)
-
-
-class Aborted(RuntimeError):
-    """Another chain failed; this one stops before doing anything more."""
-
-
-class _Run:
-    """A run being brought up by several threads: its state, saved under a lock."""
-
-    def __init__(self, state: RunState, progress: Progress) -> None:
-        self.state = state
-        self.progress = progress
-        self.abort = threading.Event()
-        self._lock = threading.Lock()
-
-    def save(self) -> None:
-        with self._lock:
-            self.state.save()
-
-    @contextlib.contextmanager
-    def timed(self, label: str) -> Iterator[None]:
-        started = time.monotonic()
-        yield
-        elapsed = round(time.monotonic() - started, 1)
-        with self._lock:
-            self.state.timings[label] = elapsed
-        self.progress(f"{label} done in {elapsed:.1f}s")
-
-    def _check(self) -> None:
-        if self.abort.is_set():
-            raise Aborted("aborted because another part of the run failed")
-
-    def step(self, command: processes.Command, timeout: float = STEP_TIMEOUT) -> None:
-        self._check()
-        processes.run_step(command, self.state.layout, self.state.run_id, timeout)
-
-    def start(self, command: processes.Command) -> int:
-        self._check()
-        pid = processes.spawn(command, self.state.layout, self.state.run_id)
-        with self._lock:
-            self.state.pids[command.name] = pid
-            self.state.save()
-        return pid
-
-    def wait_api(self, name: str) -> None:
-        pid = self.state.pids[name]
-        api = services.apis(self.state)[name]
-        try:
-            processes.wait_http(
-                services.api_url(self.state, name, api.health_path),
-                API_TIMEOUT,
-                lambda: processes.is_alive(pid) and not self.abort.is_set(),
-                name,
-            )
-        except StepFailed as exc:
-            log = self.state.layout.log_file(name)
-            raise StepFailed(f"{exc}; tail of {log}:\n{processes.tail(log)}") from None
 
 
 def _new_state(run_id: str, notification_format: str) -> RunState:
@@ -112,13 +59,11 @@ def _new_state(run_id: str, notification_format: str) -> RunState:
         transport_url=rabbitmq.transport_url(rabbitmq.server_url(), vhost),
         admin_password=secrets.token_urlsafe(12),
         service_password=secrets.token_urlsafe(12),
-        databases=postgres.names(run_id),
+        databases=postgres.names(run_id, extras.all_databases()),
     )
 
 
-def _chain(
-    run: _Run, setup: str, apis: tuple[str, ...] = (), daemons: tuple[str, ...] = ()
-) -> None:
+def _chain(run: Run, setup: str, apis: tuple[str, ...] = (), daemons: tuple[str, ...] = ()) -> None:
     """One service: its schema commands, then its processes, then wait for its API."""
     state = run.state
     with run.timed(f"{setup} ready"):
@@ -136,13 +81,13 @@ def _chain(
             run.wait_api(name)
 
 
-def _keystone(run: _Run) -> None:
+def _keystone(run: Run) -> None:
     _chain(run, "keystone", ("keystone",))
     with run.timed("keystone wired"):
         run.step(services.helper_command(run.state, "keystone_setup"))
 
 
-def _nova_services(run: _Run, needs: list[Future[None]]) -> None:
+def _nova_services(run: Run, needs: list[Future[None]]) -> None:
     """nova's conductor and scheduler, then nova-compute.
 
     The conductor and the scheduler authenticate to placement as they start (and exit if
@@ -159,7 +104,7 @@ def _nova_services(run: _Run, needs: list[Future[None]]) -> None:
         run.start(daemons["nova-compute"])
 
 
-def _bring_up(run: _Run) -> None:
+def _bring_up(run: Run) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         keystone = pool.submit(_keystone, run)
         placement = pool.submit(_chain, run, "placement", ("placement",))
@@ -195,11 +140,16 @@ def up(
     run_id: str | None = None,
     notification_format: str = "basic",
     keep_on_failure: bool = False,
-    progress: Progress = _stderr,
+    progress: Progress = stderr,
+    extra_services: Iterable[str] = (),
 ) -> RunState:
-    """Bring a whole testbed up and return its state; on failure, clean up and raise."""
+    """Bring a whole testbed up and return its state; on failure, clean up and raise.
+
+    ``extra_services`` (``swift``, ``octavia``, ``designate``) start once the core is up.
+    """
     if notification_format not in FORMATS:
         raise ValueError(f"notification format must be one of {FORMATS}")
+    wanted = extras.parse(extra_services)
     run_id = layout.check_run_id(run_id or layout.new_run_id())
     state = _new_state(run_id, notification_format)
     if state.layout.state_file.exists():
@@ -207,17 +157,19 @@ def up(
     started = time.monotonic()
     state.layout.make_dirs()
     state.save()
-    run = _Run(state, progress)
+    run = Run(state, progress)
     progress(f"run {run_id} in {state.run_dir}")
     try:
         with run.timed("venv"):
             state.venv = str(venv.ensure())
-        port_names = list(services.apis(state)) + (["postgres"] if state.postgres_private else [])
+        port_names = list(services.core_apis(state)) + (
+            ["postgres"] if state.postgres_private else []
+        )
         ports.allocate(port_names, layout.root(), _claim(run))
         if state.postgres_private:
             state.postgres_url = postgres.private_url(state.ports["postgres"])
         state.urls = {name: services.api_url(state, name, api.catalog_path)
-                      for name, api in services.apis(state).items()}  # fmt: skip
+                      for name, api in services.core_apis(state).items()}  # fmt: skip
         state.keystone_url = state.urls["keystone"]
         with run.timed("databases and vhost"), ThreadPoolExecutor(2) as pool:
             created = [
@@ -230,6 +182,8 @@ def up(
         clouds.write(state)
         run.save()
         _bring_up(run)
+        if wanted:
+            starting.start_into(run, wanted)
         state.timings["total"] = round(time.monotonic() - started, 1)
         state.status = "running"
         run.save()
@@ -237,18 +191,18 @@ def up(
         return state
     except BaseException as exc:
         progress(f"up failed: {exc}")
-        _report_dead(state, progress)
+        report_dead(state, progress)
         if not keep_on_failure:
             progress("cleaning up the failed run")
             down(Path(state.run_dir), keep_logs=False, progress=progress)
         raise
 
 
-#: Connections a testbed may open under load (its pools are capped in configs._database).
+#: Connections a testbed may open under load (its pools are capped in configs.database).
 PG_CONNECTIONS_NEEDED = 60
 
 
-def _databases(run: _Run) -> None:
+def _databases(run: Run) -> None:
     """The run's databases: on a private server it starts, or on the shared one."""
     state = run.state
     if state.postgres_private:
@@ -265,15 +219,7 @@ def _databases(run: _Run) -> None:
     postgres.create(state.postgres_url, list(state.databases.values()))
 
 
-def _report_dead(state: RunState, progress: Progress) -> None:
-    """Show the end of the log of every service that died: usually the cause of a failure."""
-    for name, pid in state.pids.items():
-        if not processes.is_alive(pid):
-            log = state.layout.log_file(name)
-            progress(f"{name} (pid {pid}) died; tail of {log}:\n{processes.tail(log, 20)}")
-
-
-def _claim(run: _Run) -> Callable[[dict[str, int]], None]:
+def _claim(run: Run) -> Callable[[dict[str, int]], None]:
     def claim(chosen: dict[str, int]) -> None:
         run.state.ports = chosen
         run.save()
@@ -290,7 +236,7 @@ def set_notification_format(state: RunState, notification_format: str) -> None:
     old = state.pids.get("keystone")
     if old:
         processes.stop_group(state.owner, old)
-    run = _Run(state, lambda _message: None)
+    run = Run(state, lambda _message: None)
     run.start(services.api_command(state, services.apis(state)["keystone"]))
     run.wait_api("keystone")
 
@@ -305,7 +251,7 @@ def _is_run_dir(run_dir: Path) -> bool:
     return run_dir.parent == layout.root()
 
 
-def down(run_dir: Path, keep_logs: bool = False, progress: Progress = _stderr) -> None:
+def down(run_dir: Path, keep_logs: bool = False, progress: Progress = stderr) -> None:
     """Stop every process of the run, drop its databases and vhost, remove its directory.
 
     Idempotent: each part is attempted even if another failed, and a part already gone
@@ -334,8 +280,11 @@ def down(run_dir: Path, keep_logs: bool = False, progress: Progress = _stderr) -
     # A private server stopped with the processes; its data goes with the run directory.
     actions = [("vhost", lambda: rabbitmq.delete(rabbitmq.vhost_name(run_id)))]
     if shared:
-        names = list(postgres.names(run_id).values())
+        names = list(postgres.names(run_id, extras.all_databases()).values())
         actions.append(("databases", lambda: postgres.drop(shared, names)))
+    if state is not None and state.mysql_databases:
+        on_mysql = list(state.mysql_databases.values())
+        actions.append(("MySQL databases", lambda: mysql.drop(state.mysql_url, on_mysql)))
     for label, action in actions:
         # Every part is attempted, whatever failed before it.
         try:
@@ -361,7 +310,8 @@ def leftovers(state: RunState) -> dict[str, list[str]]:
     return {
         "processes": [str(pid) for pid in processes.run_processes(state.owner)],
         "listening ports": [str(p) for p in state.ports.values() if processes.listening(p)],
-        "databases": _databases_left(state),
+        "databases": _databases_left(state)
+        + (mysql.existing(state.mysql_url, f"{run_id}_") if state.mysql_url else []),
         "vhosts": [v for v in rabbitmq.existing() if v == vhost],
     }
 

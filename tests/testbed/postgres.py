@@ -56,8 +56,9 @@ def private_url(port: int) -> str:
     return f"postgresql://{SERVER_USER}@127.0.0.1:{port}"
 
 
-def names(run_id: str) -> dict[str, str]:
-    return {db: f"{run_id}_{db}" for db in DATABASES}
+def names(run_id: str, extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Database name by service database, for the core services and ``extra`` ones."""
+    return {db: f"{run_id}_{db}" for db in (*DATABASES, *extra)}
 
 
 def _bin_dir() -> Path:

@@ -29,6 +29,8 @@ class Api:
     catalog_path: str
     config_env: str | None = None
     app_args: tuple[str, ...] = ()
+    #: The etc/ directory ``config_env`` points at (default: the API's own name).
+    config_dir: str | None = None
 
 
 def _bin(state: RunState, name: str) -> str:
@@ -44,7 +46,18 @@ def _conf(state: RunState, relative: str) -> str:
 
 
 def apis(state: RunState) -> dict[str, Api]:
-    """The HTTP services, keyed by the name used for ports, logs and pids."""
+    """The HTTP services, keyed by the name used for ports, logs and pids.
+
+    The core services, then those of the optional services the run has ports for
+    (``extras``: started, or being started).
+    """
+    from .extras import apis as extra_apis
+
+    return {**core_apis(state), **extra_apis(state)}
+
+
+def core_apis(state: RunState) -> dict[str, Api]:
+    """The HTTP services every run starts."""
     cinder_conf = _conf(state, "cinder/cinder.conf")
     return {
         "keystone": Api("keystone", "keystone.wsgi.api:application", "/v3", "/v3",
@@ -72,6 +85,10 @@ _CONFIG_DIRS = {
 }
 
 
+#: For the optional services' modules (``extras/``).
+venv_bin, venv_python, conf_path = _bin, _python, _conf
+
+
 def api_url(state: RunState, name: str, path: str = "") -> str:
     return f"http://{HOST}:{state.ports[name]}{path}"
 
@@ -79,7 +96,8 @@ def api_url(state: RunState, name: str, path: str = "") -> str:
 def api_command(state: RunState, api: Api) -> Command:
     env: dict[str, str] = {}
     if api.config_env:
-        env[api.config_env] = str(state.layout.etc_dir(_CONFIG_DIRS[api.name]))
+        config_dir = api.config_dir or _CONFIG_DIRS.get(api.name, api.name)
+        env[api.config_env] = str(state.layout.etc_dir(config_dir))
     if api.name == "nova-api":
         env.update(_NOVA_ENV)
     argv = [

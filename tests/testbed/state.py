@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import mysql
 from .layout import RunLayout
 from .processes import Owner
 
@@ -44,12 +45,17 @@ class RunState:
     ports: dict[str, int] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
     databases: dict[str, str] = field(default_factory=dict)
+    #: Databases on the machine's MariaDB (``mysql.py``), for services that need MySQL.
+    mysql_url: str = ""
+    mysql_databases: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     clouds_yaml: str = ""
     cloud_name: str = ADMIN_CLOUD
     region: str = REGION
     keystone_url: str = ""
     resources: dict[str, Any] = field(default_factory=dict)
+    #: Optional services started into the run (``extras``), in start order.
+    services: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -63,6 +69,8 @@ class RunState:
 
     def database_url(self, name: str) -> str:
         """The SQLAlchemy URL of one of the run's databases, as the services use it."""
+        if name in self.mysql_databases:
+            return mysql.sqlalchemy_url(self.mysql_url, self.mysql_databases[name])
         base = self.postgres_url.split("://", 1)[1].rstrip("/")
         return f"postgresql+psycopg2://{base}/{self.databases[name]}"
 

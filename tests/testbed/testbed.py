@@ -7,10 +7,11 @@ their own venv in subprocesses. Only ``connect()`` needs openstacksdk, imported 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import lifecycle, processes, services
+from . import lifecycle, processes, services, starting
 from .lifecycle import Progress
 from .state import RunState
 
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 
 class Testbed:
-    """A running testbed: real keystone, nova, cinder, neutron, glance and placement."""
+    """A running testbed: real keystone, nova, cinder, neutron, glance and placement,
+    and, when asked, swift, octavia and designate."""
 
     #: Not a test class, although its name starts with "Test".
     __test__ = False
@@ -36,10 +38,17 @@ class Testbed:
         notification_format: str = "basic",
         keep_on_failure: bool = False,
         progress: Progress | None = None,
+        extra_services: Iterable[str] = (),
     ) -> Testbed:
-        """Start a new run; raises (after cleaning up) if any part of it fails."""
+        """Start a new run; raises (after cleaning up) if any part of it fails.
+
+        ``extra_services`` (``swift``, ``octavia``, ``designate``) start with it; by
+        default only the core services do (see :meth:`start_services`).
+        """
         kwargs: dict[str, Any] = {"progress": progress} if progress else {}
-        state = lifecycle.up(run_id, notification_format, keep_on_failure, **kwargs)
+        state = lifecycle.up(
+            run_id, notification_format, keep_on_failure, extra_services=extra_services, **kwargs
+        )
         return cls(state, owned=True)
 
     @classmethod
@@ -49,6 +58,20 @@ class Testbed:
         if state.status != "running":
             raise RuntimeError(f"testbed in {run_dir} is {state.status!r}, not running")
         return cls(state, owned=False)
+
+    def start_services(self, names: Iterable[str], progress: Progress | None = None) -> None:
+        """Start optional services (``swift``, ``octavia``, ``designate``) into this run.
+
+        Those already running are left as they are, whoever started them, so any number
+        of test modules may each ask for what they need.
+        """
+        kwargs: dict[str, Any] = {"progress": progress} if progress else {}
+        self._state = starting.start_extras(self.run_dir, names, **kwargs)
+
+    @property
+    def services(self) -> list[str]:
+        """The optional services running in this run (read afresh: others may start some)."""
+        return list(RunState.load(self.run_dir).services)
 
     def down(self, keep_logs: bool = False) -> None:
         """Stop everything, drop the databases and the vhost, remove the run directory."""
