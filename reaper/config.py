@@ -192,7 +192,8 @@ STORE_OPTS = [
         secret=True,
         help="SQLAlchemy URL of reaper's database. When unset, an embedded SQLite file in "
         "state_path is used, which suits the CLI and a single controller. Use PostgreSQL "
-        "(postgresql+psycopg2://...) to run several controllers.",
+        "(postgresql+psycopg2://...) or MySQL 8 / MariaDB 10.6+ (mysql+pymysql://...) to "
+        "run several controllers.",
     ),
     cfg.IntOpt(
         "connect_timeout",

@@ -131,19 +131,33 @@ def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, b
 
 @contextlib.contextmanager
 def exclusive(store: Store, name: str = LOCK_NAME) -> Iterator[bool]:
-    """Whether this process may sweep now (a PostgreSQL advisory lock; always on SQLite)."""
+    """Whether this process may sweep now: a session lock only one holder gets.
+
+    PostgreSQL's advisory lock, MySQL's ``GET_LOCK`` (both held by the
+    session, so released explicitly before the connection goes back to the
+    pool); always true on SQLite, which has one controller.
+    """
     db = store.db
-    if not db.is_postgresql:
+    if db.is_postgresql:
+        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+        take, give = "SELECT pg_try_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)"
+        params: dict[str, Any] = {"k": key}
+    elif db.is_mysql:
+        # Lock names are server-wide: scoped to this database, so deployments
+        # sharing a server do not wait for each other's sweeps.
+        database = zlib.crc32((db.engine.url.database or "").encode())
+        take, give = "SELECT GET_LOCK(:k, 0)", "SELECT RELEASE_LOCK(:k)"
+        params = {"k": f"{name}.{database:08x}"}
+    else:
         yield True
         return
-    key = zlib.crc32(name.encode()) & 0x7FFFFFFF
     with db.engine.connect() as conn:
-        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        got = bool(conn.execute(text(take), params).scalar())
         try:
             yield got
         finally:
             if got:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.execute(text(give), params)
                 conn.commit()
 
 

@@ -31,6 +31,7 @@ from reaper import log
 from reaper.store.database import Database
 from reaper.store.directory import DirectoryRepository, Known
 from reaper.store.errors import (
+    Deadlock,
     NotFound,
     SchemaError,
     StateConflict,
@@ -49,6 +50,7 @@ LOG = log.get(__name__)
 __all__ = [
     "CLAIMABLE",
     "FINAL_STEP_STATUSES",
+    "Deadlock",
     "DeferredStep",
     "Known",
     "NotFound",

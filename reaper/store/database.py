@@ -9,9 +9,13 @@ the store's typed errors, and when a failure leaves a commit's fate unknown.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
+import random
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, Table
 from sqlalchemy import exc as sa_exc
@@ -21,11 +25,37 @@ from sqlalchemy.engine.url import make_url
 
 from reaper import log
 from reaper.store import engine as engines
-from reaper.store.errors import SchemaError, StoreError, StoreUnavailable
+from reaper.store.errors import Deadlock, SchemaError, StoreError, StoreUnavailable
 
 LOG = log.get(__name__)
 
-_SCHEMA_HINTS = ("no such table", "no such column", "undefined table", "undefined column")
+_SCHEMA_HINTS = (
+    "no such table",
+    "no such column",
+    "undefined table",
+    "undefined column",
+    "doesn't exist",
+    "unknown column",
+)
+
+#: MySQL error numbers that are refusals, not a database going away (PyMySQL
+#: reports every server error from 1000 up as an OperationalError): a trigger's
+#: SIGNAL (the append-only audit tables), a missing privilege.
+_MYSQL_REFUSALS = frozenset({1142, 1143, 1227, 1644})
+
+#: MySQL's warning for a row INSERT IGNORE skipped as a duplicate key.
+_MYSQL_DUPLICATE_KEY = 1062
+
+#: MySQL's deadlock; PostgreSQL's deadlock and serialization failure.
+_MYSQL_DEADLOCK = 1213
+_PG_CONFLICTS = frozenset({"40P01", "40001"})
+
+#: How many times a method of a repository runs its transaction again after
+#: the database rolled it back to break a deadlock.
+CONFLICT_RETRIES = 8
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def translate(error: Exception, what: str, *, during_commit: bool = False) -> StoreError:
@@ -35,8 +65,12 @@ def translate(error: Exception, what: str, *, during_commit: bool = False) -> St
     detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0:1]
     reason = detail[0] if detail else type(error).__name__
     lowered = reason.lower()
+    if _is_conflict(error):
+        return Deadlock(f"{what}: {reason}; the database rolled it back, nothing was written")
     if any(hint in lowered for hint in _SCHEMA_HINTS):
         return SchemaError(f"{what}: the database schema is not reaper's ({reason})")
+    if _mysql_errno(error) in _MYSQL_REFUSALS:
+        return StoreError(f"{what}: {reason}")
     unavailable = isinstance(
         error,
         (
@@ -59,6 +93,47 @@ def translate(error: Exception, what: str, *, during_commit: bool = False) -> St
     return StoreError(f"{what}: {reason}")
 
 
+def _is_conflict(error: Exception) -> bool:
+    orig = getattr(error, "orig", None)
+    return _mysql_errno(error) == _MYSQL_DEADLOCK or getattr(orig, "pgcode", None) in _PG_CONFLICTS
+
+
+def retry_conflicts(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a repository method again when the database broke a deadlock with it.
+
+    Only for methods that open their own write transaction: the whole of it
+    was rolled back, so running it again is the same as running it once.
+    Called with ``conn`` (a caller's transaction), the method is not
+    retried: that transaction is dead and its owner decides. The ecosystem's
+    way (oslo.db's ``wrap_db_retry(retry_on_deadlock=True)``); MySQL's
+    manual says the same.
+    """
+
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if kwargs.get("conn") is not None:
+            return method(*args, **kwargs)
+        for attempt in itertools.count(1):
+            try:
+                return method(*args, **kwargs)
+            except Deadlock:
+                if attempt > CONFLICT_RETRIES:
+                    raise
+                LOG.debug("transaction rolled back by a deadlock, running it again")
+                time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311 - jitter
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return run
+
+
+def _mysql_errno(error: Exception) -> int | None:
+    orig = getattr(error, "orig", None)
+    args = getattr(orig, "args", ())
+    if type(orig).__module__.startswith("pymysql") and args and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
 class Database:
     """An engine, and how reaper runs transactions on it."""
 
@@ -75,6 +150,11 @@ class Database:
     @property
     def is_postgresql(self) -> bool:
         return self.dialect == "postgresql"
+
+    @property
+    def is_mysql(self) -> bool:
+        """MySQL or MariaDB."""
+        return self.dialect in engines.MYSQL_BACKENDS
 
     @property
     def safe_url(self) -> str:
@@ -146,9 +226,42 @@ class Database:
         conflict: Sequence[str],
     ) -> int:
         """INSERT ... ON CONFLICT DO NOTHING; returns the number of rows inserted."""
+        if self.is_mysql:
+            return self._insert_ignore_mysql(conn, table, values)
         dialect_insert = postgresql.insert if self.is_postgresql else sqlite.insert
         stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
         result: CursorResult[Any] = conn.execute(stmt, values)  # type: ignore[arg-type]
+        return result.rowcount
+
+    def _insert_ignore_mysql(
+        self,
+        conn: Connection,
+        table: Table,
+        values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    ) -> int:
+        """MySQL's INSERT IGNORE, made as strict as ON CONFLICT DO NOTHING.
+
+        ``ON DUPLICATE KEY UPDATE`` cannot say how many rows it inserted
+        (SQLAlchemy's connections count a row left as it was as affected),
+        so this is INSERT IGNORE, which counts only inserted rows. IGNORE
+        also turns other errors (a foreign key, a NOT NULL column, a value
+        that does not fit) into warnings and carries on: any warning but a
+        skipped duplicate fails the statement here, and the caller's
+        transaction rolls it back. One statement for all rows, so that
+        ``SHOW WARNINGS`` covers them all.
+        """
+        rows = [values] if isinstance(values, Mapping) else list(values)
+        if not rows:
+            return 0
+        stmt = table.insert().prefix_with("IGNORE").values(rows)
+        result: CursorResult[Any] = conn.execute(stmt)
+        problems = [
+            f"{code}: {message}"
+            for _level, code, message in conn.exec_driver_sql("SHOW WARNINGS")
+            if code != _MYSQL_DUPLICATE_KEY
+        ]
+        if problems:
+            raise StoreError(f"inserting into {table.name}: {'; '.join(problems)}")
         return result.rowcount
 
     def dispose(self) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import and_, select, update
 
 from reaper.model import IdentityKind, IdentityRef, utcnow
 from reaper.store import schema
-from reaper.store.database import Database
+from reaper.store.database import Database, retry_conflicts
 
 I = schema.identities  # noqa: E741
 
@@ -33,6 +33,7 @@ class DirectoryRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @retry_conflicts
     def record(self, seen: Iterable[Known], *, now: dt.datetime | None = None) -> int:
         """Remember (or refresh) identities as seen now; returns how many were new."""
         now = now or utcnow()

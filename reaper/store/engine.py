@@ -1,4 +1,4 @@
-"""Engines for the two supported databases, configured the way the store needs.
+"""Engines for the supported databases, configured the way the store needs.
 
 SQLite (the embedded default) gets WAL so readers never block the writer,
 ``synchronous=FULL`` because an audit record that vanishes on power loss is
@@ -10,6 +10,16 @@ chain head. Transactions that will write start with ``BEGIN IMMEDIATE``.
 PostgreSQL gets a connect timeout, pre-ping (a pooled connection the server
 closed is replaced instead of failing the next append) and an
 ``application_name`` so operators can see reaper in ``pg_stat_activity``.
+
+MySQL 8 and MariaDB 10.6+ (``mysql+pymysql://``; a bare ``mysql://`` or
+``mariadb://`` means PyMySQL too, the one driver reaper ships) get the same,
+plus what makes them behave like the other two: ``utf8mb4`` on the wire
+whatever the URL's ``charset`` says (DevStack writes ``charset=utf8``, which
+is MySQL's three-byte utf8 and cannot carry every Keystone name), strict
+``sql_mode`` (a value that does not fit is an error, never silently cut),
+``READ COMMITTED`` (PostgreSQL's level: a locking read sees what others
+committed, and claims take no gap locks that would block other controllers'
+inserts) and a pool recycle below the server's ``wait_timeout``.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import os
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 
 #: Execution option that makes a SQLite transaction ``BEGIN IMMEDIATE``.
 IMMEDIATE = "reaper_immediate"
@@ -83,10 +93,44 @@ def _postgresql_engine(url: str, connect_timeout: int) -> Engine:
     )
 
 
+#: The backends MySQL's dialect serves (SQLAlchemy names MariaDB URLs ``mariadb``).
+MYSQL_BACKENDS = frozenset({"mysql", "mariadb"})
+
+#: ``sql_mode`` of every MySQL session: strict, and ANSI quotes off (the default).
+MYSQL_SQL_MODE = "TRADITIONAL,NO_ENGINE_SUBSTITUTION"
+
+
+def mysql_url(url: str) -> URL:
+    """``url`` with PyMySQL as its driver when it names none (``mysql://``, ``mariadb://``)."""
+    parsed = make_url(url)
+    if parsed.drivername in MYSQL_BACKENDS:
+        parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
+    return parsed
+
+
+def _mysql_engine(url: str, connect_timeout: int) -> Engine:
+    return create_engine(
+        mysql_url(url),
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        isolation_level="READ COMMITTED",
+        connect_args={
+            "connect_timeout": connect_timeout,
+            "charset": "utf8mb4",
+            "init_command": f"SET SESSION sql_mode = '{MYSQL_SQL_MODE}'",
+        },
+    )
+
+
 def create(url: str, *, connect_timeout: int = 10) -> Engine:
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(url, connect_timeout)
     if backend == "postgresql":
         return _postgresql_engine(url, connect_timeout)
-    raise ValueError(f"unsupported database {backend!r}: reaper supports sqlite and postgresql")
+    if backend in MYSQL_BACKENDS:
+        return _mysql_engine(url, connect_timeout)
+    raise ValueError(
+        f"unsupported database {backend!r}: reaper supports sqlite, postgresql and mysql "
+        "(MySQL 8, MariaDB 10.6 and later)"
+    )

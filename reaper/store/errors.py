@@ -26,6 +26,18 @@ class StoreUnavailable(StoreError):
         self.commit_unknown = commit_unknown
 
 
+class Deadlock(StoreUnavailable):
+    """The database rolled this transaction back to break a deadlock (or a
+    serialization conflict): nothing of it was written, and running it again
+    is expected to succeed.
+
+    MySQL/MariaDB meet this in ordinary use: writers that wait for the same
+    new unique key each hold a shared lock on it, and the first to want it
+    exclusively deadlocks against the others. Repository methods that own
+    their transaction run it again (:func:`reaper.store.database.retry_conflicts`).
+    """
+
+
 class SchemaError(StoreError):
     """The database schema is not one this version of reaper can use."""
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Row
 from reaper import canonical
 from reaper.model import IdentityRef, Outcome, OutcomeStatus, Plan, PlanIntegrityError, utcnow
 from reaper.store import schema
-from reaper.store.database import Database
+from reaper.store.database import Database, retry_conflicts
 from reaper.store.errors import NotFound, StepAlreadyFinal
 
 P = schema.plans
@@ -107,6 +107,7 @@ class PlanRepository:
 
     # -- outcomes --------------------------------------------------------
 
+    @retry_conflicts
     def record_outcome(
         self,
         plan_hash: str,

@@ -37,11 +37,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
 
-from reaper.store.types import BigIntKey, UTCDateTime
+from reaper.store.types import MYSQL_TABLE_OPTIONS, BigIntKey, LongText, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -66,8 +65,9 @@ plans = Table(
     Column("identity_id", String(ID), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("stored_at", UTCDateTime(), nullable=False),
-    Column("body", Text(), nullable=False),
+    Column("body", LongText, nullable=False),
     Index("ix_plans_identity", "kind", "identity_id"),
+    **MYSQL_TABLE_OPTIONS,
 )
 
 tombstones = Table(
@@ -77,7 +77,7 @@ tombstones = Table(
     Column("kind", String(16), nullable=False),
     Column("identity_id", String(ID), nullable=False),
     Column("state", String(16), nullable=False),
-    Column("reason", Text(), nullable=False),
+    Column("reason", LongText, nullable=False),
     Column("plan_hash", String(HASH), ForeignKey("plans.hash"), nullable=True),
     Column("attempts", Integer(), nullable=False),
     Column("next_attempt_at", UTCDateTime(), nullable=True),
@@ -87,6 +87,7 @@ tombstones = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("kind", "identity_id"),
     Index("ix_tombstones_due", "state", "next_attempt_at"),
+    **MYSQL_TABLE_OPTIONS,
 )
 
 tombstone_triggers = Table(
@@ -98,10 +99,11 @@ tombstone_triggers = Table(
     Column("event_type", String(ID), nullable=True),
     Column("message_id", String(ID), nullable=True),
     #: Canonical JSON of the Keystone initiator, when the notification had one.
-    Column("initiator", Text(), nullable=True),
+    Column("initiator", LongText, nullable=True),
     Column("received_at", UTCDateTime(), nullable=False),
     UniqueConstraint("message_id"),
     Index("ix_tombstone_triggers_tombstone", "tombstone_id"),
+    **MYSQL_TABLE_OPTIONS,
 )
 
 step_outcomes = Table(
@@ -111,16 +113,17 @@ step_outcomes = Table(
     Column("step_id", String(ID), primary_key=True),
     Column("tombstone_id", String(36), ForeignKey("tombstones.id"), nullable=True),
     Column("status", String(16), nullable=False),
-    Column("reason", Text(), nullable=False),
+    Column("reason", LongText, nullable=False),
     Column("attempts", Integer(), nullable=False),
     #: Canonical JSON list of one line per retried failure.
-    Column("retries", Text(), nullable=False),
+    Column("retries", LongText, nullable=False),
     Column("started_at", UTCDateTime(), nullable=True),
     Column("finished_at", UTCDateTime(), nullable=True),
     #: When a deferred step becomes runnable (its grace period ends).
     Column("due_at", UTCDateTime(), nullable=True),
     Column("recorded_at", UTCDateTime(), nullable=False),
     Index("ix_step_outcomes_due", "status", "due_at"),
+    **MYSQL_TABLE_OPTIONS,
 )
 
 audit_records = Table(
@@ -134,13 +137,14 @@ audit_records = Table(
     Column("target_id", String(ID), nullable=True),
     Column("tombstone_id", String(36), nullable=True),
     Column("plan_hash", String(HASH), nullable=True),
-    Column("body", Text(), nullable=False),
+    Column("body", LongText, nullable=False),
     Column("record_hash", String(HASH), nullable=False),
     Column("prev_head", String(HASH), nullable=False),
     Column("head", String(HASH), nullable=False),
     Index("ix_audit_records_recorded_at", "recorded_at"),
     Index("ix_audit_records_target_id", "target_id"),
     Index("ix_audit_records_tombstone_id", "tombstone_id"),
+    **MYSQL_TABLE_OPTIONS,
 )
 
 audit_checkpoints = Table(
@@ -154,10 +158,11 @@ audit_checkpoints = Table(
     Column("tombstone_id", String(36), nullable=True),
     Column("key_id", String(HASH), nullable=True),
     #: The canonical JSON that was signed, and its SHA-256.
-    Column("body", Text(), nullable=False),
+    Column("body", LongText, nullable=False),
     Column("digest", String(HASH), nullable=False),
     #: Base64 Ed25519 signature of ``body``; NULL when no key was configured.
-    Column("signature", Text(), nullable=True),
+    Column("signature", LongText, nullable=True),
+    **MYSQL_TABLE_OPTIONS,
 )
 
 audit_chain_head = Table(
@@ -168,6 +173,7 @@ audit_chain_head = Table(
     Column("head", String(HASH), nullable=False),
     Column("checkpoint_number", BigInteger(), nullable=False),
     Column("checkpoint_digest", String(HASH), nullable=True),
+    **MYSQL_TABLE_OPTIONS,
 )
 
 #: Projects and users reaper has seen in Keystone, with their domains: once a
@@ -182,6 +188,7 @@ identities = Table(
     Column("name", String(ID), nullable=True),
     Column("seen_at", UTCDateTime(), nullable=False),
     Index("ix_identities_domain", "domain_id"),
+    **MYSQL_TABLE_OPTIONS,
 )
 
 #: The only row of ``audit_chain_head``.

@@ -1,4 +1,4 @@
-"""Databases for the store's functional tests: SQLite files and throwaway PostgreSQL.
+"""Databases for the store's functional tests: SQLite files, throwaway PostgreSQL and MariaDB.
 
 Each test gets a store of its own. On PostgreSQL that is a database created
 for the test from a template migrated once per session (``CREATE DATABASE
@@ -9,7 +9,13 @@ PostgreSQL (``REAPER_TEST_PG_URL``, default
 ``postgresql+psycopg2://postgres@127.0.0.1:5432``); when it is unreachable the
 PostgreSQL variants are skipped, or fail if ``REAPER_TEST_REQUIRE_PG`` is set.
 
-``store`` is parametrized over both databases, so one test specifies both.
+MySQL/MariaDB works the same way without templates (MySQL has none): each
+test's database is migrated when it is created. The server is the machine's
+MariaDB (``REAPER_TEST_MYSQL_URL``, default
+``mysql+pymysql://root@127.0.0.1:3306``); unreachable, its variants are
+skipped, or fail if ``REAPER_TEST_REQUIRE_MYSQL`` is set.
+
+``store`` is parametrized over every database, so one test specifies all.
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ from reaper.store import Store
 
 #: The fixtures conftest.py re-exports.
 __all__ = [
+    "fresh_mysql_url",
     "fresh_pg_url",
     "fresh_url",
+    "mysql_databases",
+    "mysql_url",
     "pg_databases",
     "pg_template",
     "pg_url",
@@ -39,6 +48,10 @@ __all__ = [
 ]
 
 DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+DEFAULT_MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306"
+
+#: The databases every store test runs on.
+DATABASES = ["sqlite", "postgresql", "mysql"]
 
 
 def pg_server_url() -> URL:
@@ -74,6 +87,45 @@ class PgDatabases:
     def drop(self, name: str) -> None:
         with self.admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if name in self.names:
+            self.names.remove(name)
+
+    def drop_all(self) -> None:
+        for name in list(reversed(self.names)):
+            self.drop(name)
+
+
+def mysql_server_url() -> URL:
+    url = make_url(os.environ.get("REAPER_TEST_MYSQL_URL") or DEFAULT_MYSQL_URL)
+    if url.drivername in ("mysql", "mariadb"):
+        url = url.set(drivername=f"{url.drivername}+pymysql")
+    return url.set(database=None)
+
+
+class MysqlDatabases:
+    """Creates MySQL databases named ``<prefix>_<n>`` and drops them all at the end."""
+
+    def __init__(self, admin: Engine, server: URL) -> None:
+        self.admin = admin
+        self.server = server
+        self.prefix = f"reaper_test_{os.getpid()}_{secrets.token_hex(3)}"
+        self._count = 0
+        self.names: list[str] = []
+
+    def create(self) -> str:
+        self._count += 1
+        name = f"{self.prefix}_{self._count}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        self.names.append(name)
+        return name
+
+    def url(self, name: str) -> str:
+        return self.server.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         if name in self.names:
             self.names.remove(name)
 
@@ -140,25 +192,58 @@ def fresh_pg_url(pg_databases: PgDatabases) -> Iterator[str]:
     pg_databases.drop(name)
 
 
+@pytest.fixture(scope="session")
+def mysql_databases() -> Iterator[MysqlDatabases]:
+    server = mysql_server_url()
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    error = _reachable(admin)
+    if error is not None:
+        admin.dispose()
+        message = f"MySQL is not reachable at {server.render_as_string()}: {error.orig}"
+        if os.environ.get("REAPER_TEST_REQUIRE_MYSQL"):
+            pytest.fail(message)
+        pytest.skip(message)
+    databases = MysqlDatabases(admin, server)
+    yield databases
+    databases.drop_all()
+    admin.dispose()
+
+
+@pytest.fixture
+def mysql_url(mysql_databases: MysqlDatabases) -> Iterator[str]:
+    """A migrated MySQL database of this test's own."""
+    name = mysql_databases.create()
+    url = mysql_databases.url(name)
+    Store.open(url).close()
+    yield url
+    mysql_databases.drop(name)
+
+
+@pytest.fixture
+def fresh_mysql_url(mysql_databases: MysqlDatabases) -> Iterator[str]:
+    """An empty MySQL database, never migrated."""
+    name = mysql_databases.create()
+    yield mysql_databases.url(name)
+    mysql_databases.drop(name)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: object) -> str:
     return f"sqlite:///{tmp_path}/state/reaper.sqlite"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def store_url(request: pytest.FixtureRequest) -> str:
     """A migrated database URL, once per supported database."""
-    if request.param == "sqlite":
-        return str(request.getfixturevalue("sqlite_url"))
-    return str(request.getfixturevalue("pg_url"))
+    fixture = {"sqlite": "sqlite_url", "postgresql": "pg_url", "mysql": "mysql_url"}
+    return str(request.getfixturevalue(fixture[request.param]))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def fresh_url(request: pytest.FixtureRequest) -> str:
     """A database URL with nothing in it yet, once per supported database."""
-    if request.param == "sqlite":
-        return str(request.getfixturevalue("sqlite_url"))
-    return str(request.getfixturevalue("fresh_pg_url"))
+    fixture = {"sqlite": "sqlite_url", "postgresql": "fresh_pg_url", "mysql": "fresh_mysql_url"}
+    return str(request.getfixturevalue(fixture[request.param]))
 
 
 @pytest.fixture
@@ -182,6 +267,10 @@ def tamper(url: str, *statements: str, params: dict[str, object] | None = None) 
     engine = raw_engine(url)
     try:
         with engine.connect() as conn:
+            if engine.dialect.name == "mysql":
+                # Standard SQL, as the statements are written for PostgreSQL and
+                # SQLite: || concatenates, double quotes name columns.
+                conn.execute(text("SET SESSION sql_mode = 'ANSI,TRADITIONAL'"))
             if engine.dialect.name == "postgresql":
                 for table in ("audit_records", "audit_checkpoints"):
                     conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))

@@ -136,6 +136,14 @@ def refuse_message_id(url: str, poison: str) -> None:
                     "FOR EACH ROW EXECUTE FUNCTION refuse()"
                 )
             )
+        elif engine.dialect.name in ("mysql", "mariadb"):
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON tombstone_triggers FOR EACH ROW "
+                    f"IF NEW.message_id = '{poison}' THEN "
+                    "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no poison here'; END IF"
+                )
+            )
         else:
             conn.execute(
                 text(

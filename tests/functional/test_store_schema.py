@@ -115,5 +115,36 @@ def test_an_unreachable_database_is_reported_as_unavailable() -> None:
 
 
 def test_an_unsupported_database_is_refused() -> None:
-    with pytest.raises(ValueError, match="unsupported database"):
-        Store.open("mysql+pymysql://reaper@localhost/reaper")
+    with pytest.raises(ValueError, match="unsupported database 'mssql'"):
+        Store.open("mssql+pyodbc://reaper@localhost/reaper")
+
+
+def test_a_mysql_url_without_a_driver_means_pymysql(fresh_mysql_url: str) -> None:
+    bare = fresh_mysql_url.replace("mysql+pymysql://", "mysql://", 1)
+
+    with Store.open(bare) as store:
+        assert store.db.engine.dialect.driver == "pymysql"
+        store.tombstones.record_trigger(PROJECT, Trigger(TriggerSource.CLI))
+
+
+def test_devstacks_utf8_mysql_url_still_gets_four_byte_text_compared_as_bytes(
+    fresh_mysql_url: str,
+) -> None:
+    # DevStack's database_connection_url ends in ?charset=utf8 (three-byte utf8).
+    store = Store.open(f"{fresh_mysql_url}?charset=utf8")
+    try:
+        with store.db.engine.connect() as conn:
+            charset = conn.execute(text("SELECT @@character_set_connection")).scalar()
+            collations = set(
+                conn.execute(
+                    text(
+                        "SELECT table_collation FROM information_schema.tables "
+                        "WHERE table_schema = DATABASE() AND table_name <> 'alembic_version'"
+                    )
+                ).scalars()
+            )
+    finally:
+        store.close()
+
+    assert charset == "utf8mb4"
+    assert collations == {"utf8mb4_bin"}

@@ -19,7 +19,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
 from reaper.model import IdentityRef, Tombstone, Trigger, utcnow
-from reaper.store.database import Database
+from reaper.store.database import Database, retry_conflicts
 from reaper.store.tombstones.rows import TR, T, load, new_row, tombstone_of, trigger_row
 
 
@@ -40,6 +40,7 @@ class TriggerIntake:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @retry_conflicts
     def record_trigger(
         self, identity: IdentityRef, trigger: Trigger, *, now: dt.datetime | None = None
     ) -> TriggerResult:
@@ -54,6 +55,7 @@ class TriggerIntake:
         with self._db.write("record a trigger") as conn:
             return self._record(conn, identity, trigger, now)
 
+    @retry_conflicts
     def record_triggers(
         self,
         items: Sequence[tuple[IdentityRef, Trigger]],

@@ -9,6 +9,11 @@ trigger: reaper itself never modifies a record, so such a statement is
 either a bug or tampering, and either must fail loudly. Someone with enough
 privilege can drop the trigger; the hash chain and signed checkpoints are
 what detect that.
+
+MySQL and MariaDB came after this revision was first released; what they
+need (``DATETIME(6)``, ``LONGTEXT``, utf8mb4 tables with a binary collation,
+``SIGNAL`` triggers) is spelled through types and options that leave the
+SQLite and PostgreSQL schema exactly as it was.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from reaper.store.types import BigIntKey, UTCDateTime
+from reaper.store.types import MYSQL_TABLE_OPTIONS, BigIntKey, LongText, UTCDateTime
 
 revision = "0001"
 down_revision = None
@@ -46,6 +51,15 @@ def _append_only(table: str) -> None:
             f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION reaper_audit_append_only()"
         )
+    elif op.get_bind().dialect.name in ("mysql", "mariadb"):
+        # MySQL has no TRUNCATE trigger; TRUNCATE needs the DROP privilege,
+        # which the controllers' account should not have (doc/operations.md).
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                "FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = "
+                f"'reaper: {verb} on {table} is refused, the audit trail is append-only'"
+            )
     else:
         for verb in ("UPDATE", "DELETE"):
             op.execute(
@@ -63,8 +77,9 @@ def upgrade() -> None:
         sa.Column("identity_id", sa.String(255), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("stored_at", UTCDateTime(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("body", LongText, nullable=False),
         sa.PrimaryKeyConstraint("hash", name="pk_plans"),
+        **MYSQL_TABLE_OPTIONS,
     )
     op.create_index("ix_plans_identity", "plans", ["kind", "identity_id"])
 
@@ -74,7 +89,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("identity_id", sa.String(255), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("reason", LongText, nullable=False),
         sa.Column("plan_hash", sa.String(64), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
@@ -87,6 +102,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["plan_hash"], ["plans.hash"], name="fk_tombstones_plan_hash_plans"
         ),
+        **MYSQL_TABLE_OPTIONS,
     )
     op.create_index("ix_tombstones_due", "tombstones", ["state", "next_attempt_at"])
 
@@ -97,7 +113,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("event_type", sa.String(255), nullable=True),
         sa.Column("message_id", sa.String(255), nullable=True),
-        sa.Column("initiator", sa.Text(), nullable=True),
+        sa.Column("initiator", LongText, nullable=True),
         sa.Column("received_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_tombstone_triggers"),
         sa.UniqueConstraint("message_id", name="uq_tombstone_triggers_message_id"),
@@ -106,6 +122,7 @@ def upgrade() -> None:
             ["tombstones.id"],
             name="fk_tombstone_triggers_tombstone_id_tombstones",
         ),
+        **MYSQL_TABLE_OPTIONS,
     )
     op.create_index("ix_tombstone_triggers_tombstone", "tombstone_triggers", ["tombstone_id"])
 
@@ -115,9 +132,9 @@ def upgrade() -> None:
         sa.Column("step_id", sa.String(255), nullable=False),
         sa.Column("tombstone_id", sa.String(36), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("reason", LongText, nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("retries", sa.Text(), nullable=False),
+        sa.Column("retries", LongText, nullable=False),
         sa.Column("started_at", UTCDateTime(), nullable=True),
         sa.Column("finished_at", UTCDateTime(), nullable=True),
         sa.Column("due_at", UTCDateTime(), nullable=True),
@@ -131,6 +148,7 @@ def upgrade() -> None:
             ["tombstones.id"],
             name="fk_step_outcomes_tombstone_id_tombstones",
         ),
+        **MYSQL_TABLE_OPTIONS,
     )
     op.create_index("ix_step_outcomes_due", "step_outcomes", ["status", "due_at"])
 
@@ -144,11 +162,12 @@ def upgrade() -> None:
         sa.Column("target_id", sa.String(255), nullable=True),
         sa.Column("tombstone_id", sa.String(36), nullable=True),
         sa.Column("plan_hash", sa.String(64), nullable=True),
-        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("body", LongText, nullable=False),
         sa.Column("record_hash", sa.String(64), nullable=False),
         sa.Column("prev_head", sa.String(64), nullable=False),
         sa.Column("head", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_audit_records"),
+        **MYSQL_TABLE_OPTIONS,
     )
     op.create_index("ix_audit_records_recorded_at", "audit_records", ["recorded_at"])
     op.create_index("ix_audit_records_target_id", "audit_records", ["target_id"])
@@ -163,10 +182,11 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(32), nullable=False),
         sa.Column("tombstone_id", sa.String(36), nullable=True),
         sa.Column("key_id", sa.String(64), nullable=True),
-        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("body", LongText, nullable=False),
         sa.Column("digest", sa.String(64), nullable=False),
-        sa.Column("signature", sa.Text(), nullable=True),
+        sa.Column("signature", LongText, nullable=True),
         sa.PrimaryKeyConstraint("number", name="pk_audit_checkpoints"),
+        **MYSQL_TABLE_OPTIONS,
     )
 
     head = op.create_table(
@@ -177,6 +197,7 @@ def upgrade() -> None:
         sa.Column("checkpoint_number", sa.BigInteger(), nullable=False),
         sa.Column("checkpoint_digest", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_audit_chain_head"),
+        **MYSQL_TABLE_OPTIONS,
     )
     op.bulk_insert(
         head,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from reaper.store.types import UTCDateTime
+from reaper.store.types import MYSQL_TABLE_OPTIONS, UTCDateTime
 
 revision = "0002"
 down_revision = "0001"
@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(255), nullable=True),
         sa.Column("seen_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("kind", "id", name=op.f("pk_identities")),
+        **MYSQL_TABLE_OPTIONS,
     )
     op.create_index("ix_identities_domain", "identities", ["domain_id"])
 
