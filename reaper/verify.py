@@ -61,12 +61,13 @@ def verify(conn: Any, identity: IdentityRef) -> Verification:
     from openstack import exceptions as sdk_exc
 
     getter = {
-        IdentityKind.PROJECT: conn.identity.get_project,
-        IdentityKind.USER: conn.identity.get_user,
-        IdentityKind.DOMAIN: conn.identity.get_domain,
+        IdentityKind.PROJECT: "get_project",
+        IdentityKind.USER: "get_user",
+        IdentityKind.DOMAIN: "get_domain",
     }[identity.kind]
     try:
-        found = getter(identity.id)
+        # conn.identity itself may need a token (endpoint discovery): inside the try.
+        found = getattr(conn.identity, getter)(identity.id)
     except sdk_exc.NotFoundException:
         return Verification(identity, IdentityState.GONE)
     except sdk_exc.SDKException as exc:
