@@ -1,9 +1,10 @@
 """The controller's HTTP endpoint: ``/healthz`` and Prometheus ``/metrics``.
 
 ``/healthz`` answers 200 only when the listener is connected, the store
-answers and Keystone answers (each check's result is cached a few seconds,
-so a scraping load balancer cannot hammer Keystone), else 503; the JSON
-body says which check failed. It binds to ``[api] host``:``[api] port``.
+answers and Keystone accepts reaper's credentials as an admin's (each
+check's result is cached a few seconds, so a scraping load balancer cannot
+hammer Keystone), else 503; the JSON body says which check failed and why
+(for Keystone, the same one line ``reaper`` would print). It binds to ``[api] host``:``[api] port``.
 """
 
 from __future__ import annotations

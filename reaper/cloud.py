@@ -3,7 +3,8 @@
 A token scoped to a deleted project cannot exist, so reaper always acts as an
 admin and names owners explicitly in every call. Credentials come from a
 clouds.yaml cloud (``--os-cloud``, ``OS_CLOUD`` or ``[service_credentials]
-cloud``) or from the keystoneauth options of ``[service_credentials]``.
+cloud``), from an openrc's ``OS_*`` variables or from the keystoneauth
+options of ``[service_credentials]``; ``credentials.py`` decides which.
 
 Read-only is enforced below openstacksdk, in the keystoneauth session every
 request goes through: :class:`GuardedSession` refuses any method but GET,
@@ -16,6 +17,8 @@ Reads (and token requests) that meet a transient failure (a connection
 error, 409, 429, 5xx) are asked again a few times, with a short backoff,
 in the session: they change nothing, and one lost answer must not make a
 plan incomplete, a confirmation round wasted or a Keystone check fail.
+Only a connection to Keystone's auth URL that cannot be made is given up
+after a second try: an operator pointed at the wrong URL hears so at once.
 Mutations are never retried here: the executor retries them, step by
 step, and audits every attempt.
 """
@@ -23,6 +26,7 @@ step, and audits every attempt.
 from __future__ import annotations
 
 import collections
+import importlib.metadata
 import os
 import threading
 import time
@@ -37,7 +41,7 @@ from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 
-from reaper import config, log
+from reaper import config, credentials, log
 
 LOG = log.get(__name__)
 
@@ -53,10 +57,6 @@ class MutationRefused(RuntimeError):
         super().__init__(f"read-only: refused {method} {urlparse(url).path}")
         self.method = method
         self.url = url
-
-
-class CredentialsMissing(ValueError):
-    """Neither a clouds.yaml cloud nor [service_credentials] auth options are set."""
 
 
 class RequestCounter:
@@ -100,6 +100,10 @@ class GuardedSession(ks_session.Session):
     read_only = False
     #: Tries of a read (or token request) before its failure is the caller's.
     read_attempts = 5
+    #: Tries of a request to Keystone's auth URL (version discovery, token) that
+    #: cannot connect: a second one covers a dropped keep-alive connection, and an
+    #: auth URL nothing answers on is reported at once instead of after seconds.
+    auth_connect_attempts = 2
     #: First backoff between tries, doubled each time (with jitter).
     read_backoff = 0.2
     #: Upper bound of one wait, whatever ``Retry-After`` asks.
@@ -133,6 +137,7 @@ class GuardedSession(ks_session.Session):
 
     def _read(self, url: str, method: str, counted: bool, kwargs: dict[str, Any]) -> Any:
         """A read, asked again (tenacity) while the failure is a passing one."""
+        authenticating = self._authenticating(url, kwargs)
 
         def attempt() -> Any:
             if counted:
@@ -147,9 +152,16 @@ class GuardedSession(ks_session.Session):
             hinted = _retry_after(getattr(exc, "response", None))
             return min(max(backoff(state), hinted or 0.0), self.read_max_wait)
 
+        def stop(state: tenacity.RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            unreachable = authenticating and isinstance(exc, ks_exc.ConnectionError)
+            limit = self.auth_connect_attempts if unreachable else self.read_attempts
+            return state.attempt_number >= limit
+
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            LOG.warning(
+            # An authentication that fails for good is reported once, by the caller.
+            (LOG.debug if authenticating else LOG.warning)(
                 "read failed, retrying",
                 method=method,
                 path=urlparse(url).path,
@@ -162,7 +174,7 @@ class GuardedSession(ks_session.Session):
             multiplier=self.read_backoff, max=self.read_max_wait
         )
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.read_attempts),
+            stop=stop,
             wait=wait,
             retry=tenacity.retry_if_exception(_passing),
             before_sleep=before_sleep,
@@ -173,6 +185,17 @@ class GuardedSession(ks_session.Session):
             return retrying(attempt)
         except _PassingFailure as failure:
             return failure.response  # the caller asked not to raise: it reads the status
+
+    def _authenticating(self, url: str, kwargs: Mapping[str, Any]) -> bool:
+        """Whether this is keystoneauth talking to the auth URL: version discovery or a token.
+
+        Both are sent without a token; so is the version discovery of the
+        other services, which goes to their own hosts.
+        """
+        auth_url = getattr(self.auth, "auth_url", None)
+        if kwargs.get("authenticated") is not False or not auth_url:
+            return False
+        return urlparse(url).netloc == urlparse(str(auth_url)).netloc
 
     def _absolute(self, url: str, kwargs: Mapping[str, Any]) -> str:
         """The URL keystoneauth will send to: openstacksdk passes paths plus an endpoint.
@@ -228,27 +251,66 @@ def _is_token_request(url: str, kwargs: Mapping[str, Any]) -> bool:
     )
 
 
-def connect(conf: cfg.ConfigOpts, *, read_only: bool) -> Any:
-    """An admin openstacksdk ``Connection``; read-only ones refuse mutations."""
+def connect(
+    conf: cfg.ConfigOpts,
+    *,
+    read_only: bool,
+    source: credentials.CredentialSource | None = None,
+) -> Any:
+    """An admin openstacksdk ``Connection``; read-only ones refuse mutations.
+
+    ``source`` is where the credentials come from (the CLI resolves it with
+    its ``--os-cloud``); without one, the environment and ``[service_credentials]``
+    decide (:func:`reaper.credentials.resolve`). Nothing is sent yet: a
+    configuration that cannot make a connection (an unknown plugin or cloud,
+    a missing option) raises :class:`~reaper.credentials.CredentialError`;
+    :func:`authenticate` finds out whether Keystone accepts it.
+    """
+    source = source or credentials.resolve(conf, environ=os.environ)
+    try:
+        conn = _connect(conf, source, ReadOnlySession if read_only else GuardedSession)
+    except credentials.CredentialError:
+        raise
+    except Exception as exc:
+        problem = credentials.explain(exc, source)
+        if problem is None:
+            raise
+        raise problem from exc
+    auth = conn.session.auth
+    # keystoneauth's v3 plugins say system_scope; its generic ones keep it private.
+    if getattr(auth, "system_scope", None) or getattr(auth, "_system_scope", None):
+        # Nova and Glance refuse what reaper asks of a system-scoped token, and Neutron
+        # lists nothing to it: plans would miss resources. Fail before anything is asked.
+        raise credentials.CredentialError(
+            f"{source.where()} asks for a system-scoped token, which the services do not "
+            "accept for what reaper needs: scope it to a project (project_name or "
+            "project_id) where the user has the admin role",
+            credentials.Reason.CONFIG,
+        )
+    return conn
+
+
+def _connect(
+    conf: cfg.ConfigOpts, source: credentials.CredentialSource, session_class: type[GuardedSession]
+) -> Any:
     import openstack.config
     import openstack.connection
 
-    session_class = ReadOnlySession if read_only else GuardedSession
     creds = conf[config.SERVICE_CREDENTIALS_GROUP]
-    cloud = creds.cloud or os.environ.get("OS_CLOUD")
-    if cloud:
+    if source.origin is not credentials.Origin.CONFIG_AUTH:
         loader = openstack.config.OpenStackConfig(session_constructor=session_class)
-        region = loader.get_one(
-            cloud=cloud,
-            region_name=creds.region_name,
-            interface=creds.interface,
-        )
+        if source.origin is credentials.Origin.CONFIG_CLOUD:
+            # The section that names the cloud may also choose its region and interface.
+            region = loader.get_one(
+                cloud=source.cloud, region_name=creds.region_name, interface=creds.interface
+            )
+        else:
+            # The command line and the environment bring everything with them.
+            region = loader.get_one(cloud=source.cloud or loader.envvar_key)
         return openstack.connection.Connection(config=region)
-    if not creds.auth_type:
-        raise CredentialsMissing(
-            "no cloud credentials: pass --os-cloud, set OS_CLOUD, or configure "
-            "[service_credentials] in reaper.conf (cloud, or auth_type and its options)"
-        )
+    if source.auth_type not in _plugin_names():
+        # Asked for it, stevedore would log a warning before keystoneauth raises this.
+        raise ks_exc.NoMatchingPlugin(str(source.auth_type))
     # keystoneauth registers the options of the configured plugin, then reads them.
     auth = ks_loading.load_auth_from_conf_options(conf, config.SERVICE_CREDENTIALS_GROUP)
     session = ks_loading.load_session_from_conf_options(
@@ -265,6 +327,32 @@ def connect(conf: cfg.ConfigOpts, *, read_only: bool) -> Any:
         region_name=creds.region_name,
         interface=creds.interface,
     )
+
+
+def _plugin_names() -> set[str]:
+    """keystoneauth's plugin names, read from the entry points without importing them."""
+    return {ep.name for ep in importlib.metadata.entry_points(group="keystoneauth1.plugin")}
+
+
+def authenticate(conn: Any, source: credentials.CredentialSource) -> None:
+    """Ask Keystone for a token now, so that credentials it refuses are said first.
+
+    Raises :class:`~reaper.credentials.CredentialError` (unreachable, 401...)
+    with the auth URL in its message.
+    """
+    try:
+        conn.authorize()
+    except Exception as exc:
+        problem = credentials.explain(exc, source, auth_url=auth_url_of(conn))
+        if problem is None:
+            raise
+        raise problem from exc
+
+
+def auth_url_of(conn: Any) -> str | None:
+    """The Keystone URL a connection authenticates against."""
+    url = getattr(getattr(conn.session, "auth", None), "auth_url", None)
+    return str(url) if url else None
 
 
 def counter_of(conn: Any) -> RequestCounter:

@@ -376,22 +376,42 @@ CREDENTIAL_OPTS = [
         choices=("public", "internal", "admin"),
         help="Endpoint interface reaper uses from the catalog.",
     ),
+    cfg.FloatOpt(
+        "keystone_retry_max_wait",
+        default=60.0,
+        min=1.0,
+        help="Longest wait, in seconds, between two tries of Keystone while it cannot be "
+        "reached or refuses reaper's credentials. Meanwhile the controller claims no "
+        "tombstone (none is given up) and /healthz says why; it resumes at most this long "
+        "after Keystone answers again.",
+    ),
 ]
 
 
+#: The keystoneauth plugins doc/install.md documents, whose options the sample lists.
+DOCUMENTED_AUTH_TYPES = ("password", "v3applicationcredential")
+
+
 def _credential_opts() -> list[cfg.Opt]:
-    """[service_credentials] as the sample config shows it: reaper's, the session's, password's.
+    """[service_credentials] as the sample config shows it: reaper's, the session's, the plugins'.
 
     Only for ``oslo-config-generator``: at run time keystoneauth registers the
     options of whichever ``auth_type`` is configured, just before it reads
-    them (see :func:`register_opts`), the way aodh and ceilometer do.
+    them (see :func:`register_opts`), the way aodh and ceilometer do. The
+    options of the documented plugins are listed once each.
     """
-    return [
+    opts: list[cfg.Opt] = [
         *CREDENTIAL_OPTS,
         *ks_loading.get_session_conf_options(),
         *ks_loading.get_auth_common_conf_options(),
-        *ks_loading.get_auth_plugin_conf_options("password"),
     ]
+    seen = {o.dest for o in opts}
+    for auth_type in DOCUMENTED_AUTH_TYPES:
+        for opt in ks_loading.get_auth_plugin_conf_options(auth_type):
+            if opt.dest not in seen:
+                seen.add(opt.dest)
+                opts.append(opt)
+    return opts
 
 
 GROUPS: dict[str, list[cfg.Opt]] = {

@@ -35,7 +35,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from reaper import cloud, config, log, sweep
+from reaper import config, credentials, log, sweep
 from reaper.api import ApiServer, Health
 from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
@@ -46,6 +46,7 @@ from reaper.events.deadletter import DeadLetterConsumer
 from reaper.events.listener import IdentityEndpoint, Listener, broker_url
 from reaper.events.undecodable import DeadLetterRecorder, UndecodableAuditor
 from reaper.ids import InvalidIdPattern
+from reaper.keystone_access import CloudAccess
 from reaper.metrics import Metrics, StepMetrics
 from reaper.model import utcnow
 from reaper.policy import PolicyError, configured_policy_paths, load_policies
@@ -99,7 +100,7 @@ class PolicyHolder:
 
 
 class Controller:
-    def __init__(self, conf: cfg.ConfigOpts) -> None:
+    def __init__(self, conf: cfg.ConfigOpts, *, os_cloud: str | None = None) -> None:
         self.conf = conf
         self.stopping = threading.Event()
         self.wake = threading.Event()
@@ -108,8 +109,7 @@ class Controller:
         self.store = Store.from_conf(conf, retry_for=30.0)
         self.trail = AuditTrail.from_conf(self.store, conf)
         self.policies = PolicyHolder(conf, self.trail)
-        self._conn: Any = None
-        self._conn_lock = threading.Lock()
+        self.cloud = CloudAccess(conf, os_cloud=os_cloud, on_failure=self.metrics.keystone_failure)
         endpoint = IdentityEndpoint(
             self.store,
             self.trail,
@@ -132,6 +132,7 @@ class Controller:
             observers=lambda: [StepMetrics(self.metrics)],
             metrics=self.metrics,
             stop=self.stopping,
+            gate=self.cloud.gate,
         )
         self.checkpointer = Checkpointer.from_conf(self.trail, conf)
         self.metrics.observe_store(self.store.tombstones.counts, self._queue_lag)
@@ -142,7 +143,7 @@ class Controller:
             {
                 "listener": self._check_listener,
                 "store": lambda: self.store.tombstones.counts(),
-                "keystone": self._check_keystone,
+                "keystone": self.cloud.check,
             }
         )
         self.api = ApiServer(conf.api.host, conf.api.port, self.health, self.metrics)
@@ -152,17 +153,11 @@ class Controller:
 
     def connection(self) -> Any:
         """One admin connection for the process (openstacksdk sessions are thread-safe)."""
-        with self._conn_lock:
-            if self._conn is None:
-                self._conn = cloud.connect(self.conf, read_only=False)
-            return self._conn
+        return self.cloud.connection()
 
     def _check_listener(self) -> None:
         if not self.listener.running:
             raise RuntimeError("listener is not running")
-
-    def _check_keystone(self) -> None:
-        self.connection().identity.get("/")
 
     def _queue_lag(self) -> float:
         oldest = self.store.tombstones.oldest_due()
@@ -177,6 +172,7 @@ class Controller:
             store=self.store.db.safe_url,
             dry_run=self.conf.dry_run,
             policies=self.policies().digest,
+            credentials=self.cloud.describe(),
         )
         for tid in self.store.tombstones.held_by(self.conf.host):
             # Ours from a previous life (killed mid-job): free them to resume now.
@@ -187,7 +183,7 @@ class Controller:
         self._read_dead_letters()
         self.api.start()
         self.checkpointer.start()
-        self._spawn("reaper-warmup", self._warm_up)
+        self._spawn("reaper-warmup", self.cloud.warm_up)
         for i in range(self.conf.workers):
             self._spawn(f"reaper-worker-{i}", self._work_loop)
         if self.conf.sweep.enabled:
@@ -231,22 +227,6 @@ class Controller:
 
     # -- loops ---------------------------------------------------------------------
 
-    def _warm_up(self) -> None:
-        """Authenticate and discover every service's endpoint and versions now.
-
-        The first plan would otherwise pay for a token and one version
-        discovery per service (seconds), right when a deletion has just
-        arrived and the operator expects reaper to act within a second.
-        """
-        try:
-            conn = self.connection()
-            conn.authorize()
-            for proxy in (conn.compute, conn.block_storage, conn.network, conn.image):
-                proxy.get_endpoint()
-                proxy.get_api_major_version()
-        except Exception as exc:  # the first plan will try (and report) again
-            LOG.warning("warm-up of the cloud connection failed", error=str(exc))
-
     def _work_loop(self) -> None:
         delay = self.conf.poll_interval
         while not self.stopping.is_set():
@@ -269,6 +249,11 @@ class Controller:
 
     def sweep_once(self) -> int:
         """One sweep, if no other controller is sweeping; returns tombstones opened."""
+        if not self.cloud.gate.admit():
+            LOG.warning(
+                "sweep skipped: Keystone cannot be used", error=str(self.cloud.gate.problem)
+            )
+            return 0
         try:
             with sweep.exclusive(self.store) as mine:
                 if not mine:
@@ -279,8 +264,12 @@ class Controller:
                 )
                 self.store.directory.record(found.known)
                 opened = sweep.open_tombstones(self.store, found.orphans)
-        except Exception:
-            LOG.exception("sweep failed")
+        except Exception as exc:
+            problem = credentials.explain(exc, None, keystone=False)
+            if problem is None:
+                LOG.exception("sweep failed")
+            else:
+                self.cloud.gate.failed(problem)
             return 0
         new = sum(1 for _, created in opened if created)
         for orphan, created in opened:
@@ -328,9 +317,9 @@ def _seconds(n: int) -> dt.timedelta:
     return dt.timedelta(seconds=n)
 
 
-def run(conf: cfg.ConfigOpts) -> int:
+def run(conf: cfg.ConfigOpts, *, os_cloud: str | None = None) -> int:
     try:
-        controller = Controller(conf)
+        controller = Controller(conf, os_cloud=os_cloud)
     except AlreadyRunning as exc:
         LOG.error(str(exc))
         return 1

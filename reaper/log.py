@@ -83,6 +83,8 @@ def _redact_rendered(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> M
 _QUIET = {
     # Useful at DEBUG only; at INFO they repeat every HTTP request.
     "keystoneauth": logging.WARNING,
+    # "Failed to discover available identity versions": reaper says it better, once.
+    "keystoneauth.identity.generic.base": logging.ERROR,
     "openstack": logging.WARNING,
     "urllib3": logging.WARNING,
     "stevedore": logging.WARNING,

@@ -15,6 +15,12 @@ What an operator alerts on:
 ``reaper_tombstones{state="partial"|"held"}``, ``reaper_queue_lag_seconds``
     Cleanups that keep failing, wait for an operator, or wait too long.
 
+``reaper_keystone_failures_total{reason}``
+    reaper could not use Keystone: its credentials cannot make a connection
+    (``config``), Keystone is ``unreachable``, or refuses them
+    (``unauthorized``, ``forbidden``). Tombstones wait meanwhile and
+    ``/healthz`` says why; alert on any increase that lasts.
+
 ``reaper_notifications_total{event_type,outcome}``, ``reaper_steps_total{action,outcome}``
     What arrived and what reaper did with it. Outcomes ``rejected_<code>``
     count messages reaper refused (each audited); ``rejected_undecodable``
@@ -34,6 +40,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from reaper.credentials import Reason
 from reaper.model import Outcome, Resource, Step, TombstoneState
 
 
@@ -68,6 +75,15 @@ class Metrics:
             registry=self.registry,
             buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
         )
+        self.keystone_failures = Counter(
+            "reaper_keystone_failures",
+            "Times reaper could not use Keystone, by reason: config (the credentials cannot "
+            "make a connection), unreachable, unauthorized (401), forbidden (403).",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in Reason:  # served as 0 from the start, so rates and alerts see them
+            self.keystone_failures.labels(reason=reason.value)
         self._state_counts: Callable[[], Mapping[str, int]] = dict
         self._queue_lag: Callable[[], float] = lambda: 0.0
         self._listener_up: Callable[[], bool] = lambda: False
@@ -93,6 +109,9 @@ class Metrics:
         if event_type.startswith("identity."):
             with self._lock:
                 self._last_notification = time.time()
+
+    def keystone_failure(self, reason: str) -> None:
+        self.keystone_failures.labels(reason=str(getattr(reason, "value", reason))).inc()
 
     def tombstone_moved(self, state: TombstoneState) -> None:
         self.transitions.labels(state=state.value).inc()

@@ -27,7 +27,9 @@ from typing import Any
 from reaper import lifecycle, log, pipeline, planner
 from reaper.audit.record import AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
+from reaper.credentials import CredentialError
 from reaper.executor import Limits, Observer, Report
+from reaper.keystone_access import KeystoneGate
 from reaper.model import (
     IdentityKind,
     OutcomeStatus,
@@ -66,6 +68,7 @@ class Worker:
         observers: Callable[[], list[Observer]] = list,
         metrics: Any = None,
         stop: threading.Event | None = None,
+        gate: KeystoneGate | None = None,
     ) -> None:
         self.stop = stop or threading.Event()
         self.conf = conf
@@ -75,12 +78,18 @@ class Worker:
         self.policies = policies
         self.observers = observers
         self.metrics = metrics
+        self.gate = gate
         self.owner = conf.host
 
     # -- the loop body -----------------------------------------------------------
 
     def work_once(self) -> Tombstone | None:
-        """Claim the next due tombstone and take it as far as it goes now."""
+        """Claim the next due tombstone and take it as far as it goes now.
+
+        Nothing is claimed while Keystone cannot be used (``gate``).
+        """
+        if self.gate is not None and not self.gate.admit():
+            return None
         tombstone = self.store.tombstones.claim_next(self.owner)
         if tombstone is None:
             return None
@@ -95,6 +104,10 @@ class Worker:
         except StoreError:
             raise  # the controller backs off; the lease expires or is released on restart
         except Exception as exc:
+            # A configuration that cannot make a connection stops every tombstone alike.
+            if isinstance(exc, CredentialError) and self.gate is not None:
+                self.gate.failed(exc)
+                return self._wait_for_keystone(tombstone)
             LOG.exception("tombstone failed", tombstone=tombstone.id)
             return self._retry_later(tombstone, f"unexpected error: {type(exc).__name__}: {exc}")
 
@@ -120,7 +133,8 @@ class Worker:
         try:
             verification = verify(conn, identity)
         except VerificationError as exc:
-            return self._retry_later(tombstone, str(exc))
+            return self._retry_later(tombstone, str(exc), exc)
+        self._keystone_answered()
         trigger = tombstone.triggers[-1] if tombstone.triggers else None
         if not verification.allows(disabled_ok=True):
             self.trail.append(
@@ -206,7 +220,8 @@ class Worker:
             try:
                 verification = verify(conn, plan.identity)
             except VerificationError as exc:
-                return self._retry_later(tombstone, str(exc))
+                return self._retry_later(tombstone, str(exc), exc)
+            self._keystone_answered()
             if not verification.allows(disabled_ok=plan.trigger.endswith(".disabled")):
                 done = self._move(
                     tombstone, TombstoneState.REFUSED, reason=verification.refusal(), release=True
@@ -310,7 +325,27 @@ class Worker:
             self.metrics.tombstone_moved(to)
         return moved
 
-    def _retry_later(self, tombstone: Tombstone, reason: str) -> Tombstone:
+    def _keystone_answered(self) -> None:
+        if self.gate is not None:
+            self.gate.succeeded()
+
+    def _wait_for_keystone(self, tombstone: Tombstone) -> Tombstone:
+        """Keystone cannot be used: the tombstone keeps its state until the gate lets a try in."""
+        assert self.gate is not None
+        problem = self.gate.problem
+        return self._move(
+            tombstone,
+            tombstone.state,
+            reason=f"waiting for Keystone: {problem}",
+            next_attempt_at=utcnow() + dt.timedelta(seconds=self.gate.seconds_to_retry()),
+            release=True,
+        )
+
+    def _retry_later(
+        self, tombstone: Tombstone, reason: str, exc: BaseException | None = None
+    ) -> Tombstone:
+        if exc is not None and self.gate is not None and self.gate.failed(exc) is not None:
+            return self._wait_for_keystone(tombstone)
         LOG.warning("tombstone retried later", tombstone=tombstone.id, reason=reason)
         return self._move(
             tombstone,

@@ -150,7 +150,7 @@ class ApplyCommand(Lister):
             except ValueError as exc:
                 raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
         policies = load_policies(args.policy or configured_policy_paths(conf))
-        conn = cloud.connect(conf, read_only=args.dry_run)
+        conn = self.app.connect(read_only=args.dry_run)
         store = Store.from_conf(conf)
         trail = AuditTrail.from_conf(store, conf)
         if args.due:
@@ -173,7 +173,8 @@ class ApplyCommand(Lister):
             except pipeline.Refused as exc:
                 raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
             except VerificationError as exc:
-                raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
+                message = self.app.keystone_error(exc, conn)
+                raise _Stop(f"error: {message}", exitcodes.ERROR) from exc
             plan = planned.plan
         if plan.held and not args.approve:
             reasons = "; ".join(plan.held)
@@ -254,7 +255,7 @@ class ApplyCommand(Lister):
         try:
             verification = verify(conn, plan.identity)
         except VerificationError as exc:
-            raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
+            raise _Stop(f"error: {self.app.keystone_error(exc, conn)}", exitcodes.ERROR) from exc
         disabled_ok = args.disabled_ok or plan.trigger.endswith(".disabled")
         if not verification.allows(disabled_ok=disabled_ok):
             raise _Stop(f"refused: {verification.refusal()}", exitcodes.REFUSED)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -20,7 +21,8 @@ from cliff.commandmanager import CommandManager
 from oslo_config import cfg
 
 import reaper
-from reaper import config, log
+from reaper import cloud, config, credentials, log
+from reaper.cli import exitcodes
 
 
 class ReaperApp(App):
@@ -37,6 +39,7 @@ class ReaperApp(App):
             deferred_help=True,
         )
         self._conf: cfg.ConfigOpts | None = None
+        self._credentials: credentials.CredentialSource | None = None
 
     def build_option_parser(
         self,
@@ -61,10 +64,27 @@ class ReaperApp(App):
             "--os-cloud",
             metavar="NAME",
             default=None,
-            help="Cloud in clouds.yaml with admin credentials (default: env OS_CLOUD, "
-            "else [service_credentials] of reaper.conf).",
+            help="Cloud in clouds.yaml with admin credentials. Without it: env OS_CLOUD, "
+            "else the OS_* variables of an openrc (OS_AUTH_URL...), else "
+            "[service_credentials] of reaper.conf.",
         )
         return parser
+
+    def prepare_to_run_command(self, cmd: Any) -> None:
+        """Credentials that cannot be used end the command with one line, not a traceback."""
+        run = cmd.run
+
+        def run_explained(parsed_args: argparse.Namespace) -> int:
+            try:
+                return int(run(parsed_args) or 0)
+            except Exception as exc:
+                problem = credentials.explain(exc, self._credentials, keystone=False)
+                if problem is None or self.options.debug:
+                    raise
+                self.stderr.write(f"error: {problem}\n")
+                return exitcodes.ERROR
+
+        cmd.run = run_explained
 
     def configure_logging(self) -> None:
         # Progress and logs go to stderr; stdout carries only the command's output.
@@ -75,17 +95,46 @@ class ReaperApp(App):
 
     @property
     def conf(self) -> cfg.ConfigOpts:
-        """reaper's configuration, parsed on first use (help needs none)."""
+        """reaper's configuration, parsed on first use (help needs none).
+
+        Reading it says on stderr, in one line (not with ``-q``), which
+        files, credentials and store the command uses.
+        """
         if self._conf is None:
             argv: list[str] = []
             for path in self.options.config_file:
                 argv += ["--config-file", path]
             self._conf = config.make_conf(argv)
-            if self.options.os_cloud:
-                self._conf.set_override(
-                    "cloud", self.options.os_cloud, group=config.SERVICE_CREDENTIALS_GROUP
-                )
+            if self.options.verbose_level >= 1:
+                try:
+                    source: Any = self.credentials
+                except credentials.CredentialError as exc:
+                    source = exc
+                from sqlalchemy.engine import make_url
+
+                store = make_url(config.store_url(self._conf)).render_as_string(hide_password=True)
+                self.stderr.write(credentials.describe(source, self._conf, store) + "\n")
         return self._conf
+
+    @property
+    def credentials(self) -> credentials.CredentialSource:
+        """Where the cloud credentials come from: --os-cloud, the environment, reaper.conf."""
+        if self._credentials is None:
+            self._credentials = credentials.resolve(
+                self.conf, os_cloud=self.options.os_cloud, environ=os.environ
+            )
+        return self._credentials
+
+    def keystone_error(self, exc: BaseException, conn: Any) -> str:
+        """What to tell the operator when Keystone could not answer a question."""
+        problem = credentials.explain(exc, self.credentials, auth_url=cloud.auth_url_of(conn))
+        return str(problem or exc)
+
+    def connect(self, *, read_only: bool) -> Any:
+        """An authenticated admin connection, or a CredentialError that says what to fix."""
+        conn = cloud.connect(self.conf, read_only=read_only, source=self.credentials)
+        cloud.authenticate(conn, self.credentials)
+        return conn
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -162,7 +162,7 @@ class PlanCommand(Lister):
             self._status = exitcodes.ERROR
             return COLUMNS, []
         policies = load_policies(parsed_args.policy or configured_policy_paths(conf))
-        conn = cloud.connect(conf, read_only=True)
+        conn = self.app.connect(read_only=True)
         store = Store.from_conf(conf)
         trail = AuditTrail.from_conf(store, conf)
         try:
@@ -180,7 +180,7 @@ class PlanCommand(Lister):
             self._status = exitcodes.REFUSED
             return COLUMNS, []
         except VerificationError as exc:
-            self.app.stderr.write(f"error: {exc}\n")
+            self.app.stderr.write(f"error: {self.app.keystone_error(exc, conn)}\n")
             self._status = exitcodes.ERROR
             return COLUMNS, []
         plan = planned.plan

@@ -74,7 +74,7 @@ class Replay(ShowOne):
                 conf,
                 store=store,
                 trail=trail,
-                connect=lambda: cloud.connect(conf, read_only=False),
+                connect=lambda: cloud.connect(conf, read_only=False, source=self.app.credentials),
                 policies=lambda: load_policies(configured_policy_paths(conf)),
             )
             claimed = store.tombstones.claim(tombstone.id, conf.host)

@@ -16,4 +16,4 @@ class Serve(Command):
     """
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        return controller.run(self.app.conf)
+        return controller.run(self.app.conf, os_cloud=self.app.options.os_cloud)

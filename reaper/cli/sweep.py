@@ -38,7 +38,7 @@ class Sweep(Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], list]:
         conf = self.app.conf
-        conn = cloud.connect(conf, read_only=True)
+        conn = self.app.connect(read_only=True)
         min_age = conf.sweep.min_age if parsed_args.min_age is None else parsed_args.min_age
         found = sweep.find_orphans(conn, min_age=dt.timedelta(seconds=min_age))
         orphans = found.orphans

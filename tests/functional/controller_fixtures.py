@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from typing import Any
 
 import kombu
 import pytest
+import requests
 
 from reaper import config
 from reaper.audit.repository import AuditRepository
@@ -114,6 +116,28 @@ class ControllerProcess:
 
     def audit(self) -> list[dict[str, Any]]:
         return [json.loads(r.body) for r in AuditRepository(self.store.db).records()]
+
+    @property
+    def api_url(self) -> str:
+        """Where this run serves /healthz and /metrics (``[api] port = 0``: any free port)."""
+        ports = re.findall(r'"api_port": (\d+)', self.log())
+        assert ports, f"no api_port in the log:\n{self.log()[-2000:]}"
+        return f"http://127.0.0.1:{ports[-1]}"
+
+    def healthz(self) -> tuple[int, dict[str, Any]]:
+        """``/healthz``: its HTTP status and JSON body."""
+        answer = requests.get(self.api_url + "/healthz", timeout=30)
+        return answer.status_code, answer.json()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The value /metrics serves for ``name`` with exactly ``labels`` (0 if absent)."""
+        text = requests.get(self.api_url + "/metrics", timeout=30).text
+        wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        series = f"{name}{{{wanted}}}" if labels else name
+        for line in text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+        return 0.0
 
 
 def _amqp_url(transport_url: str) -> str:

@@ -1,30 +1,47 @@
-"""Every documented form of credentials, against the testbed's real Keystone.
+"""Every credential form doc/install.md shows works, against the testbed's real Keystone.
 
 For each form of ``[service_credentials]``, one test starts the real
 ``reaper-controller`` with it, deletes a real project in Keystone and sees
-the project's network gone; another runs ``reaper plan`` with the same
-configuration for a deleted project whose network is tagged ``reaper:keep``
-(so no controller anywhere on the shared testbed removes it first) and sees
-that network in the plan, protected. The credentials are those of a service
-user made the way doc/install.md says (``credential_fixtures.py``).
+the project's network gone; ``reaper plan`` runs with every form, the
+command-line and environment ones included, for a deleted project whose
+network carries ``reaper:keep`` (so no controller on the shared testbed
+removes it first) and must find that network. The forms are the documented
+snippets, filled in for a service user made as install.md says
+(``credential_forms.py``).
+
+Precedence is tested by the same runs: the command line and the
+environment forms run beside a reaper.conf whose own credentials point at
+a Keystone nothing answers on, and ``--os-cloud`` beside an ``OS_CLOUD`` that
+names no cloud, so they pass only if the winner is the one the docs say.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import subprocess
-import sys
-from collections.abc import Callable, Mapping
+import dataclasses
+import re
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from reaper.model import IdentityKind, IdentityRef, TombstoneState
 from tests.functional.controller_fixtures import ControllerProcess
 from tests.functional.credential_fixtures import ServiceUser
+from tests.functional.credential_forms import (
+    APPLICATION_CREDENTIAL,
+    CLOUD,
+    CLOUD_IN_CONF,
+    PASSWORD_IDS,
+    PASSWORD_NAMES,
+    deleted_project,
+    documented_forms,
+    fill,
+    openrc,
+    reaper,
+    write_clouds_yaml,
+    write_conf,
+)
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -32,89 +49,96 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.functional
 
 SETTLED = {TombstoneState.COMPLETE, TombstoneState.PARTIAL, TombstoneState.REFUSED}
+CONF_FORMS = [PASSWORD_NAMES, PASSWORD_IDS, APPLICATION_CREDENTIAL, CLOUD_IN_CONF]
+#: A reaper.conf whose own credentials cannot work: what the winning form must beat.
+UNREACHABLE = (
+    "[service_credentials]\nauth_type = password\nauth_url = http://127.0.0.1:9/v3\n"
+    "username = nobody\npassword = nothing\nproject_name = none\n"
+    "user_domain_id = default\nproject_domain_id = default\n"
+)
 
 
-def password_with_names(user: ServiceUser) -> str:
-    return (
-        "auth_type = password\n"
-        f"auth_url = {user.auth_url}\n"
-        f"username = {user.user_name}\n"
-        f"password = {user.password}\n"
-        f"project_name = {user.project_name}\n"
-        f"user_domain_name = {user.domain_name}\n"
-        f"project_domain_name = {user.domain_name}\n"
-        f"region_name = {user.region}\n"
-    )
+@dataclasses.dataclass(frozen=True)
+class Kept:
+    """A deleted project whose network is kept, for the plans to find."""
+
+    project_id: str
+    network_id: str
 
 
-FORMS: dict[str, Callable[[ServiceUser], str]] = {
-    "password with names": password_with_names,
-}
-
-
-def reaper(
-    *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The ``reaper`` command, as an operator runs it, with no OS_* variable but ``env``'s."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("reaper")), *args],
-        env={**environ, **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def write_conf(directory: Path, credentials: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "reaper.conf"
-    path.write_text(
-        f"[DEFAULT]\nstate_path = {directory / 'state'}\n[service_credentials]\n{credentials}"
-    )
-    return path
-
-
-def deleted_project(admin: Connection, *, kept: bool) -> tuple[str, str]:
-    """A project with one network, deleted in Keystone: (project id, network id)."""
-    project = admin.identity.create_project(name=f"creds-{secrets.token_hex(3)}")
-    network = admin.network.create_network(name=f"{project.name}-net", project_id=project.id)
-    if kept:
-        admin.network.set_tags(network, ["reaper:keep"])
-    admin.identity.delete_project(project)
-    return project.id, network.id
-
-
-def plan_rows(run: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
-    assert run.returncode == 0, run.stderr
-    return list(json.loads(run.stdout))
-
-
-@pytest.mark.parametrize("form", sorted(FORMS))
-def test_reaper_plan_reads_the_cloud_with(
-    form: str, tmp_path: Path, testbed_admin: Connection, service_user: ServiceUser
-) -> None:
-    conf = write_conf(tmp_path, FORMS[form](service_user))
+@pytest.fixture(scope="module")
+def kept(testbed_admin: Connection) -> Iterator[Kept]:
     project_id, network_id = deleted_project(testbed_admin, kept=True)
-    try:
-        run = reaper("--config-file", str(conf), "plan", "--project", project_id, "-f", "json")
-
-        found = {row["ID"]: row["Verdict"] for row in plan_rows(run)}
-        assert found.get(network_id) == "protect", run.stdout
-    finally:
-        testbed_admin.network.delete_network(network_id, ignore_missing=True)
+    yield Kept(project_id, network_id)
+    testbed_admin.network.delete_network(network_id, ignore_missing=True)
 
 
-@pytest.mark.parametrize("form", sorted(FORMS))
+def test_install_md_shows_each_form_of_service_credentials() -> None:
+    assert sorted(documented_forms()) == sorted(CONF_FORMS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Way:
+    """How ``reaper plan`` is given its credentials in one test case."""
+
+    args: tuple[str, ...]
+    env: Mapping[str, str]
+    #: What the first stderr line says the credentials are.
+    said: str
+
+
+def ways(home: Path, user: ServiceUser, form: str, kept: Kept) -> Way:
+    clouds = {"OS_CLIENT_CONFIG_FILE": str(write_clouds_yaml(home / "clouds.yaml", user))}
+    plan = ("plan", "--project", kept.project_id)
+    if form in CONF_FORMS:
+        conf = write_conf(home, fill(documented_forms()[form], user))
+        said = {
+            CLOUD_IN_CONF: f"cloud {CLOUD} ([service_credentials] cloud)",
+            APPLICATION_CREDENTIAL: "[service_credentials] auth_type = v3applicationcredential",
+        }.get(form, "[service_credentials] auth_type = password")
+        return Way(("--config-file", str(conf), *plan), clouds, said)
+    # The command line and the environment beat a reaper.conf that would fail.
+    (home / ".reaper").mkdir()
+    write_conf(home / ".reaper", UNREACHABLE)
+    if form == "--os-cloud":
+        env = {**clouds, "OS_CLOUD": "no-such-cloud"}
+        return Way(("--os-cloud", CLOUD, *plan), env, f"cloud {CLOUD} (--os-cloud)")
+    if form == "OS_CLOUD":
+        return Way(plan, {**clouds, "OS_CLOUD": CLOUD}, f"cloud {CLOUD} (OS_CLOUD)")
+    env, command = openrc(user, kept.project_id)
+    return Way(tuple(command), env, "OS_* environment (auth_type password)")
+
+
+@pytest.mark.parametrize("form", [*CONF_FORMS, "--os-cloud", "OS_CLOUD", "openrc"])
+def test_reaper_plan_reads_the_cloud_with(
+    form: str, tmp_path: Path, service_user: ServiceUser, kept: Kept
+) -> None:
+    way = ways(tmp_path, service_user, form, kept)
+
+    run = reaper(*way.args, env=way.env, home=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    said = run.stderr.splitlines()[0]
+    assert re.fullmatch(r"reaper: config .*; credentials .*; store sqlite:///.*", said), said
+    assert f"; credentials {way.said}; " in said
+    (row,) = [line for line in run.stdout.splitlines() if kept.network_id in line]
+    assert "| protect " in row, run.stdout
+
+
+@pytest.mark.parametrize("form", CONF_FORMS)
 def test_the_controller_cleans_up_with(
     form: str,
+    tmp_path: Path,
     testbed_admin: Connection,
     service_user: ServiceUser,
     controllers: Callable[..., ControllerProcess],
 ) -> None:
-    controller = controllers(credentials=FORMS[form](service_user)).start()
+    clouds = write_clouds_yaml(tmp_path / "clouds.yaml", service_user)
+    section = fill(documented_forms()[form], service_user)
+    controller = controllers(
+        credentials=section.removeprefix("[service_credentials]\n"),
+        env={"OS_CLIENT_CONFIG_FILE": str(clouds)},
+    ).start()
     project_id, network_id = deleted_project(testbed_admin, kept=False)
 
     done = controller.wait_for(IdentityRef(IdentityKind.PROJECT, project_id), SETTLED)

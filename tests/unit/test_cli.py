@@ -58,7 +58,8 @@ def test_an_id_keystone_could_not_have_made_is_refused_before_any_request(
     conf = tmp_path / "reaper.conf"
     # No cloud is configured: getting past the id check would fail differently.
     conf.write_text(f"[DEFAULT]\nstate_path = {tmp_path}\n")
-    rc, out, err = _run(["--config-file", str(conf), *command, *argv])
+    # -q: no line about the files, credentials and store read; only the error.
+    rc, out, err = _run(["-q", "--config-file", str(conf), *command, *argv])
     assert rc == 1
     assert err.startswith("error: ") and said in err
     assert "Traceback" not in err and out.strip() == ""

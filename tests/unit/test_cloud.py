@@ -13,7 +13,8 @@ import pytest
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 
-from reaper import cloud
+from reaper import cloud, config
+from reaper.credentials import CredentialError, Reason, resolve
 
 
 class Answer:
@@ -123,3 +124,66 @@ def test_a_read_only_session_refuses_a_mutation_before_it_is_sent(scripted_cloud
         session.request("http://nova/servers/s", "DELETE")
     assert scripted_cloud.sent == []
     assert session.counter.total == 0
+
+
+class _Auth:
+    """Just what the session reads of a keystoneauth plugin here."""
+
+    auth_url = "http://keystone:5000/v3"
+
+
+@pytest.mark.parametrize(
+    ("url", "method"),
+    [("http://keystone:5000/v3", "GET"), ("http://keystone:5000/v3/auth/tokens", "POST")],
+)
+def test_an_auth_url_nothing_answers_on_is_given_up_after_a_second_try(
+    scripted_cloud: Cloud, url: str, method: str
+) -> None:
+    session = cloud.GuardedSession(auth=_Auth())  # type: ignore[arg-type]
+    scripted_cloud.answers(*[ks_exc.ConnectFailure("refused")] * session.read_attempts)
+
+    with pytest.raises(ks_exc.ConnectFailure):
+        session.request(url, method, authenticated=False)
+
+    assert len(scripted_cloud.sent) == session.auth_connect_attempts == 2
+
+
+def test_keystone_answering_5xx_to_a_token_request_is_asked_as_often_as_any_read(
+    scripted_cloud: Cloud,
+) -> None:
+    session = cloud.GuardedSession(auth=_Auth())  # type: ignore[arg-type]
+    scripted_cloud.answers(Answer(503), Answer(503), Answer(503), Answer(201))
+
+    response = session.request("http://keystone:5000/v3/auth/tokens", "POST", authenticated=False)
+
+    assert response.status_code == 201
+    assert len(scripted_cloud.sent) == 4
+
+
+def test_other_services_version_discovery_keeps_its_retries(scripted_cloud: Cloud) -> None:
+    session = cloud.GuardedSession(auth=_Auth())  # type: ignore[arg-type]
+    scripted_cloud.answers(
+        ks_exc.ConnectFailure("reset"), ks_exc.ConnectFailure("reset"), Answer(200)
+    )
+
+    response = session.request("http://nova:8774/", "GET", authenticated=False)
+
+    assert response.status_code == 200
+    assert len(scripted_cloud.sent) == 3
+
+
+def test_a_system_scoped_token_is_refused_before_anything_is_asked(
+    tmp_path, scripted_cloud: Cloud
+) -> None:
+    path = tmp_path / "reaper.conf"
+    path.write_text(
+        "[service_credentials]\nauth_type = password\nauth_url = http://keystone:5000/v3\n"
+        "username = reaper\npassword = secret\nuser_domain_id = default\nsystem_scope = all\n"
+    )
+    conf = config.make_conf(["--config-file", str(path)], config_files=[])
+
+    with pytest.raises(CredentialError, match="system-scoped token") as raised:
+        cloud.connect(conf, read_only=True, source=resolve(conf, environ={}))
+
+    assert raised.value.reason is Reason.CONFIG
+    assert scripted_cloud.sent == []

@@ -83,8 +83,9 @@ def test_keystoneauth_password_options_in_service_credentials_load_a_plugin(tmp_
     assert conf.service_credentials.username == "reaper"
 
 
-def test_the_sample_config_lists_the_password_plugin_options() -> None:
+def test_the_sample_config_lists_the_documented_plugins_options() -> None:
     (listed,) = [opts for group, opts in config.list_opts() if group == "service_credentials"]
     names = {o.dest for o in listed}
     assert {"auth_type", "auth_url", "username", "password", "project_name"} <= names
+    assert {"application_credential_id", "application_credential_secret"} <= names
     assert {"cloud", "region_name", "interface", "cafile", "timeout"} <= names
