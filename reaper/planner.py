@@ -17,6 +17,13 @@ Ordering of removals, per relation:
     ``floating_ip`` (router interface -> each floating IP routed through
     that router: Neutron refuses to remove an interface a floating IP uses).
 
+``account`` (Swift container -> its account: the account goes last) and
+``segments`` (a container -> the one holding its large objects' segments) are
+``uses`` relations too; a load balancer ``uses`` its VIP network and subnet, and
+its VIP port is ``part-of`` it (``device``), so Neutron's steps wait for it. A
+load balancer's listeners, pools and health monitors are *carried*: its
+cascade deletion takes them, so they have no step of their own then.
+
 Plus the rules no edge expresses: security groups wait for every server and
 port removal (``default`` also for the other groups, last of all), and
 quota releases wait for every other step.
@@ -62,7 +69,17 @@ from reaper.model import (
 )
 
 SOURCE_FIRST = frozenset(
-    {"network", "subnet", "volume", "security_group", "router", "object", "source_snapshot"}
+    {
+        "network",
+        "subnet",
+        "volume",
+        "security_group",
+        "router",
+        "object",
+        "source_snapshot",
+        "account",
+        "segments",
+    }
 )
 TARGET_FIRST = frozenset({"device", "server", "floating_ip"})
 #: source --relation--> target where the source is protected when the target is.
@@ -71,12 +88,30 @@ CONTAINED_IN = frozenset(
         ("network.subnet", "network"),
         ("network.router_interface", "router"),
         ("network.rbac_policy", "object"),
+        ("object_store.container", "account"),
+        ("load_balancer.listener", "load_balancer"),
+        ("load_balancer.pool", "load_balancer"),
+        ("load_balancer.health_monitor", "load_balancer"),
+        ("dns.zone_transfer_request", "zone"),
+    }
+)
+#: source --relation--> target where removing the target removes the source: no step of
+#: its own then (a load balancer's cascade deletion takes its listeners, pools, monitors).
+CARRIED = frozenset(
+    {
+        ("load_balancer.listener", "load_balancer"),
+        ("load_balancer.pool", "load_balancer"),
+        ("load_balancer.health_monitor", "load_balancer"),
     }
 )
 REMOVAL_ACTIONS = frozenset({"delete"})
 
 #: Display and tie-break order: roughly the order a human would clean up in.
 TYPE_RANK: Mapping[str, int] = {
+    "load_balancer.load_balancer": 5,
+    "load_balancer.listener": 6,
+    "load_balancer.pool": 7,
+    "load_balancer.health_monitor": 8,
     "network.floating_ip": 10,
     "compute.server": 20,
     "compute.volume_attachment": 25,
@@ -94,9 +129,17 @@ TYPE_RANK: Mapping[str, int] = {
     "network.security_group": 80,
     "image.member": 84,
     "image.image": 85,
+    "object_store.container": 86,
+    "object_store.account": 87,
+    "dns.recordset": 88,
+    "dns.zone_share": 88,
+    "dns.zone_transfer_request": 88,
+    "dns.zone": 89,
     "compute.quota": 98,
     "block_storage.quota": 98,
     "network.quota": 98,
+    "load_balancer.quota": 98,
+    "dns.quota": 98,
 }
 
 
@@ -302,6 +345,12 @@ def _steps(
         if decision.verdict is not Verdict.ACT:
             continue
         resource = by_ref[ref]
+        if any(
+            (resource.type, e.relation) in CARRIED
+            and _removes(decided.get(e.target), removal_actions)
+            for e in resource.edges
+        ):
+            continue  # goes with what it belongs to
         previous: str | None = None
         after: dt.timedelta | None = None
         server = attachments.detached_first(resource, decided, removal_actions)

@@ -21,7 +21,7 @@ from reaper.executor import Precheck
 from reaper.inventory.discover import Inventory
 from reaper.model import Decision, Resource, ResourceRef, Step, Verdict
 
-#: Types that are never listed (a quota set always exists).
+#: Types that are never listed (a quota set always exists; so does any ``*.quota``).
 ALWAYS_PRESENT = frozenset({"compute.quota", "block_storage.quota", "network.quota"})
 
 
@@ -40,7 +40,7 @@ def precheck(
         ref = step.resource
         if ref in result:
             continue
-        if ref.type in ALWAYS_PRESENT:
+        if ref.type in ALWAYS_PRESENT or ref.type.endswith(".quota"):
             result[ref] = Precheck.PRESENT
         elif ref in moved:
             result[ref] = Precheck.OWNER_CHANGED

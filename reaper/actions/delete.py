@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from openstack import exceptions as sdk_exc
 
+from reaper.actions import dns, load_balancer, object_store
 from reaper.actions.base import Action, StepKey
 from reaper.executor import Attempt, Result
 from reaper.inventory import keypairs
@@ -130,6 +131,12 @@ DELETERS: Mapping[str, Deleter] = {
     ),
 }
 
+DELETERS = {
+    **DELETERS,
+    **object_store.DELETERS,
+    **load_balancer.DELETERS,
+    **dns.DELETERS,
+}
 DELETABLE = frozenset(DELETERS)
 
 
@@ -137,7 +144,8 @@ class Delete(Action):
     name = "delete"
     description = (
         "Remove the resource: detach through Nova, remove router interfaces, release "
-        "quotas (back to defaults), revoke image memberships and RBAC entries."
+        "quotas (back to defaults), revoke image memberships, RBAC entries and zone shares, "
+        "empty Swift containers first, delete load balancers with cascade."
     )
     resource_types: ClassVar[frozenset[str]] = DELETABLE
     removes = True

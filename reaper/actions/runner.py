@@ -34,6 +34,7 @@ import requests
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 
+from reaper.actions import dns, load_balancer
 from reaper.actions.base import Action, StepKey
 from reaper.actions.registry import action_classes
 from reaper.cloud import MutationRefused
@@ -51,6 +52,12 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+#: Confirmation listings of the types other modules delete: (conn, project) -> objects.
+LISTINGS: Mapping[str, Callable[[Any, str | None], Any]] = {
+    **load_balancer.LISTINGS,
+    **dns.LISTINGS,
+}
 
 Prechecker = Callable[
     [Sequence[Step], Mapping[ResourceRef, Resource]], Mapping[ResourceRef, Precheck]
@@ -100,13 +107,15 @@ class SdkRunner:
 
     def lookup_first(self, step: Step, resource: Resource | None) -> bool:
         """A server's port: Nova deletes the ports it made with the server (and the
-        port's deletion waits for the server's). Ports the user made and attached
-        stay, so they are looked up rather than assumed gone."""
+        port's deletion waits for the server's); a load balancer's VIP port goes with
+        the load balancer likewise. Ports the user made and attached stay, so they are
+        looked up rather than assumed gone."""
+        owner = str(resource.attributes.get("device_owner") or "") if resource else ""
         return (
             step.action == "delete"
             and resource is not None
             and resource.type == "network.port"
-            and str(resource.attributes.get("device_owner") or "").startswith("compute:")
+            and (owner.startswith("compute:") or owner == "Octavia")
         )
 
     def confirm(self, rtype: str, action: str, pending: Mapping[str, Resource]) -> Confirmation:
@@ -165,6 +174,8 @@ class SdkRunner:
             items = bs.backups(details=True, all_projects=True, project_id=project_id)
         elif rtype == "network.port":
             items = self.conn.network.ports(project_id=project_id)
+        elif rtype in LISTINGS:
+            items = LISTINGS[rtype](self.conn, project_id)
         else:
             raise Fatal(f"no confirmation listing for {rtype}")
         return {obj.id: obj for obj in items}
@@ -176,7 +187,9 @@ def _judge(rtype: str, action: str, res: Resource, listed: Mapping[str, Any]) ->
     if action == "delete":
         if obj is None:
             return True
-        status = (getattr(obj, "status", "") or "").lower()
+        status = str(getattr(obj, "status", "") or "").lower()
+        if str(getattr(obj, "provisioning_status", "") or "").upper() == "ERROR":
+            return f"{rtype} {res.id} went to ERROR while being deleted"
         if status == "error_deleting":
             return f"{rtype} {res.id} is in status error_deleting"
         return None

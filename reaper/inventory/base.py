@@ -19,7 +19,7 @@ import abc
 import concurrent.futures
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,13 +31,16 @@ if TYPE_CHECKING:
 
 #: Fields reaper adds to every resource's attributes.
 #: ``reaper_relation`` is ``owner`` when the deleted identity owns the resource,
-#: ``creator`` when the deleted user only created it inside a live project.
+#: ``creator`` when the deleted user only created it inside a live project, and
+#: ``dangling`` for another identity's resource that points at something the
+#: deleted one leaves behind (a DNS record naming its released address).
 REAPER_FIELDS = frozenset({"reaper_relation", "reaper_owner_field"})
 #: Present on every type, whatever its SDK class.
 COMMON_FIELDS = frozenset({"id", "name", "project_id", "user_id", "status", "type"})
 
 RELATION_OWNER = "owner"
 RELATION_CREATOR = "creator"
+RELATION_DANGLING = "dangling"
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,15 @@ class Collector:
         self.resources.append(dataclasses.replace(resource, attributes=attributes))
         return True
 
+    def add_reference(self, rtype: ResourceType, resource: Resource, relation: str) -> None:
+        """Keep another identity's ``resource`` that refers to something in scope.
+
+        Not owned, so never acted on by an owner rule: ``reaper_relation`` says why
+        it is in the plan, and the policies say what happens to it.
+        """
+        attributes = {**resource.attributes, "reaper_relation": relation}
+        self.resources.append(dataclasses.replace(resource, attributes=attributes))
+
     def finding(self) -> Finding:
         return Finding(
             handler=self.handler,
@@ -173,6 +185,10 @@ class Handler(abc.ABC):
 
     #: Catalog service type (``compute``, ``block-storage``, ``network``, ``image``).
     service_type: str = ""
+    #: A service many clouds do not run (object storage, load balancers, DNS): absent
+    #: from the catalog, it holds nothing, and the plan is not incomplete for it. A core
+    #: service missing from the catalog is a misconfiguration and makes it incomplete.
+    optional: bool = False
     types: tuple[ResourceType, ...] = ()
 
     @abc.abstractmethod
@@ -183,6 +199,15 @@ class Handler(abc.ABC):
         object's owner field (:class:`Collector`): a service that ignores a
         filter must not widen what reaper touches.
         """
+
+    def cross_reference(
+        self, conn: Connection, scope: Scope, resources: Sequence[Resource]
+    ) -> Finding:
+        """Others' resources that refer to ``resources`` (what every handler found).
+
+        Runs after every handler's :meth:`discover`; most handlers have nothing to add.
+        """
+        return Finding(handler=f"{self.service_type}.references")
 
 
 def gather(

@@ -1,7 +1,8 @@
 """Run every inventory handler for a scope, in parallel, and account for gaps.
 
-A plan must never be silently smaller than reality. A service missing from
-the catalog is skipped *and said so*; a handler that fails makes the
+A plan must never be silently smaller than reality. A core service missing
+from the catalog is skipped *and said so* (an optional one, such as DNS, is
+simply not run by this cloud); a handler that fails makes the
 inventory ``incomplete``, which the plan shows and the audit records.
 Objects a service returned for an owner filter that failed the owner
 re-check are kept aside as ``mismatches`` for the audit trail.
@@ -60,13 +61,32 @@ def discover(conn: Any, scope: Scope, selected: Mapping[str, Handler] | None = N
             for name, handler in sorted(chosen.items())
         }
         findings = tuple(futures[name].result() for name in sorted(futures))
-    return Inventory(scope=scope, findings=findings)
+    found = tuple(r for f in findings for r in f.resources)
+    references = [
+        _cross(name, handler, conn, scope, found)
+        for name, handler in sorted(chosen.items())
+        if type(handler).cross_reference is not Handler.cross_reference
+    ]
+    return Inventory(scope=scope, findings=(*findings, *references))
+
+
+def _cross(
+    name: str, handler: Handler, conn: Any, scope: Scope, found: tuple[Resource, ...]
+) -> Finding:
+    """A handler's cross-references; a failure makes the inventory incomplete, as in _run."""
+    try:
+        if not conn.has_service(handler.service_type):
+            return Finding(handler=f"{name}.references", skipped=not handler.optional)
+        return handler.cross_reference(conn, scope, found)
+    except Exception as exc:
+        LOG.warning("cross-reference failed", handler=name, error=str(exc))
+        return Finding(handler=f"{name}.references", errors=(f"{type(exc).__name__}: {exc}",))
 
 
 def _run(name: str, handler: Handler, conn: Any, scope: Scope) -> Finding:
     try:
         if not conn.has_service(handler.service_type):
-            return Finding(handler=name, skipped=True)
+            return Finding(handler=name, skipped=not handler.optional)
         return handler.discover(conn, scope)
     except Exception as exc:
         LOG.warning("inventory handler failed", handler=name, error=str(exc))

@@ -86,6 +86,8 @@ INTERFACE_OWNERS = frozenset(
         "network:ha_router_replicated_interface",
     }
 )
+#: The ``device_owner`` of a load balancer's VIP port (``device_id`` is ``lb-<id>``).
+OCTAVIA_OWNER = "Octavia"
 #: Ports that live and die with another object.
 OWNED_PORTS = frozenset(
     {
@@ -165,6 +167,10 @@ class NetworkInventory(Handler):
             ]
             if owner.startswith("compute:") and prt.device_id:
                 edges.append(Edge("device", ResourceRef("compute.server", prt.device_id)))
+            elif owner == OCTAVIA_OWNER and str(prt.device_id or "").startswith("lb-"):
+                # A load balancer's VIP port: Octavia deletes it with the load balancer.
+                lb_id = prt.device_id[3:]
+                edges.append(Edge("device", ResourceRef("load_balancer.load_balancer", lb_id)))
             found.add(PORT, resource_from_sdk(PORT, prt, edges=edges))
         for rtr in listed["routers"]:
             found.add(ROUTER, resource_from_sdk(ROUTER, rtr))

@@ -45,7 +45,7 @@ def test_exactly_one_decision_per_resource_in_order(policies: Load) -> None:
         resource("network.network", "n1", is_shared=False, tags=[]),
         resource("compute.server", "s1", tags=["reaper:keep"]),
         resource("compute.keypair", "k1"),
-        resource("dns.zone", "z1"),
+        resource("xyz.thing", "z1"),
     ]
     decisions = evaluate(loaded, items, context()).decisions
     assert [d.resource for d in decisions] == [r.ref for r in items]
@@ -180,7 +180,7 @@ class TestConfiguredProtection:
 
     def test_it_comes_before_everything_even_unknown_types(self, policies: Load) -> None:
         ctx = context(protected_project_ids=frozenset({"p-deleted"}))
-        [decision] = evaluate(policies(self.LOADED), [resource("dns.zone")], ctx).decisions
+        [decision] = evaluate(policies(self.LOADED), [resource("xyz.thing")], ctx).decisions
         assert decision.verdict is Verdict.PROTECT
 
     def test_from_conf(self) -> None:
@@ -295,8 +295,8 @@ class TestSkipReasons:
         )
 
     def test_unknown_types(self, policies: Load) -> None:
-        [decision] = evaluate(policies(GUARDED), [resource("dns.zone")], context()).decisions
-        assert decision.reason == "dns.zone is not a registered resource type: no policy applies"
+        [decision] = evaluate(policies(GUARDED), [resource("xyz.thing")], context()).decisions
+        assert decision.reason == "xyz.thing is not a registered resource type: no policy applies"
 
 
 class TestBlastRadius:

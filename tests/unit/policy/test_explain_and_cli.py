@@ -35,7 +35,7 @@ class TestValidate:
         rc, out, err = run(["policy", "validate", DEFAULT, FORENSIC])
         assert rc == 0
         assert out == f"{DEFAULT}: OK\n{FORENSIC}: OK\n"
-        assert "4 policies, digest " in err
+        assert "5 policies, digest " in err
 
     def test_errors_as_file_line_column_and_exit_1(self, write: Callable[..., str]) -> None:
         broken = write(BROKEN, "broken.yaml")
@@ -44,7 +44,7 @@ class TestValidate:
         assert out.splitlines() == [
             f"{DEFAULT}: OK",
             f"{broken}:5:15: policies[0].actions[0]: unknown action 'shred' (known: delete, "
-            "evidence_snapshot, lock, quarantine, stop, tag)",
+            "evidence_snapshot, lock, quarantine, report, stop, tag)",
         ]
 
     def test_a_missing_file(self) -> None:

@@ -61,7 +61,7 @@ attributes = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), valu
 def resources(draw: st.DrawFn, types: list[str] = TYPES) -> Resource:
     return Resource(
         type=draw(
-            st.sampled_from([*types, "dns.zone"]) if types is TYPES else st.sampled_from(types)
+            st.sampled_from([*types, "xyz.thing"]) if types is TYPES else st.sampled_from(types)
         ),
         id=draw(st.text(min_size=1, max_size=6)),
         project_id=draw(st.none() | st.sampled_from(["p-deleted", "admin", "p-live"])),

@@ -113,7 +113,7 @@ def test_unknown_action(errors: Errors) -> None:
         """
     ) == [
         "7:16: policies[0].actions[1].type: unknown action 'shred' (known: delete, "
-        "evidence_snapshot, lock, quarantine, stop, tag)"
+        "evidence_snapshot, lock, quarantine, report, stop, tag)"
     ]
 
 
@@ -227,7 +227,7 @@ def test_unknown_resource_type_and_trigger(errors: Errors) -> None:
         policies:
           - name: p
             triggers: [identity.project.removed, "identity.group.*"]
-            resources: [compute.servr, "dns.*"]
+            resources: [compute.servr, "xyz.*"]
             actions: [delete]
         """
     ) == [
@@ -236,7 +236,7 @@ def test_unknown_resource_type_and_trigger(errors: Errors) -> None:
         "3:42: policies[0].triggers[1]: trigger pattern 'identity.group.*' matches no trigger",
         "4:17: policies[0].resources[0]: unknown resource type 'compute.servr' "
         "(did you mean compute.server?)",
-        "4:32: policies[0].resources[1]: resource type pattern 'dns.*' matches no resource type",
+        "4:32: policies[0].resources[1]: resource type pattern 'xyz.*' matches no resource type",
     ]
 
 

@@ -1,0 +1,65 @@
+"""Deleting Designate objects of any project, as an admin naming the project.
+
+Designate acts on another project's objects when the admin names it with
+``X-Auth-Sudo-Project-ID`` (or ``X-Auth-All-Projects``). A zone is deleted
+with its shares (``X-Designate-Delete-Shares``; without it Designate refuses
+a shared zone), answers 202 and goes in the worker: it is confirmed by
+listing the project's zones. Recordsets, shares, transfer requests and quota
+resets answer at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from openstack import exceptions as sdk_exc
+
+from reaper.executor import Result
+from reaper.inventory.dns import ALL_PROJECTS, sudo
+from reaper.model import Resource
+
+
+def _delete(conn: Any, path: str, headers: Mapping[str, str], done: Result) -> Result:
+    response = conn.dns.delete(path, headers=dict(headers), raise_exc=False)
+    if response.status_code == 404:
+        return Result.GONE
+    sdk_exc.raise_from_response(response)
+    return done
+
+
+def _zone(conn: Any, r: Resource) -> Result:
+    headers = {**sudo(str(r.project_id)), "X-Designate-Delete-Shares": "true"}
+    return _delete(conn, f"/zones/{r.id}", headers, Result.ACCEPTED)
+
+
+def _recordset(conn: Any, r: Resource) -> Result:
+    zone_id = r.attributes["zone_id"]
+    return _delete(conn, f"/zones/{zone_id}/recordsets/{r.id}", ALL_PROJECTS, Result.DONE)
+
+
+def _share(conn: Any, r: Resource) -> Result:
+    zone_id = r.attributes["zone_id"]
+    return _delete(conn, f"/zones/{zone_id}/shares/{r.id}", ALL_PROJECTS, Result.DONE)
+
+
+def _transfer(conn: Any, r: Resource) -> Result:
+    path = f"/zones/tasks/transfer_requests/{r.id}"
+    return _delete(conn, path, ALL_PROJECTS, Result.DONE)
+
+
+def _quota(conn: Any, r: Resource) -> Result:
+    return _delete(conn, f"/quotas/{r.id}", ALL_PROJECTS, Result.DONE)
+
+
+DELETERS: Mapping[str, Callable[[Any, Resource], Result]] = {
+    "dns.zone": _zone,
+    "dns.recordset": _recordset,
+    "dns.zone_share": _share,
+    "dns.zone_transfer_request": _transfer,
+    "dns.quota": _quota,
+}
+
+LISTINGS: Mapping[str, Callable[[Any, str | None], Any]] = {
+    "dns.zone": lambda c, p: c.dns.zones(project_id=p),
+}

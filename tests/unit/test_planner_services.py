@@ -1,0 +1,65 @@
+"""Plans for load balancers, Swift and Designate: what goes first, what goes along."""
+
+from __future__ import annotations
+
+from reaper import planner
+from reaper.model import Decision, Plan, Resource
+from tests.unit.test_planner import NOW, P, act, protect, res
+
+
+def plan(resources: list[Resource], decisions: list[Decision] | None = None) -> Plan:
+    chosen = decisions if decisions is not None else [act(r) for r in resources]
+    return planner.build_plan(P, resources, chosen, now=NOW)
+
+
+def deps(built: Plan, step_id: str) -> set[str]:
+    return next(set(s.depends_on) for s in built.steps if s.id == step_id)
+
+
+LB = res("load_balancer.load_balancer", "lb", ("network", "network.network", "n"),
+         ("subnet", "network.subnet", "s"))  # fmt: skip
+VIP = res("network.port", "vip", ("device", "load_balancer.load_balancer", "lb"),
+          ("network", "network.network", "n"))  # fmt: skip
+NET = res("network.network", "n")
+SUB = res("network.subnet", "s", ("network", "network.network", "n"))
+POOL = res("load_balancer.pool", "pool", ("load_balancer", "load_balancer.load_balancer", "lb"))
+
+
+def test_the_load_balancer_goes_before_its_vip_port_subnet_and_network() -> None:
+    built = plan([LB, VIP, NET, SUB])
+
+    assert "delete:load_balancer.load_balancer:lb" in deps(built, "delete:network.network:n")
+    assert "delete:load_balancer.load_balancer:lb" in deps(built, "delete:network.subnet:s")
+    assert deps(built, "delete:network.port:vip") == {"delete:load_balancer.load_balancer:lb"}
+
+
+def test_children_go_with_the_cascade_and_are_protected_with_their_load_balancer() -> None:
+    removed = plan([LB, POOL])
+    kept = plan([LB, POOL], [protect(LB), act(POOL)])
+
+    assert [s.id for s in removed.steps] == ["delete:load_balancer.load_balancer:lb"]
+    assert kept.steps == ()
+    assert kept.decisions[1].verdict.value == "protect"
+
+
+def test_a_kept_load_balancer_keeps_its_network() -> None:
+    built = plan([LB, NET], [protect(LB), act(NET)])
+
+    assert built.steps == ()
+
+
+def test_containers_go_before_their_segments_and_the_account_last() -> None:
+    account = res("object_store.account", "p1")
+    manifests = res("object_store.container", "p1/c", ("account", "object_store.account", "p1"),
+                    ("segments", "object_store.container", "p1/c_segments"))  # fmt: skip
+    segments = res("object_store.container", "p1/c_segments",
+                   ("account", "object_store.account", "p1"))  # fmt: skip
+    built = plan([account, segments, manifests])
+
+    assert deps(built, "delete:object_store.container:p1/c_segments") == {
+        "delete:object_store.container:p1/c"
+    }
+    assert deps(built, "delete:object_store.account:p1") == {
+        "delete:object_store.container:p1/c",
+        "delete:object_store.container:p1/c_segments",
+    }
