@@ -25,12 +25,15 @@ pool; the test removes them afterwards.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,6 +77,7 @@ class Run:
     clean_calls: list[str]
     stackenv: dict[str, str]
     reaper_conf: RawConfigParser
+    reaper_conf_text: str
     unit: RawConfigParser
     active_after_stack: frozenset[str]
     active_after_unstack: frozenset[str]
@@ -198,6 +202,7 @@ def stacked(
     try:
         stack_calls = sandbox.run("stack", env)
         reaper_conf = read_ini(sandbox.reaper_conf)
+        reaper_conf_text = sandbox.reaper_conf.read_text()
         unit = read_ini(sandbox.systemd_dir / UNIT)
         active_after_stack = _active(sandbox, "active")
         queue_after_stack = _queue_exists(pool)
@@ -228,6 +233,7 @@ def stacked(
             clean_calls=clean_calls,
             stackenv=sandbox.stackenv(),
             reaper_conf=reaper_conf,
+            reaper_conf_text=reaper_conf_text,
             unit=unit,
             active_after_stack=active_after_stack,
             active_after_unstack=active_after_unstack,
@@ -360,6 +366,91 @@ def test_unstack_stops_the_controller(stacked: Run) -> None:
 
 def test_clean_removes_reapers_state_and_configuration(stacked: Run) -> None:
     assert stacked.left_after_clean == frozenset()
+
+
+def _with_testbed_addresses(text: str, run: Run, testbed: Testbed) -> str:
+    """The plugin's reaper.conf with only its addresses moved to the testbed.
+
+    DevStack's Keystone URL (``http://HOST/identity``, from
+    ``KEYSTONE_SERVICE_URI``) becomes the testbed Keystone's, and the
+    transport URL (RabbitMQ's default vhost) the testbed's own vhost, where
+    its Keystone publishes. Everything else, the whole of
+    [service_credentials] and the MariaDB store the plugin created, is as
+    the plugin wrote it.
+    """
+    rewritten = text.replace(
+        f"auth_url = {run.keystone_service_uri}\n", f"auth_url = {testbed.keystone_url}\n"
+    ).replace(
+        "transport_url = rabbit://guest:guest@127.0.0.1:5672/\n",
+        f"transport_url = {testbed.transport_url}\n",
+    )
+    assert rewritten.count(testbed.keystone_url) == 1
+    assert rewritten.count(testbed.transport_url) == 1
+    return rewritten
+
+
+def _deleted_project(admin: Connection, *, kept: bool) -> tuple[str, str]:
+    """A project with one network, deleted in Keystone: (project id, network id)."""
+    project = admin.identity.create_project(name=f"devstack-{secrets.token_hex(3)}")
+    network = admin.network.create_network(name=f"{project.name}-net", project_id=project.id)
+    if kept:
+        admin.network.set_tags(network, ["reaper:keep"])
+    admin.identity.delete_project(project)
+    return project.id, network.id
+
+
+def test_the_written_conf_runs_reaper_plan_and_the_controller_against_the_cloud(
+    stacked: Run, testbed: Testbed, testbed_admin: Connection
+) -> None:
+    conf = stacked.sandbox.reaper_conf  # clean removed it: written again, addresses moved
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(_with_testbed_addresses(stacked.reaper_conf_text, stacked, testbed))
+    (stacked.sandbox.data_dir / "reaper").mkdir(mode=0o700, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+
+    kept_project, kept_network = _deleted_project(testbed_admin, kept=True)
+    try:
+        plan = subprocess.run(
+            [
+                *(str(stacked.sandbox.venv_bin / "reaper"), "--config-file", str(conf)),
+                *("plan", "--project", kept_project, "-f", "json"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert plan.returncode == 0, plan.stderr
+        verdicts = {row["ID"]: row["Verdict"] for row in json.loads(plan.stdout)}
+        assert verdicts.get(kept_network) == "protect", plan.stdout
+    finally:
+        testbed_admin.network.delete_network(kept_network, ignore_missing=True)
+
+    # The controller as its unit runs it: the unit's own command line.
+    log_path = stacked.sandbox.root / "reaper-controller.log"
+    with log_path.open("wb") as log:
+        controller = subprocess.Popen(
+            shlex.split(stacked.unit.get("Service", "ExecStart")),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while "controller started" not in log_path.read_text(errors="replace"):
+            assert controller.poll() is None, log_path.read_text(errors="replace")[-4000:]
+            assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-4000:]
+            time.sleep(0.5)
+        _project, network = _deleted_project(testbed_admin, kept=False)
+        deadline = time.monotonic() + 240
+        while testbed_admin.network.find_network(network) is not None:
+            assert controller.poll() is None, log_path.read_text(errors="replace")[-4000:]
+            assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-4000:]
+            time.sleep(1)
+    finally:
+        controller.terminate()
+        controller.wait(120)
 
 
 def test_the_plugin_is_bashate_clean() -> None:
