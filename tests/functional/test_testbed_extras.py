@@ -61,7 +61,7 @@ def test_the_optional_services_are_running_and_in_the_catalog(
 ) -> None:
     report = testbed_extras.status()
 
-    assert testbed_extras.services == ["swift", "octavia", "designate"]
+    assert {"swift", "octavia", "designate"} <= set(testbed_extras.services)
     for api in ("swift-proxy", "octavia-api", "designate-api"):
         assert report["apis"][api], api
     for process in ("swift-object", "octavia-worker", "designate-central", "designate-worker"):

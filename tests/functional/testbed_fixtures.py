@@ -26,10 +26,12 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 #: The fixtures conftest.py re-exports.
-__all__ = ["testbed", "testbed_admin", "testbed_extras"]
+__all__ = ["testbed", "testbed_admin", "testbed_extras", "testbed_more"]
 
 #: The optional services (tests/testbed/extras) that ``testbed_extras`` starts.
 EXTRA_SERVICES = ("swift", "octavia", "designate")
+#: Those that ``testbed_more`` starts: shares, stacks and secrets.
+MORE_SERVICES = ("manila", "heat", "barbican")
 
 RUN_DIR_ENV = "REAPER_TESTBED_RUN_DIR"
 KEEP_LOGS_ENV = "REAPER_TESTBED_KEEP_LOGS"
@@ -64,4 +66,15 @@ def testbed_extras(testbed: Testbed) -> Testbed:
     testbed that already runs them, nothing is started.
     """
     testbed.start_services(EXTRA_SERVICES)
+    return testbed
+
+
+@pytest.fixture(scope="session")
+def testbed_more(testbed: Testbed) -> Testbed:
+    """The testbed with Manila, Heat and Barbican running too.
+
+    Like ``testbed_extras``: started into the session's testbed on first use (about a
+    minute), so only the modules that need shares, stacks or secrets pay for them.
+    """
+    testbed.start_services(MORE_SERVICES)
     return testbed

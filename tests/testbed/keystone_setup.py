@@ -11,7 +11,8 @@ services need before they can validate tokens or call each other:
   they carry the run's real ports.
 
 With ``--extras swift,octavia``, it wires optional services instead (``extras/``): their
-service users, catalog entries and roles, and the roles they give the testbed's admin.
+service users, catalog entries and roles, the roles they give the testbed's admin, and
+anything else they wire themselves (Heat's stack-user domain).
 
 Usage: ``python -m tests.testbed.keystone_setup <run dir> [--extras NAMES]`` with
 ``OS_CLIENT_CONFIG_FILE`` pointing at the run's clouds.yaml.
@@ -80,6 +81,7 @@ def main(argv: list[str]) -> int:
         )
     users, catalog = list(SERVICE_USERS), list(CATALOG)
     role_names, admin_roles = list(ROLES), []
+    chosen: list[extras.Extra] = []
     if argv[1:2] == ["--extras"]:
         chosen = [extras.get(name) for name in extras.parse(argv[2])]
         users = [e.service_user for e in chosen if e.service_user]
@@ -96,6 +98,9 @@ def main(argv: list[str]) -> int:
         futures += [pool.submit(_catalog_entry, conn, state, entry) for entry in catalog]
         for future in futures:
             future.result()
+    for extra in chosen:
+        if extra.keystone:
+            extra.keystone(conn, state)
     if admin_roles:
         admin = conn.identity.find_user("admin", domain_id="default")
         admin_project = conn.identity.find_project("admin", domain_id="default")

@@ -8,6 +8,7 @@ bootstrap over RPC, APIs, and a wait until the APIs answer.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -99,6 +100,9 @@ def start_into(run: Run, wanted: list[str]) -> None:
         if errors:
             raise (real or errors)[0]
     state.services = [name for name in extras.MODULES if name in {*state.services, *wanted}]
+    resources_file = state.layout.run_dir / "resources.json"
+    if resources_file.exists():
+        state.resources.update(json.loads(resources_file.read_text()))
     run.save()
 
 
@@ -120,6 +124,8 @@ def _extra_chain(run: Run, extra: extras.Extra, wiring: Future[None]) -> None:
             run.start(extra.api_command(state, name))
         for name in names:
             run.wait_api(name)
+        for command in extra.ready(state) if extra.ready else ():
+            run.step(command)
 
 
 def _claim_more(run: Run) -> Callable[[dict[str, int]], None]:

@@ -1,4 +1,4 @@
-"""Services a run starts only when asked: Swift, Octavia, Designate (and the next ones).
+"""Services a run starts only when asked: Swift, Octavia, Designate, Manila, Heat, Barbican.
 
 The core services (keystone, nova, cinder, neutron, glance, placement) start with every
 run; most tests need nothing else, so these start only for the tests, benchmarks and demo
@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ..configs import Files
 from ..processes import Command
@@ -25,7 +26,7 @@ from ..services import Api, api_command
 from ..state import RunState
 
 #: Every optional service, by the name ``--with`` takes, in start order.
-MODULES = ("swift", "octavia", "designate")
+MODULES = ("swift", "octavia", "designate", "manila", "heat", "barbican")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,13 @@ class Extra:
     #: (bootstrap steps that talk to a daemon over RPC), before its APIs start.
     post_start: Callable[[RunState], list[Command]] | None = None
     rpc_consumers: tuple[str, ...] = ()
+    #: Commands run once its APIs answer: what an operator creates through them (types,
+    #: pools). They may add ids to ``<run dir>/resources.json``, which becomes the
+    #: state's ``resources``.
+    ready: Callable[[RunState], list[Command]] | None = None
+    #: Keystone wiring beyond the service user, catalog and roles (a domain of its own),
+    #: called by ``keystone_setup`` with an admin openstacksdk connection.
+    keystone: Callable[[Any, RunState], None] | None = None
     #: Paste pipelines to copy from ``<venv>/etc/<name>/`` into the run's ``etc/<name>/``.
     paste: tuple[str, ...] = ()
     #: Databases in the run's PostgreSQL (named ``<run id>_<name>``).
