@@ -306,8 +306,8 @@ def resource_count(tenant: Tenant) -> int:
 class ReaperProbe:
     """Times reaper's phases from the inside, without changing what reaper does.
 
-    ``pipeline.discover`` is wrapped (its first call is the plan's discovery,
-    the second the re-check before the first step) and so is
+    The road's inventory seam is wrapped (its first call is the plan's
+    discovery, the second the re-check before the first step) and so is
     ``SdkRunner.confirm`` (one batched confirmation listing); an observer
     stamps every step's start and finish.
     """
@@ -320,12 +320,11 @@ class ReaperProbe:
         self.finished: dict[str, tuple[float, str]] = {}
         self.types: dict[str, str] = {}
 
-    @contextmanager
-    def installed(self) -> Iterator[ReaperProbe]:
-        from reaper import pipeline
-        from reaper.actions.runner import SdkRunner
+    def timed(self, seams: Any) -> Any:
+        """``seams`` (a ``reaper.cleanup.seams.Cloud``) with its inventory timed."""
+        import dataclasses
 
-        real_discover, real_confirm = pipeline.discover, SdkRunner.confirm
+        real_discover = seams.inventory
 
         def discover(*args: Any, **kwargs: Any) -> Any:
             begun = time.monotonic()
@@ -335,6 +334,14 @@ class ReaperProbe:
                 with self.lock:
                     self.discoveries.append((begun, time.monotonic()))
 
+        return dataclasses.replace(seams, inventory=discover)
+
+    @contextmanager
+    def installed(self) -> Iterator[ReaperProbe]:
+        from reaper.actions.runner import SdkRunner
+
+        real_confirm = SdkRunner.confirm
+
         def confirm(runner: Any, rtype: str, action: str, pending: Mapping[str, Any]) -> Any:
             begun = time.monotonic()
             try:
@@ -343,12 +350,10 @@ class ReaperProbe:
                 with self.lock:
                     self.confirms.append((rtype, len(pending), begun, time.monotonic()))
 
-        pipeline.discover = discover  # type: ignore[assignment]
         SdkRunner.confirm = confirm  # type: ignore[method-assign]
         try:
             yield self
         finally:
-            pipeline.discover = real_discover
             SdkRunner.confirm = real_confirm  # type: ignore[method-assign]
 
     # Observer protocol
@@ -368,17 +373,21 @@ class ReaperProbe:
 
 def run_reaper(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[str]]:
     """Delete the project in Keystone, then reaper's apply path, timed to the last confirmation."""
-    from reaper import cloud, pipeline
+    from reaper import cloud
     from reaper.audit.trail import AuditTrail
+    from reaper.cleanup.execute import execute_plan
+    from reaper.cleanup.plan import make_plan
+    from reaper.cleanup.record import audit_planned
+    from reaper.cleanup.seams import Cloud
+    from reaper.cleanup.settings import Settings
     from reaper.cli.apply import recheck_needed
-    from reaper.executor import Limits
     from reaper.model import IdentityKind, IdentityRef
     from reaper.policy import configured_policy_paths, load_policies
     from reaper.store import Store
-    from reaper.verify import verify
 
     # What `reaper apply` does before it talks to the cloud: not the cleanup's time.
     conf = bench.reaper.conf()
+    settings = Settings.from_conf(conf)
     policies = load_policies(configured_policy_paths(conf))
     store = Store.from_conf(conf)
     trail = AuditTrail.from_conf(store, conf)
@@ -390,36 +399,28 @@ def run_reaper(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[s
     try:
         with probe.installed():
             marks["start"] = time.monotonic()
-            conn = cloud.connect(conf, read_only=False)
-            verification = verify(conn, identity)
+            seams = probe.timed(Cloud.of(cloud.connect(conf, read_only=False)))
+            verification = seams.keystone(identity)
             marks["verified"] = time.monotonic()
-            planned = pipeline.make_plan(
-                conn,
-                identity,
-                policies,
-                protected_project_ids=conf.protected_project_ids,
-                protected_domain_ids=conf.protected_domain_ids,
-                verification=verification,
-            )
+            planned = make_plan(seams, identity, policies, settings, verification=verification)
             marks["planned"] = time.monotonic()
-            pipeline.audit_planned(trail, planned)
+            audit_planned(trail, planned)
             plan = planned.plan
             if plan.held:
                 notes.append(f"plan held ({'; '.join(plan.held)}): applied as with --approve")
             if plan.incomplete:
                 notes.append(f"plan incomplete: {'; '.join(plan.incomplete)}")
             marks["audited"] = time.monotonic()
-            report = pipeline.execute_plan(
-                conn,
+            store.plans.save(plan)  # as apply does before it executes
+            report = execute_plan(
+                seams,
                 plan,
                 policies,
+                settings,
                 store=store,
                 trail=trail,
-                limits=Limits.from_conf(conf),
                 dry_run=False,
                 observers=[probe],
-                protected_project_ids=conf.protected_project_ids,
-                protected_domain_ids=conf.protected_domain_ids,
                 # As `apply --project ID --yes` decides: no pause after its own discovery.
                 recheck_first=recheck_needed(argparse.Namespace(plan_file=None, yes=True)),
             )

@@ -33,6 +33,7 @@ import oslo_messaging
 
 from reaper import config, log
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup.lifecycle import Reopener
 from reaper.events.listener import IdentityEndpoint, Listener
 from reaper.store import Store
 
@@ -107,7 +108,7 @@ def run(count: int) -> dict[str, float]:
                     if persisted.count >= persisted.target:
                         persisted.done.set()
 
-        reaper_listener = Listener(conf, Endpoint(store, trail))
+        reaper_listener = Listener(conf, Endpoint(store, trail, reopener=Reopener(store)))
         raw = Counting(count)
         raw_conf = make_conf(vhost, workdir, "raw-bench")
         raw_transport = oslo_messaging.get_notification_transport(raw_conf)

@@ -135,9 +135,13 @@ def reap_project(home: ReaperHome, project_id: str, *, confirm_timeout: float = 
     """
     import dataclasses
 
-    from reaper import cloud, pipeline
+    from reaper import cloud
     from reaper.audit.trail import AuditTrail
-    from reaper.executor import Limits
+    from reaper.cleanup.execute import execute_plan
+    from reaper.cleanup.plan import make_plan
+    from reaper.cleanup.record import audit_planned
+    from reaper.cleanup.seams import Cloud
+    from reaper.cleanup.settings import Settings
     from reaper.model import IdentityKind, IdentityRef
     from reaper.policy import configured_policy_paths, load_policies
     from reaper.store import Store
@@ -146,17 +150,18 @@ def reap_project(home: ReaperHome, project_id: str, *, confirm_timeout: float = 
     policies = load_policies(configured_policy_paths(conf))
     with Store.from_conf(conf) as store:
         trail = AuditTrail.from_conf(store, conf)
-        conn = cloud.connect(conf, read_only=False)
-        planned = pipeline.make_plan(conn, IdentityRef(IdentityKind.PROJECT, project_id), policies)
-        pipeline.audit_planned(trail, planned)
-        report = pipeline.execute_plan(
-            conn,
-            planned.plan,
-            policies,
-            store=store,
-            trail=trail,
-            limits=dataclasses.replace(Limits.from_conf(conf), confirm_timeout=confirm_timeout),
-            dry_run=False,
+        seams = Cloud.of(cloud.connect(conf, read_only=False))
+        settings = Settings.from_conf(conf)
+        settings = dataclasses.replace(
+            settings, limits=dataclasses.replace(settings.limits, confirm_timeout=confirm_timeout)
+        )
+        planned = make_plan(
+            seams, IdentityRef(IdentityKind.PROJECT, project_id), policies, settings
+        )
+        audit_planned(trail, planned)
+        store.plans.save(planned.plan)
+        report = execute_plan(
+            seams, planned.plan, policies, settings, store=store, trail=trail, dry_run=False
         )
     return ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items())) or "nothing"
 

@@ -7,9 +7,9 @@ It runs, in one process:
   acknowledged, and wakes the workers;
 * ``[DEFAULT] workers`` worker threads that claim due tombstones and run
   them through the same pipeline as ``reaper plan``/``apply``
-  (``worker.py``); grace periods and retries are due times on the
+  (``cleanup/worker.py``); grace periods and retries are due times on the
   tombstones, so claiming *is* the scheduler;
-* the periodic sweep (``sweep.py``), one controller at a time;
+* the periodic sweep (``cleanup/sweep.py``), one controller at a time;
 * periodic audit checkpoints, also when nothing happens;
 * the HTTP endpoint (``api.py``): ``/healthz`` and ``/metrics``.
 
@@ -35,12 +35,17 @@ from typing import Any
 
 from oslo_config import cfg
 
-from reaper import config, credentials, log, sweep
+from reaper import config, log
 from reaper.api import ApiServer, Health
 from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup.lifecycle import Reopener
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
+from reaper.cleanup.sweep import Sweeper
+from reaper.cleanup.worker import Worker
 from reaper.events import keystone
 from reaper.events.deadletter import DeadLetterConsumer
 from reaper.events.listener import IdentityEndpoint, Listener, broker_url
@@ -51,7 +56,6 @@ from reaper.metrics import Metrics, StepMetrics
 from reaper.model import utcnow
 from reaper.policy import PolicyError, configured_policy_paths, load_policies
 from reaper.store import Store, StoreError
-from reaper.worker import Worker
 
 LOG = log.get(__name__)
 
@@ -102,6 +106,7 @@ class PolicyHolder:
 class Controller:
     def __init__(self, conf: cfg.ConfigOpts, *, os_cloud: str | None = None) -> None:
         self.conf = conf
+        self.settings = Settings.from_conf(conf)
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.metrics = Metrics()
@@ -113,6 +118,7 @@ class Controller:
         endpoint = IdentityEndpoint(
             self.store,
             self.trail,
+            reopener=Reopener(self.store),
             rules=keystone.Rules.from_conf(conf),
             on_recorded=self.wake.set,
             metrics=self.metrics,
@@ -124,14 +130,22 @@ class Controller:
         )
         self.dead_letters: DeadLetterConsumer | None = None
         self.worker = Worker(
-            conf,
+            self.settings,
             store=self.store,
             trail=self.trail,
-            connect=self.connection,
+            cloud=self.seams,
             policies=self.policies,
             observers=lambda: [StepMetrics(self.metrics)],
             metrics=self.metrics,
             stop=self.stopping,
+            gate=self.cloud.gate,
+        )
+        self.sweeper = Sweeper(
+            self.settings,
+            store=self.store,
+            trail=self.trail,
+            cloud=self.seams,
+            on_opened=self.wake.set,
             gate=self.cloud.gate,
         )
         self.checkpointer = Checkpointer.from_conf(self.trail, conf)
@@ -154,6 +168,10 @@ class Controller:
     def connection(self) -> Any:
         """One admin connection for the process (openstacksdk sessions are thread-safe)."""
         return self.cloud.connection()
+
+    def seams(self) -> Cloud:
+        """The road's view of that connection (Keystone, inventory, runner)."""
+        return Cloud.of(self.connection())
 
     def _check_listener(self) -> None:
         if not self.listener.running:
@@ -249,42 +267,7 @@ class Controller:
 
     def sweep_once(self) -> int:
         """One sweep, if no other controller is sweeping; returns tombstones opened."""
-        if not self.cloud.gate.admit():
-            LOG.warning(
-                "sweep skipped: Keystone cannot be used", error=str(self.cloud.gate.problem)
-            )
-            return 0
-        try:
-            with sweep.exclusive(self.store) as mine:
-                if not mine:
-                    return 0
-                found = sweep.find_orphans(
-                    self.connection(),
-                    min_age=_seconds(self.conf.sweep.min_age),
-                )
-                self.store.directory.record(found.known)
-                opened = sweep.open_tombstones(self.store, found.orphans)
-        except Exception as exc:
-            problem = credentials.explain(exc, None, keystone=False)
-            if problem is None:
-                LOG.exception("sweep failed")
-            else:
-                self.cloud.gate.failed(problem)
-            return 0
-        new = sum(1 for _, created in opened if created)
-        for orphan, created in opened:
-            if created:
-                self.trail.append(
-                    action=AuditAction.READ,
-                    outcome=AuditOutcome.SUCCESS,
-                    target=AuditTarget.for_identity(orphan.identity),
-                    reason=f"sweep: {orphan.resources} resources of an owner Keystone "
-                    f"does not know (e.g. {', '.join(orphan.examples)})",
-                )
-        if new:
-            self.wake.set()
-        LOG.info("sweep done", orphans=len(opened), opened=new)
-        return new
+        return self.sweeper.sweep_once()
 
 
 def _single_controller_lock(conf: cfg.ConfigOpts) -> Any:
@@ -311,10 +294,6 @@ def _single_controller_lock(conf: cfg.ConfigOpts) -> Any:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def _seconds(n: int) -> dt.timedelta:
-    return dt.timedelta(seconds=n)
 
 
 def run(conf: cfg.ConfigOpts, *, os_cloud: str | None = None) -> int:

@@ -38,6 +38,22 @@ class IdentityKind(str, enum.Enum):
     DOMAIN = "domain"
 
 
+def trigger_name(kind: IdentityKind, *, disabled: bool = False) -> str:
+    """What Keystone (as verified) did to which kind of identity: ``identity.project.deleted``.
+
+    The one place trigger names are spelled: policies name them, plans carry
+    them, and the sweep and a deleted domain's coverage record them as the
+    event type of the triggers they open.
+    """
+    return f"identity.{kind.value}.{'disabled' if disabled else 'deleted'}"
+
+
+#: Every trigger a policy may name, in a stable order.
+TRIGGERS: tuple[str, ...] = tuple(
+    trigger_name(kind, disabled=disabled) for kind in IdentityKind for disabled in (False, True)
+)
+
+
 class IdentityAction(str, enum.Enum):
     DELETED = "deleted"
     #: Keystone says only "updated": whether it was a disable, Keystone must tell.
@@ -331,6 +347,14 @@ class Outcome:
 
 
 class TombstoneState(str, enum.Enum):
+    """Where a tombstone is on the road (``reaper.cleanup.worker`` draws the machine).
+
+    ``VERIFIED`` is never entered: verification and planning happen in one
+    claim, straight from ``RECEIVED``. It stays so that a row an older reaper
+    left in it still loads; such a row is claimable and worked on as if it
+    had just been received.
+    """
+
     RECEIVED = "received"
     VERIFIED = "verified"
     REFUSED = "refused"

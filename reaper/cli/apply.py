@@ -28,16 +28,21 @@ from typing import Any
 
 from cliff.lister import Lister
 
-from reaper import cloud, pipeline
+from reaper import cloud
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup import discover
+from reaper.cleanup.execute import execute_plan
+from reaper.cleanup.operator import plan_for_operator
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
+from reaper.cleanup.verify import Refused, VerificationError, verify_before_execute
 from reaper.cli import exitcodes
 from reaper.cli.plan import identity_from
 from reaper.cli.progress import Progress
-from reaper.executor import Limits, Report
+from reaper.executor import Report
 from reaper.model import OutcomeStatus, Plan, PlanIntegrityError
-from reaper.policy import configured_policy_paths, load_policies
+from reaper.policy import PolicySet, configured_policy_paths, load_policies
 from reaper.store import Store
-from reaper.verify import VerificationError, verify
 
 COLUMNS = ("#", "Service", "Type", "ID", "Action", "Status", "Attempts", "Reason")
 
@@ -149,28 +154,30 @@ class ApplyCommand(Lister):
                 identity = identity_from(args, conf)
             except ValueError as exc:
                 raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
+        settings = Settings.from_conf(conf)
         policies = load_policies(args.policy or configured_policy_paths(conf))
         conn = self.app.connect(read_only=args.dry_run)
+        seams = Cloud.of(conn)
         store = Store.from_conf(conf)
         trail = AuditTrail.from_conf(store, conf)
         if args.due:
-            return self._due(conn, store, trail, policies, args)
+            return self._due(seams, settings, store, trail, policies, args)
         if args.plan_file:
             plan = self._load(args.plan_file)
-            self._reverify(conn, plan, args)
+            self._reverify(seams, plan, args)
         else:
             assert identity is not None
             try:
-                planned = pipeline.plan_for_operator(
-                    conn,
+                planned = plan_for_operator(
+                    seams,
                     identity,
                     policies,
-                    conf=conf,
+                    settings,
                     store=store,
                     trail=trail,
                     disabled_ok=args.disabled_ok,
                 )
-            except pipeline.Refused as exc:
+            except Refused as exc:
                 raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
             except VerificationError as exc:
                 message = self.app.keystone_error(exc, conn)
@@ -184,18 +191,18 @@ class ApplyCommand(Lister):
             f"{'dry-run of' if args.dry_run else 'applying'} plan {plan.content_hash[:16]}: "
             f"{len(plan.steps)} steps for {plan.identity}\n"
         )
-        report = pipeline.execute_plan(
-            conn,
+        if not args.dry_run:
+            store.plans.save(plan)  # the one copy its outcomes are recorded against
+        report = execute_plan(
+            seams,
             plan,
             policies,
+            settings,
             store=store,
             trail=trail,
-            limits=Limits.from_conf(conf),
             dry_run=args.dry_run,
             observers=[Progress(plan, self.app.stderr)],
-            protected_project_ids=conf.protected_project_ids,
-            protected_domain_ids=conf.protected_domain_ids,
-            **_members(store, plan),
+            scope=discover.operator_scope(store, plan.identity),
             recheck_first=recheck_needed(args),
         )
         trail.checkpoint("apply")
@@ -204,34 +211,37 @@ class ApplyCommand(Lister):
         return COLUMNS, report_rows(plan, report)
 
     def _due(
-        self, conn: Any, store: Store, trail: AuditTrail, policies: Any, args: argparse.Namespace
+        self,
+        seams: Cloud,
+        settings: Settings,
+        store: Store,
+        trail: AuditTrail,
+        policies: PolicySet,
+        args: argparse.Namespace,
     ) -> tuple[Sequence[str], list]:
-        conf = self.app.conf
         due = store.plans.due_deferred(limit=10_000)
         rows: list[tuple[Any, ...]] = []
         status = exitcodes.OK
         for plan_hash in sorted({d.plan_hash for d in due}):
             plan = store.plans.load(plan_hash)
             try:
-                self._reverify(conn, plan, args)
+                self._reverify(seams, plan, args)
             except _Stop as stop:
                 self.app.stderr.write(f"{plan.identity}: {stop}\n")
                 status = max(status, stop.status)
                 continue
             tombstone = next((d.tombstone_id for d in due if d.plan_hash == plan_hash), None)
-            report = pipeline.execute_plan(
-                conn,
+            report = execute_plan(
+                seams,
                 plan,
                 policies,
+                settings,
                 store=store,
                 trail=trail,
-                limits=Limits.from_conf(conf),
                 dry_run=args.dry_run,
                 tombstone_id=tombstone,
                 observers=[Progress(plan, self.app.stderr)],
-                protected_project_ids=conf.protected_project_ids,
-                protected_domain_ids=conf.protected_domain_ids,
-                **_members(store, plan),
+                scope=discover.operator_scope(store, plan.identity),
             )
             rows += report_rows(plan, report)
             status = max(status, exit_status(report))
@@ -251,14 +261,15 @@ class ApplyCommand(Lister):
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise _Stop(f"error: cannot read plan {path}: {exc}", exitcodes.ERROR) from exc
 
-    def _reverify(self, conn: Any, plan: Plan, args: argparse.Namespace) -> None:
+    def _reverify(self, seams: Cloud, plan: Plan, args: argparse.Namespace) -> None:
         try:
-            verification = verify(conn, plan.identity)
+            verify_before_execute(seams.keystone, plan, disabled_ok=args.disabled_ok)
         except VerificationError as exc:
-            raise _Stop(f"error: {self.app.keystone_error(exc, conn)}", exitcodes.ERROR) from exc
-        disabled_ok = args.disabled_ok or plan.trigger.endswith(".disabled")
-        if not verification.allows(disabled_ok=disabled_ok):
-            raise _Stop(f"refused: {verification.refusal()}", exitcodes.REFUSED)
+            raise _Stop(
+                f"error: {self.app.keystone_error(exc, seams.conn)}", exitcodes.ERROR
+            ) from exc
+        except Refused as exc:
+            raise _Stop(f"refused: {exc.verification.refusal()}", exitcodes.REFUSED) from exc
 
     def _confirm(self, plan: Plan, args: argparse.Namespace) -> None:
         if args.yes or args.dry_run:
@@ -286,12 +297,6 @@ class ApplyCommand(Lister):
             f"outcome: {counts or 'nothing to do'}; {counter.total} requests "
             f"({', '.join(f'{m} {n}' for m, n in counter.by_method().items())})\n"
         )
-
-
-def _members(store: Store, plan: Plan) -> dict[str, list[str]]:
-    """A domain plan's re-check looks at the same projects and users it was made for."""
-    projects, users = pipeline.domain_members(store, plan.identity)
-    return {"known_projects": projects, "known_users": users}
 
 
 class _Stop(Exception):

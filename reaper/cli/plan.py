@@ -20,14 +20,17 @@ from typing import Any
 
 from cliff.lister import Lister
 
-from reaper import cloud, pipeline
+from reaper import cloud
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup.operator import plan_for_operator
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
+from reaper.cleanup.verify import Refused, VerificationError
 from reaper.cli import exitcodes
 from reaper.ids import IdFormats, option_name
 from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
 from reaper.store import Store
-from reaper.verify import VerificationError
 
 COLUMNS = ("Service", "Type", "ID", "Name", "Verdict", "Actions", "Steps", "Policy", "Reason")
 
@@ -166,16 +169,16 @@ class PlanCommand(Lister):
         store = Store.from_conf(conf)
         trail = AuditTrail.from_conf(store, conf)
         try:
-            planned = pipeline.plan_for_operator(
-                conn,
+            planned = plan_for_operator(
+                Cloud.of(conn),
                 identity,
                 policies,
-                conf=conf,
+                Settings.from_conf(conf),
                 store=store,
                 trail=trail,
                 disabled_ok=parsed_args.disabled_ok,
             )
-        except pipeline.Refused as exc:
+        except Refused as exc:
             self.app.stderr.write(f"refused: {exc}\n")
             self._status = exitcodes.REFUSED
             return COLUMNS, []

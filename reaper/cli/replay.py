@@ -20,13 +20,16 @@ from cliff.show import ShowOne
 
 from reaper import cloud
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup.lifecycle import Reopener
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
+from reaper.cleanup.worker import Worker
 from reaper.cli import exitcodes
 from reaper.events import keystone
 from reaper.events.listener import IdentityEndpoint
 from reaper.model import TombstoneState
 from reaper.policy import configured_policy_paths, load_policies
 from reaper.store import Store
-from reaper.worker import Worker
 
 COLUMNS = ("Event type", "Identity", "Message id", "Tombstone", "State", "Reason")
 
@@ -52,7 +55,7 @@ class Replay(ShowOne):
         store = Store.from_conf(conf)
         trail = AuditTrail.from_conf(store, conf)
         rules = keystone.Rules.from_conf(conf)
-        endpoint = IdentityEndpoint(store, trail, rules=rules)
+        endpoint = IdentityEndpoint(store, trail, reopener=Reopener(store), rules=rules)
         message = record if isinstance(record, dict) else {}
         endpoint.persist([message])
         parsed = keystone.classify(
@@ -71,10 +74,12 @@ class Replay(ShowOne):
         assert tombstone is not None
         if parsed_args.process:
             worker = Worker(
-                conf,
+                Settings.from_conf(conf),
                 store=store,
                 trail=trail,
-                connect=lambda: cloud.connect(conf, read_only=False, source=self.app.credentials),
+                cloud=lambda: Cloud.of(
+                    cloud.connect(conf, read_only=False, source=self.app.credentials)
+                ),
                 policies=lambda: load_policies(configured_policy_paths(conf)),
             )
             claimed = store.tombstones.claim(tombstone.id, conf.host)

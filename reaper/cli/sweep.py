@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 from cliff.lister import Lister
 
-from reaper import cloud, sweep
+from reaper import cloud
+from reaper.cleanup import sweep
+from reaper.cleanup.seams import Cloud
 from reaper.store import Store
 
 COLUMNS = ("Kind", "Identity", "Resources", "Examples", "Tombstone")
@@ -40,7 +42,7 @@ class Sweep(Lister):
         conf = self.app.conf
         conn = self.app.connect(read_only=True)
         min_age = conf.sweep.min_age if parsed_args.min_age is None else parsed_args.min_age
-        found = sweep.find_orphans(conn, min_age=dt.timedelta(seconds=min_age))
+        found = sweep.find_orphans(Cloud.of(conn), min_age=dt.timedelta(seconds=min_age))
         orphans = found.orphans
         opened: dict[str, str] = {}
         if parsed_args.open:

@@ -20,7 +20,7 @@ Using it
         protected_project_ids=conf.protected_project_ids,
         protected_domain_ids=conf.protected_domain_ids,
         domain_id=domain_id,                  # of the deleted identity, when known
-    )                                         # or EvaluationContext.from_conf(conf, ...)
+    )                                         # or reaper.cleanup Settings.context(...)
     evaluation = evaluate(policies, resources, ctx)
     evaluation.decisions    # one Decision per resource, same order: ACT / SKIP / PROTECT
     evaluation.held         # non-empty: the plan must wait for an operator

@@ -1,27 +1,20 @@
 """What a policy evaluation knows besides the resources: the trigger and the rules of the house.
 
 Trigger names are ``identity.<kind>.<deleted|disabled>``: what happened to
-which kind of Keystone identity, once ``verify`` has confirmed it.
+which kind of Keystone identity, once verified with Keystone. They are
+spelled in one place, :func:`reaper.model.trigger_name`, and re-exported here.
+The context is made from the configuration by the road's
+:class:`reaper.cleanup.settings.Settings`, read once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
 
-from reaper.model import IdentityKind, IdentityRef, utcnow
+from reaper.model import TRIGGERS, IdentityKind, IdentityRef, trigger_name, utcnow
 
-#: Every trigger a policy may name, in a stable order.
-TRIGGERS: Final = tuple(
-    f"identity.{kind.value}.{what}" for kind in IdentityKind for what in ("deleted", "disabled")
-)
-
-
-def trigger_name(kind: IdentityKind, *, disabled: bool = False) -> str:
-    """The trigger for a verified deletion (or, with ``disabled``, a disable) of ``kind``."""
-    return f"identity.{kind.value}.{'disabled' if disabled else 'deleted'}"
+__all__ = ["TRIGGERS", "EvaluationContext", "trigger_name"]
 
 
 @dataclass(frozen=True)
@@ -46,33 +39,9 @@ class EvaluationContext:
         object.__setattr__(self, "protected_project_ids", frozenset(self.protected_project_ids))
         object.__setattr__(self, "protected_domain_ids", frozenset(self.protected_domain_ids))
 
-    @classmethod
-    def from_conf(
-        cls,
-        conf: Any,
-        trigger: str,
-        identity: IdentityRef,
-        *,
-        now: dt.datetime | None = None,
-        domain_id: str | None = None,
-    ) -> EvaluationContext:
-        """A context carrying the protected projects and domains of reaper's configuration."""
-        return cls(
-            trigger=trigger,
-            identity=identity,
-            now=now or utcnow(),
-            protected_project_ids=_ids(conf.protected_project_ids),
-            protected_domain_ids=_ids(conf.protected_domain_ids),
-            domain_id=domain_id,
-        )
-
     @property
     def domain(self) -> str | None:
         """The domain concerned: the deleted domain itself, or the identity's domain."""
         if self.identity.kind is IdentityKind.DOMAIN:
             return self.identity.id
         return self.domain_id
-
-
-def _ids(values: Iterable[str] | None) -> frozenset[str]:
-    return frozenset(v.strip() for v in values or () if v and v.strip())

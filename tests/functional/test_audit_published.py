@@ -26,6 +26,7 @@ from sqlalchemy.exc import ProgrammingError
 from reaper import config
 from reaper.audit.record import Actor, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup.lifecycle import Reopener
 from reaper.cli.main import main
 from reaper.events.listener import IdentityEndpoint
 from reaper.store import Store, schema
@@ -208,7 +209,7 @@ def test_the_documented_role_split_leaves_the_controllers_login_unable_to_cut_th
         url = str(server.set(database=login, username=login))
         with Store.open(url) as store:
             trail = AuditTrail(store, initiator=Actor.service_user(), observer=Actor.instance("t"))
-            endpoint = IdentityEndpoint(store, trail)
+            endpoint = IdentityEndpoint(store, trail, reopener=Reopener(store))
             deletion = {
                 "event_type": "identity.project.deleted",
                 "payload": {"resource_info": uuid.uuid4().hex},

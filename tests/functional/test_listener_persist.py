@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from reaper.audit.record import Actor
 from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup.lifecycle import Reopener
 from reaper.events.listener import IdentityEndpoint
 from reaper.metrics import Metrics
 from reaper.store import Store
@@ -33,7 +34,7 @@ def deletion(project_id: str, message_id: str | None = None) -> dict[str, Any]:
 
 def endpoint(store: Store) -> IdentityEndpoint:
     trail = AuditTrail(store, initiator=Actor.service_user(), observer=Actor.instance("t"))
-    return IdentityEndpoint(store, trail)
+    return IdentityEndpoint(store, trail, reopener=Reopener(store))
 
 
 def receipts(store: Store) -> list[dict[str, Any]]:
@@ -80,7 +81,9 @@ def test_ids_keystone_never_made_are_audited_and_counted_but_open_no_tombstone(
     trail = AuditTrail(store, initiator=Actor.service_user(), observer=Actor.instance("t"))
     bad = ["%", "*", live.upper()]
 
-    result = IdentityEndpoint(store, trail, metrics=metrics).info([deletion(b) for b in bad])
+    result = IdentityEndpoint(store, trail, reopener=Reopener(store), metrics=metrics).info(
+        [deletion(b) for b in bad]
+    )
 
     assert result == oslo_messaging.NotificationResult.HANDLED
     assert store.tombstones.list() == []

@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from reaper import cloud, config, pipeline
+from reaper import cloud, config
+from reaper.cleanup.discover import DOMAIN_UNKNOWN
+from reaper.cleanup.plan import make_plan
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
 from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
 from tests.faultproxy import KINDS, FaultProxy, Faults, Seen
@@ -341,10 +345,11 @@ def test_every_request_reaper_sends_goes_through_the_proxy(
     fault_proxy.clear()
 
     conn = cloud.connect(conf, read_only=True)
-    pipeline.make_plan(
-        conn,
+    make_plan(
+        Cloud.of(conn),
         IdentityRef(IdentityKind.PROJECT, world.deleted.project_id),
         load_policies(configured_policy_paths(conf)),
+        Settings.from_conf(conf),
     )
     counted = cloud.counter_of(conn).by_endpoint()
     seen = fault_proxy.seen()
@@ -556,4 +561,4 @@ def test_a_domain_reaper_never_saw_the_members_of_plans_as_incomplete(
 
     assert run.code == 5, run
     assert "reaper has seen no project or user of this domain" in run.out + run.err
-    assert load_plan(path).incomplete == (pipeline.DOMAIN_UNKNOWN,)
+    assert load_plan(path).incomplete == (DOMAIN_UNKNOWN,)

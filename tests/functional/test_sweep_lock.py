@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reaper import sweep
+from reaper.cleanup import sweep
 from reaper.store import Store
 
 pytestmark = pytest.mark.functional

@@ -11,6 +11,7 @@ from keystoneauth1 import loading as ks_loading
 from openstack import exceptions as sdk_exc
 
 from reaper import config
+from reaper.cleanup.verify import VerificationError
 from reaper.credentials import (
     CredentialError,
     CredentialSource,
@@ -20,7 +21,6 @@ from reaper.credentials import (
     explain,
     resolve,
 )
-from reaper.verify import VerificationError
 
 PASSWORD = "[service_credentials]\nauth_type = password\nauth_url = http://ks:5000/v3\n"
 OPENRC = {"OS_AUTH_URL": "http://ks:5000/v3", "OS_USERNAME": "admin"}

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from reaper import pipeline
+from reaper.cleanup.plan import make_plan
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
 from reaper.inventory.base import Scope, UnsafeScope
 from reaper.inventory.block_storage import BlockStorageInventory
 from reaper.inventory.compute import ComputeInventory
@@ -85,5 +87,10 @@ def test_a_plan_for_a_wildcard_id_is_refused_before_any_request() -> None:
             raise AssertionError(f"the cloud was asked: {name}")
 
     with pytest.raises(UnsafeScope, match="wildcard"):
-        pipeline.make_plan(Anything(), IdentityRef(IdentityKind.PROJECT, "*"), policies=None)
+        make_plan(
+            Cloud.of(Anything()),
+            IdentityRef(IdentityKind.PROJECT, "*"),
+            policies=None,  # type: ignore[arg-type]
+            settings=Settings(),
+        )
     assert asked == []

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import pytest
 
 from reaper.model import ActionSpec, IdentityKind, IdentityRef, Verdict
-from reaper.policy import EvaluationContext, PolicySet, evaluate, load_policies
+from reaper.policy import PolicySet, evaluate, load_policies
 
 from .conftest import USER, context, resource
 
@@ -182,14 +181,6 @@ class TestConfiguredProtection:
         ctx = context(protected_project_ids=frozenset({"p-deleted"}))
         [decision] = evaluate(policies(self.LOADED), [resource("xyz.thing")], ctx).decisions
         assert decision.verdict is Verdict.PROTECT
-
-    def test_from_conf(self) -> None:
-        conf = SimpleNamespace(
-            protected_project_ids=["admin", " service ", ""], protected_domain_ids=["heat"]
-        )
-        ctx = EvaluationContext.from_conf(conf, "identity.user.deleted", USER)
-        assert ctx.protected_project_ids == {"admin", "service"}
-        assert ctx.protected_domain_ids == {"heat"}
 
 
 class TestActing:

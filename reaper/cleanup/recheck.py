@@ -16,10 +16,18 @@ for every step at once, before anything runs, and fail closed:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from reaper import planner
+from reaper.actions.runner import Prechecker
+from reaper.cleanup.decide import decide
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
 from reaper.executor import Precheck
+from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory
-from reaper.model import Decision, Resource, ResourceRef, Step, Verdict
+from reaper.model import Decision, Plan, Resource, ResourceRef, Step, Verdict, trigger_name
+from reaper.policy import PolicySet
 
 #: Types that are never listed (a quota set always exists; so does any ``*.quota``).
 ALWAYS_PRESENT = frozenset({"compute.quota", "block_storage.quota", "network.quota"})
@@ -53,3 +61,23 @@ def precheck(
         else:
             result[ref] = Precheck.GONE
     return result
+
+
+def prechecker(
+    cloud: Cloud, plan: Plan, policies: PolicySet, settings: Settings, scope: Scope
+) -> Prechecker:
+    """The executor's re-check for ``plan``: one fresh discovery of ``scope``, judged."""
+
+    def check(steps: Sequence[Step], _: Any) -> Mapping[ResourceRef, Precheck]:
+        fresh = cloud.inventory(scope)
+        evaluation = decide(
+            policies,
+            fresh.resources,
+            settings,
+            trigger=plan.trigger or trigger_name(plan.identity.kind),
+            identity=plan.identity,
+        )
+        decisions = planner.decisions_now(fresh.resources, evaluation.decisions, plan.steps)
+        return precheck(steps, fresh, decisions)
+
+    return check

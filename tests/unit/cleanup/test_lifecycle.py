@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reaper.lifecycle import deleted_meanwhile, should_reopen
+from reaper.cleanup.lifecycle import deleted_meanwhile, should_reopen
 from reaper.model import (
     IdentityKind,
     IdentityRef,

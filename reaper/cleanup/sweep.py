@@ -12,7 +12,8 @@ same road as a notified one. Resources younger than ``[sweep] min_age``
 are ignored, so a project being created is never mistaken for an orphan.
 
 Only one controller sweeps at a time: on PostgreSQL under an advisory
-lock; on SQLite there is only one controller.
+lock; on SQLite there is only one controller. The controller's
+:class:`Sweeper` records what it opened in the audit trail itself.
 """
 
 from __future__ import annotations
@@ -22,16 +23,22 @@ import contextlib
 import dataclasses
 import datetime as dt
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import text
 
-from reaper import lifecycle, log
+from reaper import credentials, log
+from reaper.audit.record import AuditAction, AuditOutcome, AuditTarget
+from reaper.audit.trail import AuditTrail
+from reaper.cleanup import lifecycle
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
+from reaper.cleanup.verify import VerificationError
 from reaper.inventory.base import gather
-from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, utcnow
+from reaper.keystone_access import KeystoneGate
+from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, trigger_name, utcnow
 from reaper.store import Known, Store
-from reaper.verify import VerificationError, verify
 
 LOG = log.get(__name__)
 LOCK_NAME = "reaper.sweep"
@@ -55,10 +62,15 @@ class SweepResult:
 
 
 def find_orphans(
-    conn: Any, *, min_age: dt.timedelta = dt.timedelta(0), now: dt.datetime | None = None
+    cloud: Cloud, *, min_age: dt.timedelta = dt.timedelta(0), now: dt.datetime | None = None
 ) -> SweepResult:
-    """Owners of resources (projects, users) that Keystone does not list, verified gone."""
+    """Owners of resources (projects, users) that Keystone does not list, verified gone.
+
+    The listings are cloud-wide, through ``cloud.conn``; each candidate is
+    verified through ``cloud.keystone``.
+    """
     now = now or utcnow()
+    conn = cloud.conn
     compute, bs, net, img, ident = (
         conn.compute,
         conn.block_storage,
@@ -100,7 +112,7 @@ def find_orphans(
     orphans = []
     for identity, refs in sorted(owned.items()):
         try:
-            gone = verify(conn, identity).gone
+            gone = cloud.keystone(identity).gone
         except VerificationError as exc:
             LOG.warning("sweep could not verify an owner", identity=str(identity), error=str(exc))
             continue
@@ -119,7 +131,7 @@ def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, b
     for orphan in orphans:
         if not orphan.verified_gone:
             continue
-        event_type = f"identity.{orphan.identity.kind.value}.deleted"
+        event_type = trigger_name(orphan.identity.kind)
         result = store.tombstones.record_trigger(
             orphan.identity, Trigger(source=TriggerSource.SWEEP, event_type=event_type)
         )
@@ -159,6 +171,65 @@ def exclusive(store: Store, name: str = LOCK_NAME) -> Iterator[bool]:
             if got:
                 conn.execute(text(give), params)
                 conn.commit()
+
+
+class Sweeper:
+    """The controller's sweep: one at a time across controllers, audited, waking the workers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        trail: AuditTrail,
+        cloud: Callable[[], Cloud],
+        on_opened: Callable[[], None] = lambda: None,
+        gate: KeystoneGate | None = None,
+    ) -> None:
+        self.gate = gate
+        self.settings = settings
+        self.store = store
+        self.trail = trail
+        self.cloud = cloud
+        self.on_opened = on_opened
+
+    def sweep_once(self) -> int:
+        """One sweep, if no other controller is sweeping; returns tombstones opened.
+
+        Skipped while Keystone cannot be used (``gate``); a failure that says
+        the credentials or Keystone are at fault closes the gate.
+        """
+        if self.gate is not None and not self.gate.admit():
+            LOG.warning("sweep skipped: Keystone cannot be used", error=str(self.gate.problem))
+            return 0
+        try:
+            with exclusive(self.store) as mine:
+                if not mine:
+                    return 0
+                found = find_orphans(self.cloud(), min_age=self.settings.sweep_min_age)
+                self.store.directory.record(found.known)
+                opened = open_tombstones(self.store, found.orphans)
+        except Exception as exc:
+            problem = credentials.explain(exc, None, keystone=False)
+            if problem is None or self.gate is None:
+                LOG.exception("sweep failed")
+            else:
+                self.gate.failed(problem)
+            return 0
+        new = sum(1 for _, created in opened if created)
+        for orphan, created in opened:
+            if created:
+                self.trail.append(
+                    action=AuditAction.READ,
+                    outcome=AuditOutcome.SUCCESS,
+                    target=AuditTarget.for_identity(orphan.identity),
+                    reason=f"sweep: {orphan.resources} resources of an owner Keystone "
+                    f"does not know (e.g. {', '.join(orphan.examples)})",
+                )
+        if new:
+            self.on_opened()
+        LOG.info("sweep done", orphans=len(opened), opened=new)
+        return new
 
 
 def _old_enough(created_at: Any, cutoff: dt.datetime) -> bool:

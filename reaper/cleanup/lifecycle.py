@@ -26,17 +26,16 @@ listener and the worker each check *after* their own write (the listener
 locks the tombstone row while it records a trigger), so whichever is second
 sees the other's: the deletion is never swallowed, and the compare-and-set
 in ``reopen`` makes it reopen once.
+
+The listener (a stage below the road) is handed a :class:`Reopener` rather
+than importing this module.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from reaper.model import Tombstone, TombstoneState
+from reaper.store import Store, TriggerResult
 from reaper.store.errors import StateConflict
-
-if TYPE_CHECKING:
-    from reaper.store import Store, TriggerResult
 
 
 def should_reopen(state: TombstoneState, plan_trigger: str | None, event_type: str | None) -> bool:
@@ -92,3 +91,16 @@ def deleted_meanwhile(tombstone: Tombstone, plan_trigger: str | None) -> bool:
     return any(
         should_reopen(tombstone.state, plan_trigger, t.event_type) for t in tombstone.triggers
     )
+
+
+class Reopener:
+    """:func:`may_reopen` and :func:`reopen_if_needed` over one store, for the listener."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def may_reopen(self, result: TriggerResult) -> bool:
+        return may_reopen(result)
+
+    def reopen_if_needed(self, result: TriggerResult, event_type: str | None) -> bool:
+        return reopen_if_needed(self.store, result, event_type)

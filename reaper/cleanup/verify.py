@@ -9,15 +9,20 @@ starts here, and only Keystone's own answer counts:
 * found and enabled -> ``ENABLED`` (reaper must not touch it);
 * anything else (timeout, connection refused, 5xx, 401, 403) ->
   :class:`VerificationError`. An unreachable Keystone is never "gone".
+
+Asked again before anything is executed, whoever executes:
+:func:`verify_before_execute` is that rule, called by the worker and by
+``reaper apply`` alike.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reaper.model import IdentityKind, IdentityRef
+from reaper.model import IdentityKind, IdentityRef, Plan, trigger_name
 
 
 class IdentityState(str, enum.Enum):
@@ -37,6 +42,11 @@ class Verification:
     def gone(self) -> bool:
         return self.state is IdentityState.GONE
 
+    @property
+    def trigger(self) -> str:
+        """The policy trigger this verified state stands for."""
+        return trigger_name(self.identity.kind, disabled=not self.gone)
+
     def allows(self, *, disabled_ok: bool = False) -> bool:
         """Whether reaper may plan for this identity."""
         return self.gone or (disabled_ok and self.state is IdentityState.DISABLED)
@@ -54,6 +64,36 @@ class Verification:
 
 class VerificationError(RuntimeError):
     """Keystone could not say; retry later, never act."""
+
+
+class Refused(RuntimeError):
+    """Keystone says the identity is still there: reaper must not touch it."""
+
+    def __init__(self, verification: Verification) -> None:
+        super().__init__(verification.refusal())
+        self.verification = verification
+
+
+#: Keystone's answer about one identity: :func:`verify` over a connection, or a test's.
+IdentityCheck = Callable[[IdentityRef], Verification]
+
+
+def verify_before_execute(
+    check: IdentityCheck, plan: Plan, *, disabled_ok: bool = False
+) -> Verification:
+    """Ask Keystone again, just before ``plan`` runs, that its identity may be touched.
+
+    Time has passed since the plan was made (an approval, a grace period, a
+    retry, a saved plan file), so the identity may exist again. A plan made
+    for a disable may run while the identity is still disabled; any other
+    plan only when it is gone, unless the operator said ``disabled_ok``.
+    Raises :class:`Refused`, or :class:`VerificationError` when Keystone
+    cannot say (retry later, never act).
+    """
+    verification = check(plan.identity)
+    if not verification.allows(disabled_ok=disabled_ok or plan.trigger.endswith(".disabled")):
+        raise Refused(verification)
+    return verification
 
 
 def verify(conn: Any, identity: IdentityRef) -> Verification:

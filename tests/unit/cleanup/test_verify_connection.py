@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from keystoneauth1 import exceptions as ks_exc
 
+from reaper.cleanup.verify import VerificationError, verify
 from reaper.model import IdentityKind, IdentityRef
-from reaper.verify import VerificationError, verify
 
 
 class Unreachable:

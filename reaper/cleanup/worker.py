@@ -1,4 +1,4 @@
-"""One tombstone, one step of its state machine at a time, through the shared pipeline.
+"""One tombstone, one step of its state machine at a time, down the road.
 
 ::
 
@@ -15,6 +15,16 @@ point resumes where it stopped: a tombstone left ``executing`` is executed
 again with the outcomes already stored (finished steps never run twice).
 ``dry_run`` controllers plan and audit, then hold every tombstone for an
 operator's ``reaper approve``: nothing changes without a person saying so.
+
+The plan is in hand from the moment it is made or loaded: it is stored once
+when made, loaded at most once per claim when resumed, and handed from step
+to step (execute, settle, the lifecycle check) without going back to the
+store. ``verified`` is a state older reapers could leave a row in; it is
+never entered now, and such a row is worked on as if just received.
+
+Its seams are injected: the cloud (:class:`~reaper.cleanup.seams.Cloud`:
+Keystone, inventory, runner), the policies, the store and the trail; the
+configuration is one :class:`~reaper.cleanup.settings.Settings` value.
 """
 
 from __future__ import annotations
@@ -24,24 +34,33 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from reaper import lifecycle, log, pipeline, planner
+from reaper import log, planner
 from reaper.audit.record import AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup import lifecycle
+from reaper.cleanup.execute import execute_plan
+from reaper.cleanup.plan import make_plan
+from reaper.cleanup.record import audit_planned
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
+from reaper.cleanup.verify import Refused, VerificationError, verify_before_execute
 from reaper.credentials import CredentialError
-from reaper.executor import Limits, Observer, Report
+from reaper.executor import Observer, Report
 from reaper.keystone_access import KeystoneGate
 from reaper.model import (
     IdentityKind,
     OutcomeStatus,
+    Plan,
     Tombstone,
     TombstoneState,
     Trigger,
     TriggerSource,
+    trigger_name,
     utcnow,
 )
+from reaper.policy import PolicySet
 from reaper.store import Store, StoreError
 from reaper.store.errors import StateConflict
-from reaper.verify import VerificationError, verify
 
 LOG = log.get(__name__)
 
@@ -59,27 +78,27 @@ class Worker:
 
     def __init__(
         self,
-        conf: Any,
+        settings: Settings,
         *,
         store: Store,
         trail: AuditTrail,
-        connect: Callable[[], Any],
-        policies: Callable[[], Any],
+        cloud: Callable[[], Cloud],
+        policies: Callable[[], PolicySet],
         observers: Callable[[], list[Observer]] = list,
         metrics: Any = None,
         stop: threading.Event | None = None,
         gate: KeystoneGate | None = None,
     ) -> None:
         self.stop = stop or threading.Event()
-        self.conf = conf
+        self.settings = settings
         self.store = store
         self.trail = trail
-        self.connect = connect
+        self.cloud = cloud
         self.policies = policies
         self.observers = observers
         self.metrics = metrics
         self.gate = gate
-        self.owner = conf.host
+        self.owner = settings.owner
 
     # -- the loop body -----------------------------------------------------------
 
@@ -114,6 +133,8 @@ class Worker:
     def process(self, tombstone: Tombstone) -> Tombstone:
         state = tombstone.state
         if state in (TombstoneState.RECEIVED, TombstoneState.VERIFIED):
+            # VERIFIED is never entered any more; a row an older reaper left in it
+            # has not been planned yet, so it starts over as received.
             return self._plan(tombstone)
         if state in (
             TombstoneState.PLANNED,
@@ -121,17 +142,17 @@ class Worker:
             TombstoneState.PARTIAL,
             TombstoneState.DEFERRED,
         ):
-            return self._execute(tombstone)
+            return self._resume(tombstone)
         # Not claimable states should never get here; give the lease back.
         return self.store.tombstones.release(tombstone.id, self.owner)
 
     # -- stages ------------------------------------------------------------------
 
     def _plan(self, tombstone: Tombstone) -> Tombstone:
-        conn = self.connect()
+        cloud = self.cloud()
         identity = tombstone.identity
         try:
-            verification = verify(conn, identity)
+            verification = cloud.keystone(identity)
         except VerificationError as exc:
             return self._retry_later(tombstone, str(exc), exc)
         self._keystone_answered()
@@ -155,19 +176,19 @@ class Worker:
             return done
         if identity.kind is IdentityKind.DOMAIN and verification.gone:
             self._cover_domain(tombstone, trigger)
-        planned = pipeline.make_plan(
-            conn,
+        policies = self.policies()
+        planned = make_plan(
+            cloud,
             identity,
-            self.policies(),
-            protected_project_ids=self.conf.protected_project_ids,
-            protected_domain_ids=self.conf.protected_domain_ids,
+            policies,
+            self.settings,
             disabled_ok=True,
             verification=verification,
         )
         plan = planned.plan
         self.store.plans.save(plan)
-        pipeline.audit_planned(self.trail, planned, tombstone_id=tombstone.id, trigger=trigger)
-        if plan.held or self.conf.dry_run:
+        audit_planned(self.trail, planned, tombstone_id=tombstone.id, trigger=trigger)
+        if plan.held or self.settings.dry_run:
             why = "; ".join(plan.held) if plan.held else "dry-run mode"
             moved = self._move(
                 tombstone,
@@ -179,7 +200,7 @@ class Worker:
             self.trail.end_tombstone(tombstone.id)
             return moved
         planned_ts = self._move(tombstone, TombstoneState.PLANNED, plan_hash=plan.content_hash)
-        return self._execute(planned_ts, fresh=True)
+        return self._execute(planned_ts, plan, cloud, policies, fresh=True)
 
     def _cover_domain(self, tombstone: Tombstone, trigger: Trigger | None) -> None:
         """Every project and user reaper has seen in a deleted domain gets a cleanup.
@@ -196,7 +217,7 @@ class Worker:
                 entry.identity,
                 Trigger(
                     source=TriggerSource.SWEEP,
-                    event_type=f"identity.{entry.identity.kind.value}.deleted",
+                    event_type=trigger_name(entry.identity.kind),
                 ),
             )
         self.trail.append(
@@ -210,43 +231,50 @@ class Worker:
             extra={"opened": [str(k.identity) for k in missing]},
         )
 
-    def _execute(self, tombstone: Tombstone, *, fresh: bool = False) -> Tombstone:
+    def _resume(self, tombstone: Tombstone) -> Tombstone:
+        """A planned, interrupted, failed or deferred tombstone: its plan, loaded once."""
         if tombstone.plan_hash is None:
             return self._move(tombstone, TombstoneState.RECEIVED, reason="no plan yet")
         plan = self.store.plans.load(tombstone.plan_hash)
-        conn = self.connect()
-        if not fresh:
-            # Time has passed (approval, grace period, retry): Keystone is asked again.
-            try:
-                verification = verify(conn, plan.identity)
-            except VerificationError as exc:
-                return self._retry_later(tombstone, str(exc), exc)
+        cloud = self.cloud()
+        # Time has passed (approval, grace period, retry): Keystone is asked again.
+        try:
+            verify_before_execute(cloud.keystone, plan)
+        except VerificationError as exc:
+            return self._retry_later(tombstone, str(exc), exc)
+        except Refused as refused:
             self._keystone_answered()
-            if not verification.allows(disabled_ok=plan.trigger.endswith(".disabled")):
-                done = self._move(
-                    tombstone, TombstoneState.REFUSED, reason=verification.refusal(), release=True
-                )
-                self.trail.end_tombstone(tombstone.id)
-                return done
+            done = self._move(
+                tombstone,
+                TombstoneState.REFUSED,
+                reason=refused.verification.refusal(),
+                release=True,
+            )
+            self.trail.end_tombstone(tombstone.id)
+            return done
+        self._keystone_answered()
+        return self._execute(tombstone, plan, cloud, self.policies(), fresh=False)
+
+    def _execute(
+        self, tombstone: Tombstone, plan: Plan, cloud: Cloud, policies: PolicySet, *, fresh: bool
+    ) -> Tombstone:
         executing = self._move(tombstone, TombstoneState.EXECUTING)
-        report = pipeline.execute_plan(
-            conn,
+        report = execute_plan(
+            cloud,
             plan,
-            self.policies(),
+            policies,
+            self.settings,
             store=self.store,
             trail=self.trail,
-            limits=Limits.from_conf(self.conf),
             dry_run=False,
             tombstone_id=tombstone.id,
             observers=self.observers(),
-            protected_project_ids=self.conf.protected_project_ids,
-            protected_domain_ids=self.conf.protected_domain_ids,
             recheck_first=not fresh,
             stop=self.stop,
         )
-        return self._settle(executing, report)
+        return self._settle(executing, plan, report)
 
-    def _settle(self, tombstone: Tombstone, report: Report) -> Tombstone:
+    def _settle(self, tombstone: Tombstone, plan: Plan, report: Report) -> Tombstone:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
         if report.interrupted:
             # Shutting down: stay EXECUTING, give the lease back, resume on the next claim.
@@ -266,7 +294,6 @@ class Worker:
                 release=True,
             )
         elif OutcomeStatus.DEFERRED in statuses:
-            plan = self.store.plans.load(report.plan_hash)
             due = min(
                 planner.due_at(plan, sid)
                 for sid, o in report.outcomes.items()
@@ -283,17 +310,16 @@ class Worker:
             result = self._move(tombstone, TombstoneState.COMPLETE, reason=counts, release=True)
         self.trail.end_tombstone(tombstone.id)
         if result.state is TombstoneState.COMPLETE:
-            return self._reopen_if_deleted_meanwhile(result, report.plan_hash)
+            return self._reopen_if_deleted_meanwhile(result, plan)
         return result
 
-    def _reopen_if_deleted_meanwhile(self, tombstone: Tombstone, plan_hash: str) -> Tombstone:
+    def _reopen_if_deleted_meanwhile(self, tombstone: Tombstone, plan: Plan) -> Tombstone:
         """A disable completed while its deletion notice came in: clean up again (lifecycle)."""
-        plan = self.store.plans.load(plan_hash)
         fresh = self.store.tombstones.get(tombstone.id)  # triggers recorded since the claim
         if not lifecycle.deleted_meanwhile(fresh, plan.trigger):
             return tombstone
         try:
-            gone = verify(self.connect(), tombstone.identity).gone
+            gone = self.cloud().keystone(tombstone.identity).gone
         except VerificationError:
             gone = True  # the new pass verifies again, with backoff, before touching anything
         if not gone:

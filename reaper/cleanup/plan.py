@@ -1,0 +1,84 @@
+"""Plan: verify -> discover -> decide -> plan, the same for every caller.
+
+The CLI (``reaper plan``/``apply``) and the controller's workers call
+:func:`make_plan`, so what an operator previews is what the service would
+do. The result is in hand (:class:`Planned`); persisting it, recording it
+(:mod:`reaper.cleanup.record`) and executing it
+(:mod:`reaper.cleanup.execute`) are the caller's next steps, each done once.
+An operator's command goes through :mod:`reaper.cleanup.operator`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+
+from reaper import planner
+from reaper.cleanup.decide import decide
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
+from reaper.cleanup.verify import IdentityState, Refused, Verification
+from reaper.inventory.base import Scope
+from reaper.inventory.discover import Inventory
+from reaper.model import IdentityRef, Plan, utcnow
+from reaper.policy import PolicySet
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """A plan and what it was built from, for display and audit."""
+
+    plan: Plan
+    verification: Verification
+    inventory: Inventory
+    trigger: str
+
+
+def make_plan(
+    cloud: Cloud,
+    identity: IdentityRef,
+    policies: PolicySet,
+    settings: Settings,
+    *,
+    disabled_ok: bool = False,
+    scope: Scope | None = None,
+    now: dt.datetime | None = None,
+    verification: Verification | None = None,
+    incomplete: Iterable[str] = (),
+) -> Planned:
+    """Verify ``identity`` with Keystone, find its resources and plan for them.
+
+    ``scope`` is what to search (the identity's own by default). Raises
+    :class:`~reaper.cleanup.verify.Refused` when the identity still exists
+    (and is enabled, or disabled without ``disabled_ok``), and
+    :class:`~reaper.cleanup.verify.VerificationError` when Keystone cannot say.
+    """
+    # Before any request: a scope refuses owner filters no listing may use.
+    scope = scope or Scope.of(identity)
+    verification = verification or cloud.keystone(identity)
+    if not verification.allows(disabled_ok=disabled_ok):
+        raise Refused(verification)
+    now = now or utcnow()
+    trigger = verification.trigger
+    inventory = cloud.inventory(scope)
+    evaluation = decide(
+        policies,
+        inventory.resources,
+        settings,
+        trigger=trigger,
+        identity=identity,
+        now=now,
+        domain_id=verification.domain_id if verification.state is not IdentityState.GONE else None,
+    )
+    plan = planner.build_plan(
+        identity,
+        inventory.resources,
+        evaluation.decisions,
+        incomplete=(*inventory.incomplete, *incomplete),
+        held=evaluation.held,
+        policy_digest=policies.digest,
+        trigger=trigger,
+        now=now,
+    )
+    return Planned(plan=plan, verification=verification, inventory=inventory, trigger=trigger)

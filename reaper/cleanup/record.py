@@ -1,0 +1,92 @@
+"""Record: the reasoning behind a plan, in the audit trail, all or nothing.
+
+What Keystone said, what discovery dropped or could not see, every decision
+and the plan itself go into one batch (one transaction): either the whole
+reasoning behind a plan is in the trail, or none of it is. Each step's start
+and outcome are recorded as it runs, by the executor's audit observer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
+from reaper.audit.trail import AuditTrail
+from reaper.cleanup.plan import Planned
+from reaper.model import Trigger
+
+
+def audit_planned(
+    trail: AuditTrail,
+    planned: Planned,
+    *,
+    tombstone_id: str | None = None,
+    trigger: Trigger | None = None,
+) -> None:
+    """Record the verification, what discovery dropped or missed, every decision and the plan.
+
+    One transaction: either the whole reasoning behind a plan is in the
+    trail, or none of it is.
+    """
+    plan, identity = planned.plan, planned.plan.identity
+    common: dict[str, Any] = {"tombstone_id": tombstone_id, "trigger": trigger}
+    target = AuditTarget.for_identity(identity, name=planned.verification.name)
+    resources = {r.ref: r for r in plan.resources}
+    with trail.batch() as batch:
+        batch.append(
+            action=AuditAction.READ,
+            outcome=AuditOutcome.SUCCESS,
+            target=target,
+            reason=f"Keystone says {identity} is {planned.verification.state.value}",
+            **common,
+        )
+        for dropped in planned.inventory.mismatches:
+            batch.append(
+                action=AuditAction.LIST,
+                outcome=AuditOutcome.FAILURE,
+                target=AuditTarget.for_resource(dropped),
+                reason=f"returned for {identity}'s owner filter but not owned by it: dropped",
+                before=dropped,
+                **common,
+            )
+        for reason in plan.incomplete:
+            batch.append(
+                action=AuditAction.LIST,
+                outcome=AuditOutcome.FAILURE,
+                target=target,
+                reason=AuditReason.error(f"plan incomplete: {reason}"),
+                **common,
+            )
+        for decision in plan.decisions:
+            batch.append(
+                action=AuditAction.EVALUATE,
+                outcome=AuditOutcome.SUCCESS,
+                target=AuditTarget.for_resource(resources[decision.resource]),
+                reason=AuditReason.policy_match(
+                    decision.policy or "-",
+                    decision.rule,
+                    f"{decision.verdict.value}: {decision.reason}",
+                ),
+                plan_hash=plan.content_hash,
+                before=resources[decision.resource],
+                extra={
+                    "verdict": decision.verdict.value,
+                    "actions": [a.name for a in decision.actions],
+                },
+                **common,
+            )
+        batch.append(
+            action=AuditAction.EVALUATE,
+            outcome=AuditOutcome.PENDING if plan.held else AuditOutcome.SUCCESS,
+            target=target,
+            reason=f"plan of {len(plan.steps)} steps for {len(plan.resources)} resources "
+            f"({planned.trigger})",
+            plan_hash=plan.content_hash,
+            extra={
+                "steps": len(plan.steps),
+                "held": list(plan.held),
+                "incomplete": list(plan.incomplete),
+                "policy_digest": plan.policy_digest,
+            },
+            **common,
+        )

@@ -1,0 +1,45 @@
+"""What the road asks of the cloud, one seam per question.
+
+Keystone (is the identity gone?), the inventory (what does it still own?)
+and the executor's runner (act on it) are reached through a :class:`Cloud`,
+which production builds over one openstacksdk connection and a unit test
+builds from fakes. Nothing of the road calls openstacksdk itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from reaper.actions.runner import Prechecker, SdkRunner
+from reaper.cleanup.verify import IdentityCheck, verify
+from reaper.executor import Runner
+from reaper.inventory.base import Scope
+from reaper.inventory.discover import Inventory, discover
+
+
+@dataclasses.dataclass(frozen=True)
+class Cloud:
+    #: Keystone's answer about one identity.
+    keystone: IdentityCheck
+    #: Everything a scope owns, as the registered handlers find it.
+    inventory: Callable[[Scope], Inventory]
+    #: The executor's way to act, given the re-check to run before the first step and
+    #: the hash of the plan it runs (actions name what they create after it).
+    runner: Callable[[Prechecker | None, str], Runner]
+    #: The connection behind the seams, when there is one (request counts, the sweep).
+    conn: Any = None
+
+    @classmethod
+    def of(cls, conn: Any) -> Cloud:
+        """The seams over one admin (or read-only) connection."""
+        return cls(
+            keystone=functools.partial(verify, conn),
+            inventory=functools.partial(discover, conn),
+            runner=lambda prechecker, plan_hash: SdkRunner(
+                conn, prechecker=prechecker, plan_hash=plan_hash
+            ),
+            conn=conn,
+        )

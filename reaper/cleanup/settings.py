@@ -1,0 +1,76 @@
+"""What the road needs of the configuration, read once into one value.
+
+Every caller (the controller's workers, ``reaper plan``/``apply``, the sweep)
+reads ``conf`` once into :class:`Settings` and passes that down; no step of
+the road reads an option, and none takes protected ids or limits as loose
+keyword arguments. The policy evaluation's context is made from it, so the
+rules of the house (protected projects and domains) cannot be forgotten on
+one path and applied on another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from reaper.executor import Limits
+from reaper.model import IdentityRef, utcnow
+from reaper.policy import EvaluationContext
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The options that decide what the road may do, as plain values."""
+
+    #: Who holds a tombstone's lease while working on it (``[DEFAULT] host``).
+    owner: str = "reaper"
+    #: Resources of these projects are never touched.
+    protected_project_ids: frozenset[str] = frozenset()
+    #: Identities of these domains are never cleaned up.
+    protected_domain_ids: frozenset[str] = frozenset()
+    #: How fast the executor may act (``[executor]``).
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    #: Plan and audit, then hold every tombstone for an operator (``[DEFAULT] dry_run``).
+    dry_run: bool = False
+    #: Ignore sweep candidates younger than this (``[sweep] min_age``).
+    sweep_min_age: dt.timedelta = dt.timedelta(0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "protected_project_ids", _ids(self.protected_project_ids))
+        object.__setattr__(self, "protected_domain_ids", _ids(self.protected_domain_ids))
+
+    @classmethod
+    def from_conf(cls, conf: Any) -> Settings:
+        """Read the options once (blank and padded ids are dropped or trimmed)."""
+        return cls(
+            owner=conf.host,
+            protected_project_ids=frozenset(conf.protected_project_ids or ()),
+            protected_domain_ids=frozenset(conf.protected_domain_ids or ()),
+            limits=Limits.from_conf(conf),
+            dry_run=bool(conf.dry_run),
+            sweep_min_age=dt.timedelta(seconds=conf.sweep.min_age),
+        )
+
+    def context(
+        self,
+        trigger: str,
+        identity: IdentityRef,
+        *,
+        now: dt.datetime | None = None,
+        domain_id: str | None = None,
+    ) -> EvaluationContext:
+        """The policy evaluation's context, carrying the configured protection."""
+        return EvaluationContext(
+            trigger=trigger,
+            identity=identity,
+            now=now or utcnow(),
+            protected_project_ids=self.protected_project_ids,
+            protected_domain_ids=self.protected_domain_ids,
+            domain_id=domain_id,
+        )
+
+
+def _ids(values: Iterable[str] | None) -> frozenset[str]:
+    return frozenset(v.strip() for v in values or () if v and v.strip())

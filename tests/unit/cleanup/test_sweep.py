@@ -1,0 +1,146 @@
+"""The sweep: owners Keystone no longer lists, verified one by one, opened and audited."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from types import SimpleNamespace
+from typing import Any
+
+from reaper.audit.repository import AuditRepository
+from reaper.audit.trail import AuditTrail
+from reaper.cleanup import sweep
+from reaper.cleanup.settings import Settings
+from reaper.cleanup.verify import IdentityState
+from reaper.model import IdentityKind, IdentityRef, TombstoneState, TriggerSource
+from reaper.store import Store
+
+from .fakes import FakeCloud, Keystone, unreachable
+
+NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc)
+OLD = "2026-05-01T00:00:00Z"
+ORPHAN = IdentityRef(IdentityKind.PROJECT, "p-gone")
+
+
+def obj(**fields: Any) -> SimpleNamespace:
+    return SimpleNamespace(**{"created_at": OLD, "user_id": None, **fields})
+
+
+class Listings:
+    """A cloud-wide view: one live project, and what the listings return."""
+
+    def __init__(self, **items: list[Any]) -> None:
+        self.items = items
+        live = [obj(id="p-live", domain_id="default", name="live")]
+        self.identity = SimpleNamespace(
+            projects=lambda: live,
+            domains=lambda: [obj(id="default")],
+            users=lambda: [obj(id="u-live", domain_id="default", name="alice")],
+        )
+        self.compute = SimpleNamespace(servers=self._of("servers"))
+        self.block_storage = SimpleNamespace(
+            volumes=self._of("volumes"), snapshots=self._of("snapshots")
+        )
+        self.network = SimpleNamespace(
+            networks=self._of("networks"),
+            ports=self._of("ports"),
+            ips=self._of("floating_ips"),
+            routers=self._of("routers"),
+        )
+        self.image = SimpleNamespace(images=self._of("images"))
+
+    def _of(self, kind: str) -> Any:
+        return lambda **_: list(self.items.get(kind, []))
+
+
+def cloud_with(keystone: Keystone, **items: list[Any]) -> FakeCloud:
+    return FakeCloud(keystone=keystone, conn=Listings(**items))
+
+
+def test_owners_keystone_does_not_list_and_says_are_gone_are_orphans() -> None:
+    cloud = cloud_with(
+        Keystone(),
+        servers=[obj(id="s1", project_id="p-gone"), obj(id="s2", project_id="p-live")],
+        volumes=[obj(id="v1", project_id="p-gone", user_id="u-gone")],
+    )
+    found = sweep.find_orphans(cloud.seams(), now=NOW)
+    assert [(o.identity, o.resources, o.examples) for o in found.orphans] == [
+        (ORPHAN, 2, ("servers:s1", "volumes:v1")),
+        (IdentityRef(IdentityKind.USER, "u-gone"), 1, ("volumes:v1",)),
+    ]
+    assert [k.identity.id for k in found.known] == ["p-live", "u-live"]
+
+
+def test_an_owner_keystone_still_has_or_cannot_answer_for_is_no_orphan() -> None:
+    keystone = Keystone(
+        {ORPHAN: IdentityState.ENABLED, IdentityRef(IdentityKind.PROJECT, "p-x"): unreachable()}
+    )
+    cloud = cloud_with(
+        keystone,
+        servers=[obj(id="s1", project_id="p-gone"), obj(id="s2", project_id="p-x")],
+    )
+    assert sweep.find_orphans(cloud.seams(), now=NOW).orphans == []
+
+
+def test_young_resources_are_not_counted() -> None:
+    cloud = cloud_with(Keystone(), servers=[obj(id="s1", project_id="p-gone", created_at=NOW)])
+    found = sweep.find_orphans(cloud.seams(), min_age=dt.timedelta(hours=1), now=NOW)
+    assert found.orphans == []
+
+
+class TestTheControllersSweeper:
+    def sweeper(self, store: Store, trail: AuditTrail, cloud: FakeCloud) -> sweep.Sweeper:
+        woken: list[bool] = []
+        made = sweep.Sweeper(
+            Settings(),
+            store=store,
+            trail=trail,
+            cloud=cloud.seams,
+            on_opened=lambda: woken.append(True),
+        )
+        made.woken = woken  # type: ignore[attr-defined]
+        return made
+
+    def test_it_opens_a_tombstone_per_orphan_records_why_and_wakes_the_workers(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        cloud = cloud_with(Keystone(), servers=[obj(id="s1", project_id="p-gone")])
+        sweeper = self.sweeper(store, trail, cloud)
+        assert sweeper.sweep_once() == 1
+        tombstone = store.tombstones.find(ORPHAN)
+        assert tombstone is not None and tombstone.state is TombstoneState.RECEIVED
+        assert tombstone.triggers[0].source is TriggerSource.SWEEP
+        assert tombstone.triggers[0].event_type == "identity.project.deleted"
+        [record] = [json.loads(r.body) for r in AuditRepository(store.db).records()]
+        assert record["target"]["id"] == "p-gone"
+        assert record["reason"]["reasonCode"].startswith("sweep: 1 resources")
+        assert sweeper.woken == [True]  # type: ignore[attr-defined]
+        assert [k.identity.id for k in store.directory.in_domain("default")] == [
+            "p-live",
+            "u-live",
+        ]
+
+    def test_an_orphan_already_known_is_not_opened_or_recorded_again(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        cloud = cloud_with(Keystone(), servers=[obj(id="s1", project_id="p-gone")])
+        sweeper = self.sweeper(store, trail, cloud)
+        sweeper.sweep_once()
+        assert sweeper.sweep_once() == 0
+        assert AuditRepository(store.db).count() == 1
+
+    def test_a_failed_sweep_is_logged_and_opens_nothing(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        cloud = cloud_with(Keystone(), servers=[obj(id="s1", project_id="p-gone")])
+        cloud.conn.identity.projects = lambda: (_ for _ in ()).throw(ConnectionError("down"))
+        assert self.sweeper(store, trail, cloud).sweep_once() == 0
+        assert store.tombstones.find(ORPHAN) is None
+
+    def test_its_minimum_age_comes_from_the_settings(self, store: Store, trail: AuditTrail) -> None:
+        young = obj(id="s1", project_id="p-gone", created_at=dt.datetime.now(dt.timezone.utc))
+        cloud = cloud_with(Keystone(), servers=[young])
+        sweeper = self.sweeper(store, trail, cloud)
+        sweeper.settings = dataclasses.replace(Settings(), sweep_min_age=dt.timedelta(hours=1))
+        assert sweeper.sweep_once() == 0
