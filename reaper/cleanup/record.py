@@ -2,7 +2,8 @@
 
 What Keystone said, what discovery dropped or could not see, every decision
 and the plan itself go into one batch (one transaction): either the whole
-reasoning behind a plan is in the trail, or none of it is. Each step's start
+reasoning behind a plan is in the trail, or none of it is. A refused
+trigger is recorded with why. Each step's start
 and outcome are recorded as it runs, by the executor's audit observer.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup.plan import Planned
+from reaper.cleanup.verify import Verification
 from reaper.model import Trigger
 
 
@@ -90,3 +92,24 @@ def audit_planned(
             },
             **common,
         )
+
+
+def audit_refused(
+    trail: AuditTrail,
+    verification: Verification,
+    *,
+    tombstone_id: str,
+    trigger: Trigger | None,
+) -> None:
+    """Record that a trigger was refused: Keystone says the identity is still there."""
+    trail.append(
+        action="read",
+        outcome=AuditOutcome.FAILURE,
+        target=AuditTarget.for_identity(verification.identity, name=verification.name),
+        reason=AuditReason.error(
+            f"refused: {verification.refusal()} (a stale, replayed or forged "
+            "notification, or an update that was not a disable)"
+        ),
+        tombstone_id=tombstone_id,
+        trigger=trigger,
+    )

@@ -34,13 +34,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from reaper import log, planner
-from reaper.audit.record import AuditOutcome, AuditReason, AuditTarget
+from reaper import log
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import lifecycle
+from reaper.cleanup import coverage, lifecycle, settle
 from reaper.cleanup.execute import execute_plan
 from reaper.cleanup.plan import make_plan
-from reaper.cleanup.record import audit_planned
+from reaper.cleanup.record import audit_planned, audit_refused
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import Refused, VerificationError, verify_before_execute
@@ -49,13 +48,9 @@ from reaper.executor import Observer, Report
 from reaper.keystone_access import KeystoneGate
 from reaper.model import (
     IdentityKind,
-    OutcomeStatus,
     Plan,
     Tombstone,
     TombstoneState,
-    Trigger,
-    TriggerSource,
-    trigger_name,
     utcnow,
 )
 from reaper.policy import PolicySet
@@ -63,14 +58,6 @@ from reaper.store import Store, StoreError
 from reaper.store.errors import StateConflict
 
 LOG = log.get(__name__)
-
-#: Retry delays grow from a few seconds to an hour.
-BACKOFF_BASE = dt.timedelta(seconds=5)
-BACKOFF_MAX = dt.timedelta(hours=1)
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    return min(BACKOFF_MAX, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
 
 
 class Worker:
@@ -158,24 +145,14 @@ class Worker:
         self._keystone_answered()
         trigger = tombstone.triggers[-1] if tombstone.triggers else None
         if not verification.allows(disabled_ok=True):
-            self.trail.append(
-                action="read",
-                outcome=AuditOutcome.FAILURE,
-                target=AuditTarget.for_identity(identity, name=verification.name),
-                reason=AuditReason.error(
-                    f"refused: {verification.refusal()} (a stale, replayed or forged "
-                    "notification, or an update that was not a disable)"
-                ),
-                tombstone_id=tombstone.id,
-                trigger=trigger,
-            )
+            audit_refused(self.trail, verification, tombstone_id=tombstone.id, trigger=trigger)
             done = self._move(
                 tombstone, TombstoneState.REFUSED, reason=verification.refusal(), release=True
             )
             self.trail.end_tombstone(tombstone.id)
             return done
         if identity.kind is IdentityKind.DOMAIN and verification.gone:
-            self._cover_domain(tombstone, trigger)
+            coverage.cover_domain(self.store, self.trail, tombstone, trigger)
         policies = self.policies()
         planned = make_plan(
             cloud,
@@ -201,35 +178,6 @@ class Worker:
             return moved
         planned_ts = self._move(tombstone, TombstoneState.PLANNED, plan_hash=plan.content_hash)
         return self._execute(planned_ts, plan, cloud, policies, fresh=True)
-
-    def _cover_domain(self, tombstone: Tombstone, trigger: Trigger | None) -> None:
-        """Every project and user reaper has seen in a deleted domain gets a cleanup.
-
-        Keystone announces each of a deleted domain's projects and users
-        before the domain itself, so normally they all have tombstones
-        already; any that does not (a lost notification) is opened now.
-        Their resources are cleaned under their own tombstones, not twice.
-        """
-        known = self.store.directory.in_domain(tombstone.identity.id)
-        missing = [k for k in known if self.store.tombstones.find(k.identity) is None]
-        for entry in missing:
-            self.store.tombstones.record_trigger(
-                entry.identity,
-                Trigger(
-                    source=TriggerSource.SWEEP,
-                    event_type=trigger_name(entry.identity.kind),
-                ),
-            )
-        self.trail.append(
-            action="read",
-            outcome=AuditOutcome.SUCCESS,
-            target=AuditTarget.for_identity(tombstone.identity),
-            reason=f"domain coverage: {len(known)} projects and users seen in this domain, "
-            f"{len(known) - len(missing)} already had a cleanup, {len(missing)} opened now",
-            tombstone_id=tombstone.id,
-            trigger=trigger,
-            extra={"opened": [str(k.identity) for k in missing]},
-        )
 
     def _resume(self, tombstone: Tombstone) -> Tombstone:
         """A planned, interrupted, failed or deferred tombstone: its plan, loaded once."""
@@ -275,39 +223,10 @@ class Worker:
         return self._settle(executing, plan, report)
 
     def _settle(self, tombstone: Tombstone, plan: Plan, report: Report) -> Tombstone:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
+        to, changes = settle.after_run(report, plan, attempts=tombstone.attempts, now=utcnow())
+        result = self._move(tombstone, to, **changes)
         if report.interrupted:
-            # Shutting down: stay EXECUTING, give the lease back, resume on the next claim.
-            return self._move(
-                tombstone,
-                TombstoneState.EXECUTING,
-                reason=f"interrupted by shutdown after {counts or 'no step'}",
-                release=True,
-            )
-        statuses = {o.status for o in report.outcomes.values()}
-        if statuses & {OutcomeStatus.FAILED, OutcomeStatus.BLOCKED}:
-            result = self._move(
-                tombstone,
-                TombstoneState.PARTIAL,
-                reason=counts,
-                next_attempt_at=utcnow() + backoff(tombstone.attempts),
-                release=True,
-            )
-        elif OutcomeStatus.DEFERRED in statuses:
-            due = min(
-                planner.due_at(plan, sid)
-                for sid, o in report.outcomes.items()
-                if o.status is OutcomeStatus.DEFERRED
-            )
-            result = self._move(
-                tombstone,
-                TombstoneState.DEFERRED,
-                reason=counts,
-                next_attempt_at=due,
-                release=True,
-            )
-        else:
-            result = self._move(tombstone, TombstoneState.COMPLETE, reason=counts, release=True)
+            return result  # resumes on the next claim: the tombstone's work is not over
         self.trail.end_tombstone(tombstone.id)
         if result.state is TombstoneState.COMPLETE:
             return self._reopen_if_deleted_meanwhile(result, plan)
@@ -377,6 +296,6 @@ class Worker:
             tombstone,
             tombstone.state,
             reason=reason,
-            next_attempt_at=utcnow() + backoff(tombstone.attempts),
+            next_attempt_at=utcnow() + settle.backoff(tombstone.attempts),
             release=True,
         )

@@ -1,0 +1,53 @@
+"""Settle: what the outcome of a run makes of its tombstone. Pure.
+
+* interrupted by a shutdown: stays ``executing``, lease given back, resumed
+  on the next claim;
+* a step failed or was blocked: ``partial``, retried after a backoff that
+  grows with the attempts (:func:`backoff`);
+* a step waits for its grace period: ``deferred`` until the earliest such
+  step is due;
+* otherwise ``complete``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from reaper import planner
+from reaper.executor import Report
+from reaper.model import OutcomeStatus, Plan, TombstoneState
+
+#: Retry delays grow from a few seconds to an hour.
+BACKOFF_BASE = dt.timedelta(seconds=5)
+BACKOFF_MAX = dt.timedelta(hours=1)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return min(BACKOFF_MAX, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+
+
+def after_run(
+    report: Report, plan: Plan, *, attempts: int, now: dt.datetime
+) -> tuple[TombstoneState, dict[str, Any]]:
+    """The state to move to, and the changes to store with it (the lease is given back)."""
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
+    if report.interrupted:
+        reason = f"interrupted by shutdown after {counts or 'no step'}"
+        return TombstoneState.EXECUTING, {"reason": reason, "release": True}
+    statuses = {o.status for o in report.outcomes.values()}
+    if statuses & {OutcomeStatus.FAILED, OutcomeStatus.BLOCKED}:
+        retry_at = now + backoff(attempts)
+        return TombstoneState.PARTIAL, {
+            "reason": counts,
+            "next_attempt_at": retry_at,
+            "release": True,
+        }
+    if OutcomeStatus.DEFERRED in statuses:
+        due = min(
+            planner.due_at(plan, sid)
+            for sid, o in report.outcomes.items()
+            if o.status is OutcomeStatus.DEFERRED
+        )
+        return TombstoneState.DEFERRED, {"reason": counts, "next_attempt_at": due, "release": True}
+    return TombstoneState.COMPLETE, {"reason": counts, "release": True}

@@ -1,0 +1,143 @@
+"""Running a plan: dependency order, bounded concurrency, retries, confirmation.
+
+The executor is pure scheduling. Everything it does to the cloud goes
+through a :class:`Runner` (``actions/runner.py`` is the openstacksdk one),
+and everything it wants recorded goes to an :class:`Observer` (the audit
+trail, the progress display). That keeps the hard part - what runs when,
+and what each step's final word is - testable without a cloud.
+
+Rules:
+
+* A step starts when all its dependencies succeeded (``done`` or
+  ``already_gone``). A dependency that failed, was blocked, skipped or held
+  makes it ``blocked`` with the blocking step named. Deferred dependencies
+  (grace periods) defer it. Independent branches never wait on each other.
+* Requests are bounded per service (``[executor] *_concurrency``); a step
+  holds its service's slot only while a request is in flight, not while it
+  sleeps between retries or waits for confirmation.
+* Transient failures (5xx, 409, 429 honouring ``Retry-After``, connection
+  errors, and what the runner marks transient) are retried with tenacity:
+  exponential backoff with jitter, bounded in attempts and wait. 404 on a
+  removal means ``already_gone``.
+* A removal that another step usually takes along (Nova deletes the ports
+  it made for a server with the server) is looked up before it is sent:
+  ready ones are collected until no other step of the kind is still
+  waiting for its dependencies (or the oldest has waited ``lookup_wait``),
+  then one listing per type covers all of them: those no longer listed are
+  ``already_gone`` without a request, the others run. A failed lookup
+  proves nothing: the steps run.
+* Asynchronous removals (servers, volumes, snapshots...) are ``done`` only
+  when a listing no longer shows them. Listings are batched: one per
+  resource type at a time, whatever the number of resources waiting, and
+  types are listed side by side. A type's next listing starts
+  ``confirm_interval`` after its previous one *ended* (or after its first
+  deletion was accepted), never sooner, however many steps finish in
+  between; while its listings confirm nothing, the gap grows by half each
+  time, up to ``confirm_max_interval``, and it shrinks back a step with
+  each listing that confirms something. A slow service (Nova removes a
+  couple of servers a second on a small host) is then not asked again and
+  again while it works, which costs it time too. While more deletions of a
+  kind are still to be sent (volumes released wave by wave as their servers
+  go), its listing waits for them, up to ``confirm_max_interval`` after the
+  oldest waiting one: one listing then covers several waves. A resource
+  still listed after ``confirm_timeout`` fails.
+* Dry-run is decided here, not in each action: the runner is given a
+  read-only client, each action runs up to its first mutating request,
+  which is refused and reported as what would have happened. Dependents
+  proceed as if it had.
+
+The parts, each in its own module: :mod:`~reaper.executor.contract` (runner,
+observer, limits, report), :mod:`~reaper.executor.scheduler` (the waves),
+:mod:`~reaper.executor.rules` (a ready step's fate, pure),
+:mod:`~reaper.executor.retry` (one step's attempts),
+:mod:`~reaper.executor.confirm` (the confirmation poller),
+:mod:`~reaper.executor.lookup` (the lookup batcher) and
+:mod:`~reaper.executor.clock` (the one clock the executor hands them all).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from reaper.executor.clock import Clock
+from reaper.executor.contract import (
+    DRY_RUN_PREFIX,
+    Attempt,
+    Confirmation,
+    Fatal,
+    Limits,
+    NullObserver,
+    Observer,
+    Precheck,
+    Report,
+    Result,
+    Runner,
+    Transient,
+)
+from reaper.executor.scheduler import Scheduler
+from reaper.model import Outcome, Plan, utcnow
+
+__all__ = [
+    "DRY_RUN_PREFIX",
+    "Attempt",
+    "Clock",
+    "Confirmation",
+    "Executor",
+    "Fatal",
+    "Limits",
+    "NullObserver",
+    "Observer",
+    "Precheck",
+    "Report",
+    "Result",
+    "Runner",
+    "Transient",
+]
+
+
+class Executor:
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        limits: Limits | None = None,
+        observer: Observer | None = None,
+        dry_run: bool = False,
+        now: Callable[[], dt.datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runner = runner
+        self.limits = limits or Limits()
+        self.observer = observer or NullObserver()
+        self.dry_run = dry_run
+        self.clock = Clock(now=now, sleep=sleep, monotonic=monotonic)
+
+    def execute(
+        self,
+        plan: Plan,
+        *,
+        previous: Mapping[str, Outcome] | None = None,
+        only: Iterable[str] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Report:
+        """Run ``plan``; steps with a successful ``previous`` outcome are not run again.
+
+        Once ``stop`` is set no further step starts; the run returns when the
+        steps in flight (and their confirmations) are finished, leaving the
+        others without an outcome for a later run to pick up.
+        """
+        return Scheduler(
+            plan,
+            runner=self.runner,
+            limits=self.limits,
+            observer=self.observer,
+            clock=self.clock,
+            dry_run=self.dry_run,
+            previous=dict(previous or {}),
+            only=set(only) if only is not None else None,
+            stop=stop or threading.Event(),
+        ).go()

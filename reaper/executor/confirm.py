@@ -1,0 +1,184 @@
+"""The confirmation poller: asynchronous removals are done when a listing says so.
+
+Listings are batched: one per (resource type, action) at a time, whatever
+the number of resources waiting, and kinds are listed side by side in a
+small pool (waiting for several types costs the slowest listing, not their
+sum). A kind's next listing starts ``confirm_interval`` after its previous
+one *ended* (or after its first deletion was accepted), never sooner; while
+its listings confirm nothing the gap grows by half each time, up to
+``confirm_max_interval``, and it shrinks back a step with each listing that
+confirms something. While more deletions of a kind are still to be sent, its
+listing waits for them, up to ``confirm_max_interval`` after the oldest
+waiting one. A resource still listed after ``confirm_timeout`` fails.
+
+Methods are called with the run's lock held, except the listing itself,
+which runs in the pool and takes the lock to record what it found. Verdicts
+go back to the run through ``complete``.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping
+
+from reaper import log
+from reaper.executor.clock import Clock
+from reaper.executor.contract import Confirmation, Limits, Runner
+from reaper.executor.retry import describe
+from reaper.model import OutcomeStatus, Resource, Step
+
+LOG = log.get(__name__)
+
+#: (resource type, action)
+Kind = tuple[str, str]
+#: id -> (step id, when its removal was accepted, resource)
+Entries = Mapping[str, tuple[str, float, Resource]]
+Complete = Callable[[str, OutcomeStatus, str], None]
+
+
+def _confirmed(action: str) -> str:
+    return "confirmed gone by listing" if action == "delete" else "confirmed by listing"
+
+
+class ConfirmationPoller:
+    def __init__(
+        self,
+        runner: Runner,
+        limits: Limits,
+        clock: Clock,
+        lock: threading.Condition,
+        complete: Complete,
+    ) -> None:
+        self.runner = runner
+        self.limits = limits
+        self.clock = clock
+        self.lock = lock
+        self.complete = complete
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="reaper-confirm"
+        )
+        #: Accepted removals not confirmed yet, by kind.
+        self.pending: dict[Kind, dict[str, tuple[str, float, Resource]]] = collections.defaultdict(
+            dict
+        )
+        #: Per kind: when its next listing is due, whether one is in flight, and how
+        #: many listings in a row confirmed nothing (counted no higher than the step
+        #: that reaches the longest gap, so that a long wait does not take as many
+        #: listings to recover from).
+        self.next_listing: dict[Kind, float] = {}
+        self.listing: set[Kind] = set()
+        self.quiet: collections.Counter[Kind] = collections.Counter()
+        self.quiet_top = math.ceil(
+            math.log(max(limits.confirm_max_interval / limits.confirm_interval, 1.0), 1.5)
+        )
+        #: Per kind: steps not yet accepted or finished (deletions still to send).
+        self.unsent: dict[Kind, set[str]] = collections.defaultdict(set)
+
+    def expect(self, steps: Iterable[Step]) -> None:
+        for step in steps:
+            self.unsent[(step.resource.type, step.action)].add(step.id)
+
+    @property
+    def busy(self) -> bool:
+        """Whether any accepted removal still waits for its confirmation."""
+        return bool(self.pending)
+
+    def accepted(self, step: Step, resource: Resource) -> None:
+        """``step``'s removal was accepted: confirm it by a listing."""
+        key = (step.resource.type, step.action)
+        now = self.clock.monotonic()
+        if not self.pending.get(key):
+            # A deletion just accepted is rarely done: list a while after it, and
+            # not sooner than the pace of this kind's earlier listings allows.
+            self.next_listing[key] = max(
+                self.next_listing.get(key, 0.0), now + self.limits.confirm_interval
+            )
+        self.pending[key][step.resource.id] = (step.id, now, resource)
+        self.unsent[key].discard(step.id)
+
+    def settled(self, step: Step) -> None:
+        """``step`` has an outcome: it is no deletion still to be sent."""
+        self.unsent[(step.resource.type, step.action)].discard(step.id)
+
+    def start_due(self) -> list[float]:
+        """Start the listings that are due; seconds until each of the others is."""
+        now = self.clock.monotonic()
+        upcoming: list[float] = []
+        for key in sorted(k for k, p in self.pending.items() if p):
+            if key in self.listing:
+                continue
+            due = self._listing_due(key)
+            if due <= now:
+                self.listing.add(key)
+                self.pool.submit(self._confirm_batch, key, dict(self.pending[key]))
+            else:
+                upcoming.append(due - now)
+        return upcoming
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def _listing_due(self, key: Kind) -> float:
+        """When the next listing of ``key`` should start (see the module docstring)."""
+        due = self.next_listing.get(key, 0.0)
+        if self.unsent.get(key):
+            oldest = min(since for _, since, _ in self.pending[key].values())
+            due = max(due, oldest + self.limits.confirm_max_interval)
+        return due
+
+    def _confirm_batch(self, key: Kind, entries: Entries) -> None:
+        """One listing for ``key``, its verdicts, and when to list next (in the pool)."""
+        rtype, action = key
+        confirmation = Confirmation()
+        try:
+            confirmation = self.runner.confirm(
+                rtype, action, {rid: res for rid, (_, _, res) in entries.items()}
+            )
+        except Exception as exc:  # a failed listing proves nothing; try again later
+            LOG.warning("confirmation listing failed", type=rtype, error=describe(exc))
+        try:
+            self._judge(key, entries, confirmation)
+        except Exception as exc:  # a listing runs in the background: nobody else would see it
+            LOG.error("confirmation verdicts failed", type=rtype, error=describe(exc))
+        finally:
+            settled = any(rid in confirmation.gone or rid in confirmation.failed for rid in entries)
+            limits = self.limits
+            with self.lock:
+                self.listing.discard(key)
+                # Down one step per listing that found something, not straight back to
+                # the interval: deletions that trickle out of a loaded service are
+                # collected by fewer listings, and a kind whose listings keep finding
+                # something is soon listed at the interval again.
+                quiet = self.quiet[key]
+                self.quiet[key] = max(0, quiet - 1) if settled else min(self.quiet_top, quiet + 1)
+                gap = limits.confirm_interval * 1.5 ** self.quiet[key]
+                gap = max(limits.confirm_interval, min(gap, limits.confirm_max_interval))
+                self.next_listing[key] = self.clock.monotonic() + gap
+                self.lock.notify_all()
+
+    def _judge(self, key: Kind, entries: Entries, confirmation: Confirmation) -> None:
+        action = key[1]
+        now = self.clock.monotonic()
+        for rid, (sid, since, _) in entries.items():
+            if rid in confirmation.gone:
+                self._resolve(key, rid, sid, OutcomeStatus.DONE, _confirmed(action))
+            elif rid in confirmation.failed:
+                self._resolve(key, rid, sid, OutcomeStatus.FAILED, confirmation.failed[rid])
+            elif now - since > self.limits.confirm_timeout:
+                self._resolve(
+                    key,
+                    rid,
+                    sid,
+                    OutcomeStatus.FAILED,
+                    f"still listed {self.limits.confirm_timeout:.0f}s after deletion",
+                )
+
+    def _resolve(self, key: Kind, rid: str, sid: str, status: OutcomeStatus, reason: str) -> None:
+        with self.lock:
+            self.pending[key].pop(rid, None)
+            if not self.pending[key]:
+                del self.pending[key]
+        self.complete(sid, status, reason)

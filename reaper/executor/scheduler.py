@@ -1,0 +1,243 @@
+"""The scheduler of waves: which step runs when, and each step's final word.
+
+A step is dispatched when its last dependency gets an outcome; what happens
+to it before anything is sent is :func:`~reaper.executor.rules.before_running`;
+then it is either queued with the :class:`~reaper.executor.lookup.LookupBatcher`
+or submitted to the step pool, where :class:`~reaper.executor.retry.Attempts`
+runs it. An accepted removal goes to the
+:class:`~reaper.executor.confirm.ConfirmationPoller`. The main loop waits on
+one condition (the run's lock) for whichever comes first: an outcome, a
+lookup batch that is due, a listing that is due.
+
+Every part gets the executor's runner, limits and clock and the run's lock;
+none reaches into another.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import datetime as dt
+import threading
+from collections.abc import Mapping
+
+from reaper import log
+from reaper.executor.clock import Clock
+from reaper.executor.confirm import ConfirmationPoller
+from reaper.executor.contract import (
+    Limits,
+    Observer,
+    Precheck,
+    Report,
+    Runner,
+)
+from reaper.executor.lookup import Batch, LookupBatcher
+from reaper.executor.retry import Attempts, describe
+from reaper.executor.rules import before_running, known_before, settled_by
+from reaper.model import Outcome, OutcomeStatus, Plan, ResourceRef
+
+LOG = log.get(__name__)
+
+
+class Scheduler:
+    """The state of one execution: which steps are waiting, running, finished."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        runner: Runner,
+        limits: Limits,
+        observer: Observer,
+        clock: Clock,
+        dry_run: bool,
+        previous: dict[str, Outcome],
+        only: set[str] | None,
+        stop: threading.Event,
+    ) -> None:
+        self.plan = plan
+        self.runner = runner
+        self.observer = observer
+        self.clock = clock
+        self.dry_run = dry_run
+        self.previous = previous
+        self.only = only
+        self.stop = stop
+        self.steps = {s.id: s for s in plan.steps}
+        self.order = [s.id for s in plan.steps]
+        self.resources = {r.ref: r for r in plan.resources}
+        self.outcomes: dict[str, Outcome] = {}
+        #: Steps submitted (or queued for a lookup) and not finished yet.
+        self.running: set[str] = set()
+        self.lock = threading.Condition()
+        self.waiting_on: dict[str, set[str]] = {}
+        self.dependents: dict[str, list[str]] = collections.defaultdict(list)
+        for step in plan.steps:
+            self.waiting_on[step.id] = set(step.depends_on)
+            for dep in step.depends_on:
+                self.dependents[dep].append(step.id)
+        workers = sum(limits.concurrency.values()) + limits.default_concurrency
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(4, workers), thread_name_prefix="reaper-step"
+        )
+        self.attempts = Attempts(runner, limits, observer, clock)
+        self.poller = ConfirmationPoller(runner, limits, clock, self.lock, self._complete)
+        self.poller.expect(plan.steps)
+        self.lookups = LookupBatcher(runner, limits, clock, stop)
+        if not dry_run:  # in a dry run nothing is removed that could take another along
+            self.lookups.expect(plan.steps, self.resources)
+        self.interval = limits.confirm_interval
+        self.started_at: dict[str, dt.datetime] = {}
+        self.prechecked: Mapping[ResourceRef, Precheck] = {}
+        self.started = False
+
+    # -- the main loop -------------------------------------------------------
+
+    def go(self) -> Report:
+        try:
+            self._seed()
+            to_check = [self.steps[sid] for sid in self.order if sid not in self.outcomes]
+            if to_check:
+                self.prechecked = self.runner.precheck(to_check, self.resources)
+            with self.lock:
+                self.started = True
+                for sid in self.order:
+                    if sid not in self.outcomes and not self.waiting_on[sid]:
+                        self._dispatch(sid)
+            self._wait()
+        finally:
+            self.pool.shutdown(wait=True)
+            self.poller.shutdown()
+        return Report(self.plan.content_hash, dict(self.outcomes), self.dry_run, len(self.steps))
+
+    def _seed(self) -> None:
+        """Outcomes known before running: earlier runs, and steps not selected."""
+        with self.lock:
+            for sid, outcome in known_before(self.order, self.previous, self.only).items():
+                self._finish(sid, outcome, notify=False)
+
+    def _wait(self) -> None:
+        with self.lock:
+            while len(self.outcomes) < len(self.steps):
+                if self.stop.is_set() and not self.running and not self.poller.busy:
+                    return
+                due = self.lookups.due()
+                if due:
+                    self.lock.release()
+                    try:
+                        self._lookup_round(due)
+                    finally:
+                        self.lock.acquire()
+                    continue
+                timeout = min(self.poller.start_due(), default=self.interval)
+                lookup_in = self.lookups.next_in()
+                if lookup_in is not None:
+                    timeout = min(timeout, lookup_in)
+                self.lock.wait(timeout=max(0.0, timeout))
+
+    # -- dispatching -----------------------------------------------------------
+
+    def _dispatch(self, sid: str) -> None:
+        """Called with the lock held, when every dependency has an outcome."""
+        step = self.steps[sid]
+        settled = before_running(
+            step,
+            self.outcomes,
+            dry_run=self.dry_run,
+            created_at=self.plan.created_at,
+            now=self.clock.now,
+            check=self.prechecked.get(step.resource, Precheck.PRESENT),
+        )
+        if settled is not None:
+            self._finish(sid, settled)
+            return
+        if self.stop.is_set():
+            return  # left without an outcome: a later run picks it up
+        if self.lookups.take(step, self.resources.get(step.resource)):  # type: ignore[arg-type]
+            # Counted as running, so a stop waits for the lookup to settle it.
+            self.running.add(sid)
+            self.lock.notify_all()
+            return
+        self._submit(sid)
+
+    def _submit(self, sid: str) -> None:
+        """Hand ``sid`` to the pool (lock held)."""
+        self.started_at[sid] = self.clock.now()
+        self.running.add(sid)
+        self.pool.submit(self._run_step, sid)
+
+    def _lookup_round(self, batches: Mapping[str, Batch]) -> None:
+        """One listing per type; the removals no longer listed are gone, the others run."""
+        for rtype, entries in sorted(batches.items()):
+            gone = self.lookups.gone(rtype, entries)
+            for rid, (sid, _, _) in sorted(entries.items()):
+                if rid in gone:
+                    self._complete(
+                        sid,
+                        OutcomeStatus.ALREADY_GONE,
+                        "not listed any more once the steps it waited for were done",
+                    )
+                    continue
+                with self.lock:
+                    self.running.discard(sid)
+                    if not self.stop.is_set():
+                        self._submit(sid)
+                    self.lock.notify_all()
+
+    # -- one step --------------------------------------------------------------
+
+    def _run_step(self, sid: str) -> None:
+        step = self.steps[sid]
+        resource = self.resources.get(step.resource)
+        try:
+            self.observer.step_started(step, resource)
+            attempt = self.attempts.run(step, resource)
+        except Exception as exc:
+            self._complete(sid, OutcomeStatus.FAILED, describe(exc))
+            return
+        settled = settled_by(attempt)
+        if settled is not None:
+            self._complete(sid, *settled)
+            return
+        assert resource is not None
+        with self.lock:  # accepted: a listing will say when it is done
+            self.running.discard(sid)
+            self.poller.accepted(step, resource)
+            self.lock.notify_all()
+
+    # -- bookkeeping ---------------------------------------------------------------
+
+    def _complete(self, sid: str, status: OutcomeStatus, reason: str) -> None:
+        outcome = Outcome(
+            step_id=sid,
+            status=status,
+            reason=reason,
+            attempts=self.attempts.count.get(sid, 0),
+            retries=tuple(self.attempts.retries.get(sid, ())),
+            started_at=self.started_at.get(sid),
+            finished_at=self.clock.now(),
+        )
+        with self.lock:
+            self._finish(sid, outcome)
+
+    def _finish(self, sid: str, outcome: Outcome, *, notify: bool = True) -> None:
+        """Record ``outcome`` (lock held) and dispatch dependents that became ready."""
+        if sid in self.outcomes:
+            return
+        step = self.steps[sid]
+        self.running.discard(sid)
+        self.lookups.forget(step)  # blocked, skipped...: no lookup will wait for it
+        self.outcomes[sid] = outcome
+        self.poller.settled(step)
+        if notify:
+            try:
+                self.observer.step_finished(step, outcome, self.resources.get(step.resource))
+            except Exception as exc:  # an observer must not wedge the run
+                LOG.error("observer failed", step=sid, error=describe(exc))
+        for nxt in self.dependents.get(sid, ()):
+            waiting = self.waiting_on[nxt]
+            waiting.discard(sid)
+            # Before the prechecks are in, go() dispatches whatever became ready.
+            if not waiting and nxt not in self.outcomes and self.started:
+                self._dispatch(nxt)
+        self.lock.notify_all()
