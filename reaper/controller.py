@@ -13,6 +13,12 @@ It runs, in one process:
 * periodic audit checkpoints, also when nothing happens;
 * the HTTP endpoint (``api.py``): ``/healthz`` and ``/metrics``.
 
+Each of these is a part with ``start()`` and ``stop()`` (``parts.py``); the
+controller is the list of them, started in order (the undecodable-message
+auditor, the API, the checkpointer, the connection warm-up, the sweep, the
+workers, the listener, the dead-letter reader) and stopped in reverse, so
+the listener is among the last in and the first out.
+
 SIGTERM (or SIGINT) stops the listener, lets the steps in flight finish,
 gives every lease back and exits 0; the next start resumes unfinished
 tombstones. SIGHUP reloads the policies: an invalid new set is rejected
@@ -23,7 +29,6 @@ share one PostgreSQL database and one listener pool.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import fcntl
 import os
@@ -35,7 +40,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from reaper import config, log
+from reaper import config, log, parts
 from reaper.api import ApiServer, Health
 from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
@@ -56,6 +61,7 @@ from reaper.metrics import Metrics, StepMetrics
 from reaper.model import utcnow
 from reaper.policy import PolicyError, configured_policy_paths, load_policies
 from reaper.store import Store, StoreError
+from reaper.store.engine import sqlite_path
 
 LOG = log.get(__name__)
 
@@ -128,7 +134,9 @@ class Controller:
         self.undecodable = UndecodableAuditor(
             self.trail, self.metrics, active=lambda: not self.listener.dead_lettering
         )
-        self.dead_letters: DeadLetterConsumer | None = None
+        self.dead_letters = DeadLetters(
+            conf, self.listener, DeadLetterRecorder(self.trail, self.metrics)
+        )
         self.worker = Worker(
             self.settings,
             store=self.store,
@@ -161,7 +169,24 @@ class Controller:
             }
         )
         self.api = ApiServer(conf.api.host, conf.api.port, self.health, self.metrics)
-        self.threads: list[threading.Thread] = []
+        loop = parts.work_loop(
+            self.worker, stopping=self.stopping, wake=self.wake, poll_interval=conf.poll_interval
+        )
+        sweep = parts.sweep_loop(self.sweeper, stopping=self.stopping, interval=conf.sweep.interval)
+        # Started in this order, stopped in the reverse: the listener last in and first
+        # out, so on shutdown no new work arrives while the workers finish theirs.
+        self.parts = parts.Parts(
+            [
+                ("undecodable-auditor", parts.Installed(self.undecodable)),
+                ("api", self.api),
+                ("checkpointer", self.checkpointer),
+                ("warm-up", parts.Threads("reaper-warmup", self.cloud.warm_up)),
+                *([("sweep", parts.Threads("reaper-sweep", sweep))] if conf.sweep.enabled else []),
+                ("workers", parts.Threads("reaper-worker", loop, count=conf.workers)),
+                ("listener", self.listener),
+                ("dead-letters", self.dead_letters),
+            ]
+        )
 
     # -- shared resources ------------------------------------------------------------
 
@@ -196,78 +221,49 @@ class Controller:
             # Ours from a previous life (killed mid-job): free them to resume now.
             self.store.tombstones.release(tid, self.conf.host)
             LOG.info("resuming tombstone after restart", tombstone=tid)
-        self.undecodable.install()
-        self.listener.start()
-        self._read_dead_letters()
-        self.api.start()
-        self.checkpointer.start()
-        self._spawn("reaper-warmup", self.cloud.warm_up)
-        for i in range(self.conf.workers):
-            self._spawn(f"reaper-worker-{i}", self._work_loop)
-        if self.conf.sweep.enabled:
-            self._spawn("reaper-sweep", self._sweep_loop)
+        self.parts.start()
         LOG.info("controller started", workers=self.conf.workers, api_port=self.api.port)
-
-    def _read_dead_letters(self) -> None:
-        """Audit what the driver rejects, if the pool queue dead-letters it."""
-        url = broker_url(self.conf)
-        if not self.listener.dead_lettering or url is None:
-            return
-        self.dead_letters = DeadLetterConsumer(
-            url,
-            self.listener.dead_letter.exchange,
-            DeadLetterRecorder(self.trail, self.metrics),
-        )
-        self.dead_letters.start()
 
     def stop(self) -> None:
         LOG.info("controller stopping: finishing the steps in flight")
         self.stopping.set()
         self.wake.set()
-        with contextlib.suppress(Exception):
-            self.listener.stop()
-        if self.dead_letters is not None:
-            self.dead_letters.stop()
-        for thread in self.threads:
-            thread.join()
-        self.checkpointer.stop()
-        self.undecodable.uninstall()
-        self.api.stop()
+        self.parts.stop()
         self.store.close()
         if self._lockfile is not None:
             self._lockfile.close()
         LOG.info("controller stopped")
 
-    def _spawn(self, name: str, target: Any) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
     # -- loops ---------------------------------------------------------------------
-
-    def _work_loop(self) -> None:
-        delay = self.conf.poll_interval
-        while not self.stopping.is_set():
-            try:
-                worked = self.worker.work_once()
-            except StoreError as exc:
-                LOG.error("store unavailable; workers back off", error=str(exc))
-                self.stopping.wait(min(30.0, delay * 2))
-                continue
-            except Exception:
-                LOG.exception("worker loop error")
-                worked = None
-            if worked is None:
-                self.wake.wait(self.conf.poll_interval)
-                self.wake.clear()
-
-    def _sweep_loop(self) -> None:
-        while not self.stopping.wait(self.conf.sweep.interval):
-            self.sweep_once()
 
     def sweep_once(self) -> int:
         """One sweep, if no other controller is sweeping; returns tombstones opened."""
         return self.sweeper.sweep_once()
+
+
+class DeadLetters:
+    """Audits what the driver rejects, if the pool queue dead-letters it (a part).
+
+    Started after the listener, which knows by then whether its queue
+    dead-letters; stopped before it.
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts, listener: Listener, recorder: DeadLetterRecorder):
+        self.conf = conf
+        self.listener = listener
+        self.recorder = recorder
+        self.consumer: DeadLetterConsumer | None = None
+
+    def start(self) -> None:
+        url = broker_url(self.conf)
+        if not self.listener.dead_lettering or url is None:
+            return
+        self.consumer = DeadLetterConsumer(url, self.listener.dead_letter.exchange, self.recorder)
+        self.consumer.start()
+
+    def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop()
 
 
 def _single_controller_lock(conf: cfg.ConfigOpts) -> Any:
@@ -275,7 +271,7 @@ def _single_controller_lock(conf: cfg.ConfigOpts) -> Any:
     url = config.store_url(conf)
     if not url.startswith("sqlite"):
         return None
-    path = url.split("///", 1)[-1] or os.path.join(conf.state_path, "reaper.sqlite")
+    path = sqlite_path(url) or os.path.join(conf.state_path, "reaper.sqlite")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     handle = open(path + ".controller.lock", "w")  # noqa: SIM115 - held for the process life
     try:

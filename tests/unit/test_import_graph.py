@@ -48,6 +48,7 @@ FLOORS: dict[str, int] = {
     # 4: the callers.
     "reaper.api": 4,
     "reaper.controller": 4,
+    "reaper.parts": 4,
     "reaper.cli": 4,
 }
 

@@ -1,0 +1,125 @@
+"""The parts a controller is made of, each with ``start()`` and ``stop()`` (the aodh way).
+
+The controller is a list of parts, started in order and stopped in reverse
+(:class:`Parts`). The parts that are loops run in threads of their own and
+end when the controller's ``stopping`` event is set; their ``stop()`` waits
+for them (a worker finishes the steps in flight first). Parts that already
+have a life of their own (the listener, the API server, the checkpointer)
+are parts as they are; the undecodable-message auditor is adapted
+(:class:`Installed`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from reaper import log
+from reaper.cleanup.sweep import Sweeper
+from reaper.cleanup.worker import Worker
+from reaper.store import StoreError
+
+LOG = log.get(__name__)
+
+
+class Part(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Parts:
+    """Parts started in the order given and stopped in the reverse order.
+
+    A part that fails to stop is logged and the others still stop: a
+    shutdown is never left half done.
+    """
+
+    def __init__(self, parts: Sequence[tuple[str, Part]]) -> None:
+        self.parts = list(parts)
+
+    def start(self) -> None:
+        for _, part in self.parts:
+            part.start()
+
+    def stop(self) -> None:
+        for name, part in reversed(self.parts):
+            try:
+                part.stop()
+            except Exception:
+                LOG.exception("part failed to stop", part=name)
+
+
+class Installed:
+    """A part out of something installed and uninstalled (a logging handler)."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def start(self) -> None:
+        self.target.install()
+
+    def stop(self) -> None:
+        self.target.uninstall()
+
+
+class Threads:
+    """Threads running ``target`` until it returns; ``stop()`` joins them.
+
+    One thread called ``name``, or with ``count``, that many called ``name-0``...
+    """
+
+    def __init__(self, name: str, target: Callable[[], None], count: int | None = None) -> None:
+        self.name = name
+        self.target = target
+        self.count = count
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        names = (
+            [self.name] if self.count is None else [f"{self.name}-{i}" for i in range(self.count)]
+        )
+        for name in names:
+            thread = threading.Thread(target=self.target, name=name, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        for thread in self.threads:
+            thread.join()
+
+
+def work_loop(
+    worker: Worker, *, stopping: threading.Event, wake: threading.Event, poll_interval: float
+) -> Callable[[], None]:
+    """A worker thread: claim and work until stopping; back off while the store is away."""
+
+    def loop() -> None:
+        while not stopping.is_set():
+            try:
+                worked = worker.work_once()
+            except StoreError as exc:
+                LOG.error("store unavailable; workers back off", error=str(exc))
+                stopping.wait(min(30.0, poll_interval * 2))
+                continue
+            except Exception:
+                LOG.exception("worker loop error")
+                worked = None
+            if worked is None:
+                wake.wait(poll_interval)
+                wake.clear()
+
+    return loop
+
+
+def sweep_loop(
+    sweeper: Sweeper, *, stopping: threading.Event, interval: float
+) -> Callable[[], None]:
+    """The periodic sweep: one every ``interval`` seconds until stopping."""
+
+    def loop() -> None:
+        while not stopping.wait(interval):
+            sweeper.sweep_once()
+
+    return loop
