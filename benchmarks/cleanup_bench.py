@@ -83,7 +83,8 @@ from benchmarks.support import (
     window,
 )
 from tests.faultproxy import FaultProxy, Faults, upstreams_of
-from tests.functional.reaping import admin_auth, leftovers
+from tests.functional.reaping import admin_auth
+from tests.testbed.holdings import leftovers
 from tests.testbed.tenant import Tenant, TenantSpec, build_tenant
 
 if TYPE_CHECKING:

@@ -27,11 +27,10 @@ from tests.functional.reaping import (
     Operator,
     Run,
     TenantFarm,
-    holdings,
-    leftovers,
     load_plan,
     step_of,
 )
+from tests.testbed.holdings import holdings, leftovers
 from tests.testbed.tenant import Tenant, TenantSpec, delete_identity
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ import pytest
 
 from reaper.model import IdentityKind, IdentityRef, TombstoneState
 from tests.functional.controller_fixtures import Bus, ControllerProcess
+from tests.testbed.holdings import owned_ids
 from tests.testbed.tenant import TenantSpec, build_tenant, delete_identity
 
 if TYPE_CHECKING:
@@ -36,25 +37,6 @@ def project(pid: str) -> IdentityRef:
 
 def user(uid: str) -> IdentityRef:
     return IdentityRef(IdentityKind.USER, uid)
-
-
-def owned_by(admin: Connection, project_id: str) -> dict[str, list[str]]:
-    """What the project still owns (the re-created default security group aside)."""
-    found = {
-        "servers": [s.id for s in admin.compute.servers(all_projects=True, project_id=project_id)],
-        "volumes": [
-            v.id for v in admin.block_storage.volumes(all_projects=True, project_id=project_id)
-        ],
-        "snapshots": [
-            s.id for s in admin.block_storage.snapshots(all_projects=True, project_id=project_id)
-        ],
-        "floating_ips": [f.id for f in admin.network.ips(project_id=project_id)],
-        "ports": [p.id for p in admin.network.ports(project_id=project_id)],
-        "routers": [r.id for r in admin.network.routers(project_id=project_id)],
-        "networks": [n.id for n in admin.network.networks(project_id=project_id)],
-        "images": [i.id for i in admin.image.images(owner=project_id, visibility="all")],
-    }
-    return {kind: ids for kind, ids in found.items() if ids}
 
 
 def mutations_of(records: list[dict], tombstone_id: str) -> list[dict]:
@@ -77,7 +59,7 @@ def test_a_project_deleted_in_keystone_is_cleaned_up_with_no_other_action(
 
     done = reaper.wait_for(project(tenant.project_id), SETTLED)
     assert done.state is TombstoneState.COMPLETE, done.reason
-    assert owned_by(testbed_admin, tenant.project_id) == {}
+    assert owned_ids(testbed_admin, tenant.project_id) == {}
     keypairs = reaper.wait_for(user(tenant.user_id), SETTLED)
     assert keypairs.state is TombstoneState.COMPLETE
     assert reaper.terminate() == 0
@@ -88,7 +70,7 @@ def test_a_forged_deletion_of_a_live_project_is_refused_and_touches_nothing(
 ) -> None:
     reaper = controllers().start()
     tenant = build_tenant(testbed_admin, SMALL, name=f"live-{secrets.token_hex(3)}")
-    before = owned_by(testbed_admin, tenant.project_id)
+    before = owned_ids(testbed_admin, tenant.project_id)
     try:
         bus.notification(
             "identity.project.deleted", {"resource_info": tenant.project_id, "request_id": "x"}
@@ -96,7 +78,7 @@ def test_a_forged_deletion_of_a_live_project_is_refused_and_touches_nothing(
         refused = reaper.wait_for(project(tenant.project_id), SETTLED)
         assert refused.state is TombstoneState.REFUSED
         assert "still exists" in refused.reason
-        assert owned_by(testbed_admin, tenant.project_id) == before
+        assert owned_ids(testbed_admin, tenant.project_id) == before
         assert mutations_of(reaper.audit(), refused.id) == []
         assert refused.plan_hash is None
     finally:
@@ -104,7 +86,7 @@ def test_a_forged_deletion_of_a_live_project_is_refused_and_touches_nothing(
     # The forgery must not make reaper deaf to the real deletion that follows.
     done = reaper.wait_for(project(tenant.project_id), {TombstoneState.COMPLETE})
     assert done.id == refused.id
-    assert owned_by(testbed_admin, tenant.project_id) == {}
+    assert owned_ids(testbed_admin, tenant.project_id) == {}
 
 
 def test_malformed_messages_are_audited_and_the_listener_keeps_running(
@@ -144,13 +126,13 @@ def test_a_user_deletion_removes_keypairs_and_only_reports_servers_in_live_proje
         name=f"usr-{secrets.token_hex(3)}",
     )
     try:
-        before = owned_by(testbed_admin, tenant.project_id)
+        before = owned_ids(testbed_admin, tenant.project_id)
         testbed_admin.identity.delete_user(tenant.user_id)
 
         done = reaper.wait_for(user(tenant.user_id), SETTLED)
         assert done.state is TombstoneState.COMPLETE, done.reason
         assert list(testbed_admin.compute.keypairs(user_id=tenant.user_id)) == []
-        assert owned_by(testbed_admin, tenant.project_id) == before
+        assert owned_ids(testbed_admin, tenant.project_id) == before
         plan = reaper.store.plans.load(done.plan_hash)
         servers = [d for d in plan.decisions if d.resource.type == "compute.server"]
         assert [d.verdict.value for d in servers] == ["skip"]
@@ -221,7 +203,7 @@ def test_a_controller_killed_mid_cleanup_resumes_and_runs_no_step_twice(
     reaper.start()  # same host name: it resumes its own tombstones at once
     done = reaper.wait_for(ident, SETTLED)
     assert done.state is TombstoneState.COMPLETE, done.reason
-    assert owned_by(testbed_admin, tenant.project_id) == {}
+    assert owned_ids(testbed_admin, tenant.project_id) == {}
     records = mutations_of(reaper.audit(), done.id)
     finished: dict[str, int] = collections.Counter()
     done_at: dict[str, int] = {}

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from tests.testbed import Testbed
+from tests.testbed.holdings import leftovers
 from tests.testbed.tenant import TenantSpec, build_tenant, delete_identity
 
 SPEC = TenantSpec(servers=2, volumes=3, attached_volumes=1, snapshots=1, floating_ips=1)
@@ -54,25 +55,6 @@ def reaper(conf: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedP
 def _bin(name: str) -> str:
     candidate = Path(sys.executable).with_name(name)
     return str(candidate) if candidate.exists() else name
-
-
-def leftovers(admin, project_id: str) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
-    """What the project still owns, per type (the re-created 'default' group aside)."""
-    found = {
-        "servers": [s.id for s in admin.compute.servers(all_projects=True, project_id=project_id)],
-        "volumes": [
-            v.id for v in admin.block_storage.volumes(all_projects=True, project_id=project_id)
-        ],
-        "snapshots": [
-            s.id for s in admin.block_storage.snapshots(all_projects=True, project_id=project_id)
-        ],
-        "floating_ips": [f.id for f in admin.network.ips(project_id=project_id)],
-        "ports": [p.id for p in admin.network.ports(project_id=project_id)],
-        "routers": [r.id for r in admin.network.routers(project_id=project_id)],
-        "networks": [n.id for n in admin.network.networks(project_id=project_id)],
-        "images": [i.id for i in admin.image.images(owner=project_id, visibility="all")],
-    }
-    return {kind: ids for kind, ids in found.items() if ids}
 
 
 def signed_checkpoints(verify_json: str) -> int:

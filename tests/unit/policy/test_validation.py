@@ -12,42 +12,310 @@ from reaper.policy import PolicyError, load_policies
 Errors = Callable[[str], list[str]]
 
 
-def test_yaml_syntax_errors_name_the_line(errors: Errors) -> None:
-    assert errors(
+#: Each broken policy and every error it gets, in order, as ``line:column: message``.
+BROKEN = [
+    pytest.param(
         """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted
-            resources: [compute.server]
+            policies:
+              - name: p
+                triggers: [identity.project.deleted
+                resources: [compute.server]
+            """,
+        ["4:14: while parsing a flow sequence expected ',' or ']', but got ':'"],
+        id="yaml_syntax_errors_name_the_line",
+    ),
+    pytest.param(
+        # Plain YAML keeps the last one: a second protect: would silently replace the first.
         """
-    ) == ["4:14: while parsing a flow sequence expected ',' or ']', but got ':'"]
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+                protect: [{tag: "reaper:keep"}]
+                actions: [delete]
+                protect: []
+            """,
+        ["7:5: duplicate key 'protect' (first defined on line 5)"],
+        id="duplicate_keys_are_refused",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: &t [identity.project.deleted]
+                resources: [compute.server]
+                protect: *t
+            """,
+        ["5:14: aliases (*t) are not allowed in policy files: write the rule out where it applies"],
+        id="aliases_are_refused",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+                protect:
+                  - {tagg: "reaper:keep"}
+            """,
+        [
+            "6:9: policies[0].protect[0]: unknown filter tagg: a filter is a mapping with one of "
+            "key, age, tag, metadata, and, or, not"
+        ],
+        id="unknown_filter",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+                filters:
+                  - or:
+                      - {key: status, value: ERROR}
+                      - {agee: {value: 1d}}
+                actions: [delete]
+            """,
+        [
+            "8:13: policies[0].filters[0].or[1]: unknown filter agee: a filter is a mapping with "
+            "one of key, age, tag, metadata, and, or, not"
+        ],
+        id="unknown_filter_inside_a_composition",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+                actions:
+                  - delete
+                  - {type: shred}
+            """,
+        [
+            "7:16: policies[0].actions[1].type: unknown action 'shred' (known: delete, "
+            "evidence_snapshot, lock, quarantine, report, stop, tag)"
+        ],
+        id="unknown_action",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+                actions:
+                  - {type: delete, force: true}
+            """,
+        [
+            "6:24: policies[0].actions[0]: unknown field 'force' in action delete "
+            "(expected: after, type)"
+        ],
+        id="unknown_action_parameter",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: identity.project.deleted
+                resources: [compute.server]
+                filters:
+                  - {key: status, op: in, value: ACTIVE}
+                actions:
+                  - {type: quarantine, reason: 42}
+                limits: {max_resources: many}
+            """,
+        [
+            "3:15: policies[0].triggers: expected a list, found a string "
+            "'identity.project.deleted'",
+            "6:38: policies[0].filters[0].value: expected a list, found a string 'ACTIVE'",
+            "8:36: policies[0].actions[0].reason: expected a string, found an integer 42",
+            "9:29: policies[0].limits.max_resources: expected an integer, found a string 'many'",
+        ],
+        id="wrong_types",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+                filters:
+                  - {key: name, op: regex, value: "web-(prod"}
+                actions: [delete]
+            """,
+        [
+            "6:39: policies[0].filters[0].value: invalid regular expression 'web-(prod': "
+            "missing ), unterminated subpattern at position 4"
+        ],
+        id="bad_regex",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+                filters:
+                  - {key: status, op: ne}
+                  - {key: status, op: present, value: true}
+                actions: [delete]
+            """,
+        [
+            "6:9: policies[0].filters[0]: eq/ne/contains needs a value",
+            "7:9: policies[0].filters[1]: op present takes no value",
+        ],
+        id="op_without_its_value_and_unary_op_with_one",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.removed, "identity.group.*"]
+                resources: [compute.servr, "xyz.*"]
+                actions: [delete]
+            """,
+        [
+            "3:16: policies[0].triggers[0]: unknown trigger 'identity.project.removed' "
+            "(did you mean identity.project.deleted?)",
+            "3:42: policies[0].triggers[1]: trigger pattern 'identity.group.*' matches no trigger",
+            "4:17: policies[0].resources[0]: unknown resource type 'compute.servr' "
+            "(did you mean compute.server?)",
+            "4:32: policies[0].resources[1]: resource type pattern 'xyz.*' matches no "
+            "resource type",
+        ],
+        id="unknown_resource_type_and_trigger",
+    ),
+    pytest.param(
+        # A rule that can never hold on a type would be a promise of protection not kept.
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [network.network, network.port]
+                protect:
+                  - {key: is_router_external, value: true}
+            """,
+        [
+            "6:9: policies[0].protect[0]: protect rule 'is_router_external eq true' tests field "
+            "is_router_external, which network.port does not have: it could never protect them "
+            "(list only types that have the field, or use a glob)"
+        ],
+        id="protect_on_a_field_a_listed_type_lacks",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: ["*"]
+                protect:
+                  - {key: is_sharde, value: true}
+            """,
+        [
+            "6:9: policies[0].protect[0]: protect rule 'is_sharde eq true' applies to none of the "
+            "policy's resource types: none has field is_sharde"
+        ],
+        id="protect_on_a_field_no_globbed_type_has",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server, block_storage.volume]
+                filters:
+                  - {key: device_owner, op: glob, value: "network:*"}
+                actions: [delete]
+            """,
+        [
+            "6:9: policies[0].filters[0]: filter 'device_owner glob network:*' tests field "
+            "device_owner, which none of the policy's resource types has: it could never match"
+        ],
+        id="filter_on_a_field_no_type_has",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server, block_storage.volume]
+                actions: [quarantine]
+            """,
+        [
+            "5:15: policies[0].actions[0]: action quarantine does not apply to "
+            "block_storage.volume; it applies to compute.server"
+        ],
+        id="action_not_applicable_to_a_listed_type",
+    ),
+    pytest.param(
+        # Actions on a resource run in list order, so the order must make sense.
+        """
+            policies:
+              - name: p
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+                actions:
+                  - {type: evidence_snapshot, after: 1d}
+                  - delete
+                  - {type: tag, tags: [x], after: 7d}
+                  - delete
+            """,
+        [
+            "7:9: policies[0].actions[1]: action delete (after 0s) would run before "
+            "evidence_snapshot (after 1d): grace periods must not decrease down the list",
+            "8:9: policies[0].actions[2]: action tag comes after delete, which removes "
+            "the resource",
+            "9:9: policies[0].actions[3]: action delete is listed twice (first as actions[1])",
+            "9:9: policies[0].actions[3]: action delete comes after delete, which removes "
+            "the resource",
+            "9:9: policies[0].actions[3]: action delete (after 0s) would run before tag "
+            "(after 7d): grace periods must not decrease down the list",
+        ],
+        id="action_order_rules",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: nothing
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+              - name: filters-only
+                triggers: [identity.project.deleted]
+                resources: [compute.server]
+                protect: [{tag: "reaper:keep"}]
+                filters: [{key: status, value: ERROR}]
+            """,
+        [
+            "2:5: policies[0]: policy nothing does nothing: give it actions or protect rules",
+            "9:5: policies[1].filters: policy filters-only has filters but no actions: filters "
+            "only choose what actions apply to (use protect to keep resources safe)",
+        ],
+        id="policies_that_do_nothing",
+    ),
+    pytest.param(
+        """
+            policies:
+              - name: p
+                trigger: [identity.project.deleted]
+                resources: [compute.server]
+                actions: [delete]
+            """,
+        [
+            "2:5: policies[0]: policy needs 'triggers'",
+            "3:5: policies[0]: unknown field 'trigger' in policy (expected: actions, description, "
+            "filters, limits, name, protect, resources, triggers)",
+        ],
+        id="unknown_and_missing_policy_fields",
+    ),
+]
 
 
-def test_duplicate_keys_are_refused(errors: Errors) -> None:
-    """Plain YAML keeps the last one: a second protect: would silently replace the first."""
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-            protect: [{tag: "reaper:keep"}]
-            actions: [delete]
-            protect: []
-        """
-    ) == ["7:5: duplicate key 'protect' (first defined on line 5)"]
-
-
-def test_aliases_are_refused(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: &t [identity.project.deleted]
-            resources: [compute.server]
-            protect: *t
-        """
-    ) == ["5:14: aliases (*t) are not allowed in policy files: write the rule out where it applies"]
+@pytest.mark.parametrize(("text", "expected"), BROKEN)
+def test_a_broken_policy_gets_every_error_at_its_line_and_column(
+    errors: Errors, text: str, expected: list[str]
+) -> None:
+    assert errors(text) == expected
 
 
 def test_yes_and_no_are_strings_not_booleans(policies: Callable[[str], object]) -> None:
@@ -63,95 +331,6 @@ def test_yes_and_no_are_strings_not_booleans(policies: Callable[[str], object]) 
     )
     rule = loaded.policies[0].protect[0]  # type: ignore[attr-defined]
     assert rule.filter.value == "yes"
-
-
-def test_unknown_filter(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-            protect:
-              - {tagg: "reaper:keep"}
-        """
-    ) == [
-        "6:9: policies[0].protect[0]: unknown filter tagg: a filter is a mapping with one of "
-        "key, age, tag, metadata, and, or, not"
-    ]
-
-
-def test_unknown_filter_inside_a_composition(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-            filters:
-              - or:
-                  - {key: status, value: ERROR}
-                  - {agee: {value: 1d}}
-            actions: [delete]
-        """
-    ) == [
-        "8:13: policies[0].filters[0].or[1]: unknown filter agee: a filter is a mapping with "
-        "one of key, age, tag, metadata, and, or, not"
-    ]
-
-
-def test_unknown_action(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-            actions:
-              - delete
-              - {type: shred}
-        """
-    ) == [
-        "7:16: policies[0].actions[1].type: unknown action 'shred' (known: delete, "
-        "evidence_snapshot, lock, quarantine, report, stop, tag)"
-    ]
-
-
-def test_unknown_action_parameter(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-            actions:
-              - {type: delete, force: true}
-        """
-    ) == [
-        "6:24: policies[0].actions[0]: unknown field 'force' in action delete "
-        "(expected: after, type)"
-    ]
-
-
-def test_wrong_types(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: identity.project.deleted
-            resources: [compute.server]
-            filters:
-              - {key: status, op: in, value: ACTIVE}
-            actions:
-              - {type: quarantine, reason: 42}
-            limits: {max_resources: many}
-        """
-    ) == [
-        "3:15: policies[0].triggers: expected a list, found a string 'identity.project.deleted'",
-        "6:38: policies[0].filters[0].value: expected a list, found a string 'ACTIVE'",
-        "8:36: policies[0].actions[0].reason: expected a string, found an integer 42",
-        "9:29: policies[0].limits.max_resources: expected an integer, found a string 'many'",
-    ]
 
 
 def test_a_list_where_eq_wants_one_value(errors: Errors) -> None:
@@ -186,78 +365,6 @@ def test_bad_durations(errors: Errors, duration: str) -> None:
     ]
 
 
-def test_bad_regex(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-            filters:
-              - {key: name, op: regex, value: "web-(prod"}
-            actions: [delete]
-        """
-    ) == [
-        "6:39: policies[0].filters[0].value: invalid regular expression 'web-(prod': "
-        "missing ), unterminated subpattern at position 4"
-    ]
-
-
-def test_op_without_its_value_and_unary_op_with_one(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-            filters:
-              - {key: status, op: ne}
-              - {key: status, op: present, value: true}
-            actions: [delete]
-        """
-    ) == [
-        "6:9: policies[0].filters[0]: eq/ne/contains needs a value",
-        "7:9: policies[0].filters[1]: op present takes no value",
-    ]
-
-
-def test_unknown_resource_type_and_trigger(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.removed, "identity.group.*"]
-            resources: [compute.servr, "xyz.*"]
-            actions: [delete]
-        """
-    ) == [
-        "3:16: policies[0].triggers[0]: unknown trigger 'identity.project.removed' "
-        "(did you mean identity.project.deleted?)",
-        "3:42: policies[0].triggers[1]: trigger pattern 'identity.group.*' matches no trigger",
-        "4:17: policies[0].resources[0]: unknown resource type 'compute.servr' "
-        "(did you mean compute.server?)",
-        "4:32: policies[0].resources[1]: resource type pattern 'xyz.*' matches no resource type",
-    ]
-
-
-def test_protect_on_a_field_a_listed_type_lacks(errors: Errors) -> None:
-    """A rule that can never hold on a type would be a promise of protection not kept."""
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [network.network, network.port]
-            protect:
-              - {key: is_router_external, value: true}
-        """
-    ) == [
-        "6:9: policies[0].protect[0]: protect rule 'is_router_external eq true' tests field "
-        "is_router_external, which network.port does not have: it could never protect them "
-        "(list only types that have the field, or use a glob)"
-    ]
-
-
 def test_protect_inside_a_composition_points_at_the_leaf(errors: Errors) -> None:
     [error] = errors(
         """
@@ -275,54 +382,6 @@ def test_protect_inside_a_composition_points_at_the_leaf(errors: Errors) -> None
     assert "any of the fields metadata, properties, tags, which compute.keypair" in error
 
 
-def test_protect_on_a_field_no_globbed_type_has(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: ["*"]
-            protect:
-              - {key: is_sharde, value: true}
-        """
-    ) == [
-        "6:9: policies[0].protect[0]: protect rule 'is_sharde eq true' applies to none of the "
-        "policy's resource types: none has field is_sharde"
-    ]
-
-
-def test_filter_on_a_field_no_type_has(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server, block_storage.volume]
-            filters:
-              - {key: device_owner, op: glob, value: "network:*"}
-            actions: [delete]
-        """
-    ) == [
-        "6:9: policies[0].filters[0]: filter 'device_owner glob network:*' tests field "
-        "device_owner, which none of the policy's resource types has: it could never match"
-    ]
-
-
-def test_action_not_applicable_to_a_listed_type(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server, block_storage.volume]
-            actions: [quarantine]
-        """
-    ) == [
-        "5:15: policies[0].actions[0]: action quarantine does not apply to "
-        "block_storage.volume; it applies to compute.server"
-    ]
-
-
 def test_a_glob_does_not_narrow_an_action(errors: Errors) -> None:
     [error] = errors(
         """
@@ -338,67 +397,6 @@ def test_a_glob_does_not_narrow_an_action(errors: Errors) -> None:
         "compute.quota, compute.server_group and 1 more (matched by a glob: list the types "
         "instead)"
     )
-
-
-def test_action_order_rules(errors: Errors) -> None:
-    """Actions on a resource run in list order, so the order must make sense."""
-    assert errors(
-        """
-        policies:
-          - name: p
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-            actions:
-              - {type: evidence_snapshot, after: 1d}
-              - delete
-              - {type: tag, tags: [x], after: 7d}
-              - delete
-        """
-    ) == [
-        "7:9: policies[0].actions[1]: action delete (after 0s) would run before "
-        "evidence_snapshot (after 1d): grace periods must not decrease down the list",
-        "8:9: policies[0].actions[2]: action tag comes after delete, which removes the resource",
-        "9:9: policies[0].actions[3]: action delete is listed twice (first as actions[1])",
-        "9:9: policies[0].actions[3]: action delete comes after delete, which removes the resource",
-        "9:9: policies[0].actions[3]: action delete (after 0s) would run before tag (after 7d): "
-        "grace periods must not decrease down the list",
-    ]
-
-
-def test_policies_that_do_nothing(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: nothing
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-          - name: filters-only
-            triggers: [identity.project.deleted]
-            resources: [compute.server]
-            protect: [{tag: "reaper:keep"}]
-            filters: [{key: status, value: ERROR}]
-        """
-    ) == [
-        "2:5: policies[0]: policy nothing does nothing: give it actions or protect rules",
-        "9:5: policies[1].filters: policy filters-only has filters but no actions: filters "
-        "only choose what actions apply to (use protect to keep resources safe)",
-    ]
-
-
-def test_unknown_and_missing_policy_fields(errors: Errors) -> None:
-    assert errors(
-        """
-        policies:
-          - name: p
-            trigger: [identity.project.deleted]
-            resources: [compute.server]
-            actions: [delete]
-        """
-    ) == [
-        "2:5: policies[0]: policy needs 'triggers'",
-        "3:5: policies[0]: unknown field 'trigger' in policy (expected: actions, description, "
-        "filters, limits, name, protect, resources, triggers)",
-    ]
 
 
 def test_names_are_unique_across_files(write: Callable[..., str]) -> None:
