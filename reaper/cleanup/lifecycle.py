@@ -33,6 +33,7 @@ than importing this module.
 
 from __future__ import annotations
 
+from reaper.cleanup.verify import IdentityCheck, VerificationError
 from reaper.model import Tombstone, TombstoneState
 from reaper.store import Store, TriggerResult
 from reaper.store.errors import StateConflict
@@ -91,6 +92,34 @@ def deleted_meanwhile(tombstone: Tombstone, plan_trigger: str | None) -> bool:
     return any(
         should_reopen(tombstone.state, plan_trigger, t.event_type) for t in tombstone.triggers
     )
+
+
+def reopen_if_deleted_meanwhile(
+    store: Store, keystone: IdentityCheck, tombstone: Tombstone, plan_trigger: str
+) -> Tombstone | None:
+    """The worker's half of the race above: the reopened tombstone, or ``None``.
+
+    Looks at the triggers recorded since the claim; Keystone must confirm
+    the identity gone (if it cannot say, the new pass verifies again, with
+    backoff, before touching anything). The compare-and-set makes it reopen
+    once, whoever comes second.
+    """
+    fresh = store.tombstones.get(tombstone.id)
+    if not deleted_meanwhile(fresh, plan_trigger):
+        return None
+    try:
+        gone = keystone(tombstone.identity).gone
+    except VerificationError:
+        gone = True
+    if not gone:
+        return None
+    try:
+        return store.tombstones.reopen(
+            tombstone.id,
+            f"reopened: a deletion notice arrived while the {plan_trigger} cleanup ran",
+        )
+    except StateConflict:
+        return None  # the listener reopened it first
 
 
 class Reopener:

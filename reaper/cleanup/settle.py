@@ -7,6 +7,10 @@
 * a step waits for its grace period: ``deferred`` until the earliest such
   step is due;
 * otherwise ``complete``.
+
+And the changes that send a tombstone round again: later with backoff
+(:func:`retry_later`), or when Keystone can be used again
+(:func:`waiting_for_keystone`).
 """
 
 from __future__ import annotations
@@ -51,3 +55,17 @@ def after_run(
         )
         return TombstoneState.DEFERRED, {"reason": counts, "next_attempt_at": due, "release": True}
     return TombstoneState.COMPLETE, {"reason": counts, "release": True}
+
+
+def retry_later(reason: str, *, attempts: int, now: dt.datetime) -> dict[str, Any]:
+    """Keystone could not say, or something unexpected failed: the same state, later."""
+    return {"reason": reason, "next_attempt_at": now + backoff(attempts), "release": True}
+
+
+def waiting_for_keystone(problem: object, seconds: float, now: dt.datetime) -> dict[str, Any]:
+    """Keystone cannot be used at all: the same state until the gate lets a try in."""
+    return {
+        "reason": f"waiting for Keystone: {problem}",
+        "next_attempt_at": now + dt.timedelta(seconds=seconds),
+        "release": True,
+    }

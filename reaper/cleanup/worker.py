@@ -22,6 +22,12 @@ to step (execute, settle, the lifecycle check) without going back to the
 store. ``verified`` is a state older reapers could leave a row in; it is
 never entered now, and such a row is worked on as if just received.
 
+:class:`Worker` is a little over 200 lines because it is the state machine:
+every edge above is one of its methods, and splitting them would scatter the
+one place where a tombstone's states can be read in order; what is not an
+edge (settling a run, domain coverage, reopening, retry times) lives in
+``settle``, ``coverage`` and ``lifecycle``.
+
 Its seams are injected: the cloud (:class:`~reaper.cleanup.seams.Cloud`:
 Keystone, inventory, runner), the policies, the store and the trail; the
 configuration is one :class:`~reaper.cleanup.settings.Settings` value.
@@ -29,7 +35,6 @@ configuration is one :class:`~reaper.cleanup.settings.Settings` value.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +60,6 @@ from reaper.model import (
 )
 from reaper.policy import PolicySet
 from reaper.store import Store, StoreError
-from reaper.store.errors import StateConflict
 
 LOG = log.get(__name__)
 
@@ -234,22 +238,11 @@ class Worker:
 
     def _reopen_if_deleted_meanwhile(self, tombstone: Tombstone, plan: Plan) -> Tombstone:
         """A disable completed while its deletion notice came in: clean up again (lifecycle)."""
-        fresh = self.store.tombstones.get(tombstone.id)  # triggers recorded since the claim
-        if not lifecycle.deleted_meanwhile(fresh, plan.trigger):
+        reopened = lifecycle.reopen_if_deleted_meanwhile(
+            self.store, self.cloud().keystone, tombstone, plan.trigger
+        )
+        if reopened is None:
             return tombstone
-        try:
-            gone = self.cloud().keystone(tombstone.identity).gone
-        except VerificationError:
-            gone = True  # the new pass verifies again, with backoff, before touching anything
-        if not gone:
-            return tombstone
-        try:
-            reopened = self.store.tombstones.reopen(
-                tombstone.id,
-                f"reopened: a deletion notice arrived while the {plan.trigger} cleanup ran",
-            )
-        except StateConflict:
-            return tombstone  # the listener reopened it first
         LOG.info("tombstone reopened", tombstone=tombstone.id, identity=str(tombstone.identity))
         if self.metrics is not None:
             self.metrics.tombstone_moved(TombstoneState.RECEIVED)
@@ -277,14 +270,10 @@ class Worker:
     def _wait_for_keystone(self, tombstone: Tombstone) -> Tombstone:
         """Keystone cannot be used: the tombstone keeps its state until the gate lets a try in."""
         assert self.gate is not None
-        problem = self.gate.problem
-        return self._move(
-            tombstone,
-            tombstone.state,
-            reason=f"waiting for Keystone: {problem}",
-            next_attempt_at=utcnow() + dt.timedelta(seconds=self.gate.seconds_to_retry()),
-            release=True,
+        wait = settle.waiting_for_keystone(
+            self.gate.problem, self.gate.seconds_to_retry(), utcnow()
         )
+        return self._move(tombstone, tombstone.state, **wait)
 
     def _retry_later(
         self, tombstone: Tombstone, reason: str, exc: BaseException | None = None
@@ -292,10 +281,5 @@ class Worker:
         if exc is not None and self.gate is not None and self.gate.failed(exc) is not None:
             return self._wait_for_keystone(tombstone)
         LOG.warning("tombstone retried later", tombstone=tombstone.id, reason=reason)
-        return self._move(
-            tombstone,
-            tombstone.state,
-            reason=reason,
-            next_attempt_at=utcnow() + settle.backoff(tombstone.attempts),
-            release=True,
-        )
+        later = settle.retry_later(reason, attempts=tombstone.attempts, now=utcnow())
+        return self._move(tombstone, tombstone.state, **later)
