@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from reaper.model import Plan, Verdict
-from tests.functional.reaping import Operator, Run, TenantFarm, holdings, load_plan
+from tests.functional.reaping import Operator, Run, TenantFarm, load_plan
+from tests.testbed.holdings import holdings
 from tests.testbed.tenant import SERVER_FLAVOR, Tenant, TenantSpec, delete_identity
 
 if TYPE_CHECKING:

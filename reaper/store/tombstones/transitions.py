@@ -77,7 +77,7 @@ class TombstoneTransitions:
     def reopen(
         self, tombstone_id: str, reason: str, *, now: dt.datetime | None = None
     ) -> Tombstone:
-        """Send a finished tombstone back to ``received`` (see ``reaper.lifecycle``).
+        """Send a finished tombstone back to ``received`` (see ``reaper.cleanup.lifecycle``).
 
         Compare-and-set from ``refused``/``complete`` only, so two listeners
         reopening the same tombstone at once do it once; the previous plan
