@@ -40,7 +40,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from reaper import config, log, parts
+from reaper import config, configcheck, log, parts, sdnotify
 from reaper.api import ApiServer, Health
 from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
@@ -223,9 +223,12 @@ class Controller:
             LOG.info("resuming tombstone after restart", tombstone=tid)
         self.parts.start()
         LOG.info("controller started", workers=self.conf.workers, api_port=self.api.port)
+        # The queue is declared (the listener waited for it) and the store migrated.
+        sdnotify.notify(f"READY=1\nSTATUS=listening on pool {self.conf.listener.pool}")
 
     def stop(self) -> None:
         LOG.info("controller stopping: finishing the steps in flight")
+        sdnotify.notify("STOPPING=1")
         self.stopping.set()
         self.wake.set()
         self.parts.stop()
@@ -292,7 +295,28 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+def preflight(conf: cfg.ConfigOpts) -> str | None:
+    """Why the controller must not start (one line), checked before it opens anything.
+
+    A typo'd option (``protected_projects_ids``) or a value of the wrong type
+    would otherwise surface half-way through a cleanup, and an unreachable
+    broker as a listener that never binds.
+    """
+    problems = configcheck.file_problems(conf)
+    for warning in [*problems, *configcheck.protection_warnings(conf)]:
+        if warning.severity == configcheck.WARNING:
+            LOG.warning(str(warning))
+    errors = configcheck.errors(problems) or configcheck.broker_problems(conf)
+    if errors:
+        return "; ".join(str(p) for p in errors) + " ('reaper config check' lists every problem)"
+    return None
+
+
 def run(conf: cfg.ConfigOpts, *, os_cloud: str | None = None) -> int:
+    problem = preflight(conf)
+    if problem is not None:
+        LOG.error("cannot start: " + problem)
+        return 1
     try:
         controller = Controller(conf, os_cloud=os_cloud)
     except AlreadyRunning as exc:
@@ -326,7 +350,12 @@ def run(conf: cfg.ConfigOpts, *, os_cloud: str | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    conf = config.make_conf(argv, prog="reaper-controller")
+    try:
+        conf = config.make_conf(argv, prog="reaper-controller")
+    except cfg.Error as exc:  # a missing or unparsable file: one line, not a traceback
+        log.setup()
+        LOG.error(f"cannot start: {exc}")
+        return 1
     log.setup(debug=conf.debug)
     return run(conf)
 

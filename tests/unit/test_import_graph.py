@@ -32,6 +32,7 @@ FLOORS: dict[str, int] = {
     "reaper.ids": 0,
     "reaper.credentials": 0,
     "reaper.keystone_access": 0,
+    "reaper.sdnotify": 0,
     # 1: persistence.
     "reaper.store": 1,
     # 2: the stages of the road.
@@ -50,6 +51,7 @@ FLOORS: dict[str, int] = {
     "reaper.controller": 4,
     "reaper.parts": 4,
     "reaper.cli": 4,
+    "reaper.configcheck": 4,
 }
 
 FLOOR_NAMES = ("foundation", "store", "stages", "road", "callers")

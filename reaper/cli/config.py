@@ -1,0 +1,61 @@
+"""``reaper config check``: what is wrong with reaper.conf, before the controller finds out.
+
+One line per problem, naming the file and the ``[section] option`` to fix;
+exit 1 when any is an error. The checks, in order: the files themselves
+(unknown sections and options, values their type refuses, a missing
+``transport_url``; see :mod:`reaper.configcheck`), the credentials (a token
+is fetched), the store (reachable and at this reaper's schema; nothing is
+created) and the policies (loaded as the controller loads them).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from cliff.command import Command
+
+from reaper import configcheck, credentials
+from reaper.cli import exitcodes
+
+
+class ConfigCheck(Command):
+    """Check reaper.conf, the credentials, the store and the policies; one line per problem.
+
+    Exit status: 0 when nothing is wrong (warnings are printed too), 1 when
+    something must be fixed. --offline skips Keystone and the broker.
+    """
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "--offline",
+            action="store_true",
+            help="Ask neither Keystone for a token nor the broker for a connection.",
+        )
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        conf = self.app.conf
+        problems = configcheck.file_problems(conf)
+        if not parsed_args.offline:
+            problems += self._credential_problems()
+            problems += configcheck.broker_problems(conf)
+        problems += configcheck.store_problems(conf)
+        problems += configcheck.policy_problems(conf)
+        problems += configcheck.protection_warnings(conf)
+        for problem in problems:
+            self.app.stdout.write(f"{problem}\n")
+        failed = configcheck.errors(problems)
+        if not failed:
+            files = ", ".join(configcheck.config_files(conf)) or "defaults"
+            self.app.stdout.write(f"{files}: OK\n")
+        return exitcodes.ERROR if failed else exitcodes.OK
+
+    def _credential_problems(self) -> list[configcheck.Problem]:
+        try:
+            conn = self.app.connect(read_only=True)
+        except Exception as exc:
+            problem = credentials.explain(exc, self.app._credentials)
+            return [configcheck.Problem("credentials", str(problem or exc))]
+        conn.close()
+        return []
