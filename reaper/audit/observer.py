@@ -4,8 +4,12 @@ Every step's start and final outcome becomes an audit record with the
 resource's before-image and, for the outcome, the retry history; each
 outcome is also stored against (plan hash, step id) as soon as it is known,
 so a controller killed mid-plan resumes without running a finished step
-again. A dry run records ``evaluate`` outcomes in the trail but stores no
-step outcome: what did not happen must not stop it from happening later.
+again. The outcome and its audit record are one transaction: a step is
+never recorded done without its record in the trail, nor the other way
+round. If that write fails, :meth:`AuditObserver.step_finished` raises and
+the executor counts the step as failed (the next run re-checks it). A dry
+run records ``evaluate`` outcomes in the trail but stores no step outcome:
+what did not happen must not stop it from happening later.
 """
 
 from __future__ import annotations
@@ -85,13 +89,10 @@ class AuditObserver:
         )
 
     def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
-        if self.record_outcomes:
-            self.trail.store.plans.record_outcome(
-                self.plan.content_hash, outcome, **self._deferral(step, outcome)
-            )
+        """Store the outcome and append its audit record, in one transaction."""
         action = AuditAction.EVALUATE.value if self.dry_run else audit_action(step)
         failed = outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.BLOCKED)
-        self.trail.append(
+        draft = self.trail.draft(
             action=action,
             outcome=AuditOutcome.from_status(outcome.status),
             reason=AuditReason.error(outcome.reason)
@@ -105,6 +106,15 @@ class AuditObserver:
             },
             **self._common(step, resource),
         )
+        if not self.record_outcomes:
+            self.trail.append_many([draft])
+            return
+        db = self.trail.store.db
+        with db.write("record a step outcome and its audit record") as conn:
+            self.trail.store.plans.record_outcome(
+                self.plan.content_hash, outcome, conn=conn, **self._deferral(step, outcome)
+            )
+            self.trail.append_many([draft], conn=conn)
 
     def _deferral(self, step: Step, outcome: Outcome) -> dict[str, Any]:
         if outcome.status is OutcomeStatus.DEFERRED:

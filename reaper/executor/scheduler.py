@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Mapping
@@ -34,7 +35,7 @@ from reaper.executor.contract import (
 from reaper.executor.lookup import Batch, LookupBatcher
 from reaper.executor.retry import Attempts, describe
 from reaper.executor.rules import before_running, known_before, settled_by
-from reaper.model import Outcome, OutcomeStatus, Plan, ResourceRef
+from reaper.model import Outcome, OutcomeStatus, Plan, ResourceRef, Step
 
 LOG = log.get(__name__)
 
@@ -220,6 +221,25 @@ class Scheduler:
         with self.lock:
             self._finish(sid, outcome)
 
+    def _recorded(self, step: Step, outcome: Outcome) -> Outcome:
+        """``outcome`` once the observer recorded it; a failed step if it could not.
+
+        A step whose outcome is not in the store and the trail did not happen
+        as far as anyone can later prove: it fails (its dependents are
+        blocked, the tombstone is not complete) and the next run re-checks
+        it before anything is sent again.
+        """
+        try:
+            self.observer.step_finished(step, outcome, self.resources.get(step.resource))
+        except Exception as exc:  # an observer must not wedge the run
+            LOG.error("step outcome not recorded", step=step.id, error=describe(exc))
+            return dataclasses.replace(
+                outcome,
+                status=OutcomeStatus.FAILED,
+                reason=f"{outcome.status.value} but not recorded: {describe(exc)}",
+            )
+        return outcome
+
     def _finish(self, sid: str, outcome: Outcome, *, notify: bool = True) -> None:
         """Record ``outcome`` (lock held) and dispatch dependents that became ready."""
         if sid in self.outcomes:
@@ -227,13 +247,10 @@ class Scheduler:
         step = self.steps[sid]
         self.running.discard(sid)
         self.lookups.forget(step)  # blocked, skipped...: no lookup will wait for it
+        if notify:
+            outcome = self._recorded(step, outcome)
         self.outcomes[sid] = outcome
         self.poller.settled(step)
-        if notify:
-            try:
-                self.observer.step_finished(step, outcome, self.resources.get(step.resource))
-            except Exception as exc:  # an observer must not wedge the run
-                LOG.error("observer failed", step=sid, error=describe(exc))
         for nxt in self.dependents.get(sid, ()):
             waiting = self.waiting_on[nxt]
             waiting.discard(sid)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from reaper import canonical
 from reaper.model import IdentityRef, Outcome, OutcomeStatus, Plan, PlanIntegrityError, utcnow
@@ -116,10 +116,14 @@ class PlanRepository:
         tombstone_id: str | None = None,
         due_at: dt.datetime | None = None,
         now: dt.datetime | None = None,
+        conn: Connection | None = None,
     ) -> Outcome:
         """Record a step's outcome; raises :class:`StepAlreadyFinal` if it had a final one.
 
         ``due_at`` is required for a DEFERRED outcome: when the step may run.
+        With ``conn`` the outcome joins the caller's transaction (the audit
+        observer writes it with its audit record, so one is never without
+        the other).
         """
         if outcome.status is OutcomeStatus.DEFERRED and due_at is None:
             raise ValueError("a deferred step needs due_at, the end of its grace period")
@@ -136,7 +140,7 @@ class PlanRepository:
             "recorded_at": now,
         }
         key = and_(O.c.plan_hash == plan_hash, O.c.step_id == outcome.step_id)
-        with self._db.write("record a step outcome") as conn:
+        with self._db.write_in(conn, "record a step outcome") as conn:
             inserted = self._db.insert_ignore(
                 conn,
                 O,
