@@ -12,6 +12,15 @@ must not be swallowed by that finality:
   normal way to retire a project or a domain, and what the disable left in
   place (the default policy does nothing on disable) must now go.
 
+And a third, from the sweep: after ``complete`` for a *deletion*, when the
+sweep's cloud-wide listings still find resources owned by the identity that
+the completed plan did not decide to leave (skip or protect). "Complete"
+means every handler answered and every step finished; a resource still
+there was missed (a handler that failed silently, a resource made after
+discovery, a deletion a service accepted but never did), so the cleanup runs
+again (:func:`reopen_if_left_behind`). What the plan chose to leave never
+reopens it, so a kept volume does not make the tombstone go round each sweep.
+
 A redelivered message (same ``message_id``) never reopens anything, and a
 second deletion notice of an identity whose deletion cleanup completed does
 not either: a duplicate never means a second cleanup.
@@ -34,7 +43,7 @@ than importing this module.
 from __future__ import annotations
 
 from reaper.cleanup.verify import IdentityCheck, VerificationError
-from reaper.model import Tombstone, TombstoneState
+from reaper.model import Plan, Tombstone, TombstoneState, Verdict
 from reaper.store import Store, TriggerResult
 from reaper.store.errors import StateConflict
 
@@ -77,6 +86,36 @@ def reopen_if_needed(store: Store, result: TriggerResult, event_type: str | None
         )
     except StateConflict:
         return False  # another listener reopened it first, or it moved on
+    return True
+
+
+def left_behind(plan: Plan, owned: frozenset[str]) -> frozenset[str]:
+    """Ids among ``owned`` that ``plan`` did not decide to leave (skip or protect)."""
+    left = {d.resource.id for d in plan.decisions if d.verdict is not Verdict.ACT}
+    return frozenset(owned - left)
+
+
+def reopen_if_left_behind(store: Store, result: TriggerResult, owned: frozenset[str]) -> bool:
+    """The sweep's reopening of a completed deletion whose owner still owns resources."""
+    tombstone = result.tombstone
+    if not may_reopen(result) or tombstone.state is not TombstoneState.COMPLETE:
+        return False
+    if tombstone.plan_hash is None:
+        return False
+    plan = store.plans.load(tombstone.plan_hash)
+    if plan.trigger.endswith(".disabled"):
+        return False  # a disable's cleanup leaves things on purpose; a deletion reopens it
+    missed = left_behind(plan, owned)
+    if not missed:
+        return False
+    try:
+        store.tombstones.reopen(
+            tombstone.id,
+            f"reopened by the sweep: the identity still owns {len(missed)} resources its "
+            f"completed cleanup did not decide to leave (e.g. {', '.join(sorted(missed)[:3])})",
+        )
+    except StateConflict:
+        return False
     return True
 
 

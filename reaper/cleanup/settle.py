@@ -6,7 +6,11 @@
   grows with the attempts (:func:`backoff`);
 * a step waits for its grace period: ``deferred`` until the earliest such
   step is due;
-* otherwise ``complete``.
+* every step ran but the plan is incomplete (an inventory handler failed, so
+  the identity may own resources nobody listed): ``partial``, retried with
+  backoff; the retry discovers and plans afresh (the worker), so the service
+  that failed is asked again. A service the cloud does not run is no failure;
+* otherwise ``complete``: every handler answered and every step finished.
 
 And the changes that send a tombstone round again: later with backoff
 (:func:`retry_later`), or when Keystone can be used again
@@ -20,6 +24,7 @@ from typing import Any
 
 from reaper import planner
 from reaper.executor import Report
+from reaper.inventory.discover import failures
 from reaper.model import OutcomeStatus, Plan, TombstoneState
 
 #: Retry delays grow from a few seconds to an hour.
@@ -54,6 +59,14 @@ def after_run(
             if o.status is OutcomeStatus.DEFERRED
         )
         return TombstoneState.DEFERRED, {"reason": counts, "next_attempt_at": due, "release": True}
+    missed = failures(plan.incomplete)
+    if missed:
+        return TombstoneState.PARTIAL, {
+            "reason": f"{counts or 'no step'}; plan incomplete, discovered again later: "
+            + "; ".join(missed),
+            "next_attempt_at": now + backoff(attempts),
+            "release": True,
+        }
     return TombstoneState.COMPLETE, {"reason": counts, "release": True}
 
 
@@ -69,3 +82,8 @@ def waiting_for_keystone(problem: object, seconds: float, now: dt.datetime) -> d
         "next_attempt_at": now + dt.timedelta(seconds=seconds),
         "release": True,
     }
+
+
+def missed(plan: Plan) -> bool:
+    """Whether ``plan`` was made while a handler failed (so a retry must discover again)."""
+    return bool(failures(plan.incomplete))

@@ -52,6 +52,8 @@ class Orphan:
     resources: int
     examples: tuple[str, ...]
     verified_gone: bool = False
+    #: Ids of every resource the listings found it owning (``examples`` shows a few).
+    resource_ids: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +119,9 @@ def find_orphans(
             LOG.warning("sweep could not verify an owner", identity=str(identity), error=str(exc))
             continue
         if gone:
-            orphans.append(Orphan(identity, len(refs), tuple(sorted(refs)[:5]), verified_gone=True))
+            ids = frozenset(ref.split(":", 1)[1] for ref in refs)
+            examples = tuple(sorted(refs)[:5])
+            orphans.append(Orphan(identity, len(refs), examples, True, resource_ids=ids))
     known = [
         Known(IdentityRef(IdentityKind.PROJECT, p.id), p.domain_id, p.name)
         for p in listed["projects"]
@@ -135,8 +139,11 @@ def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, b
         result = store.tombstones.record_trigger(
             orphan.identity, Trigger(source=TriggerSource.SWEEP, event_type=event_type)
         )
-        # A gone owner whose tombstone was refused (it existed then) is looked at again.
-        reopened = lifecycle.reopen_if_needed(store, result, event_type)
+        # A gone owner whose tombstone was refused (it existed then) is looked at again;
+        # so is one whose cleanup completed but who still owns what it did not mean to leave.
+        reopened = lifecycle.reopen_if_needed(
+            store, result, event_type
+        ) or lifecycle.reopen_if_left_behind(store, result, orphan.resource_ids)
         opened.append((orphan, result.created or reopened))
     return opened
 

@@ -7,7 +7,9 @@
         └──plan──> held                           (blast radius, or dry-run mode: approve)
                 └─> planned ──execute──> complete
                                      ├─> deferred (grace period; resumes when due)
-                                     └─> partial  (failures; retried with backoff)
+                                     └─> partial  (failures, or an incomplete plan;
+                                                   retried with backoff, an incomplete
+                                                   plan by planning afresh)
 
 A worker holds the tombstone's lease (``claimed_by``) while it works and
 records each transition before moving on, so a controller killed at any
@@ -188,6 +190,10 @@ class Worker:
         if tombstone.plan_hash is None:
             return self._move(tombstone, TombstoneState.RECEIVED, reason="no plan yet")
         plan = self.store.plans.load(tombstone.plan_hash)
+        if tombstone.state is TombstoneState.PARTIAL and settle.missed(plan):
+            # A handler failed when this plan was made: what it would have listed can only
+            # be found by discovering again, so the retry plans afresh (verifying first).
+            return self._plan(tombstone)
         cloud = self.cloud()
         # Time has passed (approval, grace period, retry): Keystone is asked again.
         try:

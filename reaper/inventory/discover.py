@@ -23,6 +23,16 @@ from reaper.model import Resource
 LOG = log.get(__name__)
 
 
+#: How a plan says a service was not inspected because the cloud does not run it: not a
+#: failure (nothing of it can exist), unlike a handler's error (its resources may).
+NOT_IN_CATALOG = "service not in the catalog, not inspected"
+
+
+def failures(incomplete: tuple[str, ...]) -> tuple[str, ...]:
+    """The reasons of a plan's ``incomplete`` that mean resources may have been missed."""
+    return tuple(r for r in incomplete if not r.endswith(NOT_IN_CATALOG))
+
+
 @dataclass(frozen=True)
 class Inventory:
     scope: Scope
@@ -41,7 +51,7 @@ class Inventory:
         reasons: list[str] = []
         for finding in self.findings:
             if finding.skipped:
-                reasons.append(f"{finding.handler}: service not in the catalog, not inspected")
+                reasons.append(f"{finding.handler}: {NOT_IN_CATALOG}")
             reasons += [f"{finding.handler}: {e}" for e in finding.errors]
         return tuple(reasons)
 

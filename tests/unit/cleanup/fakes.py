@@ -68,11 +68,14 @@ class Inventory_:
     def __init__(self, resources: Sequence[Resource] = ()) -> None:
         self.resources = list(resources)
         self.scopes: list[Scope] = []
+        #: Findings of other handlers, as scripted (a failed one carries ``errors``).
+        self.others: list[Finding] = []
 
     def __call__(self, scope: Scope) -> Inventory:
         self.scopes.append(scope)
         owned = tuple(r for r in self.resources if r.project_id in scope.project_ids)
-        return Inventory(scope=scope, findings=(Finding("compute", resources=owned),))
+        findings = (Finding("compute", resources=owned), *self.others)
+        return Inventory(scope=scope, findings=findings)
 
 
 class Runner:

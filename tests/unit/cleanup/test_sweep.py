@@ -13,10 +13,12 @@ from reaper.audit.trail import AuditTrail
 from reaper.cleanup import sweep
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import IdentityState
-from reaper.model import IdentityKind, IdentityRef, TombstoneState, TriggerSource
+from reaper.model import IdentityKind, IdentityRef, TombstoneState, Trigger, TriggerSource
+from reaper.planner import build_plan
+from reaper.policy import PolicySet, evaluate
 from reaper.store import Store
 
-from .fakes import FakeCloud, Keystone, unreachable
+from .fakes import FakeCloud, Keystone, server, unreachable
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc)
 OLD = "2026-05-01T00:00:00Z"
@@ -144,3 +146,41 @@ class TestTheControllersSweeper:
         sweeper = self.sweeper(store, trail, cloud)
         sweeper.settings = dataclasses.replace(Settings(), sweep_min_age=dt.timedelta(hours=1))
         assert sweeper.sweep_once() == 0
+
+
+class TestACompletedCleanupWhoseOwnerStillOwnsResources:
+    """The sweep reopens a completed deletion that left something behind (issue 13, item 3)."""
+
+    def completed(self, store: Store, policies: PolicySet, keep: str | None = None) -> str:
+        """A cleanup of ``p-gone`` that completed, deciding to leave ``keep`` alone."""
+        resources = [server(keep, project=ORPHAN.id, tags=["reaper:keep"])] if keep else []
+        trigger = "identity.project.deleted"
+        ctx = Settings().context(trigger, ORPHAN, now=NOW)
+        decisions = evaluate(policies, resources, ctx).decisions
+        plan = build_plan(ORPHAN, resources, decisions, trigger=trigger, now=NOW)
+        store.plans.save(plan)
+        result = store.tombstones.record_trigger(
+            ORPHAN, Trigger(source=TriggerSource.NOTIFICATION, event_type="x", message_id="m")
+        )
+        store.tombstones.transition(
+            result.tombstone.id, TombstoneState.COMPLETE, plan_hash=plan.content_hash
+        )
+        return result.tombstone.id
+
+    def test_a_resource_still_owned_reopens_it(
+        self, store: Store, trail: AuditTrail, policies: PolicySet
+    ) -> None:
+        tid = self.completed(store, policies)
+        cloud = cloud_with(Keystone(), servers=[obj(id="s-missed", project_id="p-gone")])
+        TestTheControllersSweeper().sweeper(store, trail, cloud).sweep_once()
+        reopened = store.tombstones.get(tid)
+        assert reopened.state is TombstoneState.RECEIVED
+        assert "s-missed" in (reopened.reason or "")
+
+    def test_what_the_plan_chose_to_leave_does_not(
+        self, store: Store, trail: AuditTrail, policies: PolicySet
+    ) -> None:
+        tid = self.completed(store, policies, keep="s-kept")
+        cloud = cloud_with(Keystone(), servers=[obj(id="s-kept", project_id="p-gone")])
+        TestTheControllersSweeper().sweeper(store, trail, cloud).sweep_once()
+        assert store.tombstones.get(tid).state is TombstoneState.COMPLETE

@@ -15,6 +15,7 @@ from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import IdentityState, Verification
 from reaper.cleanup.worker import Worker
 from reaper.executor import Limits, Transient
+from reaper.inventory.base import Finding
 from reaper.model import (
     IdentityKind,
     IdentityRef,
@@ -266,3 +267,46 @@ def test_domain_coverage_opens_a_cleanup_for_each_member_without_one(
     assert opened is not None
     assert opened.triggers[0].source is TriggerSource.SWEEP
     assert opened.triggers[0].event_type == "identity.project.deleted"
+
+
+class TestAnIncompletePlan:
+    """A handler that failed may hide resources: done is not "complete" (issue 13, item 3)."""
+
+    def test_it_runs_what_it_can_and_leaves_the_tombstone_partial_for_a_retry(
+        self, store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    ) -> None:
+        cloud.inventory.resources = [server("s1")]
+        cloud.inventory.others = [Finding("block_storage", errors=("503 after retries",))]
+        notified(store)
+        done = worker(store, trail, cloud, policies).work_once()
+        assert done is not None and done.state is TombstoneState.PARTIAL
+        assert cloud.ran == ["delete:compute.server:s1"]
+        assert done.next_attempt_at is not None and done.claimed_by is None
+        assert "plan incomplete" in (done.reason or "")
+        assert "block_storage: 503 after retries" in (done.reason or "")
+
+    def test_its_retry_discovers_again_and_completes_once_every_handler_answers(
+        self, store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    ) -> None:
+        cloud.inventory.resources = [server("s1")]
+        cloud.inventory.others = [Finding("block_storage", errors=("503 after retries",))]
+        notified(store)
+        first = worker(store, trail, cloud, policies).work_once()
+        assert first is not None and first.state is TombstoneState.PARTIAL
+        cloud.inventory.others = []
+        cloud.inventory.resources = [server("s2")]  # what the failed listing had hidden
+        store.tombstones.transition(first.id, TombstoneState.PARTIAL, next_attempt_at=None)  # due
+        done = worker(store, trail, cloud, policies).process(claimed(store))
+        assert done.state is TombstoneState.COMPLETE
+        assert len(cloud.inventory.scopes) == 2
+        assert cloud.ran == ["delete:compute.server:s1", "delete:compute.server:s2"]
+        assert done.plan_hash != first.plan_hash
+
+    def test_a_service_the_cloud_does_not_run_is_no_reason_to_retry(
+        self, store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    ) -> None:
+        cloud.inventory.resources = [server("s1")]
+        cloud.inventory.others = [Finding("shared_file_system", skipped=True)]
+        notified(store)
+        done = worker(store, trail, cloud, policies).work_once()
+        assert done is not None and done.state is TombstoneState.COMPLETE
