@@ -17,6 +17,10 @@ Ordering of removals, per relation:
     ``floating_ip`` (router interface -> each floating IP routed through
     that router: Neutron refuses to remove an interface a floating IP uses).
 
+A Manila share's access rules, snapshots and replicas go before it (``share``), and
+the share before its ``share_network`` and ``share_group``; its rules and replicas are
+protected with it.
+
 ``account`` (Swift container -> its account: the account goes last) and
 ``segments`` (a container -> the one holding its large objects' segments) are
 ``uses`` relations too; a load balancer ``uses`` its VIP network and subnet, and
@@ -79,6 +83,9 @@ SOURCE_FIRST = frozenset(
         "source_snapshot",
         "account",
         "segments",
+        "share",
+        "share_network",
+        "share_group",
     }
 )
 TARGET_FIRST = frozenset({"device", "server", "floating_ip"})
@@ -93,6 +100,8 @@ CONTAINED_IN = frozenset(
         ("load_balancer.pool", "load_balancer"),
         ("load_balancer.health_monitor", "load_balancer"),
         ("dns.zone_transfer_request", "zone"),
+        ("shared_file_system.access_rule", "share"),
+        ("shared_file_system.replica", "share"),
     }
 )
 #: source --relation--> target where removing the target removes the source: no step of
@@ -113,6 +122,12 @@ TYPE_RANK: Mapping[str, int] = {
     "load_balancer.pool": 7,
     "load_balancer.health_monitor": 8,
     "network.floating_ip": 10,
+    "shared_file_system.access_rule": 12,
+    "shared_file_system.snapshot": 13,
+    "shared_file_system.replica": 14,
+    "shared_file_system.share": 15,
+    "shared_file_system.share_group": 16,
+    "shared_file_system.share_network": 17,
     "compute.server": 20,
     "compute.volume_attachment": 25,
     "compute.server_group": 27,
@@ -140,6 +155,7 @@ TYPE_RANK: Mapping[str, int] = {
     "network.quota": 98,
     "load_balancer.quota": 98,
     "dns.quota": 98,
+    "shared_file_system.quota": 98,
 }
 
 

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 from openstack import exceptions as sdk_exc
 
-from reaper.actions import dns, load_balancer, object_store
+from reaper.actions import dns, load_balancer, object_store, shared_file_system
 from reaper.actions.base import Action, StepKey
 from reaper.executor import Attempt, Result
 from reaper.inventory import keypairs
@@ -136,6 +136,7 @@ DELETERS = {
     **object_store.DELETERS,
     **load_balancer.DELETERS,
     **dns.DELETERS,
+    **shared_file_system.DELETERS,
 }
 DELETABLE = frozenset(DELETERS)
 
@@ -145,7 +146,8 @@ class Delete(Action):
     description = (
         "Remove the resource: detach through Nova, remove router interfaces, release "
         "quotas (back to defaults), revoke image memberships, RBAC entries and zone shares, "
-        "empty Swift containers first, delete load balancers with cascade."
+        "empty Swift containers first, delete load balancers with cascade, deny a "
+        "share's access rules and delete its snapshots and replicas before it."
     )
     resource_types: ClassVar[frozenset[str]] = DELETABLE
     removes = True

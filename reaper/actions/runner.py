@@ -34,7 +34,7 @@ import requests
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 
-from reaper.actions import dns, load_balancer
+from reaper.actions import dns, load_balancer, shared_file_system
 from reaper.actions.base import Action, StepKey
 from reaper.actions.registry import action_classes
 from reaper.cloud import MutationRefused
@@ -57,6 +57,7 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 LISTINGS: Mapping[str, Callable[[Any, str | None], Any]] = {
     **load_balancer.LISTINGS,
     **dns.LISTINGS,
+    **shared_file_system.LISTINGS,
 }
 
 Prechecker = Callable[

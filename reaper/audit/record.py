@@ -106,6 +106,7 @@ _SERVICE_ROOTS = {
     "dns": "network/domain",
     "load_balancer": "network",
     "orchestration": "data/workload",
+    "shared_file_system": "storage/share",
 }
 
 

@@ -63,3 +63,37 @@ def test_containers_go_before_their_segments_and_the_account_last() -> None:
         "delete:object_store.container:p1/c",
         "delete:object_store.container:p1/c_segments",
     }
+
+
+SHARE = res("shared_file_system.share", "sh",
+            ("share_network", "shared_file_system.share_network", "sn"),
+            ("share_group", "shared_file_system.share_group", "g"))  # fmt: skip
+RULE = res("shared_file_system.access_rule", "rule", ("share", "shared_file_system.share", "sh"))
+SNAP = res("shared_file_system.snapshot", "snap", ("share", "shared_file_system.share", "sh"))
+REPLICA = res("shared_file_system.replica", "rep", ("share", "shared_file_system.share", "sh"))
+SHARE_NET = res("shared_file_system.share_network", "sn", ("network", "network.network", "n"))
+GROUP = res("shared_file_system.share_group", "g")
+
+
+def test_a_share_goes_after_its_rules_snapshots_and_replicas_then_its_network_and_group() -> None:
+    built = plan([GROUP, SHARE_NET, NET, SHARE, RULE, SNAP, REPLICA])
+
+    assert deps(built, "delete:shared_file_system.share:sh") == {
+        "delete:shared_file_system.access_rule:rule",
+        "delete:shared_file_system.snapshot:snap",
+        "delete:shared_file_system.replica:rep",
+    }
+    assert deps(built, "delete:shared_file_system.share_network:sn") == {
+        "delete:shared_file_system.share:sh"
+    }
+    assert deps(built, "delete:shared_file_system.share_group:g") == {
+        "delete:shared_file_system.share:sh"
+    }
+    assert "delete:shared_file_system.share_network:sn" in deps(built, "delete:network.network:n")
+
+
+def test_a_kept_share_keeps_its_rules_replicas_network_and_group() -> None:
+    resources = [GROUP, SHARE_NET, SHARE, RULE, REPLICA]
+    built = plan(resources, [act(GROUP), act(SHARE_NET), protect(SHARE), act(RULE), act(REPLICA)])
+
+    assert built.steps == ()

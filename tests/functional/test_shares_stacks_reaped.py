@@ -1,0 +1,195 @@
+"""A deleted project's shares and stacks, reaped on the real testbed; a live project's kept.
+
+The deleted project has a share with an access rule and a snapshot, and a Heat
+stack that made a Neutron network and subnet; the live project has a share and
+a stack too. ``reaper apply --project`` (a subprocess, as an operator runs it,
+with the testbed's admin cloud) must leave nothing of the deleted project that
+Manila, Heat or Neutron can show, and change nothing of the live one's.
+One module, two small tenants (no servers, no volumes), built in parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
+
+from reaper.inventory import shared_file_system as sfs
+from tests.testbed.tenant import Tenant, TenantSpec, build_tenant, delete_identity
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from tests.testbed import Testbed
+
+pytestmark = pytest.mark.functional
+
+T = TypeVar("T")
+#: Only a network and subnet (for the stack's neighbour); everything else is made here.
+SPEC = TenantSpec(
+    servers=0,
+    volumes=0,
+    attached_volumes=0,
+    snapshots=0,
+    floating_ips=0,
+    ports=0,
+    images=0,
+    keypairs=0,
+    security_groups=0,
+)
+STACK = {
+    "heat_template_version": "2021-04-16",
+    "resources": {
+        "net": {"type": "OS::Neutron::Net", "properties": {"name": "stack-net"}},
+        "subnet": {
+            "type": "OS::Neutron::Subnet",
+            "properties": {"network": {"get_resource": "net"}, "cidr": "10.19.0.0/24"},
+        },
+    },
+    "outputs": {"net": {"value": {"get_resource": "net"}}},
+}
+
+
+def eventually(what: str, check: Callable[[], T | None], timeout: float = 180.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(1)
+
+
+def manila(proxy: Any, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"headers": dict(sfs.HEADERS)}
+    if body is not None:
+        kwargs["json"] = body
+    response = getattr(proxy, method)(path, **kwargs)
+    response.raise_for_status()
+    return response.json() if response.content else {}
+
+
+def available(proxy: Any, path: str, key: str) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        found: dict[str, Any] = manila(proxy, "get", path)[key]
+        assert "error" not in found["status"], f"{path} went to {found['status']}"
+        return found if found["status"] == "available" else None
+
+    return eventually(f"{path} to be available", ready)
+
+
+def furnish(tenant: Tenant, *, snapshot: bool) -> dict[str, str]:
+    """As the tenant's user: a share with a rule (and a snapshot), and a stack."""
+    user = tenant.connect()
+    sfs_proxy = user.shared_file_system
+    share = manila(sfs_proxy, "post", "/shares", {"share": {"share_proto": "NFS", "size": 1}})
+    share_id = share["share"]["id"]
+    stack = user.orchestration.create_stack(name=f"{tenant.project_name}-stack", template=STACK)
+    available(sfs_proxy, f"/shares/{share_id}", "share")
+    manila(sfs_proxy, "post", f"/shares/{share_id}/action",
+           {"allow_access": {"access_type": "ip", "access_to": "10.0.0.0/24"}})  # fmt: skip
+    made = {"share": share_id, "stack": stack.id}
+    if snapshot:
+        snap = manila(sfs_proxy, "post", "/snapshots", {"snapshot": {"share_id": share_id}})
+        available(sfs_proxy, f"/snapshots/{snap['snapshot']['id']}", "snapshot")
+        made["snapshot"] = snap["snapshot"]["id"]
+    user.orchestration.wait_for_status(
+        stack, status="CREATE_COMPLETE", failures=["CREATE_FAILED"], interval=1, wait=180
+    )
+    return made
+
+
+def holdings(admin: Connection, project_id: str) -> dict[str, list[str]]:
+    """What Manila, Heat and Neutron show of a project, as the testbed's admin."""
+    proxy = admin.shared_file_system
+    shares = sfs.of_project(proxy, "/shares/detail", "shares", project_id)
+    rules = [r["id"] for s in shares for r in sfs.access_rules(proxy, s["id"])]
+    stacks = admin.orchestration.get("/stacks", params={"tenant": project_id}).json()["stacks"]
+    return {
+        "shares": [s["id"] for s in shares],
+        "access_rules": rules,
+        "snapshots": [
+            s["id"] for s in sfs.of_project(proxy, "/snapshots/detail", "snapshots", project_id)
+        ],
+        "share_networks": [
+            s["id"]
+            for s in sfs.of_project(proxy, "/share-networks/detail", "share_networks", project_id)
+        ],
+        "stacks": [s["id"] for s in stacks],
+        "networks": sorted(n.name for n in admin.network.networks(project_id=project_id)),
+    }
+
+
+def reaper_apply(testbed: Testbed, home: Path, project_id: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "OS_CLIENT_CONFIG_FILE": str(testbed.clouds_yaml),
+        "OS_CLOUD": testbed.cloud_name,
+        "XDG_STATE_HOME": str(home),
+    }
+    command = ["apply", "--project", project_id, "--yes", "-f", "json"]
+    return subprocess.run(
+        [sys.executable, "-m", "reaper.cli.main", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def world(
+    testbed_more: Testbed, testbed_admin: Connection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        leaver, live = pool.map(lambda _: build_tenant(testbed_admin, SPEC), range(2))
+        leaver_made, live_made = pool.map(
+            lambda t: furnish(t[0], snapshot=t[1]), [(leaver, True), (live, False)]
+        )
+    live_before = holdings(testbed_admin, live.project_id)
+    delete_identity(testbed_admin, leaver)
+    applied = reaper_apply(testbed_more, tmp_path_factory.mktemp("reaper"), leaver.project_id)
+    yield {
+        "leaver": leaver,
+        "live": live,
+        "leaver_made": leaver_made,
+        "live_made": live_made,
+        "applied": applied,
+        "live_before": live_before,
+    }
+    if not testbed_more.owned:  # a shared testbed: reap the live tenant too, when done
+        delete_identity(testbed_admin, live)
+        reaper_apply(testbed_more, tmp_path_factory.mktemp("reaper"), live.project_id)
+
+
+def test_apply_leaves_nothing_of_the_deleted_projects_shares(
+    world: dict[str, Any], testbed_admin: Connection
+) -> None:
+    applied = world["applied"]
+    left = holdings(testbed_admin, world["leaver"].project_id)
+
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert world["leaver_made"]["snapshot"]
+    assert left["shares"] == []
+    assert left["access_rules"] == []
+    assert left["snapshots"] == []
+    assert left["share_networks"] == []
+
+
+def test_the_live_projects_share_and_stack_are_untouched(
+    world: dict[str, Any], testbed_admin: Connection
+) -> None:
+    now = holdings(testbed_admin, world["live"].project_id)
+
+    assert now == world["live_before"]
+    assert now["shares"] == [world["live_made"]["share"]]
+    assert len(now["access_rules"]) == 1
+    assert now["stacks"] == [world["live_made"]["stack"]]
