@@ -12,10 +12,11 @@ controller, that discovery is the check (a second one would only list the
 same things again) and 404s say what vanished in between. ``reaper apply
 --due`` runs deferred steps whose grace period has ended.
 
-Exit status: 0 every step done or already gone; 2 something failed or was
-blocked; 3 the plan is held by a blast-radius limit (``--approve`` to
-release it); 4 refused (the identity exists again, or confirmation
-failed); 6 some steps wait for their grace period; 1 any other error.
+Exit status (``reaper.cli.exitcodes``): 0 every step done or already gone;
+2 something failed or was blocked; 3 the plan is held by a blast-radius
+limit (``--approve`` to release it); 4 refused (the identity exists again,
+an edited plan, or the confirmation failed); 6 some steps wait for their
+grace period; 1 any other error.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import Refused, VerificationError, verify_before_execute
 from reaper.cli import exitcodes
 from reaper.cli.plan import identity_from
+from reaper.cli.planview import step_table
 from reaper.cli.progress import Progress
 from reaper.executor import Report
 from reaper.model import OutcomeStatus, Plan, PlanIntegrityError
@@ -92,10 +94,19 @@ def exit_status(report: Report) -> int:
 class ApplyCommand(Lister):
     """Execute exactly a saved plan (or plan and apply in one go), after confirmation.
 
-    Exit status: 0 every step done or already gone; 2 a step failed or was
-    blocked; 3 held by a blast-radius limit; 4 refused; 6 steps deferred by a
-    grace period (run them later with --due); 1 other errors.
+    Every step is listed (what, whose, why) before the typed id is asked
+    for; with --yes the same table goes to stderr before the first step.
+    Steps deferred by a grace period run later with --due.
     """
+
+    _epilog = exitcodes.epilog(
+        exitcodes.OK,
+        exitcodes.ERROR,
+        exitcodes.FAILED,
+        exitcodes.HELD,
+        exitcodes.REFUSED,
+        exitcodes.DEFERRED,
+    )
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -272,6 +283,10 @@ class ApplyCommand(Lister):
             raise _Stop(f"refused: {exc.verification.refusal()}", exitcodes.REFUSED) from exc
 
     def _confirm(self, plan: Plan, args: argparse.Namespace) -> None:
+        # Every step, what it acts on, whose it is and why, before anything is done:
+        # the typed id confirms this table, and --yes leaves it in the log.
+        self.app.stderr.write(step_table(plan))
+        self.app.stderr.flush()
         if args.yes or args.dry_run:
             return
         kind, ident = plan.identity.kind.value, plan.identity.id

@@ -28,6 +28,7 @@ from reaper.audit.parallel import verify_store
 from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
 from reaper.audit.verify import VerifyReport
+from reaper.cli import exitcodes
 from reaper.model import utcnow
 from reaper.store import Store
 
@@ -81,6 +82,8 @@ def _public_key(cmd: Command, path: str | None) -> Ed25519PublicKey | None:
 
 class AuditShow(Lister):
     """Show audit records, oldest first."""
+
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
 
     COLUMNS = (
         "seq",
@@ -162,6 +165,8 @@ class AuditShow(Lister):
 
 class AuditVerify(ShowOne):
     """Verify the audit chain and its checkpoints; exit 1 on any problem."""
+
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
 
     _report: VerifyReport | None = None
 
@@ -282,6 +287,8 @@ class AuditVerify(ShowOne):
 class AuditExport(ShowOne):
     """Export the audit trail as a bundle that verifies offline."""
 
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument("--out", metavar="DIR", required=True, help="New or empty directory.")
@@ -318,6 +325,8 @@ class AuditExport(ShowOne):
 
 class AuditKeygen(ShowOne):
     """Create the Ed25519 key that signs audit checkpoints."""
+
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)

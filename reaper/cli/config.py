@@ -21,9 +21,11 @@ from reaper.cli import exitcodes
 class ConfigCheck(Command):
     """Check reaper.conf, the credentials, the store and the policies; one line per problem.
 
-    Exit status: 0 when nothing is wrong (warnings are printed too), 1 when
-    something must be fixed. --offline skips Keystone and the broker.
+    Warnings are printed too but do not fail the check; --offline skips
+    Keystone and the broker.
     """
+
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)

@@ -77,6 +77,9 @@ class ReaperApp(App):
         def run_explained(parsed_args: argparse.Namespace) -> int:
             try:
                 return int(run(parsed_args) or 0)
+            except StoreMissing as exc:
+                self.stderr.write(f"error: {exc}\n")
+                return exitcodes.ERROR
             except Exception as exc:
                 problem = credentials.explain(exc, self._credentials, keystone=False)
                 if problem is None or self.options.debug:
@@ -85,6 +88,24 @@ class ReaperApp(App):
                 return exitcodes.ERROR
 
         cmd.run = run_explained
+
+    def run_subcommand(self, argv: list[str]) -> int:
+        """Usage errors exit 1 (bad input), never 2, which means "a step failed"."""
+        try:
+            self.command_manager.find_command(argv)
+        except ValueError:
+            stdout, self.stdout = self.stdout, self.stderr
+            try:
+                super().run_subcommand(argv)  # says so, with the commands it resembles
+            finally:
+                self.stdout = stdout
+            return exitcodes.ERROR
+        try:
+            return super().run_subcommand(argv)
+        except SystemExit as exc:
+            if exc.code == USAGE_EXIT:
+                return exitcodes.ERROR
+            raise
 
     def configure_logging(self) -> None:
         # Progress and logs go to stderr; stdout carries only the command's output.
@@ -125,6 +146,25 @@ class ReaperApp(App):
             )
         return self._credentials
 
+    def open_store(self, *, create: bool = False) -> Any:
+        """The store reaper.conf names; a read-only command (``create=False``) never makes one.
+
+        An empty SQLite file made by ``tombstone list`` would hide a wrong
+        ``state_path`` behind "no tombstones"; a missing store is an error
+        that says which path was expected instead.
+        """
+        from reaper.store import Store
+        from reaper.store.engine import sqlite_path
+
+        url = config.store_url(self.conf)
+        path = sqlite_path(url)
+        if not create and path is not None and not os.path.exists(path):
+            raise StoreMissing(
+                f"no store at {path} ([DEFAULT] state_path = {self.conf.state_path}): the "
+                "controller or `reaper apply` creates it; check --config-file and state_path"
+            )
+        return Store.from_conf(self.conf)
+
     def keystone_error(self, exc: BaseException, conn: Any) -> str:
         """What to tell the operator when Keystone could not answer a question."""
         problem = credentials.explain(exc, self.credentials, auth_url=cloud.auth_url_of(conn))
@@ -137,12 +177,25 @@ class ReaperApp(App):
         return conn
 
 
+#: What argparse exits with on a usage error.
+USAGE_EXIT = 2
+
+
+class StoreMissing(RuntimeError):
+    """A read-only command found no store where reaper.conf says it is."""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         # cliff would open an interactive shell; an operator tool should explain itself.
         argv = ["--help"]
-    return ReaperApp().run(argv)
+    try:
+        return ReaperApp().run(argv)
+    except SystemExit as exc:  # a usage error in the global options
+        if exc.code == USAGE_EXIT:
+            return exitcodes.ERROR
+        raise
 
 
 if __name__ == "__main__":

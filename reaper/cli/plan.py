@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -139,10 +138,12 @@ class PlanCommand(Lister):
     """Show what reaper would do to a deleted project, user or domain, and why.
 
     Nothing is changed: the cloud connection refuses mutating requests.
-    Exit status: 0 plan complete, 1 error (e.g. Keystone unreachable),
-    3 held by a blast-radius limit, 4 refused (the identity still exists),
-    5 incomplete (a service could not be inspected).
+    With -o - stdout carries only the plan's JSON (the table goes to stderr).
     """
+
+    _epilog = exitcodes.epilog(
+        exitcodes.OK, exitcodes.ERROR, exitcodes.HELD, exitcodes.REFUSED, exitcodes.INCOMPLETE
+    )
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -189,13 +190,7 @@ class PlanCommand(Lister):
         plan = planned.plan
         self._plan = plan
         if parsed_args.output:
-            text = json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n"
-            if parsed_args.output == "-":
-                sys.stdout.write(text)
-            else:
-                with open(parsed_args.output, "w", encoding="utf-8") as f:
-                    f.write(text)
-                self.app.stderr.write(f"plan saved to {parsed_args.output}\n")
+            write_plan(plan, parsed_args.output, self.app)
         counter = cloud.counter_of(conn)
         self.app.stderr.write(f"{counter.total} read-only requests ({counter.mutating} mutating)\n")
         if plan.held:
@@ -205,6 +200,16 @@ class PlanCommand(Lister):
         return COLUMNS, rows(plan)
 
     def produce_output(self, parsed_args: argparse.Namespace, column_names, data) -> int:  # type: ignore[no-untyped-def]
+        if parsed_args.output != "-":
+            return self._produce(parsed_args, column_names, data)
+        # stdout carries only the plan (`reaper plan -o - > p.json`); the table is for eyes.
+        stdout, self.app.stdout = self.app.stdout, self.app.stderr
+        try:
+            return self._produce(parsed_args, column_names, data)
+        finally:
+            self.app.stdout = stdout
+
+    def _produce(self, parsed_args: argparse.Namespace, column_names, data) -> int:  # type: ignore[no-untyped-def]
         super().produce_output(parsed_args, column_names, data)
         plan = getattr(self, "_plan", None)
         if plan is not None and parsed_args.formatter == "table":
@@ -220,6 +225,18 @@ class PlanCommand(Lister):
     def run(self, parsed_args: argparse.Namespace) -> int:
         super().run(parsed_args)
         return self._status
+
+
+def write_plan(plan: Plan, output: str, app: Any) -> None:
+    """The content-hashed JSON ``reaper apply`` takes, to a file or (``-``) stdout."""
+    text = json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n"
+    if output == "-":
+        app.stdout.write(text)
+        app.stdout.flush()
+    else:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+        app.stderr.write(f"plan saved to {output}\n")
 
 
 def _duration(seconds: float) -> str:

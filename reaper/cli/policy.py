@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from cliff.command import Command
 from cliff.lister import Lister
 
+from reaper.cli import exitcodes
 from reaper.policy import (
     PolicyError,
     configured_policy_paths,
@@ -33,6 +34,8 @@ class PolicyValidate(Command):
     default) are validated together, as the controller loads them.
     Exits 1 when any file has an error.
     """
+
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -85,6 +88,8 @@ class PolicyExplain(Lister):
     actions and grace periods. Without --policy, explains the policies
     reaper.conf configures (policy_paths), else the shipped default.
     """
+
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)

@@ -29,6 +29,8 @@ from reaper.events.listener import Listener, broker_url
 class QueueDeclare(Command):
     """Declare reaper's notification queue (pool) and its bindings, then exit."""
 
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument(

@@ -37,6 +37,10 @@ COLUMNS = ("Event type", "Identity", "Message id", "Tombstone", "State", "Reason
 class Replay(ShowOne):
     """Feed a saved notification through the controller's path; --process works on it."""
 
+    _epilog = exitcodes.epilog(
+        exitcodes.OK, exitcodes.ERROR, exitcodes.FAILED, exitcodes.HELD, exitcodes.REFUSED
+    )
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument("file", metavar="FILE", help="A saved notification (JSON).")

@@ -11,6 +11,7 @@ from cliff.lister import Lister
 from reaper import cloud
 from reaper.cleanup import sweep
 from reaper.cleanup.seams import Cloud
+from reaper.cli import exitcodes
 from reaper.store import Store
 
 COLUMNS = ("Kind", "Identity", "Resources", "Examples", "Tombstone")
@@ -23,6 +24,8 @@ class Sweep(Lister):
     only, unless --open: then a tombstone (trigger ``sweep``) is opened for
     each, for the controller (or ``reaper apply``) to clean up.
     """
+
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)

@@ -13,8 +13,11 @@ from cliff.show import ShowOne
 from reaper.audit.record import AuditAction, AuditOutcome, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.cli import exitcodes
+from reaper.cli.plan import COLUMNS as PLAN_COLUMNS
+from reaper.cli.plan import rows as plan_rows
+from reaper.cli.plan import summary
 from reaper.model import Tombstone, TombstoneState
-from reaper.store import NotFound, StateConflict, Store
+from reaper.store import NotFound, StateConflict
 
 COLUMNS = ("ID", "Identity", "State", "Attempts", "Next attempt", "Updated", "Reason")
 
@@ -34,6 +37,8 @@ def _row(t: Tombstone) -> tuple[Any, ...]:
 class TombstoneList(Lister):
     """List tombstones (most recently updated first), optionally by state."""
 
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument(
@@ -46,7 +51,7 @@ class TombstoneList(Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], list]:
-        store = Store.from_conf(self.app.conf)
+        store = self.app.open_store()
         states = [TombstoneState(s) for s in parsed_args.state or ()]
         rows = [_row(t) for t in store.tombstones.list(states=states, limit=parsed_args.limit)]
         return COLUMNS, rows
@@ -55,14 +60,38 @@ class TombstoneList(Lister):
 class TombstoneShow(ShowOne):
     """Show one tombstone: its state, plan and every trigger that opened it."""
 
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument("tombstone", metavar="ID", help="Tombstone id.")
+        parser.add_argument(
+            "--plan",
+            action="store_true",
+            help="Show the stored plan this tombstone runs (the one approve releases), "
+            "not the tombstone.",
+        )
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Sequence[Any]]:
-        store = Store.from_conf(self.app.conf)
-        t = store.tombstones.get(parsed_args.tombstone)
+        store = self.app.open_store()
+        try:
+            t = store.tombstones.get(parsed_args.tombstone)
+        except NotFound:
+            self.app.stderr.write(f"error: no tombstone {parsed_args.tombstone}\n")
+            self._status = exitcodes.ERROR
+            return (), ()
+        self._status = exitcodes.OK
+        self._plan = None
+        if parsed_args.plan:
+            if not t.plan_hash:
+                self.app.stderr.write(
+                    f"error: tombstone {t.id} has no plan yet ({t.state.value})\n"
+                )
+                self._status = exitcodes.ERROR
+                return (), ()
+            self._plan = store.plans.load(t.plan_hash)
+            return (), ()
         triggers = "\n".join(
             f"{tr.source.value} {tr.event_type or ''} {tr.message_id or ''}".strip()
             for tr in t.triggers
@@ -81,6 +110,24 @@ class TombstoneShow(ShowOne):
         )
         return names, values
 
+    def produce_output(self, parsed_args: argparse.Namespace, column_names, data) -> int:  # type: ignore[no-untyped-def]
+        if self._status != exitcodes.OK:
+            return 0
+        if self._plan is None:
+            return super().produce_output(parsed_args, column_names, data)
+        formatter = self._formatter_plugins[parsed_args.formatter].obj
+        emit_list = getattr(formatter, "emit_list", None)
+        if emit_list is None:  # shell: key=value lines, not a table
+            emit_list = self._formatter_plugins["value"].obj.emit_list
+        emit_list(PLAN_COLUMNS, plan_rows(self._plan), self.app.stdout, parsed_args)
+        if parsed_args.formatter == "table":
+            self.app.stdout.write(summary(self._plan))
+        return 0
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        super().run(parsed_args)
+        return self._status
+
 
 class Approve(ShowOne):
     """Release a tombstone held by a blast-radius limit (or by dry-run mode).
@@ -89,6 +136,8 @@ class Approve(ShowOne):
     asking Keystone again. The approval is audited with the operator's name.
     """
 
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR, exitcodes.REFUSED)
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument("tombstone", metavar="ID", help="Tombstone id (reaper tombstone list).")
@@ -96,7 +145,7 @@ class Approve(ShowOne):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Sequence[Any]]:
         conf = self.app.conf
-        store = Store.from_conf(conf)
+        store = self.app.open_store()
         try:
             t = store.tombstones.transition(
                 parsed_args.tombstone,
@@ -105,12 +154,15 @@ class Approve(ShowOne):
                 reason=f"approved by {getpass.getuser()}",
                 next_attempt_at=None,
             )
-        except (StateConflict, NotFound) as exc:
+        except NotFound:
+            # An unknown id is a typo, not a safety refusal: 1, as everywhere.
+            self.app.stderr.write(f"error: no tombstone {parsed_args.tombstone}\n")
+            self._status = exitcodes.ERROR
+            return COLUMNS, ("",) * len(COLUMNS)
+        except StateConflict as exc:
             self.app.stderr.write(f"refused: {exc}\n")
             self._status = exitcodes.REFUSED
-            return COLUMNS, _row(store.tombstones.get(parsed_args.tombstone)) if isinstance(
-                exc, StateConflict
-            ) else ("",) * len(COLUMNS)
+            return COLUMNS, _row(store.tombstones.get(parsed_args.tombstone))
         AuditTrail.from_conf(store, conf).append(
             action=AuditAction.UPDATE,
             outcome=AuditOutcome.SUCCESS,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ import pytest
 import sqlalchemy
 
 from reaper.actions.quarantine import QUARANTINE_TAG
+from reaper.model import Plan
 from tests.faultproxy import KINDS, FaultProxy, Faults, Rule, Seen
 from tests.functional.reaping import (
     Operator,
@@ -227,6 +229,22 @@ def test_a_dry_run_goes_through_the_executor_and_changes_nothing(
         assert row["Status"] == "skipped", row
         assert row["Reason"].startswith("dry-run: would "), row
     assert holdings(testbed_admin, doomed.project_id) == before
+    # The table an operator confirms lists every step before the first one runs.
+    shown = run.err.split("dry-run of plan")[0]
+    for step in plan.steps:
+        assert step.resource.id in shown, step
+
+
+def test_plan_dash_o_writes_only_the_plan_to_stdout(
+    doomed: Deleted, operator: Operator, tmp_path: Path
+) -> None:
+    """`reaper plan ... -o - > p.json && reaper apply p.json`: the table goes to stderr."""
+    run = operator("plan", "--project", doomed.project_id, "-o", "-")
+
+    assert run.code == 0, run
+    plan = Plan.from_dict(json.loads(run.out))
+    assert plan.identity.id == doomed.project_id
+    assert "Plan " in run.err and plan.steps[0].resource.id in run.err
 
 
 def test_a_plan_edited_after_it_was_shown_is_refused_and_nothing_is_touched(
@@ -273,6 +291,15 @@ def reaped(
     if run.code == 0:
         tenant_farm.reaped(doomed.tenant)
     return run, fault_proxy.seen()
+
+
+def test_apply_yes_shows_every_step_on_stderr_before_it_acts(
+    doomed: Deleted, reaped: tuple[Run, list[Seen]]
+) -> None:
+    run, _ = reaped
+    shown = run.err.split("applying plan")[0]
+    for step in load_plan(doomed.plan_file).steps:
+        assert step.resource.id in shown, step
 
 
 def test_apply_removes_everything_the_deleted_project_owned(
