@@ -21,6 +21,10 @@ A Manila share's access rules, snapshots and replicas go before it (``share``), 
 the share before its ``share_network`` and ``share_group``; its rules and replicas are
 protected with it.
 
+A Heat stack goes before the resources it ``created`` (Heat deletes them, in its order)
+and stays when one of them stays (Heat would delete it); a stack whose deletion failed
+waits for its ``leftover`` resources, which their own handlers remove first.
+
 ``account`` (Swift container -> its account: the account goes last) and
 ``segments`` (a container -> the one holding its large objects' segments) are
 ``uses`` relations too; a load balancer ``uses`` its VIP network and subnet, and
@@ -86,9 +90,13 @@ SOURCE_FIRST = frozenset(
         "share",
         "share_network",
         "share_group",
+        "created",
     }
 )
-TARGET_FIRST = frozenset({"device", "server", "floating_ip"})
+TARGET_FIRST = frozenset({"device", "server", "floating_ip", "leftover"})
+#: source --relation--> target where the source is not removed while the target stays:
+#: a Heat stack would delete a resource it created (``created``) that a policy keeps.
+HELD_BY = frozenset({"created"})
 #: source --relation--> target where the source is protected when the target is.
 CONTAINED_IN = frozenset(
     {
@@ -117,6 +125,7 @@ REMOVAL_ACTIONS = frozenset({"delete"})
 
 #: Display and tie-break order: roughly the order a human would clean up in.
 TYPE_RANK: Mapping[str, int] = {
+    "orchestration.stack": 3,
     "load_balancer.load_balancer": 5,
     "load_balancer.listener": 6,
     "load_balancer.pool": 7,
@@ -309,7 +318,9 @@ def _propagate(
                     changed = True
                 if not _removes(decision, removal_actions):
                     continue
-                if edge.relation in TARGET_FIRST and not _removes(target, removal_actions):
+                if edge.relation in TARGET_FIRST | HELD_BY and not _removes(
+                    target, removal_actions
+                ):
                     if resource.type == ATTACHMENT and target.verdict is not Verdict.PROTECT:
                         continue  # a live, unprotected server: detach through Nova
                     result[ref] = decision = _demote(

@@ -28,7 +28,13 @@ from typing import Any, ClassVar
 
 from openstack import exceptions as sdk_exc
 
-from reaper.actions import dns, load_balancer, object_store, shared_file_system
+from reaper.actions import (
+    dns,
+    load_balancer,
+    object_store,
+    orchestration,
+    shared_file_system,
+)
 from reaper.actions.base import Action, StepKey
 from reaper.executor import Attempt, Result
 from reaper.inventory import keypairs
@@ -137,6 +143,7 @@ DELETERS = {
     **load_balancer.DELETERS,
     **dns.DELETERS,
     **shared_file_system.DELETERS,
+    **orchestration.DELETERS,
 }
 DELETABLE = frozenset(DELETERS)
 
@@ -146,8 +153,8 @@ class Delete(Action):
     description = (
         "Remove the resource: detach through Nova, remove router interfaces, release "
         "quotas (back to defaults), revoke image memberships, RBAC entries and zone shares, "
-        "empty Swift containers first, delete load balancers with cascade, deny a "
-        "share's access rules and delete its snapshots and replicas before it."
+        "empty Swift containers first, delete load balancers with cascade, delete stacks through "
+        "Heat, deny a share's access rules and delete its snapshots and replicas before it."
     )
     resource_types: ClassVar[frozenset[str]] = DELETABLE
     removes = True

@@ -34,7 +34,7 @@ import requests
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 
-from reaper.actions import dns, load_balancer, shared_file_system
+from reaper.actions import dns, load_balancer, orchestration, shared_file_system
 from reaper.actions.base import Action, StepKey
 from reaper.actions.registry import action_classes
 from reaper.cloud import MutationRefused
@@ -58,6 +58,7 @@ LISTINGS: Mapping[str, Callable[[Any, str | None], Any]] = {
     **load_balancer.LISTINGS,
     **dns.LISTINGS,
     **shared_file_system.LISTINGS,
+    **orchestration.LISTINGS,
 }
 
 Prechecker = Callable[
@@ -192,7 +193,10 @@ def _judge(rtype: str, action: str, res: Resource, listed: Mapping[str, Any]) ->
         if str(getattr(obj, "provisioning_status", "") or "").upper() == "ERROR":
             return f"{rtype} {res.id} went to ERROR while being deleted"
         if status == "error_deleting":
-            return f"{rtype} {res.id} is in status error_deleting"
+            reason = getattr(obj, "reason", None)
+            return f"{rtype} {res.id} is in status error_deleting" + (
+                f": {reason}" if reason else ""
+            )
         return None
     # stop, quarantine: reached SHUTOFF
     if obj is None:

@@ -10,6 +10,7 @@ One module, two small tenants (no servers, no volumes), built in parallel.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -170,7 +171,7 @@ def world(
         reaper_apply(testbed_more, tmp_path_factory.mktemp("reaper"), live.project_id)
 
 
-def test_apply_leaves_nothing_of_the_deleted_projects_shares(
+def test_apply_leaves_nothing_of_the_deleted_projects_shares_and_stacks(
     world: dict[str, Any], testbed_admin: Connection
 ) -> None:
     applied = world["applied"]
@@ -182,6 +183,14 @@ def test_apply_leaves_nothing_of_the_deleted_projects_shares(
     assert left["access_rules"] == []
     assert left["snapshots"] == []
     assert left["share_networks"] == []
+    assert left["stacks"] == []
+    assert left["networks"] == []  # the stack's (Heat deleted it) and the tenant's own
+    # Heat deleted the stack (first), and with it the network it made.
+    stack_rows = [row for row in json.loads(applied.stdout) if row["Service"] == "orchestration"]
+    assert [(r["Type"], r["ID"], r["Status"]) for r in stack_rows] == [
+        ("stack", world["leaver_made"]["stack"], "done")
+    ]
+    assert stack_rows[0]["#"] == 1
 
 
 def test_the_live_projects_share_and_stack_are_untouched(

@@ -97,3 +97,32 @@ def test_a_kept_share_keeps_its_rules_replicas_network_and_group() -> None:
     built = plan(resources, [act(GROUP), act(SHARE_NET), protect(SHARE), act(RULE), act(REPLICA)])
 
     assert built.steps == ()
+
+
+STACK = res("orchestration.stack", "st", ("created", "network.network", "n"),
+            ("created", "network.subnet", "s"))  # fmt: skip
+FAILED_STACK = res("orchestration.stack", "st", ("leftover", "network.network", "n"),
+                   ("leftover", "network.subnet", "s"))  # fmt: skip
+
+
+def test_a_stack_goes_through_heat_before_what_it_created() -> None:
+    built = plan([STACK, NET, SUB])
+
+    assert deps(built, "delete:orchestration.stack:st") == set()
+    assert "delete:orchestration.stack:st" in deps(built, "delete:network.network:n")
+    assert "delete:orchestration.stack:st" in deps(built, "delete:network.subnet:s")
+
+
+def test_a_stack_stays_when_something_it_created_is_kept_and_keeps_the_rest() -> None:
+    built = plan([STACK, NET, SUB], [act(STACK), protect(NET), act(SUB)])
+
+    assert built.steps == ()
+    assert built.decisions[0].verdict.value == "skip"
+
+
+def test_a_stack_whose_deletion_failed_waits_for_its_leftovers() -> None:
+    built = plan([FAILED_STACK, NET, SUB])
+
+    assert {"delete:network.network:n", "delete:network.subnet:s"} <= deps(
+        built, "delete:orchestration.stack:st"
+    )
