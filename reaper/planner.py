@@ -75,6 +75,7 @@ from reaper.model import (
     Verdict,
     utcnow,
 )
+from reaper.sealing import seal_resource
 
 SOURCE_FIRST = frozenset(
     {
@@ -201,7 +202,8 @@ def build_plan(
     return Plan(
         identity=identity,
         created_at=now or utcnow(),
-        resources=tuple(sorted_resources),
+        # Sealed again: a plan is written to files and the store whoever built its resources.
+        resources=tuple(seal_resource(r) for r in sorted_resources),
         decisions=tuple(decided[r.ref] for r in sorted_resources),
         steps=tuple(ordered),
         incomplete=tuple(incomplete),

@@ -35,7 +35,7 @@ from pycadf import event as cadf_event
 from pycadf import reason as cadf_reason
 from pycadf import resource as cadf_resource
 
-from reaper import canonical, log
+from reaper import canonical, log, sealing
 from reaper.audit.columns import RecordIndex, cadf_time
 from reaper.model import IdentityRef, OutcomeStatus, Resource, ResourceRef, Trigger, utcnow
 
@@ -296,10 +296,15 @@ _SUSPECT = re.compile(
 def scrub(value: Any, key: str | None = None) -> Any:
     """``value`` with secrets masked exactly as the logs mask them, but fast.
 
+    Keys in :data:`reaper.sealing.ANYWHERE` (``user_data``...) are sealed to
+    their fingerprint instead, wherever they appear: no pattern sees them.
+
     Before-images and extras are exported to auditors, so no password or
     token may survive in them; redacting every string of every server's
     attributes would cost more than the append itself.
     """
+    if key is not None and key in sealing.ANYWHERE:
+        return sealing.seal_value(value)  # a secret by what it is, whatever it looks like
     if isinstance(value, Mapping):
         return {str(k): scrub(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
@@ -323,8 +328,11 @@ def _trigger(trigger: Trigger | None) -> dict[str, Any] | None:
 
 
 def _before(before: Resource | Mapping[str, Any] | None) -> Any:
+    """The before-image: secrets sealed by type (``reaper.sealing``), then masked by name."""
     if before is None:
         return None
+    if isinstance(before, Resource):
+        before = sealing.seal_resource(before)
     return scrub(canonical.jsonable(before))
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from reaper.ids import unsafe_filter_value
 from reaper.model import IdentityKind, IdentityRef, Resource
+from reaper.sealing import seal_resource, secret_fields
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -60,6 +61,11 @@ class ResourceType:
     @property
     def service(self) -> str:
         return self.name.split(".", 1)[0]
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        """Attributes sealed to a fingerprint before anything keeps them (``reaper.sealing``)."""
+        return secret_fields(self.name)
 
     @property
     def all_fields(self) -> frozenset[str]:
@@ -138,7 +144,12 @@ class Collector:
     errors: list[str] = field(default_factory=list)
 
     def add(self, rtype: ResourceType, resource: Resource) -> bool:
-        """Keep ``resource`` only if its owner field names an identity in scope."""
+        """Keep ``resource`` only if its owner field names an identity in scope.
+
+        Either way its secret attributes are sealed here (``reaper.sealing``):
+        what a handler collects becomes plan entries and before-images.
+        """
+        resource = seal_resource(resource)
         relation = owner_relation(rtype, resource, self.scope)
         if relation is None:
             self.mismatches.append(resource)
@@ -153,6 +164,7 @@ class Collector:
         Not owned, so never acted on by an owner rule: ``reaper_relation`` says why
         it is in the plan, and the policies say what happens to it.
         """
+        resource = seal_resource(resource)
         attributes = {**resource.attributes, "reaper_relation": relation}
         self.resources.append(dataclasses.replace(resource, attributes=attributes))
 

@@ -12,6 +12,7 @@ the services' side of each run is on record.
 
 from __future__ import annotations
 
+import base64
 import collections
 import dataclasses
 import json
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy
 
+from reaper import sealing
 from reaper.actions.quarantine import QUARANTINE_TAG
 from reaper.model import Plan
 from tests.faultproxy import KINDS, FaultProxy, Faults, Rule, Seen
@@ -93,9 +95,14 @@ SMALL_SPEC = TenantSpec(
     security_groups=0,
 )
 SUCCESSFUL = {"done", "already_gone"}
+#: A password in the doomed tenant's cloud-init: nothing reaper keeps may hold it.
+SECRET = "S3cr3t-reaper-functional-7f3e9a"
+CLOUD_INIT = f"#cloud-config\nchpasswd:\n  list: |\n    root:{SECRET}\n"
+#: What Nova keeps and answers with: the cloud-init, base64.
+USER_DATA = base64.b64encode(CLOUD_INIT.encode()).decode("ascii")
 #: What this module builds (the session builds every module's tenants at once).
 TENANTS = {
-    "apply-doomed": TenantSpec(),
+    "apply-doomed": TenantSpec(user_data=CLOUD_INIT),
     "apply-faulted": TenantSpec(),
     "apply-quarantine": QUARANTINE_SPEC,
     "apply-small": SMALL_SPEC,
@@ -338,6 +345,29 @@ def test_apply_never_sends_a_mutation_for_a_live_tenants_resources(
     _, seen = reaped
 
     assert mutations_touching(seen, ids_of(live.before) | {live.tenant.project_id}) == []
+
+
+def test_the_user_data_secret_is_in_no_plan_store_or_exported_bundle(
+    doomed: Deleted, reaped: tuple[Run, list[Seen]], operator: Operator, tmp_path: Path
+) -> None:
+    """Plan file, store database and audit bundle keep the hash of the user data, never it."""
+    bundle = tmp_path / "bundle"
+    exported = operator("audit", "export", "--out", str(bundle))
+    kept = {
+        "plan file": doomed.plan_file.read_bytes(),
+        # The database and its write-ahead log, whatever is not yet checkpointed.
+        **{p.name: p.read_bytes() for p in (operator.home / "state").glob("reaper.sqlite*")},
+        **{f"bundle {p.name}": p.read_bytes() for p in bundle.iterdir() if p.is_file()},
+    }
+
+    assert exported.code == 0, exported
+    assert reaped[0].code == 0, reaped[0]
+    for where, data in kept.items():
+        assert SECRET.encode() not in data, where
+        assert USER_DATA.encode() not in data, where
+    # Nova did answer with the user data: what was kept is its hash, for evidence.
+    assert sealing.fingerprint(USER_DATA).encode() in kept["plan file"]
+    assert sealing.fingerprint(USER_DATA).encode() in kept["bundle records.jsonl"]
 
 
 # -- a cloud that fails a fifth of all requests ---------------------------------------------

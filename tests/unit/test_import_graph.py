@@ -33,6 +33,7 @@ FLOORS: dict[str, int] = {
     "reaper.credentials": 0,
     "reaper.keystone_access": 0,
     "reaper.sdnotify": 0,
+    "reaper.sealing": 0,
     # 1: persistence.
     "reaper.store": 1,
     # 2: the stages of the road.
