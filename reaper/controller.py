@@ -46,6 +46,7 @@ from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup import lease
 from reaper.cleanup.lifecycle import Reopener
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
@@ -217,10 +218,11 @@ class Controller:
             policies=self.policies().digest,
             credentials=self.cloud.describe(),
         )
-        for tid in self.store.tombstones.held_by(self.conf.host):
+        for tid, owner in self.store.tombstones.leases():
             # Ours from a previous life (killed mid-job): free them to resume now.
-            self.store.tombstones.release(tid, self.conf.host)
-            LOG.info("resuming tombstone after restart", tombstone=tid)
+            if lease.left_by_dead_process(owner, self.conf.host):
+                self.store.tombstones.release(tid, owner)
+                LOG.info("resuming tombstone after restart", tombstone=tid, owner=owner)
         self.parts.start()
         LOG.info("controller started", workers=self.conf.workers, api_port=self.api.port)
         # The queue is declared (the listener waited for it) and the store migrated.

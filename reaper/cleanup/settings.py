@@ -15,17 +15,22 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from reaper.cleanup.lease import unique_owner
 from reaper.executor import Limits
 from reaper.model import IdentityRef, utcnow
 from reaper.policy import EvaluationContext
+from reaper.store.tombstones import DEFAULT_LEASE
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """The options that decide what the road may do, as plain values."""
 
-    #: Who holds a tombstone's lease while working on it (``[DEFAULT] host``).
+    #: Who holds a tombstone's lease while working on it: ``[DEFAULT] host``, the
+    #: process id and a random part (:func:`~reaper.cleanup.lease.unique_owner`).
     owner: str = "reaper"
+    #: How long a claim's lease lasts unless renewed (the heartbeat renews it at a third).
+    lease: dt.timedelta = DEFAULT_LEASE
     #: Resources of these projects are never touched.
     protected_project_ids: frozenset[str] = frozenset()
     #: Identities of these domains are never cleaned up.
@@ -45,7 +50,7 @@ class Settings:
     def from_conf(cls, conf: Any) -> Settings:
         """Read the options once (blank and padded ids are dropped or trimmed)."""
         return cls(
-            owner=conf.host,
+            owner=unique_owner(conf.host),
             protected_project_ids=frozenset(conf.protected_project_ids or ()),
             protected_domain_ids=frozenset(conf.protected_domain_ids or ()),
             limits=Limits.from_conf(conf),

@@ -11,10 +11,13 @@
                                                    retried with backoff, an incomplete
                                                    plan by planning afresh)
 
-A worker holds the tombstone's lease (``claimed_by``) while it works and
-records each transition before moving on, so a controller killed at any
-point resumes where it stopped: a tombstone left ``executing`` is executed
-again with the outcomes already stored (finished steps never run twice).
+A worker holds the tombstone's lease (``claimed_by``) while it works, renewed
+by a heartbeat (:mod:`~reaper.cleanup.lease`); every transition it records
+is fenced by its claim's token, so a worker whose lease was taken over
+stops (no further step, no further state change). It records each
+transition before moving on, so a controller killed at any point resumes
+where it stopped: a tombstone left ``executing`` is executed again with
+the outcomes already stored (finished steps never run twice).
 ``dry_run`` controllers plan and audit, then hold every tombstone for an
 operator's ``reaper approve``: nothing changes without a person saying so.
 
@@ -45,6 +48,7 @@ from reaper import log
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup import coverage, lifecycle, settle
 from reaper.cleanup.execute import execute_plan
+from reaper.cleanup.lease import Heartbeat
 from reaper.cleanup.plan import make_plan
 from reaper.cleanup.record import audit_planned, audit_refused
 from reaper.cleanup.seams import Cloud
@@ -61,7 +65,7 @@ from reaper.model import (
     utcnow,
 )
 from reaper.policy import PolicySet
-from reaper.store import Store, StoreError
+from reaper.store import Claim, StateConflict, Store, StoreError
 
 LOG = log.get(__name__)
 
@@ -92,6 +96,8 @@ class Worker:
         self.metrics = metrics
         self.gate = gate
         self.owner = settings.owner
+        #: The claim and halt event of the tombstone each worker thread is on.
+        self._run = threading.local()
 
     # -- the loop body -----------------------------------------------------------
 
@@ -102,7 +108,7 @@ class Worker:
         """
         if self.gate is not None and not self.gate.admit():
             return None
-        tombstone = self.store.tombstones.claim_next(self.owner)
+        tombstone = self.store.tombstones.claim_next(self.owner, lease=self.settings.lease)
         if tombstone is None:
             return None
         log.get(__name__).info(
@@ -113,6 +119,10 @@ class Worker:
         )
         try:
             return self.process(tombstone)
+        except StateConflict as exc:
+            # Fenced: the lease went to another claim (or an operator moved the row).
+            LOG.error("tombstone left: no longer ours", tombstone=tombstone.id, error=str(exc))
+            return None
         except StoreError:
             raise  # the controller backs off; the lease expires or is released on restart
         except Exception as exc:
@@ -124,6 +134,19 @@ class Worker:
             return self._retry_later(tombstone, f"unexpected error: {type(exc).__name__}: {exc}")
 
     def process(self, tombstone: Tombstone) -> Tombstone:
+        """Work on ``tombstone`` while a heartbeat keeps its lease (if it is claimed)."""
+        claim = Claim.of(tombstone) if tombstone.claimed_by else None
+        heartbeat = Heartbeat(
+            self.store.tombstones.renew, claim, self.settings.lease, stop=self.stop
+        )
+        with heartbeat as halt:
+            self._run.claim, self._run.halt = claim, halt
+            try:
+                return self._process(tombstone)
+            finally:
+                self._run.claim = self._run.halt = None
+
+    def _process(self, tombstone: Tombstone) -> Tombstone:
         state = tombstone.state
         if state in (TombstoneState.RECEIVED, TombstoneState.VERIFIED):
             # VERIFIED is never entered any more; a row an older reaper left in it
@@ -228,7 +251,7 @@ class Worker:
             tombstone_id=tombstone.id,
             observers=self.observers(),
             recheck_first=not fresh,
-            stop=self.stop,
+            stop=self._halt(),
         )
         return self._settle(executing, plan, report)
 
@@ -257,7 +280,9 @@ class Worker:
     # -- bookkeeping ----------------------------------------------------------------
 
     def _move(self, tombstone: Tombstone, to: TombstoneState, **changes: Any) -> Tombstone:
-        moved = self.store.tombstones.transition(tombstone.id, to, owner=self.owner, **changes)
+        moved = self.store.tombstones.transition(
+            tombstone.id, to, owner=self.owner, claim=getattr(self._run, "claim", None), **changes
+        )
         LOG.info(
             "tombstone moved",
             tombstone=tombstone.id,
@@ -268,6 +293,10 @@ class Worker:
         if self.metrics is not None:
             self.metrics.tombstone_moved(to)
         return moved
+
+    def _halt(self) -> threading.Event:
+        """The event that ends this thread's run: shutdown, or the lease lost."""
+        return getattr(self._run, "halt", None) or self.stop
 
     def _keystone_answered(self) -> None:
         if self.gate is not None:

@@ -22,16 +22,18 @@ grace period; 1 any other error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cliff.lister import Lister
 
 from reaper import cloud
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import discover
+from reaper.cleanup import discover, lease
 from reaper.cleanup.execute import execute_plan
 from reaper.cleanup.operator import plan_for_operator
 from reaper.cleanup.seams import Cloud
@@ -44,7 +46,7 @@ from reaper.cli.progress import Progress
 from reaper.executor import Report
 from reaper.model import OutcomeStatus, Plan, PlanIntegrityError
 from reaper.policy import PolicySet, configured_policy_paths, load_policies
-from reaper.store import Store
+from reaper.store import StateConflict, Store
 
 COLUMNS = ("#", "Service", "Type", "ID", "Action", "Status", "Attempts", "Reason")
 
@@ -204,18 +206,20 @@ class ApplyCommand(Lister):
         )
         if not args.dry_run:
             store.plans.save(plan)  # the one copy its outcomes are recorded against
-        report = execute_plan(
-            seams,
-            plan,
-            policies,
-            settings,
-            store=store,
-            trail=trail,
-            dry_run=args.dry_run,
-            observers=[Progress(plan, self.app.stderr)],
-            scope=discover.operator_scope(store, plan.identity),
-            recheck_first=recheck_needed(args),
-        )
+        with self._claimed(store, plan, settings, args) as halt:
+            report = execute_plan(
+                seams,
+                plan,
+                policies,
+                settings,
+                store=store,
+                trail=trail,
+                dry_run=args.dry_run,
+                observers=[Progress(plan, self.app.stderr)],
+                scope=discover.operator_scope(store, plan.identity),
+                recheck_first=recheck_needed(args),
+                stop=halt,
+            )
         trail.checkpoint("apply")
         self._summarize(report, conn)
         self._status = exit_status(report)
@@ -242,18 +246,25 @@ class ApplyCommand(Lister):
                 status = max(status, stop.status)
                 continue
             tombstone = next((d.tombstone_id for d in due if d.plan_hash == plan_hash), None)
-            report = execute_plan(
-                seams,
-                plan,
-                policies,
-                settings,
-                store=store,
-                trail=trail,
-                dry_run=args.dry_run,
-                tombstone_id=tombstone,
-                observers=[Progress(plan, self.app.stderr)],
-                scope=discover.operator_scope(store, plan.identity),
-            )
+            try:
+                with self._claimed(store, plan, settings, args) as halt:
+                    report = execute_plan(
+                        seams,
+                        plan,
+                        policies,
+                        settings,
+                        store=store,
+                        trail=trail,
+                        dry_run=args.dry_run,
+                        tombstone_id=tombstone,
+                        observers=[Progress(plan, self.app.stderr)],
+                        scope=discover.operator_scope(store, plan.identity),
+                        stop=halt,
+                    )
+            except _Stop as stop:
+                self.app.stderr.write(f"{plan.identity}: {stop}\n")
+                status = max(status, stop.status)
+                continue
             rows += report_rows(plan, report)
             status = max(status, exit_status(report))
         if not due:
@@ -261,6 +272,30 @@ class ApplyCommand(Lister):
         trail.checkpoint("apply")
         self._status = status
         return COLUMNS, rows
+
+    @contextlib.contextmanager
+    def _claimed(
+        self, store: Store, plan: Plan, settings: Settings, args: argparse.Namespace
+    ) -> Iterator[threading.Event]:
+        """Hold the identity's tombstone while applying; refused while a controller does."""
+        if args.dry_run:  # read-only: claims nothing
+            yield threading.Event()
+            return
+        try:
+            with lease.held_for_operator(
+                store,
+                plan.identity,
+                settings.owner,
+                lease=settings.lease,
+                stop=threading.Event(),
+            ) as halt:
+                yield halt
+        except StateConflict as exc:
+            raise _Stop(
+                f"refused: {exc}; a controller is working on {plan.identity}, "
+                "apply again once it is done (reaper tombstone show)",
+                exitcodes.REFUSED,
+            ) from exc
 
     def _load(self, path: str) -> Plan:
         try:

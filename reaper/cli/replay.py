@@ -86,9 +86,9 @@ class Replay(ShowOne):
                 ),
                 policies=lambda: load_policies(configured_policy_paths(conf)),
             )
-            claimed = store.tombstones.claim(tombstone.id, conf.host)
+            claimed = store.tombstones.claim(tombstone.id, worker.owner)
             if claimed.state in (TombstoneState.REFUSED, TombstoneState.COMPLETE):
-                tombstone = store.tombstones.release(claimed.id, conf.host)
+                tombstone = store.tombstones.release(claimed.id, worker.owner)
             else:
                 tombstone = worker.process(claimed)
             if tombstone.state is TombstoneState.REFUSED:

@@ -40,7 +40,7 @@ from reaper.store.errors import (
     StoreUnavailable,
 )
 from reaper.store.plans import FINAL_STEP_STATUSES, DeferredStep, PlanRepository
-from reaper.store.tombstones import CLAIMABLE, TombstoneRepository, TriggerResult
+from reaper.store.tombstones import CLAIMABLE, Claim, TombstoneRepository, TriggerResult
 
 if TYPE_CHECKING:
     from oslo_config import cfg
@@ -50,6 +50,7 @@ LOG = log.get(__name__)
 __all__ = [
     "CLAIMABLE",
     "FINAL_STEP_STATUSES",
+    "Claim",
     "Deadlock",
     "DeferredStep",
     "Known",

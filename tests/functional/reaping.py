@@ -131,6 +131,10 @@ class Operator:
             args += ["--policy", str(policy)]
         return self(*args), path
 
+    def store(self) -> Store:
+        """The store this operator's ``reaper`` uses (close it when done)."""
+        return Store.from_conf(config.make_conf(["--config-file", str(self.conf_file)]))
+
     def audit_records(self) -> list[dict[str, Any]]:
         """Every record of the trail, oldest first, as CADF-shaped dicts."""
         conf = config.make_conf(["--config-file", str(self.conf_file)])

@@ -25,7 +25,7 @@ import sqlalchemy
 
 from reaper import sealing
 from reaper.actions.quarantine import QUARANTINE_TAG
-from reaper.model import Plan
+from reaper.model import IdentityKind, IdentityRef, Plan, Trigger, TriggerSource
 from tests.faultproxy import KINDS, FaultProxy, Faults, Rule, Seen
 from tests.functional.reaping import (
     Operator,
@@ -285,6 +285,26 @@ def test_a_plan_beyond_the_blast_radius_is_held_by_plan_and_by_apply(
     assert load_plan(path).held
     assert applied.code == 3, applied
     assert "held for approval" in applied.err
+    assert fault_proxy.mutations() == []
+
+
+def test_apply_is_refused_while_a_controller_holds_the_tombstone(
+    doomed: Deleted, operator: Operator, fault_proxy: FaultProxy
+) -> None:
+    identity = IdentityRef(IdentityKind.PROJECT, doomed.project_id)
+    with operator.store() as store:
+        store.tombstones.record_trigger(identity, Trigger(TriggerSource.CLI))
+        held = store.tombstones.claim_next("controller-1:4242:feedbeef")
+        assert held is not None
+        fault_proxy.clear()
+        try:
+            run = operator("apply", str(doomed.plan_file), "--yes")
+        finally:
+            store.tombstones.release(held.id, "controller-1:4242:feedbeef")
+
+    assert run.code == 4, run
+    refusal = [line for line in run.err.splitlines() if "refused" in line]
+    assert len(refusal) == 1 and "claimed by controller-1:4242:feedbeef" in refusal[0], run
     assert fault_proxy.mutations() == []
 
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from reaper.model import IdentityKind, IdentityRef, TombstoneState, Trigger, TriggerSource
-from reaper.store import NotFound, StateConflict, Store
+from reaper.store import Claim, NotFound, StateConflict, Store
 
 pytestmark = pytest.mark.functional
 
@@ -213,6 +213,40 @@ def test_a_leased_tombstone_is_skipped_until_its_lease_expires(store: Store) -> 
     taken_over = store.tombstones.claim_next("controller-b", lease=LEASE, now=T0 + LEASE * 2)
     assert taken_over is not None
     assert (taken_over.claimed_by, taken_over.attempts) == ("controller-b", 2)
+
+
+def test_an_expired_lease_claimed_again_gets_a_new_token_and_fences_the_old_holder(
+    store: Store,
+) -> None:
+    store.tombstones.record_trigger(project(), Trigger(TriggerSource.CLI), now=T0)
+    first = store.tombstones.claim_next("controller-a", lease=LEASE, now=T0)
+    assert first is not None
+    old = Claim.of(first)
+
+    # Even under the same owner string, the new claim has a token of its own.
+    again = store.tombstones.claim_next("controller-a", lease=LEASE, now=T0 + LEASE * 2)
+    assert again is not None
+    new = Claim.of(again)
+    assert new.token > old.token
+
+    assert not store.tombstones.renew(old, now=T0 + LEASE * 2)
+    with pytest.raises(StateConflict, match="claim"):
+        store.tombstones.transition(first.id, TombstoneState.COMPLETE, claim=old)
+    assert store.tombstones.get(first.id).state is TombstoneState.RECEIVED
+    moved = store.tombstones.transition(first.id, TombstoneState.EXECUTING, claim=new)
+    assert moved.state is TombstoneState.EXECUTING
+
+
+def test_a_renewed_lease_is_not_claimed_by_another_controller(store: Store) -> None:
+    store.tombstones.record_trigger(project(), Trigger(TriggerSource.CLI), now=T0)
+    held = store.tombstones.claim_next("controller-a", lease=LEASE, now=T0)
+    assert held is not None
+    for n in (1, 2, 3):  # a heartbeat at a third of the lease, for three leases
+        assert store.tombstones.renew(Claim.of(held), now=T0 + LEASE * n)
+
+    assert store.tombstones.claim_next("controller-b", lease=LEASE, now=T0 + LEASE * 3.5) is None
+    taken = store.tombstones.claim_next("controller-b", lease=LEASE, now=T0 + LEASE * 4.5)
+    assert taken is not None and taken.claimed_by == "controller-b"
 
 
 def test_claiming_a_tombstone_someone_else_holds_is_a_conflict(store: Store) -> None:

@@ -21,7 +21,7 @@ all four; each concern runs its own short transactions over the one
 from __future__ import annotations
 
 from reaper.store.database import Database
-from reaper.store.tombstones.claims import CLAIMABLE, DEFAULT_LEASE, TombstoneClaims
+from reaper.store.tombstones.claims import CLAIMABLE, DEFAULT_LEASE, Claim, TombstoneClaims
 from reaper.store.tombstones.intake import TriggerIntake, TriggerResult
 from reaper.store.tombstones.queries import TombstoneQueries
 from reaper.store.tombstones.rows import UNSET
@@ -31,6 +31,7 @@ __all__ = [
     "CLAIMABLE",
     "DEFAULT_LEASE",
     "UNSET",
+    "Claim",
     "TombstoneRepository",
     "TriggerResult",
 ]

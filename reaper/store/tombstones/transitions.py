@@ -16,6 +16,7 @@ from sqlalchemy import and_, update
 from reaper.model import Tombstone, TombstoneState, utcnow
 from reaper.store.database import Database
 from reaper.store.errors import NotFound, StateConflict
+from reaper.store.tombstones.claims import Claim
 from reaper.store.tombstones.rows import UNSET, T, load
 
 
@@ -30,6 +31,7 @@ class TombstoneTransitions:
         *,
         expected: Collection[TombstoneState] | None = None,
         owner: str | None = None,
+        claim: Claim | None = None,
         reason: str | None = None,
         plan_hash: str | None = UNSET,
         next_attempt_at: dt.datetime | None = UNSET,
@@ -39,7 +41,9 @@ class TombstoneTransitions:
         """Move to state ``to``, compare-and-set style.
 
         With ``expected``, the move happens only from one of those states;
-        with ``owner``, only while that controller holds the lease. Otherwise
+        with ``owner``, only while that controller holds the lease; with
+        ``claim``, only while that very claim (owner and fencing token) holds
+        it, so a worker whose lease was taken over is refused. Otherwise
         :class:`StateConflict` says what the row looks like instead, and
         nothing changed. ``release`` gives the lease up in the same write.
         """
@@ -59,6 +63,9 @@ class TombstoneTransitions:
             conditions.append(T.c.state.in_([s.value for s in expected]))
         if owner is not None:
             conditions.append(T.c.claimed_by == owner)
+        if claim is not None:
+            conditions.append(claim.holds())
+            owner = owner or f"{claim.owner} (claim {claim.token})"
         with self._db.write("change a tombstone's state") as conn:
             result = conn.execute(update(T).where(and_(*conditions)).values(**values))
             current = load(conn, T.c.id == tombstone_id)

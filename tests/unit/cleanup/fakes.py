@@ -79,7 +79,11 @@ class Inventory_:
 
 
 class Runner:
-    """Runs every step at once (DONE) unless scripted; records what ran."""
+    """Runs every step at once (DONE) unless scripted; records what ran.
+
+    A scripted result is a :class:`Result`, an exception to raise, or a
+    callable returning either (called when the step runs).
+    """
 
     def __init__(self, prechecker: Prechecker | None, results: Mapping[str, Any]) -> None:
         self.prechecker = prechecker
@@ -96,6 +100,8 @@ class Runner:
         with self.lock:
             self.ran.append(step.id)
         result = self.results.get(step.id, Result.DONE)
+        if callable(result):  # a step that takes its time, or decides as it goes
+            result = result()
         if isinstance(result, Exception):
             raise result
         return Attempt(result, "scripted")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from reaper import config
 from reaper.cleanup.settings import Settings
@@ -33,7 +34,9 @@ def test_every_option_the_road_needs_is_read_once_into_plain_values() -> None:
     conf.set_override("min_age", 90, group="sweep")
     conf.set_override("retry_attempts", 3, group="executor")
     settings = Settings.from_conf(conf)
-    assert settings.owner == "ctl-1"
+    # The lease owner is the host, this process and a random part: unique per worker.
+    assert settings.owner.startswith(f"ctl-1:{os.getpid()}:")
+    assert Settings.from_conf(conf).owner != settings.owner
     assert settings.dry_run is True
     assert settings.sweep_min_age == dt.timedelta(seconds=90)
     assert settings.limits == Limits.from_conf(conf)
