@@ -94,6 +94,15 @@ DEFAULT_OPTS = [
         help="Seconds between looks for due work (grace periods ending, retries, other "
         "controllers' notifications); new notifications wake the workers at once.",
     ),
+    cfg.FloatOpt(
+        "shutdown_grace",
+        default=10.0,
+        min=0.0,
+        help="Seconds the controller gives itself to stop after SIGTERM: requests in flight "
+        "finish, steps waiting to retry are left to the next claim, and the process exits 0 "
+        "within this time even if something still hangs. Keep it below the service "
+        "manager's stop timeout (systemd's TimeoutStopSec).",
+    ),
 ]
 
 LISTENER_OPTS = [

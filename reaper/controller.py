@@ -19,8 +19,10 @@ auditor, the API, the checkpointer, the connection warm-up, the sweep, the
 workers, the listener, the dead-letter reader) and stopped in reverse, so
 the listener is among the last in and the first out.
 
-SIGTERM (or SIGINT) stops the listener, lets the steps in flight finish,
-gives every lease back and exits 0; the next start resumes unfinished
+SIGTERM (or SIGINT) stops the listener, lets the requests in flight
+finish, cuts short every wait between retries (those steps are left to the
+next claim), gives every lease back and exits 0, within ``[DEFAULT]
+shutdown_grace`` seconds whatever hangs; the next start resumes unfinished
 tombstones. SIGHUP reloads the policies: an invalid new set is rejected
 and the old one kept, and both facts are audited. On SQLite only one
 controller may run (a second one refuses to start); several controllers
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import logging
 import os
 import signal
 import sys
@@ -346,8 +349,37 @@ def run(conf: cfg.ConfigOpts, *, os_cloud: str | None = None) -> int:
                 reload_requested.clear()
                 controller.policies.reload()
     finally:
+        watchdog = _exit_after(conf.shutdown_grace)
         controller.stop()
+        watchdog.cancel()
     return 0
+
+
+def _exit_after(grace: float) -> threading.Timer:
+    """Exit 0 once ``grace`` seconds (``[DEFAULT] shutdown_grace``) have passed.
+
+    A stop waits for the requests in flight; one that hangs (a service that
+    accepted the connection and never answers) must not hold the process
+    past the service manager's stop timeout, which would kill it and call
+    the stop a failure. Whatever was not finished has no outcome and its
+    tombstone's lease is freed by the next controller on this host (its
+    predecessor's process is gone) or expires: the work resumes, nothing is
+    lost.
+    """
+
+    def exit_now() -> None:
+        LOG.error(
+            "controller did not stop within shutdown_grace; exiting now, "
+            "unfinished steps resume on the next claim",
+            grace=grace,
+        )
+        logging.shutdown()
+        os._exit(0)
+
+    timer = threading.Timer(grace, exit_now)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from reaper.audit.trail import AuditTrail
 from reaper.cleanup import recheck
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
-from reaper.executor import Executor, Observer, Report
+from reaper.executor import Executor, Observer, Report, interruptible
 from reaper.inventory.base import Scope
 from reaper.model import Outcome, Plan, Resource, Step
 from reaper.policy import PolicySet
@@ -61,11 +61,13 @@ def execute_plan(
         else None
     )
     audit = AuditObserver(trail, plan, tombstone_id=tombstone_id, dry_run=dry_run)
+    stop = stop or threading.Event()
     executor = Executor(
         cloud.runner(prechecker, plan.content_hash),
         limits=settings.limits,
         observer=Fanout([audit, *observers]),
         dry_run=dry_run,
+        sleep=interruptible(stop),  # a stop ends a backoff at once; the step waits for later
     )
     return executor.execute(plan, previous=previous, only=only, stop=stop)
 

@@ -62,7 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from reaper.executor.clock import Clock
+from reaper.executor.clock import Clock, Interrupted, interruptible
 from reaper.executor.contract import (
     DRY_RUN_PREFIX,
     Attempt,
@@ -87,6 +87,7 @@ __all__ = [
     "Confirmation",
     "Executor",
     "Fatal",
+    "Interrupted",
     "Limits",
     "NullObserver",
     "Observer",
@@ -95,6 +96,7 @@ __all__ = [
     "Result",
     "Runner",
     "Transient",
+    "interruptible",
 ]
 
 
@@ -127,8 +129,10 @@ class Executor:
         """Run ``plan``; steps with a successful ``previous`` outcome are not run again.
 
         Once ``stop`` is set no further step starts; the run returns when the
-        steps in flight (and their confirmations) are finished, leaving the
-        others without an outcome for a later run to pick up.
+        requests in flight (and their confirmations) are finished, leaving the
+        others without an outcome for a later run to pick up. A step waiting
+        to retry is left too, at once, if the executor sleeps with
+        :func:`interruptible` over the same event.
         """
         return Scheduler(
             plan,

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Mapping
 
 from reaper import log
-from reaper.executor.clock import Clock
+from reaper.executor.clock import Clock, Interrupted
 from reaper.executor.confirm import ConfirmationPoller
 from reaper.executor.contract import (
     Limits,
@@ -193,6 +193,13 @@ class Scheduler:
         try:
             self.observer.step_started(step, resource)
             attempt = self.attempts.run(step, resource)
+        except Interrupted:
+            # Stopping while it waited to retry: no outcome, the next claim runs it.
+            LOG.info("step left for the next run", step=sid)
+            with self.lock:
+                self.running.discard(sid)
+                self.lock.notify_all()
+            return
         except Exception as exc:
             self._complete(sid, OutcomeStatus.FAILED, describe(exc))
             return
