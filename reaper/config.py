@@ -250,6 +250,16 @@ EXECUTOR_OPTS = [
         help="Attempts per step before a transient failure (5xx, 409 in use, 429, connection "
         "error) is reported as failed.",
     ),
+    cfg.IntOpt(
+        "conflict_retry_budget",
+        default=40,
+        min=1,
+        help="Attempts a step may spend, over every run of its plan, on conflicts (409, a "
+        "volume still in use) before it is blocked: the tombstone is then held with the "
+        "blocking reason (reaper tombstone show) instead of being retried for ever, "
+        "counted in reaper_steps_blocked_total and logged as an error. Resolve the "
+        "conflict, then 'reaper approve' the tombstone.",
+    ),
     cfg.FloatOpt(
         "retry_max_wait",
         default=30.0,

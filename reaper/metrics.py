@@ -41,7 +41,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from reaper.credentials import Reason
-from reaper.model import Outcome, Resource, Step, TombstoneState
+from reaper.model import BUDGET_SPENT, Outcome, OutcomeStatus, Resource, Step, TombstoneState
 
 
 class Metrics:
@@ -66,6 +66,13 @@ class Metrics:
             "reaper_steps",
             "Plan steps finished, by action and outcome.",
             ["action", "outcome"],
+            registry=self.registry,
+        )
+        self.steps_blocked = Counter(
+            "reaper_steps_blocked",
+            "Steps blocked because conflicts (409, a volume in use) spent their retry "
+            "budget; their tombstone is held for a person.",
+            ["action", "resource_type"],
             registry=self.registry,
         )
         self.step_seconds = Histogram(
@@ -137,6 +144,10 @@ class StepMetrics:
 
     def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
         self.metrics.steps.labels(action=step.action, outcome=outcome.status.value).inc()
+        if outcome.status is OutcomeStatus.BLOCKED and outcome.reason.startswith(BUDGET_SPENT):
+            self.metrics.steps_blocked.labels(
+                action=step.action, resource_type=step.resource.type
+            ).inc()
         if outcome.started_at and outcome.finished_at:
             seconds = (outcome.finished_at - outcome.started_at).total_seconds()
             self.metrics.step_seconds.labels(action=step.action).observe(max(0.0, seconds))

@@ -318,6 +318,10 @@ class PlanIntegrityError(ValueError):
     """A plan's content does not match the hash it was shown with."""
 
 
+#: How the reason of a step blocked by its retry budget starts (not by a dependency).
+BUDGET_SPENT = "retry budget spent"
+
+
 class OutcomeStatus(str, enum.Enum):
     DONE = "done"
     ALREADY_GONE = "already_gone"

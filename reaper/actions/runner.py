@@ -5,7 +5,9 @@ This is where a service's answer becomes an executor verdict:
 * 404 on a removal -> ``GONE``; on anything else -> fatal;
 * 409, 429 (with ``Retry-After``), 5xx, connection errors and timeouts ->
   transient, retried by the executor; so is Cinder's 400 "volume status
-  must be available" that a volume answers while it is still detaching;
+  must be available" that a volume answers while it is still detaching.
+  409 and that 400 are conflicts: retried within the step's retry budget
+  (``[executor] conflict_retry_budget``), then blocked;
 * any other 4xx -> fatal, with the service's message;
 * a mutation refused by the read-only session -> ``WOULD`` (dry-run), with
   the request that would have been sent.
@@ -38,7 +40,7 @@ from reaper.actions import dns, load_balancer, orchestration, shared_file_system
 from reaper.actions.base import Action, StepKey
 from reaper.actions.registry import action_classes
 from reaper.cloud import MutationRefused
-from reaper.executor import Attempt, Confirmation, Fatal, Precheck, Result, Transient
+from reaper.executor import Attempt, Confirmation, Conflict, Fatal, Precheck, Result, Transient
 from reaper.model import Resource, ResourceRef, Step
 
 TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
@@ -211,6 +213,8 @@ def _judge(rtype: str, action: str, res: Resource, listed: Mapping[str, Any]) ->
 def classify_http(exc: sdk_exc.HttpException, resource: Resource) -> Exception:
     status = exc.status_code or 0
     message = _message(exc)
+    if status == 409:
+        return Conflict(message, retry_after=_retry_after(exc))
     if status in TRANSIENT_STATUS:
         return Transient(message, retry_after=_retry_after(exc))
     if (
@@ -218,7 +222,7 @@ def classify_http(exc: sdk_exc.HttpException, resource: Resource) -> Exception:
         and resource.type.startswith("block_storage.")
         and any(hint in message.lower() for hint in _CINDER_NOT_YET)
     ):
-        return Transient(message)
+        return Conflict(message)
     return Fatal(message)
 
 

@@ -2,6 +2,9 @@
 
 * interrupted by a shutdown: stays ``executing``, lease given back, resumed
   on the next claim;
+* a step's conflicts spent its retry budget (and nothing else failed):
+  ``held`` with the blocking reason, for a person to resolve and approve,
+  instead of being retried every hour for ever;
 * a step failed or was blocked: ``partial``, retried after a backoff that
   grows with the attempts (:func:`backoff`);
 * a step waits for its grace period: ``deferred`` until the earliest such
@@ -25,7 +28,7 @@ from typing import Any
 from reaper import planner
 from reaper.executor import Report
 from reaper.inventory.discover import failures
-from reaper.model import OutcomeStatus, Plan, TombstoneState
+from reaper.model import BUDGET_SPENT, Outcome, OutcomeStatus, Plan, TombstoneState
 
 #: Retry delays grow from a few seconds to an hour.
 BACKOFF_BASE = dt.timedelta(seconds=5)
@@ -45,6 +48,11 @@ def after_run(
         reason = f"interrupted by shutdown after {counts or 'no step'}"
         return TombstoneState.EXECUTING, {"reason": reason, "release": True}
     statuses = {o.status for o in report.outcomes.values()}
+    spent = [(sid, o) for sid, o in sorted(report.outcomes.items()) if budget_spent(o)]
+    if spent and OutcomeStatus.FAILED not in statuses:
+        sid, outcome = spent[0]
+        reason = f"blocked: {sid}: {outcome.reason}; resolve it, then reaper approve"
+        return TombstoneState.HELD, {"reason": reason[:1000], "release": True}
     if statuses & {OutcomeStatus.FAILED, OutcomeStatus.BLOCKED}:
         retry_at = now + backoff(attempts)
         return TombstoneState.PARTIAL, {
@@ -68,6 +76,11 @@ def after_run(
             "release": True,
         }
     return TombstoneState.COMPLETE, {"reason": counts, "release": True}
+
+
+def budget_spent(outcome: Outcome) -> bool:
+    """A step blocked because conflicts used up its retry budget (not by a dependency)."""
+    return outcome.status is OutcomeStatus.BLOCKED and outcome.reason.startswith(BUDGET_SPENT)
 
 
 def retry_later(reason: str, *, attempts: int, now: dt.datetime) -> dict[str, Any]:

@@ -258,6 +258,13 @@ class Worker:
     def _settle(self, tombstone: Tombstone, plan: Plan, report: Report) -> Tombstone:
         to, changes = settle.after_run(report, plan, attempts=tombstone.attempts, now=utcnow())
         result = self._move(tombstone, to, **changes)
+        if to is TombstoneState.HELD:
+            LOG.error(
+                "tombstone blocked: a step spent its retry budget",
+                tombstone=tombstone.id,
+                identity=str(tombstone.identity),
+                reason=changes.get("reason", ""),
+            )
         if report.interrupted:
             return result  # resumes on the next claim: the tombstone's work is not over
         self.trail.end_tombstone(tombstone.id)

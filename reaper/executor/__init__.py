@@ -18,7 +18,10 @@ Rules:
 * Transient failures (5xx, 409, 429 honouring ``Retry-After``, connection
   errors, and what the runner marks transient) are retried with tenacity:
   exponential backoff with jitter, bounded in attempts and wait. 404 on a
-  removal means ``already_gone``.
+  removal means ``already_gone``. A conflict (409, a volume in use) fails
+  the step like any transient failure until the step has spent
+  ``conflict_retry_budget`` attempts over all runs of the plan; then it is
+  ``blocked``, its reason starting with ``BUDGET_SPENT``.
 * A removal that another step usually takes along (Nova deletes the ports
   it made for a server with the server) is looked up before it is sent:
   ready ones are collected until no other step of the kind is still
@@ -67,6 +70,7 @@ from reaper.executor.contract import (
     DRY_RUN_PREFIX,
     Attempt,
     Confirmation,
+    Conflict,
     Fatal,
     Limits,
     NullObserver,
@@ -78,13 +82,15 @@ from reaper.executor.contract import (
     Transient,
 )
 from reaper.executor.scheduler import Scheduler
-from reaper.model import Outcome, Plan, utcnow
+from reaper.model import BUDGET_SPENT, Outcome, Plan, utcnow
 
 __all__ = [
+    "BUDGET_SPENT",
     "DRY_RUN_PREFIX",
     "Attempt",
     "Clock",
     "Confirmation",
+    "Conflict",
     "Executor",
     "Fatal",
     "Interrupted",

@@ -43,6 +43,16 @@ class Transient(Exception):
         self.retry_after = retry_after
 
 
+class Conflict(Transient):
+    """The resource is not in a state that allows the request yet (409, a volume in use).
+
+    Retried like any transient failure, but only within a budget
+    (``[executor] conflict_retry_budget`` attempts, counted across runs): a
+    conflict that does not clear by itself is a blocker for a person to look
+    at, not a reason to ask again every hour for ever.
+    """
+
+
 class Fatal(Exception):
     """A failure retrying cannot fix (400, 403, ...)."""
 
@@ -130,6 +140,8 @@ class Limits:
     confirm_timeout: float = 600.0
     #: Longest a ready step waits for others of its kind to share its lookup listing.
     lookup_wait: float = 10.0
+    #: Attempts, over all runs of a plan, a step may spend on conflicts before it is blocked.
+    conflict_retry_budget: int = 40
 
     @classmethod
     def from_conf(cls, conf: Any) -> Limits:
@@ -147,6 +159,7 @@ class Limits:
             confirm_interval=ex.confirm_interval,
             confirm_max_interval=max(ex.confirm_interval, ex.confirm_max_interval),
             confirm_timeout=ex.confirm_timeout,
+            conflict_retry_budget=ex.conflict_retry_budget,
         )
 
 

@@ -26,6 +26,7 @@ from reaper import log
 from reaper.executor.clock import Clock, Interrupted
 from reaper.executor.confirm import ConfirmationPoller
 from reaper.executor.contract import (
+    Conflict,
     Limits,
     Observer,
     Precheck,
@@ -35,7 +36,7 @@ from reaper.executor.contract import (
 from reaper.executor.lookup import Batch, LookupBatcher
 from reaper.executor.retry import Attempts, describe
 from reaper.executor.rules import before_running, known_before, settled_by
-from reaper.model import Outcome, OutcomeStatus, Plan, ResourceRef, Step
+from reaper.model import BUDGET_SPENT, Outcome, OutcomeStatus, Plan, ResourceRef, Step
 
 LOG = log.get(__name__)
 
@@ -81,6 +82,7 @@ class Scheduler:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(4, workers), thread_name_prefix="reaper-step"
         )
+        self.limits = limits
         self.attempts = Attempts(runner, limits, observer, clock)
         self.poller = ConfirmationPoller(runner, limits, clock, self.lock, self._complete)
         self.poller.expect(plan.steps)
@@ -201,7 +203,7 @@ class Scheduler:
                 self.lock.notify_all()
             return
         except Exception as exc:
-            self._complete(sid, OutcomeStatus.FAILED, describe(exc))
+            self._complete(sid, *self._failure(sid, exc))
             return
         settled = settled_by(attempt)
         if settled is not None:
@@ -213,6 +215,20 @@ class Scheduler:
             self.poller.accepted(step, resource)
             self.lock.notify_all()
 
+    def _failure(self, sid: str, exc: Exception) -> tuple[OutcomeStatus, str]:
+        """A failed step's status: ``blocked`` once conflicts spent its retry budget."""
+        spent = self._attempts_so_far(sid)
+        if isinstance(exc, Conflict) and spent >= self.limits.conflict_retry_budget:
+            LOG.error("step blocked: retry budget spent", step=sid, attempts=spent)
+            return OutcomeStatus.BLOCKED, f"{BUDGET_SPENT} ({spent} attempts): {describe(exc)}"
+        return OutcomeStatus.FAILED, describe(exc)
+
+    def _attempts_so_far(self, sid: str) -> int:
+        """This run's attempts of ``sid`` and those of the earlier runs that did not finish it."""
+        before = self.previous.get(sid)
+        carried = before.attempts if before and not before.status.successful else 0
+        return carried + self.attempts.count.get(sid, 0)
+
     # -- bookkeeping ---------------------------------------------------------------
 
     def _complete(self, sid: str, status: OutcomeStatus, reason: str) -> None:
@@ -220,7 +236,7 @@ class Scheduler:
             step_id=sid,
             status=status,
             reason=reason,
-            attempts=self.attempts.count.get(sid, 0),
+            attempts=self._attempts_so_far(sid),
             retries=tuple(self.attempts.retries.get(sid, ())),
             started_at=self.started_at.get(sid),
             finished_at=self.clock.now(),
