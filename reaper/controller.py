@@ -53,7 +53,7 @@ from reaper.cleanup import lease
 from reaper.cleanup.lifecycle import Reopener
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
-from reaper.cleanup.sweep import Sweeper
+from reaper.cleanup.sweep import Bootstrap, Sweeper
 from reaper.cleanup.worker import Worker
 from reaper.events import keystone
 from reaper.events.deadletter import DeadLetterConsumer
@@ -159,6 +159,7 @@ class Controller:
             cloud=self.seams,
             on_opened=self.wake.set,
             gate=self.cloud.gate,
+            metrics=self.metrics,
         )
         self.checkpointer = Checkpointer.from_conf(self.trail, conf)
         self.metrics.observe_store(self.store.tombstones.counts, self._queue_lag)
@@ -185,6 +186,7 @@ class Controller:
                 ("api", self.api),
                 ("checkpointer", self.checkpointer),
                 ("warm-up", parts.Threads("reaper-warmup", self.cloud.warm_up)),
+                ("directory", Bootstrap(self.store, self.seams)),
                 *([("sweep", parts.Threads("reaper-sweep", sweep))] if conf.sweep.enabled else []),
                 ("workers", parts.Threads("reaper-worker", loop, count=conf.workers)),
                 ("listener", self.listener),

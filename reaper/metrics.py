@@ -26,6 +26,13 @@ What an operator alerts on:
     count messages reaper refused (each audited); ``rejected_undecodable``
     rising is someone writing garbage to the bus.
 
+``reaper_sweeps_held_total``
+    A sweep found more orphaned owners than ``[sweep] max_orphans`` or
+    ``max_orphan_fraction`` allow and opened nothing: a Keystone answering
+    404 for everything (a wrong endpoint, an old backup) looks like this.
+    Alert on any increase; ``reaper sweep`` lists them, ``reaper sweep
+    --open --approve`` opens them after review.
+
 ``reaper_listener_dead_letter``
     0 when the pool queue predates dead-lettering: run ``reaper queue declare``.
 """
@@ -89,6 +96,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.sweeps_held = Counter(
+            "reaper_sweeps_held",
+            "Sweeps that found more orphaned owners than [sweep] allows and opened nothing.",
+            registry=self.registry,
+        )
         for reason in Reason:  # served as 0 from the start, so rates and alerts see them
             self.keystone_failures.labels(reason=reason.value)
         self._state_counts: Callable[[], Mapping[str, int]] = dict
@@ -116,6 +128,9 @@ class Metrics:
         if event_type.startswith("identity."):
             with self._lock:
                 self._last_notification = time.time()
+
+    def sweep_held(self) -> None:
+        self.sweeps_held.inc()
 
     def keystone_failure(self, reason: str) -> None:
         self.keystone_failures.labels(reason=str(getattr(reason, "value", reason))).inc()

@@ -8,7 +8,7 @@ operator sees it before anything else happens).
 from __future__ import annotations
 
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import discover
+from reaper.cleanup import discover, known
 from reaper.cleanup.plan import Planned, make_plan
 from reaper.cleanup.record import audit_planned
 from reaper.cleanup.seams import Cloud
@@ -35,6 +35,8 @@ def plan_for_operator(
     plan says so rather than looking complete and empty.
     """
     scope = discover.operator_scope(store, identity)
+    verification = cloud.keystone(identity)
+    known.remember(store, verification)
     planned = make_plan(
         cloud,
         identity,
@@ -42,6 +44,7 @@ def plan_for_operator(
         settings,
         disabled_ok=disabled_ok,
         scope=scope,
+        verification=known.with_domain(store, verification),
         incomplete=[discover.DOMAIN_UNKNOWN] if discover.unknown_domain(scope) else [],
     )
     audit_planned(trail, planned)

@@ -15,10 +15,11 @@ import datetime as dt
 from collections.abc import Iterable
 
 from reaper import planner
+from reaper.cleanup import known
 from reaper.cleanup.decide import decide
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
-from reaper.cleanup.verify import IdentityState, Refused, Verification
+from reaper.cleanup.verify import Refused, Verification
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory
 from reaper.model import IdentityRef, Plan, utcnow
@@ -69,14 +70,17 @@ def make_plan(
         trigger=trigger,
         identity=identity,
         now=now,
-        domain_id=verification.domain_id if verification.state is not IdentityState.GONE else None,
+        # Keystone's while the identity exists; the directory's once it is gone (known).
+        domain_id=verification.domain_id,
     )
+    # Held, not refused: an operator who knows the domain may approve the plan.
+    unknown = known.domain_unknown(settings, verification) if inventory.resources else None
     plan = planner.build_plan(
         identity,
         inventory.resources,
         evaluation.decisions,
         incomplete=(*inventory.incomplete, *incomplete),
-        held=evaluation.held,
+        held=(*evaluation.held, *([unknown] if unknown else [])),
         policy_digest=policies.digest,
         trigger=trigger,
         now=now,

@@ -100,14 +100,20 @@ def audit_refused(
     *,
     tombstone_id: str,
     trigger: Trigger | None,
+    why: str | None = None,
 ) -> None:
-    """Record that a trigger was refused: Keystone says the identity is still there."""
+    """Record that a trigger was refused: Keystone says the identity is still there.
+
+    Or ``why`` not: a gone identity reaper never knew (``reaper.cleanup.known``).
+    """
     trail.append(
         action="read",
         outcome=AuditOutcome.FAILURE,
         target=AuditTarget.for_identity(verification.identity, name=verification.name),
         reason=AuditReason.error(
-            f"refused: {verification.refusal()} (a stale, replayed or forged "
+            f"refused: {why}"
+            if why
+            else f"refused: {verification.refusal()} (a stale, replayed or forged "
             "notification, or an update that was not a disable)"
         ),
         tombstone_id=tombstone_id,

@@ -41,6 +41,10 @@ class Settings:
     dry_run: bool = False
     #: Ignore sweep candidates younger than this (``[sweep] min_age``).
     sweep_min_age: dt.timedelta = dt.timedelta(0)
+    #: A sweep finding more orphaned owners than this is held (``[sweep] max_orphans``; 0: none).
+    sweep_max_orphans: int = 0
+    #: ... or more than this fraction of Keystone's projects (``max_orphan_fraction``; 0: none).
+    sweep_max_orphan_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "protected_project_ids", _ids(self.protected_project_ids))
@@ -56,6 +60,8 @@ class Settings:
             limits=Limits.from_conf(conf),
             dry_run=bool(conf.dry_run),
             sweep_min_age=dt.timedelta(seconds=conf.sweep.min_age),
+            sweep_max_orphans=conf.sweep.max_orphans,
+            sweep_max_orphan_fraction=conf.sweep.max_orphan_fraction,
         )
 
     def context(

@@ -11,6 +11,15 @@ trigger ``sweep`` is opened for it, and the tombstone then goes down the
 same road as a notified one. Resources younger than ``[sweep] min_age``
 are ignored, so a project being created is never mistaken for an orphan.
 
+A sweep that finds more orphaned owners than ``[sweep] max_orphans``, or
+than ``max_orphan_fraction`` of the projects Keystone lists, opens nothing
+(:func:`over_limit`): thousands of "deleted" owners at once is far likelier
+a Keystone that answers 404 for everything (a wrong endpoint, one restored
+from an old backup) than a real wave of deletions. It is held for an
+operator, who reviews the list (``reaper sweep``) and approves it
+(``reaper sweep --open --approve``); the controller logs an alert, counts
+``reaper_sweeps_held_total`` and audits the hold.
+
 Only one controller sweeps at a time: on PostgreSQL under an advisory
 lock; on SQLite there is only one controller. The controller's
 :class:`Sweeper` records what it opened in the audit trail itself.
@@ -59,7 +68,7 @@ class Orphan:
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
     orphans: list[Orphan]
-    #: Every project and user Keystone listed, with its domain (for the directory).
+    #: Every project, user and domain Keystone listed, with its domain (for the directory).
     known: list[Known]
 
 
@@ -122,11 +131,53 @@ def find_orphans(
             ids = frozenset(ref.split(":", 1)[1] for ref in refs)
             examples = tuple(sorted(refs)[:5])
             orphans.append(Orphan(identity, len(refs), examples, True, resource_ids=ids))
-    known = [
-        Known(IdentityRef(IdentityKind.PROJECT, p.id), p.domain_id, p.name)
-        for p in listed["projects"]
-    ] + [Known(IdentityRef(IdentityKind.USER, u.id), u.domain_id, u.name) for u in listed["users"]]
+    known = (
+        [
+            Known(IdentityRef(IdentityKind.PROJECT, p.id), p.domain_id, p.name)
+            for p in listed["projects"]
+        ]
+        + [
+            Known(IdentityRef(IdentityKind.USER, u.id), u.domain_id, u.name)
+            for u in listed["users"]
+        ]
+        + [
+            Known(IdentityRef(IdentityKind.DOMAIN, d.id), None, getattr(d, "name", None))
+            for d in listed["domains"]
+        ]
+    )
     return SweepResult(orphans, known)
+
+
+def over_limit(settings: Settings, found: SweepResult) -> str | None:
+    """Why this sweep's orphans must wait for an operator; None when within the limits."""
+    count = len([o for o in found.orphans if o.verified_gone])
+    projects = sum(1 for k in found.known if k.identity.kind is IdentityKind.PROJECT)
+    most = settings.sweep_max_orphans
+    if most and count > most:
+        return f"{count} orphaned owners exceed [sweep] max_orphans = {most}"
+    fraction = settings.sweep_max_orphan_fraction
+    if fraction and count > fraction * max(projects, 1):
+        return (
+            f"{count} orphaned owners exceed [sweep] max_orphan_fraction = {fraction} of the "
+            f"{projects} projects Keystone lists"
+        )
+    return None
+
+
+def identities(cloud: Cloud) -> list[Known]:
+    """Every project, user and domain Keystone lists now, with its domain: the directory's."""
+    ident = cloud.conn.identity
+    return (
+        [
+            Known(IdentityRef(IdentityKind.PROJECT, p.id), p.domain_id, p.name)
+            for p in ident.projects()
+        ]
+        + [Known(IdentityRef(IdentityKind.USER, u.id), u.domain_id, u.name) for u in ident.users()]
+        + [
+            Known(IdentityRef(IdentityKind.DOMAIN, d.id), None, getattr(d, "name", None))
+            for d in ident.domains()
+        ]
+    )
 
 
 def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, bool]]:
@@ -192,8 +243,10 @@ class Sweeper:
         cloud: Callable[[], Cloud],
         on_opened: Callable[[], None] = lambda: None,
         gate: KeystoneGate | None = None,
+        metrics: Any = None,
     ) -> None:
         self.gate = gate
+        self.metrics = metrics
         self.settings = settings
         self.store = store
         self.trail = trail
@@ -215,6 +268,10 @@ class Sweeper:
                     return 0
                 found = find_orphans(self.cloud(), min_age=self.settings.sweep_min_age)
                 self.store.directory.record(found.known)
+                held = over_limit(self.settings, found)
+                if held is not None:
+                    self._hold(held, found)
+                    return 0
                 opened = open_tombstones(self.store, found.orphans)
         except Exception as exc:
             problem = credentials.explain(exc, None, keystone=False)
@@ -237,6 +294,55 @@ class Sweeper:
             self.on_opened()
         LOG.info("sweep done", orphans=len(opened), opened=new)
         return new
+
+    def _hold(self, why: str, found: SweepResult) -> None:
+        """Open nothing; alert (log, metric) and audit, for an operator to review and approve."""
+        examples = ", ".join(str(o.identity) for o in found.orphans[:5])
+        LOG.error(
+            "ALERT: sweep held for operator approval; no tombstone opened",
+            reason=why,
+            examples=examples,
+            review="reaper sweep",
+            approve="reaper sweep --open --approve",
+        )
+        if self.metrics is not None:
+            self.metrics.sweep_held()
+        self.trail.append(
+            action=AuditAction.READ,
+            outcome=AuditOutcome.FAILURE,
+            target=AuditTarget("reaper.sweep", "sweep"),
+            reason=f"sweep held for operator approval: {why} (e.g. {examples})",
+        )
+
+
+class Bootstrap:
+    """The controller's first part to touch the cloud: the directory learns who is alive.
+
+    Run before the workers start, whether or not the periodic sweep is
+    enabled: a deletion is acted on only for an identity seen alive (see
+    ``reaper.cleanup.known``), so identities that existed before this
+    controller started must be known before the first deletion is judged.
+    Three listings (projects, users, domains), no resource listing. When
+    Keystone cannot be listed now, the controller starts anyway: deletions
+    of identities it does not know are refused as "never known", and a
+    sweep that finds resources they own reopens them.
+    """
+
+    def __init__(self, store: Store, cloud: Callable[[], Cloud]) -> None:
+        self.store = store
+        self.cloud = cloud
+
+    def start(self) -> None:
+        try:
+            learnt = identities(self.cloud())
+            new = self.store.directory.record(learnt)
+        except Exception as exc:
+            LOG.warning("the identity directory could not be bootstrapped", error=str(exc))
+            return
+        LOG.info("identity directory bootstrapped", listed=len(learnt), new=new)
+
+    def stop(self) -> None:
+        pass
 
 
 def _old_enough(created_at: Any, cutoff: dt.datetime) -> bool:

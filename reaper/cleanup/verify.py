@@ -4,7 +4,12 @@ A notification is a claim, not a fact: anyone with access to the bus can
 publish one, and redelivery can replay an old one. So every pipeline run
 starts here, and only Keystone's own answer counts:
 
-* 404 -> ``GONE``;
+* 404 -> ``GONE``, but only when Keystone itself said it: the error body is
+  Keystone's JSON error (``{"error": {"code": 404, ...}}``, see
+  :func:`keystone_not_found`), and reaper's own project and user are found
+  in the same call window (:func:`witnessed`). A 404 from a proxy, a wrong
+  endpoint or a Keystone restored from an old backup (which does not know
+  reaper's own account either) is "cannot say", never "gone";
 * found and disabled -> ``DISABLED`` (quarantine policies may act);
 * found and enabled -> ``ENABLED`` (reaper must not touch it);
 * anything else (timeout, connection refused, 5xx, 401, 403) ->
@@ -108,7 +113,13 @@ def verify(conn: Any, identity: IdentityRef) -> Verification:
     try:
         # conn.identity itself may need a token (endpoint discovery): inside the try.
         found = getattr(conn.identity, getter)(identity.id)
-    except sdk_exc.NotFoundException:
+    except sdk_exc.NotFoundException as exc:
+        if not keystone_not_found(getattr(exc, "response", None)):
+            raise VerificationError(
+                f"a 404 for {identity} that is not Keystone's own answer (a proxy, a wrong "
+                f"endpoint?): {_shown(getattr(exc, 'response', None))}"
+            ) from exc
+        witnessed(conn, identity)
         return Verification(identity, IdentityState.GONE)
     except sdk_exc.SDKException as exc:
         raise VerificationError(
@@ -125,3 +136,53 @@ def verify(conn: Any, identity: IdentityRef) -> Verification:
         name=getattr(found, "name", None),
         domain_id=getattr(found, "domain_id", None),
     )
+
+
+def keystone_not_found(response: Any) -> bool:
+    """Whether ``response`` is Keystone's own 404: its JSON error body, code 404.
+
+    Keystone answers every error with ``{"error": {"code": ..., "title": ...,
+    "message": ...}}``; a load balancer's or web server's 404 page, an empty
+    body, or another service's error shape is not Keystone saying "no such
+    identity".
+    """
+    if response is None or getattr(response, "status_code", None) != 404:
+        return False
+    try:
+        body = response.json()
+    except Exception:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    return (
+        isinstance(error, dict)
+        and error.get("code") == 404
+        and isinstance(error.get("title"), str)
+        and isinstance(error.get("message"), str)
+    )
+
+
+def witnessed(conn: Any, identity: IdentityRef) -> None:
+    """Reaper's own project and user exist, asked right after the 404 about ``identity``.
+
+    A Keystone that does not know the account reaper is authenticated as
+    (restored from an old backup, another region's, a stale cache behind a
+    proxy) cannot be trusted to say that anything is gone. Raises
+    :class:`VerificationError` unless both are found.
+    """
+    try:
+        project_id, user_id = conn.current_project_id, conn.current_user_id
+        conn.identity.get_project(project_id)
+        conn.identity.get_user(user_id)
+    except Exception as exc:
+        raise VerificationError(
+            f"Keystone said {identity} is gone, but could not confirm reaper's own project "
+            f"and user in the same call window: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _shown(response: Any) -> str:
+    if response is None:
+        return "no response"
+    text = (getattr(response, "text", "") or "")[:120].replace("\n", " ")
+    kind = getattr(response, "headers", {}).get("Content-Type", "?")
+    return f"HTTP {getattr(response, 'status_code', '?')} {kind}: {text!r}"

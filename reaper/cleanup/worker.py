@@ -2,7 +2,8 @@
 
 ::
 
-    received ──verify──> refused                  (Keystone: still there; nothing touched)
+    received ──verify──> refused                  (Keystone: still there, or an id reaper
+        │                                          never saw alive; nothing touched)
         │      └─(Keystone unreachable: retry later, never act)
         └──plan──> held                           (blast radius, or dry-run mode: approve)
                 └─> planned ──execute──> complete
@@ -46,7 +47,7 @@ from typing import Any
 
 from reaper import log
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import coverage, lifecycle, settle
+from reaper.cleanup import coverage, known, lifecycle, settle
 from reaper.cleanup.execute import execute_plan
 from reaper.cleanup.lease import Heartbeat
 from reaper.cleanup.plan import make_plan
@@ -173,13 +174,21 @@ class Worker:
             return self._retry_later(tombstone, str(exc), exc)
         self._keystone_answered()
         trigger = tombstone.triggers[-1] if tombstone.triggers else None
-        if not verification.allows(disabled_ok=True):
-            audit_refused(self.trail, verification, tombstone_id=tombstone.id, trigger=trigger)
+        known.remember(self.store, verification)
+        never = known.never_known(self.store, tombstone) if verification.gone else None
+        if never or not verification.allows(disabled_ok=True):
+            audit_refused(
+                self.trail, verification, tombstone_id=tombstone.id, trigger=trigger, why=never
+            )
             done = self._move(
-                tombstone, TombstoneState.REFUSED, reason=verification.refusal(), release=True
+                tombstone,
+                TombstoneState.REFUSED,
+                reason=never or verification.refusal(),
+                release=True,
             )
             self.trail.end_tombstone(tombstone.id)
             return done
+        verification = known.with_domain(self.store, verification)
         if identity.kind is IdentityKind.DOMAIN and verification.gone:
             coverage.cover_domain(self.store, self.trail, tombstone, trigger)
         policies = self.policies()

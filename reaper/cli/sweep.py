@@ -11,6 +11,7 @@ from cliff.lister import Lister
 from reaper import cloud
 from reaper.cleanup import sweep
 from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
 from reaper.cli import exitcodes
 from reaper.store import Store
 
@@ -22,7 +23,9 @@ class Sweep(Lister):
 
     Each candidate is verified with Keystone (404) before it is listed. Read
     only, unless --open: then a tombstone (trigger ``sweep``) is opened for
-    each, for the controller (or ``reaper apply``) to clean up.
+    each, for the controller (or ``reaper apply``) to clean up. More orphans
+    than ``[sweep] max_orphans`` / ``max_orphan_fraction`` allow are opened
+    only with --approve, after the operator has reviewed the list.
     """
 
     _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
@@ -39,6 +42,11 @@ class Sweep(Lister):
         parser.add_argument(
             "--open", action="store_true", help="Open a tombstone for each orphaned owner."
         )
+        parser.add_argument(
+            "--approve",
+            action="store_true",
+            help="With --open: open them even beyond [sweep] max_orphans/max_orphan_fraction.",
+        )
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], list]:
@@ -48,7 +56,10 @@ class Sweep(Lister):
         found = sweep.find_orphans(Cloud.of(conn), min_age=dt.timedelta(seconds=min_age))
         orphans = found.orphans
         opened: dict[str, str] = {}
-        if parsed_args.open:
+        held = sweep.over_limit(Settings.from_conf(conf), found)
+        if parsed_args.open and held and not parsed_args.approve:
+            self.app.stderr.write(f"HELD for approval: {held}; nothing opened (--approve)\n")
+        elif parsed_args.open:
             store = Store.from_conf(conf)
             store.directory.record(found.known)
             for orphan, _ in sweep.open_tombstones(store, orphans):

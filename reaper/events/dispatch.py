@@ -11,7 +11,7 @@ refused again forever, with every notification in it (issue 13, item 14).
 endpoint reads (``ctxt``, ``publisher_id``, ``event_type``, ``payload``,
 ``metadata``, plus ``priority``, which the endpoint checks), built without
 trusting any field. Messages with a well-formed event type that is not an
-identity deletion or update (``identity.authenticate``, another service's
+identity deletion, update or creation (``identity.authenticate``, another service's
 ``compute.instance.create.end``) are other consumers' business: they are
 counted as ``ignored`` and acknowledged, as oslo's filter did. Everything
 else, well-formed or not, goes to the endpoint, which records it or audits
@@ -35,6 +35,7 @@ LOG = log.get(__name__)
 #: What an event type looks like (``service.resource.operation``); others are garbage.
 _WELL_FORMED = re.compile(r"[A-Za-z0-9_.:-]{1,255}")
 _IDENTITY = re.compile(keystone.EVENT_TYPE_PATTERN)
+_CREATED = re.compile(keystone.CREATED_PATTERN)
 #: The label ``reaper_notifications_total`` uses for other services' traffic.
 OTHER = "other"
 
@@ -63,6 +64,7 @@ def is_foreign(item: Mapping[str, Any]) -> bool:
         isinstance(event_type, str)
         and _WELL_FORMED.fullmatch(event_type) is not None
         and not _IDENTITY.match(event_type)
+        and not _CREATED.match(event_type)
         and priority_problem(item) is None
     )
 

@@ -39,11 +39,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reaper.ids import IdFormats
-from reaper.model import IdentityAction, IdentityEvent, IdentityKind
+from reaper.model import IdentityAction, IdentityEvent, IdentityKind, IdentityRef
 
 #: Event types reaper subscribes to; the listener filters on this expression.
 EVENT_TYPE_PATTERN = r"^identity\.(project|user|domain)\.(deleted|updated)$"
 _EVENT_TYPE = re.compile(EVENT_TYPE_PATTERN)
+#: Creations are not acted on: they fill the directory of identities seen alive.
+CREATED_PATTERN = r"^identity\.(project|user|domain)\.created$"
+_CREATED = re.compile(CREATED_PATTERN)
 CADF_TYPE_URI = "http://schemas.dmtf.org/cloud/audit/1.0/event"
 DEFAULT_MAX_PAYLOAD_BYTES = 65536
 #: Longest value reaper stores of each field it keeps from a notification.
@@ -186,6 +189,31 @@ def _parse(
             "metadata": meta,
         },
     )
+
+
+def seen_alive(
+    event_type: Any, payload: Any, *, rules: Rules = DEFAULT_RULES
+) -> IdentityRef | None:
+    """The identity an ``identity.<kind>.created`` notification names, if it is one.
+
+    Only for the directory of identities seen alive (``reaper.store.directory``):
+    nothing is ever acted on because of a creation, so a malformed one is simply
+    not recorded (None). The id must still be in Keystone's format, so a forged
+    ``*`` never makes a wildcard "known". Keystone's creations carry only the id
+    (``resource_info``, and ``target.id`` in CADF), never the domain.
+    """
+    if not isinstance(event_type, str) or not isinstance(payload, Mapping):
+        return None
+    match = _CREATED.match(event_type)
+    if not match or _size(payload) > rules.max_payload_bytes:
+        return None
+    kind = IdentityKind(match.group(1))
+    cadf = payload.get("typeURI") == CADF_TYPE_URI
+    try:
+        identity_id = _identity_id(payload, kind, rules.ids, cadf=cadf, event_type=event_type)
+    except Rejected:
+        return None
+    return IdentityRef(kind, identity_id)
 
 
 def classify(*args: Any, **kwargs: Any) -> IdentityEvent | Rejected:

@@ -50,6 +50,7 @@ from reaper.audit.trail import AuditTrail
 from reaper.events import deadletter, dispatch, keystone
 from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
 from reaper.store import SchemaError, Store, StoreError, StoreUnavailable, TriggerResult
+from reaper.store.directory import NOTIFICATION, Known
 
 LOG = log.get(__name__)
 
@@ -164,6 +165,13 @@ class IdentityEndpoint:
         batch commits its triggers first and its audit records after.
         """
         received_at = utcnow()
+        # Creations only fill the directory of identities seen alive (never a tombstone).
+        alive = {
+            i: keystone.seen_alive(m.get("event_type"), m.get("payload"), rules=self.rules)
+            for i, m in enumerate(messages)
+        }
+        created = [ref for ref in alive.values() if ref is not None]
+        messages = [m for i, m in enumerate(messages) if alive[i] is None]
         parsed = [self._classify(m) for m in messages]
         triggers = {
             i: Trigger(
@@ -180,6 +188,9 @@ class IdentityEndpoint:
         reopened: set[str] = set()
         drafts: list[tuple[RecordDraft, str, str]] = []
         with self.store.db.write("record notifications") as conn:
+            self.store.directory.record(
+                [Known(ref, None) for ref in created], source=NOTIFICATION, conn=conn
+            )
             recorded = self.store.tombstones.record_triggers(pairs, conn=conn)
             by_index = dict(zip(triggers, recorded, strict=True))
             results = [(item, triggers.get(i), by_index.get(i)) for i, item in enumerate(parsed)]
@@ -198,6 +209,8 @@ class IdentityEndpoint:
             drafts = self._drafts(results, reopened)
             self.trail.append_many([d for d, _, _ in drafts])
         if self.metrics is not None:
+            for ref in created:
+                self.metrics.notification(f"identity.{ref.kind.value}.created", "seen_alive")
             for _, event_type, outcome in drafts:
                 self.metrics.notification(event_type, outcome)
         if reopened or any(r is not None and r.created for _, _, r in results):

@@ -1,10 +1,27 @@
-"""The identity directory: which domain each project and user belonged to.
+"""The identity directory: identities seen alive, and the domain each belonged to.
 
-Keystone forgets a deleted domain's contents; the notifications that
-announce them (one ``project.deleted`` per project) carry only ids. The
-sweep records every project and user it lists, with its domain, so that
-when ``domain.deleted`` arrives reaper can check that each project it has
-seen in that domain has a cleanup of its own, and open the missing ones.
+Keystone forgets a deleted identity, and its notifications carry only ids
+(never the domain of the project or user they name). So reaper writes down
+every project, user and domain it sees alive, with the domain as soon as it
+is known, from three sources (``source`` says which saw it first):
+
+* the sweep's listings of Keystone (``sweep``; the first one at start-up is
+  the bootstrap), with domains;
+* ``identity.*.created`` notifications (``notification``), id only;
+* Keystone's answer while the identity still exists (``keystone``), with
+  its domain (a worker verifying an ``updated`` notice, a disable...).
+
+What it is for:
+
+* ``protected_domain_ids`` protects a deleted project or user: Keystone
+  cannot say its domain any more, the directory can (issue 13, item 2);
+* a deletion of an id the directory never knew is not acted on, since a 404
+  proves "gone" only for an id that existed (issue 13, item 10);
+* ``domain.deleted``: each project seen in that domain must have a cleanup
+  of its own (``in_domain``).
+
+Invariant: a row's ``domain_id`` is only ever filled, never changed (Keystone
+never moves a project or user to another domain).
 """
 
 from __future__ import annotations
@@ -13,7 +30,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from reaper.model import IdentityKind, IdentityRef, utcnow
 from reaper.store import schema
@@ -22,11 +39,16 @@ from reaper.store.database import Database, retry_conflicts
 I = schema.identities  # noqa: E741
 
 
+#: Who saw an identity alive first.
+SWEEP, NOTIFICATION, KEYSTONE = "sweep", "notification", "keystone"
+
+
 @dataclass(frozen=True)
 class Known:
     identity: IdentityRef
     domain_id: str | None
     name: str | None = None
+    source: str | None = None
 
 
 class DirectoryRepository:
@@ -34,8 +56,19 @@ class DirectoryRepository:
         self._db = db
 
     @retry_conflicts
-    def record(self, seen: Iterable[Known], *, now: dt.datetime | None = None) -> int:
-        """Remember (or refresh) identities as seen now; returns how many were new."""
+    def record(
+        self,
+        seen: Iterable[Known],
+        *,
+        source: str = SWEEP,
+        now: dt.datetime | None = None,
+        conn: Connection | None = None,
+    ) -> int:
+        """Remember (or refresh) identities as seen alive now; returns how many were new.
+
+        A domain learnt now fills a row that had none. With ``conn``, the
+        statements join that write transaction.
+        """
         now = now or utcnow()
         rows = [
             {
@@ -44,22 +77,41 @@ class DirectoryRepository:
                 "domain_id": k.domain_id,
                 "name": k.name,
                 "seen_at": now,
+                "source": source,
             }
             for k in seen
         ]
         if not rows:
             return 0
-        with self._db.write("record seen identities") as conn:
-            new = self._db.insert_ignore(conn, I, rows, ("kind", "id"))
-            for kind in {r["kind"] for r in rows}:
-                ids = [r["id"] for r in rows if r["kind"] == kind]
-                for start in range(0, len(ids), 500):
+        if conn is not None:
+            return self._record(conn, rows, now)
+        with self._db.write("record seen identities") as own:
+            return self._record(own, rows, now)
+
+    def _record(self, conn: Connection, rows: list[dict], now: dt.datetime) -> int:
+        new = self._db.insert_ignore(conn, I, rows, ("kind", "id"))
+        groups: dict[tuple[str, str | None], list[str]] = {}
+        for r in rows:
+            groups.setdefault((r["kind"], r["domain_id"]), []).append(r["id"])
+        for (kind, domain_id), ids in groups.items():
+            for start in range(0, len(ids), 500):
+                chunk = and_(I.c.kind == kind, I.c.id.in_(ids[start : start + 500]))
+                conn.execute(update(I).where(chunk).values(seen_at=now))
+                if domain_id is not None:
                     conn.execute(
                         update(I)
-                        .where(and_(I.c.kind == kind, I.c.id.in_(ids[start : start + 500])))
-                        .values(seen_at=now)
+                        .where(and_(chunk, I.c.domain_id.is_(None)))
+                        .values(domain_id=domain_id)
                     )
         return new
+
+    def get(self, identity: IdentityRef) -> Known | None:
+        """What reaper knows of ``identity``: None if it was never seen alive."""
+        with self._db.read("look an identity up") as conn:
+            row = conn.execute(
+                select(I).where(and_(I.c.kind == identity.kind.value, I.c.id == identity.id))
+            ).first()
+        return None if row is None else Known(identity, row.domain_id, row.name, row.source)
 
     def in_domain(self, domain_id: str) -> list[Known]:
         """Every project and user reaper has seen in ``domain_id``."""
@@ -67,4 +119,7 @@ class DirectoryRepository:
             rows = conn.execute(
                 select(I).where(I.c.domain_id == domain_id).order_by(I.c.kind, I.c.id)
             ).all()
-        return [Known(IdentityRef(IdentityKind(r.kind), r.id), r.domain_id, r.name) for r in rows]
+        return [
+            Known(IdentityRef(IdentityKind(r.kind), r.id), r.domain_id, r.name, r.source)
+            for r in rows
+        ]

@@ -187,6 +187,8 @@ identities = Table(
     Column("domain_id", String(ID), nullable=True),
     Column("name", String(ID), nullable=True),
     Column("seen_at", UTCDateTime(), nullable=False),
+    #: Who saw it alive first: sweep, notification or keystone (0003).
+    Column("source", String(16), nullable=True),
     Index("ix_identities_domain", "domain_id"),
     **MYSQL_TABLE_OPTIONS,
 )

@@ -17,6 +17,7 @@ from reaper.audit.trail import AuditTrail
 from reaper.cleanup.lifecycle import Reopener
 from reaper.events.listener import IdentityEndpoint
 from reaper.metrics import Metrics
+from reaper.model import IdentityKind, IdentityRef
 from reaper.store import Store
 
 pytestmark = pytest.mark.functional
@@ -173,3 +174,18 @@ def test_a_message_the_store_refuses_for_an_unforeseen_reason_stalls_nothing(
     assert refused["reaper"]["extra"]["code"] == "unstorable"
     assert refused["target"]["id"] == "poison"
     assert "no poison here" in json.dumps(refused["reason"])
+
+
+def test_a_creation_fills_the_directory_and_opens_no_tombstone(store: Store) -> None:
+    """Issue 13, item 10: what reaper saw alive is what a later deletion may act on."""
+    created_id, deleted_id = uuid.uuid4().hex, uuid.uuid4().hex
+    creation = {**deletion(created_id), "event_type": "identity.project.created"}
+    bogus = {**deletion("*"), "event_type": "identity.project.created"}
+
+    result = endpoint(store).info([creation, bogus, deletion(deleted_id)])
+
+    assert result == oslo_messaging.NotificationResult.HANDLED
+    assert [t.identity.id for t in store.tombstones.list()] == [deleted_id]
+    seen = store.directory.get(IdentityRef(IdentityKind.PROJECT, created_id))
+    assert seen is not None and seen.source == "notification"
+    assert store.directory.get(IdentityRef(IdentityKind.PROJECT, "*")) is None

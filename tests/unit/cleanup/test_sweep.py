@@ -13,6 +13,7 @@ from reaper.audit.trail import AuditTrail
 from reaper.cleanup import sweep
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import IdentityState
+from reaper.metrics import Metrics
 from reaper.model import IdentityKind, IdentityRef, TombstoneState, Trigger, TriggerSource
 from reaper.planner import build_plan
 from reaper.policy import PolicySet, evaluate
@@ -71,7 +72,7 @@ def test_owners_keystone_does_not_list_and_says_are_gone_are_orphans() -> None:
         (ORPHAN, 2, ("servers:s1", "volumes:v1")),
         (IdentityRef(IdentityKind.USER, "u-gone"), 1, ("volumes:v1",)),
     ]
-    assert [k.identity.id for k in found.known] == ["p-live", "u-live"]
+    assert [k.identity.id for k in found.known] == ["p-live", "u-live", "default"]
 
 
 def test_an_owner_keystone_still_has_or_cannot_answer_for_is_no_orphan() -> None:
@@ -184,3 +185,57 @@ class TestACompletedCleanupWhoseOwnerStillOwnsResources:
         cloud = cloud_with(Keystone(), servers=[obj(id="s-kept", project_id="p-gone")])
         TestTheControllersSweeper().sweeper(store, trail, cloud).sweep_once()
         assert store.tombstones.get(tid).state is TombstoneState.COMPLETE
+
+
+def test_the_controllers_bootstrap_teaches_the_directory_who_is_alive(store: Store) -> None:
+    """Before the first deletion is judged (issue 13, item 10), whether or not sweeps run."""
+    sweep.Bootstrap(store, cloud_with(Keystone()).seams).start()
+    live = store.directory.get(IdentityRef(IdentityKind.PROJECT, "p-live"))
+    assert live is not None and (live.domain_id, live.source) == ("default", "sweep")
+    assert store.directory.get(IdentityRef(IdentityKind.USER, "u-live")) is not None
+    assert store.directory.get(IdentityRef(IdentityKind.DOMAIN, "default")) is not None
+
+
+def test_a_bootstrap_keystone_cannot_answer_does_not_stop_the_controller(store: Store) -> None:
+    cloud = cloud_with(Keystone())
+    cloud.conn.identity.projects = lambda: (_ for _ in ()).throw(ConnectionError("down"))
+    sweep.Bootstrap(store, cloud.seams).start()
+    assert store.directory.get(IdentityRef(IdentityKind.PROJECT, "p-live")) is None
+
+
+class TestASweepFindingTooManyOrphans:
+    """Held for an operator, with an alert: a Keystone saying 404 to all (issue 13, item 7)."""
+
+    def sweeper(self, store: Store, trail: AuditTrail, settings: Settings) -> sweep.Sweeper:
+        cloud = cloud_with(
+            Keystone(),
+            servers=[obj(id="s1", project_id="p-gone"), obj(id="s2", project_id="p-gone-2")],
+        )
+        return sweep.Sweeper(
+            settings, store=store, trail=trail, cloud=cloud.seams, metrics=Metrics()
+        )
+
+    def test_more_than_max_orphans_opens_nothing_alerts_counts_and_audits(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        sweeper = self.sweeper(store, trail, Settings(sweep_max_orphans=1))
+        assert sweeper.sweep_once() == 0
+        assert store.tombstones.list() == []
+        assert sweeper.metrics.sweeps_held._value.get() == 1
+        [record] = [json.loads(r.body) for r in AuditRepository(store.db).records()]
+        assert record["outcome"] == "failure"
+        assert "max_orphans = 1" in record["reason"]["reasonCode"]
+
+    def test_more_than_a_fraction_of_keystones_projects_opens_nothing(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        """Two orphans beside one live project: 200 % of the projects Keystone lists."""
+        sweeper = self.sweeper(store, trail, Settings(sweep_max_orphan_fraction=0.5))
+        assert sweeper.sweep_once() == 0
+        assert store.tombstones.list() == []
+
+    def test_within_the_limits_every_orphan_is_opened(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        settings = Settings(sweep_max_orphans=2, sweep_max_orphan_fraction=0.0)
+        assert self.sweeper(store, trail, settings).sweep_once() == 2

@@ -34,9 +34,11 @@ def conn_answering(answer: Any) -> Any:
 
 
 class TestVerify:
-    def test_404_is_gone(self) -> None:
+    def test_a_404_without_keystones_error_body_is_not_gone(self) -> None:
+        """Keystone's own 404 (and reaper's account found) is gone: test_verify_http."""
         conn = conn_answering(sdk_exc.NotFoundException("no such project"))
-        assert verify(conn, PROJECT) == Verification(PROJECT, IdentityState.GONE)
+        with pytest.raises(VerificationError, match="not Keystone's own answer"):
+            verify(conn, PROJECT)
 
     def test_found_and_disabled_is_disabled_with_name_and_domain(self) -> None:
         found = SimpleNamespace(is_enabled=False, name="web", domain_id="d-1")

@@ -27,6 +27,7 @@ from reaper.model import (
 )
 from reaper.policy import PolicySet
 from reaper.store import Store
+from reaper.store.directory import Known
 
 from .fakes import PROJECT, CountingPlans, FakeCloud, Keystone, server, unreachable
 
@@ -56,7 +57,17 @@ def worker(
     )
 
 
-def notified(store: Store, identity: IdentityRef = PROJECT, *, disabled: bool = False) -> None:
+def notified(
+    store: Store,
+    identity: IdentityRef = PROJECT,
+    *,
+    disabled: bool = False,
+    seen: bool = True,
+    domain: str | None = None,
+) -> None:
+    """A notification for ``identity``, which reaper saw alive earlier (``seen``) in ``domain``."""
+    if seen:
+        store.directory.record([Known(identity, domain)])
     event = f"identity.{identity.kind.value}.{'updated' if disabled else 'deleted'}"
     store.tombstones.record_trigger(
         identity, Trigger(source=TriggerSource.NOTIFICATION, event_type=event, message_id="m-1")

@@ -362,3 +362,29 @@ def test_every_field_of_an_accepted_event_can_be_stored(publisher, metadata, ini
         assert value is None or _storable(value)
     for value in (result.initiator or {}).values():
         assert _storable(value)
+
+
+CREATED = re.compile(r"^identity\.(project|user|domain)\.created$")
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in FILES if CREATED.match(_load(p)["event_type"])], ids=lambda p: p.name
+)
+def test_every_captured_creation_names_an_identity_seen_alive(path: pathlib.Path) -> None:
+    """The directory of identities seen alive learns each (issue 13, item 10)."""
+    record = _load(path)
+    seen = keystone.seen_alive(record["event_type"], record["payload"])
+    assert seen is not None
+    assert seen.id == record["payload"]["resource_info"]
+    assert seen.kind.value == record["event_type"].split(".")[1]
+
+
+@pytest.mark.parametrize("bad_id", ["*", "%", "D825AA5F957540E2B45C7810378C42E6", ""])
+def test_a_creation_of_an_id_keystone_never_makes_teaches_nothing(bad_id: str) -> None:
+    assert keystone.seen_alive("identity.project.created", {"resource_info": bad_id}) is None
+
+
+def test_only_creations_are_seen_alive() -> None:
+    payload = {"resource_info": "d825aa5f957540e2b45c7810378c42e6"}
+    assert keystone.seen_alive("identity.project.deleted", payload) is None
+    assert keystone.seen_alive("identity.role_assignment.created", payload) is None

@@ -1,0 +1,145 @@
+"""Only Keystone's own 404 means "gone": the real ``verify`` against a real local HTTP server.
+
+Issue 13, item 7. The server plays Keystone (version document, token, the
+identity asked about, reaper's own project and user) or something in front
+of it (a web server's 404 page); openstacksdk and keystoneauth talk to it
+over HTTP exactly as they talk to Keystone, and the function deciding is the
+production one.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import openstack.connection
+import pytest
+from keystoneauth1 import session
+from keystoneauth1.identity import v3
+
+from reaper.cleanup.verify import IdentityState, VerificationError, verify
+from reaper.model import IdentityKind, IdentityRef
+
+ASKED = IdentityRef(IdentityKind.PROJECT, "a" * 32)
+OWN_PROJECT, OWN_USER = "b" * 32, "c" * 32
+KEYSTONE_404 = {"error": {"code": 404, "title": "Not Found", "message": "Could not find project"}}
+
+
+class Script:
+    """What the server answers for the asked id, and whether it knows reaper's account."""
+
+    def __init__(self) -> None:
+        self.asked: tuple[int, str, bytes] = (
+            404,
+            "application/json",
+            json.dumps(KEYSTONE_404).encode(),
+        )
+        self.knows_reaper = True
+        self.paths: list[str] = []
+
+
+def handler(script: Script) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def base(self) -> str:
+            return f"http://127.0.0.1:{self.server.server_port}/v3"  # type: ignore[attr-defined]
+
+        def send(self, code: int, body: Any, kind: str = "application/json", **headers: str):
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            catalog = [
+                {
+                    "type": "identity",
+                    "name": "keystone",
+                    "endpoints": [{"interface": "public", "region": "R", "url": self.base()}],
+                }
+            ]
+            token = {
+                "token": {
+                    "expires_at": "2999-01-01T00:00:00.000000Z",
+                    "project": {"id": OWN_PROJECT, "name": "service", "domain": {"id": "d"}},
+                    "user": {"id": OWN_USER, "name": "reaper", "domain": {"id": "d"}},
+                    "roles": [{"id": "r", "name": "admin"}],
+                    "catalog": catalog,
+                    "methods": ["password"],
+                }
+            }
+            self.send(201, token, **{"X-Subject-Token": "tok"})
+
+        def do_GET(self) -> None:
+            script.paths.append(self.path)
+            path = self.path.rstrip("/")
+            if path in ("", "/v3"):
+                link = {"rel": "self", "href": self.base() + "/"}
+                return self.send(
+                    200, {"version": {"id": "v3.14", "status": "stable", "links": [link]}}
+                )
+            if path == f"/v3/projects/{ASKED.id}":
+                code, kind, body = script.asked
+                return self.send(code, body, kind)
+            own = {f"/v3/projects/{OWN_PROJECT}": "project", f"/v3/users/{OWN_USER}": "user"}
+            if path in own and script.knows_reaper:
+                return self.send(200, {own[path]: {"id": path.rsplit("/", 1)[1], "name": "x"}})
+            return self.send(404, KEYSTONE_404)
+
+    return Handler
+
+
+@pytest.fixture
+def script() -> Script:
+    return Script()
+
+
+@pytest.fixture
+def conn(script: Script) -> Iterator[Any]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(script))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    auth = v3.Password(
+        auth_url=f"http://127.0.0.1:{server.server_port}/v3",
+        username="reaper",
+        password="secret",
+        project_id=OWN_PROJECT,
+        user_domain_id="d",
+    )
+    yield openstack.connection.Connection(session=session.Session(auth=auth), region_name="R")
+    server.shutdown()
+    server.server_close()
+
+
+def test_keystones_own_404_with_reapers_account_found_means_gone(conn: Any, script: Script):
+    assert verify(conn, ASKED).state is IdentityState.GONE
+    assert f"/v3/projects/{OWN_PROJECT}" in script.paths
+    assert f"/v3/users/{OWN_USER}" in script.paths
+
+
+def test_a_web_servers_404_page_is_not_gone(conn: Any, script: Script) -> None:
+    script.asked = (404, "text/html", b"<html><body>404 Not Found</body><hr>nginx</html>")
+    with pytest.raises(VerificationError, match="not Keystone's own answer"):
+        verify(conn, ASKED)
+
+
+def test_a_404_with_another_services_error_shape_is_not_gone(conn: Any, script: Script):
+    script.asked = (404, "application/json", json.dumps({"message": "Not Found"}).encode())
+    with pytest.raises(VerificationError, match="not Keystone's own answer"):
+        verify(conn, ASKED)
+
+
+def test_a_keystone_that_does_not_know_reapers_own_account_cannot_say(conn: Any, script: Script):
+    """Restored from an old backup, another region's: its 404 proves nothing."""
+    script.knows_reaper = False
+    with pytest.raises(VerificationError, match="reaper's own project and user"):
+        verify(conn, ASKED)
