@@ -290,7 +290,9 @@ class Plan:
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
         """Rebuild a plan; raises :class:`PlanIntegrityError` if it was altered."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known - {"content_hash"}
+        # ``signature`` signs the hash, so it cannot be part of what is hashed
+        # (reaper.audit.plansig checks it).
+        unknown = set(data) - known - {"content_hash", "signature"}
         if unknown:
             raise PlanIntegrityError(f"unknown plan fields: {', '.join(sorted(unknown))}")
         ident = data["identity"]

@@ -1,7 +1,9 @@
 """``reaper apply``: execute exactly a plan that was shown, and report.
 
 ``reaper apply plan.json`` refuses a plan whose content no longer matches
-its hash, asks Keystone again that the identity is still gone, and asks the
+its hash, or, when ``[audit] signing_key_file`` is set, whose signature by
+that key does not verify or is missing (``--allow-unsigned`` accepts an
+unsigned one), asks Keystone again that the identity is still gone, and asks the
 operator to type the identity's id (unless ``--yes``). Just before the
 first step, one fresh discovery re-checks every step at once: a resource
 already gone is not touched again, one that changed owner or became
@@ -32,6 +34,7 @@ from typing import Any
 from cliff.lister import Lister
 
 from reaper import cloud
+from reaper.audit import keys, plansig
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup import discover, lease
 from reaper.cleanup.execute import execute_plan
@@ -132,6 +135,12 @@ class ApplyCommand(Lister):
         )
         parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
         parser.add_argument(
+            "--allow-unsigned",
+            action="store_true",
+            help="Apply a plan file that has no signature although [audit] signing_key_file "
+            "is set (its content hash is still checked).",
+        )
+        parser.add_argument(
             "--approve", action="store_true", help="Release a plan held by a blast-radius limit."
         )
         parser.add_argument(
@@ -162,7 +171,11 @@ class ApplyCommand(Lister):
                 "give exactly one of PLAN, --project/--user/--domain, or --due", exitcodes.ERROR
             )
         identity = None
-        if not (args.plan_file or args.due):
+        loaded = None
+        if args.plan_file:
+            # Before any connection: a forged or edited plan is refused as it is.
+            loaded = self._load(args.plan_file, conf, args.allow_unsigned)
+        elif not args.due:
             try:
                 identity = identity_from(args, conf)
             except ValueError as exc:
@@ -175,8 +188,8 @@ class ApplyCommand(Lister):
         trail = AuditTrail.from_conf(store, conf)
         if args.due:
             return self._due(seams, settings, store, trail, policies, args)
-        if args.plan_file:
-            plan = self._load(args.plan_file)
+        if loaded is not None:
+            plan = loaded
             self._reverify(seams, plan, args)
         else:
             assert identity is not None
@@ -297,15 +310,27 @@ class ApplyCommand(Lister):
                 exitcodes.REFUSED,
             ) from exc
 
-    def _load(self, path: str) -> Plan:
+    def _load(self, path: str, conf: Any, allow_unsigned: bool) -> Plan:
+        """The plan in ``path``, if its hash matches and its signature verifies."""
         try:
             with open(path, encoding="utf-8") if path != "-" else sys.stdin as f:
                 data = json.load(f)
-            return Plan.from_dict(data)
+            plan = Plan.from_dict(data)
         except PlanIntegrityError as exc:
             raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise _Stop(f"error: cannot read plan {path}: {exc}", exitcodes.ERROR) from exc
+        key_file = conf.audit.signing_key_file
+        try:
+            public_key = keys.load_public_key(key_file) if key_file else None
+            warning = plansig.check(data, public_key, allow_unsigned=allow_unsigned)
+        except keys.SigningKeyError as exc:
+            raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
+        except plansig.PlanSignatureError as exc:
+            raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
+        if warning:
+            self.app.stderr.write(warning + "\n")
+        return plan
 
     def _reverify(self, seams: Cloud, plan: Plan, args: argparse.Namespace) -> None:
         try:

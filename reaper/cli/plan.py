@@ -20,6 +20,7 @@ from typing import Any
 from cliff.lister import Lister
 
 from reaper import cloud
+from reaper.audit import keys, plansig
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup.operator import plan_for_operator
 from reaper.cleanup.seams import Cloud
@@ -152,7 +153,8 @@ class PlanCommand(Lister):
             "-o",
             "--output",
             metavar="FILE",
-            help="Save the plan (content-hashed JSON) for `reaper apply`; '-' for stdout.",
+            help="Save the plan (content-hashed JSON, signed with the audit signing key when one "
+            "is configured) for `reaper apply`; '-' for stdout.",
         )
         return parser
 
@@ -190,7 +192,7 @@ class PlanCommand(Lister):
         plan = planned.plan
         self._plan = plan
         if parsed_args.output:
-            write_plan(plan, parsed_args.output, self.app)
+            write_plan(plan, parsed_args.output, self.app, signer=trail.signer)
         counter = cloud.counter_of(conn)
         self.app.stderr.write(f"{counter.total} read-only requests ({counter.mutating} mutating)\n")
         if plan.held:
@@ -227,9 +229,22 @@ class PlanCommand(Lister):
         return self._status
 
 
-def write_plan(plan: Plan, output: str, app: Any) -> None:
-    """The content-hashed JSON ``reaper apply`` takes, to a file or (``-``) stdout."""
-    text = json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n"
+def configured_signer(conf: Any) -> keys.Signer | None:
+    """The ``[audit] signing_key_file`` key that signs plan files, if one is set."""
+    path = conf.audit.signing_key_file
+    return keys.load_signer(path) if path else None
+
+
+def write_plan(plan: Plan, output: str, app: Any, *, signer: keys.Signer | None = None) -> None:
+    """The content-hashed JSON ``reaper apply`` takes, to a file or (``-``) stdout.
+
+    Signed with ``signer`` (the ``[audit] signing_key_file`` key) when there is
+    one: ``apply`` then refuses any edit of the file, rehashed or not.
+    """
+    data = plan.to_dict()
+    if signer is not None:
+        data = plansig.sign(data, signer)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if output == "-":
         app.stdout.write(text)
         app.stdout.flush()

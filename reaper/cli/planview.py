@@ -18,7 +18,7 @@ import prettytable
 from cliff.lister import Lister
 
 from reaper.cli import exitcodes
-from reaper.cli.plan import COLUMNS, rows, summary, write_plan
+from reaper.cli.plan import COLUMNS, configured_signer, rows, summary, write_plan
 from reaper.model import Plan
 from reaper.store import NotFound
 
@@ -95,7 +95,7 @@ class PlanShow(Lister):
             store.close()
         self._plan = plan
         if parsed_args.output:
-            write_plan(plan, parsed_args.output, self.app)
+            write_plan(plan, parsed_args.output, self.app, signer=configured_signer(self.app.conf))
         return COLUMNS, rows(plan)
 
     def produce_output(self, parsed_args: argparse.Namespace, column_names, data) -> int:  # type: ignore[no-untyped-def]

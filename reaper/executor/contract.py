@@ -66,6 +66,9 @@ class Precheck(str, enum.Enum):
     OWNER_CHANGED = "owner_changed"
     #: Protected since the plan was made (a keep tag appeared): never touch it.
     PROTECTED = "protected"
+    #: Not listed, and its service's listing failed: nothing says whose it is now, so it
+    #: does not run (blocked, tried again on the next run).
+    UNCHECKED = "unchecked"
 
 
 @dataclasses.dataclass(frozen=True)

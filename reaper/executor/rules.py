@@ -61,6 +61,10 @@ def before_running(
         return Outcome(sid, OutcomeStatus.SKIPPED, "no longer owned by the deleted identity")
     if check is Precheck.PROTECTED:
         return Outcome(sid, OutcomeStatus.SKIPPED, "protected since the plan was made")
+    if check is Precheck.UNCHECKED:
+        return Outcome(
+            sid, OutcomeStatus.BLOCKED, "not re-checked: its service's listing failed just now"
+        )
     return None
 
 

@@ -25,7 +25,16 @@ import sqlalchemy
 
 from reaper import sealing
 from reaper.actions.quarantine import QUARANTINE_TAG
-from reaper.model import IdentityKind, IdentityRef, Plan, Trigger, TriggerSource
+from reaper.audit import plansig
+from reaper.model import (
+    IdentityKind,
+    IdentityRef,
+    Plan,
+    ResourceRef,
+    Step,
+    Trigger,
+    TriggerSource,
+)
 from tests.faultproxy import KINDS, FaultProxy, Faults, Rule, Seen
 from tests.functional.reaping import (
     Operator,
@@ -267,6 +276,67 @@ def test_a_plan_edited_after_it_was_shown_is_refused_and_nothing_is_touched(
 
     assert run.code == 4, run
     assert "edited after it was shown" in run.err
+    assert fault_proxy.mutations() == []
+
+
+def forged_quota_plan(deleted: Deleted, project_id: str, path: Path, *, signed: bool) -> Path:
+    """The deleted tenant's plan cut to one quota step for ``project_id``, rehashed.
+
+    What someone who can write the plan file does: the hash is right, and the
+    signature (kept when ``signed``) is the one ``reaper plan`` made.
+    """
+    data = json.loads(deleted.plan_file.read_text())
+    shown = Plan.from_dict(data)
+    quota = ResourceRef("compute.quota", project_id)
+    forged = dataclasses.replace(
+        shown,
+        resources=(),
+        decisions=(),
+        steps=(Step(f"delete:{quota.type}:{quota.id}", "delete", quota),),
+    ).to_dict()
+    if signed:
+        forged[plansig.FIELD] = data[plansig.FIELD]
+    path.write_text(json.dumps(forged))
+    return path
+
+
+def test_an_edited_plan_with_a_recomputed_hash_is_refused_by_its_signature(
+    doomed: Deleted, live: Live, operator: Operator, fault_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    forged = forged_quota_plan(doomed, live.tenant.project_id, tmp_path / "f.json", signed=True)
+    fault_proxy.clear()
+
+    run = operator("apply", str(forged), "--yes")
+
+    assert run.code == 4, run
+    assert "refused: the plan's signature does not verify" in run.err
+    assert fault_proxy.mutations() == []
+
+
+def test_an_unsigned_plan_is_refused_while_the_audit_key_is_configured(
+    doomed: Deleted, live: Live, operator: Operator, fault_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    forged = forged_quota_plan(doomed, live.tenant.project_id, tmp_path / "u.json", signed=False)
+    fault_proxy.clear()
+
+    run = operator("apply", str(forged), "--yes")
+
+    assert run.code == 4, run
+    assert "--allow-unsigned" in run.err
+    assert fault_proxy.mutations() == []
+
+
+def test_a_quota_step_naming_a_live_project_never_runs_even_when_let_through(
+    doomed: Deleted, live: Live, operator: Operator, fault_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """Past the signature (``--allow-unsigned``), the fresh re-check still stops it."""
+    forged = forged_quota_plan(doomed, live.tenant.project_id, tmp_path / "q.json", signed=False)
+    fault_proxy.clear()
+
+    run = operator("apply", str(forged), "--yes", "--allow-unsigned", "-f", "json")
+
+    assert [row["Status"] for row in run.json()] == ["skipped"], run
+    assert mutations_touching(fault_proxy.seen(), {live.tenant.project_id}) == []
     assert fault_proxy.mutations() == []
 
 

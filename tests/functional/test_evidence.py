@@ -13,6 +13,7 @@ it, each resource must have exactly one evidence copy.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +115,9 @@ def world(
     policy.write_text(POLICY)
     first_host = Operator(home / "first", fault_proxy, testbed, executor=EXECUTOR)
     second_host = Operator(home / "second", fault_proxy, testbed, executor=EXECUTOR)
+    # One deployment, one audit signing key: the second host verifies the first's plan.
+    for name in ("audit.pem", "audit.pem.pub"):
+        shutil.copyfile(home / "first" / "keys" / name, home / "second" / "keys" / name)
     delete_identity(testbed_admin, tenant)
     planned, plan_file = first_host.plan("project", tenant.project_id, policy=policy)
     assert planned.code == 0, planned

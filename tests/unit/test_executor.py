@@ -338,6 +338,21 @@ def test_prechecks_spare_requests_and_fail_closed() -> None:
     assert sum(runner.calls.values()) == 0
 
 
+def test_a_step_that_could_not_be_rechecked_is_blocked_and_never_sent() -> None:
+    """Its service's listing failed just before the run: nothing says whose it is now."""
+    unchecked = step("compute.server", "s1")
+    after = step("network.port", "p1", unchecked.id)
+    runner = Script(precheck={unchecked.id: Precheck.UNCHECKED})
+
+    report, _ = run(plan_of(unchecked, after), runner)
+
+    assert report.outcomes[unchecked.id].status is OutcomeStatus.BLOCKED
+    assert "not re-checked" in report.outcomes[unchecked.id].reason
+    assert report.outcomes[after.id].status is OutcomeStatus.BLOCKED
+    assert sum(runner.calls.values()) == 0
+    assert not report.succeeded
+
+
 def test_every_step_gets_exactly_one_final_word() -> None:
     steps = [step("compute.server", f"s{i}") for i in range(5)]
     steps += [step("network.port", f"p{i}", steps[i].id) for i in range(5)]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from reaper.cleanup import recheck
 from reaper.cleanup.settings import Settings
+from reaper.cleanup.verify import IdentityState
 from reaper.executor import Precheck
 from reaper.inventory.base import Finding, Scope
 from reaper.inventory.discover import Inventory
-from reaper.model import Decision, Plan, ResourceRef, Step, Verdict
+from reaper.model import Decision, Plan, Resource, ResourceRef, Step, Verdict
 from reaper.policy import PolicySet
 
 from .fakes import PROJECT, FakeCloud, server
@@ -49,16 +52,88 @@ def test_each_step_is_judged_against_what_is_listed_now() -> None:
     }
 
 
-def test_an_incomplete_answer_never_says_gone() -> None:
+def test_an_incomplete_answer_never_says_gone_and_its_unlisted_steps_do_not_run() -> None:
+    """Nothing says whose an unlisted resource is now: it cannot be re-checked."""
     fresh = inventory(Finding("compute", errors=("503 from Nova",)))
     assert recheck.precheck([delete("s1")], fresh, []) == {
+        ResourceRef("compute.server", "s1"): Precheck.UNCHECKED
+    }
+
+
+def test_a_failed_cross_reference_listing_leaves_its_service_unchecked() -> None:
+    fresh = inventory(Finding("compute.references", errors=("503 from Nova",)))
+    assert recheck.precheck([delete("s1")], fresh, []) == {
+        ResourceRef("compute.server", "s1"): Precheck.UNCHECKED
+    }
+
+
+def test_a_step_listed_by_an_otherwise_failed_service_is_still_judged() -> None:
+    fresh = inventory(Finding("compute", resources=(server("s1"),), errors=("one page 503",)))
+    assert recheck.precheck([delete("s1")], fresh, acting("s1")) == {
         ResourceRef("compute.server", "s1"): Precheck.PRESENT
     }
 
 
-def test_quotas_always_exist() -> None:
-    quota = delete(PROJECT.id, "compute.quota")
-    assert recheck.precheck([quota], inventory(), []) == {quota.resource: Precheck.PRESENT}
+def quota(project: str, rtype: str = "compute.quota") -> Resource:
+    return Resource(type=rtype, id=project, project_id=project, attributes={"project_id": project})
+
+
+def test_the_owners_quota_runs_when_listed_and_keystone_says_the_project_is_gone() -> None:
+    step = delete(PROJECT.id, "compute.quota")
+    fresh = inventory(Finding("compute", resources=(quota(PROJECT.id),)))
+    decisions = [Decision(step.resource, Verdict.ACT)]
+
+    checked = recheck.precheck([step], fresh, decisions, projects_alive={PROJECT.id: False})
+
+    assert checked == {step.resource: Precheck.PRESENT}
+
+
+def test_a_quota_step_naming_another_project_never_runs() -> None:
+    """An edited plan's quota step for a live project: not the plan owner's, not run."""
+    foreign = delete("p-live", "compute.quota")
+    fresh = inventory(Finding("compute", resources=(quota(PROJECT.id),)))
+
+    checked = recheck.precheck([foreign], fresh, [], projects_alive={"p-live": False})
+
+    assert checked == {foreign.resource: Precheck.OWNER_CHANGED}
+
+
+@pytest.mark.parametrize(
+    ("alive", "expected"),
+    [(True, Precheck.OWNER_CHANGED), (None, Precheck.UNCHECKED)],
+    ids=["keystone-knows-it", "keystone-did-not-answer"],
+)
+def test_a_quota_step_of_a_project_keystone_knows_or_cannot_say_never_runs(
+    alive: bool | None, expected: Precheck
+) -> None:
+    step = delete(PROJECT.id, "network.quota")
+    fresh = inventory(Finding("network", resources=(quota(PROJECT.id, "network.quota"),)))
+    decisions = [Decision(step.resource, Verdict.ACT)]
+
+    checked = recheck.precheck([step], fresh, decisions, projects_alive={PROJECT.id: alive})
+
+    assert checked == {step.resource: expected}
+
+
+def test_a_quota_step_whose_service_listing_failed_does_not_run() -> None:
+    step = delete(PROJECT.id, "block_storage.quota")
+    fresh = inventory(Finding("block_storage", errors=("503 from Cinder",)))
+
+    checked = recheck.precheck([step], fresh, [], projects_alive={PROJECT.id: False})
+
+    assert checked == {step.resource: Precheck.UNCHECKED}
+
+
+def test_the_prechecker_asks_keystone_about_each_quota_project(
+    cloud: FakeCloud, policies: PolicySet
+) -> None:
+    cloud.keystone.answers[PROJECT] = IdentityState.ENABLED  # restored since the plan
+    plan = Plan(identity=PROJECT, created_at=T0, trigger="identity.project.deleted")
+    check = recheck.prechecker(cloud.seams(), plan, policies, Settings(), Scope.of(PROJECT))
+    step = delete(PROJECT.id, "compute.quota")
+
+    assert check([step], {}) == {step.resource: Precheck.OWNER_CHANGED}
+    assert cloud.keystone.asked == [PROJECT]
 
 
 def test_the_prechecker_discovers_the_scope_and_applies_the_settings_protection(
