@@ -33,6 +33,12 @@ What an operator alerts on:
     Alert on any increase; ``reaper sweep`` lists them, ``reaper sweep
     --open --approve`` opens them after review.
 
+``reaper_reclaimed_total{resource}``
+    What cleanups gave back, as the services account for it: Placement's
+    ``placement.VCPU``, ``placement.MEMORY_MB``, ``placement.DISK_GB`` and the
+    quota usages (``block_storage.gigabytes``, ``network.floatingip``...),
+    summed over every project reaper cleaned up (``reaper/reclaim.py``).
+
 ``reaper_listener_dead_letter``
     0 when the pool queue predates dead-lettering: run ``reaper queue declare``.
 """
@@ -101,6 +107,12 @@ class Metrics:
             "Sweeps that found more orphaned owners than [sweep] allows and opened nothing.",
             registry=self.registry,
         )
+        self.reclaimed_total = Counter(
+            "reaper_reclaimed",
+            "Usage given back by cleanups (before minus after), by service.resource.",
+            ["resource"],
+            registry=self.registry,
+        )
         for reason in Reason:  # served as 0 from the start, so rates and alerts see them
             self.keystone_failures.labels(reason=reason.value)
         self._state_counts: Callable[[], Mapping[str, int]] = dict
@@ -134,6 +146,12 @@ class Metrics:
 
     def keystone_failure(self, reason: str) -> None:
         self.keystone_failures.labels(reason=str(getattr(reason, "value", reason))).inc()
+
+    def reclaimed(self, amounts: Mapping[str, float]) -> None:
+        """Add what a run gave back (only what grew: a counter never goes down)."""
+        for resource, amount in amounts.items():
+            if amount > 0:
+                self.reclaimed_total.labels(resource=resource).inc(amount)
 
     def tombstone_moved(self, state: TombstoneState) -> None:
         self.transitions.labels(state=state.value).inc()

@@ -141,6 +141,7 @@ TYPE_RANK: Mapping[str, int] = {
     "compute.server": 20,
     "compute.volume_attachment": 25,
     "compute.server_group": 27,
+    "placement.allocation": 29,
     "compute.keypair": 28,
     "block_storage.snapshot": 30,
     "block_storage.backup": 32,

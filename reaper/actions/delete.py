@@ -17,6 +17,8 @@ Service particulars, each learnt on a real cloud:
   cleared first;
 * Nova answers 400 to GET/PUT of a deleted project's quotas but accepts
   DELETE, which restores the defaults; Cinder and Neutron likewise;
+* an allocation that outlived its server is removed from Placement by its
+  consumer (``DELETE /allocations/{consumer}``), synchronously;
 * a keypair is addressed by the name and its user, at a pinned microversion
   (``reaper.inventory.keypairs``): a Nova that would ignore the user refuses.
 """
@@ -37,7 +39,7 @@ from reaper.actions import (
 )
 from reaper.actions.base import Action, StepKey
 from reaper.executor import Attempt, Result
-from reaper.inventory import keypairs
+from reaper.inventory import keypairs, placement
 from reaper.model import Resource
 
 Deleter = Callable[[Any, Resource], Result]
@@ -129,6 +131,7 @@ DELETERS: Mapping[str, Deleter] = {
         lambda: c.network.delete_rbac_policy(r.id, ignore_missing=False)
     ),
     "network.quota": lambda c, r: _sync(lambda: c.network.delete_quota(r.id, ignore_missing=False)),
+    "placement.allocation": lambda c, r: Result.DONE if placement.delete(c, r.id) else Result.GONE,
     "image.image": lambda c, r: _sync(lambda: c.image.delete_image(r.id, ignore_missing=False)),
     "image.member": lambda c, r: _sync(
         lambda: c.image.remove_member(

@@ -18,6 +18,7 @@ from reaper.cleanup.verify import IdentityCheck, verify
 from reaper.executor import Runner
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory, discover
+from reaper.reclaim import Usage, measure
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Cloud:
     runner: Callable[[Prechecker | None, str], Runner]
     #: The connection behind the seams, when there is one (request counts, the sweep).
     conn: Any = None
+    #: A project's usages as the services account for them (``None``: not measured).
+    usage: Callable[[str], Usage] | None = None
 
     @classmethod
     def of(cls, conn: Any) -> Cloud:
@@ -42,4 +45,5 @@ class Cloud:
                 conn, prechecker=prechecker, plan_hash=plan_hash
             ),
             conn=conn,
+            usage=functools.partial(measure, conn),
         )

@@ -47,7 +47,7 @@ from typing import Any
 
 from reaper import log
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import coverage, known, lifecycle, settle
+from reaper.cleanup import coverage, known, lifecycle, reclaim, settle
 from reaper.cleanup.execute import execute_plan
 from reaper.cleanup.lease import Heartbeat
 from reaper.cleanup.plan import make_plan
@@ -249,6 +249,7 @@ class Worker:
         self, tombstone: Tombstone, plan: Plan, cloud: Cloud, policies: PolicySet, *, fresh: bool
     ) -> Tombstone:
         executing = self._move(tombstone, TombstoneState.EXECUTING)
+        reclaim.before(cloud, self.store, executing)
         report = execute_plan(
             cloud,
             plan,
@@ -262,9 +263,12 @@ class Worker:
             recheck_first=not fresh,
             stop=self._halt(),
         )
-        return self._settle(executing, plan, report)
+        return self._settle(executing, plan, report, cloud)
 
-    def _settle(self, tombstone: Tombstone, plan: Plan, report: Report) -> Tombstone:
+    def _settle(self, tombstone: Tombstone, plan: Plan, report: Report, cloud: Cloud) -> Tombstone:
+        if not report.interrupted:
+            # Measured before the move, so that a settled tombstone has its figures.
+            reclaim.after(cloud, self.store, self.trail, tombstone, metrics=self.metrics)
         to, changes = settle.after_run(report, plan, attempts=tombstone.attempts, now=utcnow())
         result = self._move(tombstone, to, **changes)
         if to is TombstoneState.HELD:

@@ -10,6 +10,7 @@ from typing import Any
 from cliff.lister import Lister
 from cliff.show import ShowOne
 
+from reaper import reclaim
 from reaper.audit.record import AuditAction, AuditOutcome, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.cli import exitcodes
@@ -100,13 +101,14 @@ class TombstoneShow(ShowOne):
         counts: dict[str, int] = {}
         for outcome in outcomes.values():
             counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
-        names = (*COLUMNS, "Plan", "Step outcomes", "Claimed by", "Triggers")
+        names = (*COLUMNS, "Plan", "Step outcomes", "Claimed by", "Triggers", "Reclaimed")
         values = (
             *_row(t),
             t.plan_hash or "",
             ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
             t.claimed_by or "",
             triggers,
+            _reclaimed(store, t.id),
         )
         return names, values
 
@@ -127,6 +129,17 @@ class TombstoneShow(ShowOne):
     def run(self, parsed_args: argparse.Namespace) -> int:
         super().run(parsed_args)
         return self._status
+
+
+def _reclaimed(store: Store, tombstone_id: str) -> str:
+    """What the project's cleanup gave back, as the services measured it (non-zero only)."""
+    record = store.reclaim.get(tombstone_id)
+    if record is None or record.after is None:
+        return ""
+    before, after = reclaim.Usage.from_dict(record.before), reclaim.Usage.from_dict(record.after)
+    lines = [f"{name} {value}" for name, value in reclaim.reclaimed(before, after).items() if value]
+    lines += [f"{service}: not measured ({why})" for service, why in after.unavailable.items()]
+    return "\n".join(lines) or "nothing measurable"
 
 
 class Approve(ShowOne):

@@ -18,11 +18,12 @@ reading it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from openstack.compute.v2 import keypair, server, server_group
 
-from reaper.inventory import keypairs
+from reaper.inventory import keypairs, placement
 from reaper.inventory.base import (
     Collector,
     Finding,
@@ -68,7 +69,7 @@ QUOTA = ResourceType(
 
 class ComputeInventory(Handler):
     service_type = "compute"
-    types = (SERVER, VOLUME_ATTACHMENT, SERVER_GROUP, KEYPAIR, QUOTA)
+    types = (SERVER, VOLUME_ATTACHMENT, SERVER_GROUP, KEYPAIR, QUOTA, placement.ALLOCATION)
 
     def discover(self, conn: Any, scope: Scope) -> Finding:
         compute = conn.compute
@@ -132,7 +133,20 @@ class ComputeInventory(Handler):
         if scope.identity.kind is not IdentityKind.USER:
             for pid in sorted(scope.project_ids):
                 found.add(QUOTA, quota_resource(QUOTA, pid))
+            if placement.in_catalog(conn):
+                self._add_orphaned_allocations(conn, scope, servers.values(), found)
         return found.finding()
+
+    @staticmethod
+    def _add_orphaned_allocations(
+        conn: Any, scope: Scope, servers: Iterable[Any], found: Collector
+    ) -> None:
+        for pid in sorted(scope.project_ids):
+            mine = [s for s in servers if s.project_id == pid]
+            orphaned, errors = placement.orphans(conn, pid, mine)
+            found.errors.extend(errors)
+            for resource in orphaned:
+                found.add(placement.ALLOCATION, resource)
 
     @staticmethod
     def _add_server(

@@ -40,6 +40,7 @@ from reaper.store.errors import (
     StoreUnavailable,
 )
 from reaper.store.plans import FINAL_STEP_STATUSES, DeferredStep, PlanRepository
+from reaper.store.reclaim import ReclaimRecord, ReclaimRepository
 from reaper.store.tombstones import CLAIMABLE, Claim, TombstoneRepository, TriggerResult
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ __all__ = [
     "DeferredStep",
     "Known",
     "NotFound",
+    "ReclaimRecord",
     "SchemaError",
     "StateConflict",
     "StepAlreadyFinal",
@@ -73,6 +75,7 @@ class Store:
         self.tombstones = TombstoneRepository(db)
         self.plans = PlanRepository(db)
         self.directory = DirectoryRepository(db)
+        self.reclaim = ReclaimRepository(db)
 
     @classmethod
     def open(

@@ -193,5 +193,20 @@ identities = Table(
     **MYSQL_TABLE_OPTIONS,
 )
 
+#: What a tombstone's project held before reaper first acted and after its
+#: latest run, as the services account for it (``reaper/reclaim.py``): canonical
+#: JSON of the figures and of what could not be read. ``before`` is written once,
+#: so a retried or reopened cleanup reports everything it reclaimed.
+reclaim = Table(
+    "reclaim",
+    metadata,
+    Column("tombstone_id", String(36), ForeignKey("tombstones.id"), primary_key=True),
+    Column("before", LongText, nullable=False),
+    Column("before_at", UTCDateTime(), nullable=False),
+    Column("after", LongText, nullable=True),
+    Column("after_at", UTCDateTime(), nullable=True),
+    **MYSQL_TABLE_OPTIONS,
+)
+
 #: The only row of ``audit_chain_head``.
 CHAIN_HEAD_ID = 1

@@ -41,6 +41,7 @@ FLOORS: dict[str, int] = {
     "reaper.inventory": 2,
     "reaper.policy": 2,
     "reaper.planner": 2,
+    "reaper.reclaim": 2,
     "reaper.attachments": 2,
     "reaper.executor": 2,
     "reaper.actions": 2,

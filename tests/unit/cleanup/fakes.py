@@ -123,6 +123,8 @@ class FakeCloud:
     runners: list[Runner] = dataclasses.field(default_factory=list)
     plan_hashes: list[str] = dataclasses.field(default_factory=list)
     conn: Any = None
+    #: A project's usage as the services would report it (None: not measured).
+    usage: Any = None
 
     def runner(self, prechecker: Prechecker | None, plan_hash: str) -> Runner:
         made = Runner(prechecker, self.results)
@@ -136,7 +138,11 @@ class FakeCloud:
 
     def seams(self) -> Cloud:
         return Cloud(
-            keystone=self.keystone, inventory=self.inventory, runner=self.runner, conn=self.conn
+            keystone=self.keystone,
+            inventory=self.inventory,
+            runner=self.runner,
+            conn=self.conn,
+            usage=self.usage,
         )
 
 

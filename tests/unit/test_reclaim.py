@@ -1,0 +1,106 @@
+"""Reading a project's usage: each service's own accounting, named, never guessed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reaper import reclaim
+from reaper.reclaim import Usage
+
+
+class Answer:
+    def __init__(self, status: int, body: Any = None, headers: dict | None = None) -> None:
+        self.status_code, self.body, self.headers = status, body, headers or {}
+        self.text = str(body)
+        self.url = "http://cloud"
+        self.reason = "scripted"
+
+    def json(self) -> Any:
+        return self.body
+
+
+class Proxy:
+    def __init__(self, answers: dict[str, Answer]) -> None:
+        self.answers = answers
+        self.asked: list[tuple[str, str | None]] = []
+
+    def get(self, path: str, microversion: str | None = None) -> Answer:
+        self.asked.append((path, microversion))
+        return self.answers[path]
+
+
+class Conn:
+    def __init__(self, services: dict[str, Proxy]) -> None:
+        self.services = services
+        for name, proxy in services.items():
+            setattr(self, name.replace("-", "_"), proxy)
+
+    def has_service(self, service_type: str) -> bool:
+        return service_type in self.services
+
+
+def test_placement_and_quota_usages_are_figures_named_by_service() -> None:
+    conn = Conn(
+        {
+            "placement": Proxy(
+                {"/usages?project_id=p1": Answer(200, {"usages": {"VCPU": 2, "MEMORY_MB": 256}})}
+            ),
+            "block-storage": Proxy(
+                {
+                    "/os-quota-sets/p1?usage=true": Answer(
+                        200,
+                        {
+                            "quota_set": {
+                                "id": "p1",
+                                "gigabytes": {"in_use": 3, "limit": 1000, "reserved": 0},
+                            }
+                        },
+                    )
+                }
+            ),
+            "network": Proxy(
+                {
+                    "/quotas/p1/details.json": Answer(
+                        200, {"quota": {"floatingip": {"used": 1, "limit": 50, "reserved": 0}}}
+                    )
+                }
+            ),
+        }
+    )
+
+    usage = reclaim.measure(conn, "p1")
+
+    assert usage.figures == {
+        "placement.DISK_GB": 0,
+        "placement.MEMORY_MB": 256,
+        "placement.VCPU": 2,
+        "block_storage.gigabytes": 3,
+        "network.floatingip": 1,
+    }
+    assert usage.unavailable == {}
+    assert conn.services["placement"].asked == [("/usages?project_id=p1", "1.9")]
+
+
+def test_a_service_that_refuses_is_named_with_why_not_counted_as_zero() -> None:
+    conn = Conn({"compute": Proxy({"/os-quota-sets/p1/detail": Answer(400, {"badRequest": "no"})})})
+
+    usage = reclaim.measure(conn, "p1")
+
+    assert usage.figures == {}
+    assert set(usage.unavailable) == {"compute"}
+
+
+def test_reclaimed_is_before_minus_after_for_figures_read_both_times() -> None:
+    before = Usage({"placement.VCPU": 3, "block_storage.gigabytes": 5, "network.port": 2})
+    after = Usage({"placement.VCPU": 0, "block_storage.gigabytes": 6})
+
+    amounts = reclaim.reclaimed(before, after)
+
+    assert amounts == {"block_storage.gigabytes": -1, "placement.VCPU": 3}
+    assert reclaim.summary(amounts) == "block_storage.gigabytes -1, placement.VCPU 3"
+
+
+def test_usage_survives_the_store_round_trip() -> None:
+    usage = Usage({"placement.VCPU": 1}, {"compute": "refused"})
+
+    assert Usage.from_dict(usage.to_dict()) == usage
