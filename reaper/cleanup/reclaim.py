@@ -66,7 +66,11 @@ def after(
         return None
     assert cloud.usage is not None
     try:
-        now = settled(lambda: cloud.usage(tombstone.identity.id), sleep)  # type: ignore[misc]
+        reading = settled(lambda: cloud.usage(tombstone.identity.id), sleep)  # type: ignore[misc]
+        kept = store.reclaim.get(tombstone.id)
+        if kept is None:
+            return None
+        now = carried(reading, Usage.from_dict(kept.after) if kept.after else None)
         previous = store.reclaim.record_after(tombstone.id, now.to_dict())
         if previous is None:
             return None
@@ -94,6 +98,18 @@ def after(
     if metrics is not None:
         metrics.reclaimed({name: amounts[name] - counted.get(name, 0) for name in amounts})
     return amounts
+
+
+def carried(reading: Usage, previous: Usage | None) -> Usage:
+    """``reading``, with the figures it could not read taken from the previous one.
+
+    A service that failed to answer this time must not make what it gave
+    back before look unmeasured: the counter would count it again when it
+    answers next time.
+    """
+    if previous is None:
+        return reading
+    return Usage({**previous.figures, **reading.figures}, reading.unavailable)
 
 
 def settled(read: Callable[[], Usage], sleep: Callable[[float], None]) -> Usage:

@@ -131,6 +131,15 @@ def test_a_deleted_tenant_reports_exactly_what_placement_and_the_quotas_gave_bac
         audited
         and {k: audited[-1]["reaper"]["extra"]["reclaimed"][k] for k in EXPECTED} == EXPECTED
     )
+    trail = [
+        (
+            r["reaper"].get("tombstone_id"),
+            r["action"],
+            r.get("reason", {}).get("reasonCode", "")[:150],
+        )
+        for r in reaper.audit()
+        if r["action"] != "evaluate"
+    ]
     for name, amount in EXPECTED.items():
-        assert reaper.metric("reaper_reclaimed_total", resource=name) == amount
+        assert reaper.metric("reaper_reclaimed_total", resource=name) == amount, trail
     assert reaper.terminate() == 0

@@ -127,6 +127,26 @@ def test_a_retried_cleanup_keeps_the_first_reading_and_counts_each_amount_once(
     ] == [2, 3]
 
 
+def test_a_service_that_fails_on_a_later_reading_is_not_counted_twice(
+    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet, monkeypatch
+) -> None:
+    monkeypatch.setattr(reclaim.time, "sleep", lambda _: None)
+    cloud.inventory.resources = [server("s1"), server("s2")]
+    no_placement = {"block_storage.gigabytes": 0}
+    # before; after the failed run; placement down on the next; back on the last.
+    cloud.usage = ScriptedUsage(FULL, EMPTY, EMPTY, no_placement, no_placement, EMPTY)
+    cloud.results["delete:compute.server:s2"] = RuntimeError("Nova said no")
+    notified(store)
+    metrics = Metrics()
+
+    for _ in range(3):
+        done = run(store, trail, cloud, policies, metrics)
+        store.tombstones.transition(done.id, TombstoneState.PARTIAL, next_attempt_at=None)
+
+    assert counter(metrics, "placement.VCPU") == 3
+    assert store.reclaim.get(done.id).after["figures"] == EMPTY
+
+
 def test_users_are_not_measured_and_a_cloud_without_the_seam_is_not_either(
     store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
 ) -> None:
