@@ -11,7 +11,9 @@ tombstones of their own), so only project tombstones are measured.
 Services release usage a moment after their resource disappears (Nova
 frees a server's Placement allocation after the server is gone; Cinder
 commits a volume's quota after it is destroyed), so the ``after`` reading
-is repeated until two agree, for a few seconds at most.
+is repeated until two agree, for a few seconds at most; a reading where
+nothing of those services is left (the usual end of a cleanup) is final at
+once, since zero cannot fall further.
 
 A measurement never fails a cleanup: what could not be read is named in
 the figures, and a store or audit error here is logged, not raised.
@@ -35,6 +37,8 @@ LOG = log.get(__name__)
 
 #: Readings of ``after``, one second apart, until two agree.
 SETTLE_READINGS = 5
+#: Services that free usage a moment after the resource is gone.
+RELEASED_LATER = ("placement.", "block_storage.", "shared_file_system.")
 
 
 def measured(tombstone: Tombstone, cloud: Cloud) -> bool:
@@ -115,6 +119,8 @@ def carried(reading: Usage, previous: Usage | None) -> Usage:
 def settled(read: Callable[[], Usage], sleep: Callable[[float], None]) -> Usage:
     """The first reading that the next one repeats (or the last of a few)."""
     last = read()
+    if not any(v for name, v in last.figures.items() if name.startswith(RELEASED_LATER)):
+        return last
     for _ in range(SETTLE_READINGS - 1):
         sleep(1.0)
         again = read()

@@ -18,7 +18,7 @@ from reaper.cli.plan import COLUMNS as PLAN_COLUMNS
 from reaper.cli.plan import rows as plan_rows
 from reaper.cli.plan import summary
 from reaper.model import Tombstone, TombstoneState
-from reaper.store import NotFound, StateConflict
+from reaper.store import NotFound, StateConflict, Store
 
 COLUMNS = ("ID", "Identity", "State", "Attempts", "Next attempt", "Updated", "Reason")
 

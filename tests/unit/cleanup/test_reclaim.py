@@ -184,3 +184,12 @@ def test_after_is_read_until_two_readings_agree() -> None:
 
     assert settled.figures == {"placement.VCPU": 0}
     assert slept == [1.0, 1.0]
+
+
+def test_a_reading_with_nothing_left_is_final_at_once() -> None:
+    slept: list[float] = []
+
+    settled = reclaim.settled(lambda: Usage({"placement.VCPU": 0, "network.port": 1}), slept.append)
+
+    assert settled.figures == {"placement.VCPU": 0, "network.port": 1}
+    assert slept == []
