@@ -16,7 +16,7 @@ from reaper.metrics import Metrics
 from reaper.model import IdentityKind, IdentityRef, TombstoneState, Trigger, TriggerSource
 from reaper.policy import PolicySet
 from reaper.reclaim import Usage
-from reaper.store import Store
+from reaper.store import Known, Store
 
 from .fakes import PROJECT, FakeCloud, server
 from .test_worker import SETTINGS
@@ -54,6 +54,7 @@ def run(store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet, 
 
 
 def notified(store: Store, identity: IdentityRef = PROJECT, message_id: str = "m-1") -> None:
+    store.directory.record([Known(identity, None)])  # reaper saw it alive before
     store.tombstones.record_trigger(
         identity,
         Trigger(
