@@ -290,6 +290,26 @@ def connect(
     return conn
 
 
+def connect_region(region: Any, *, read_only: bool) -> Any:
+    """A connection like :func:`connect`'s, for a cloud another program already resolved.
+
+    ``openstack reaper ...`` gets its cloud from python-openstackclient
+    (``--os-cloud``, ``OS_*``, every ``--os-*`` option): the same auth
+    plugin (and so the same token), behind reaper's guarded session.
+    """
+    import openstack.connection
+    from openstack.config import cloud_region
+
+    clone = cloud_region.CloudRegion(
+        name=region.name,
+        region_name=region.region_name,
+        config=dict(region.config),
+        auth_plugin=region.get_auth(),
+        session_constructor=ReadOnlySession if read_only else GuardedSession,
+    )
+    return openstack.connection.Connection(config=clone)
+
+
 def _connect(
     conf: cfg.ConfigOpts, source: credentials.CredentialSource, session_class: type[GuardedSession]
 ) -> Any:

@@ -31,7 +31,7 @@ from reaper.model import TombstoneState
 from reaper.policy import configured_policy_paths, load_policies
 from reaper.store import Store
 
-COLUMNS = ("Event type", "Identity", "Message id", "Tombstone", "State", "Reason")
+COLUMNS = ("Event Type", "Identity", "Message ID", "Tombstone", "State", "Reason")
 
 
 class Replay(ShowOne):

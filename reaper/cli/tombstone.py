@@ -20,7 +20,7 @@ from reaper.cli.plan import summary
 from reaper.model import Tombstone, TombstoneState
 from reaper.store import NotFound, StateConflict, Store
 
-COLUMNS = ("ID", "Identity", "State", "Attempts", "Next attempt", "Updated", "Reason")
+COLUMNS = ("ID", "Identity", "State", "Attempts", "Next Attempt", "Updated", "Reason")
 
 
 def _row(t: Tombstone) -> tuple[Any, ...]:
@@ -101,7 +101,7 @@ class TombstoneShow(ShowOne):
         counts: dict[str, int] = {}
         for outcome in outcomes.values():
             counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
-        names = (*COLUMNS, "Plan", "Step outcomes", "Claimed by", "Triggers", "Reclaimed")
+        names = (*COLUMNS, "Plan", "Step Outcomes", "Claimed By", "Triggers", "Reclaimed")
         values = (
             *_row(t),
             t.plan_hash or "",

@@ -1,0 +1,1 @@
+"""``openstack reaper ...``: reaper's commands as a python-openstackclient plugin."""

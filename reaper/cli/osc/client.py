@@ -1,0 +1,78 @@
+"""reaper's commands see OSC's cloud through the same interface as the ``reaper`` app.
+
+The command classes of :mod:`reaper.cli` ask ``self.app`` for ``conf``,
+``credentials``, ``connect``, ``open_store``, ``keystone_error`` and its
+streams. :class:`ReaperClient` answers those from python-openstackclient's
+client manager, so the very same commands (same columns, same exit
+statuses) run as ``openstack reaper ...``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+from oslo_config import cfg
+
+from reaper import cloud, config, credentials, log
+
+
+class ReaperClient:
+    def __init__(self, client_manager: Any, *, config_files: list[str]) -> None:
+        self._manager = client_manager
+        self._config_files = config_files
+        self._conf: cfg.ConfigOpts | None = None
+        # Set by the command that runs (the OSC shell's streams).
+        self.stdin: Any = None
+        self.stdout: Any = None
+        self.stderr: Any = None
+
+    @property
+    def conf(self) -> cfg.ConfigOpts:
+        if self._conf is None:
+            argv: list[str] = []
+            for path in self._config_files:
+                argv += ["--config-file", path]
+            self._conf = config.make_conf(argv, prog="openstack reaper")
+            # Logs go to stderr, as under ``reaper``: stdout is the command's data.
+            log.setup(level=logging.WARNING, stream=sys.stderr)
+        return self._conf
+
+    @property
+    def credentials(self) -> credentials.CredentialSource:
+        """OSC's cloud: named (``--os-cloud``/``OS_CLOUD``) or from ``OS_*`` options."""
+        region = self._manager._cli_options
+        files = tuple(self.conf.config_file or ())
+        if region.name and region.name != "envvars":
+            return credentials.CredentialSource(
+                credentials.Origin.OPTION, cloud=region.name, config_files=files
+            )
+        return credentials.CredentialSource(
+            credentials.Origin.ENVIRONMENT,
+            auth_type=region.config.get("auth_type") or "password",
+            config_files=files,
+        )
+
+    def connect(self, *, read_only: bool) -> Any:
+        conn = cloud.connect_region(self._manager._cli_options, read_only=read_only)
+        cloud.authenticate(conn, self.credentials)
+        return conn
+
+    def keystone_error(self, exc: BaseException, conn: Any) -> str:
+        problem = credentials.explain(exc, self.credentials, auth_url=cloud.auth_url_of(conn))
+        return str(problem or exc)
+
+    def open_store(self, *, create: bool = False) -> Any:
+        from reaper.cli.main import StoreMissing
+        from reaper.store import Store
+        from reaper.store.engine import sqlite_path
+
+        path = sqlite_path(config.store_url(self.conf))
+        if not create and path is not None and not os.path.exists(path):
+            raise StoreMissing(
+                f"no store at {path} ([DEFAULT] state_path = {self.conf.state_path}): "
+                "pass --reaper-config-file with the reaper.conf the controller uses"
+            )
+        return Store.from_conf(self.conf)

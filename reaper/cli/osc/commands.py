@@ -1,0 +1,45 @@
+"""``openstack reaper plan|apply|sweep|tombstone ...``: the ``reaper`` commands, under OSC.
+
+Each is the ``reaper`` command class itself, run with ``self.app`` pointing
+at :class:`~reaper.cli.osc.client.ReaperClient` while it works, so the
+columns (Title Case), output formats (``-f``, ``-c``, ``--fit-width``) and
+exit statuses are the same in both, and the cloud is OSC's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from reaper.cli import apply, plan, planview, policy, sweep, tombstone
+from reaper.cli.audit import AuditVerify as _AuditVerify
+
+
+def _on_osc(command: type) -> type:
+    class OnOsc(command):  # type: ignore[valid-type,misc]
+        __doc__ = command.__doc__
+
+        def take_action(self, parsed_args: argparse.Namespace) -> Any:
+            shell = self.app
+            client = shell.client_manager.reaper
+            client.stdin, client.stdout, client.stderr = shell.stdin, shell.stdout, shell.stderr
+            self.app = client
+            try:
+                return super().take_action(parsed_args)
+            finally:
+                self.app = shell
+
+    OnOsc.__name__ = OnOsc.__qualname__ = command.__name__
+    return OnOsc
+
+
+Plan = _on_osc(plan.PlanCommand)
+PlanShow = _on_osc(planview.PlanShow)
+Apply = _on_osc(apply.ApplyCommand)
+Sweep = _on_osc(sweep.Sweep)
+TombstoneList = _on_osc(tombstone.TombstoneList)
+TombstoneShow = _on_osc(tombstone.TombstoneShow)
+Approve = _on_osc(tombstone.Approve)
+AuditVerify = _on_osc(_AuditVerify)
+PolicyExplain = _on_osc(policy.PolicyExplain)
+PolicyValidate = _on_osc(policy.PolicyValidate)
