@@ -39,6 +39,41 @@ REAPER_FIELDS = frozenset({"reaper_relation", "reaper_owner_field"})
 #: Present on every type, whatever its SDK class.
 COMMON_FIELDS = frozenset({"id", "name", "project_id", "user_id", "status", "type"})
 
+#: What the live-use stage (``reaper.inventory.liveuse``) adds to the types another
+#: project can use: whether a live project uses it, and the uses (typed edges).
+#: ``in_use_by_live_project`` counts uses (a port, a rule, a server, an attachment);
+#: ``shared_with_live_project`` counts grants alone (an RBAC entry, an accepted image
+#: membership) that nothing of the grantee uses yet.
+IN_USE = "in_use_by_live_project"
+SHARED = "shared_with_live_project"
+USED_BY = "reaper_used_by"
+LIVE_USE_FIELDS = frozenset({IN_USE, SHARED, USED_BY})
+USABLE_TYPES = frozenset(
+    {
+        "network.network",
+        "network.subnet",
+        "network.security_group",
+        "network.rbac_policy",
+        "network.floating_ip",
+        "image.image",
+        "block_storage.volume",
+    }
+)
+
+
+def live_users(resource: Resource) -> str:
+    """``kept: in use by live project L (port P on server S); ...``, or ``""`` if unused.
+
+    What a plan, the audit trail and ``reaper tombstone show`` say about a
+    resource kept for live use: who uses it, through what.
+    """
+    uses = [u for u in resource.attributes.get(USED_BY) or () if u.get("kind") != "grant"]
+    said = "; ".join(
+        f"in use by live project {u.get('project_id')} ({u.get('detail')})" for u in uses
+    )
+    return f"kept: {said}" if said else ""
+
+
 RELATION_OWNER = "owner"
 RELATION_CREATOR = "creator"
 RELATION_DANGLING = "dangling"
@@ -69,7 +104,8 @@ class ResourceType:
 
     @property
     def all_fields(self) -> frozenset[str]:
-        return self.fields | COMMON_FIELDS | REAPER_FIELDS
+        live = LIVE_USE_FIELDS if self.name in USABLE_TYPES else frozenset()
+        return self.fields | COMMON_FIELDS | REAPER_FIELDS | live
 
     @classmethod
     def from_sdk(cls, name: str, sdk_class: type, **kwargs: Any) -> ResourceType:

@@ -11,12 +11,13 @@ re-check are kept aside as ``mismatches`` for the audit trail.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reaper import log
-from reaper.inventory import registry
+from reaper.inventory import liveuse, registry
 from reaper.inventory.base import Finding, Handler, Scope
 from reaper.model import Resource
 
@@ -77,7 +78,19 @@ def discover(conn: Any, scope: Scope, selected: Mapping[str, Handler] | None = N
         for name, handler in sorted(chosen.items())
         if type(handler).cross_reference is not Handler.cross_reference
     ]
-    return Inventory(scope=scope, findings=(*findings, *references))
+    return _with_live_use(conn, scope, (*findings, *references))
+
+
+def _with_live_use(conn: Any, scope: Scope, findings: tuple[Finding, ...]) -> Inventory:
+    """Every finding's resources with who else (alive) uses them (:mod:`.liveuse`)."""
+    resources = [r for f in findings for r in f.resources]
+    checked, annotated = liveuse.annotate(conn, scope, resources)
+    by_ref = {r.ref: r for r in annotated}
+    findings = tuple(
+        dataclasses.replace(f, resources=tuple(by_ref.get(r.ref, r) for r in f.resources))
+        for f in findings
+    )
+    return Inventory(scope=scope, findings=(*findings, checked))
 
 
 def _cross(

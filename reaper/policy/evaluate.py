@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from reaper.inventory.base import RELATION_CREATOR, ResourceType
+from reaper.inventory.base import IN_USE, RELATION_CREATOR, ResourceType, live_users
 from reaper.model import Decision, IdentityKind, Resource, Verdict
 from reaper.policy import fields
 from reaper.policy.context import EvaluationContext
@@ -126,12 +126,14 @@ def _decide(policies: PolicySet, resource: Resource, ctx: EvaluationContext) -> 
                     f"evaluated ({exc}): protected, failing closed",
                 )
             if held:
+                names = protect.filter.requirements()
+                live = any(IN_USE in need for need in names) and live_users(resource)
                 return Decision(
                     ref,
                     Verdict.PROTECT,
                     policy=policy.name,
                     rule=rule,
-                    reason=f"protected by policy {policy.name}: {rule}",
+                    reason=live or f"protected by policy {policy.name}: {rule}",
                 )
     acting = [p for p in applicable if p.actions]
     for policy in acting:

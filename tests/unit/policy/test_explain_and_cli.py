@@ -128,6 +128,7 @@ class TestExplain:
         ]
         assert rows[1]["Protect"].splitlines() == [
             "tagged reaper:keep",
+            "in_use_by_live_project eq true",
             "is_shared eq true",
             "is_router_external eq true",
         ]

@@ -17,11 +17,15 @@ from openstack.compute.v2.keypair import Keypair
 from openstack.compute.v2.server import Server
 from openstack.image.v2.image import Image
 from openstack.image.v2.member import Member
+from openstack.network.v2.floating_ip import FloatingIP
 from openstack.network.v2.network import Network
 from openstack.network.v2.port import Port
 from openstack.network.v2.rbac_policy import RBACPolicy
+from openstack.network.v2.security_group import SecurityGroup
+from openstack.network.v2.subnet import Subnet
 
-from reaper.inventory.base import resource_from_sdk
+from reaper.inventory.base import IN_USE, SHARED, USABLE_TYPES, USED_BY, resource_from_sdk
+from reaper.inventory.liveuse import Use
 from reaper.inventory.registry import resource_types
 from reaper.model import Decision, IdentityKind, IdentityRef, Resource, Verdict
 from reaper.policy import PolicySet, default_policy_paths, evaluate, load_policies
@@ -32,7 +36,9 @@ from .conftest import PROJECT, USER, context
 pytestmark = pytest.mark.filterwarnings("ignore:The _compute_attributes method is deprecated")
 
 POLICIES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "policies")
-VISIBLE = "visibility in [public, community, shared]"
+VISIBLE = "visibility in [public, community]"
+LIVE = "in_use_by_live_project eq true"
+L_PORT = Use("p-live", "network.port", "port-1", "port port-1 on server srv-1")
 DOMAIN = IdentityRef(IdentityKind.DOMAIN, "d-deleted")
 SDK = {
     "block_storage.volume": Volume,
@@ -43,11 +49,20 @@ SDK = {
     "network.network": Network,
     "network.port": Port,
     "network.rbac_policy": RBACPolicy,
+    "network.subnet": Subnet,
+    "network.security_group": SecurityGroup,
+    "network.floating_ip": FloatingIP,
 }
 
 
-def found(rtype: str, relation: str = "owner", **attrs: Any) -> Resource:
-    """A resource as discovered: the SDK's attributes, normalised, plus reaper_relation."""
+def found(
+    rtype: str, relation: str = "owner", used_by: tuple[Use, ...] = (), **attrs: Any
+) -> Resource:
+    """A resource as discovered: the SDK's attributes, normalised, plus reaper_relation.
+
+    Types another project can use also carry what the live-use stage adds
+    (nobody alive uses it, unless ``used_by`` says who does).
+    """
     attrs.setdefault("id", f"{rtype}-1")
     if rtype in SDK:
         attrs.setdefault("project_id", PROJECT.id)
@@ -55,6 +70,10 @@ def found(rtype: str, relation: str = "owner", **attrs: Any) -> Resource:
     else:  # quotas and the like: reaper's own shapes
         data = {"project_id": PROJECT.id, **attrs}
     data["reaper_relation"] = relation
+    if rtype in USABLE_TYPES:
+        data[IN_USE] = any(u.kind == "use" for u in used_by)
+        data[SHARED] = any(u.kind == "grant" for u in used_by)
+        data[USED_BY] = [u.as_dict() for u in used_by]
     return resource_from_sdk(resource_types()[rtype], data)
 
 
@@ -96,7 +115,6 @@ class TestDefaultOnProjectDeletion:
             ("network.network", {"is_router_external": True}, "is_router_external eq true"),
             ("image.image", {"visibility": "public"}, VISIBLE),
             ("image.image", {"visibility": "community"}, VISIBLE),
-            ("image.image", {"visibility": "shared"}, VISIBLE),
             ("image.image", {"is_protected": True}, "is_protected eq true"),
             ("block_storage.volume", {"metadata": {"reaper:keep": "1"}}, "tagged reaper:keep"),
             ("compute.server", {"tags": ["reaper:keep"]}, "tagged reaper:keep"),
@@ -121,6 +139,8 @@ class TestDefaultOnProjectDeletion:
             ("block_storage.volume", {"metadata": {"team": "x"}}),
             ("network.network", {}),
             ("image.image", {"visibility": "private"}),
+            # Shared with members none of which (alive) accepted it: nobody uses it.
+            ("image.image", {"visibility": "shared"}),
             # A grant to the deleted project is revoked; the network is someone else's.
             ("network.rbac_policy", {"target_project_id": PROJECT.id, "project_id": "other"}),
             # The project's membership of another project's image is revoked.
@@ -168,6 +188,51 @@ class TestDefaultOnUserDeletion:
             f"created by the deleted user {USER.id} in live project p-live: no policy opted in "
             f"(no policy for {rtype} on identity.user.deleted)"
         )
+
+
+class TestDefaultKeepsWhatLiveProjectsUse:
+    @pytest.mark.parametrize(
+        "rtype",
+        [
+            "network.network",
+            "network.subnet",
+            "network.security_group",
+            "network.rbac_policy",
+            "network.floating_ip",
+            "image.image",
+            "block_storage.volume",
+        ],
+    )
+    def test_a_resource_in_live_use_is_protected_and_says_by_whom(
+        self, default: PolicySet, rtype: str
+    ) -> None:
+        decision = decide(default, found(rtype, used_by=(L_PORT,)))
+        assert (decision.verdict, decision.policy, decision.rule) == (
+            Verdict.PROTECT,
+            "never-touch-shared-or-kept",
+            LIVE,
+        )
+        assert (
+            decision.reason == "kept: in use by live project p-live (port port-1 on server srv-1)"
+        )
+
+    def test_a_shared_image_no_live_server_uses_goes_though_a_member_accepted_it(
+        self, default: PolicySet
+    ) -> None:
+        """A grant alone is no use: the default keeps what breaks a live project if it goes."""
+        member = Use("p-live", "image.member", "p-live", "accepted member", kind="grant")
+        decision = decide(default, found("image.image", visibility="shared", used_by=(member,)))
+        assert decision.verdict is Verdict.ACT
+
+    def test_a_resource_never_checked_for_live_use_is_protected(self, default: PolicySet) -> None:
+        """Fail closed: without the live-use stage's answer nothing usable goes."""
+        bare = resource_from_sdk(
+            resource_types()["network.network"],
+            {"id": "n-1", "project_id": PROJECT.id, "reaper_relation": "owner"},
+        )
+        decision = decide(default, bare)
+        assert decision.verdict is Verdict.PROTECT
+        assert "could not be evaluated" in decision.reason
 
 
 class TestDefaultOnDomainDeletion:
