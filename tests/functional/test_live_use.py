@@ -1,0 +1,204 @@
+"""Never cut off a live tenant, on the real testbed.
+
+A project V shares with a live project L: its network through an RBAC
+entry (L's ACTIVE server has its port on it), its image (L's server booted
+from it) and its security group (L's rule names it as remote group). V is
+deleted in Keystone; ``reaper plan`` and ``reaper apply`` run. L's server is
+still ACTIVE on V's network, the RBAC entry, network, subnet, image and
+group are kept and the plan says who uses each, and V's router is gone and
+its quotas released now. Then L stops using them (deletes its server and its
+rule): the next plan reaps the rest.
+
+One small pair of tenants, one server: CI budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from reaper.model import Plan, Verdict
+from tests.functional.reaping import Operator, Run, TenantFarm, load_plan
+from tests.testbed.tenant import SERVER_FLAVOR, Tenant, TenantSpec, delete_identity
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+    from tests.testbed import Testbed
+
+pytestmark = pytest.mark.functional
+
+NOTHING = dict(
+    servers=0,
+    volumes=0,
+    attached_volumes=0,
+    snapshots=0,
+    floating_ips=0,
+    ports=0,
+    keypairs=0,
+)
+#: V: a network, subnet, router, one image and one security group.
+OWNER_SPEC = TenantSpec(**NOTHING, images=1, security_groups=1)
+#: L: its own network only.
+USER_SPEC = TenantSpec(**NOTHING, images=0, security_groups=0)
+TENANTS = {"live-use-owner": OWNER_SPEC, "live-use-user": USER_SPEC}
+WAIT = 300
+
+
+@dataclasses.dataclass
+class World:
+    owner: Tenant
+    user: Tenant
+    rbac_id: str
+    image_id: str
+    group_id: str
+    rule_id: str
+    server_id: str
+    operator: Operator
+    first: tuple[Run, Plan, Run]
+
+
+def _share(admin: Connection, owner: Tenant, user: Tenant) -> tuple[str, str, str, str, str]:
+    """V shares its network, image and group with L; L boots a server and names the group."""
+    v, lc = owner.connect(), user.connect()
+    rbac = v.network.create_rbac_policy(
+        object_type="network",
+        object_id=owner.network_id,
+        action="access_as_shared",
+        target_project_id=user.project_id,
+    )
+    image_id = owner.image_ids[0]
+    v.image.update_image(image_id, visibility="shared")
+    v.image.add_member(image_id, member_id=user.project_id)
+    lc.image.update_member(user.project_id, image_id, status="accepted")
+    group_id = owner.security_group_ids[0]
+    own_group = lc.network.create_security_group(name=f"{user.project_name}-sg")
+    rule = admin.network.create_security_group_rule(
+        security_group_id=own_group.id,
+        direction="ingress",
+        ethertype="IPv4",
+        remote_group_id=group_id,
+        project_id=user.project_id,
+    )
+    flavor = lc.compute.find_flavor(SERVER_FLAVOR, ignore_missing=False)
+    server = lc.compute.create_server(
+        name=f"{user.project_name}-on-v",
+        flavor_id=flavor.id,
+        image_id=image_id,
+        networks=[{"uuid": owner.network_id}],
+    )
+    lc.compute.wait_for_server(server, wait=WAIT)
+    return rbac.id, image_id, group_id, rule.id, server.id
+
+
+def _reap(operator: Operator, owner: Tenant, name: str) -> tuple[Run, Plan, Run]:
+    plan_run, plan_file = operator.plan("project", owner.project_id, name=name)
+    assert plan_run.code == 0, plan_run
+    apply_run = operator("apply", str(plan_file), "--yes", "-f", "json")
+    return plan_run, load_plan(plan_file), apply_run
+
+
+@pytest.fixture(scope="module")
+def world(
+    tenant_farm: TenantFarm,
+    testbed: Testbed,
+    testbed_admin: Connection,
+    fault_proxy: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[World]:
+    owner = tenant_farm.order("live-use-owner", OWNER_SPEC).result()
+    user = tenant_farm.order("live-use-user", USER_SPEC).result()
+    rbac_id, image_id, group_id, rule_id, server_id = _share(testbed_admin, owner, user)
+    operator = Operator(tmp_path_factory.mktemp("live-use"), fault_proxy, testbed)
+    delete_identity(testbed_admin, owner)
+    first = _reap(operator, owner, "first")
+    yield World(owner, user, rbac_id, image_id, group_id, rule_id, server_id, operator, first)
+    testbed_admin.compute.delete_server(server_id, ignore_missing=True)
+
+
+def _decision(plan: Plan, rtype: str, rid: str) -> Any:
+    [decision] = [d for d in plan.decisions if (d.resource.type, d.resource.id) == (rtype, rid)]
+    return decision
+
+
+def test_the_live_projects_server_is_still_active_on_the_network(
+    world: World, testbed_admin: Connection
+) -> None:
+    _, _, apply_run = world.first
+    assert apply_run.code == 0, apply_run
+    server = testbed_admin.compute.get_server(world.server_id)
+    assert server.status == "ACTIVE"
+    ports = list(testbed_admin.network.ports(device_id=world.server_id))
+    assert [p.network_id for p in ports] == [world.owner.network_id]
+
+
+def test_what_the_live_project_uses_is_kept_and_the_plan_says_by_whom(
+    world: World, testbed_admin: Connection
+) -> None:
+    _, plan, _ = world.first
+    user, net = world.user.project_id, testbed_admin.network
+    kept = {
+        ("network.network", world.owner.network_id): f"port {ports_of(world)[0]} on server",
+        ("network.rbac_policy", world.rbac_id): "grants the use: port",
+        ("image.image", world.image_id): f"server {world.server_id}",
+        ("network.security_group", world.group_id): f"rule {world.rule_id}",
+    }
+    for (rtype, rid), detail in kept.items():
+        decision = _decision(plan, rtype, rid)
+        assert decision.verdict is Verdict.PROTECT, decision
+        assert decision.reason.startswith(f"kept: in use by live project {user} ({detail}")
+    subnet = _decision(plan, "network.subnet", world.owner.subnet_id)
+    assert subnet.verdict is Verdict.PROTECT
+    assert net.get_rbac_policy(world.rbac_id).target_project_id == user
+    assert net.get_network(world.owner.network_id) is not None
+    assert net.get_subnet(world.owner.subnet_id) is not None
+    assert net.get_security_group(world.group_id) is not None
+    assert testbed_admin.image.get_image(world.image_id) is not None
+
+
+def test_what_nobody_alive_uses_goes_now_quotas_included(
+    world: World, testbed_admin: Connection
+) -> None:
+    _, plan, apply_run = world.first
+    done = {(f"{o['Service']}.{o['Type']}", o["ID"]): o["Status"] for o in apply_run.json()}
+    router = _decision(plan, "network.router", world.owner.router_id)
+    assert done.get(("network.router", world.owner.router_id)) == "done", (router, done)
+    for quota in ("compute", "block_storage", "network"):
+        [ref] = [s.resource for s in plan.steps if s.resource.type == f"{quota}.quota"]
+        assert done[(ref.type, ref.id)] == "done", done
+    assert testbed_admin.network.find_router(world.owner.router_id) is None
+
+
+def test_once_the_live_project_stops_using_them_the_next_plan_reaps_them(
+    world: World, testbed_admin: Connection
+) -> None:
+    lc = world.user.connect()
+    lc.compute.delete_server(world.server_id)
+    lc.compute.wait_for_delete(lc.compute.get_server(world.server_id), wait=WAIT)
+    testbed_admin.network.delete_security_group_rule(world.rule_id)
+    _, plan, apply_run = _reap(world.operator, world.owner, "second")
+    assert apply_run.code == 0, apply_run
+    net = testbed_admin.network
+    assert net.find_network(world.owner.network_id) is None
+    assert net.find_rbac_policy(world.rbac_id) is None
+    assert net.find_security_group(world.group_id) is None
+    assert testbed_admin.image.find_image(world.image_id) is None
+    assert not [d for d in plan.decisions if d.reason.startswith("kept: in use")]
+
+
+def ports_of(world: World) -> list[str]:
+    _, plan, _ = world.first
+    network = _decision(plan, "network.network", world.owner.network_id)
+    return [
+        u["id"]
+        for u in dict(_resource(plan, network.resource).attributes)["reaper_used_by"]
+        if u["type"] == "network.port"
+    ]
+
+
+def _resource(plan: Plan, ref: Any) -> Any:
+    [resource] = [r for r in plan.resources if r.ref == ref]
+    return resource
