@@ -80,9 +80,12 @@ def cut_the_tail(url: str, keep_seq: int, keep_checkpoint: int) -> None:
         url,
         "DELETE FROM audit_records WHERE seq > :seq",
         "DELETE FROM audit_checkpoints WHERE number > :number",
-        "UPDATE audit_chain_head SET seq = r.seq, head = r.head, checkpoint_number = c.number, "
-        "checkpoint_digest = c.digest FROM audit_records r, audit_checkpoints c "
-        "WHERE r.seq = :seq AND c.number = :number",
+        # Scalar subqueries, not UPDATE ... FROM: the one spelling SQLite, PostgreSQL
+        # and MySQL/MariaDB all accept.
+        "UPDATE audit_chain_head SET seq = :seq, "
+        "head = (SELECT head FROM audit_records WHERE seq = :seq), "
+        "checkpoint_number = :number, "
+        "checkpoint_digest = (SELECT digest FROM audit_checkpoints WHERE number = :number)",
         params={"seq": keep_seq, "number": keep_checkpoint},
     )
 
