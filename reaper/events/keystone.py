@@ -304,6 +304,8 @@ def _initiator(payload: Mapping[str, Any], event_type: str) -> dict[str, Any] | 
     host = initiator.get("host")
     if isinstance(host, Mapping) and isinstance(host.get("address"), str):
         kept["address"] = host["address"]
+    # An empty field is an absent one: nothing empty is stored (it is not "storable").
+    kept = {k: v for k, v in kept.items() if v}
     for name, value in kept.items():
         _field("initiator", value, event_type, shown=f"initiator.{name}")
     return kept or None

@@ -8,7 +8,7 @@ import pathlib
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reaper.events import keystone
@@ -352,6 +352,7 @@ def _storable(value: object) -> bool:
     ),
     initiator=st.dictionaries(st.sampled_from(["id", "name", "host"]), json_values, max_size=3),
 )
+@example(publisher="p", metadata={}, initiator={"id": ""})  # an empty field is absent
 def test_every_field_of_an_accepted_event_can_be_stored(publisher, metadata, initiator) -> None:
     payload = {**CADF, "initiator": initiator}
     result = keystone.classify({}, publisher, DELETED[0], payload, metadata)
