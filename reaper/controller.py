@@ -313,7 +313,15 @@ def preflight(conf: cfg.ConfigOpts) -> str | None:
     for warning in [*problems, *configcheck.protection_warnings(conf)]:
         if warning.severity == configcheck.WARNING:
             LOG.warning(str(warning))
-    errors = configcheck.errors(problems) or configcheck.broker_problems(conf)
+    # Credentials are the exception: with broken ones the controller still starts, keeps
+    # every notification, says why on /healthz and waits (doc/install.md); fixing them
+    # must not cost the deletions announced meanwhile.
+    section = f"[{config.SERVICE_CREDENTIALS_GROUP}]"
+    for problem in configcheck.errors(problems):
+        if section in problem.where:
+            LOG.error(f"{problem}; tombstones wait until the credentials work")
+    fatal = [p for p in configcheck.errors(problems) if section not in p.where]
+    errors = fatal or configcheck.broker_problems(conf)
     if errors:
         return "; ".join(str(p) for p in errors) + " ('reaper config check' lists every problem)"
     return None

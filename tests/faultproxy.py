@@ -88,6 +88,7 @@ SERVICES: Mapping[str, tuple[str, str]] = {
     "block-storage": ("block_storage_endpoint_override", "/v3"),
     "network": ("network_endpoint_override", "/v2.0"),
     "image": ("image_endpoint_override", ""),
+    "placement": ("placement_endpoint_override", ""),
 }
 
 _HOP_BY_HOP = frozenset(

@@ -135,6 +135,18 @@ def test_the_controller_refuses_a_broken_config_with_one_log_line(tmp_path, caps
     assert not (tmp_path / "reaper.sqlite").exists()
 
 
+def test_broken_credentials_do_not_stop_the_controller_from_starting(tmp_path, capsys) -> None:
+    """It starts, keeps notifications and waits (issue 12); only the log says what is wrong."""
+    path = tmp_path / "reaper.conf"
+    path.write_text(
+        f"[DEFAULT]\n{BROKER}state_path = {tmp_path}\n[service_credentials]\nauth_type = passwrd\n"
+    )
+    conf = config.make_conf(["--config-file", str(path)])
+    assert controller.preflight(conf) is None
+    err = capsys.readouterr()
+    assert "passwrd" in err.out + err.err and "tombstones wait" in err.out + err.err
+
+
 def test_the_controller_refuses_an_unreadable_config_with_one_log_line(tmp_path, capsys) -> None:
     assert controller.main(["--config-file", str(tmp_path / "missing.conf")]) == 1
     err = capsys.readouterr()
