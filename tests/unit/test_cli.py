@@ -84,3 +84,28 @@ def test_a_broken_id_pattern_is_named_with_its_option(tmp_path) -> None:
     rc, _, err = _run(["--config-file", str(conf), "plan", "--project", "0" * 32])
     assert rc == 1
     assert "error: [identity] project_id_pattern = '[0-9' is not a regular expression" in err
+
+
+@pytest.mark.parametrize("command", [["reaper", "--version"], ["reaper-controller", "--help"]])
+def test_a_command_says_nothing_on_stderr_about_the_libraries_it_imports(
+    command: list[str], tmp_path
+) -> None:
+    """An operator reads stderr for what went wrong; library deprecation notices
+    (eventlet's, dnspython's DSA under cryptography >= 48, imported through oslo.log)
+    are not about their cloud and would teach them to skip it."""
+    import os
+    import subprocess
+    import sys
+
+    bindir = os.path.dirname(sys.executable)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHONWARNINGS")}
+    run = subprocess.run(
+        [os.path.join(bindir, command[0]), *command[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
