@@ -75,6 +75,10 @@ def files(state: RunState) -> Files:
             # scheduler has no pool to place a share on until the first report arrives.
             "periodic_interval": "5",
             "report_interval": "5",
+            # A snapshot of a share that has a replica is "available" only once every
+            # replica's copy is, which the share manager checks every 300 s by default: a
+            # test taking a snapshot while a replica is being made waited past its timeout.
+            "replica_state_update_interval": "5",
         },
         "database": database(state, "manila"),
         "keystone_authtoken": authtoken(state, "manila", "sharev2"),
