@@ -89,3 +89,16 @@ def test_the_sample_config_lists_the_documented_plugins_options() -> None:
     assert {"auth_type", "auth_url", "username", "password", "project_name"} <= names
     assert {"application_credential_id", "application_credential_secret"} <= names
     assert {"cloud", "region_name", "interface", "cafile", "timeout"} <= names
+
+
+def test_every_group_module_is_listed_once() -> None:
+    # A group declared in reaper/conf/ but missing from GROUP_MODULES would be
+    # read by no run and shown in no sample.
+    import pkgutil
+
+    import reaper.conf
+
+    declared = {m.name for m in pkgutil.iter_modules(reaper.conf.__path__)}
+    listed = [m.__name__.rpartition(".")[2] for m in config.GROUP_MODULES]
+    assert sorted(listed) == sorted(declared - {"service_credentials"})
+    assert len({m.GROUP for m in config.GROUP_MODULES}) == len(listed)

@@ -26,6 +26,7 @@ FLOORS: dict[str, int] = {
     "reaper.model": 0,
     "reaper.canonical": 0,
     "reaper.config": 0,
+    "reaper.conf": 0,
     "reaper.log": 0,
     "reaper.cloud": 0,
     "reaper.metrics": 0,

@@ -1,0 +1,88 @@
+"""``[executor]``: how fast reaper acts, how often it retries and confirms."""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+GROUP = "executor"
+
+
+OPTS = [
+    cfg.IntOpt(
+        "compute_concurrency",
+        default=8,
+        min=1,
+        help="Maximum number of concurrent requests to the Compute service.",
+    ),
+    cfg.IntOpt(
+        "block_storage_concurrency",
+        default=8,
+        min=1,
+        help="Maximum number of concurrent requests to the Block Storage service.",
+    ),
+    cfg.IntOpt(
+        "network_concurrency",
+        default=8,
+        min=1,
+        help="Maximum number of concurrent requests to the Networking service.",
+    ),
+    cfg.IntOpt(
+        "image_concurrency",
+        default=4,
+        min=1,
+        help="Maximum number of concurrent requests to the Image service.",
+    ),
+    cfg.IntOpt(
+        "identity_concurrency",
+        default=4,
+        min=1,
+        help="Maximum number of concurrent requests to the Identity service.",
+    ),
+    cfg.IntOpt(
+        "retry_attempts",
+        default=8,
+        min=1,
+        help="Attempts per step before a transient failure (5xx, 409 in use, 429, connection "
+        "error) is reported as failed.",
+    ),
+    cfg.IntOpt(
+        "conflict_retry_budget",
+        default=40,
+        min=1,
+        help="Attempts a step may spend, over every run of its plan, on conflicts (409, a "
+        "volume still in use) before it is blocked: the tombstone is then held with the "
+        "blocking reason (reaper tombstone show) instead of being retried for ever, "
+        "counted in reaper_steps_blocked_total and logged as an error. Resolve the "
+        "conflict, then 'reaper approve' the tombstone.",
+    ),
+    cfg.FloatOpt(
+        "retry_max_wait",
+        default=30.0,
+        min=0.1,
+        help="Upper bound in seconds of the exponential backoff between attempts.",
+    ),
+    cfg.FloatOpt(
+        "confirm_interval",
+        default=1.0,
+        min=0.1,
+        help="Seconds from the end of one listing that confirms asynchronous deletions of "
+        "a type to the start of the next.",
+    ),
+    cfg.FloatOpt(
+        "confirm_max_interval",
+        default=4.0,
+        min=0.1,
+        help="While a type's confirmation listings find nothing gone, the gap between them "
+        "grows by half each time up to this many seconds, so a slow service is not asked "
+        "again and again while it works; it comes down a step with each listing that "
+        "confirms something. Also the longest a type's listing waits for more of its "
+        "deletions still to be sent.",
+    ),
+    cfg.FloatOpt(
+        "confirm_timeout",
+        default=600.0,
+        min=1.0,
+        help="Seconds after which a resource that is still listed after its deletion was "
+        "accepted is reported as failed.",
+    ),
+]

@@ -1,0 +1,67 @@
+"""``[listener]``: the notification bus reaper listens on and how it persists what arrives."""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+GROUP = "listener"
+
+
+OPTS = [
+    cfg.StrOpt(
+        "exchange",
+        default="keystone",
+        help="Exchange on which Keystone publishes its notifications.",
+    ),
+    cfg.ListOpt(
+        "topics",
+        default=["notifications"],
+        help="Notification topics to listen on. Keystone publishes on the topics of its "
+        "[oslo_messaging_notifications] section; 'notifications' is its default.",
+    ),
+    cfg.StrOpt(
+        "pool",
+        default="reaper",
+        help="Listener pool name. reaper gets its own queue with this name, so it never "
+        "competes with other consumers (such as ceilometer) for the shared queue, while "
+        "several reaper controllers with the same pool share the work.",
+    ),
+    cfg.BoolOpt(
+        "dead_letter",
+        default=True,
+        help="Declare the pool queue with a dead-letter exchange, so that messages the "
+        "message driver cannot decode (which it would drop) move to the queue "
+        "'<pool>.dead-letter', where reaper records the hash, size and headers of each in "
+        "the audit trail, counts it, and acts on none. A pool queue declared by an older "
+        "reaper keeps working without it until 'reaper queue declare' upgrades it (see "
+        "doc/operations.md).",
+    ),
+    cfg.IntOpt(
+        "executor_threads",
+        default=4,
+        min=1,
+        help="Number of threads that persist incoming notifications.",
+    ),
+    cfg.IntOpt(
+        "batch_size",
+        default=256,
+        min=1,
+        help="Most notifications persisted in one transaction. A batch is handed over when "
+        "it is full or batch_timeout has passed, so a busy bus gets large batches (one "
+        "commit for many notifications) and a quiet one gets no added delay beyond "
+        "batch_timeout.",
+    ),
+    cfg.FloatOpt(
+        "batch_timeout",
+        default=0.05,
+        min=0.0,
+        help="Seconds to wait for a batch to fill before persisting what has arrived.",
+    ),
+    cfg.IntOpt(
+        "max_payload_bytes",
+        default=65536,
+        min=1024,
+        help="Notifications whose serialized payload is larger than this are rejected and "
+        "audited instead of parsed. Keystone's identity notifications are a few KiB.",
+    ),
+]
