@@ -1,0 +1,131 @@
+"""Final decisions become steps, and the edges between resources become their dependencies.
+
+One step per action of every resource decided ACT (several actions on one
+resource run in the order the policy lists them), except what is *carried*
+by a removal (a load balancer's cascade takes its listeners and pools) and a
+volume its server's deletion detaches. A removal depends on others per the
+relations of :mod:`reaper.planner.relations`, plus the rules no edge
+expresses: a volume detached first holds back its server's removal, security
+groups wait for every server and port removal (``default`` also for the
+other groups, last of all), and quota releases wait for every other step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+
+from reaper import attachments
+from reaper.attachments import ATTACHMENT
+from reaper.model import ActionSpec, Decision, Resource, ResourceRef, Step, Verdict
+from reaper.planner.propagate import removes
+from reaper.planner.relations import CARRIED, SOURCE_FIRST, TARGET_FIRST, rank
+
+
+def step_id(action: str, ref: ResourceRef) -> str:
+    """The id of ``action``'s step on ``ref``: stable, so plans compare."""
+    return f"{action}:{ref.type}:{ref.id}"
+
+
+def make_steps(
+    by_ref: Mapping[ResourceRef, Resource],
+    decided: Mapping[ResourceRef, Decision],
+    removal_actions: frozenset[str],
+) -> list[Step]:
+    """The steps of the decisions in ``decided``, each depending on what must go first."""
+    steps: dict[str, Step] = {}
+    removal_step: dict[ResourceRef, str] = {}
+    #: Detaches that must finish before their server's removal, by the server's ref.
+    detach_first: dict[ResourceRef, list[str]] = defaultdict(list)
+    for ref in sorted(by_ref, key=rank):
+        decision = decided[ref]
+        if decision.verdict is not Verdict.ACT:
+            continue
+        resource = by_ref[ref]
+        if any(
+            (resource.type, e.relation) in CARRIED
+            and removes(decided.get(e.target), removal_actions)
+            for e in resource.edges
+        ):
+            continue  # goes with what it belongs to
+        previous: str | None = None
+        after: dt.timedelta | None = None
+        server = attachments.detached_first(resource, decided, removal_actions)
+        if server is None and attachments.on_removed_server(resource, decided, removal_actions):
+            continue  # deleting the server detaches it; the volume waits for it
+        if server is not None:
+            # A detach before the server's removal: after what the server gets first,
+            # and not before the server's own grace period has passed.
+            server_step = steps[removal_step[server]]
+            previous = server_step.depends_on[0] if server_step.depends_on else None
+            after = server_step.after
+        for index, spec in enumerate(decision.actions):
+            sid = step_id(spec.name, ref)
+            if sid in steps:
+                sid = f"{sid}#{index}"
+            steps[sid] = _step(sid, spec, ref, decision, previous)
+            if after is not None:
+                steps[sid] = dataclasses.replace(steps[sid], after=after)
+            if spec.name in removal_actions:
+                removal_step.setdefault(ref, sid)
+                if server is not None:
+                    detach_first[server].append(sid)
+            previous = sid
+    deps: dict[str, set[str]] = {sid: set(s.depends_on) for sid, s in steps.items()}
+    for server, detaches in detach_first.items():
+        deps[removal_step[server]].update(detaches)
+    detaching = {sid for detaches in detach_first.values() for sid in detaches}
+    for ref, sid in removal_step.items():
+        if sid in detaching:
+            continue  # its server waits for it (above), not the other way round
+        resource = by_ref[ref]
+        for edge in resource.edges:
+            other = removal_step.get(edge.target)
+            if other is None:
+                continue
+            if edge.relation in SOURCE_FIRST:
+                deps[other].add(sid)
+            elif edge.relation in TARGET_FIRST:
+                deps[sid].add(other)
+    # Attachments whose server is removed: the volume waits for the server instead.
+    for ref, resource in by_ref.items():
+        if resource.type != ATTACHMENT or ref in removal_step:
+            continue
+        targets = {e.relation: e.target for e in resource.edges}
+        server = removal_step.get(targets["server"]) if "server" in targets else None
+        volume = removal_step.get(targets["volume"]) if "volume" in targets else None
+        if server and volume:
+            deps[volume].add(server)
+    # Security groups last among network objects; the default group after the others.
+    users = [
+        sid for ref, sid in removal_step.items() if ref.type in ("compute.server", "network.port")
+    ]
+    groups = [
+        (ref, sid) for ref, sid in removal_step.items() if ref.type == "network.security_group"
+    ]
+    for ref, sid in groups:
+        deps[sid].update(users)
+        if by_ref[ref].name == "default":
+            deps[sid].update(other for oref, other in groups if oref != ref)
+    # Quotas after everything else.
+    quota_steps = {sid for ref, sid in removal_step.items() if ref.type.endswith(".quota")}
+    for sid in quota_steps:
+        deps[sid].update(s for s in steps if s not in quota_steps)
+    return [dataclasses.replace(s, depends_on=tuple(sorted(deps[sid]))) for sid, s in steps.items()]
+
+
+def _step(
+    sid: str, spec: ActionSpec, ref: ResourceRef, decision: Decision, previous: str | None
+) -> Step:
+    return Step(
+        id=sid,
+        action=spec.name,
+        resource=ref,
+        params=dict(spec.params),
+        depends_on=(previous,) if previous else (),
+        policy=decision.policy,
+        reason=decision.reason,
+        after=spec.after,
+    )
