@@ -161,7 +161,7 @@ def _decide(policies: PolicySet, resource: Resource, ctx: EvaluationContext) -> 
 
 
 def _all(policy: Policy, resource: Resource, ctx: EvaluationContext) -> bool:
-    """The policy's filters as a conjunction, in three-valued logic (see filters.py)."""
+    """The policy's filters as a conjunction, in three-valued logic (see filters/boolean.py)."""
     error: Exception | None = None
     for item in policy.filters:
         try:

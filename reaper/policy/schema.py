@@ -1,7 +1,7 @@
 """The JSON schema of a policy file, assembled from what is registered.
 
 Nothing about filters or actions is written here: each filter class
-(``filters.py``) and each action (``reaper.actions``) declares the schema of
+(``filters/``) and each action (``reaper.actions``) declares the schema of
 its own mapping, and :func:`document_schema` stitches them together with
 ``if``/``then`` on the identifying key (``key``, ``age``, ``tag``... for
 filters, ``type`` for actions). A plugin that registers a new action is

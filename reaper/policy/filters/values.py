@@ -1,132 +1,25 @@
-"""Filters: the conditions of ``protect`` rules and ``filters``, one class each.
+"""The filters that compare one value of a resource: ``key``, ``age``, ``tag``, ``metadata``.
 
-Filters are registered with :func:`register` under the key that identifies
-them in a policy (``key`` for a value filter, ``age``, ``tag``, ``metadata``,
-``and``, ``or``, ``not``), and each declares the JSON schema of its mapping.
-The policy schema is assembled from these declarations (``schema.py``), so
-adding a filter is one class here and nothing else.
-
-Every filter answers three questions:
-
-* ``match(resource, ctx, strict=...)``: does it hold? Errors raise
-  :class:`PolicyEvaluationError`; the caller decides what an error means
-  (protect rules: protected; filters: no action). ``strict`` is set for
-  protect rules, where a field the resource does not carry at all, or a null
-  that an ordering needs, is an error instead of a non-match.
-* ``requirements()``: which fields it needs, as alternatives (the tag filter
-  is satisfied by any of ``tags``, ``metadata``, ``properties``), so the
-  loader can check a rule against each resource type's declared fields.
-* ``describe()``: one readable line, for decisions and ``policy explain``.
-
-``and``/``or``/``not`` use three-valued logic: a child that cannot be
-evaluated makes the whole unknown (an error) only when the known children do
-not settle the answer (``or`` with one true child is true).
+Each reads a field through :mod:`reaper.policy.fields` and compares it with
+:mod:`reaper.policy.operators`; under ``strict`` (protect rules) a field the
+resource does not carry, or a null an ordering needs, raises instead of not
+matching.
 """
 
 from __future__ import annotations
 
-import abc
 import datetime as dt
-import json
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from reaper.model import Resource
 from reaper.policy import fields, operators
 from reaper.policy.context import EvaluationContext
 from reaper.policy.durations import format_duration, parse_duration
 from reaper.policy.errors import MissingField, PolicyEvaluationError
+from reaper.policy.filters.registry import DURATION_REF, Filter, Path, Schema, register, show
 from reaper.policy.yamlsource import plain
-
-Path = tuple[str | int, ...]
-Schema = dict[str, Any]
-
-FILTERS: dict[str, type[Filter]] = {}
-F = TypeVar("F", bound="type[Filter]")
-
-FILTER_REF: Schema = {"$ref": "#/$defs/filter"}
-DURATION_REF: Schema = {"$ref": "#/$defs/duration"}
-
-
-def register(cls: F) -> F:
-    """Class decorator: make ``cls`` available to policies under ``cls.keyword``."""
-    if cls.keyword in FILTERS:
-        raise ValueError(f"filter {cls.keyword!r} is registered twice")
-    FILTERS[cls.keyword] = cls
-    return cls
-
-
-@dataclass(frozen=True)
-class Filter(abc.ABC):
-    #: The key that identifies this filter's mapping in a policy.
-    keyword: ClassVar[str]
-    #: How errors and the manual name it.
-    title: ClassVar[str]
-
-    #: Where the filter is in its policy document (for error positions).
-    path: Path = field(default=(), compare=False, kw_only=True)
-
-    @classmethod
-    @abc.abstractmethod
-    def schema(cls) -> Schema:
-        """The JSON schema of this filter's mapping; may ``$ref`` ``#/$defs/filter``."""
-
-    @classmethod
-    @abc.abstractmethod
-    def build(cls, data: Mapping[str, Any], path: Path) -> Filter:
-        """The filter for schema-valid ``data``."""
-
-    @abc.abstractmethod
-    def match(self, resource: Resource, ctx: EvaluationContext, *, strict: bool = False) -> bool:
-        """Whether the resource satisfies the filter; raises PolicyEvaluationError."""
-
-    @abc.abstractmethod
-    def describe(self) -> str:
-        """One readable line."""
-
-    def requirements(self) -> tuple[frozenset[str], ...]:
-        """Fields needed: for each set, a type must have at least one of its names."""
-        return ()
-
-    def leaves(self) -> Iterator[Filter]:
-        yield self
-
-
-def build_filter(data: Mapping[str, Any], path: Path = ()) -> Filter:
-    """The registered filter that ``data`` (already schema-valid) describes."""
-    for keyword, cls in FILTERS.items():
-        if keyword in data:
-            return cls.build(data, path)
-    raise ValueError(f"no registered filter for {sorted(data)}")
-
-
-def build_all(items: Sequence[Mapping[str, Any]], path: Path) -> tuple[Filter, ...]:
-    return tuple(build_filter(item, (*path, i)) for i, item in enumerate(items))
-
-
-def show(value: Any) -> str:
-    """A policy value the way the policy file would spell it (flow YAML)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        plain = re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:/*?@+-]*", value)
-        return value if plain and value not in ("true", "false", "null") else json.dumps(value)
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{show(k)}: {show(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show(v) for v in value) + "]"
-    return str(value)
-
-
-def describe_all(filters: Sequence[Filter]) -> str:
-    """The conjunction a ``filters:`` list means, as one line."""
-    if not filters:
-        return "every resource"
-    return " and ".join(f.describe() for f in filters)
 
 
 def _op_value_rules() -> list[Schema]:
@@ -451,156 +344,3 @@ class MetadataFilter(Filter):
 
     def requirements(self) -> tuple[frozenset[str], ...]:
         return (frozenset(fields.METADATA_FIELDS),)
-
-
-@dataclass(frozen=True)
-class _Composite(Filter):
-    children: tuple[Filter, ...] = ()
-
-    def leaves(self) -> Iterator[Filter]:
-        for child in self.children:
-            yield from child.leaves()
-
-    def requirements(self) -> tuple[frozenset[str], ...]:
-        return tuple(r for child in self.children for r in child.requirements())
-
-    def _outcomes(
-        self, resource: Resource, ctx: EvaluationContext, strict: bool
-    ) -> tuple[list[bool], PolicyEvaluationError | None]:
-        results: list[bool] = []
-        error: PolicyEvaluationError | None = None
-        for child in self.children:
-            try:
-                results.append(child.match(resource, ctx, strict=strict))
-            except PolicyEvaluationError as exc:
-                error = error or exc
-        return results, error
-
-
-def _conjunction(results: list[bool], error: PolicyEvaluationError | None, decisive: bool) -> bool:
-    """``and`` (decisive=False) or ``or`` (decisive=True) in three-valued logic."""
-    if decisive in results:
-        return decisive
-    if error is not None:
-        raise error
-    return not decisive
-
-
-def _list_schema(keyword: str, title: str) -> Schema:
-    return {
-        "type": "object",
-        "x-name": title,
-        "properties": {keyword: {"type": "array", "minItems": 1, "items": FILTER_REF}},
-        "required": [keyword],
-        "additionalProperties": False,
-    }
-
-
-@register
-@dataclass(frozen=True)
-class AndFilter(_Composite):
-    """``{and: [...]}``: every child holds."""
-
-    keyword: ClassVar[str] = "and"
-    title: ClassVar[str] = "and filter"
-
-    @classmethod
-    def schema(cls) -> Schema:
-        return _list_schema(cls.keyword, cls.title)
-
-    @classmethod
-    def build(cls, data: Mapping[str, Any], path: Path) -> AndFilter:
-        return cls(children=build_all(data["and"], (*path, "and")), path=path)
-
-    def match(self, resource: Resource, ctx: EvaluationContext, *, strict: bool = False) -> bool:
-        return _conjunction(*self._outcomes(resource, ctx, strict), decisive=False)
-
-    def describe(self) -> str:
-        return "(" + " and ".join(c.describe() for c in self.children) + ")"
-
-
-@register
-@dataclass(frozen=True)
-class OrFilter(_Composite):
-    """``{or: [...]}``: at least one child holds."""
-
-    keyword: ClassVar[str] = "or"
-    title: ClassVar[str] = "or filter"
-
-    @classmethod
-    def schema(cls) -> Schema:
-        return _list_schema(cls.keyword, cls.title)
-
-    @classmethod
-    def build(cls, data: Mapping[str, Any], path: Path) -> OrFilter:
-        return cls(children=build_all(data["or"], (*path, "or")), path=path)
-
-    def match(self, resource: Resource, ctx: EvaluationContext, *, strict: bool = False) -> bool:
-        return _conjunction(*self._outcomes(resource, ctx, strict), decisive=True)
-
-    def describe(self) -> str:
-        return "(" + " or ".join(c.describe() for c in self.children) + ")"
-
-
-@register
-@dataclass(frozen=True)
-class NotFilter(_Composite):
-    """``{not: {...}}`` or ``{not: [...]}``: the child (or the conjunction of the list) fails.
-
-    A missing field makes a filter false, so ``not`` of it is true: write
-    ``{key: x, op: present}`` alongside when absence should not count.
-    """
-
-    keyword: ClassVar[str] = "not"
-    title: ClassVar[str] = "not filter"
-
-    @classmethod
-    def schema(cls) -> Schema:
-        return {
-            "type": "object",
-            "x-name": cls.title,
-            "properties": {
-                "not": {
-                    "if": {"type": "array"},
-                    "then": {"minItems": 1, "items": FILTER_REF},
-                    "else": FILTER_REF,
-                }
-            },
-            "required": ["not"],
-            "additionalProperties": False,
-        }
-
-    @classmethod
-    def build(cls, data: Mapping[str, Any], path: Path) -> NotFilter:
-        inner = data["not"]
-        if isinstance(inner, list):
-            children = build_all(inner, (*path, "not"))
-        else:
-            children = (build_filter(inner, (*path, "not")),)
-        return cls(children=children, path=path)
-
-    def match(self, resource: Resource, ctx: EvaluationContext, *, strict: bool = False) -> bool:
-        return not _conjunction(*self._outcomes(resource, ctx, strict), decisive=False)
-
-    def describe(self) -> str:
-        return "not " + (
-            self.children[0].describe()
-            if len(self.children) == 1
-            else "(" + " and ".join(c.describe() for c in self.children) + ")"
-        )
-
-
-__all__ = [
-    "FILTERS",
-    "AgeFilter",
-    "AndFilter",
-    "Filter",
-    "MetadataFilter",
-    "NotFilter",
-    "OrFilter",
-    "TagFilter",
-    "ValueFilter",
-    "build_filter",
-    "describe_all",
-    "register",
-]
