@@ -261,6 +261,24 @@ def test_disabling_does_nothing_by_default(
         assert decide(policies, found(rtype), trigger=trigger).verdict is not Verdict.ACT
 
 
+QUOTAS = sorted(name for name in resource_types() if name.endswith(".quota"))
+
+
+@pytest.mark.parametrize(
+    "trigger", ["identity.project.disabled", "identity.user.disabled", "identity.domain.disabled"]
+)
+@pytest.mark.parametrize("rtype", QUOTAS)
+def test_a_disabled_projects_quotas_are_not_released(
+    default: PolicySet, forensic: PolicySet, trigger: str, rtype: str
+) -> None:
+    """A disabled project may be enabled again: its quotas stay as they are (no quota step)."""
+    assert len(QUOTAS) >= 6, QUOTAS
+    for policies in (default, forensic):
+        decision = decide(policies, found(rtype), trigger=trigger)
+        assert decision.verdict is Verdict.SKIP, (rtype, decision)
+        assert not decision.actions
+
+
 class TestForensic:
     def test_servers_are_preserved_quarantined_then_deleted(self, forensic: PolicySet) -> None:
         decision = decide(forensic, found("compute.server", status="ACTIVE"))
