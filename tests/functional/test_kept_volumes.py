@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from reaper.model import Plan, Verdict
+from tests.faultproxy import Seen
 from tests.functional.reaping import Operator, Run, TenantFarm, load_plan
 from tests.testbed.holdings import holdings
 from tests.testbed.tenant import SERVER_FLAVOR, Tenant, TenantSpec, delete_identity
@@ -80,6 +81,8 @@ class World:
     plan_run: Run
     plan: Plan
     apply_run: Run
+    #: What the proxy saw reaper send while it applied, in order.
+    requests: list[Seen]
 
     @property
     def project_id(self) -> str:
@@ -165,9 +168,13 @@ def world(
     assert plan_run.code == 0, plan_run
     # Tagged after the plan was shown: apply's re-check must notice.
     testbed_admin.block_storage.set_volume_metadata(volumes["late"], **KEEP)
+    fault_proxy.clear()
     apply_run = operator("apply", str(plan_file), "--yes", "-f", "json")
+    requests = fault_proxy.seen()
     try:
-        yield World(tenant, lender, volumes, servers, plan_run, load_plan(plan_file), apply_run)
+        yield World(
+            tenant, lender, volumes, servers, plan_run, load_plan(plan_file), apply_run, requests
+        )
     finally:
         _clean_up(testbed_admin, servers, volumes)
 
@@ -202,6 +209,33 @@ def test_the_plan_detaches_kept_data_volumes_before_their_server_goes(world: Wor
         step = next(s for s in world.plan.steps if s.id == detach)
         assert server_step in {s.id for s in world.plan.steps if detach in s.depends_on}
         assert "delete_on_termination" in step.reason
+
+
+def test_a_detach_is_confirmed_by_the_volumes_own_attachment_list(world: World) -> None:
+    """The foreign volume is not the deleted project's: a listing of that project's
+    volumes would never show it, so "not listed" would confirm its detach at once and
+    let the server's deletion (and Nova's delete_on_termination) race the detach.
+    Between the detach and the server's deletion, reaper reads the volume itself."""
+    server, foreign = world.servers["image"], world.volumes["foreign"]
+    paths = [(s.service, s.method, s.path.split("?", 1)[0]) for s in world.requests]
+    detach = next(
+        i
+        for i, (svc, method, path) in enumerate(paths)
+        if svc == "compute"
+        and method == "DELETE"
+        and path.endswith(f"/servers/{server}/os-volume_attachments/{foreign}")
+    )
+    deleted = next(
+        i
+        for i, (svc, method, path) in enumerate(paths)
+        if svc == "compute" and method == "DELETE" and path.endswith(f"/servers/{server}")
+    )
+    reads = [
+        path
+        for svc, method, path in paths[detach:deleted]
+        if svc == "block-storage" and method == "GET" and path.endswith(f"/volumes/{foreign}")
+    ]
+    assert detach < deleted and reads, paths[detach : deleted + 1]
 
 
 def test_the_plan_keeps_a_server_booted_from_a_kept_volume_and_says_why(world: World) -> None:
