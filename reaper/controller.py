@@ -49,7 +49,7 @@ from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import lease
+from reaper.cleanup import lease, waitlist
 from reaper.cleanup.lifecycle import Reopener
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
@@ -163,6 +163,7 @@ class Controller:
         )
         self.checkpointer = Checkpointer.from_conf(self.trail, conf)
         self.metrics.observe_store(self.store.tombstones.counts, self._queue_lag)
+        self.metrics.observe_kept(waitlist.Census(self.store))
         self.metrics.observe_listener(
             lambda: self.listener.running, lambda: self.listener.dead_lettering
         )

@@ -15,6 +15,13 @@ What an operator alerts on:
 ``reaper_tombstones{state="partial"|"held"}``, ``reaper_queue_lag_seconds``
     Cleanups that keep failing, wait for an operator, or wait too long.
 
+``reaper_kept_for_live_use{resource_type}``, ``reaper_tombstones{state="waiting"}``
+    Resources of deleted owners kept because a project that still exists uses
+    them (its server's port on the network, its rule naming the group), over
+    every waiting tombstone. The sweep reaps them once unused; ``reaper
+    tombstone show`` says who uses each, ``reaper release`` hands one over.
+    A count that only grows is a cloud where sharing outlives its owners.
+
 ``reaper_keystone_failures_total{reason}``
     reaper could not use Keystone: its credentials cannot make a connection
     (``config``), Keystone is ``unreachable``, or refuses them
@@ -119,6 +126,7 @@ class Metrics:
         self._queue_lag: Callable[[], float] = lambda: 0.0
         self._listener_up: Callable[[], bool] = lambda: False
         self._dead_letter: Callable[[], bool] = lambda: False
+        self._kept: Callable[[], Mapping[str, int]] = dict
         self.registry.register(_Dynamic(self))
 
     # -- wiring --------------------------------------------------------------------
@@ -127,6 +135,10 @@ class Metrics:
         self, state_counts: Callable[[], Mapping[str, int]], queue_lag: Callable[[], float]
     ) -> None:
         self._state_counts, self._queue_lag = state_counts, queue_lag
+
+    def observe_kept(self, kept: Callable[[], Mapping[str, int]]) -> None:
+        """What waiting tombstones keep for live use, by resource type (read at scrape)."""
+        self._kept = kept
 
     def observe_listener(
         self, up: Callable[[], bool], dead_letter: Callable[[], bool] = lambda: False
@@ -219,6 +231,19 @@ class _Dynamic:
         for state in TombstoneState:
             states.add_metric([state.value], float(counts.get(state.value, 0)))
         yield states
+        kept = GaugeMetricFamily(
+            "reaper_kept_for_live_use",
+            "Resources of deleted owners kept because a live project uses them, over every "
+            "waiting tombstone, by resource type.",
+            labels=["resource_type"],
+        )
+        try:
+            by_type = self.m._kept()
+        except Exception:
+            by_type = {}
+        for rtype, n in sorted(by_type.items()):
+            kept.add_metric([rtype], float(n))
+        yield kept
         lag = GaugeMetricFamily(
             "reaper_queue_lag_seconds",
             "Age of the oldest tombstone that is due and not yet worked on.",

@@ -332,6 +332,10 @@ class OutcomeStatus(str, enum.Enum):
     BLOCKED = "blocked"
     DEFERRED = "deferred"
     HELD = "held"
+    #: Not run: a project that still exists uses the resource (found when the step was
+    #: about to run, or a dependency was kept so). Neither done nor failed: the
+    #: tombstone waits (``TombstoneState.WAITING``) and the sweep comes back for it.
+    KEPT = "kept"
 
     @property
     def successful(self) -> bool:
@@ -355,6 +359,11 @@ class Outcome:
 class TombstoneState(str, enum.Enum):
     """Where a tombstone is on the road (``reaper.cleanup.worker`` draws the machine).
 
+    ``WAITING``: every step that could run ran, but something was kept because a
+    live project uses it (``reaper.cleanup.waiting``); neither complete (something
+    is left) nor failed. No worker claims it: the sweep re-checks its kept
+    resources and sends it round again once a live project stops using one.
+
     ``VERIFIED`` is never entered: verification and planning happen in one
     claim, straight from ``RECEIVED``. It stays so that a row an older reaper
     left in it still loads; such a row is claimable and worked on as if it
@@ -370,6 +379,7 @@ class TombstoneState(str, enum.Enum):
     PARTIAL = "partial"
     HELD = "held"
     DEFERRED = "deferred"
+    WAITING = "waiting"
 
     @property
     def final(self) -> bool:

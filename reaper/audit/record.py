@@ -78,7 +78,7 @@ class AuditOutcome(str, enum.Enum):
         """The CADF outcome of a step's final status."""
         if status in (OutcomeStatus.FAILED, OutcomeStatus.BLOCKED):
             return cls.FAILURE
-        if status in (OutcomeStatus.DEFERRED, OutcomeStatus.HELD):
+        if status in (OutcomeStatus.DEFERRED, OutcomeStatus.HELD, OutcomeStatus.KEPT):
             return cls.PENDING
         return cls.SUCCESS
 

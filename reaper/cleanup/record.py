@@ -24,11 +24,15 @@ def audit_planned(
     *,
     tombstone_id: str | None = None,
     trigger: Trigger | None = None,
+    follows: str | None = None,
 ) -> None:
     """Record the verification, what discovery dropped or missed, every decision and the plan.
 
     One transaction: either the whole reasoning behind a plan is in the
-    trail, or none of it is.
+    trail, or none of it is. ``follows``: the hash of the plan this one
+    comes after (a tombstone that waited for live projects, sent round
+    again by the sweep); the plan's record carries it, so the second
+    cleanup links to the first.
     """
     plan, identity = planned.plan, planned.plan.identity
     common: dict[str, Any] = {"tombstone_id": tombstone_id, "trigger": trigger}
@@ -82,9 +86,10 @@ def audit_planned(
             outcome=AuditOutcome.PENDING if plan.held else AuditOutcome.SUCCESS,
             target=target,
             reason=f"plan of {len(plan.steps)} steps for {len(plan.resources)} resources "
-            f"({planned.trigger})",
+            f"({planned.trigger})" + (f", following plan {follows}" if follows else ""),
             plan_hash=plan.content_hash,
             extra={
+                **({"follows": follows} if follows else {}),
                 "steps": len(plan.steps),
                 "held": list(plan.held),
                 "incomplete": list(plan.incomplete),

@@ -13,7 +13,11 @@
   the identity may own resources nobody listed): ``partial``, retried with
   backoff; the retry discovers and plans afresh (the worker), so the service
   that failed is asked again. A service the cloud does not run is no failure;
-* otherwise ``complete``: every handler answered and every step finished.
+* every step that could run ran, and what is left is kept because a live
+  project uses it (:mod:`~reaper.cleanup.waiting`): ``waiting``, no retry
+  time (the sweep re-checks it); a kept step is no failure;
+* otherwise ``complete``: every handler answered, every step finished and
+  nothing is left that the policies meant to remove.
 
 And the changes that send a tombstone round again: later with backoff
 (:func:`retry_later`), or when Keystone can be used again
@@ -26,6 +30,7 @@ import datetime as dt
 from typing import Any
 
 from reaper import planner
+from reaper.cleanup import waiting
 from reaper.executor import Report
 from reaper.inventory.discover import failures
 from reaper.model import BUDGET_SPENT, Outcome, OutcomeStatus, Plan, TombstoneState
@@ -73,6 +78,13 @@ def after_run(
             "reason": f"{counts or 'no step'}; plan incomplete, discovered again later: "
             + "; ".join(missed),
             "next_attempt_at": now + backoff(attempts),
+            "release": True,
+        }
+    waits = waiting.kept(plan, report.outcomes)
+    if waits:
+        return TombstoneState.WAITING, {
+            "reason": f"{counts or 'no step'}; {waiting.summary(waits)}"[:1000],
+            "next_attempt_at": None,
             "release": True,
         }
     return TombstoneState.COMPLETE, {"reason": counts, "release": True}

@@ -20,6 +20,10 @@ operator, who reviews the list (``reaper sweep``) and approves it
 (``reaper sweep --open --approve``); the controller logs an alert, counts
 ``reaper_sweeps_held_total`` and audits the hold.
 
+Each sweep also re-checks the ``waiting`` tombstones (what a cleanup kept
+because a live project uses it) and sends round again those a live
+project stopped using (:mod:`reaper.cleanup.waitlist`).
+
 Only one controller sweeps at a time: on PostgreSQL under an advisory
 lock; on SQLite there is only one controller. The controller's
 :class:`Sweeper` records what it opened in the audit trail itself.
@@ -40,7 +44,7 @@ from sqlalchemy import text
 from reaper import credentials, log
 from reaper.audit.record import AuditAction, AuditOutcome, AuditTarget
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import lifecycle
+from reaper.cleanup import lifecycle, waitlist
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import VerificationError
@@ -266,13 +270,17 @@ class Sweeper:
             with exclusive(self.store) as mine:
                 if not mine:
                     return 0
-                found = find_orphans(self.cloud(), min_age=self.settings.sweep_min_age)
+                cloud = self.cloud()
+                found = find_orphans(cloud, min_age=self.settings.sweep_min_age)
                 self.store.directory.record(found.known)
                 held = over_limit(self.settings, found)
                 if held is not None:
+                    # A Keystone that answers 404 for everything would also make every
+                    # live user look gone: waiting tombstones keep waiting too.
                     self._hold(held, found)
                     return 0
                 opened = open_tombstones(self.store, found.orphans)
+                woken = waitlist.recheck_all(self.store, self.trail, cloud)
         except Exception as exc:
             problem = credentials.explain(exc, None, keystone=False)
             if problem is None or self.gate is None:
@@ -280,7 +288,7 @@ class Sweeper:
             else:
                 self.gate.failed(problem)
             return 0
-        new = sum(1 for _, created in opened if created)
+        new = sum(1 for _, created in opened if created) + woken
         for orphan, created in opened:
             if created:
                 self.trail.append(
@@ -292,7 +300,7 @@ class Sweeper:
                 )
         if new:
             self.on_opened()
-        LOG.info("sweep done", orphans=len(opened), opened=new)
+        LOG.info("sweep done", orphans=len(opened), opened=new - woken, waiting_woken=woken)
         return new
 
     def _hold(self, why: str, found: SweepResult) -> None:

@@ -8,9 +8,13 @@
         └──plan──> held                           (blast radius, or dry-run mode: approve)
                 └─> planned ──execute──> complete
                                      ├─> deferred (grace period; resumes when due)
-                                     └─> partial  (failures, or an incomplete plan;
-                                                   retried with backoff, an incomplete
-                                                   plan by planning afresh)
+                                     ├─> partial  (failures, or an incomplete plan;
+                                     │             retried with backoff, an incomplete
+                                     │             plan by planning afresh)
+                                     └─> waiting  (all else done; what a live project
+                                                   uses is kept: the sweep re-checks it
+                                                   and sends it back to received, the
+                                                   next plan following this one)
 
 A worker holds the tombstone's lease (``claimed_by``) while it works, renewed
 by a heartbeat (:mod:`~reaper.cleanup.lease`); every transition it records
@@ -47,7 +51,7 @@ from typing import Any
 
 from reaper import log
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import coverage, known, lifecycle, reclaim, settle
+from reaper.cleanup import coverage, known, lifecycle, reclaim, settle, waiting
 from reaper.cleanup.execute import execute_plan
 from reaper.cleanup.lease import Heartbeat
 from reaper.cleanup.plan import make_plan
@@ -174,6 +178,9 @@ class Worker:
             return self._retry_later(tombstone, str(exc), exc)
         self._keystone_answered()
         trigger = tombstone.triggers[-1] if tombstone.triggers else None
+        # A tombstone sent round again from ``waiting`` keeps its previous plan until
+        # this one is made: the new plan's record says which plan it follows.
+        follows = tombstone.plan_hash if tombstone.state is TombstoneState.RECEIVED else None
         known.remember(self.store, verification)
         never = known.never_known(self.store, tombstone) if verification.gone else None
         if never or not verification.allows(disabled_ok=True):
@@ -202,7 +209,9 @@ class Worker:
         )
         plan = planned.plan
         self.store.plans.save(plan)
-        audit_planned(self.trail, planned, tombstone_id=tombstone.id, trigger=trigger)
+        audit_planned(
+            self.trail, planned, tombstone_id=tombstone.id, trigger=trigger, follows=follows
+        )
         if plan.held or self.settings.dry_run:
             why = "; ".join(plan.held) if plan.held else "dry-run mode"
             moved = self._move(
@@ -271,6 +280,15 @@ class Worker:
             reclaim.after(cloud, self.store, self.trail, tombstone, metrics=self.metrics)
         to, changes = settle.after_run(report, plan, attempts=tombstone.attempts, now=utcnow())
         result = self._move(tombstone, to, **changes)
+        if to is TombstoneState.WAITING:
+            waits = waiting.kept(plan, report.outcomes)
+            LOG.warning(
+                "tombstone waiting: kept while live projects use it",
+                tombstone=tombstone.id,
+                identity=str(tombstone.identity),
+                kept=[str(k.ref) for k in waits],
+                projects=sorted({p for k in waits for p in k.projects}),
+            )
         if to is TombstoneState.HELD:
             LOG.error(
                 "tombstone blocked: a step spent its retry budget",

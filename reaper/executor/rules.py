@@ -1,7 +1,10 @@
 """What a ready step's fate is before anything is sent: the executor's rules, pure.
 
 In order: a dependency that did not succeed blocks it (or defers it, when
-every such dependency was deferred); a grace period not yet over defers it;
+every such dependency was deferred; or keeps it, when each was kept for a
+live project's use or deferred: a true dependant waits with what it
+depends on, and a quota release, ordered after every other step only so
+that it comes last, does not wait for a kept one at all); a grace period not yet over defers it;
 the batched re-check says it is gone already, no longer owned or protected
 since the plan was made. Otherwise it runs (``None``). And what an attempt
 settles, and what is settled before anything runs.
@@ -31,6 +34,11 @@ def is_removal(step: Step) -> bool:
     return step.action == "delete"
 
 
+def is_quota(step: Step) -> bool:
+    """A quota release: planned after every other step for order, not for their success."""
+    return step.resource.type.endswith(".quota")
+
+
 def before_running(
     step: Step,
     outcomes: Mapping[str, Outcome],
@@ -43,11 +51,20 @@ def before_running(
     """The outcome ``step`` gets without being run, or ``None`` if it must run."""
     sid = step.id
     blocking = [d for d in step.depends_on if not satisfies(outcomes[d], dry_run=dry_run)]
+    kept = [d for d in blocking if outcomes[d].status is OutcomeStatus.KEPT]
+    if kept and is_quota(step):
+        blocking, kept = [d for d in blocking if d not in kept], []
     if blocking:
         deferred = [d for d in blocking if outcomes[d].status is OutcomeStatus.DEFERRED]
-        if deferred and len(deferred) == len(blocking):
+        if deferred and len(deferred) + len(kept) == len(blocking):
             return Outcome(sid, OutcomeStatus.DEFERRED, f"waits for deferred step {deferred[0]}")
-        first = next(d for d in blocking if d not in deferred)
+        if kept and len(kept) == len(blocking):
+            return Outcome(
+                sid,
+                OutcomeStatus.KEPT,
+                f"waits for {kept[0]}, kept: {outcomes[kept[0]].reason}"[:1000],
+            )
+        first = next(d for d in blocking if d not in deferred and d not in kept)
         return Outcome(
             sid, OutcomeStatus.BLOCKED, f"blocked by {first} ({outcomes[first].status.value})"
         )
