@@ -16,38 +16,47 @@ Everything CADF has no slot for lives under one extra top-level key,
 attributes it had when reaper decided. ``seq`` is assigned only when the
 record is appended under the chain lock, so a :class:`RecordDraft` is
 everything but its position.
+
+This module assembles and validates a record (:func:`build`) and names what
+happened (:class:`AuditAction`, :class:`AuditOutcome`); who and what it is
+about are in :mod:`reaper.audit.cadf`, and secrets are masked by
+:mod:`reaper.audit.scrub`. Both are re-exported here, where callers import
+them from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycadf import cadftaxonomy
 from pycadf import event as cadf_event
-from pycadf import reason as cadf_reason
-from pycadf import resource as cadf_resource
 
-from reaper import canonical, log, sealing
+from reaper import canonical, sealing
+from reaper.audit.cadf import Actor, AuditReason, AuditTarget, type_uri
 from reaper.audit.columns import RecordIndex, cadf_time
-from reaper.model import IdentityRef, OutcomeStatus, Resource, ResourceRef, Trigger, utcnow
+from reaper.audit.scrub import scrub
+from reaper.model import OutcomeStatus, Resource, Trigger, utcnow
+
+__all__ = [
+    "SCHEMA",
+    "Actor",
+    "AuditAction",
+    "AuditOutcome",
+    "AuditReason",
+    "AuditTarget",
+    "RecordDraft",
+    "build",
+    "scrub",
+    "type_uri",
+]
 
 #: Version of the ``reaper`` section; bump when its meaning changes.
 SCHEMA = "reaper-audit/1"
-
-
-#: Namespace of the deterministic UUIDs given to actors that have only a name.
-_ACTOR_NS = uuid.UUID("5a3b8f62-3c55-4e0b-9a7e-6f6c1d2e9b41")
-
-#: Stands in for a target's id while pycadf validates the rest (see _resource).
-_PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 
 
 class AuditAction(str, enum.Enum):
@@ -83,180 +92,6 @@ class AuditOutcome(str, enum.Enum):
         return cls.SUCCESS
 
 
-#: CADF resource typeURIs of reaper's dotted types, where CADF has a better name.
-_TYPE_URIS = {
-    "identity.project": cadftaxonomy.SECURITY_PROJECT,
-    "identity.user": cadftaxonomy.SECURITY_ACCOUNT_USER,
-    "identity.domain": cadftaxonomy.SECURITY_DOMAIN,
-    "compute.server": "compute/machine",
-    "compute.keypair": cadftaxonomy.SECURITY_KEY,
-    "block_storage.volume": "storage/volume",
-    "image.image": "data/image",
-    "object_store.container": "storage/container",
-    "reaper.notification": "data/message",
-}
-#: The CADF root under which the other types of a service are named.
-_SERVICE_ROOTS = {
-    "compute": "compute",
-    "block_storage": "storage/volume",
-    "network": "network",
-    "image": "data/image",
-    "object_store": "storage/container",
-    "identity": "data/security",
-    "dns": "network/domain",
-    "load_balancer": "network",
-    "orchestration": "data/workload",
-    "shared_file_system": "storage/share",
-}
-
-
-def type_uri(resource_type: str) -> str:
-    """The CADF typeURI for a dotted reaper type (``network.port`` -> ``network/port``)."""
-    if resource_type in _TYPE_URIS:
-        return _TYPE_URIS[resource_type]
-    service, _, kind = resource_type.partition(".")
-    root = _SERVICE_ROOTS.get(service, f"data/{service}")
-    return f"{root}/{kind}" if kind else root
-
-
-def _resource(resource_id: str, resource_type: str) -> cadf_resource.Resource:
-    """A pycadf resource with ``resource_id`` recorded verbatim.
-
-    pycadf accepts any non-empty id but warns for each one that is not a
-    UUID; keypair names and other free-form ids are legitimate targets, and
-    a warning per record would drown the log (filtering warnings is process
-    global and not thread-safe). So pycadf validates the type with a
-    placeholder id, and the real one is set afterwards.
-    """
-    if not isinstance(resource_id, str) or not resource_id:
-        raise ValueError("a CADF resource needs a non-empty id")
-    res = cadf_resource.Resource(id=_PLACEHOLDER_ID, typeURI=resource_type)
-    vars(res)["id"] = resource_id
-    return res
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A CADF resource that acts or observes: reaper's identity, a reaper instance."""
-
-    id: str
-    name: str
-    type_uri: str
-
-    @classmethod
-    def named(cls, name: str, type_uri: str, *, kind: str) -> Actor:
-        """An actor known by name only, given a stable UUID derived from it."""
-        return cls(str(uuid.uuid5(_ACTOR_NS, f"{kind}:{name}")), name, type_uri)
-
-    @classmethod
-    def service_user(cls, user_id: str | None = None, name: str | None = None) -> Actor:
-        """Reaper's service identity in Keystone, the initiator of its actions."""
-        name = name or "reaper"
-        if user_id:
-            return cls(user_id, name, cadftaxonomy.ACCOUNT_USER)
-        return cls.named(name, cadftaxonomy.ACCOUNT_USER, kind="user")
-
-    @classmethod
-    def instance(cls, host: str) -> Actor:
-        """One reaper controller or CLI host, the observer of what it records."""
-        return cls.named(host, "service/oss", kind="host")
-
-    @functools.cached_property
-    def cadf(self) -> cadf_resource.Resource:
-        """Built (and validated) once: an actor is the same on every record."""
-        res = _resource(self.id, self.type_uri)
-        res.name = self.name
-        return res
-
-    @functools.cached_property
-    def cadf_dict(self) -> dict[str, Any]:
-        return dict(vars(self.cadf))
-
-
-@dataclass(frozen=True)
-class AuditTarget:
-    """What an action was about: a cloud resource, an identity, a notification."""
-
-    #: Reaper's dotted type: ``compute.server``, ``identity.project``...
-    type: str
-    id: str
-    name: str | None = None
-    project_id: str | None = None
-    user_id: str | None = None
-    domain_id: str | None = None
-
-    @classmethod
-    def for_resource(cls, resource: Resource | ResourceRef) -> AuditTarget:
-        if isinstance(resource, ResourceRef):
-            return cls(resource.type, resource.id)
-        return cls(
-            resource.type,
-            resource.id,
-            name=resource.name,
-            project_id=resource.project_id,
-            user_id=resource.user_id,
-        )
-
-    @classmethod
-    def for_identity(
-        cls, identity: IdentityRef, *, name: str | None = None, domain_id: str | None = None
-    ) -> AuditTarget:
-        kind = identity.kind.value
-        return cls(
-            f"identity.{kind}",
-            identity.id,
-            name=name,
-            project_id=identity.id if kind == "project" else None,
-            user_id=identity.id if kind == "user" else None,
-            domain_id=identity.id if kind == "domain" else domain_id,
-        )
-
-    @classmethod
-    def for_notification(cls, message_id: str | None) -> AuditTarget:
-        return cls("reaper.notification", message_id or "unknown")
-
-    @property
-    def type_uri(self) -> str:
-        return type_uri(self.type)
-
-    def cadf(self) -> cadf_resource.Resource:
-        res = _resource(self.id, self.type_uri)
-        if self.name is not None:
-            res.name = self.name
-        # CADF resources are open: Keystone adds project_id/user_id the same way.
-        for attr in ("project_id", "user_id", "domain_id"):
-            value = getattr(self, attr)
-            if value is not None:
-                setattr(res, attr, str(value))
-        return res
-
-
-@dataclass(frozen=True)
-class AuditReason:
-    """Why: the policy and rule that matched, an error, or plain words."""
-
-    text: str = ""
-    kind: str = "reaper/reason"
-    policy: str | None = None
-    rule: str | None = None
-
-    @classmethod
-    def policy_match(cls, policy: str, rule: str | None, text: str = "") -> AuditReason:
-        return cls(text=text, kind="reaper/policy", policy=policy, rule=rule)
-
-    @classmethod
-    def error(cls, error: BaseException | str) -> AuditReason:
-        text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else error
-        return cls(text=log.redact_text(text), kind="reaper/error")
-
-    def cadf(self) -> cadf_reason.Reason:
-        reason = cadf_reason.Reason(reasonType=self.kind, reasonCode=self.text)
-        if self.policy is not None:
-            reason.policyType = "reaper/policy"
-            reason.policyId = self.policy if self.rule is None else f"{self.policy}:{self.rule}"
-        return reason
-
-
 @dataclass(frozen=True)
 class RecordDraft:
     """A complete record but for its chain position, ready to be appended."""
@@ -284,35 +119,6 @@ class RecordDraft:
 _CANONICAL = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
-
-#: Anything :func:`reaper.log.redact` could mask contains one of these; the
-#: rest (nearly every attribute) skips its costly regexes.
-_SUSPECT = re.compile(
-    r"pass|pswd|secret|token|key|auth|credential|signature|cookie|configfile|://|gAAAA",
-    re.IGNORECASE,
-)
-
-
-def scrub(value: Any, key: str | None = None) -> Any:
-    """``value`` with secrets masked exactly as the logs mask them, but fast.
-
-    Keys in :data:`reaper.sealing.ANYWHERE` (``user_data``...) are sealed to
-    their fingerprint instead, wherever they appear: no pattern sees them.
-
-    Before-images and extras are exported to auditors, so no password or
-    token may survive in them; redacting every string of every server's
-    attributes would cost more than the append itself.
-    """
-    if key is not None and key in sealing.ANYWHERE:
-        return sealing.seal_value(value)  # a secret by what it is, whatever it looks like
-    if isinstance(value, Mapping):
-        return {str(k): scrub(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    suspect_key = key is not None and _SUSPECT.search(key) is not None
-    if suspect_key or (isinstance(value, str) and _SUSPECT.search(value)):
-        return log.redact(value, key)
-    return value
 
 
 def _trigger(trigger: Trigger | None) -> dict[str, Any] | None:
