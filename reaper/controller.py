@@ -23,8 +23,8 @@ SIGTERM (or SIGINT) stops the listener, lets the requests in flight
 finish, cuts short every wait between retries (those steps are left to the
 next claim), gives every lease back and exits 0, within ``[DEFAULT]
 shutdown_grace`` seconds whatever hangs; the next start resumes unfinished
-tombstones. SIGHUP reloads the policies: an invalid new set is rejected
-and the old one kept, and both facts are audited. On SQLite only one
+tombstones. SIGHUP reloads the policies (``policyholder.py``): an invalid
+new set is rejected and the old one kept, and both facts are audited. On SQLite only one
 controller may run (a second one refuses to start); several controllers
 share one PostgreSQL database and one listener pool.
 """
@@ -47,7 +47,6 @@ from reaper import config, configcheck, log, parts, sdnotify
 from reaper.api import ApiServer, Health
 from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
-from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup import lease, waitlist
 from reaper.cleanup.lifecycle import Reopener
@@ -56,14 +55,14 @@ from reaper.cleanup.settings import Settings
 from reaper.cleanup.sweep import Bootstrap, Sweeper
 from reaper.cleanup.worker import Worker
 from reaper.events import keystone
-from reaper.events.deadletter import DeadLetterConsumer
-from reaper.events.listener import IdentityEndpoint, Listener, broker_url
+from reaper.events.listener import IdentityEndpoint, Listener
 from reaper.events.undecodable import DeadLetterRecorder, UndecodableAuditor
 from reaper.ids import InvalidIdPattern
 from reaper.keystone_access import CloudAccess
 from reaper.metrics import Metrics, StepMetrics
 from reaper.model import utcnow
-from reaper.policy import PolicyError, configured_policy_paths, load_policies
+from reaper.policy import PolicyError
+from reaper.policyholder import PolicyHolder
 from reaper.store import Store, StoreError
 from reaper.store.engine import sqlite_path
 
@@ -72,45 +71,6 @@ LOG = log.get(__name__)
 
 class AlreadyRunning(RuntimeError):
     """Another controller holds the embedded store."""
-
-
-class PolicyHolder:
-    """The loaded policy set, replaced atomically on SIGHUP if the new one is valid."""
-
-    def __init__(self, conf: cfg.ConfigOpts, trail: AuditTrail) -> None:
-        self.conf = conf
-        self.trail = trail
-        self._policies = load_policies(configured_policy_paths(conf))
-        self._lock = threading.Lock()
-
-    def __call__(self) -> Any:
-        with self._lock:
-            return self._policies
-
-    def reload(self) -> bool:
-        paths = configured_policy_paths(self.conf)
-        target = AuditTarget("reaper.policy", ",".join(paths)[:200] or "default")
-        try:
-            fresh = load_policies(paths)
-        except PolicyError as exc:
-            self.trail.append(
-                action=AuditAction.UPDATE,
-                outcome=AuditOutcome.FAILURE,
-                target=target,
-                reason=AuditReason.error(f"policy reload rejected, previous set kept: {exc}"),
-            )
-            LOG.error("policy reload rejected; keeping the previous policies", error=str(exc))
-            return False
-        with self._lock:
-            old, self._policies = self._policies.digest, fresh
-        self.trail.append(
-            action=AuditAction.UPDATE,
-            outcome=AuditOutcome.SUCCESS,
-            target=target,
-            reason=f"policies reloaded: {old} -> {fresh.digest}",
-        )
-        LOG.info("policies reloaded", digest=fresh.digest)
-        return True
 
 
 class Controller:
@@ -138,7 +98,7 @@ class Controller:
         self.undecodable = UndecodableAuditor(
             self.trail, self.metrics, active=lambda: not self.listener.dead_lettering
         )
-        self.dead_letters = DeadLetters(
+        self.dead_letters = parts.DeadLetters(
             conf, self.listener, DeadLetterRecorder(self.trail, self.metrics)
         )
         self.worker = Worker(
@@ -250,31 +210,6 @@ class Controller:
     def sweep_once(self) -> int:
         """One sweep, if no other controller is sweeping; returns tombstones opened."""
         return self.sweeper.sweep_once()
-
-
-class DeadLetters:
-    """Audits what the driver rejects, if the pool queue dead-letters it (a part).
-
-    Started after the listener, which knows by then whether its queue
-    dead-letters; stopped before it.
-    """
-
-    def __init__(self, conf: cfg.ConfigOpts, listener: Listener, recorder: DeadLetterRecorder):
-        self.conf = conf
-        self.listener = listener
-        self.recorder = recorder
-        self.consumer: DeadLetterConsumer | None = None
-
-    def start(self) -> None:
-        url = broker_url(self.conf)
-        if not self.listener.dead_lettering or url is None:
-            return
-        self.consumer = DeadLetterConsumer(url, self.listener.dead_letter.exchange, self.recorder)
-        self.consumer.start()
-
-    def stop(self) -> None:
-        if self.consumer is not None:
-            self.consumer.stop()
 
 
 def _single_controller_lock(conf: cfg.ConfigOpts) -> Any:

@@ -6,7 +6,7 @@ end when the controller's ``stopping`` event is set; their ``stop()`` waits
 for them (a worker finishes the steps in flight first). Parts that already
 have a life of their own (the listener, the API server, the checkpointer)
 are parts as they are; the undecodable-message auditor is adapted
-(:class:`Installed`).
+(:class:`Installed`), and the dead-letter reader wrapped (:class:`DeadLetters`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,14 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from oslo_config import cfg
+
 from reaper import log
 from reaper.cleanup.sweep import Sweeper
 from reaper.cleanup.worker import Worker
+from reaper.events.deadletter import DeadLetterConsumer
+from reaper.events.listener import Listener, broker_url
+from reaper.events.undecodable import DeadLetterRecorder
 from reaper.store import StoreError
 
 LOG = log.get(__name__)
@@ -123,3 +128,28 @@ def sweep_loop(
             sweeper.sweep_once()
 
     return loop
+
+
+class DeadLetters:
+    """Audits what the driver rejects, if the pool queue dead-letters it (a part).
+
+    Started after the listener, which knows by then whether its queue
+    dead-letters; stopped before it.
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts, listener: Listener, recorder: DeadLetterRecorder):
+        self.conf = conf
+        self.listener = listener
+        self.recorder = recorder
+        self.consumer: DeadLetterConsumer | None = None
+
+    def start(self) -> None:
+        url = broker_url(self.conf)
+        if not self.listener.dead_lettering or url is None:
+            return
+        self.consumer = DeadLetterConsumer(url, self.listener.dead_letter.exchange, self.recorder)
+        self.consumer.start()
+
+    def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop()

@@ -53,6 +53,7 @@ FLOORS: dict[str, int] = {
     "reaper.api": 4,
     "reaper.controller": 4,
     "reaper.parts": 4,
+    "reaper.policyholder": 4,
     "reaper.cli": 4,
     "reaper.configcheck": 4,
 }
