@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from cliff.lister import Lister
 
 from reaper import cloud
-from reaper.cleanup import sweep
+from reaper.audit.trail import AuditTrail
+from reaper.cleanup import sweep, waitlist
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cli import exitcodes
@@ -25,7 +26,10 @@ class Sweep(Lister):
     only, unless --open: then a tombstone (trigger ``sweep``) is opened for
     each, for the controller (or ``reaper apply``) to clean up. More orphans
     than ``[sweep] max_orphans`` / ``max_orphan_fraction`` allow are opened
-    only with --approve, after the operator has reviewed the list.
+    only with --approve, after the operator has reviewed the list. With
+    --open, the waiting tombstones (what live projects used) are re-checked
+    too: each whose kept resource no live project uses any more is sent
+    round again, for the controller to plan and reap.
     """
 
     _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
@@ -56,6 +60,7 @@ class Sweep(Lister):
         found = sweep.find_orphans(Cloud.of(conn), min_age=dt.timedelta(seconds=min_age))
         orphans = found.orphans
         opened: dict[str, str] = {}
+        woken = None
         held = sweep.over_limit(Settings.from_conf(conf), found)
         if parsed_args.open and held and not parsed_args.approve:
             self.app.stderr.write(f"HELD for approval: {held}; nothing opened (--approve)\n")
@@ -65,6 +70,8 @@ class Sweep(Lister):
             for orphan, _ in sweep.open_tombstones(store, orphans):
                 found = store.tombstones.find(orphan.identity)
                 opened[str(orphan.identity)] = found.id if found else ""
+            trail = AuditTrail.from_conf(store, conf)
+            woken = waitlist.recheck_all(store, trail, Cloud.of(conn))
         rows = [
             (
                 o.identity.kind.value,
@@ -76,5 +83,6 @@ class Sweep(Lister):
             for o in orphans
         ]
         counter = cloud.counter_of(conn)
-        self.app.stderr.write(f"{len(orphans)} orphaned owners; {counter.total} requests\n")
+        again = "" if woken is None else f"; {woken} waiting cleanups sent round again"
+        self.app.stderr.write(f"{len(orphans)} orphaned owners{again}; {counter.total} requests\n")
         return COLUMNS, rows

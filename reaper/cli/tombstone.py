@@ -1,4 +1,10 @@
-"""``reaper tombstone list|show`` and ``reaper approve``: the controller's work, for operators."""
+"""``reaper tombstone list|show`` and ``reaper approve``: the controller's work, for operators.
+
+A ``waiting`` tombstone keeps what live projects use: ``tombstone show``
+says how many and for whom (``Waiting For``; a list under ``-f json``), and
+``tombstone show ID --waiting`` lists each kept resource with the live
+project and what of it uses the resource (``reaper release`` ends a wait).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from cliff.show import ShowOne
 from reaper import reclaim
 from reaper.audit.record import AuditAction, AuditOutcome, AuditTarget
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup import waiting, waitlist
 from reaper.cli import exitcodes
 from reaper.cli.plan import COLUMNS as PLAN_COLUMNS
 from reaper.cli.plan import rows as plan_rows
@@ -21,6 +28,27 @@ from reaper.model import Tombstone, TombstoneState
 from reaper.store import NotFound, StateConflict, Store
 
 COLUMNS = ("ID", "Identity", "State", "Attempts", "Next Attempt", "Updated", "Reason")
+WAITING_COLUMNS = ("Type", "ID", "Name", "Live Project", "Used Through", "Reason")
+STRUCTURED = ("json", "yaml")
+
+
+def waiting_rows(kept: tuple[waiting.Kept, ...]) -> list[tuple[Any, ...]]:
+    """One row per use of each kept resource (one row, users blank, for a contained one)."""
+    rows: list[tuple[Any, ...]] = []
+    for k in kept:
+        uses = [u for u in k.users if u.get("kind") != "grant"] or list(k.users) or [{}]
+        for use in uses:
+            rows.append(
+                (
+                    k.ref.type,
+                    k.ref.id,
+                    k.name or "",
+                    use.get("project_id", ""),
+                    use.get("detail", ""),
+                    k.reason,
+                )
+            )
+    return rows
 
 
 def _row(t: Tombstone) -> tuple[Any, ...]:
@@ -66,11 +94,18 @@ class TombstoneShow(ShowOne):
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument("tombstone", metavar="ID", help="Tombstone id.")
-        parser.add_argument(
+        shown = parser.add_mutually_exclusive_group()
+        shown.add_argument(
             "--plan",
             action="store_true",
             help="Show the stored plan this tombstone runs (the one approve releases), "
             "not the tombstone.",
+        )
+        shown.add_argument(
+            "--waiting",
+            action="store_true",
+            help="List what a waiting tombstone keeps because live projects use it: each "
+            "resource, the live project and what of it uses the resource.",
         )
         return parser
 
@@ -84,6 +119,11 @@ class TombstoneShow(ShowOne):
             return (), ()
         self._status = exitcodes.OK
         self._plan = None
+        self._waiting: list[tuple[Any, ...]] | None = None
+        waiter = waitlist.of(store, t) if t.state is TombstoneState.WAITING else None
+        if parsed_args.waiting:
+            self._waiting = waiting_rows(waiter.kept) if waiter else []
+            return (), ()
         if parsed_args.plan:
             if not t.plan_hash:
                 self.app.stderr.write(
@@ -101,7 +141,15 @@ class TombstoneShow(ShowOne):
         counts: dict[str, int] = {}
         for outcome in outcomes.values():
             counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
-        names = (*COLUMNS, "Plan", "Step Outcomes", "Claimed By", "Triggers", "Reclaimed")
+        names = (
+            *COLUMNS,
+            "Plan",
+            "Step Outcomes",
+            "Claimed By",
+            "Triggers",
+            "Reclaimed",
+            "Waiting For",
+        )
         values = (
             *_row(t),
             t.plan_hash or "",
@@ -109,18 +157,23 @@ class TombstoneShow(ShowOne):
             t.claimed_by or "",
             triggers,
             _reclaimed(store, t.id),
+            _waiting_for(waiter, structured=parsed_args.formatter in STRUCTURED),
         )
         return names, values
 
     def produce_output(self, parsed_args: argparse.Namespace, column_names, data) -> int:  # type: ignore[no-untyped-def]
         if self._status != exitcodes.OK:
             return 0
-        if self._plan is None:
+        if self._plan is None and self._waiting is None:
             return super().produce_output(parsed_args, column_names, data)
         formatter = self._formatter_plugins[parsed_args.formatter].obj
         emit_list = getattr(formatter, "emit_list", None)
         if emit_list is None:  # shell: key=value lines, not a table
             emit_list = self._formatter_plugins["value"].obj.emit_list
+        if self._waiting is not None:
+            emit_list(WAITING_COLUMNS, self._waiting, self.app.stdout, parsed_args)
+            return 0
+        assert self._plan is not None
         emit_list(PLAN_COLUMNS, plan_rows(self._plan), self.app.stdout, parsed_args)
         if parsed_args.formatter == "table":
             self.app.stdout.write(summary(self._plan))
@@ -129,6 +182,14 @@ class TombstoneShow(ShowOne):
     def run(self, parsed_args: argparse.Namespace) -> int:
         super().run(parsed_args)
         return self._status
+
+
+def _waiting_for(waiter: waitlist.Waiter | None, *, structured: bool) -> Any:
+    """What a waiting tombstone keeps: one line each, or (``-f json|yaml``) a list."""
+    kept = waiter.kept if waiter else ()
+    if structured:
+        return [k.as_dict() for k in kept]
+    return "\n".join(f"{k.ref} ({k.name or '-'}): {k.reason}" for k in kept)
 
 
 def _reclaimed(store: Store, tombstone_id: str) -> str:

@@ -1,4 +1,4 @@
-"""``openstack reaper plan|apply|sweep|tombstone ...``: the ``reaper`` commands, under OSC.
+"""``openstack reaper plan|apply|sweep|tombstone|release ...``: the ``reaper`` commands, under OSC.
 
 Each is the ``reaper`` command class itself, run with ``self.app`` pointing
 at :class:`~reaper.cli.osc.client.ReaperClient` while it works, so the
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from reaper.cli import apply, plan, planview, policy, sweep, tombstone
+from reaper.cli import apply, plan, planview, policy, release, sweep, tombstone
 from reaper.cli.audit import AuditVerify as _AuditVerify
 
 
@@ -40,6 +40,7 @@ Sweep = _on_osc(sweep.Sweep)
 TombstoneList = _on_osc(tombstone.TombstoneList)
 TombstoneShow = _on_osc(tombstone.TombstoneShow)
 Approve = _on_osc(tombstone.Approve)
+Release = _on_osc(release.Release)
 AuditVerify = _on_osc(_AuditVerify)
 PolicyExplain = _on_osc(policy.PolicyExplain)
 PolicyValidate = _on_osc(policy.PolicyValidate)
