@@ -19,6 +19,18 @@ of the project's floating or fixed addresses, or a name in one of its
 zones. Those are reported with ``reaper_relation = dangling`` and
 ``reaper_points_at`` (what they point at), for the policies to decide
 (report by default: they belong to someone else).
+
+Reverse DNS. Designate keeps the PTR record of a floating IP (``/v2/reverse/
+floatingips``, set by the project's user) in a zone of its own managed
+project, keyed by the floating IP's id: nothing of the project's zones or
+recordsets, and Designate removes it only when its sink hears Neutron's
+notification, which many clouds do not run. Left behind, the released
+address keeps resolving back to the deleted project's name for whoever gets
+it next. So :meth:`DnsInventory.cross_reference` lists, as each project
+(sudo), the PTRs of its floating IPs (``dns.floatingip_ptr``), keeps only
+those of floating IPs the network handler found the project owns (the owner
+re-check: the PTR listing itself carries no owner), and each is unset before
+its floating IP is released (``address`` edge).
 """
 
 from __future__ import annotations
@@ -28,10 +40,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from openstack import exceptions as sdk_exc
-from openstack.dns.v2 import recordset, zone, zone_share, zone_transfer
+from openstack.dns.v2 import floating_ip, recordset, zone, zone_share, zone_transfer
 
 from reaper.inventory.base import (
     RELATION_DANGLING,
+    RELATION_OWNER,
     Collector,
     Finding,
     Handler,
@@ -67,6 +80,14 @@ TRANSFER_REQUEST = ResourceType.from_sdk(
     owner_fields=("project_id", "target_project_id"),
     description="A pending zone transfer from or to the project.",
 )
+FLOATINGIP_PTR = ResourceType.from_sdk(
+    "dns.floatingip_ptr",
+    floating_ip.FloatingIP,
+    extra_fields=("project_id", "floatingip_id", "region"),
+    description="The reverse DNS (PTR) record of one of the project's floating IPs "
+    "(id region:floating-ip-id); unset before the address is released, so its next "
+    "holder does not inherit the project's name.",
+)
 QUOTA = ResourceType("dns.quota", description="The project's Designate quotas (reset to defaults).")
 
 #: Record types whose data is an address, and those whose data is a name.
@@ -82,7 +103,7 @@ def sudo(project_id: str) -> dict[str, str]:
 class DnsInventory(Handler):
     service_type = "dns"
     optional = True
-    types = (ZONE, RECORDSET, ZONE_SHARE, TRANSFER_REQUEST, QUOTA)
+    types = (ZONE, RECORDSET, ZONE_SHARE, TRANSFER_REQUEST, FLOATINGIP_PTR, QUOTA)
 
     def discover(self, conn: Any, scope: Scope) -> Finding:
         dns = conn.dns
@@ -132,8 +153,10 @@ class DnsInventory(Handler):
                     found.add(RECORDSET, _recordset(rs.to_dict(computed=False), item.id))
 
     def cross_reference(self, conn: Any, scope: Scope, resources: Sequence[Resource]) -> Finding:
-        """Recordsets of any project that point at what ``resources`` leave behind."""
+        """Recordsets of any project that point at what ``resources`` leave behind,
+        and the reverse DNS records of the project's own floating IPs."""
         found = Collector("dns.dangling", scope)
+        _reverse_records(conn, found, resources)
         addresses = sorted(_addresses(resources))
         names = sorted(r.name for r in resources if r.type == ZONE.name and r.name)
         own_zones = {r.id for r in resources if r.type == ZONE.name}
@@ -155,6 +178,47 @@ class DnsInventory(Handler):
                 resource = _recordset(item, item.get("zone_id"), points_at=target)
                 found.add_reference(RECORDSET, resource, RELATION_DANGLING)
         return found.finding()
+
+
+def _reverse_records(conn: Any, found: Collector, resources: Sequence[Resource]) -> None:
+    """The PTRs of the floating IPs in ``resources`` that the project owns, one listing each.
+
+    Designate lists a project's PTRs by asking Neutron for that project's floating
+    IPs; an entry whose floating IP the network handler did not find owned by the
+    same project is a mismatch, never acted on.
+    """
+    owned: dict[str, str] = {
+        r.id: str(r.project_id)
+        for r in resources
+        if r.type == "network.floating_ip"
+        and r.project_id in found.scope.project_ids
+        and r.attributes.get("reaper_relation") == RELATION_OWNER
+    }
+    projects = sorted(set(owned.values()))
+    listed = gather(
+        {pid: lambda pid=pid: list(conn.dns.floating_ips(project_id=pid)) for pid in projects},
+        workers=4,
+    )
+    for pid in projects:
+        for item in listed[pid]:
+            if not item.ptrdname:
+                continue
+            region, _, fip_id = str(item.id).partition(":")
+            attrs = {k: v for k, v in item.to_dict(computed=False).items() if k != "location"}
+            attrs.update(project_id=pid, floatingip_id=fip_id, region=region)
+            resource = Resource(
+                type=FLOATINGIP_PTR.name,
+                id=str(item.id),
+                name=item.address,
+                project_id=pid,
+                status=item.status,
+                attributes=attrs,
+                edges=(Edge("address", ResourceRef("network.floating_ip", fip_id)),),
+            )
+            if owned.get(fip_id) != pid:
+                found.mismatches.append(resource)
+                continue
+            found.add(FLOATINGIP_PTR, resource)
 
 
 def search(conn: Any, data: str) -> Iterator[dict[str, Any]]:

@@ -45,6 +45,8 @@ SOURCE_FIRST = frozenset(
         "share_network",
         "share_group",
         "created",
+        # A floating IP's reverse DNS record is unset before the address is released.
+        "address",
     }
 )
 TARGET_FIRST = frozenset({"device", "server", "floating_ip", "leftover"})
@@ -62,6 +64,7 @@ CONTAINED_IN = frozenset(
         ("load_balancer.pool", "load_balancer"),
         ("load_balancer.health_monitor", "load_balancer"),
         ("dns.zone_transfer_request", "zone"),
+        ("dns.floatingip_ptr", "address"),
         ("shared_file_system.access_rule", "share"),
         ("shared_file_system.replica", "share"),
     }
@@ -84,6 +87,7 @@ TYPE_RANK: Mapping[str, int] = {
     "load_balancer.listener": 6,
     "load_balancer.pool": 7,
     "load_balancer.health_monitor": 8,
+    "dns.floatingip_ptr": 9,
     "network.floating_ip": 10,
     "shared_file_system.access_rule": 12,
     "shared_file_system.snapshot": 13,

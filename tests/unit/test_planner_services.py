@@ -126,3 +126,23 @@ def test_a_stack_whose_deletion_failed_waits_for_its_leftovers() -> None:
     assert {"delete:network.network:n", "delete:network.subnet:s"} <= deps(
         built, "delete:orchestration.stack:st"
     )
+
+
+FIP = res("network.floating_ip", "fip")
+PTR = res("dns.floatingip_ptr", "RegionOne:fip", ("address", "network.floating_ip", "fip"))
+
+
+def test_a_floating_ips_reverse_dns_is_unset_before_the_address_is_released() -> None:
+    built = plan([FIP, PTR])
+
+    assert deps(built, "delete:network.floating_ip:fip") == {
+        "delete:dns.floatingip_ptr:RegionOne:fip"
+    }
+
+
+def test_a_kept_floating_ip_keeps_its_reverse_dns() -> None:
+    built = plan([FIP, PTR], [protect(FIP), act(PTR)])
+
+    assert built.steps == ()
+    assert built.decisions[0].resource.type == "dns.floatingip_ptr"
+    assert built.decisions[0].verdict.value == "protect"
