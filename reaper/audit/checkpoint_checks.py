@@ -6,7 +6,8 @@ signature, and against the chain walked so far: a checkpoint whose head
 differs from the record at its ``seq`` means the records before it were
 rewritten (hashes and all); one beyond the last record means the tail was
 cut off. The walk's position (``last_seq``, ``last_head``) is read, never
-changed.
+changed. Signatures are checked apart (:class:`SignatureCheck`): they say who
+wrote a checkpoint, the rest where it belongs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,66 @@ from reaper.audit.checkpoint import Checkpoint, CheckpointHead
 from reaper.audit.findings import Findings, ProblemKind, short
 
 
+class SignatureCheck:
+    """Whether each checkpoint is signed by the trusted key, and what could not be proven.
+
+    Apart from the position checks: a signature says who wrote a checkpoint,
+    not where it belongs in the chain.
+    """
+
+    def __init__(
+        self,
+        findings: Findings,
+        public_key: Ed25519PublicKey | None,
+        *,
+        require_signed: bool = False,
+    ) -> None:
+        self.findings = findings
+        self.public_key = public_key
+        self.key_id = keys.key_id(public_key) if public_key is not None else None
+        self.require_signed = require_signed
+        self.unsigned = 0
+        self.unverifiable = 0
+
+    def check(self, cp: Checkpoint) -> None:
+        """Signed, by the trusted key, and the signature verifies (or counted as unproven)."""
+        n = cp.number
+        if cp.signature is None:
+            if self.require_signed:
+                self.findings.problem(
+                    ProblemKind.UNSIGNED, "the checkpoint is not signed", checkpoint=n
+                )
+            else:
+                self.unsigned += 1
+            return
+        if self.public_key is None:
+            self.unverifiable += 1
+            return
+        if cp.key_id != self.key_id:
+            self.findings.problem(
+                ProblemKind.SIGNATURE,
+                f"signed by key {short(cp.key_id)}, not by the trusted key {short(self.key_id)}",
+                checkpoint=n,
+            )
+        elif not keys.verify_signature(self.public_key, cp.body.encode("utf-8"), cp.signature):
+            self.findings.problem(
+                ProblemKind.SIGNATURE,
+                "the signature does not verify: the checkpoint was forged or altered",
+                checkpoint=n,
+            )
+        else:
+            self.findings.report.signatures_verified += 1
+
+    def finish_warnings(self) -> None:
+        """The checkpoints whose signature proves nothing: unsigned, or no key to check."""
+        if self.unsigned:
+            self.findings.warn(f"{self.unsigned} checkpoint(s) are unsigned")
+        if self.unverifiable:
+            self.findings.warn(
+                f"{self.unverifiable} checkpoint signature(s) not checked: no public key given"
+            )
+
+
 class CheckpointChecks:
     """Checkpoints in number order, interleaved with the records they cover."""
 
@@ -37,9 +98,7 @@ class CheckpointChecks:
     ) -> None:
         self.findings = findings
         self.walk = walk
-        self.public_key = public_key
-        self.key_id = keys.key_id(public_key) if public_key is not None else None
-        self.require_signed = require_signed
+        self.signatures = SignatureCheck(findings, public_key, require_signed=require_signed)
         self.interval = checkpoint_interval
         #: The last seq a checkpoint vouched for, as the chain has it.
         self.last_good_seq = 0
@@ -48,8 +107,6 @@ class CheckpointChecks:
         self.seq: int | None = None
         self.time: dt.datetime | None = None
         self.last_cp_seq: int | None = None
-        self.unsigned = 0
-        self.unverifiable = 0
 
     def start(self, start_seq: int) -> None:
         self.last_good_seq = start_seq - 1
@@ -86,7 +143,7 @@ class CheckpointChecks:
                     checkpoint=n,
                 )
             self._sequence(cp, payload)
-        self._signature(cp)
+        self.signatures.check(cp)
         self._position(n, seq, head, when)
         if self.time is not None and when is not None:
             if when < self.time - dt.timedelta(minutes=5):
@@ -136,34 +193,6 @@ class CheckpointChecks:
                 checkpoint=n,
                 seq=seq + 1,
             )
-
-    def _signature(self, cp: Checkpoint) -> None:
-        n = cp.number
-        if cp.signature is None:
-            if self.require_signed:
-                self.findings.problem(
-                    ProblemKind.UNSIGNED, "the checkpoint is not signed", checkpoint=n
-                )
-            else:
-                self.unsigned += 1
-            return
-        if self.public_key is None:
-            self.unverifiable += 1
-            return
-        if cp.key_id != self.key_id:
-            self.findings.problem(
-                ProblemKind.SIGNATURE,
-                f"signed by key {short(cp.key_id)}, not by the trusted key {short(self.key_id)}",
-                checkpoint=n,
-            )
-        elif not keys.verify_signature(self.public_key, cp.body.encode("utf-8"), cp.signature):
-            self.findings.problem(
-                ProblemKind.SIGNATURE,
-                "the signature does not verify: the checkpoint was forged or altered",
-                checkpoint=n,
-            )
-        else:
-            self.findings.report.signatures_verified += 1
 
     def _position(self, n: int, seq: Any, head: Any, when: dt.datetime | None) -> None:
         if not isinstance(seq, int) or not isinstance(head, str):
@@ -215,10 +244,7 @@ class CheckpointChecks:
                 f"{last_seq - self.last_cp_seq} record(s) after the last checkpoint "
                 f"(seq {self.last_cp_seq}) are not covered by a checkpoint yet"
             )
-        if self.unsigned:
-            warn(f"{self.unsigned} checkpoint(s) are unsigned")
-        if self.unverifiable:
-            warn(f"{self.unverifiable} checkpoint signature(s) not checked: no public key given")
+        self.signatures.finish_warnings()
         if now is not None and self.interval and self.time is not None:
             age = now - self.time
             if age > dt.timedelta(seconds=2 * self.interval + 60):

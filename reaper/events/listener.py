@@ -39,15 +39,9 @@ from oslo_config import cfg
 from oslo_messaging.notify import listener as notify_listener
 
 from reaper import log
-from reaper.audit.record import (
-    AuditAction,
-    AuditOutcome,
-    AuditReason,
-    AuditTarget,
-    RecordDraft,
-)
+from reaper.audit.record import RecordDraft
 from reaper.audit.trail import AuditTrail
-from reaper.events import deadletter, dispatch, keystone
+from reaper.events import deadletter, dispatch, keystone, receipts
 from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
 from reaper.store import SchemaError, Store, StoreError, StoreUnavailable, TriggerResult
 from reaper.store.directory import NOTIFICATION, Known
@@ -71,8 +65,8 @@ class Reopener(Protocol):
 class IdentityEndpoint:
     """Receives batches of identity notifications and persists them.
 
-    Every message handed over gets a ``receive`` record: a tombstone's
-    trigger, a duplicate, or a rejection saying why (other services'
+    Every message handed over gets a ``receive`` record (``receipts.py``): a
+    tombstone's trigger, a duplicate, or a rejection saying why (other services'
     well-formed notifications are filtered out before, see ``dispatch.py``).
     """
 
@@ -147,7 +141,7 @@ class IdentityEndpoint:
             event_type=event_type if isinstance(event_type, str) else None,
         )
         rejected.message_ref = keystone.message_ref(message_id)
-        self.trail.append_many([self._rejection(rejected, code="unstorable")])
+        self.trail.append_many([receipts.rejection(self.trail, rejected, code="unstorable")])
         LOG.error("a notification the store refuses was audited and dropped", error=str(exc))
         if self.metrics is not None:
             self.metrics.notification(rejected.event_type or "?", "rejected_unstorable")
@@ -196,7 +190,7 @@ class IdentityEndpoint:
             results = [(item, triggers.get(i), by_index.get(i)) for i, item in enumerate(parsed)]
             finished = any(r is not None and self.reopener.may_reopen(r) for _, _, r in results)
             if not finished:
-                drafts = self._drafts(results, reopened)
+                drafts = receipts.drafts(self.trail, results, reopened)
                 self.trail.append_many([d for d, _, _ in drafts], conn=conn)
         if finished:
             reopened = {
@@ -206,7 +200,7 @@ class IdentityEndpoint:
                 and isinstance(item, IdentityEvent)
                 and self.reopener.reopen_if_needed(result, item.event_type)
             }
-            drafts = self._drafts(results, reopened)
+            drafts = receipts.drafts(self.trail, results, reopened)
             self.trail.append_many([d for d, _, _ in drafts])
         if self.metrics is not None:
             for ref in created:
@@ -235,45 +229,6 @@ class IdentityEndpoint:
             message.get("payload"),
             metadata,
             rules=self.rules,
-        )
-
-    def _drafts(
-        self,
-        results: Sequence[tuple[IdentityEvent | keystone.Rejected, Trigger | None, Any]],
-        reopened: set[str],
-    ) -> list[tuple[RecordDraft, str, str]]:
-        """The ``receive`` record of each message, with its (event type, outcome) for metrics."""
-        drafts: list[tuple[RecordDraft, str, str]] = []
-        for item, trigger, result in results:
-            if isinstance(item, IdentityEvent):
-                assert result is not None
-                what = "duplicate" if result.duplicate else "recorded"
-                if result.tombstone.id in reopened:
-                    what = f"recorded; reopened the {result.tombstone.state.value} tombstone"
-                draft = self.trail.draft(
-                    action=AuditAction.RECEIVE,
-                    outcome=AuditOutcome.SUCCESS,
-                    target=AuditTarget.for_identity(item.identity),
-                    reason=f"{item.event_type} ({item.format}) {what}",
-                    tombstone_id=result.tombstone.id,
-                    trigger=trigger,
-                    extra={"publisher_id": item.publisher_id, "duplicate": result.duplicate},
-                )
-                drafts.append((draft, item.event_type, what))
-            else:
-                draft = self._rejection(item)
-                drafts.append((draft, item.event_type or "?", f"rejected_{item.code}"))
-        return drafts
-
-    def _rejection(self, item: keystone.Rejected, *, code: str | None = None) -> RecordDraft:
-        """The ``receive`` failure record of a message reaper will not act on."""
-        code = code or item.code
-        return self.trail.draft(
-            action=AuditAction.RECEIVE,
-            outcome=AuditOutcome.FAILURE,
-            target=AuditTarget.for_notification(item.message_ref),
-            reason=AuditReason.error(f"rejected ({code}): {item.reason}"),
-            extra={"event_type": item.event_type, "code": code},
         )
 
 

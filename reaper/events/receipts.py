@@ -1,0 +1,60 @@
+"""The ``receive`` record of each notification: what became of it, for the audit trail.
+
+Every message the endpoint is handed gets one: a tombstone's trigger (new,
+a duplicate, or one that reopened a finished tombstone) or a rejection
+saying why reaper will not act on it. Drafts only, built without I/O; the
+endpoint appends them in the transaction that records the tombstones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget, RecordDraft
+from reaper.audit.trail import AuditTrail
+from reaper.events import keystone
+from reaper.model import IdentityEvent, Trigger
+
+
+def drafts(
+    trail: AuditTrail,
+    results: Sequence[tuple[IdentityEvent | keystone.Rejected, Trigger | None, Any]],
+    reopened: set[str],
+) -> list[tuple[RecordDraft, str, str]]:
+    """The ``receive`` record of each message, with its (event type, outcome) for metrics."""
+    found: list[tuple[RecordDraft, str, str]] = []
+    for item, trigger, result in results:
+        if isinstance(item, IdentityEvent):
+            assert result is not None
+            what = "duplicate" if result.duplicate else "recorded"
+            if result.tombstone.id in reopened:
+                what = f"recorded; reopened the {result.tombstone.state.value} tombstone"
+            draft = trail.draft(
+                action=AuditAction.RECEIVE,
+                outcome=AuditOutcome.SUCCESS,
+                target=AuditTarget.for_identity(item.identity),
+                reason=f"{item.event_type} ({item.format}) {what}",
+                tombstone_id=result.tombstone.id,
+                trigger=trigger,
+                extra={"publisher_id": item.publisher_id, "duplicate": result.duplicate},
+            )
+            found.append((draft, item.event_type, what))
+        else:
+            draft = rejection(trail, item)
+            found.append((draft, item.event_type or "?", f"rejected_{item.code}"))
+    return found
+
+
+def rejection(
+    trail: AuditTrail, item: keystone.Rejected, *, code: str | None = None
+) -> RecordDraft:
+    """The ``receive`` failure record of a message reaper will not act on."""
+    code = code or item.code
+    return trail.draft(
+        action=AuditAction.RECEIVE,
+        outcome=AuditOutcome.FAILURE,
+        target=AuditTarget.for_notification(item.message_ref),
+        reason=AuditReason.error(f"rejected ({code}): {item.reason}"),
+        extra={"event_type": item.event_type, "code": code},
+    )
