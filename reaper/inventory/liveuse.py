@@ -36,41 +36,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reaper import log
 from reaper.inventory.base import IN_USE, SHARED, USABLE_TYPES, USED_BY, Finding, Scope
-from reaper.model import Resource, ResourceRef
+from reaper.inventory.uses import FINDER_TYPES, FINDERS, RBAC_OBJECTS, UNKNOWN, Use, rbac_objects
+from reaper.model import IdentityKind, IdentityRef, Resource, ResourceRef
+
+__all__ = ["RBAC_OBJECTS", "UNKNOWN", "Use", "Users", "annotate", "users_of"]
 
 LOG = log.get(__name__)
 
-#: RBAC object types whose grants make the object used by the target project.
-RBAC_OBJECTS = {
-    "network": "network.network",
-    "security_group": "network.security_group",
-    "qos_policy": "network.qos_policy",
-    "address_scope": "network.address_scope",
-    "subnetpool": "network.subnet_pool",
-}
-#: A user id for "could not tell": fail closed.
-UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, order=True)
-class Use:
-    """``project_id`` uses the resource through its ``type``:``id`` (a port, a rule...)."""
-
-    project_id: str
-    type: str
-    id: str
-    detail: str = ""
-    #: ``use`` or ``grant`` (see the module's docstring).
-    kind: str = "use"
-
-    def as_dict(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
+Uses = dict[ResourceRef, list[Use]]
 
 
 def annotate(
@@ -80,20 +59,10 @@ def annotate(
 
     Fails closed: an error leaves every usable resource it may concern in use.
     """
-    errors: list[str] = []
-    uses: dict[ResourceRef, list[Use]] = defaultdict(list)
-    ours = {r.ref for r in resources}
-    for name, finder in _FINDERS:
-        try:
-            for ref, use in finder(conn, scope, resources):
-                if ref in ours and use.project_id not in scope.project_ids:
-                    uses[ref].append(use)
-        except Exception as exc:
-            LOG.warning("live-use lookup failed", lookup=name, error=str(exc))
-            errors.append(f"live use of {name} not known ({type(exc).__name__}: {exc})")
-            for r in resources:
-                if r.type in _FINDER_TYPES[name]:
-                    uses[r.ref].append(Use(UNKNOWN, r.type, r.id, "its users could not be listed"))
+    found, errors = _find(conn, scope, resources)
+    uses: Uses = defaultdict(list)
+    for ref, listed in found.items():
+        uses[ref] = [u for u in listed if u.project_id not in scope.project_ids]
     _grants_in_use(resources, uses)
     live = _live_projects(conn, {u.project_id for us in uses.values() for u in us})
     out: list[Resource] = []
@@ -114,16 +83,125 @@ def annotate(
     return Finding(handler="liveuse", errors=tuple(errors)), out
 
 
-def _grants_in_use(resources: Sequence[Resource], uses: dict[ResourceRef, list[Use]]) -> None:
-    """An RBAC entry whose target uses the object it grants is in use by that target."""
-    for r in _of(resources, "network.rbac_policy"):
+@dataclass(frozen=True)
+class Users:
+    """Who uses one resource now: what a refused deletion is re-examined with.
+
+    ``live``: uses by projects Keystone still has (or could not say it has
+    not: failing closed), grants left out (a grant alone makes no service
+    refuse). ``others``: uses by the deleted owner itself or by projects
+    Keystone no longer has, which their own deletions will end. ``error``:
+    the users could not be listed, so nothing is known.
+    """
+
+    live: tuple[Use, ...] = ()
+    others: tuple[Use, ...] = ()
+    error: str = ""
+
+    def said(self) -> str:
+        """``in use by live project L (port P on server S); ...`` (the planner's words)."""
+        return "; ".join(f"in use by live project {u.project_id} ({u.detail})" for u in self.live)
+
+
+def users_of(conn: Any, resource: Resource) -> Users:
+    """Who uses ``resource`` now, by the same listings as :func:`annotate`.
+
+    A volume is read again first (its attachments and status are what
+    changed). The owner is the resource's project when the deleted
+    identity owns it; a resource a deleted user created inside a live
+    project has no owner here, so that project's own use is a live one, as
+    when the plan was made (``reaper.inventory.base.Scope.of`` a user).
+    """
+    try:
+        resource = _fresh(conn, resource)
+        if resource is None:
+            return Users()
+        owner = resource.project_id if _owned(resource) else None
+        scope = Scope(
+            IdentityRef(IdentityKind.PROJECT, str(resource.project_id)),
+            project_ids=frozenset({owner} if owner else ()),
+        )
+        found, errors = _find(conn, scope, [resource])
+    except Exception as exc:
+        return Users(error=f"{type(exc).__name__}: {exc}"[:300])
+    if errors:
+        return Users(error="; ".join(errors)[:300])
+    uses: Uses = defaultdict(list)
+    for ref, listed in found.items():
+        uses[ref] = list(listed)
+    _grants_in_use([resource], uses)
+    mine = set(u for u in uses.get(resource.ref, ()) if u.kind == "use")
+    live = _live_projects(conn, {u.project_id for u in mine} - scope.project_ids)
+    alive = {u for u in mine if live.get(u.project_id, None) is not None}
+    return Users(
+        live=tuple(sorted(_with_doubt(u, live) for u in alive)),
+        others=tuple(sorted(mine - alive)),
+    )
+
+
+def _owned(resource: Resource) -> bool:
+    return resource.attributes.get("reaper_relation", "owner") == "owner"
+
+
+def _fresh(conn: Any, resource: Resource) -> Resource | None:
+    """``resource`` with what may have changed since the plan; ``None`` if gone."""
+    if resource.type != "block_storage.volume":
+        return resource
+    from openstack import exceptions  # the SDK is already loaded by then
+
+    try:
+        vol = conn.block_storage.get_volume(resource.id)
+    except exceptions.NotFoundException:
+        return None
+    attrs = {
+        **resource.attributes,
+        "attachments": list(vol.attachments or ()),
+        "status": vol.status,
+    }
+    return dataclasses.replace(resource, status=vol.status, attributes=attrs)
+
+
+def _find(conn: Any, scope: Scope, resources: Sequence[Resource]) -> tuple[Uses, list[str]]:
+    """Every use the finders list, whoever the user; failed finders fail closed.
+
+    The objects of RBAC entries are looked at too (their users make the
+    entry in use), whether or not they are among ``resources``.
+    """
+    looked_at = [*resources, *rbac_objects(resources)]
+    errors: list[str] = []
+    uses: Uses = defaultdict(list)
+    for name, finder, types in FINDERS:
+        if not any(r.type in types for r in looked_at):
+            continue
+        try:
+            for ref, use in finder(conn, scope, looked_at):
+                uses[ref].append(use)
+        except Exception as exc:
+            LOG.warning("live-use lookup failed", lookup=name, error=str(exc))
+            errors.append(f"live use of {name} not known ({type(exc).__name__}: {exc})")
+            for r in looked_at:
+                if r.type in FINDER_TYPES[name]:
+                    uses[r.ref].append(Use(UNKNOWN, r.type, r.id, "its users could not be listed"))
+    return uses, errors
+
+
+def _grants_in_use(resources: Sequence[Resource], uses: Uses) -> None:
+    """An RBAC entry whose target uses the object it grants is in use by that target.
+
+    A wildcard entry (``*``) grants every project: any use of the object by
+    a project other than the entry's owner depends on it. An object whose
+    users could not be listed makes its entries in use too (fail closed).
+    """
+    for r in [r for r in resources if r.type == "network.rbac_policy"]:
         obj_type = RBAC_OBJECTS.get(str(r.attributes.get("object_type")))
         target = r.attributes.get("target_project_id")
+        owner = r.attributes.get("project_id") or r.project_id
         if obj_type is None:
             continue
         obj = ResourceRef(obj_type, str(r.attributes.get("object_id")))
         for use in list(uses.get(obj, ())):
-            if use.kind == "use" and use.project_id == target:
+            granted = use.project_id == target or (target == "*" and use.project_id != owner)
+            if use.kind == "use" and (granted or use.project_id == UNKNOWN):
                 detail = f"grants the use: {use.detail}"
                 uses[r.ref].append(dataclasses.replace(use, detail=detail))
 
@@ -154,124 +232,3 @@ def _live_projects(conn: Any, project_ids: Iterable[str]) -> dict[str, str | Non
         except Exception as exc:  # fail closed: not known to be gone
             result[pid] = f"Keystone could not say whether it exists: {type(exc).__name__}"
     return result
-
-
-Found = Iterable[tuple[ResourceRef, Use]]
-
-
-def _of(resources: Sequence[Resource], rtype: str) -> list[Resource]:
-    return [r for r in resources if r.type == rtype]
-
-
-def _rbac_grants(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
-    """The owner's RBAC entries granting to a named other project: entry and object in use."""
-    for r in _of(resources, "network.rbac_policy"):
-        attrs = r.attributes
-        target = attrs.get("target_project_id")
-        if attrs.get("project_id") not in scope.project_ids or target in (None, "*"):
-            continue
-        action = attrs.get("action", "access")
-        detail = f"{action} granted by RBAC entry {r.id}"
-        use = Use(target, "network.rbac_policy", r.id, detail, kind="grant")
-        yield r.ref, use
-        obj_type = RBAC_OBJECTS.get(str(attrs.get("object_type")))
-        if obj_type:
-            yield ResourceRef(obj_type, str(attrs.get("object_id"))), use
-
-
-def _network_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
-    """Other projects' ports on the owner's networks (servers, router interfaces, gateways)."""
-    subnets_of: dict[str, list[Resource]] = defaultdict(list)
-    for s in _of(resources, "network.subnet"):
-        subnets_of[str(s.attributes.get("network_id"))].append(s)
-    networks = {r.id for r in _of(resources, "network.network")} | set(subnets_of)
-    router_owner: dict[str, str] = {}
-    for nid in sorted(networks):
-        for prt in conn.network.ports(network_id=nid):
-            owner = prt.device_owner or ""
-            project = prt.project_id or ""
-            if owner == "network:router_gateway" and not project and prt.device_id:
-                if prt.device_id not in router_owner:
-                    router_owner[prt.device_id] = conn.network.get_router(prt.device_id).project_id
-                project = router_owner[prt.device_id]
-            if not project or project in scope.project_ids or owner == "network:dhcp":
-                continue
-            use = Use(project, "network.port", prt.id, _port_detail(prt))
-            yield ResourceRef("network.network", nid), use
-            on = {ip.get("subnet_id") for ip in prt.fixed_ips or ()}
-            for s in subnets_of.get(nid, ()):
-                if s.id in on:
-                    yield s.ref, use
-
-
-def _port_detail(prt: Any) -> str:
-    owner = prt.device_owner or ""
-    if owner.startswith("compute:") and prt.device_id:
-        return f"port {prt.id} on server {prt.device_id}"
-    if owner == "network:router_gateway":
-        return f"gateway port {prt.id} of router {prt.device_id}"
-    if owner.startswith("network:router_interface"):
-        return f"interface port {prt.id} of router {prt.device_id}"
-    return f"port {prt.id}" + (f" ({owner})" if owner else "")
-
-
-def _group_rules(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
-    """Other projects' security-group rules whose remote group is one of the owner's."""
-    for g in _of(resources, "network.security_group"):
-        for rule in conn.network.security_group_rules(remote_group_id=g.id):
-            group = rule.security_group_id
-            detail = f"rule {rule.id} of security group {group} names it as remote group"
-            yield g.ref, Use(rule.project_id or "", "network.security_group_rule", rule.id, detail)
-
-
-def _image_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
-    """Accepted members of the owner's shared images, and others' servers booted from them."""
-    for img in _of(resources, "image.image"):
-        if img.attributes.get("visibility") == "shared":
-            for mem in conn.image.members(img.id):
-                if mem.status == "accepted":
-                    detail = f"accepted member of image {img.id}"
-                    use = Use(mem.member_id, "image.member", mem.member_id, detail, kind="grant")
-                    yield img.ref, use
-        for srv in conn.compute.servers(all_projects=True, image=img.id):
-            yield img.ref, Use(srv.project_id, "compute.server", srv.id, f"server {srv.id}")
-
-
-def _volume_servers(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
-    """Others' servers the owner's volumes are attached to (multi-attach)."""
-    for vol in _of(resources, "block_storage.volume"):
-        for att in vol.attributes.get("attachments") or ():
-            server_id = att.get("server_id")
-            if server_id:
-                srv = conn.compute.get_server(server_id)
-                detail = f"attached to server {server_id}"
-                yield vol.ref, Use(srv.project_id, "compute.server", server_id, detail)
-
-
-def _floating_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
-    """The owner's floating IPs associated with other projects' ports."""
-    for fip in _of(resources, "network.floating_ip"):
-        port_id = fip.attributes.get("port_id")
-        if port_id:
-            prt = conn.network.get_port(port_id)
-            if prt.project_id and prt.project_id not in scope.project_ids:
-                use = Use(prt.project_id, "network.port", prt.id, _port_detail(prt))
-                yield fip.ref, use
-
-
-_FINDERS: tuple[tuple[str, Callable[[Any, Scope, Sequence[Resource]], Found]], ...] = (
-    ("rbac", _rbac_grants),
-    ("networks", _network_ports),
-    ("security groups", _group_rules),
-    ("images", _image_users),
-    ("volumes", _volume_servers),
-    ("floating IPs", _floating_ports),
-)
-_FINDER_TYPES: Mapping[str, frozenset[str]] = {
-    "rbac": frozenset({"network.rbac_policy"}),
-    "networks": frozenset({"network.network", "network.subnet"}),
-    "security groups": frozenset({"network.security_group"}),
-    "images": frozenset({"image.image"}),
-    "volumes": frozenset({"block_storage.volume"}),
-    "floating IPs": frozenset({"network.floating_ip"}),
-}

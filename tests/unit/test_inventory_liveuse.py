@@ -12,7 +12,7 @@ from typing import Any
 from openstack import exceptions
 
 from reaper.inventory.base import IN_USE, SHARED, USED_BY, Scope, live_users
-from reaper.inventory.liveuse import annotate
+from reaper.inventory.liveuse import Users, annotate, users_of
 from reaper.model import IdentityKind, IdentityRef, Resource
 
 V = "v-deleted"
@@ -27,7 +27,12 @@ class Cloud:
     def __init__(self, **listings: Any) -> None:
         self.listings = listings
         self.network = NS(
-            ports=lambda network_id: self.listings.get("ports", {}).get(network_id, []),
+            ports=self._ports,
+            networks=lambda qos_policy_id: self.listings.get("networks", {}).get(qos_policy_id, []),
+            subnets=lambda subnet_pool_id: self.listings.get("subnets", {}).get(subnet_pool_id, []),
+            subnet_pools=lambda address_scope_id: self.listings.get("pools", {}).get(
+                address_scope_id, []
+            ),
             security_group_rules=lambda remote_group_id: self.listings.get("rules", {}).get(
                 remote_group_id, []
             ),
@@ -40,6 +45,23 @@ class Cloud:
             get_server=lambda sid: NS(project_id=L),
         )
         self.identity = NS(get_project=self._project)
+        self.block_storage = NS(get=self._cinder_get, get_volume=self._volume)
+
+    def _ports(self, **query: Any) -> list[Any]:
+        """By network, by security group or by QoS policy, as Neutron filters them."""
+        [(key, value)] = query.items()
+        value = value[0] if key == "security_group_ids" else value
+        return self.listings.get({"network_id": "ports"}.get(key, key), {}).get(value, [])
+
+    def _cinder_get(self, path: str, microversion: str) -> Any:
+        self.listings.setdefault("asked", []).append((path, microversion))
+        body = {"transfers": self.listings.get("transfers", [])}
+        return NS(raise_for_status=lambda: None, json=lambda: body)
+
+    def _volume(self, vid: str) -> Any:
+        if vid not in self.listings.get("volumes", {}):
+            raise exceptions.NotFoundException("no such volume")
+        return self.listings["volumes"][vid]
 
     @staticmethod
     def _project(pid: str) -> Any:
@@ -206,3 +228,162 @@ def test_a_keystone_that_cannot_answer_keeps_the_resource() -> None:
     found = annotated(cloud, res("network.network", "net-1"))
     assert found["net-1"].attributes[IN_USE] is True
     assert "Keystone could not say" in found["net-1"].attributes[USED_BY][0]["detail"]
+
+
+# -- more kinds of use: groups by port, pools, scopes, QoS, wildcards, transfers ----------
+
+
+def in_group(pid: str, project: str, group: str) -> NS:
+    return NS(**{**vars(port(pid, project)), "security_group_ids": [group]})
+
+
+def test_a_live_projects_port_in_the_group_keeps_it_and_its_rbac_entry() -> None:
+    cloud = Cloud(security_group_ids={"sg-1": [in_group("p-1", L, "sg-1")]})
+    found = annotated(
+        cloud, grant("rbac-1", "security_group", "sg-1"), res("network.security_group", "sg-1")
+    )
+    assert live_users(found["sg-1"]) == (
+        f"kept: in use by live project {L} (port p-1 on server srv-1 is in the group)"
+    )
+    assert found["rbac-1"].attributes[IN_USE] is True
+
+
+def test_a_neutron_that_ignores_a_filter_makes_no_user_of_every_port() -> None:
+    cloud = Cloud(security_group_ids={"sg-1": [in_group("p-1", L, "sg-other")]})
+    found = annotated(cloud, res("network.security_group", "sg-1"))
+    assert found["sg-1"].attributes[IN_USE] is False
+
+
+def test_the_rbac_entry_of_a_subnet_pool_a_live_subnet_is_allocated_from_is_in_use() -> None:
+    """The pool itself is not among the resources: its entry still is in use."""
+    live_subnet = NS(id="sub-l", network_id="net-l", project_id=L, subnet_pool_id="pool-1")
+    own_subnet = NS(id="sub-v", network_id="net-v", project_id=V, subnet_pool_id="pool-1")
+    found = annotated(
+        Cloud(subnets={"pool-1": [live_subnet, own_subnet]}),
+        grant("rbac-1", "subnetpool", "pool-1"),
+    )
+    assert live_users(found["rbac-1"]) == (
+        f"kept: in use by live project {L} (grants the use: subnet sub-l of network net-l "
+        "is allocated from the pool)"
+    )
+
+
+def test_the_rbac_entry_of_an_address_scope_a_live_pool_is_in_is_in_use() -> None:
+    pool = NS(id="pool-l", project_id=L, address_scope_id="as-1")
+    found = annotated(Cloud(pools={"as-1": [pool]}), grant("rbac-1", "address_scope", "as-1"))
+    assert found["rbac-1"].attributes[IN_USE] is True
+    assert "subnet pool pool-l is in the address scope" in live_users(found["rbac-1"])
+
+
+def test_the_rbac_entry_of_a_qos_policy_a_live_network_or_port_has_is_in_use() -> None:
+    network = NS(id="net-l", project_id=L, qos_policy_id="qos-1")
+    qos_port = NS(**{**vars(port("p-1", L)), "qos_policy_id": "qos-1"})
+    cloud = Cloud(networks={"qos-1": [network]}, qos_policy_id={"qos-1": [qos_port]})
+    found = annotated(cloud, grant("rbac-1", "qos_policy", "qos-1"))
+    assert [u["id"] for u in found["rbac-1"].attributes[USED_BY] if u["kind"] == "use"] == [
+        "net-l",
+        "p-1",
+    ]
+
+
+def test_an_entry_no_live_project_depends_on_shares_but_keeps_nothing() -> None:
+    found = annotated(Cloud(subnets={"pool-1": []}), grant("rbac-1", "subnetpool", "pool-1"))
+    assert (found["rbac-1"].attributes[IN_USE], found["rbac-1"].attributes[SHARED]) == (
+        False,
+        True,
+    )
+
+
+def test_a_wildcard_entry_is_in_use_by_any_live_project_using_the_object() -> None:
+    found = annotated(
+        Cloud(ports={"net-1": [port("p-1", L)]}),
+        grant("rbac-all", "network", "net-1", target="*"),
+        res("network.network", "net-1"),
+    )
+    assert found["rbac-all"].attributes[IN_USE] is True
+
+
+def test_an_entry_whose_objects_users_could_not_be_listed_is_kept() -> None:
+    cloud = Cloud()
+    cloud.network.subnets = lambda subnet_pool_id: (_ for _ in ()).throw(RuntimeError("500"))
+    finding, out = annotate(cloud, SCOPE, [grant("rbac-1", "subnetpool", "pool-1")])
+    assert finding.errors and "subnet pools" in finding.errors[0]
+    assert out[0].attributes[IN_USE] is True
+
+
+def test_a_volume_awaiting_a_transfer_is_kept_for_whoever_accepts_it() -> None:
+    cloud = Cloud(
+        transfers=[{"id": "tr-1", "volume_id": "vol-1"}, {"id": "tr-x", "volume_id": "x"}]
+    )
+    found = annotated(
+        cloud,
+        res("block_storage.volume", "vol-1", status="awaiting-transfer"),
+        res("block_storage.volume", "vol-2", status="available"),
+    )
+    assert found["vol-1"].attributes[USED_BY] == [
+        {
+            "project_id": "unknown",
+            "type": "block_storage.transfer",
+            "id": "tr-1",
+            "detail": "pending transfer tr-1: whoever accepts it takes the volume "
+            "(the project is known only then)",
+            "kind": "use",
+        }
+    ]
+    assert found["vol-2"].attributes[IN_USE] is False
+    # One listing of every project's transfers (openstacksdk would drop all_tenants).
+    assert cloud.listings["asked"] == [("/volume-transfers/detail?all_tenants=True", "3.55")]
+
+
+def test_no_transfer_is_listed_while_no_volume_awaits_one() -> None:
+    cloud = Cloud()
+    annotated(cloud, res("block_storage.volume", "vol-2", status="available"))
+    assert "asked" not in cloud.listings
+
+
+# -- users_of: a refused deletion re-examined --------------------------------------------
+
+
+def test_users_of_a_subnet_tells_live_users_from_the_owners_own_ports() -> None:
+    cloud = Cloud(ports={"net-1": [port("p-1", L), port("p-own", V), port("p-gone", GONE)]})
+    users = users_of(cloud, res("network.subnet", "sub-1", network_id="net-1"))
+    assert [u.id for u in users.live] == ["p-1"]
+    assert [u.id for u in users.others] == ["p-gone", "p-own"]
+    assert users.said() == f"in use by live project {L} (port p-1 on server srv-1)"
+    assert users.error == ""
+
+
+def test_users_of_an_rbac_entry_are_its_targets_uses_not_the_grant() -> None:
+    cloud = Cloud(ports={"net-1": [port("p-1", L)]})
+    users = users_of(cloud, grant("rbac-1", "network", "net-1"))
+    assert [(u.project_id, u.id, u.detail) for u in users.live] == [
+        (L, "p-1", "grants the use: port p-1 on server srv-1")
+    ]
+    nothing = users_of(Cloud(), grant("rbac-1", "network", "net-1"))
+    assert (nothing.live, nothing.others) == ((), ())
+
+
+def test_users_of_a_volume_are_read_from_the_volume_as_it_is_now() -> None:
+    now = NS(attachments=[{"server_id": "srv-l"}], status="in-use")
+    users = users_of(Cloud(volumes={"vol-1": now}), res("block_storage.volume", "vol-1"))
+    assert [u.id for u in users.live] == ["srv-l"]
+    assert users_of(Cloud(), res("block_storage.volume", "vol-gone")) == Users()
+
+
+def test_users_that_cannot_be_listed_are_not_known() -> None:
+    cloud = Cloud()
+    cloud.network.ports = lambda **q: (_ for _ in ()).throw(RuntimeError("neutron down"))
+    users = users_of(cloud, res("network.network", "net-1"))
+    assert (users.live, users.others) == ((), ())
+    assert "neutron down" in users.error
+
+
+def test_a_resource_a_deleted_user_created_in_a_live_project_is_used_by_that_project() -> None:
+    creator = Resource(
+        "network.network",
+        "net-1",
+        project_id=L,
+        attributes={"project_id": L, "reaper_relation": "creator", "network_id": "net-1"},
+    )
+    users = users_of(Cloud(ports={"net-1": [port("p-1", L)]}), creator)
+    assert [u.project_id for u in users.live] == [L]
