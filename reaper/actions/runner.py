@@ -8,7 +8,18 @@ This is where a service's answer becomes an executor verdict:
   must be available" that a volume answers while it is still detaching.
   409 and that 400 are conflicts: retried within the step's retry budget
   (``[executor] conflict_retry_budget``), then blocked;
-* any other 4xx -> fatal, with the service's message;
+* any other 4xx -> fatal, with the service's message (but Neutron's 400
+  ``SubnetPoolDeleteError``, a pool with allocations, is a conflict);
+* a removal refused as a conflict is re-examined at once: who uses the
+  resource now (``reaper.inventory.liveuse.users_of``, the planner's own
+  by-resource listings)? A project Keystone still has -> ``InUse``: the
+  step is kept for that project, not retried. The deleted owner's own
+  resource (still being deleted) or a deleted project's -> the conflict,
+  retried within its budget, its message saying who; users that could not
+  be listed -> the conflict likewise. So Neutron's ``NetworkInUse``,
+  ``SubnetInUse``, ``SecurityGroupInUse``, ``RbacPolicyInUse``,
+  ``AddressScopeInUse``, Cinder's refusal of an attached volume (or one
+  awaiting a transfer) and Glance's "in use" are findings, not a retry storm;
 * a mutation refused by the read-only session -> ``WOULD`` (dry-run), with
   the request that would have been sent.
 
@@ -40,7 +51,18 @@ from reaper.actions import dns, load_balancer, orchestration, shared_file_system
 from reaper.actions.base import Action, StepKey
 from reaper.actions.registry import action_classes
 from reaper.cloud import MutationRefused
-from reaper.executor import Attempt, Confirmation, Conflict, Fatal, Precheck, Result, Transient
+from reaper.executor import (
+    Attempt,
+    Confirmation,
+    Conflict,
+    Fatal,
+    InUse,
+    Precheck,
+    Result,
+    Transient,
+)
+from reaper.inventory import liveuse
+from reaper.inventory.uses import LOOKED_UP
 from reaper.model import Resource, ResourceRef, Step
 
 TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
@@ -66,6 +88,10 @@ LISTINGS: Mapping[str, Callable[[Any, str | None], Any]] = {
 Prechecker = Callable[
     [Sequence[Step], Mapping[ResourceRef, Resource]], Mapping[ResourceRef, Precheck]
 ]
+#: Who uses a resource now: (conn, resource) -> users (``liveuse.users_of``).
+UsersOf = Callable[[Any, Resource], liveuse.Users]
+#: Neutron's 400s that mean "something still uses it".
+_NEUTRON_IN_USE_400 = frozenset({"SubnetPoolDeleteError"})
 
 
 class SdkRunner:
@@ -76,10 +102,15 @@ class SdkRunner:
         actions: Mapping[str, type[Action]] | None = None,
         prechecker: Prechecker | None = None,
         plan_hash: str = "",
+        users_of: UsersOf = liveuse.users_of,
     ) -> None:
-        """``plan_hash``: the plan whose steps it runs; actions name what they create after it."""
+        """``plan_hash``: the plan whose steps it runs; actions name what they create after it.
+
+        ``users_of``: who uses a resource whose removal was refused as a conflict.
+        """
         self.conn = conn
         self.plan_hash = plan_hash
+        self._users_of = users_of
         self._actions = {name: cls() for name, cls in (actions or action_classes()).items()}
         self._prechecker = prechecker
 
@@ -103,11 +134,29 @@ class SdkRunner:
                 return Attempt(Result.GONE, "404")
             raise Fatal(_message(exc)) from exc
         except sdk_exc.HttpException as exc:
-            raise classify_http(exc, resource) from exc
+            verdict = classify_http(exc, resource)
+            if isinstance(verdict, Conflict) and action.removes and resource.type in LOOKED_UP:
+                verdict = self._reexamine(verdict, resource)
+            raise verdict from exc
         except _CONNECTION_ERRORS as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
         except sdk_exc.ResourceTimeout as exc:
             raise Transient(f"timed out: {exc}") from exc
+
+    def _reexamine(self, conflict: Conflict, resource: Resource) -> Exception:
+        """A refused removal: kept for a live user, else the conflict, saying who uses it."""
+        users = self._users_of(self.conn, resource)
+        if users.live:
+            return InUse(f"kept: {users.said()}"[:1000], [u.as_dict() for u in users.live])
+        if users.error:
+            said = f"who uses it is not known: {users.error}"
+        elif users.others:
+            names = ", ".join(f"{u.type} {u.id} of {u.project_id}" for u in users.others[:3])
+            more = f" and {len(users.others) - 3} more" if len(users.others) > 3 else ""
+            said = f"no live project uses it, the owner's or deleted projects' do ({names}{more})"
+        else:
+            said = "no user of it found"
+        return Conflict(f"{conflict}; {said}", retry_after=conflict.retry_after)
 
     def lookup_first(self, step: Step, resource: Resource | None) -> bool:
         """A server's port: Nova deletes the ports it made with the server (and the
@@ -217,6 +266,8 @@ def classify_http(exc: sdk_exc.HttpException, resource: Resource) -> Exception:
         return Conflict(message, retry_after=_retry_after(exc))
     if status in TRANSIENT_STATUS:
         return Transient(message, retry_after=_retry_after(exc))
+    if status == 400 and _neutron_error_type(exc) in _NEUTRON_IN_USE_400:
+        return Conflict(message)
     if (
         status == 400
         and resource.type.startswith("block_storage.")
@@ -224,6 +275,17 @@ def classify_http(exc: sdk_exc.HttpException, resource: Resource) -> Exception:
     ):
         return Conflict(message)
     return Fatal(message)
+
+
+def _neutron_error_type(exc: sdk_exc.HttpException) -> str | None:
+    """``NeutronError.type`` of Neutron's answer (``SubnetInUse``...), if it is one."""
+    response = getattr(exc, "response", None)
+    try:
+        body = response.json() if response is not None else None
+    except ValueError:
+        return None
+    error = body.get("NeutronError") if isinstance(body, dict) else None
+    return error.get("type") if isinstance(error, dict) else None
 
 
 def _retry_after(exc: sdk_exc.HttpException) -> float | None:

@@ -7,9 +7,12 @@ so a controller killed mid-plan resumes without running a finished step
 again. The outcome and its audit record are one transaction: a step is
 never recorded done without its record in the trail, nor the other way
 round. If that write fails, :meth:`AuditObserver.step_finished` raises and
-the executor counts the step as failed (the next run re-checks it). A dry
-run records ``evaluate`` outcomes in the trail but stores no step outcome:
-what did not happen must not stop it from happening later.
+the executor counts the step as failed (the next run re-checks it). A step
+kept because a live project uses its resource (found when it ran) says who
+in its record's ``reaper_used_by``, as a plan says it of a resource kept
+when planned. A dry run records ``evaluate`` outcomes in the trail but
+stores no step outcome: what did not happen must not stop it from
+happening later.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from reaper import log, planner
 from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
 from reaper.audit.trail import AuditTrail
+from reaper.inventory.base import USED_BY
 from reaper.model import Outcome, OutcomeStatus, Plan, Resource, Step
 
 LOG = log.get(__name__)
@@ -103,6 +107,7 @@ class AuditObserver:
                 "attempts": outcome.attempts,
                 "retries": list(outcome.retries),
                 "step_action": step.action,
+                **_used_by(outcome),
             },
             **self._common(step, resource),
         )
@@ -120,3 +125,8 @@ class AuditObserver:
         if outcome.status is OutcomeStatus.DEFERRED:
             return {"due_at": planner.due_at(self.plan, step.id), "tombstone_id": self.tombstone_id}
         return {"tombstone_id": self.tombstone_id}
+
+
+def _used_by(outcome: Outcome) -> dict[str, Any]:
+    """A kept step's users, as the plan's ``reaper_used_by`` says a resource's."""
+    return {USED_BY: [dict(u) for u in outcome.used_by]} if outcome.used_by else {}

@@ -21,7 +21,10 @@ Rules:
   removal means ``already_gone``. A conflict (409, a volume in use) fails
   the step like any transient failure until the step has spent
   ``conflict_retry_budget`` attempts over all runs of the plan; then it is
-  ``blocked``, its reason starting with ``BUDGET_SPENT``.
+  ``blocked``, its reason starting with ``BUDGET_SPENT``. A refusal the
+  runner found a live project behind (:class:`InUse`: a 409 re-examined
+  with the resource's users) is not retried at all: the step is ``kept``,
+  with those users in its outcome (``used_by``) and audit record.
 * A removal that another step usually takes along (Nova deletes the ports
   it made for a server with the server) is looked up before it is sent:
   ready ones are collected until no other step of the kind is still
@@ -72,6 +75,7 @@ from reaper.executor.contract import (
     Confirmation,
     Conflict,
     Fatal,
+    InUse,
     Limits,
     NullObserver,
     Observer,
@@ -93,6 +97,7 @@ __all__ = [
     "Conflict",
     "Executor",
     "Fatal",
+    "InUse",
     "Interrupted",
     "Limits",
     "NullObserver",

@@ -53,6 +53,19 @@ class Conflict(Transient):
     """
 
 
+class InUse(Exception):
+    """The service refused because a project that still exists uses the resource.
+
+    Not retried: the step is kept (``OutcomeStatus.KEPT``) with the uses found,
+    for the tombstone to wait until nobody alive uses it. The message says who,
+    in the planner's words (``kept: in use by live project L (port P on server S)``).
+    """
+
+    def __init__(self, message: str, used_by: Sequence[Mapping[str, str]]) -> None:
+        super().__init__(message)
+        self.used_by = tuple(dict(u) for u in used_by)
+
+
 class Fatal(Exception):
     """A failure retrying cannot fix (400, 403, ...)."""
 

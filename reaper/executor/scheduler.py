@@ -27,6 +27,7 @@ from reaper.executor.clock import Clock, Interrupted
 from reaper.executor.confirm import ConfirmationPoller
 from reaper.executor.contract import (
     Conflict,
+    InUse,
     Limits,
     Observer,
     Precheck,
@@ -202,6 +203,10 @@ class Scheduler:
                 self.running.discard(sid)
                 self.lock.notify_all()
             return
+        except InUse as exc:
+            LOG.info("step kept: a live project uses its resource", step=sid, reason=str(exc))
+            self._complete(sid, OutcomeStatus.KEPT, str(exc)[:1000], used_by=exc.used_by)
+            return
         except Exception as exc:
             self._complete(sid, *self._failure(sid, exc))
             return
@@ -231,7 +236,13 @@ class Scheduler:
 
     # -- bookkeeping ---------------------------------------------------------------
 
-    def _complete(self, sid: str, status: OutcomeStatus, reason: str) -> None:
+    def _complete(
+        self,
+        sid: str,
+        status: OutcomeStatus,
+        reason: str,
+        used_by: tuple[Mapping[str, str], ...] = (),
+    ) -> None:
         outcome = Outcome(
             step_id=sid,
             status=status,
@@ -240,6 +251,7 @@ class Scheduler:
             retries=tuple(self.attempts.retries.get(sid, ())),
             started_at=self.started_at.get(sid),
             finished_at=self.clock.now(),
+            used_by=used_by,
         )
         with self.lock:
             self._finish(sid, outcome)

@@ -271,3 +271,5 @@ FINDERS: tuple[tuple[str, Finder, frozenset[str]], ...] = (
     ("floating IPs", floating_ports, frozenset({"network.floating_ip"})),
 )
 FINDER_TYPES: Mapping[str, frozenset[str]] = {name: types for name, _, types in FINDERS}
+#: The types whose users can be looked up (a refused removal of one is re-examined).
+LOOKED_UP: frozenset[str] = frozenset().union(*FINDER_TYPES.values())
