@@ -53,11 +53,11 @@ from reaper.actions.registry import action_classes
 from reaper.cloud import MutationRefused
 from reaper.executor import (
     Attempt,
+    Checked,
     Confirmation,
     Conflict,
     Fatal,
     InUse,
-    Precheck,
     Result,
     Transient,
 )
@@ -86,7 +86,7 @@ LISTINGS: Mapping[str, Callable[[Any, str | None], Any]] = {
 }
 
 Prechecker = Callable[
-    [Sequence[Step], Mapping[ResourceRef, Resource]], Mapping[ResourceRef, Precheck]
+    [Sequence[Step], Mapping[ResourceRef, Resource]], Mapping[ResourceRef, Checked]
 ]
 #: Who uses a resource now: (conn, resource) -> users (``liveuse.users_of``).
 UsersOf = Callable[[Any, Resource], liveuse.Users]
@@ -116,7 +116,7 @@ class SdkRunner:
 
     def precheck(
         self, steps: Sequence[Step], resources: Mapping[ResourceRef, Resource]
-    ) -> Mapping[ResourceRef, Precheck]:
+    ) -> Mapping[ResourceRef, Checked]:
         return self._prechecker(steps, resources) if self._prechecker else {}
 
     def run(self, step: Step, resource: Resource | None) -> Attempt:

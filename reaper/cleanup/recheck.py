@@ -8,6 +8,9 @@ per type with the owner filters of the plan's scope, the same requests as
 ``plan``) and one evaluation with the same policies answer that for every
 step at once, before anything runs, and fail closed:
 
+* listed again and now kept because a live project uses it (a port on the
+  network since the plan was made) -> InUseNow, with the planner's words
+  and the uses: the step is kept, and the tombstone waits;
 * listed again and now protected or skipped by the policies -> PROTECTED;
 * returned for the owner filter but no longer owned -> OWNER_CHANGED;
 * not listed, and its service answered completely -> GONE;
@@ -31,8 +34,9 @@ from reaper.cleanup.decide import decide
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import IdentityCheck, VerificationError
-from reaper.executor import Precheck
-from reaper.inventory.base import Scope
+from reaper.cleanup.waiting import kept_for_live_use
+from reaper.executor import Checked, InUseNow, Precheck
+from reaper.inventory.base import USED_BY, Scope
 from reaper.inventory.discover import Inventory
 from reaper.model import (
     Decision,
@@ -54,7 +58,7 @@ def precheck(
     decisions: Sequence[Decision],
     *,
     projects_alive: Mapping[str, bool | None] | None = None,
-) -> dict[ResourceRef, Precheck]:
+) -> dict[ResourceRef, Checked]:
     """The state of every step's resource now, judged against the fresh inventory.
 
     ``projects_alive``: for each quota step's project, whether Keystone knows
@@ -68,7 +72,7 @@ def precheck(
         f.handler.split(".", 1)[0] for f in inventory.findings if f.errors or f.skipped
     }
     alive = projects_alive or {}
-    result: dict[ResourceRef, Precheck] = {}
+    result: dict[ResourceRef, Checked] = {}
     for step in steps:
         ref = step.resource
         if ref in result:
@@ -83,7 +87,11 @@ def precheck(
         elif ref in current:
             decision = verdicts.get(ref)
             still_acts = decision is not None and decision.verdict is Verdict.ACT
-            result[ref] = Precheck.PRESENT if still_acts else Precheck.PROTECTED
+            if decision is not None and not still_acts and kept_for_live_use(decision):
+                uses = current[ref].attributes.get(USED_BY) or ()
+                result[ref] = InUseNow(decision.reason, tuple(dict(u) for u in uses))
+            else:
+                result[ref] = Precheck.PRESENT if still_acts else Precheck.PROTECTED
         elif ref.service in incomplete_services:
             result[ref] = Precheck.UNCHECKED
         else:
@@ -114,7 +122,7 @@ def prechecker(
 ) -> Prechecker:
     """The executor's re-check for ``plan``: one fresh discovery of ``scope``, judged."""
 
-    def check(steps: Sequence[Step], _: Any) -> Mapping[ResourceRef, Precheck]:
+    def check(steps: Sequence[Step], _: Any) -> Mapping[ResourceRef, Checked]:
         fresh = cloud.inventory(scope)
         evaluation = decide(
             policies,

@@ -14,7 +14,9 @@ controller, that discovery is the check (a second one would only list the
 same things again) and 404s say what vanished in between. ``reaper apply
 --due`` runs deferred steps whose grace period has ended.
 
-Exit status (``reaper.cli.exitcodes``): 0 every step done or already gone;
+Exit status (``reaper.cli.exitcodes``): 0 every step done or already gone,
+or kept because a live project was found using its resource when it ran
+(the tombstone waits, as for a resource the plan kept);
 2 something failed or was blocked; 3 the plan is held by a blast-radius
 limit (``--approve`` to release it); 4 refused (the identity exists again,
 an edited plan, or the confirmation failed); 6 some steps wait for their
@@ -91,7 +93,13 @@ def exit_status(report: Report) -> int:
         return exitcodes.HELD
     if OutcomeStatus.DEFERRED in statuses:
         return exitcodes.DEFERRED
-    if report.succeeded:
+    if report.succeeded or (
+        not report.interrupted
+        and not report.dry_run
+        and all(
+            o.status.successful or o.status is OutcomeStatus.KEPT for o in report.outcomes.values()
+        )
+    ):
         return exitcodes.OK
     return exitcodes.FAILED
 

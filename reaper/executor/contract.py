@@ -85,6 +85,22 @@ class Precheck(str, enum.Enum):
 
 
 @dataclasses.dataclass(frozen=True)
+class InUseNow:
+    """A re-check's finding: since the plan was made, a live project uses the resource.
+
+    The step does not run; it is kept (``OutcomeStatus.KEPT``) with ``reason``
+    (the planner's ``kept: in use by live project L (...)``) and the uses.
+    """
+
+    reason: str
+    used_by: tuple[Mapping[str, str], ...] = ()
+
+
+#: What a re-check says of one step's resource.
+Checked = Precheck | InUseNow
+
+
+@dataclasses.dataclass(frozen=True)
 class Confirmation:
     """One listing round for one resource type."""
 
@@ -98,7 +114,7 @@ class Runner(Protocol):
 
     def precheck(
         self, steps: Sequence[Step], resources: Mapping[ResourceRef, Resource]
-    ) -> Mapping[ResourceRef, Precheck]:
+    ) -> Mapping[ResourceRef, Checked]:
         """Batched: one listing per type, before anything runs."""
 
     def run(self, step: Step, resource: Resource | None) -> Attempt:

@@ -4,8 +4,9 @@ In order: a dependency that did not succeed blocks it (or defers it, when
 every such dependency was deferred; or keeps it, when each was kept for a
 live project's use or deferred: a true dependant waits with what it
 depends on, and a quota release, ordered after every other step only so
-that it comes last, does not wait for a kept one at all); a grace period not yet over defers it;
-the batched re-check says it is gone already, no longer owned or protected
+that it comes last, does not wait for a kept one at all); a grace period
+not yet over defers it; the batched re-check says it is gone already, no
+longer owned, in use by a live project (kept, with the uses) or protected
 since the plan was made. Otherwise it runs (``None``). And what an attempt
 settles, and what is settled before anything runs.
 """
@@ -15,7 +16,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from reaper.executor.contract import DRY_RUN_PREFIX, SATISFIED, Attempt, Precheck, Result
+from reaper.executor.contract import (
+    DRY_RUN_PREFIX,
+    SATISFIED,
+    Attempt,
+    Checked,
+    InUseNow,
+    Precheck,
+    Result,
+)
 from reaper.model import Outcome, OutcomeStatus, Step
 
 
@@ -46,7 +55,7 @@ def before_running(
     dry_run: bool,
     created_at: dt.datetime,
     now: Callable[[], dt.datetime],
-    check: Precheck,
+    check: Checked,
 ) -> Outcome | None:
     """The outcome ``step`` gets without being run, or ``None`` if it must run."""
     sid = step.id
@@ -76,6 +85,8 @@ def before_running(
         return Outcome(sid, OutcomeStatus.ALREADY_GONE, "not listed any more")
     if check is Precheck.OWNER_CHANGED:
         return Outcome(sid, OutcomeStatus.SKIPPED, "no longer owned by the deleted identity")
+    if isinstance(check, InUseNow):
+        return Outcome(sid, OutcomeStatus.KEPT, check.reason[:1000], used_by=check.used_by)
     if check is Precheck.PROTECTED:
         return Outcome(sid, OutcomeStatus.SKIPPED, "protected since the plan was made")
     if check is Precheck.UNCHECKED:

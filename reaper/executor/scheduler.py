@@ -26,6 +26,7 @@ from reaper import log
 from reaper.executor.clock import Clock, Interrupted
 from reaper.executor.confirm import ConfirmationPoller
 from reaper.executor.contract import (
+    Checked,
     Conflict,
     InUse,
     Limits,
@@ -92,7 +93,7 @@ class Scheduler:
             self.lookups.expect(plan.steps, self.resources)
         self.interval = limits.confirm_interval
         self.started_at: dict[str, dt.datetime] = {}
-        self.prechecked: Mapping[ResourceRef, Precheck] = {}
+        self.prechecked: Mapping[ResourceRef, Checked] = {}
         self.started = False
 
     # -- the main loop -------------------------------------------------------

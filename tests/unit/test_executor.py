@@ -714,3 +714,18 @@ def test_a_round_lists_its_types_side_by_side() -> None:
     report = Executor(runner, limits=limits, sleep=lambda s: None).execute(plan_of(*steps))
     assert report.succeeded
     assert peak[0] == len(kinds)
+
+
+def test_a_step_the_recheck_finds_in_use_by_a_live_project_is_kept_not_run() -> None:
+    from reaper.executor import InUseNow
+
+    use = {"project_id": "l", "type": "network.port", "id": "p-1"}
+    net = step("network.network", "n")
+    runner = Script(precheck={net.id: InUseNow("kept: in use by live project l", (use,))})
+    outcome = Executor(runner, limits=FAST).execute(plan_of(net)).outcomes[net.id]
+    assert (outcome.status, outcome.reason, outcome.used_by) == (
+        OutcomeStatus.KEPT,
+        "kept: in use by live project l",
+        (use,),
+    )
+    assert runner.calls[net.id] == 0

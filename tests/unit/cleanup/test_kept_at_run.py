@@ -66,3 +66,19 @@ def test_a_live_user_keeps_the_step_at_once_with_one_record_naming_it(
     pool = [b["outcome"] for b in bodies if b["reaper"].get("step_id") == POOL.id]
     assert pool.count("failure") == 3
     assert report.outcomes[POOL.id].status is OutcomeStatus.FAILED
+
+
+def test_apply_exits_0_when_what_did_not_run_was_kept_for_a_live_project() -> None:
+    """As for a resource the plan kept: the tombstone waits; nothing failed."""
+    from reaper.cli import exitcodes
+    from reaper.cli.apply import exit_status
+    from reaper.executor import Report
+    from reaper.model import Outcome
+
+    def report(*statuses: OutcomeStatus, total: int | None = None) -> Report:
+        outcomes = {f"s{i}": Outcome(f"s{i}", s) for i, s in enumerate(statuses)}
+        return Report("h", outcomes, dry_run=False, total=len(statuses) if total is None else total)
+
+    assert exit_status(report(OutcomeStatus.DONE, OutcomeStatus.KEPT)) == exitcodes.OK
+    assert exit_status(report(OutcomeStatus.KEPT, OutcomeStatus.FAILED)) == exitcodes.FAILED
+    assert exit_status(report(OutcomeStatus.KEPT, total=2)) == exitcodes.FAILED  # interrupted

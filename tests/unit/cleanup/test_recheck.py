@@ -147,3 +147,17 @@ def test_the_prechecker_discovers_the_scope_and_applies_the_settings_protection(
     check = recheck.prechecker(cloud.seams(), plan, policies, Settings(), Scope.of(PROJECT))
     assert check([delete("s1")], {}) == {ResourceRef("compute.server", "s1"): Precheck.PRESENT}
     assert cloud.inventory.scopes == [Scope.of(PROJECT)] * 2
+
+
+def test_a_resource_a_live_project_uses_since_the_plan_is_kept_saying_who() -> None:
+    """Planned while unused; L's port appeared before apply: kept, not merely skipped."""
+    from reaper.executor import InUseNow
+    from reaper.inventory.base import USED_BY
+
+    use = {"project_id": "l", "type": "network.port", "id": "p-1", "detail": "port p-1"}
+    used = Resource("network.subnet", "sub-1", project_id=PROJECT.id, attributes={USED_BY: [use]})
+    kept = Decision(used.ref, Verdict.PROTECT, reason="kept: in use by live project l (port p-1)")
+    fresh = inventory(Finding("network", resources=(used,)))
+    assert recheck.precheck([delete("sub-1", "network.subnet")], fresh, [kept]) == {
+        used.ref: InUseNow("kept: in use by live project l (port p-1)", (use,))
+    }
