@@ -9,6 +9,14 @@ group are kept and the plan says who uses each, and V's router is gone and
 its quotas released now. Then L stops using them (deletes its server and its
 rule): the next plan reaps the rest.
 
+V also shares a subnet pool (RBAC), from which L's subnet is allocated: the
+entry is kept while that subnet exists. And a second network of V, shared
+with L but unused when the plan is made: L puts a port on it between plan
+and apply. apply's re-check keeps its steps, naming L and the port; run
+again the controller's way (no re-check), the same steps meet Neutron's
+409s (RbacPolicyInUse, SubnetInUse), which are re-examined at once and keep
+them, naming L, without a retry (no failure record).
+
 One small pair of tenants, one server: CI budget.
 """
 
@@ -20,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from reaper.model import Plan, Verdict
+from reaper import config
+from reaper.audit.trail import AuditTrail
+from reaper.cleanup.execute import execute_plan
+from reaper.cleanup.seams import Cloud
+from reaper.cleanup.settings import Settings
+from reaper.executor import Report
+from reaper.model import OutcomeStatus, Plan, Verdict
+from reaper.policy import configured_policy_paths, load_policies
 from tests.functional.reaping import Operator, Run, TenantFarm, load_plan
 from tests.testbed.tenant import SERVER_FLAVOR, Tenant, TenantSpec, delete_identity
 
@@ -49,6 +64,21 @@ WAIT = 300
 
 
 @dataclasses.dataclass
+class Later:
+    """What V shares beyond the first round: a pool L's subnet uses, a network L uses late."""
+
+    pool_id: str
+    pool_rbac_id: str
+    pool_net_id: str
+    pool_subnet_id: str
+    net_id: str
+    subnet_id: str
+    net_rbac_id: str
+    #: L's port on the second network, made after the plan.
+    port_id: str = ""
+
+
+@dataclasses.dataclass
 class World:
     owner: Tenant
     user: Tenant
@@ -59,6 +89,7 @@ class World:
     server_id: str
     operator: Operator
     first: tuple[Run, Plan, Run]
+    later: Later
 
 
 def _share(admin: Connection, owner: Tenant, user: Tenant) -> tuple[str, str, str, str, str]:
@@ -94,9 +125,41 @@ def _share(admin: Connection, owner: Tenant, user: Tenant) -> tuple[str, str, st
     return rbac.id, image_id, group_id, rule.id, server.id
 
 
-def _reap(operator: Operator, owner: Tenant, name: str) -> tuple[Run, Plan, Run]:
+def _share_more(owner: Tenant, user: Tenant) -> Later:
+    """V's subnet pool shared with L, L's subnet from it; V's second network shared, unused."""
+    v, lc, lp = owner.connect().network, user.connect().network, user.project_id
+    pool = v.create_subnet_pool(
+        name=f"{owner.project_name}-pool", prefixes=["10.190.0.0/16"], default_prefix_length=24
+    )
+    pool_rbac = v.create_rbac_policy(
+        object_type="subnetpool", object_id=pool.id, action="access_as_shared", target_project_id=lp
+    )
+    pool_net = lc.create_network(name=f"{user.project_name}-pooled")
+    pool_subnet = lc.create_subnet(network_id=pool_net.id, subnet_pool_id=pool.id, ip_version=4)
+    second = v.create_network(name=f"{owner.project_name}-net2")
+    second_subnet = v.create_subnet(network_id=second.id, cidr="10.191.0.0/24", ip_version=4)
+    second_rbac = v.create_rbac_policy(
+        object_type="network", object_id=second.id, action="access_as_shared", target_project_id=lp
+    )
+    return Later(
+        pool.id,
+        pool_rbac.id,
+        pool_net.id,
+        pool_subnet.id,
+        second.id,
+        second_subnet.id,
+        second_rbac.id,
+    )
+
+
+def _reap(
+    operator: Operator, owner: Tenant, name: str, between: Any = None
+) -> tuple[Run, Plan, Run]:
+    """plan, then ``between()`` (what happens before the operator applies), then apply."""
     plan_run, plan_file = operator.plan("project", owner.project_id, name=name)
     assert plan_run.code == 0, plan_run
+    if between is not None:
+        between()
     apply_run = operator("apply", str(plan_file), "--yes", "-f", "json")
     return plan_run, load_plan(plan_file), apply_run
 
@@ -112,11 +175,21 @@ def world(
     owner = tenant_farm.order("live-use-owner", OWNER_SPEC).result()
     user = tenant_farm.order("live-use-user", USER_SPEC).result()
     rbac_id, image_id, group_id, rule_id, server_id = _share(testbed_admin, owner, user)
+    later = _share_more(owner, user)
     operator = Operator(tmp_path_factory.mktemp("live-use"), fault_proxy, testbed)
     delete_identity(testbed_admin, owner)
-    first = _reap(operator, owner, "first")
-    yield World(owner, user, rbac_id, image_id, group_id, rule_id, server_id, operator, first)
+
+    def late_port() -> None:
+        """L starts using V's second network after the plan was made."""
+        port = user.connect().network.create_port(network_id=later.net_id, name="late")
+        later.port_id = port.id
+
+    first = _reap(operator, owner, "first", between=late_port)
+    yield World(
+        owner, user, rbac_id, image_id, group_id, rule_id, server_id, operator, first, later
+    )
     testbed_admin.compute.delete_server(server_id, ignore_missing=True)
+    testbed_admin.network.delete_subnet_pool(later.pool_id, ignore_missing=True)
 
 
 def _decision(plan: Plan, rtype: str, rid: str) -> Any:
@@ -173,23 +246,6 @@ def test_what_nobody_alive_uses_goes_now_quotas_included(
     assert testbed_admin.network.find_router(world.owner.router_id) is None
 
 
-def test_once_the_live_project_stops_using_them_the_next_plan_reaps_them(
-    world: World, testbed_admin: Connection
-) -> None:
-    lc = world.user.connect()
-    lc.compute.delete_server(world.server_id)
-    lc.compute.wait_for_delete(lc.compute.get_server(world.server_id), wait=WAIT)
-    testbed_admin.network.delete_security_group_rule(world.rule_id)
-    _, plan, apply_run = _reap(world.operator, world.owner, "second")
-    assert apply_run.code == 0, apply_run
-    net = testbed_admin.network
-    assert net.find_network(world.owner.network_id) is None
-    assert net.find_rbac_policy(world.rbac_id) is None
-    assert net.find_security_group(world.group_id) is None
-    assert testbed_admin.image.find_image(world.image_id) is None
-    assert not [d for d in plan.decisions if d.reason.startswith("kept: in use")]
-
-
 def ports_of(world: World) -> list[str]:
     _, plan, _ = world.first
     network = _decision(plan, "network.network", world.owner.network_id)
@@ -203,3 +259,125 @@ def ports_of(world: World) -> list[str]:
 def _resource(plan: Plan, ref: Any) -> Any:
     [resource] = [r for r in plan.resources if r.ref == ref]
     return resource
+
+
+# -- a subnet pool shared by RBAC; a use that starts after the plan ---------------------------
+
+
+def test_the_rbac_entry_of_a_pool_a_live_subnet_is_allocated_from_is_kept(
+    world: World, testbed_admin: Connection
+) -> None:
+    _, plan, _ = world.first
+    later = world.later
+    decision = _decision(plan, "network.rbac_policy", later.pool_rbac_id)
+    assert decision.verdict is Verdict.PROTECT, decision
+    assert decision.reason == (
+        f"kept: in use by live project {world.user.project_id} (grants the use: subnet "
+        f"{later.pool_subnet_id} of network {later.pool_net_id} is allocated from the pool)"
+    )
+    assert testbed_admin.network.get_rbac_policy(later.pool_rbac_id) is not None
+
+
+def _rows(run: Run) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(f"{o['Service']}.{o['Type']}", o["ID"]): o for o in run.json()}
+
+
+def test_a_use_that_starts_after_the_plan_keeps_its_steps_naming_the_user(
+    world: World, testbed_admin: Connection
+) -> None:
+    """apply's re-check sees L's new port: the steps are kept, not run, and say who."""
+    _, plan, apply_run = world.first
+    later, user = world.later, world.user.project_id
+    rows = _rows(apply_run)
+    port = f"port {later.port_id}"
+    for rtype, rid in (
+        ("network.rbac_policy", later.net_rbac_id),
+        ("network.subnet", later.subnet_id),
+    ):
+        row = rows[(rtype, rid)]
+        assert row["Status"] == "kept", row
+        assert row["Reason"].startswith(f"kept: in use by live project {user} ("), row
+        assert port in row["Reason"], row
+    assert rows[("network.network", later.net_id)]["Status"] == "kept"
+    failures = _failure_records(world, plan, {later.net_rbac_id, later.subnet_id})
+    assert failures == []
+    net = testbed_admin.network
+    assert net.get_port(later.port_id).network_id == later.net_id
+    assert net.get_rbac_policy(later.net_rbac_id) is not None
+
+
+def test_run_without_a_recheck_the_409s_are_findings_not_a_retry_loop(
+    world: World, testbed_admin: Connection
+) -> None:
+    """The controller's way (the plan just made, no re-check): Neutron refuses, reaper looks."""
+    _, plan, _ = world.first
+    later, user = world.later, world.user.project_id
+    report = _execute_again(world, plan, testbed_admin)
+    by_resource = {s.resource.id: report.outcomes[s.id] for s in plan.steps}
+    rbac, subnet = by_resource[later.net_rbac_id], by_resource[later.subnet_id]
+    for outcome in (rbac, subnet):
+        assert outcome.status is OutcomeStatus.KEPT, outcome
+        assert outcome.attempts == 1, outcome  # the first apply's re-check sent nothing
+        assert outcome.retries == (), outcome
+        assert [u["project_id"] for u in outcome.used_by] == [user], outcome
+        assert outcome.used_by[0]["id"] == later.port_id
+    assert rbac.reason == (
+        f"kept: in use by live project {user} (grants the use: port {later.port_id})"
+    )
+    assert subnet.reason == f"kept: in use by live project {user} (port {later.port_id})"
+    assert _failure_records(world, plan, {later.net_rbac_id, later.subnet_id}) == []
+    net = testbed_admin.network
+    assert net.get_port(later.port_id).network_id == later.net_id
+    assert net.get_rbac_policy(later.net_rbac_id) is not None
+
+
+def _execute_again(world: World, plan: Plan, admin: Connection) -> Report:
+    """The second network's steps again, as the controller runs a plan it just made."""
+    later = world.later
+    ids = {later.net_rbac_id, later.subnet_id, later.net_id}
+    conf = config.make_conf(["--config-file", str(world.operator.conf_file)])
+    with world.operator.store() as store:
+        return execute_plan(
+            Cloud.of(admin),
+            plan,
+            load_policies(configured_policy_paths(conf)),
+            Settings.from_conf(conf),
+            store=store,
+            trail=AuditTrail.from_conf(store, conf),
+            dry_run=False,
+            only={s.id for s in plan.steps if s.resource.id in ids},
+            recheck_first=False,
+        )
+
+
+def _failure_records(world: World, plan: Plan, ids: set[str]) -> list[dict[str, Any]]:
+    steps = {s.id for s in plan.steps if s.resource.id in ids}
+    return [
+        r
+        for r in world.operator.audit_records()
+        if r["outcome"] == "failure" and r["reaper"].get("step_id") in steps
+    ]
+
+
+def test_once_the_live_project_stops_using_them_the_next_plan_reaps_them(
+    world: World, testbed_admin: Connection
+) -> None:
+    lc = world.user.connect()
+    lc.compute.delete_server(world.server_id)
+    lc.compute.wait_for_delete(lc.compute.get_server(world.server_id), wait=WAIT)
+    testbed_admin.network.delete_security_group_rule(world.rule_id)
+    later, lnet = world.later, lc.network
+    lnet.delete_port(later.port_id)
+    lnet.delete_subnet(later.pool_subnet_id)
+    lnet.delete_network(later.pool_net_id)
+    _, plan, apply_run = _reap(world.operator, world.owner, "second")
+    assert apply_run.code == 0, apply_run
+    net = testbed_admin.network
+    assert net.find_network(world.owner.network_id) is None
+    assert net.find_rbac_policy(world.rbac_id) is None
+    assert net.find_security_group(world.group_id) is None
+    assert testbed_admin.image.find_image(world.image_id) is None
+    for rbac in (later.pool_rbac_id, later.net_rbac_id):
+        assert net.find_rbac_policy(rbac) is None
+    assert net.find_network(later.net_id) is None
+    assert not [d for d in plan.decisions if d.reason.startswith("kept: in use")]
