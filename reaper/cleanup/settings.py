@@ -45,6 +45,8 @@ class Settings:
     sweep_max_orphans: int = 0
     #: ... or more than this fraction of Keystone's projects (``max_orphan_fraction``; 0: none).
     sweep_max_orphan_fraction: float = 0.0
+    #: How often a sweep also lists every resource of the cloud (``[sweep] full_scan_interval``).
+    sweep_full_scan_interval: dt.timedelta = dt.timedelta(days=1)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "protected_project_ids", _ids(self.protected_project_ids))
@@ -62,6 +64,7 @@ class Settings:
             sweep_min_age=dt.timedelta(seconds=conf.sweep.min_age),
             sweep_max_orphans=conf.sweep.max_orphans,
             sweep_max_orphan_fraction=conf.sweep.max_orphan_fraction,
+            sweep_full_scan_interval=dt.timedelta(seconds=conf.sweep.full_scan_interval),
         )
 
     def context(

@@ -2,14 +2,20 @@
 
 Notifications get lost (a broker restarted with a non-durable queue, a
 listener that was down longer than the queue's TTL, a Keystone without
-``driver = messagingv2``). The sweep catches those deletions: it lists
-Keystone's projects, domains and users once, lists each resource type
-cloud-wide once (paginated; a handful of requests per type, not per
-resource), and every owner it cannot find in Keystone becomes a candidate.
-Each candidate is verified individually (404) before a tombstone with
-trigger ``sweep`` is opened for it, and the tombstone then goes down the
-same road as a notified one. Resources younger than ``[sweep] min_age``
-are ignored, so a project being created is never mistaken for an orphan.
+``driver = messagingv2``). The sweep catches those deletions, by difference:
+it lists Keystone's projects, domains and users (three requests) and
+compares them with the directory of identities reaper saw alive
+(:mod:`reaper.cleanup.difference`); each project or user that vanished, and
+has no cleanup yet, is a candidate. At start-up and every ``[sweep]
+full_scan_interval`` (daily) it also lists each resource type cloud-wide
+(:mod:`reaper.cleanup.census`: raw JSON pages of ``limit`` items folded into
+owner counters), and every owner it cannot find in Keystone is a candidate
+too: those find owners nobody saw alive. Each candidate is verified
+individually (404) before a tombstone with trigger ``sweep`` is opened for
+it, and the tombstone then goes down the same road as a notified one, whose
+discovery finds what it owns. Resources younger than ``[sweep] min_age``
+are ignored by the full scan, so a project being created is never mistaken
+for an orphan.
 
 A sweep that finds more orphaned owners than ``[sweep] max_orphans``, or
 than ``max_orphan_fraction`` of the projects Keystone lists, opens nothing
@@ -31,12 +37,12 @@ lock; on SQLite there is only one controller. The controller's
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import datetime as dt
+import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import text
@@ -44,11 +50,10 @@ from sqlalchemy import text
 from reaper import credentials, log
 from reaper.audit.record import AuditAction, AuditOutcome, AuditTarget
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import lifecycle, waitlist
+from reaper.cleanup import census, difference, lifecycle, waitlist
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import VerificationError
-from reaper.inventory.base import gather
 from reaper.keystone_access import KeystoneGate
 from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, trigger_name, utcnow
 from reaper.store import Known, Store
@@ -67,6 +72,21 @@ class Orphan:
     verified_gone: bool = False
     #: Ids of every resource the listings found it owning (``examples`` shows a few).
     resource_ids: frozenset[str] = frozenset()
+    #: Reaper saw it alive and Keystone no longer lists it (the sweep by difference).
+    vanished: bool = False
+
+    @property
+    def why(self) -> str:
+        """The audit record's reason for opening its tombstone."""
+        if self.resources or not self.vanished:
+            return (
+                f"sweep: {self.resources} resources of an owner Keystone does not know "
+                f"(e.g. {', '.join(self.examples)})"
+            )
+        return (
+            f"sweep: reaper saw {self.identity} alive and Keystone no longer lists it "
+            "(a deletion whose notification was lost); its cleanup discovers what it owns"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,58 +94,53 @@ class SweepResult:
     orphans: list[Orphan]
     #: Every project, user and domain Keystone listed, with its domain (for the directory).
     known: list[Known]
+    #: Resource listings the full scan could not read to their end (their owners may be
+    #: missing from ``orphans``; none is ever taken to own nothing).
+    incomplete: tuple[str, ...] = ()
+    #: Whether the cloud's resources were listed (a full scan), or only Keystone's identities.
+    full: bool = True
 
 
 def find_orphans(
-    cloud: Cloud, *, min_age: dt.timedelta = dt.timedelta(0), now: dt.datetime | None = None
+    cloud: Cloud,
+    *,
+    min_age: dt.timedelta = dt.timedelta(0),
+    now: dt.datetime | None = None,
+    remembered: Iterable[IdentityRef] = (),
+    full: bool = True,
 ) -> SweepResult:
-    """Owners of resources (projects, users) that Keystone does not list, verified gone.
+    """Owners Keystone does not list, verified gone one by one.
 
-    The listings are cloud-wide, through ``cloud.conn``; each candidate is
-    verified through ``cloud.keystone``.
+    Candidates are the identities among ``remembered`` (seen alive by
+    reaper) that Keystone's lists lack (:mod:`reaper.cleanup.difference`)
+    and, when ``full``, the owners of resources older than ``min_age`` that
+    Keystone does not list (:mod:`reaper.cleanup.census`). Keystone's lists
+    are read through ``cloud.conn`` (a list that cannot be read whole
+    raises); each candidate is verified through ``cloud.keystone``.
     """
     now = now or utcnow()
-    conn = cloud.conn
-    compute, bs, net, img, ident = (
-        conn.compute,
-        conn.block_storage,
-        conn.network,
-        conn.image,
-        conn.identity,
-    )
-    listed = gather(
-        {
-            "projects": lambda: list(ident.projects()),
-            "domains": lambda: list(ident.domains()),
-            "users": lambda: list(ident.users()),
-            "servers": lambda: list(compute.servers(details=True, all_projects=True)),
-            "volumes": lambda: list(bs.volumes(details=True, all_projects=True)),
-            "snapshots": lambda: list(bs.snapshots(details=True, all_projects=True)),
-            "networks": lambda: list(net.networks()),
-            "ports": lambda: list(net.ports()),
-            "floating_ips": lambda: list(net.ips()),
-            "routers": lambda: list(net.routers()),
-            "images": lambda: list(img.images(visibility="all")),
-        }
-    )
-    known_projects = {p.id for p in listed["projects"]} | {d.id for d in listed["domains"]}
-    known_users = {u.id for u in listed["users"]}
-    owned: dict[IdentityRef, list[str]] = collections.defaultdict(list)
-    cutoff = now - min_age
-    for kind, items in listed.items():
-        if kind in ("projects", "domains", "users"):
-            continue
-        for obj in items:
-            if not _old_enough(getattr(obj, "created_at", None), cutoff):
-                continue
-            project = getattr(obj, "owner", None) if kind == "images" else obj.project_id
-            if project and project not in known_projects:
-                owned[IdentityRef(IdentityKind.PROJECT, project)].append(f"{kind}:{obj.id}")
-            user = getattr(obj, "user_id", None) if kind in ("servers", "volumes") else None
-            if user and user not in known_users:
-                owned[IdentityRef(IdentityKind.USER, user)].append(f"{kind}:{obj.id}")
+    known = census.keystone_identities(cloud.conn)
+    found: dict[IdentityRef, tuple[str, ...]] = {}
+    incomplete: tuple[str, ...] = ()
+    if full:
+        projects = frozenset(
+            k.identity.id for k in known if k.identity.kind is not IdentityKind.USER
+        )
+        users = frozenset(k.identity.id for k in known if k.identity.kind is IdentityKind.USER)
+        scan = census.owners(cloud.conn, projects=projects, users=users, cutoff=now - min_age)
+        found = {identity: owned.refs for identity, owned in scan.owned.items()}
+        incomplete = scan.incomplete
+    gone = difference.vanished(remembered, known)
+    orphans = _verified(cloud, difference.candidates(gone, found), frozenset(gone))
+    return SweepResult(orphans, known, incomplete, full)
+
+
+def _verified(
+    cloud: Cloud, candidates: dict[IdentityRef, tuple[str, ...]], vanished: frozenset[IdentityRef]
+) -> list[Orphan]:
+    """The candidates Keystone says are gone (one request each); the unsure ones wait."""
     orphans = []
-    for identity, refs in sorted(owned.items()):
+    for identity, refs in candidates.items():
         try:
             gone = cloud.keystone(identity).gone
         except VerificationError as exc:
@@ -134,22 +149,10 @@ def find_orphans(
         if gone:
             ids = frozenset(ref.split(":", 1)[1] for ref in refs)
             examples = tuple(sorted(refs)[:5])
-            orphans.append(Orphan(identity, len(refs), examples, True, resource_ids=ids))
-    known = (
-        [
-            Known(IdentityRef(IdentityKind.PROJECT, p.id), p.domain_id, p.name)
-            for p in listed["projects"]
-        ]
-        + [
-            Known(IdentityRef(IdentityKind.USER, u.id), u.domain_id, u.name)
-            for u in listed["users"]
-        ]
-        + [
-            Known(IdentityRef(IdentityKind.DOMAIN, d.id), None, getattr(d, "name", None))
-            for d in listed["domains"]
-        ]
-    )
-    return SweepResult(orphans, known)
+            orphans.append(
+                Orphan(identity, len(refs), examples, True, ids, vanished=identity in vanished)
+            )
+    return orphans
 
 
 def over_limit(settings: Settings, found: SweepResult) -> str | None:
@@ -170,18 +173,7 @@ def over_limit(settings: Settings, found: SweepResult) -> str | None:
 
 def identities(cloud: Cloud) -> list[Known]:
     """Every project, user and domain Keystone lists now, with its domain: the directory's."""
-    ident = cloud.conn.identity
-    return (
-        [
-            Known(IdentityRef(IdentityKind.PROJECT, p.id), p.domain_id, p.name)
-            for p in ident.projects()
-        ]
-        + [Known(IdentityRef(IdentityKind.USER, u.id), u.domain_id, u.name) for u in ident.users()]
-        + [
-            Known(IdentityRef(IdentityKind.DOMAIN, d.id), None, getattr(d, "name", None))
-            for d in ident.domains()
-        ]
-    )
+    return census.keystone_identities(cloud.conn)
 
 
 def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, bool]]:
@@ -236,7 +228,15 @@ def exclusive(store: Store, name: str = LOCK_NAME) -> Iterator[bool]:
 
 
 class Sweeper:
-    """The controller's sweep: one at a time across controllers, audited, waking the workers."""
+    """The controller's sweep: one at a time across controllers, audited, waking the workers.
+
+    Each sweep compares Keystone's lists with the directory (the sweep by
+    difference, a handful of requests); the first sweep after start-up and
+    then one every ``[sweep] full_scan_interval`` also list the cloud's
+    resources (the full scan), which finds owners nobody saw alive. The
+    schedule is this process's: a controller that restarts scans in full
+    again, which errs on the side of looking.
+    """
 
     def __init__(
         self,
@@ -256,6 +256,42 @@ class Sweeper:
         self.trail = trail
         self.cloud = cloud
         self.on_opened = on_opened
+        #: ``time.monotonic()`` of the last full scan read to its end; None: none yet.
+        self.last_full: float | None = None
+        self.clock: Callable[[], float] = time.monotonic
+
+    def full_scan_due(self) -> bool:
+        """Whether this sweep lists the cloud's resources too (start-up, then on schedule)."""
+        if self.last_full is None:
+            return True
+        return (
+            self.clock() - self.last_full >= self.settings.sweep_full_scan_interval.total_seconds()
+        )
+
+    def survey(self, cloud: Cloud) -> SweepResult:
+        """This sweep's orphans: by difference, with a full scan when one is due.
+
+        A full scan that could not read a listing to its end is not counted
+        as done: the next sweep scans in full again.
+        """
+        full = self.full_scan_due()
+        started = self.clock()
+        found = find_orphans(
+            cloud,
+            min_age=self.settings.sweep_min_age,
+            remembered=self.store.directory.unsettled(),
+            full=full,
+        )
+        if full and not found.incomplete:
+            self.last_full = started
+        LOG.info(
+            "sweep surveyed",
+            full=full,
+            identities=len(found.known),
+            candidates=len(found.orphans),
+            incomplete=",".join(found.incomplete) or None,
+        )
+        return found
 
     def sweep_once(self) -> int:
         """One sweep, if no other controller is sweeping; returns tombstones opened.
@@ -271,7 +307,7 @@ class Sweeper:
                 if not mine:
                     return 0
                 cloud = self.cloud()
-                found = find_orphans(cloud, min_age=self.settings.sweep_min_age)
+                found = self.survey(cloud)
                 self.store.directory.record(found.known)
                 held = over_limit(self.settings, found)
                 if held is not None:
@@ -295,8 +331,7 @@ class Sweeper:
                     action=AuditAction.READ,
                     outcome=AuditOutcome.SUCCESS,
                     target=AuditTarget.for_identity(orphan.identity),
-                    reason=f"sweep: {orphan.resources} resources of an owner Keystone "
-                    f"does not know (e.g. {', '.join(orphan.examples)})",
+                    reason=orphan.why,
                 )
         if new:
             self.on_opened()
@@ -351,15 +386,3 @@ class Bootstrap:
 
     def stop(self) -> None:
         pass
-
-
-def _old_enough(created_at: Any, cutoff: dt.datetime) -> bool:
-    if not created_at:
-        return True  # no creation time: the 404 check still decides
-    try:
-        when = dt.datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
-    except ValueError:
-        return True
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when <= cutoff

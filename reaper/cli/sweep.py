@@ -58,7 +58,7 @@ class Sweep(Lister):
         conn = self.app.connect(read_only=True)
         min_age = conf.sweep.min_age if parsed_args.min_age is None else parsed_args.min_age
         found = sweep.find_orphans(Cloud.of(conn), min_age=dt.timedelta(seconds=min_age))
-        orphans = found.orphans
+        orphans, incomplete = found.orphans, found.incomplete
         opened: dict[str, str] = {}
         woken = None
         held = sweep.over_limit(Settings.from_conf(conf), found)
@@ -85,4 +85,9 @@ class Sweep(Lister):
         counter = cloud.counter_of(conn)
         again = "" if woken is None else f"; {woken} waiting cleanups sent round again"
         self.app.stderr.write(f"{len(orphans)} orphaned owners{again}; {counter.total} requests\n")
+        if incomplete:
+            self.app.stderr.write(
+                f"incomplete: {', '.join(incomplete)} could not be read to the end; "
+                "owners of what they hold may be missing (see the log), run again later\n"
+            )
         return COLUMNS, rows

@@ -18,7 +18,18 @@ OPTS = [
         "interval",
         default=3600,
         min=60,
-        help="Seconds between two sweeps.",
+        help="Seconds between two sweeps. Each sweep compares Keystone's project and user "
+        "lists with the identities reaper saw alive (a few requests) and opens a cleanup for "
+        "each one that vanished.",
+    ),
+    cfg.IntOpt(
+        "full_scan_interval",
+        default=86400,
+        min=60,
+        help="Seconds between two full scans: sweeps that also list every server, volume, "
+        "snapshot, network, port, floating IP, router and image of the cloud (paged, a "
+        "request per thousand resources) to find owners reaper never saw alive. The first "
+        "sweep after the controller starts is always a full scan.",
     ),
     cfg.IntOpt(
         "min_age",

@@ -30,13 +30,14 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
-from reaper.model import IdentityKind, IdentityRef, utcnow
+from reaper.model import IdentityKind, IdentityRef, TombstoneState, utcnow
 from reaper.store import schema
 from reaper.store.database import Database, retry_conflicts
 
 I = schema.identities  # noqa: E741
+T = schema.tombstones
 
 
 #: Who saw an identity alive first.
@@ -123,3 +124,20 @@ class DirectoryRepository:
             Known(IdentityRef(IdentityKind(r.kind), r.id), r.domain_id, r.name, r.source)
             for r in rows
         ]
+
+    def unsettled(self) -> list[IdentityRef]:
+        """Identities seen alive whose deletion reaper has not taken up.
+
+        Those with no tombstone, or with one ``refused`` (Keystone said they
+        existed then): what the sweep by difference compares with Keystone's
+        lists. One query, however large the directory.
+        """
+        joined = I.outerjoin(T, and_(T.c.kind == I.c.kind, T.c.identity_id == I.c.id))
+        query = (
+            select(I.c.kind, I.c.id)
+            .select_from(joined)
+            .where(or_(T.c.id.is_(None), T.c.state == TombstoneState.REFUSED.value))
+        )
+        with self._db.read("list identities without a cleanup") as conn:
+            rows = conn.execute(query).all()
+        return [IdentityRef(IdentityKind(r.kind), r.id) for r in rows]

@@ -54,3 +54,10 @@ def test_the_context_carries_the_protection_the_trigger_and_the_domain() -> None
         "d-1",
     )
     assert ctx.protected_project_ids == {"p"}
+
+
+def test_the_full_scans_interval_is_read_into_a_duration() -> None:
+    conf = conf_with()
+    conf.set_override("full_scan_interval", 7200, group="sweep")
+    assert Settings.from_conf(conf).sweep_full_scan_interval == dt.timedelta(hours=2)
+    assert Settings.from_conf(conf_with()).sweep_full_scan_interval == dt.timedelta(days=1)

@@ -17,7 +17,8 @@ from reaper.metrics import Metrics
 from reaper.model import IdentityKind, IdentityRef, TombstoneState, Trigger, TriggerSource
 from reaper.planner import build_plan
 from reaper.policy import PolicySet, evaluate
-from reaper.store import Store
+from reaper.store import Known, Store
+from tests.unit.pagesource import PageSource
 
 from .fakes import FakeCloud, Keystone, server, unreachable
 
@@ -30,31 +31,69 @@ def obj(**fields: Any) -> SimpleNamespace:
     return SimpleNamespace(**{"created_at": OLD, "user_id": None, **fields})
 
 
+#: Where each kind is listed (service, path, key), and the raw fields of its owners.
+SERVED = {
+    "servers": ("compute", "/servers/detail", "servers", "tenant_id", "user_id"),
+    "volumes": (
+        "block_storage",
+        "/volumes/detail",
+        "volumes",
+        "os-vol-tenant-attr:tenant_id",
+        "user_id",
+    ),
+    "snapshots": (
+        "block_storage",
+        "/snapshots/detail",
+        "snapshots",
+        "os-extended-snapshot-attributes:project_id",
+        None,
+    ),
+    "networks": ("network", "/networks", "networks", "project_id", None),
+    "ports": ("network", "/ports", "ports", "project_id", None),
+    "floating_ips": ("network", "/floatingips", "floatingips", "project_id", None),
+    "routers": ("network", "/routers", "routers", "project_id", None),
+    "images": ("image", "/images", "images", "owner", None),
+}
+
+
+def raw(kind: str, item: SimpleNamespace) -> dict[str, Any]:
+    """``item`` as the service's JSON spells it (Nova says ``created``, the rest ``created_at``)."""
+    *_, project, user = SERVED[kind]
+    fields = vars(item)
+    when = fields.get("created_at")
+    body = {
+        "id": fields["id"],
+        project: fields.get("owner" if kind == "images" else "project_id"),
+        "created" if kind == "servers" else "created_at": (
+            when.isoformat() if isinstance(when, dt.datetime) else when
+        ),
+    }
+    if user:
+        body[user] = fields.get("user_id")
+    return body
+
+
 class Listings:
-    """A cloud-wide view: one live project, and what the listings return."""
+    """A cloud-wide view: one live project, and what the listings return, as raw pages."""
 
     def __init__(self, **items: list[Any]) -> None:
-        self.items = items
-        live = [obj(id="p-live", domain_id="default", name="live")]
-        self.identity = SimpleNamespace(
-            projects=lambda: live,
-            domains=lambda: [obj(id="default")],
-            users=lambda: [obj(id="u-live", domain_id="default", name="alice")],
+        live = [{"id": "p-live", "domain_id": "default", "name": "live"}]
+        self.identity = PageSource(
+            "keystone",
+            {
+                "/projects": ("projects", live),
+                "/domains": ("domains", [{"id": "default", "name": "Default"}]),
+                "/users": ("users", [{"id": "u-live", "domain_id": "default", "name": "alice"}]),
+            },
         )
-        self.compute = SimpleNamespace(servers=self._of("servers"))
-        self.block_storage = SimpleNamespace(
-            volumes=self._of("volumes"), snapshots=self._of("snapshots")
-        )
-        self.network = SimpleNamespace(
-            networks=self._of("networks"),
-            ports=self._of("ports"),
-            ips=self._of("floating_ips"),
-            routers=self._of("routers"),
-        )
-        self.image = SimpleNamespace(images=self._of("images"))
-
-    def _of(self, kind: str) -> Any:
-        return lambda **_: list(self.items.get(kind, []))
+        served: dict[str, dict[str, tuple[str, list]]] = {}
+        for kind, (service, path, key, *_) in SERVED.items():
+            rows = [raw(kind, i) for i in items.get(kind, [])]
+            served.setdefault(service, {})[path] = (key, rows)
+        self.compute = PageSource("nova", served["compute"])
+        self.block_storage = PageSource("nova", served["block_storage"])
+        self.network = PageSource("nova", served["network"])
+        self.image = PageSource("glance", served["image"])
 
 
 def cloud_with(keystone: Keystone, **items: list[Any]) -> FakeCloud:
@@ -137,7 +176,7 @@ class TestTheControllersSweeper:
         self, store: Store, trail: AuditTrail
     ) -> None:
         cloud = cloud_with(Keystone(), servers=[obj(id="s1", project_id="p-gone")])
-        cloud.conn.identity.projects = lambda: (_ for _ in ()).throw(ConnectionError("down"))
+        cloud.conn.identity.broken[("/projects", 0)] = ConnectionError("down")
         assert self.sweeper(store, trail, cloud).sweep_once() == 0
         assert store.tombstones.find(ORPHAN) is None
 
@@ -198,7 +237,7 @@ def test_the_controllers_bootstrap_teaches_the_directory_who_is_alive(store: Sto
 
 def test_a_bootstrap_keystone_cannot_answer_does_not_stop_the_controller(store: Store) -> None:
     cloud = cloud_with(Keystone())
-    cloud.conn.identity.projects = lambda: (_ for _ in ()).throw(ConnectionError("down"))
+    cloud.conn.identity.broken[("/projects", 0)] = ConnectionError("down")
     sweep.Bootstrap(store, cloud.seams).start()
     assert store.directory.get(IdentityRef(IdentityKind.PROJECT, "p-live")) is None
 
@@ -239,3 +278,101 @@ class TestASweepFindingTooManyOrphans:
     ) -> None:
         settings = Settings(sweep_max_orphans=2, sweep_max_orphan_fraction=0.0)
         assert self.sweeper(store, trail, settings).sweep_once() == 2
+
+
+class TestTheSweepByDifference:
+    """Between full scans a sweep costs Keystone's three lists, not the cloud (issue 18)."""
+
+    GONE = IdentityRef(IdentityKind.PROJECT, "p-was-alive")
+
+    def sweeper(self, store: Store, trail: AuditTrail, cloud: FakeCloud) -> sweep.Sweeper:
+        return sweep.Sweeper(Settings(), store=store, trail=trail, cloud=cloud.seams)
+
+    def resource_requests(self, cloud: FakeCloud) -> int:
+        conn = cloud.conn
+        return sum(len(s.requests) for s in (conn.compute, conn.block_storage, conn.network))
+
+    def test_a_project_seen_alive_that_keystone_no_longer_lists_gets_a_cleanup(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        cloud = cloud_with(Keystone())
+        sweeper = self.sweeper(store, trail, cloud)
+        sweeper.sweep_once()  # the start-up's full scan
+        store.directory.record([Known(self.GONE, "default", "was-alive")])
+        scanned = self.resource_requests(cloud)
+        assert sweeper.sweep_once() == 1
+        assert self.resource_requests(cloud) == scanned  # no resource listed again
+        tombstone = store.tombstones.find(self.GONE)
+        assert tombstone is not None and tombstone.triggers[0].source is TriggerSource.SWEEP
+        reasons = [
+            json.loads(r.body)["reason"]["reasonCode"] for r in AuditRepository(store.db).records()
+        ]
+        assert "reaper saw project:p-was-alive alive and Keystone no longer lists it" in reasons[-1]
+
+    def test_a_vanished_identity_whose_deletion_is_taken_up_is_not_asked_about_again(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        keystone = Keystone()
+        cloud = cloud_with(keystone)
+        store.directory.record([Known(self.GONE, "default")])
+        sweeper = self.sweeper(store, trail, cloud)
+        assert sweeper.sweep_once() == 1
+        asked = len(keystone.asked)
+        assert sweeper.sweep_once() == 0
+        assert len(keystone.asked) == asked
+
+    def test_one_keystone_still_has_is_left_alone(self, store: Store, trail: AuditTrail) -> None:
+        """Created after Keystone's list was read, say: the 404 check still decides."""
+        cloud = cloud_with(Keystone({self.GONE: IdentityState.ENABLED}))
+        store.directory.record([Known(self.GONE, "default")])
+        assert self.sweeper(store, trail, cloud).sweep_once() == 0
+        assert store.tombstones.find(self.GONE) is None
+
+    def test_a_full_scan_comes_again_once_its_interval_has_passed(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        cloud = cloud_with(Keystone())
+        sweeper = self.sweeper(store, trail, cloud)
+        clock = [1000.0]
+        sweeper.clock = lambda: clock[0]
+        assert sweeper.survey(cloud.seams()).full
+        clock[0] += 3600
+        assert not sweeper.survey(cloud.seams()).full
+        clock[0] += 86400
+        assert sweeper.survey(cloud.seams()).full
+
+    def test_a_listing_that_breaks_off_is_named_its_pages_still_count_and_the_scan_is_redone(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        cloud = cloud_with(
+            Keystone(),
+            servers=[obj(id="s1", project_id="p-gone")],
+            ports=[obj(id="port1", project_id="p-gone-2")],
+        )
+        cloud.conn.network.broken[("/ports", 0)] = ConnectionError("neutron down")
+        sweeper = self.sweeper(store, trail, cloud)
+        found = sweeper.survey(cloud.seams())
+        assert found.incomplete == ("ports",)
+        assert [o.identity.id for o in found.orphans] == ["p-gone"]
+        assert sweeper.full_scan_due()
+
+    def test_a_keystone_list_that_cannot_be_read_whole_fails_the_sweep(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        """A truncated project list would make every project it left out look vanished."""
+        cloud = cloud_with(Keystone())
+        store.directory.record([Known(self.GONE, "default")])
+        cloud.conn.identity.truncated = True
+        assert self.sweeper(store, trail, cloud).sweep_once() == 0
+        assert store.tombstones.find(self.GONE) is None
+
+
+def test_the_directory_offers_only_identities_whose_deletion_is_not_taken_up(
+    store: Store,
+) -> None:
+    untouched, refused, taken = (IdentityRef(IdentityKind.PROJECT, p) for p in "abc")
+    store.directory.record([Known(i, "default") for i in (untouched, refused, taken)])
+    store.tombstones.record_trigger(taken, Trigger(TriggerSource.NOTIFICATION, "x"))
+    made = store.tombstones.record_trigger(refused, Trigger(TriggerSource.NOTIFICATION, "x"))
+    store.tombstones.transition(made.tombstone.id, TombstoneState.REFUSED)
+    assert sorted(store.directory.unsettled()) == [untouched, refused]
