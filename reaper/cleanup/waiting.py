@@ -26,6 +26,7 @@ stops using it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,10 @@ def kept(plan: Plan, outcomes: Mapping[str, Outcome] | None = None) -> tuple[Kep
         if step is None or outcome.status is not OutcomeStatus.KEPT:
             continue
         if step.resource not in found:
-            found[step.resource] = _kept(resources, step.resource, outcome.reason, sid)
+            kept_now = _kept(resources, step.resource, outcome.reason, sid)
+            if outcome.used_by:  # who the service said uses it, as the step was about to run
+                kept_now = dataclasses.replace(kept_now, users=tuple(map(dict, outcome.used_by)))
+            found[step.resource] = kept_now
     order = {r.ref: i for i, r in enumerate(plan.resources)}
     return tuple(sorted(found.values(), key=lambda k: (order.get(k.ref, len(order)), k.ref)))
 

@@ -122,6 +122,15 @@ class TestWhatIsKeptForLiveUse:
         router = step(ROUTER).id
         kept = waiting.kept(plan, done(plan, **{router: OutcomeStatus.KEPT}).outcomes)
         assert [(k.ref, k.step_id) for k in kept] == [(NET, None), (SUBNET, None), (ROUTER, router)]
+        assert kept[-1].users == ()
+
+    def test_a_step_kept_at_run_time_names_who_the_service_said_uses_it(self) -> None:
+        plan = kept_network_plan()
+        router = step(ROUTER).id
+        outcomes = dict(done(plan).outcomes)
+        outcomes[router] = Outcome(router, OutcomeStatus.KEPT, KEPT_REASON, used_by=(USE,))
+        [*_, kept] = waiting.kept(plan, outcomes)
+        assert (kept.ref, kept.users, kept.projects) == (ROUTER, (USE,), ("l",))
 
 
 class TestTheTombstoneAfterARun:
