@@ -20,6 +20,7 @@ from reaper import reclaim
 from reaper.audit.record import AuditAction, AuditOutcome, AuditTarget
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup import waiting, waitlist
+from reaper.cleanup.seams import Cloud
 from reaper.cli import exitcodes
 from reaper.cli.plan import COLUMNS as PLAN_COLUMNS
 from reaper.cli.plan import rows as plan_rows
@@ -201,6 +202,47 @@ def _reclaimed(store: Store, tombstone_id: str) -> str:
     lines = [f"{name} {value}" for name, value in reclaim.reclaimed(before, after).items() if value]
     lines += [f"{service}: not measured ({why})" for service, why in after.unavailable.items()]
     return "\n".join(lines) or "nothing measurable"
+
+
+class TombstoneRecheck(Lister):
+    """Re-check waiting tombstones now, as each sweep does.
+
+    For each (all waiting ones, or the ids given), one discovery of its
+    identity: when a resource it keeps is gone or no live project uses it
+    any more, it is sent round again for the controller to plan and reap
+    (the next plan follows the first). Read only towards the cloud.
+    """
+
+    _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "tombstones", metavar="ID", nargs="*", help="Waiting tombstones (default: all)."
+        )
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], list]:
+        store = self.app.open_store()
+        trail = AuditTrail.from_conf(store, self.app.conf)
+        seams = Cloud.of(self.app.connect(read_only=True))
+        wanted = set(parsed_args.tombstones)
+        rows = []
+        for waiter in waitlist.waiters(store):
+            if wanted and waiter.tombstone.id not in wanted:
+                continue
+            woken = waitlist.recheck(store, trail, seams, waiter)
+            now = woken or store.tombstones.get(waiter.tombstone.id)
+            rows.append((now.id, str(now.identity), now.state.value, now.reason))
+        missing = wanted - {r[0] for r in rows}
+        for tid in sorted(missing):
+            self.app.stderr.write(f"error: no waiting tombstone {tid}\n")
+        self._status = exitcodes.ERROR if missing else exitcodes.OK
+        return ("ID", "Identity", "State", "Reason"), rows
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        super().run(parsed_args)
+        return getattr(self, "_status", exitcodes.OK)
 
 
 class Approve(ShowOne):
