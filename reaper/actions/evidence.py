@@ -6,7 +6,8 @@ project never removes it, and a volume copy is an independent clone rather
 than a snapshot, because a snapshot would keep its volume from being
 deleted. Each copy carries ``reaper:evidence-of`` and its retention date.
 With ``evidence_project``, an image copy is handed to that project
-(Glance lets an admin change an image's owner).
+(Glance lets an admin change an image's owner). A Swift container's and a
+Heat stack's evidence is a document instead (:mod:`reaper.actions.documents`).
 
 One step makes at most one copy, however often it runs. A full copy takes
 minutes, so an attempt may time out while it waits, or lose the answer to
@@ -28,6 +29,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from reaper.actions import documents
 from reaper.actions.base import Action, StepKey
 from reaper.executor import Attempt, Fatal, Result
 from reaper.model import Resource
@@ -81,7 +83,9 @@ class EvidenceSnapshot(Action):
     name = "evidence_snapshot"
     description = (
         "Copy a volume (clone) or a server (image) into reaper's project before it is "
-        "deleted, labelled with its source and retention date; one copy per step."
+        "deleted, or keep what a Swift container held (listing, object metadata) or a Heat "
+        "stack was (template, outputs, events) as a document in reaper's own Swift account; "
+        "labelled with its source and retention date; one copy per step."
     )
     schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
@@ -99,7 +103,9 @@ class EvidenceSnapshot(Action):
             },
         },
     }
-    resource_types: ClassVar[frozenset[str]] = frozenset({"compute.server", "block_storage.volume"})
+    resource_types: ClassVar[frozenset[str]] = frozenset(
+        {"compute.server", "block_storage.volume", *documents.COLLECTORS}
+    )
 
     def run(
         self,
@@ -118,6 +124,11 @@ class EvidenceSnapshot(Action):
         }
         if resource.type == "compute.server":
             return self._image(client, resource, params, step, labels)
+        if resource.type in documents.COLLECTORS:
+            until = dt.datetime.strptime(labels[RETENTION_KEY], "%Y-%m-%dT%H:%M:%SZ")
+            until = until.replace(tzinfo=dt.timezone.utc)
+            name = f"{copy_name(step)}.json"
+            return documents.keep(client, resource, step, labels, until, name)
         return self._clone(client, resource, step, labels)
 
     @staticmethod

@@ -290,6 +290,15 @@ class TestForensic:
         decision = decide(forensic, found("block_storage.volume"))
         assert actions(decision) == ["evidence_snapshot", "delete after 7d"]
 
+    @pytest.mark.parametrize("rtype", ["object_store.container", "orchestration.stack"])
+    def test_containers_and_stacks_are_kept_as_documents_then_deleted(
+        self, forensic: PolicySet, rtype: str
+    ) -> None:
+        tagged = {"tags": []} if rtype == "orchestration.stack" else {}  # as Heat lists it
+        decision = decide(forensic, found(rtype, name="x", **tagged))
+        assert actions(decision) == ["evidence_snapshot", "delete after 7d"]
+        assert decision.actions[0].params == {"retention": "90d"}
+
     @pytest.mark.parametrize("rtype", ["network.network", "image.image", "compute.quota"])
     def test_the_rest_waits_out_the_grace_period(self, forensic: PolicySet, rtype: str) -> None:
         assert actions(decide(forensic, found(rtype))) == ["delete after 7d"]
