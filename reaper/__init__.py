@@ -14,10 +14,15 @@ warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"dns\.")
 
 
 def version_string() -> str:
-    """The installed version, from pbr's metadata (git describe in a checkout)."""
-    import pbr.version
+    """The installed package's version, exactly as pip shows it (``0.1.0.dev12``).
+
+    Read from the installed metadata (pbr wrote it from git describe), not
+    recomputed: ``reaper --version`` and ``reaper-controller --version`` must
+    name the build an operator reports, dev suffix included.
+    """
+    from importlib import metadata
 
     try:
-        return pbr.version.VersionInfo("reaper").version_string()
-    except Exception:  # not installed: a bare checkout on sys.path
+        return metadata.version("reaper")
+    except metadata.PackageNotFoundError:  # not installed: a bare checkout on sys.path
         return "0.0.0.dev0"

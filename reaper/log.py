@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
@@ -92,7 +93,31 @@ _QUIET = {
     "kombu": logging.WARNING,
     "oslo_messaging": logging.WARNING,
     "oslo.messaging": logging.WARNING,
+    # "Context impl SQLiteImpl", "Will assume non-transactional DDL": every command, every time.
+    "alembic": logging.WARNING,
 }
+
+#: Advice about the configuration (an unsigned trail, unpublished checkpoints) is said
+#: once per process, and not at all when the operator asked for quiet (``-q``).
+_advice = {"enabled": True}
+_advised: set[str] = set()
+_advised_lock = threading.Lock()
+
+
+def advise(logger: Any, message: str, **fields: Any) -> None:
+    """Log ``message`` at WARNING, the first time in this process only.
+
+    For what the operator should change in reaper.conf but that does not stop
+    the work: repeated by every store opened or every checkpoint written, it
+    would teach operators to ignore warnings.
+    """
+    if not _advice["enabled"]:
+        return
+    with _advised_lock:
+        if message in _advised:
+            return
+        _advised.add(message)
+    logger.warning(message, **fields)
 
 
 def setup(
@@ -101,11 +126,17 @@ def setup(
     level: int | str = logging.INFO,
     stream: TextIO | None = None,
     debug: bool = False,
+    log_file: str | None = None,
+    advice: bool = True,
 ) -> None:
     """Configure structlog and stdlib logging for this process.
 
     ``json=None`` picks JSON lines unless ``stream`` is a terminal.
+    ``log_file`` also appends every line from INFO on (DEBUG with ``debug``)
+    to that file as JSON, whatever ``level`` the stream shows. ``advice=False``
+    silences :func:`advise`.
     """
+    _advice["enabled"] = advice
     stream = stream or sys.stderr
     if json is None:
         json = not (hasattr(stream, "isatty") and stream.isatty())
@@ -147,11 +178,34 @@ def setup(
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    handler.setLevel(level)
+    handlers: list[logging.Handler] = [handler]
+    root_level = logging.getLevelName(level) if isinstance(level, str) else level
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=shared,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.dict_tracebacks,
+                    _redact_processor,
+                    structlog.processors.JSONRenderer(),
+                ],
+            )
+        )
+        file_level = logging.DEBUG if debug else logging.INFO
+        file_handler.setLevel(file_level)
+        handlers.append(file_handler)
+        root_level = min(root_level, file_level)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
+        if isinstance(old, logging.FileHandler):
+            old.close()
+    for new in handlers:
+        root.addHandler(new)
+    root.setLevel(root_level)
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(logging.DEBUG if debug else quiet)
     logging.captureWarnings(True)

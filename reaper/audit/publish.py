@@ -176,10 +176,11 @@ class Publisher:
             elif kind == "notification":
                 sinks.append(NotificationSink(conf))
         if not sinks:
-            LOG.warning(
+            log.advise(
+                LOG,
                 "audit checkpoints are published nowhere but the database: whoever holds "
                 "reaper's database login can cut the trail's tail unnoticed; set [audit] "
-                "checkpoint_sinks (see doc/operations.md)"
+                "checkpoint_sinks (see doc/operations.md)",
             )
         return cls(sinks)
 

@@ -65,10 +65,11 @@ def load_signer(conf: cfg.ConfigOpts) -> keys.Signer | None:
     """
     path = conf.audit.signing_key_file
     if not path:
-        LOG.warning(
+        log.advise(
+            LOG,
             "audit checkpoints will be unsigned: [audit] signing_key_file is not set. "
             "The chain still detects edits, but not a wholesale replacement of the trail; "
-            "create a key with 'reaper audit keygen'."
+            "create a key with 'reaper audit keygen'.",
         )
         return None
     return keys.load_signer(path)

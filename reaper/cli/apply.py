@@ -192,7 +192,7 @@ class ApplyCommand(Lister):
         policies = load_policies(args.policy or configured_policy_paths(conf))
         conn = self.app.connect(read_only=args.dry_run)
         seams = Cloud.of(conn)
-        store = Store.from_conf(conf)
+        store = self.app.open_store(create=True)
         trail = AuditTrail.from_conf(store, conf)
         if args.due:
             return self._due(seams, settings, store, trail, policies, args)

@@ -67,7 +67,8 @@ def _conf(cmd: Command) -> cfg.ConfigOpts:
 
 
 def _open_store(cmd: Command) -> Store:
-    return Store.from_conf(_conf(cmd))
+    """The existing store: reading the trail never creates an empty one."""
+    return cast("ReaperApp", cmd.app).open_store(create=False)
 
 
 def _public_key(cmd: Command, path: str | None) -> Ed25519PublicKey | None:

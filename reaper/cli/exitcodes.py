@@ -43,3 +43,11 @@ def summary() -> str:
 def epilog(*codes: int) -> str:
     """The codes one command can return, for the end of its ``--help``."""
     return "Exit status: " + ", ".join(f"{c} {MEANING[c]}" for c in sorted(codes)) + "."
+
+
+class OperatorError(Exception):
+    """Bad input from the operator (a file, an option, a store): one line, exit 1.
+
+    Commands raise it where they find the mistake; ``reaper`` (and the
+    ``openstack`` shell) print its message alone, never a traceback.
+    """

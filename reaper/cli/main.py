@@ -22,7 +22,7 @@ from oslo_config import cfg
 
 import reaper
 from reaper import cloud, config, credentials, log
-from reaper.cli import exitcodes
+from reaper.cli import exitcodes, stores
 
 
 class ReaperApp(App):
@@ -52,6 +52,16 @@ class ReaperApp(App):
             if isinstance(action, argparse._VersionAction):
                 # cliff names the program after sys.argv[0]; ours has one name.
                 action.version = f"{self.NAME} {version}"
+            elif "--quiet" in action.option_strings:
+                action.help = (
+                    "Only the result, warnings and errors: no line saying which config, "
+                    "credentials and store are used, no advice about reaper.conf."
+                )
+            elif "--log-file" in action.option_strings:
+                action.help = (
+                    "Also append the log to this file as JSON lines (INFO and up; DEBUG "
+                    "with --debug), whatever -q or -v show on stderr."
+                )
         parser.add_argument(
             "--config-file",
             action="append",
@@ -77,7 +87,7 @@ class ReaperApp(App):
         def run_explained(parsed_args: argparse.Namespace) -> int:
             try:
                 return int(run(parsed_args) or 0)
-            except StoreMissing as exc:
+            except exitcodes.OperatorError as exc:
                 self.stderr.write(f"error: {exc}\n")
                 return exitcodes.ERROR
             except Exception as exc:
@@ -112,7 +122,14 @@ class ReaperApp(App):
         level = {0: logging.WARNING, 1: logging.WARNING, 2: logging.INFO}.get(
             self.options.verbose_level, logging.DEBUG
         )
-        log.setup(level=level, stream=self.stderr, debug=self.options.debug)
+        log.setup(
+            level=level,
+            stream=self.stderr,
+            debug=self.options.debug,
+            log_file=self.options.log_file,
+            # -q: the command's result and its errors, not advice about reaper.conf.
+            advice=self.options.verbose_level >= 1,
+        )
 
     @property
     def conf(self) -> cfg.ConfigOpts:
@@ -131,9 +148,7 @@ class ReaperApp(App):
                     source: Any = self.credentials
                 except credentials.CredentialError as exc:
                     source = exc
-                from sqlalchemy.engine import make_url
-
-                store = make_url(config.store_url(self._conf)).render_as_string(hide_password=True)
+                store = stores.describe(self._conf)
                 self.stderr.write(credentials.describe(source, self._conf, store) + "\n")
         return self._conf
 
@@ -147,23 +162,10 @@ class ReaperApp(App):
         return self._credentials
 
     def open_store(self, *, create: bool = False) -> Any:
-        """The store reaper.conf names; a read-only command (``create=False``) never makes one.
-
-        An empty SQLite file made by ``tombstone list`` would hide a wrong
-        ``state_path`` behind "no tombstones"; a missing store is an error
-        that says which path was expected instead.
-        """
-        from reaper.store import Store
-        from reaper.store.engine import sqlite_path
-
-        url = config.store_url(self.conf)
-        path = sqlite_path(url)
-        if not create and path is not None and not os.path.exists(path):
-            raise StoreMissing(
-                f"no store at {path} ([DEFAULT] state_path = {self.conf.state_path}): the "
-                "controller or `reaper apply` creates it; check --config-file and state_path"
-            )
-        return Store.from_conf(self.conf)
+        """The store reaper.conf names; a read-only command (``create=False``) never makes one."""
+        return stores.open_store(
+            self.conf, create=create, missing_hint="check --config-file and state_path"
+        )
 
     def keystone_error(self, exc: BaseException, conn: Any) -> str:
         """What to tell the operator when Keystone could not answer a question."""
@@ -179,10 +181,6 @@ class ReaperApp(App):
 
 #: What argparse exits with on a usage error.
 USAGE_EXIT = 2
-
-
-class StoreMissing(RuntimeError):
-    """A read-only command found no store where reaper.conf says it is."""
 
 
 def main(argv: list[str] | None = None) -> int:

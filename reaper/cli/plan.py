@@ -30,7 +30,6 @@ from reaper.cli import exitcodes
 from reaper.ids import IdFormats, option_name
 from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
-from reaper.store import Store
 
 COLUMNS = ("Service", "Type", "ID", "Name", "Verdict", "Actions", "Steps", "Policy", "Reason")
 
@@ -169,7 +168,7 @@ class PlanCommand(Lister):
             return COLUMNS, []
         policies = load_policies(parsed_args.policy or configured_policy_paths(conf))
         conn = self.app.connect(read_only=True)
-        store = Store.from_conf(conf)
+        store = self.app.open_store(create=True)
         trail = AuditTrail.from_conf(store, conf)
         try:
             planned = plan_for_operator(

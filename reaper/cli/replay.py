@@ -27,7 +27,7 @@ from reaper.cleanup.worker import Worker
 from reaper.cli import exitcodes
 from reaper.events import keystone
 from reaper.events.listener import IdentityEndpoint
-from reaper.model import TombstoneState
+from reaper.model import IdentityEvent, TombstoneState
 from reaper.policy import configured_policy_paths, load_policies
 from reaper.store import Store
 
@@ -54,14 +54,11 @@ class Replay(ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Sequence[Any]]:
         conf = self.app.conf
         self._status = exitcodes.OK
-        with open(parsed_args.file, encoding="utf-8") as f:
-            record = json.load(f)
-        store = Store.from_conf(conf)
+        message = read_notification(parsed_args.file)
+        store = self.app.open_store(create=True)
         trail = AuditTrail.from_conf(store, conf)
         rules = keystone.Rules.from_conf(conf)
         endpoint = IdentityEndpoint(store, trail, reopener=Reopener(store), rules=rules)
-        message = record if isinstance(record, dict) else {}
-        endpoint.persist([message])
         parsed = keystone.classify(
             message.get("ctxt"),
             message.get("publisher_id"),
@@ -74,6 +71,23 @@ class Replay(ShowOne):
             self.app.stderr.write(f"rejected ({parsed.code}): {parsed.reason}\n")
             self._status = exitcodes.REFUSED
             return COLUMNS, (parsed.event_type or "", "", "", "", "rejected", parsed.reason)
+        if _recorded_before(store, parsed):
+            # A redelivery: the listener adds nothing for it, and neither does replay.
+            tombstone = store.tombstones.find(parsed.identity)
+            assert tombstone is not None
+            self.app.stderr.write(
+                f"duplicate: message {parsed.message_id} from {parsed_args.file} was already "
+                f"recorded on tombstone {tombstone.id}; nothing added\n"
+            )
+            return COLUMNS, (
+                parsed.event_type,
+                str(parsed.identity),
+                parsed.message_id or "",
+                tombstone.id,
+                tombstone.state.value,
+                "duplicate (already recorded)",
+            )
+        endpoint.persist([message])
         tombstone = store.tombstones.find(parsed.identity)
         assert tombstone is not None
         if parsed_args.process:
@@ -109,3 +123,32 @@ class Replay(ShowOne):
     def run(self, parsed_args: argparse.Namespace) -> int:
         super().run(parsed_args)
         return self._status
+
+
+def read_notification(path: str) -> dict[str, Any]:
+    """The one notification saved in ``path``; an error naming the file otherwise."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except OSError as exc:
+        raise exitcodes.OperatorError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise exitcodes.OperatorError(
+            f"{path} is not JSON ({exc}): save one notification as captured"
+        ) from exc
+    if not isinstance(record, dict):
+        raise exitcodes.OperatorError(
+            f"{path} holds a JSON {type(record).__name__}, not one notification (an object "
+            "with event_type, payload, metadata, as in tests/fixtures/keystone/)"
+        )
+    return record
+
+
+def _recorded_before(store: Store, event: IdentityEvent) -> bool:
+    """Whether this message id is already a trigger of the identity's tombstone."""
+    if not event.message_id:
+        return False
+    tombstone = store.tombstones.find(event.identity)
+    return tombstone is not None and any(
+        t.message_id == event.message_id for t in tombstone.triggers
+    )

@@ -14,7 +14,6 @@ from reaper.cleanup import sweep, waitlist
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cli import exitcodes
-from reaper.store import Store
 
 COLUMNS = ("Kind", "Identity", "Resources", "Examples", "Tombstone")
 
@@ -65,7 +64,7 @@ class Sweep(Lister):
         if parsed_args.open and held and not parsed_args.approve:
             self.app.stderr.write(f"HELD for approval: {held}; nothing opened (--approve)\n")
         elif parsed_args.open:
-            store = Store.from_conf(conf)
+            store = self.app.open_store(create=True)
             store.directory.record(found.known)
             for orphan, _ in sweep.open_tombstones(store, orphans):
                 found = store.tombstones.find(orphan.identity)

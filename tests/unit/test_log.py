@@ -99,3 +99,41 @@ def test_secret_values_in_unrelated_keys_survive_only_if_not_secret_shaped() -> 
     plain = {"name": "web-1", "status": "ACTIVE"}
     assert log.redact(plain) == plain
     assert log.redact("password=hunter2 user=bob") == "password=*** user=bob"
+
+
+def test_advice_is_logged_once_per_process(captured: io.StringIO) -> None:
+    logger = log.get("reaper.test")
+    for _ in range(3):
+        log.advise(logger, "advice about reaper.conf, said once", option="x")
+    said = [line for line in _lines(captured) if line["event"].startswith("advice about")]
+    assert [(s["level"], s["option"]) for s in said] == [("warning", "x")]
+
+
+def test_advice_is_silent_when_the_operator_asked_for_quiet() -> None:
+    stream = io.StringIO()
+    log.setup(json=True, stream=stream, advice=False)
+    try:
+        log.advise(log.get("reaper.test"), "advice nobody asked for")
+        log.get("reaper.test").warning("a real warning")
+    finally:
+        log.setup(json=True, stream=io.StringIO())  # advice back on for the next tests
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert [line["event"] for line in _lines(stream)] == ["a real warning"]
+
+
+def test_a_log_file_gets_info_lines_whatever_the_stream_shows(tmp_path) -> None:
+    stream, path = io.StringIO(), tmp_path / "reaper.log"
+    log.setup(json=True, stream=stream, level=logging.WARNING, log_file=str(path))
+    try:
+        log.get("reaper.test").info("an info line", password="s3cr3t-Pa55w0rd")
+        logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    finally:
+        structlog.reset_defaults()
+        for handler in logging.getLogger().handlers:
+            handler.close()
+        logging.getLogger().handlers.clear()
+    assert stream.getvalue() == ""
+    (line,) = [json.loads(x) for x in path.read_text().splitlines()]
+    assert line["event"] == "an info line" and line["password"] == log.REDACTED
+    assert line["timestamp"].endswith("Z")

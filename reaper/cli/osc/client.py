@@ -10,13 +10,13 @@ statuses) run as ``openstack reaper ...``.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any
 
 from oslo_config import cfg
 
 from reaper import cloud, config, credentials, log
+from reaper.cli import stores
 
 
 class ReaperClient:
@@ -65,14 +65,8 @@ class ReaperClient:
         return str(problem or exc)
 
     def open_store(self, *, create: bool = False) -> Any:
-        from reaper.cli.main import StoreMissing
-        from reaper.store import Store
-        from reaper.store.engine import sqlite_path
-
-        path = sqlite_path(config.store_url(self.conf))
-        if not create and path is not None and not os.path.exists(path):
-            raise StoreMissing(
-                f"no store at {path} ([DEFAULT] state_path = {self.conf.state_path}): "
-                "pass --reaper-config-file with the reaper.conf the controller uses"
-            )
-        return Store.from_conf(self.conf)
+        return stores.open_store(
+            self.conf,
+            create=create,
+            missing_hint="pass --reaper-config-file with the reaper.conf the controller uses",
+        )
