@@ -47,7 +47,7 @@ from reaper.cleanup.verify import Refused, VerificationError, verify_before_exec
 from reaper.cli import exitcodes
 from reaper.cli.plan import identity_from
 from reaper.cli.planview import step_table
-from reaper.cli.progress import Progress
+from reaper.cli.progress import Progress, discovery
 from reaper.executor import Report
 from reaper.model import OutcomeStatus, Plan, PlanIntegrityError
 from reaper.policy import PolicySet, configured_policy_paths, load_policies
@@ -202,15 +202,16 @@ class ApplyCommand(Lister):
         else:
             assert identity is not None
             try:
-                planned = plan_for_operator(
-                    seams,
-                    identity,
-                    policies,
-                    settings,
-                    store=store,
-                    trail=trail,
-                    disabled_ok=args.disabled_ok,
-                )
+                with discovery(self.app):
+                    planned = plan_for_operator(
+                        seams,
+                        identity,
+                        policies,
+                        settings,
+                        store=store,
+                        trail=trail,
+                        disabled_ok=args.disabled_ok,
+                    )
             except Refused as exc:
                 raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
             except VerificationError as exc:
@@ -236,7 +237,7 @@ class ApplyCommand(Lister):
                 store=store,
                 trail=trail,
                 dry_run=args.dry_run,
-                observers=[Progress(plan, self.app.stderr)],
+                observers=[self._progress(plan, settings)],
                 scope=discover.operator_scope(store, plan.identity),
                 recheck_first=recheck_needed(args),
                 stop=halt,
@@ -278,7 +279,7 @@ class ApplyCommand(Lister):
                         trail=trail,
                         dry_run=args.dry_run,
                         tombstone_id=tombstone,
-                        observers=[Progress(plan, self.app.stderr)],
+                        observers=[self._progress(plan, settings)],
                         scope=discover.operator_scope(store, plan.identity),
                         stop=halt,
                     )
@@ -317,6 +318,9 @@ class ApplyCommand(Lister):
                 "apply again once it is done (reaper tombstone show)",
                 exitcodes.REFUSED,
             ) from exc
+
+    def _progress(self, plan: Plan, settings: Settings) -> Progress:
+        return Progress(plan, self.app.stderr, attempts=settings.limits.retry_attempts)
 
     def _load(self, path: str, conf: Any, allow_unsigned: bool) -> Plan:
         """The plan in ``path``, if its hash matches and its signature verifies."""

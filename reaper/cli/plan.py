@@ -27,6 +27,7 @@ from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import Refused, VerificationError
 from reaper.cli import exitcodes
+from reaper.cli.progress import discovery
 from reaper.ids import IdFormats, option_name
 from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
@@ -171,15 +172,16 @@ class PlanCommand(Lister):
         store = self.app.open_store(create=True)
         trail = AuditTrail.from_conf(store, conf)
         try:
-            planned = plan_for_operator(
-                Cloud.of(conn),
-                identity,
-                policies,
-                Settings.from_conf(conf),
-                store=store,
-                trail=trail,
-                disabled_ok=parsed_args.disabled_ok,
-            )
+            with discovery(self.app):
+                planned = plan_for_operator(
+                    Cloud.of(conn),
+                    identity,
+                    policies,
+                    Settings.from_conf(conf),
+                    store=store,
+                    trail=trail,
+                    disabled_ok=parsed_args.disabled_ok,
+                )
         except Refused as exc:
             self.app.stderr.write(f"refused: {exc}\n")
             self._status = exitcodes.REFUSED

@@ -1,16 +1,22 @@
 """Progress of a long run, on stderr: counts per service, a bar on a terminal.
 
 stdout carries only the command's result (a table, JSON), so scripts can
-parse it while an operator watches this.
+parse it while an operator watches this. A retry is said at once, with its
+reason and what happens next (``block_storage volume v1: HTTP 500: ...;
+retry 3/7 in 4 s``): a bar that stands still for a minute says nothing.
+Discovery says each service as its listing ends (:class:`Discovery`).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
-from typing import TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
+from reaper import progress
 from reaper.model import Outcome, OutcomeStatus, Plan, Resource, Step
 
 BAR_WIDTH = 30
@@ -19,8 +25,12 @@ BAR_WIDTH = 30
 class Progress:
     """An executor observer that redraws a summary line as steps finish."""
 
-    def __init__(self, plan: Plan, stream: TextIO, *, interval: float = 0.5) -> None:
+    def __init__(
+        self, plan: Plan, stream: TextIO, *, interval: float = 0.5, attempts: int = 8
+    ) -> None:
         self.stream = stream
+        #: ``[executor] retry_attempts``: a step is tried this many times in all.
+        self.attempts = attempts
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.interval = interval if self.tty else max(interval, 5.0)
         self.total: collections.Counter[str] = collections.Counter(s.service for s in plan.steps)
@@ -33,7 +43,11 @@ class Progress:
         pass
 
     def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None:
-        pass
+        line = retry_line(step, attempt, error, delay, attempts=self.attempts)
+        with self.lock:
+            # Over the bar on a terminal; the next redraw puts the bar back below it.
+            self.stream.write(("\r\x1b[K" if self.tty else "") + line + "\n")
+            self.stream.flush()
 
     def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
         with self.lock:
@@ -59,3 +73,58 @@ class Progress:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def retry_line(step: Step, attempt: int, error: str, delay: float, *, attempts: int) -> str:
+    """``block_storage volume v1: HTTP 500: ...; retry 3/7 in 4 s``: what failed, what next.
+
+    ``attempt`` is the attempt that just failed; the retries number from 1 to
+    ``attempts - 1``.
+    """
+    kind = step.resource.type.split(".", 1)[-1]
+    reason = error.removeprefix("Transient: ")
+    wait = f"{delay:.0f} s" if delay >= 1 else f"{delay:.1f} s"
+    return (
+        f"{step.service} {kind} {step.resource.id}: {reason}; "
+        f"retry {attempt}/{max(attempts - 1, attempt)} in {wait}"
+    )
+
+
+class Discovery:
+    """A :func:`reaper.progress.watched` watcher: one stderr line per service listed.
+
+    On a terminal the line is rewritten in place and cleared by :meth:`done`;
+    elsewhere (a log, CI) each report is a line of its own.
+    """
+
+    def __init__(self, stream: TextIO, what: str = "discovery") -> None:
+        self.stream = stream
+        self.what = what
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.said = False
+
+    def __call__(self, message: str) -> None:
+        if self.tty:
+            self.stream.write(f"\r{self.what}: {message}\x1b[K")
+        else:
+            self.stream.write(f"{self.what}: {message}\n")
+        self.stream.flush()
+        self.said = True
+
+    def done(self) -> None:
+        if self.tty and self.said:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+@contextlib.contextmanager
+def discovery(app: Any, what: str = "discovery") -> Iterator[None]:
+    """Show the stages' progress reports on ``app``'s stderr inside the block (not with -q)."""
+    quiet = getattr(getattr(app, "options", None), "verbose_level", 1) < 1
+    watcher = None if quiet else Discovery(app.stderr, what)
+    try:
+        with progress.watched(watcher):
+            yield
+    finally:
+        if watcher is not None:
+            watcher.done()

@@ -14,6 +14,7 @@ from reaper.cleanup import sweep, waitlist
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cli import exitcodes
+from reaper.cli.progress import discovery
 
 COLUMNS = ("Kind", "Identity", "Resources", "Examples", "Tombstone")
 
@@ -56,7 +57,8 @@ class Sweep(Lister):
         conf = self.app.conf
         conn = self.app.connect(read_only=True)
         min_age = conf.sweep.min_age if parsed_args.min_age is None else parsed_args.min_age
-        found = sweep.find_orphans(Cloud.of(conn), min_age=dt.timedelta(seconds=min_age))
+        with discovery(self.app, "sweep"):
+            found = sweep.find_orphans(Cloud.of(conn), min_age=dt.timedelta(seconds=min_age))
         orphans, incomplete = found.orphans, found.incomplete
         opened: dict[str, str] = {}
         woken = None

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from reaper import progress
 from reaper.ids import unsafe_filter_value
 from reaper.model import IdentityKind, IdentityRef, Resource
 from reaper.sealing import seal_resource, secret_fields
@@ -271,8 +272,13 @@ def gather(
     with concurrent.futures.ThreadPoolExecutor(
         max_workers=min(workers, len(calls)), thread_name_prefix="reaper-list"
     ) as pool:
-        futures = {name: pool.submit(call) for name, call in calls.items()}
-        return {name: future.result() for name, future in futures.items()}
+        futures = {pool.submit(call): name for name, call in calls.items()}
+        results: dict[str, list[Any]] = {}
+        for future in concurrent.futures.as_completed(futures):
+            name = futures[future]
+            results[name] = future.result()
+            progress.report(f"listed {name}: {len(results[name])}")
+        return {name: results[name] for name in calls}
 
 
 def learn_microversions(proxy: Any) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reaper import log
+from reaper import log, progress
 from reaper.inventory import liveuse, registry
 from reaper.inventory.base import Finding, Handler, Scope
 from reaper.model import Resource
@@ -68,10 +68,14 @@ def discover(conn: Any, scope: Scope, selected: Mapping[str, Handler] | None = N
         max_workers=max(1, len(chosen)), thread_name_prefix="reaper-discover"
     ) as pool:
         futures = {
-            name: pool.submit(_run, name, handler, conn, scope)
+            pool.submit(_run, name, handler, conn, scope): name
             for name, handler in sorted(chosen.items())
         }
-        findings = tuple(futures[name].result() for name in sorted(futures))
+        done: dict[str, Finding] = {}
+        for future in concurrent.futures.as_completed(futures):
+            done[futures[future]] = finding = future.result()
+            progress.report(_said(finding))
+        findings = tuple(done[name] for name in sorted(done))
     found = tuple(r for f in findings for r in f.resources)
     references = [
         _cross(name, handler, conn, scope, found)
@@ -104,6 +108,15 @@ def _cross(
     except Exception as exc:
         LOG.warning("cross-reference failed", handler=name, error=str(exc))
         return Finding(handler=f"{name}.references", errors=(f"{type(exc).__name__}: {exc}",))
+
+
+def _said(finding: Finding) -> str:
+    """One line of progress for a service whose discovery just ended."""
+    if finding.skipped:
+        return f"{finding.handler}: {NOT_IN_CATALOG}"
+    if finding.errors:
+        return f"{finding.handler}: FAILED ({finding.errors[0]}); the plan will be incomplete"
+    return f"{finding.handler}: {len(finding.resources)} found"
 
 
 def _run(name: str, handler: Handler, conn: Any, scope: Scope) -> Finding:

@@ -28,6 +28,7 @@ FLOORS: dict[str, int] = {
     "reaper.config": 0,
     "reaper.conf": 0,
     "reaper.log": 0,
+    "reaper.progress": 0,
     "reaper.cloud": 0,
     "reaper.metrics": 0,
     "reaper.ids": 0,
