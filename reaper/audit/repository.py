@@ -221,8 +221,9 @@ class AuditRepository:
         since: dt.datetime | None = None,
         limit: int | None = None,
         chunk: int = DEFAULT_CHUNK,
+        newest_first: bool = False,
     ) -> Iterator[ChainRecord]:
-        """Records matching every given filter, oldest first."""
+        """Records matching every given filter, oldest first (or ``newest_first``)."""
         conditions = []
         if tombstone_id is not None:
             conditions.append(R.c.tombstone_id == tombstone_id)
@@ -230,10 +231,31 @@ class AuditRepository:
             conditions.append(R.c.target_id == target_id)
         if since is not None:
             conditions.append(R.c.recorded_at >= since)
-        for count, rec in enumerate(self._paged(and_(true(), *conditions), None, chunk)):
+        where = and_(true(), *conditions)
+        pages = self._paged_back(where, chunk) if newest_first else self._paged(where, None, chunk)
+        for count, rec in enumerate(pages):
             if limit is not None and count >= limit:
                 return
             yield rec
+
+    def _paged_back(self, where: Any, chunk: int) -> Iterator[ChainRecord]:
+        """Like :meth:`_paged`, from the newest record back (``audit show``)."""
+        before: int | None = None
+        while True:
+            query = select(*_RECORD_COLUMNS).where(where)
+            if before is not None:
+                query = query.where(R.c.seq < before)
+            query = query.order_by(R.c.seq.desc()).limit(chunk)
+            with self._db.read("read audit records") as conn:
+                rows = conn.execute(query).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _record(row)
+            before, complete = rows[-1].seq, len(rows) == chunk
+            del rows, row
+            if not complete:
+                return
 
     def _paged(self, where: Any, to_seq: int | None, chunk: int) -> Iterator[ChainRecord]:
         last = 0

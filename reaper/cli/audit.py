@@ -29,6 +29,7 @@ from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
 from reaper.audit.verify import VerifyReport
 from reaper.cli import exitcodes
+from reaper.cli.cells import cell, when
 from reaper.model import utcnow
 from reaper.store import Store
 
@@ -82,19 +83,19 @@ def _public_key(cmd: Command, path: str | None) -> Ed25519PublicKey | None:
 
 
 class AuditShow(Lister):
-    """Show audit records, oldest first."""
+    """Show audit records, newest first."""
 
     _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
 
     COLUMNS = (
-        "seq",
-        "time",
-        "action",
-        "outcome",
-        "target_type",
-        "target_id",
-        "tombstone_id",
-        "reason",
+        "Seq",
+        "Time",
+        "Action",
+        "Outcome",
+        "Target Type",
+        "Target ID",
+        "Tombstone ID",
+        "Reason",
     )
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -129,15 +130,16 @@ class AuditShow(Lister):
                     target_id=parsed_args.resource,
                     since=parsed_args.since,
                     limit=parsed_args.limit + 1,
+                    newest_first=True,
                 )
             )
         if len(records) > parsed_args.limit:
             records = records[: parsed_args.limit]
             self.app.stderr.write(
-                f"showing the first {parsed_args.limit} records; "
+                f"showing the newest {parsed_args.limit} records; "
                 "narrow with --since or raise --limit\n"
             )
-        columns = list(self.COLUMNS) + (["record"] if parsed_args.full else [])
+        columns = list(self.COLUMNS) + (["Record"] if parsed_args.full else [])
         structured = parsed_args.formatter in ("json", "yaml")
         return columns, [self._row(r, parsed_args.full, structured) for r in records]
 
@@ -151,7 +153,7 @@ class AuditShow(Lister):
         index = rec.columns
         row: list[Any] = [
             rec.seq,
-            body.get("eventTime"),
+            when(body.get("eventTime")),
             body.get("action"),
             body.get("outcome"),
             index.target_type if index else None,
@@ -159,6 +161,8 @@ class AuditShow(Lister):
             index.tombstone_id if index else None,
             why,
         ]
+        if not structured:
+            row = [cell(value) for value in row]
         if full:
             row.append(body if structured else json.dumps(body, indent=2, sort_keys=True))
         return tuple(row)
@@ -173,8 +177,23 @@ class AuditVerify(ShowOne):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument("--from", dest="from_seq", metavar="SEQ", type=_positive, default=1)
-        parser.add_argument("--to", dest="to_seq", metavar="SEQ", type=_positive, default=None)
+        parser.add_argument(
+            "--from",
+            dest="from_seq",
+            metavar="SEQ",
+            type=_positive,
+            default=1,
+            help="First record to verify, by sequence number (the Seq of `reaper audit show`; "
+            "default 1). The chain is checked from this record's stored head on.",
+        )
+        parser.add_argument(
+            "--to",
+            dest="to_seq",
+            metavar="SEQ",
+            type=_positive,
+            default=None,
+            help="Last record to verify (default: the newest). A later tail is not checked.",
+        )
         parser.add_argument(
             "--public-key",
             metavar="FILE",
@@ -262,19 +281,21 @@ class AuditVerify(ShowOne):
         if report.problem_count > len(problems):
             problems.append(f"... and {report.problem_count - len(problems)} more")
         fields: dict[str, Any] = {
-            "result": "OK" if report.ok else "FAILED",
-            "records": report.records,
-            "first_seq": report.first_seq,
-            "last_seq": report.last_seq,
-            "head": report.head,
-            "checkpoints": report.checkpoints,
-            "signatures_verified": report.signatures_verified,
-            "problems": report.problem_count,
-            "first_bad_seq": report.first_bad_seq,
-            "reason": first.message if first else "",
-            "details": problems if structured else "\n".join(problems),
-            "warnings": report.warnings if structured else "\n".join(report.warnings),
+            "Result": "OK" if report.ok else "FAILED",
+            "Records": report.records,
+            "First Seq": report.first_seq,
+            "Last Seq": report.last_seq,
+            "Head": report.head,
+            "Checkpoints": report.checkpoints,
+            "Signatures Verified": report.signatures_verified,
+            "Problems": report.problem_count,
+            "First Bad Seq": report.first_bad_seq,
+            "Reason": first.message if first else "",
+            "Details": problems if structured else "\n".join(problems),
+            "Warnings": report.warnings if structured else "\n".join(report.warnings),
         }
+        if not structured:
+            fields = {name: cell(value) for name, value in fields.items()}
         return tuple(fields), tuple(fields.values())
 
     def run(self, parsed_args: argparse.Namespace) -> int:
@@ -314,13 +335,15 @@ class AuditExport(ShowOne):
                 exported_by=conf.host,
             )
         fields = {
-            "path": os.path.abspath(result.path),
-            "records": result.records,
-            "checkpoints": result.checkpoints,
-            "last_seq": result.chain_head.seq,
-            "head": result.chain_head.head,
-            "key_id": result.key_id,
+            "Path": os.path.abspath(result.path),
+            "Records": result.records,
+            "Checkpoints": result.checkpoints,
+            "Last Seq": result.chain_head.seq,
+            "Head": result.chain_head.head,
+            "Key ID": result.key_id,
         }
+        if parsed_args.formatter not in ("json", "yaml"):
+            fields = {name: cell(value) for name, value in fields.items()}
         return tuple(fields), tuple(fields.values())
 
 
@@ -358,8 +381,8 @@ class AuditKeygen(ShowOne):
                 f"set [audit] signing_key_file = {os.path.abspath(path)} in reaper.conf\n"
             )
         fields = {
-            "private_key": os.path.abspath(path),
-            "public_key": os.path.abspath(path) + ".pub",
-            "key_id": signer.key_id,
+            "Private Key": os.path.abspath(path),
+            "Public Key": os.path.abspath(path) + ".pub",
+            "Key ID": signer.key_id,
         }
         return tuple(fields), tuple(fields.values())

@@ -22,6 +22,7 @@ from reaper.audit.trail import AuditTrail
 from reaper.cleanup import waiting, waitlist
 from reaper.cleanup.seams import Cloud
 from reaper.cli import exitcodes
+from reaper.cli.cells import when
 from reaper.cli.plan import COLUMNS as PLAN_COLUMNS
 from reaper.cli.plan import rows as plan_rows
 from reaper.cli.plan import summary
@@ -58,8 +59,8 @@ def _row(t: Tombstone) -> tuple[Any, ...]:
         str(t.identity),
         t.state.value,
         t.attempts,
-        t.next_attempt_at.isoformat() if t.next_attempt_at else "",
-        t.updated_at.isoformat() if t.updated_at else "",
+        when(t.next_attempt_at),
+        when(t.updated_at),
         t.reason,
     )
 

@@ -68,9 +68,9 @@ def test_keygen_writes_a_private_key_only_reaper_can_read(
 
     shown = json.loads(out)
     assert code == 0
-    assert stat.S_IMODE(os.stat(shown["private_key"]).st_mode) == 0o600
-    assert Path(shown["public_key"]).read_text().startswith("-----BEGIN PUBLIC KEY-----")
-    assert len(shown["key_id"]) == 64
+    assert stat.S_IMODE(os.stat(shown["Private Key"]).st_mode) == 0o600
+    assert Path(shown["Public Key"]).read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    assert len(shown["Key ID"]) == 64
 
 
 def test_keygen_refuses_to_replace_a_key(
@@ -93,12 +93,13 @@ def test_show_lists_records_and_filters_them(
     _, recent = reaper(filled, capsys, "audit", "show", "--since", "1h", "-f", "json")
 
     rows = json.loads(everything)
-    assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert rows[0]["reason"] == "[default:orphans] owner deleted"
-    assert [r["seq"] for r in json.loads(tomb)] == [2, 4, 6]
+    assert [r["Seq"] for r in rows] == [6, 5, 4, 3, 2, 1]  # newest first
+    assert rows[-1]["Reason"] == "[default:orphans] owner deleted"
+    assert all(r["Time"].endswith("Z") and len(r["Time"]) == 20 for r in rows)
+    assert [r["Seq"] for r in json.loads(tomb)] == [6, 4, 2]
     record = json.loads(one)[0]
-    assert record["outcome"] == "failure"
-    assert record["record"]["observer"]["name"] == "cli-test"
+    assert record["Outcome"] == "failure"
+    assert record["Record"]["observer"]["name"] == "cli-test"
     assert len(json.loads(recent)) == 6
 
 
@@ -109,9 +110,9 @@ def test_verify_passes_a_clean_trail_with_exit_code_0(
 
     report = json.loads(out)
     assert code == 0
-    assert report["result"] == "OK"
-    assert (report["records"], report["signatures_verified"]) == (6, 1)
-    assert report["first_bad_seq"] is None
+    assert report["Result"] == "OK"
+    assert (report["Records"], report["Signatures Verified"]) == (6, 1)
+    assert report["First Bad Seq"] is None
 
 
 def test_verify_names_the_first_bad_seq_and_exits_1(
@@ -123,9 +124,9 @@ def test_verify_names_the_first_bad_seq_and_exits_1(
 
     report = json.loads(out)
     assert code == 1
-    assert report["result"] == "FAILED"
-    assert report["first_bad_seq"] == 3
-    assert "edited" in report["reason"]
+    assert report["Result"] == "FAILED"
+    assert report["First Bad Seq"] == 3
+    assert "edited" in report["Reason"]
 
 
 def test_verify_with_another_public_key_reports_the_signatures(
@@ -139,7 +140,7 @@ def test_verify_with_another_public_key_reports_the_signatures(
     )
 
     assert code == 1
-    assert "not by the trusted key" in json.loads(out)["reason"]
+    assert "not by the trusted key" in json.loads(out)["Reason"]
 
 
 def test_verify_checks_a_range(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -147,7 +148,7 @@ def test_verify_checks_a_range(filled: Path, capsys: pytest.CaptureFixture[str])
 
     report = json.loads(out)
     assert code == 0
-    assert (report["first_seq"], report["last_seq"]) == (2, 4)
+    assert (report["First Seq"], report["Last Seq"]) == (2, 4)
 
 
 def test_export_then_verify_the_bundle_without_the_database(
@@ -174,9 +175,9 @@ def test_export_then_verify_the_bundle_without_the_database(
 
     assert code == 0
     # The export wrote a checkpoint of its own first: tombstone + export.
-    assert (exported["records"], exported["checkpoints"]) == (6, 2)
+    assert (exported["Records"], exported["Checkpoints"]) == (6, 2)
     assert verify_code == 0
-    assert json.loads(verified)["signatures_verified"] == 2
+    assert json.loads(verified)["Signatures Verified"] == 2
 
 
 def test_a_tampered_bundle_fails_verification(
@@ -190,7 +191,7 @@ def test_a_tampered_bundle_fails_verification(
     code, out = reaper(filled, capsys, "audit", "verify", "--bundle", str(out_dir), "-f", "json")
 
     assert code == 1
-    assert json.loads(out)["first_bad_seq"] == 6
+    assert json.loads(out)["First Bad Seq"] == 6
 
 
 def test_an_unreachable_database_is_a_clear_error(

@@ -103,19 +103,19 @@ def test_a_cut_tail_passes_plain_verify_but_not_verify_against_the_published_fil
     code, shown = reaper_cli(
         conf, capsys, "audit", "verify", "--against", str(published), "-f", "json"
     )
-    assert (code, shown["result"]) == (0, "OK"), shown
+    assert (code, shown["Result"]) == (0, "OK"), shown
 
     cut_the_tail(store_url, keep_seq=10, keep_checkpoint=1)
     work(conf, records=2, checkpoints=1)  # life goes on; checkpoint #2 signs the rewound head
 
     code, shown = reaper_cli(conf, capsys, "audit", "verify", "-f", "json")
-    assert (code, shown["result"]) == (0, "OK")  # what the database alone can tell
+    assert (code, shown["Result"]) == (0, "OK")  # what the database alone can tell
     code, shown = reaper_cli(
         conf, capsys, "audit", "verify", "--against", str(published), "-f", "json"
     )
-    assert (code, shown["result"]) == (1, "FAILED")
-    assert shown["first_bad_seq"] == 11
-    details = "\n".join(shown["details"])
+    assert (code, shown["Result"]) == (1, "FAILED")
+    assert shown["First Bad Seq"] == 11
+    details = "\n".join(shown["Details"])
     assert "checkpoint #2 was published 2 times with different contents" in details
     assert "checkpoint #3 (seq 30" in details and "is not in the database" in details
     assert "the chain ends at seq 12, but checkpoint #3 was published at seq 30" in details
@@ -164,8 +164,8 @@ def test_checkpoints_reach_syslog_and_the_bus_and_verify_against_their_copies(
         conf, capsys, "audit", "verify", "--against", str(copies), "-f", "json"
     )
 
-    assert (code, shown["result"]) == (0, "OK"), shown
-    assert "compared with 4 published checkpoint(s); 4 match the database" in shown["warnings"]
+    assert (code, shown["Result"]) == (0, "OK"), shown
+    assert "compared with 4 published checkpoint(s); 4 match the database" in shown["Warnings"]
     syslog.close()
 
 
@@ -269,4 +269,4 @@ def test_the_controller_publishes_its_checkpoints_and_refuses_a_sink_that_protec
     assert reasons == ["start", "stop"]
     verify = ["audit", "verify", "--against", str(copy), "-f", "json"]
     code, shown = reaper_cli(reaper.conf_path, capsys, *verify)
-    assert (code, shown["result"]) == (0, "OK")
+    assert (code, shown["Result"]) == (0, "OK")

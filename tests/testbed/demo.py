@@ -67,8 +67,8 @@ def signed_checkpoints(verify_json: str) -> int:
         report = json.loads(verify_json)
     except ValueError:
         return 0
-    checkpoints = report.get("checkpoints", 0)
-    if report.get("result") != "OK" or report.get("signatures_verified") != checkpoints:
+    checkpoints = report.get("Checkpoints", 0)
+    if report.get("Result") != "OK" or report.get("Signatures Verified") != checkpoints:
         return 0
     return int(checkpoints)
 
@@ -174,20 +174,20 @@ def main(argv: list[str] | None = None) -> int:
             "-f",
             "value",
             "-c",
-            "seq",
+            "Seq",
             "-c",
-            "action",
+            "Action",
             "-c",
-            "outcome",
+            "Outcome",
             "-c",
-            "target_type",
+            "Target Type",
             "-c",
-            "target_id",
+            "Target ID",
             "-c",
-            "reason",
+            "Reason",
             env=env,
         )
-        print("\n".join(shown.stdout.splitlines()[-15:]))
+        print("\n".join(shown.stdout.splitlines()[:15]))  # newest first
 
         say("reaper audit verify --require-signed")
         verified = reaper(conf, "audit", "verify", "--require-signed", env=env)
