@@ -52,6 +52,7 @@ from reaper.cleanup import lease, waitlist
 from reaper.cleanup.lifecycle import Reopener
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
+from reaper.cleanup.steplog import StepLog
 from reaper.cleanup.sweep import Bootstrap, Sweeper
 from reaper.cleanup.worker import Worker
 from reaper.events import keystone
@@ -61,7 +62,8 @@ from reaper.ids import InvalidIdPattern
 from reaper.keystone_access import CloudAccess
 from reaper.metrics import Metrics, StepMetrics
 from reaper.model import utcnow
-from reaper.policy import PolicyError
+from reaper.policy import PolicyError, configured_policy_paths
+from reaper.policy.loader import policy_files
 from reaper.policyholder import PolicyHolder
 from reaper.store import Store, StoreError
 from reaper.store.engine import sqlite_path
@@ -107,7 +109,10 @@ class Controller:
             trail=self.trail,
             cloud=self.seams,
             policies=self.policies,
-            observers=lambda: [StepMetrics(self.metrics)],
+            observers=lambda: [
+                StepMetrics(self.metrics),
+                StepLog(attempts=self.settings.limits.retry_attempts),
+            ],
             metrics=self.metrics,
             stop=self.stopping,
             gate=self.cloud.gate,
@@ -176,21 +181,26 @@ class Controller:
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        LOG.info(
-            "controller starting",
-            host=self.conf.host,
-            store=self.store.db.safe_url,
-            dry_run=self.conf.dry_run,
-            policies=self.policies().digest,
-            credentials=self.cloud.describe(),
-        )
         for tid, owner in self.store.tombstones.leases():
             # Ours from a previous life (killed mid-job): free them to resume now.
             if lease.left_by_dead_process(owner, self.conf.host):
                 self.store.tombstones.release(tid, owner)
                 LOG.info("resuming tombstone after restart", tombstone=tid, owner=owner)
         self.parts.start()
-        LOG.info("controller started", workers=self.conf.workers, api_port=self.api.port)
+        # The one line that says what this controller is: where it listens, what it
+        # writes to, which cloud it acts on and under which policies.
+        LOG.info(
+            "controller started",
+            host=self.conf.host,
+            pool=self.conf.listener.pool,
+            store=self.store.db.safe_url,
+            cloud=self.cloud.describe(),
+            policy_files=policy_files(configured_policy_paths(self.conf))[0],
+            policies=self.policies().digest,
+            dry_run=self.conf.dry_run,
+            workers=self.conf.workers,
+            api_port=self.api.port,
+        )
         # The queue is declared (the listener waited for it) and the store migrated.
         sdnotify.notify(f"READY=1\nSTATUS=listening on pool {self.conf.listener.pool}")
 
