@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -175,8 +176,8 @@ def explain(
             cloud = source.cloud if source is not None else "?"
             origin = source.origin.value if source is not None else "?"
             return CredentialError(
-                f"cloud {cloud!r} ({origin}) is not in clouds.yaml: add it, or point "
-                "OS_CLIENT_CONFIG_FILE at the clouds.yaml that has it",
+                f"cloud {cloud!r} ({origin}) is not in clouds.yaml ({clouds_searched()}): "
+                "add it, or point OS_CLIENT_CONFIG_FILE at the clouds.yaml that has it",
                 Reason.CONFIG,
             )
         if keystone and isinstance(cause, ks_exc.ConnectionError):
@@ -292,3 +293,18 @@ def describe(source: CredentialSource | CredentialError, conf: Any, store: str) 
     files = ", ".join(conf.config_file or ()) or "none (embedded defaults)"
     credentials = str(source) if isinstance(source, CredentialSource) else "none usable"
     return f"reaper: config {files}; credentials {credentials}; store {store}"
+
+
+def clouds_searched() -> str:
+    """Which clouds.yaml openstacksdk read and the clouds in it, or where it looked for one."""
+    import openstack.config
+
+    try:
+        loader = openstack.config.OpenStackConfig()
+    except Exception as exc:  # an unreadable clouds.yaml: its own error says which
+        return f"clouds.yaml could not be read: {exc}"
+    if loader.config_filename:
+        names = sorted(n for n in loader.get_cloud_names() if n != "defaults")
+        return f"{loader.config_filename} has {', '.join(names) or 'no clouds'}"
+    folders = list(dict.fromkeys(os.path.dirname(f) for f in loader._config_files))
+    return "no clouds.yaml found in " + ", ".join(folders)

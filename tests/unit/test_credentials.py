@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,28 @@ def test_a_missing_option_is_named_where_it_is_set(source: CredentialSource, exp
 def test_an_unknown_cloud_says_where_its_name_came_from() -> None:
     problem = explain(sdk_exc.ConfigException("Cloud admin was not found."), CLOUD_SOURCE)
     assert str(problem).startswith("cloud 'admin' (--os-cloud) is not in clouds.yaml")
+
+
+def test_an_unknown_cloud_lists_the_clouds_of_the_file_read(tmp_path, monkeypatch) -> None:
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  beta: {auth: {auth_url: http://b}}\n  alpha: {}\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    problem = explain(sdk_exc.ConfigException("Cloud admin was not found."), CLOUD_SOURCE)
+    assert f"({clouds} has alpha, beta)" in str(problem)
+
+
+def test_without_any_clouds_yaml_it_says_where_it_looked(monkeypatch) -> None:
+    import openstack.config.loader
+
+    # openstacksdk fixes its search path (./, ~/.config/openstack, /etc/openstack) at import.
+    searched = openstack.config.loader.CONFIG_FILES
+    if any(os.path.exists(f) for f in searched):
+        pytest.skip("this machine has a clouds.yaml")
+    monkeypatch.delenv("OS_CLIENT_CONFIG_FILE", raising=False)
+    problem = explain(sdk_exc.ConfigException("Cloud admin was not found."), CLOUD_SOURCE)
+    folders = ", ".join(dict.fromkeys(os.path.dirname(f) for f in searched))
+    assert f"(no clouds.yaml found in {folders})" in str(problem)
+    assert "/etc/openstack" in folders
 
 
 def test_an_unreachable_keystone_is_named_by_its_url() -> None:
