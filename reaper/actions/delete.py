@@ -127,6 +127,15 @@ DELETERS: Mapping[str, Deleter] = {
     "network.security_group": lambda c, r: _sync(
         lambda: c.network.delete_security_group(r.id, ignore_missing=False)
     ),
+    "network.subnet_pool": lambda c, r: _sync(
+        lambda: c.network.delete_subnet_pool(r.id, ignore_missing=False)
+    ),
+    "network.address_scope": lambda c, r: _sync(
+        lambda: c.network.delete_address_scope(r.id, ignore_missing=False)
+    ),
+    "network.qos_policy": lambda c, r: _sync(
+        lambda: c.network.delete_qos_policy(r.id, ignore_missing=False)
+    ),
     "network.rbac_policy": lambda c, r: _sync(
         lambda: c.network.delete_rbac_policy(r.id, ignore_missing=False)
     ),

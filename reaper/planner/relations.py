@@ -5,7 +5,10 @@ The inventory records dependencies as edges (``Resource.edges``: *source*
 
 ``uses`` relations (source removed **before** target): :data:`SOURCE_FIRST`
     ``network``, ``subnet``, ``volume``, ``security_group``, ``router``,
-    ``object`` (RBAC entry -> network), ``source_snapshot``, ``account``
+    ``object`` (RBAC entry -> the network, group, pool, scope or QoS policy
+    it shares), ``subnet_pool``, ``address_scope``, ``qos_policy`` (a subnet
+    before its pool, the pool before its scope, a network or port before its
+    QoS policy), ``source_snapshot``, ``account``
     (Swift container -> its account: the account goes last), ``segments``
     (a container -> the one holding its large objects' segments), ``share``,
     ``share_network``, ``share_group`` (a Manila share's access rules,
@@ -47,6 +50,11 @@ SOURCE_FIRST = frozenset(
         "created",
         # A floating IP's reverse DNS record is unset before the address is released.
         "address",
+        # A subnet before its pool, a pool before its address scope, a network or
+        # port before its QoS policy.
+        "subnet_pool",
+        "address_scope",
+        "qos_policy",
     }
 )
 TARGET_FIRST = frozenset({"device", "server", "floating_ip", "leftover"})
@@ -109,6 +117,9 @@ TYPE_RANK: Mapping[str, int] = {
     "network.rbac_policy": 62,
     "network.subnet": 65,
     "network.network": 70,
+    "network.subnet_pool": 72,
+    "network.address_scope": 74,
+    "network.qos_policy": 76,
     "network.security_group": 80,
     "image.member": 84,
     "image.image": 85,

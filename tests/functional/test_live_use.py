@@ -264,18 +264,23 @@ def _resource(plan: Plan, ref: Any) -> Any:
 # -- a subnet pool shared by RBAC; a use that starts after the plan ---------------------------
 
 
-def test_the_rbac_entry_of_a_pool_a_live_subnet_is_allocated_from_is_kept(
+def test_a_pool_a_live_subnet_is_allocated_from_is_kept_with_its_rbac_entry(
     world: World, testbed_admin: Connection
 ) -> None:
     _, plan, _ = world.first
     later = world.later
+    used = (
+        f"subnet {later.pool_subnet_id} of network {later.pool_net_id} is allocated from the pool"
+    )
+    user = world.user.project_id
+    pool = _decision(plan, "network.subnet_pool", later.pool_id)
+    assert pool.verdict is Verdict.PROTECT, pool
+    assert pool.reason == f"kept: in use by live project {user} ({used})"
     decision = _decision(plan, "network.rbac_policy", later.pool_rbac_id)
     assert decision.verdict is Verdict.PROTECT, decision
-    assert decision.reason == (
-        f"kept: in use by live project {world.user.project_id} (grants the use: subnet "
-        f"{later.pool_subnet_id} of network {later.pool_net_id} is allocated from the pool)"
-    )
+    assert decision.reason == f"kept: in use by live project {user} (grants the use: {used})"
     assert testbed_admin.network.get_rbac_policy(later.pool_rbac_id) is not None
+    assert testbed_admin.network.get_subnet_pool(later.pool_id) is not None
 
 
 def _rows(run: Run) -> dict[tuple[str, str], dict[str, Any]]:
@@ -380,4 +385,5 @@ def test_once_the_live_project_stops_using_them_the_next_plan_reaps_them(
     for rbac in (later.pool_rbac_id, later.net_rbac_id):
         assert net.find_rbac_policy(rbac) is None
     assert net.find_network(later.net_id) is None
+    assert net.find_subnet_pool(later.pool_id) is None
     assert not [d for d in plan.decisions if d.reason.startswith("kept: in use")]

@@ -473,3 +473,34 @@ def test_any_mix_of_verdicts_gives_a_valid_dag(data) -> None:
         for edge in by_ref[ref].edges:
             if edge.relation in planner.SOURCE_FIRST:
                 assert edge.target not in removed, (ref, edge)
+
+
+def test_pools_scopes_and_qos_policies_go_after_what_uses_them() -> None:
+    resources = [
+        res("network.address_scope", "as"),
+        res("network.subnet_pool", "pool", ("address_scope", "network.address_scope", "as")),
+        res("network.qos_policy", "qos"),
+        res("network.network", "net", ("qos_policy", "network.qos_policy", "qos")),
+        res(
+            "network.subnet",
+            "sub",
+            ("network", "network.network", "net"),
+            ("subnet_pool", "network.subnet_pool", "pool"),
+        ),
+        res("network.rbac_policy", "rbac", ("object", "network.subnet_pool", "pool")),
+    ]
+    plan = plan_for(resources)
+    for first, then in [
+        (d("network.subnet", "sub"), d("network.subnet_pool", "pool")),
+        (d("network.subnet_pool", "pool"), d("network.address_scope", "as")),
+        (d("network.rbac_policy", "rbac"), d("network.subnet_pool", "pool")),
+        (d("network.network", "net"), d("network.qos_policy", "qos")),
+    ]:
+        assert before(plan, first, then), f"{first} should come before {then}"
+
+
+def test_the_rbac_entry_of_a_kept_pool_is_kept_with_it() -> None:
+    pool = res("network.subnet_pool", "pool")
+    entry = res("network.rbac_policy", "rbac", ("object", "network.subnet_pool", "pool"))
+    plan = plan_for([pool, entry], decide=lambda r: protect(r) if r is pool else act(r))
+    assert plan.steps == ()
