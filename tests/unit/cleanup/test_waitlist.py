@@ -7,6 +7,7 @@ port uses until L stops.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from pathlib import Path
@@ -26,7 +27,7 @@ from reaper.policy import PolicySet, load_policies
 from reaper.store import Store
 
 from .fakes import PROJECT, FakeCloud, server
-from .test_sweep import Listings
+from .test_sweep import Listings, obj
 from .test_worker import SETTINGS, notified
 
 #: The default policy's shape, for the types at hand.
@@ -157,6 +158,22 @@ class TestACleanupThatKeepsWhatALiveProjectUses:
         assert f"following plan {first}" in plans[-1]["reason"]["reasonCode"]
         assert "follows" not in plans[0]["reaper"]["extra"]
         assert wake["reaper"]["tombstone_id"] == tombstone.id
+
+    def test_a_sweep_held_for_too_many_orphans_rechecks_nothing(
+        self, store: Store, trail: AuditTrail, waited: Any
+    ) -> None:
+        """A Keystone that 404s everything makes every live user look gone: keep waiting."""
+        cloud, tombstone = waited
+        cloud.conn = Listings(servers=[obj(id="s1", project_id="a"), obj(id="s2", project_id="b")])
+        cloud.inventory.resources = [network(used=False)]
+        held = sweep.Sweeper(
+            dataclasses.replace(Settings(), sweep_max_orphans=1),
+            store=store,
+            trail=trail,
+            cloud=cloud.seams,
+        )
+        assert held.sweep_once() == 0
+        assert store.tombstones.get(tombstone.id).state is TombstoneState.WAITING
 
     def test_the_metric_counts_what_waits(self, store: Store, waited: Any) -> None:
         metrics = Metrics()
