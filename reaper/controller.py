@@ -55,8 +55,8 @@ from reaper.cleanup.settings import Settings
 from reaper.cleanup.steplog import StepLog
 from reaper.cleanup.sweep import Bootstrap, Sweeper
 from reaper.cleanup.worker import Worker
-from reaper.events import keystone
-from reaper.events.listener import IdentityEndpoint, Listener
+from reaper.events import barbican, keystone
+from reaper.events.listener import IdentityEndpoint, Listener, broker_url
 from reaper.events.undecodable import DeadLetterRecorder, UndecodableAuditor
 from reaper.ids import InvalidIdPattern
 from reaper.keystone_access import CloudAccess
@@ -152,6 +152,7 @@ class Controller:
                 ("api", self.api),
                 ("checkpointer", self.checkpointer),
                 ("warm-up", parts.Threads("reaper-warmup", self.cloud.warm_up)),
+                ("barbican-check", parts.Threads("reaper-barbican", self._check_barbican)),
                 ("directory", Bootstrap(self.store, self.seams)),
                 *([("sweep", parts.Threads("reaper-sweep", sweep))] if conf.sweep.enabled else []),
                 ("workers", parts.Threads("reaper-worker", loop, count=conf.workers)),
@@ -169,6 +170,18 @@ class Controller:
     def seams(self) -> Cloud:
         """The road's view of that connection (Keystone, inventory, runner)."""
         return Cloud.of(self.connection())
+
+    def _check_barbican(self) -> None:
+        """Whether Barbican's keystone listener runs (reaper cannot list secrets)."""
+        try:
+            barbican.check(
+                self.connection,
+                broker_url(self.conf),
+                self.conf.listener.barbican_listener_queue,
+                lambda state: self.metrics.barbican_listener_state(state.value),
+            )
+        except Exception:  # a report, never a reason not to start
+            LOG.exception("Barbican's keystone listener could not be checked")
 
     def _check_listener(self) -> None:
         if not self.listener.running:

@@ -57,7 +57,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from reaper.credentials import Reason
@@ -120,6 +120,14 @@ class Metrics:
             ["resource"],
             registry=self.registry,
         )
+        self.barbican_listener = Gauge(
+            "reaper_barbican_keystone_listener",
+            "1 for what the controller found at start about Barbican's keystone listener "
+            "(which deletes a deleted project's secrets; reaper cannot list them): "
+            "running, absent, unknown or no_barbican.",
+            ["state"],
+            registry=self.registry,
+        )
         for reason in Reason:  # served as 0 from the start, so rates and alerts see them
             self.keystone_failures.labels(reason=reason.value)
         self._state_counts: Callable[[], Mapping[str, int]] = dict
@@ -155,6 +163,11 @@ class Metrics:
 
     def sweep_held(self) -> None:
         self.sweeps_held.inc()
+
+    def barbican_listener_state(self, state: str) -> None:
+        """The start-up check's finding: ``state`` 1, every other state 0."""
+        for known in ("running", "absent", "unknown", "no_barbican"):
+            self.barbican_listener.labels(state=known).set(1 if known == state else 0)
 
     def keystone_failure(self, reason: str) -> None:
         self.keystone_failures.labels(reason=str(getattr(reason, "value", reason))).inc()

@@ -64,4 +64,15 @@ OPTS = [
         help="Notifications whose serialized payload is larger than this are rejected and "
         "audited instead of parsed. Keystone's identity notifications are a few KiB.",
     ),
+    cfg.StrOpt(
+        "barbican_listener_queue",
+        default="",
+        help="The queue of Barbican's keystone listener on this broker (the pool_name of "
+        "Barbican's [keystone_notifications]). reaper cannot list a deleted project's "
+        "secrets, and that listener is what deletes them, so at start the controller "
+        "looks for this queue and a consumer on it, and reports what it found in its log "
+        "and in reaper_barbican_keystone_listener{state}. Empty: the state is 'unknown' "
+        "wherever Barbican runs (a listener without a pool shares the notifications "
+        "queue with every other consumer, where it cannot be told apart).",
+    ),
 ]

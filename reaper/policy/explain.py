@@ -5,6 +5,8 @@ order exactly (``evaluate.py``): configured protection, then the protect
 rules of every applicable policy, then the acting policies, first match
 wins. A (type, trigger) pair no policy acts on gets one row saying so, and
 its protect rules are left out: protection only matters where something acts.
+Types reaper cannot enumerate at all (Barbican's) get one row each saying
+so and why (:mod:`reaper.inventory.uncovered`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from reaper.inventory.uncovered import UNCOVERED
 from reaper.model import ActionSpec
 from reaper.policy.context import TRIGGERS
 from reaper.policy.durations import format_duration
@@ -86,6 +89,9 @@ def explain(
     for rtype in _matching(sorted(policies.types), resource_types):
         for trigger in _matching(TRIGGERS, triggers):
             rows.extend(_pair(policies, rtype, trigger))
+    # What reaper cannot find at all: said, so that an absent row is never read as "none".
+    for rtype in _matching(sorted(UNCOVERED), resource_types):
+        rows.append(ExplainRow(rtype, "*", "-", "", actions=UNCOVERED[rtype]))
     return rows
 
 

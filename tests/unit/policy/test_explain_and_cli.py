@@ -142,3 +142,30 @@ class TestExplain:
         rc, _, err = run(["policy", "explain", "--policy", write(BROKEN)])
         assert rc == 1
         assert "unknown action 'shred'" in err
+
+
+class TestNotCovered:
+    """Barbican's types cannot be listed for a deleted project: explain says so, never skips."""
+
+    def test_each_barbican_type_has_a_row_saying_it_is_not_covered(self) -> None:
+        rows = explain(load_policies([DEFAULT]), resource_types=["key_manager.*"])
+
+        assert [(r.resource_type, r.trigger) for r in rows] == [
+            ("key_manager.container", "*"),
+            ("key_manager.order", "*"),
+            ("key_manager.secret", "*"),
+        ]
+        for row in rows:
+            assert row.actions.startswith("not covered: Barbican lists only the caller's own")
+            assert "keystone listener" in row.actions
+
+    def test_the_cli_shows_the_secrets_row(self) -> None:
+        rc, out, _ = run(
+            ["policy", "explain", "--policy", DEFAULT, "--resource-type", "key_manager.secret",
+             "-f", "json"]
+        )  # fmt: skip
+
+        assert rc == 0
+        (row,) = json.loads(out)
+        assert row["Resource Type"] == "key_manager.secret"
+        assert "cannot find a deleted project's" in row["Actions"]
