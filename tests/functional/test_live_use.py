@@ -64,6 +64,18 @@ WAIT = 300
 
 
 @dataclasses.dataclass
+class Hands:
+    """V's address scope (L's pool is in it) and V's volume, offered by a pending transfer."""
+
+    scope_id: str
+    scope_rbac_id: str
+    user_pool_id: str
+    volume_id: str
+    transfer_id: str
+    auth_key: str
+
+
+@dataclasses.dataclass
 class Later:
     """What V shares beyond the first round: a pool L's subnet uses, a network L uses late."""
 
@@ -90,6 +102,7 @@ class World:
     operator: Operator
     first: tuple[Run, Plan, Run]
     later: Later
+    hands: Hands
 
 
 def _share(admin: Connection, owner: Tenant, user: Tenant) -> tuple[str, str, str, str, str]:
@@ -152,6 +165,30 @@ def _share_more(owner: Tenant, user: Tenant) -> Later:
     )
 
 
+def _hand_over(owner: Tenant, user: Tenant) -> Hands:
+    """V shares an address scope L's pool is in, and offers L a volume (a pending transfer)."""
+    v, lc, lp = owner.connect(), user.connect().network, user.project_id
+    scope = v.network.create_address_scope(name=f"{owner.project_name}-scope", ip_version=4)
+    scope_rbac = v.network.create_rbac_policy(
+        object_type="address_scope",
+        object_id=scope.id,
+        action="access_as_shared",
+        target_project_id=lp,
+    )
+    user_pool = lc.create_subnet_pool(
+        name=f"{user.project_name}-scoped",
+        prefixes=["10.192.0.0/16"],
+        default_prefix_length=24,
+        address_scope_id=scope.id,
+    )
+    volume = v.block_storage.create_volume(size=1, name=f"{owner.project_name}-handed")
+    v.block_storage.wait_for_status(volume, "available", wait=WAIT)
+    transfer = v.block_storage.create_transfer(volume_id=volume.id, name="to L")
+    return Hands(
+        scope.id, scope_rbac.id, user_pool.id, volume.id, transfer.id, str(transfer.auth_key)
+    )
+
+
 def _reap(
     operator: Operator, owner: Tenant, name: str, between: Any = None
 ) -> tuple[Run, Plan, Run]:
@@ -176,6 +213,7 @@ def world(
     user = tenant_farm.order("live-use-user", USER_SPEC).result()
     rbac_id, image_id, group_id, rule_id, server_id = _share(testbed_admin, owner, user)
     later = _share_more(owner, user)
+    hands = _hand_over(owner, user)
     operator = Operator(tmp_path_factory.mktemp("live-use"), fault_proxy, testbed)
     delete_identity(testbed_admin, owner)
 
@@ -186,10 +224,23 @@ def world(
 
     first = _reap(operator, owner, "first", between=late_port)
     yield World(
-        owner, user, rbac_id, image_id, group_id, rule_id, server_id, operator, first, later
+        owner,
+        user,
+        rbac_id,
+        image_id,
+        group_id,
+        rule_id,
+        server_id,
+        operator,
+        first,
+        later,
+        hands,
     )
     testbed_admin.compute.delete_server(server_id, ignore_missing=True)
     testbed_admin.network.delete_subnet_pool(later.pool_id, ignore_missing=True)
+    testbed_admin.network.delete_subnet_pool(hands.user_pool_id, ignore_missing=True)
+    testbed_admin.network.delete_address_scope(hands.scope_id, ignore_missing=True)
+    testbed_admin.block_storage.delete_volume(hands.volume_id, ignore_missing=True)
 
 
 def _decision(plan: Plan, rtype: str, rid: str) -> Any:
@@ -364,6 +415,35 @@ def _failure_records(world: World, plan: Plan, ids: set[str]) -> list[dict[str, 
     ]
 
 
+def test_an_address_scope_a_live_pool_is_in_is_kept_with_its_rbac_entry(
+    world: World, testbed_admin: Connection
+) -> None:
+    _, plan, _ = world.first
+    hands, user = world.hands, world.user.project_id
+    used = f"subnet pool {hands.user_pool_id} is in the address scope"
+    scope = _decision(plan, "network.address_scope", hands.scope_id)
+    assert scope.verdict is Verdict.PROTECT, scope
+    assert scope.reason == f"kept: in use by live project {user} ({used})"
+    entry = _decision(plan, "network.rbac_policy", hands.scope_rbac_id)
+    assert entry.reason == f"kept: in use by live project {user} (grants the use: {used})"
+    assert testbed_admin.network.get_address_scope(hands.scope_id) is not None
+
+
+def test_a_volume_offered_by_a_pending_transfer_is_kept_for_whoever_accepts_it(
+    world: World, testbed_admin: Connection
+) -> None:
+    """Cinder names no recipient before the transfer is accepted: kept, failing closed."""
+    _, plan, _ = world.first
+    hands = world.hands
+    volume = _decision(plan, "block_storage.volume", hands.volume_id)
+    assert volume.verdict is Verdict.PROTECT, volume
+    assert volume.reason == (
+        f"kept: in use by live project unknown (pending transfer {hands.transfer_id}: "
+        "whoever accepts it takes the volume (the project is known only then))"
+    )
+    assert testbed_admin.block_storage.get_volume(hands.volume_id).status == "awaiting-transfer"
+
+
 def test_once_the_live_project_stops_using_them_the_next_plan_reaps_them(
     world: World, testbed_admin: Connection
 ) -> None:
@@ -375,6 +455,9 @@ def test_once_the_live_project_stops_using_them_the_next_plan_reaps_them(
     lnet.delete_port(later.port_id)
     lnet.delete_subnet(later.pool_subnet_id)
     lnet.delete_network(later.pool_net_id)
+    hands = world.hands
+    lnet.delete_subnet_pool(hands.user_pool_id)
+    lc.block_storage.accept_transfer(hands.transfer_id, hands.auth_key)
     _, plan, apply_run = _reap(world.operator, world.owner, "second")
     assert apply_run.code == 0, apply_run
     net = testbed_admin.network
@@ -386,4 +469,9 @@ def test_once_the_live_project_stops_using_them_the_next_plan_reaps_them(
         assert net.find_rbac_policy(rbac) is None
     assert net.find_network(later.net_id) is None
     assert net.find_subnet_pool(later.pool_id) is None
+    assert net.find_address_scope(hands.scope_id) is None
+    assert net.find_rbac_policy(hands.scope_rbac_id) is None
+    # The hand-over went through: the volume is L's now, and reaper left it alone.
+    handed = testbed_admin.block_storage.get_volume(hands.volume_id)
+    assert handed.project_id == world.user.project_id, handed
     assert not [d for d in plan.decisions if d.reason.startswith("kept: in use")]
