@@ -160,3 +160,26 @@ def test_another_400_stays_fatal_and_is_not_re_examined() -> None:
         del ANSWERS["_other_400"], REFUSED["_other_400"]
     assert type(raised) is Fatal
     assert asked.asked == []
+
+
+def test_glances_in_use_refusal_is_re_examined_too() -> None:
+    """Not recorded: the testbed's file store never refuses. A store that knows use
+    (RBD: a clone of the image) makes Glance answer 409 with a text body, as here."""
+    ANSWERS["_glance"] = {
+        "status": 409,
+        "content_type": "text/plain; charset=UTF-8",
+        "method": "DELETE",
+        "path": "/v2/images/img-1",
+        "body": "409 Conflict\n\nImage img-1 could not be deleted because it is in use: "
+        "The image cannot be deleted because it is in use through the backend store "
+        "outside of Glance.",
+    }
+    REFUSED["_glance"] = "image.image"
+    server = Use(L, "compute.server", "s-1", "server s-1")
+    try:
+        raised, asked = attempt("_glance", Users(live=(server,)))
+    finally:
+        del ANSWERS["_glance"], REFUSED["_glance"]
+    assert isinstance(raised, InUse)
+    assert str(raised) == f"kept: in use by live project {L} (server s-1)"
+    assert asked.asked == [ResourceRef("image.image", "r-1")]
