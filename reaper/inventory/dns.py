@@ -195,10 +195,16 @@ def _reverse_records(conn: Any, found: Collector, resources: Sequence[Resource])
         and r.attributes.get("reaper_relation") == RELATION_OWNER
     }
     projects = sorted(set(owned.values()))
-    listed = gather(
-        {pid: lambda pid=pid: list(conn.dns.floating_ips(project_id=pid)) for pid in projects},
-        workers=4,
-    )
+    try:
+        listed = gather(
+            {pid: lambda pid=pid: list(conn.dns.floating_ips(project_id=pid)) for pid in projects},
+            workers=4,
+        )
+    except Exception as exc:  # Designate asks Neutron for these, and may fail to
+        # The DNS finding is incomplete (its steps are not run unchecked); the search for
+        # dangling records still stands on its own.
+        found.errors.append(f"reverse DNS of floating IPs: {type(exc).__name__}: {exc}")
+        return
     for pid in projects:
         for item in listed[pid]:
             if not item.ptrdname:

@@ -93,3 +93,14 @@ def test_a_floating_ip_without_reverse_dns_has_nothing_to_unset() -> None:
     found = references(Conn(Dns({PROJECT: [ptr("f1", name=None)]})), fip("f1"))
 
     assert found.resources == ()
+
+
+def test_a_ptr_listing_that_fails_makes_the_finding_incomplete_not_empty() -> None:
+    class Failing(Dns):
+        def floating_ips(self, project_id: str | None = None) -> list[FloatingIP]:
+            raise ConnectionError("Designate could not reach Neutron")
+
+    found = references(Conn(Failing({})), fip("f1"))
+
+    assert found.resources == ()
+    assert found.errors and "reverse DNS of floating IPs" in found.errors[0]
