@@ -167,7 +167,7 @@ def _find(conn: Any, scope: Scope, resources: Sequence[Resource]) -> tuple[Uses,
     The objects of RBAC entries are looked at too (their users make the
     entry in use), whether or not they are among ``resources``.
     """
-    looked_at = [*resources, *rbac_objects(resources)]
+    looked_at = [*resources, *rbac_objects(resources, scope)]
     errors: list[str] = []
     uses: Uses = defaultdict(list)
     for name, finder, types in FINDERS:

@@ -74,16 +74,20 @@ def of(resources: Sequence[Resource], rtype: str) -> list[Resource]:
     return [r for r in resources if r.type == rtype]
 
 
-def rbac_objects(resources: Sequence[Resource]) -> list[Resource]:
+def rbac_objects(resources: Sequence[Resource], scope: Scope) -> list[Resource]:
     """The objects the owner's RBAC entries grant, that are not among ``resources``.
 
-    An entry of a QoS policy, an address scope or a subnet pool is
-    discovered, the object itself may not be: its users are still listed
-    (they make the entry in use), as for an object of the owner.
+    The entry of an object may be looked at without the object (a refused
+    revocation is re-examined alone), and a QoS policy is not discovered
+    where Neutron has no QoS: the object's users are still listed (they
+    make the entry in use). Entries others own (granting to the owner) are
+    left out: the owner's use of their objects is no live use.
     """
     known = {r.ref for r in resources}
     extra: dict[ResourceRef, Resource] = {}
     for r in of(resources, "network.rbac_policy"):
+        if r.attributes.get("project_id") not in scope.project_ids:
+            continue
         obj_type = RBAC_OBJECTS.get(str(r.attributes.get("object_type")))
         ref = ResourceRef(obj_type, str(r.attributes.get("object_id"))) if obj_type else None
         if ref is None or ref in known or ref in extra:

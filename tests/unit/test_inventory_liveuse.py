@@ -387,3 +387,23 @@ def test_a_resource_a_deleted_user_created_in_a_live_project_is_used_by_that_pro
     )
     users = users_of(Cloud(ports={"net-1": [port("p-1", L)]}), creator)
     assert [u.project_id for u in users.live] == [L]
+
+
+def test_the_objects_of_entries_others_granted_to_the_owner_are_not_listed() -> None:
+    """L's network shared with V: V's use of it is no live use, so nobody is asked."""
+    cloud = Cloud()
+    asked: list[str] = []
+    cloud.network.ports = lambda **q: asked.append(str(q)) or []
+    theirs = Resource(
+        "network.rbac_policy",
+        "rbac-l",
+        project_id=L,
+        attributes={
+            "project_id": L,
+            "target_project_id": V,
+            "object_type": "network",
+            "object_id": "net-l",
+        },
+    )
+    annotated(cloud, theirs)
+    assert asked == []
