@@ -9,7 +9,8 @@ volume is detached through Nova, not Cinder. Each carries
 from a volume, the attachment whose device is the server's root device, as
 Nova's attachment list says (one request per such server). Whatever Nova does
 not say stays ``None``, which the planner takes at its worst. Server groups have no owner
-filter in the API, so they are listed once and re-checked locally. Keypairs
+filter in the API, so they are listed cloud-wide, by offset to the last page
+(server_groups.py), and re-checked locally. Keypairs
 belong to users: read at a pinned microversion, each one's owner confirmed
 by Nova itself (see keypairs.py). Nova answers 400 to a quota GET for a
 project Keystone no longer knows, so the quota set is planned without
@@ -34,6 +35,7 @@ from reaper.inventory.base import (
     learn_microversions,
     resource_from_sdk,
 )
+from reaper.inventory.server_groups import all_server_groups
 from reaper.model import Edge, IdentityKind, Resource, ResourceRef
 
 SERVER = ResourceType.from_sdk(
@@ -85,7 +87,7 @@ class ComputeInventory(Handler):
             )
             calls[f"keypairs:{uid}"] = lambda uid=uid: [keypairs.owned_by(compute, uid)]
         if scope.project_ids:
-            calls["server_groups"] = lambda: list(compute.server_groups(all_projects=True))
+            calls["server_groups"] = lambda: all_server_groups(compute)
         listed = gather(calls)
         found = Collector("compute", scope)
         servers: dict[str, Any] = {}
