@@ -45,7 +45,7 @@ from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import Refused, VerificationError, verify_before_execute
 from reaper.cli import exitcodes
-from reaper.cli.plan import identity_from
+from reaper.cli.plan import add_allow_any_id, identity_from, unheard_of
 from reaper.cli.planview import step_table
 from reaper.cli.progress import Progress, discovery
 from reaper.executor import Report
@@ -141,6 +141,7 @@ class ApplyCommand(Lister):
         parser.add_argument(
             "--disabled-ok", action="store_true", help="Allow a disabled (not deleted) identity."
         )
+        add_allow_any_id(parser)
         parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
         parser.add_argument(
             "--allow-unsigned",
@@ -218,6 +219,9 @@ class ApplyCommand(Lister):
                 message = self.app.keystone_error(exc, conn)
                 raise _Stop(f"error: {message}", exitcodes.ERROR) from exc
             plan = planned.plan
+            unheard = unheard_of(store, plan, allow_any_id=args.allow_any_id)
+            if unheard is not None:
+                raise _Stop(f"error: {unheard}", exitcodes.ERROR)
         if plan.held and not args.approve:
             reasons = "; ".join(plan.held)
             raise _Stop(f"held for approval ({reasons}); rerun with --approve", exitcodes.HELD)

@@ -31,6 +31,7 @@ from reaper.cli.progress import discovery
 from reaper.ids import IdFormats, option_name
 from reaper.model import IdentityKind, IdentityRef, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
+from reaper.store import Store
 
 COLUMNS = ("Service", "Type", "ID", "Name", "Verdict", "Actions", "Steps", "Policy", "Reason")
 
@@ -53,6 +54,16 @@ def add_identity_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="Plan for an identity that is disabled rather than deleted (quarantine policies).",
     )
+    add_allow_any_id(parser)
+
+
+def add_allow_any_id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-any-id",
+        action="store_true",
+        help="Accept an id in any format ([identity] *_id_pattern otherwise decide), and one "
+        "that neither Keystone nor reaper ever knew and that owns nothing but quotas.",
+    )
 
 
 class BadIdentityArgument(ValueError):
@@ -69,15 +80,41 @@ def identity_from(args: argparse.Namespace, conf: Any) -> IdentityRef:
     for kind in IdentityKind:
         value = getattr(args, kind.value, None)
         if value:
-            problem = formats.problem(kind, value)
+            problem = None if getattr(args, "allow_any_id", False) else formats.problem(kind, value)
             if problem is not None:
                 raise BadIdentityArgument(
                     f"--{kind.value}: {problem}; give the id exactly as Keystone reported it "
                     f"(if this cloud's ids have another format, set [identity] "
-                    f"{option_name(kind)} in reaper.conf)"
+                    f"{option_name(kind)} in reaper.conf, or pass --allow-any-id)"
                 )
             return IdentityRef(kind, value)
     raise ValueError("one of --project, --user or --domain is required")
+
+
+#: Resources every id has, whether Keystone ever made it or not: a quota API answers
+#: its defaults for any project id. Finding only these proves nothing was owned.
+_ANY_ID_HAS = ".quota"
+
+
+def unheard_of(store: Store, plan: Plan, *, allow_any_id: bool = False) -> str | None:
+    """Why ``plan`` is most likely for a mistyped id, or ``None``.
+
+    Keystone answers 404 for an id it deleted and for one it never made; a
+    plan of nothing but the default quotas any id has, for an identity the
+    directory never saw alive, is the second case: three plausible steps for
+    a typo. Unless ``--allow-any-id``, it is an error that says so.
+    """
+    if allow_any_id or any(not r.type.endswith(_ANY_ID_HAS) for r in plan.resources):
+        return None
+    if plan.incomplete:  # what was not inspected may exist: the plan says so itself (exit 5)
+        return None
+    if store.directory.get(plan.identity) is not None:
+        return None
+    kind, ident = plan.identity.kind.value, plan.identity.id
+    return (
+        f"nothing found for {kind} {ident}; Keystone has no record of it and reaper never saw "
+        f"it alive (check the id; --allow-any-id plans for it anyway)"
+    )
 
 
 def rows(plan: Plan) -> list[tuple[Any, ...]]:
@@ -191,6 +228,11 @@ class PlanCommand(Lister):
             self._status = exitcodes.ERROR
             return COLUMNS, []
         plan = planned.plan
+        unheard = unheard_of(store, plan, allow_any_id=parsed_args.allow_any_id)
+        if unheard is not None:
+            self.app.stderr.write(f"error: {unheard}\n")
+            self._status = exitcodes.ERROR
+            return COLUMNS, []
         self._plan = plan
         if parsed_args.output:
             write_plan(plan, parsed_args.output, self.app, signer=trail.signer)
