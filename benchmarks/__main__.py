@@ -10,6 +10,7 @@ Options after a name go to that benchmark, up to the next name:
     python -m benchmarks intake --count 2000 audit --records 100000
     python -m benchmarks cleanup --sizes small --latency 0,100
     python -m benchmarks discovery --scale 0.1
+    python -m benchmarks sweep --resources 100000 --projects 1000
     python -m benchmarks cleanup --help
 
 Every benchmark is also a module of its own (``python -m benchmarks.cleanup_bench``).
