@@ -43,5 +43,5 @@ class Outcome:
     finished_at: dt.datetime | None = None
     #: For a step kept because a live project uses its resource: the uses found when it
     #: ran, ``{project_id, type, id, detail, kind}`` each (``reaper_used_by``'s shape).
-    #: In the audit record; the stored outcome keeps the reason that says them.
+    #: In the audit record and the stored outcome.
     used_by: tuple[Mapping[str, str], ...] = ()

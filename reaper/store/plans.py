@@ -10,7 +10,8 @@ outcome (done, already gone, skipped) a second one is refused with
 crash asks :meth:`PlanRepository.outcomes` what is left, and even a bug that
 would run a step twice cannot record it twice. Failed, blocked, held and
 deferred outcomes may be replaced, because those steps may legitimately run
-again. A deferred step carries ``due_at``, the end of its grace period.
+again. A deferred step carries ``due_at``, the end of its grace period; a
+kept one its users (``used_by``), for ``reaper tombstone show --waiting``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def _outcome(row: Row[Any]) -> Outcome:
         retries=tuple(json.loads(row.retries)),
         started_at=row.started_at,
         finished_at=row.finished_at,
+        used_by=tuple(json.loads(row.used_by)) if row.used_by else (),
     )
 
 
@@ -138,6 +140,11 @@ class PlanRepository:
             "finished_at": outcome.finished_at,
             "due_at": due_at if outcome.status is OutcomeStatus.DEFERRED else None,
             "recorded_at": now,
+            "used_by": (
+                canonical.dumps([dict(u) for u in outcome.used_by]).decode("utf-8")
+                if outcome.used_by
+                else None
+            ),
         }
         key = and_(O.c.plan_hash == plan_hash, O.c.step_id == outcome.step_id)
         with self._db.write_in(conn, "record a step outcome") as conn:

@@ -122,6 +122,8 @@ step_outcomes = Table(
     #: When a deferred step becomes runnable (its grace period ends).
     Column("due_at", UTCDateTime(), nullable=True),
     Column("recorded_at", UTCDateTime(), nullable=False),
+    #: A kept step's users, canonical JSON (``Outcome.used_by``); NULL when none.
+    Column("used_by", LongText, nullable=True),
     Index("ix_step_outcomes_due", "status", "due_at"),
     **MYSQL_TABLE_OPTIONS,
 )

@@ -381,6 +381,11 @@ def test_run_without_a_recheck_the_409s_are_findings_not_a_retry_loop(
         f"kept: in use by live project {user} (grants the use: port {later.port_id})"
     )
     assert subnet.reason == f"kept: in use by live project {user} (port {later.port_id})"
+    with world.operator.store() as store:  # stored with its users, for tombstone show
+        stored = store.plans.outcome(
+            plan.content_hash, next(s.id for s in plan.steps if s.resource.id == later.subnet_id)
+        )
+    assert stored is not None and stored.used_by == subnet.used_by
     assert _failure_records(world, plan, {later.net_rbac_id, later.subnet_id}) == []
     net = testbed_admin.network
     assert net.get_port(later.port_id).network_id == later.net_id

@@ -54,7 +54,9 @@ def test_a_live_user_keeps_the_step_at_once_with_one_record_naming_it(
     )
     assert kept.used_by == (USE,)
     assert runner.calls[SUBNET.id] == 1
-    assert store.plans.outcome(plan.content_hash, SUBNET.id).status is OutcomeStatus.KEPT
+    stored = store.plans.outcome(plan.content_hash, SUBNET.id)
+    assert (stored.status, stored.used_by) == (OutcomeStatus.KEPT, (USE,))
+    assert store.plans.outcome(plan.content_hash, POOL.id).used_by == ()
 
     bodies = [json.loads(r.body) for r in AuditRepository(store.db).records()]
     subnet = [b for b in bodies if b["reaper"].get("step_id") == SUBNET.id]
