@@ -30,6 +30,9 @@ from reaper.model import Tombstone, TombstoneState
 from reaper.store import NotFound, StateConflict, Store
 
 COLUMNS = ("ID", "Identity", "State", "Attempts", "Next Attempt", "Updated", "Reason")
+#: ``tombstone list --long`` adds these (OSC's convention: the list fits a terminal,
+#: ``--long`` has what a closer look needs).
+LONG_COLUMNS = ("Created", "Plan", "Claimed By", "Triggers")
 WAITING_COLUMNS = ("Type", "ID", "Name", "Live Project", "Used Through", "Reason")
 STRUCTURED = ("json", "yaml")
 
@@ -65,6 +68,10 @@ def _row(t: Tombstone) -> tuple[Any, ...]:
     )
 
 
+def _long(t: Tombstone) -> tuple[Any, ...]:
+    return (when(t.created_at), t.plan_hash or "", t.claimed_by or "", len(t.triggers))
+
+
 class TombstoneList(Lister):
     """List tombstones (most recently updated first), optionally by state."""
 
@@ -79,13 +86,20 @@ class TombstoneList(Lister):
             help="Only tombstones in this state (repeatable).",
         )
         parser.add_argument("--limit", type=int, default=100, help="At most this many.")
+        parser.add_argument(
+            "--long",
+            action="store_true",
+            help="Also show when each was created, its plan, who holds it and its triggers.",
+        )
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], list]:
         store = self.app.open_store()
         states = [TombstoneState(s) for s in parsed_args.state or ()]
-        rows = [_row(t) for t in store.tombstones.list(states=states, limit=parsed_args.limit)]
-        return COLUMNS, rows
+        found = store.tombstones.list(states=states, limit=parsed_args.limit)
+        if not parsed_args.long:
+            return COLUMNS, [_row(t) for t in found]
+        return (*COLUMNS, *LONG_COLUMNS), [(*_row(t), *_long(t)) for t in found]
 
 
 class TombstoneShow(ShowOne):
