@@ -14,6 +14,7 @@ from cliff.command import Command
 from cliff.lister import Lister
 
 from reaper.cli import exitcodes
+from reaper.inventory.uncovered import UNCOVERED
 from reaper.policy import (
     PolicyError,
     configured_policy_paths,
@@ -21,7 +22,8 @@ from reaper.policy import (
     load_policies,
     policy_files,
 )
-from reaper.policy.explain import COLUMNS
+from reaper.policy.context import TRIGGERS
+from reaper.policy.explain import COLUMNS, unknown_names
 
 
 class PolicyValidate(Command):
@@ -115,6 +117,11 @@ class PolicyExplain(Lister):
             metavar="TRIGGER",
             help="Only this trigger, e.g. identity.user.deleted or '*.deleted' (repeatable).",
         )
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            help="Also list the (type, trigger) pairs no policy acts on (left out by default).",
+        )
         return parser
 
     def take_action(
@@ -130,11 +137,32 @@ class PolicyExplain(Lister):
             raise RuntimeError(
                 f"{len(exc.errors)} error(s) in the policies; see reaper policy validate"
             ) from None
+        problems = [
+            *unknown_names(
+                parsed_args.resource_type,
+                [*policies.types, *UNCOVERED],
+                what="--resource-type",
+            ),
+            *unknown_names(parsed_args.trigger, TRIGGERS, what="--trigger"),
+        ]
+        if problems:
+            raise exitcodes.OperatorError("; ".join(problems))
         rows = explain(
             policies,
             resource_types=parsed_args.resource_type,
             triggers=parsed_args.trigger,
             protected_project_ids=conf.protected_project_ids,
             protected_domain_ids=conf.protected_domain_ids,
+            acting_only=not parsed_args.all,
         )
+        if not parsed_args.all:
+            every = explain(
+                policies, resource_types=parsed_args.resource_type, triggers=parsed_args.trigger
+            )
+            left_out = sum(1 for r in every if r.order == "-" and r.trigger != "*")
+            if left_out:
+                self.app.stderr.write(
+                    f"{left_out} (type, trigger) pairs no policy acts on are left out "
+                    "(--all lists them)\n"
+                )
         return COLUMNS, [row.as_tuple() for row in rows]

@@ -77,8 +77,14 @@ def explain(
     triggers: Sequence[str] = (),
     protected_project_ids: Iterable[str] = (),
     protected_domain_ids: Iterable[str] = (),
+    acting_only: bool = False,
 ) -> list[ExplainRow]:
-    """Rows for every registered type and trigger matching the given globs (all by default)."""
+    """Rows for every registered type and trigger matching the given globs (all by default).
+
+    ``acting_only`` leaves out the pairs no policy acts on (``reaper policy
+    explain`` without ``--all``: what the policies do, not the long list of
+    what they do not); the types reaper cannot enumerate are always said.
+    """
     rows: list[ExplainRow] = []
     projects = sorted(protected_project_ids)
     domains = sorted(protected_domain_ids)
@@ -88,7 +94,10 @@ def explain(
         rows.append(ExplainRow("*", "*", "config", "protected_domain_ids", ", ".join(domains)))
     for rtype in _matching(sorted(policies.types), resource_types):
         for trigger in _matching(TRIGGERS, triggers):
-            rows.extend(_pair(policies, rtype, trigger))
+            pair = _pair(policies, rtype, trigger)
+            if acting_only and [r.order for r in pair] == ["-"]:
+                continue
+            rows.extend(pair)
     # What reaper cannot find at all: said, so that an absent row is never read as "none".
     for rtype in _matching(sorted(UNCOVERED), resource_types):
         rows.append(ExplainRow(rtype, "*", "-", "", actions=UNCOVERED[rtype]))
@@ -131,3 +140,22 @@ def _matching(names: Iterable[str], patterns: Sequence[str]) -> list[str]:
     if not patterns:
         return names
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+
+def unknown_names(patterns: Sequence[str], known: Iterable[str], *, what: str) -> list[str]:
+    """One problem per pattern that matches none of ``known``, with the likeliest name.
+
+    A typo in ``--resource-type`` would otherwise print an empty table, which
+    reads as "no policy touches it".
+    """
+    import difflib
+
+    names = sorted(set(known))
+    problems = []
+    for pattern in patterns:
+        if _matching(names, [pattern]):
+            continue
+        close = difflib.get_close_matches(pattern, names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(names)}"
+        problems.append(f"{what} {pattern!r} matches nothing: {hint}")
+    return problems

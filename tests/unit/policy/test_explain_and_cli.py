@@ -169,3 +169,33 @@ class TestNotCovered:
         (row,) = json.loads(out)
         assert row["Resource Type"] == "key_manager.secret"
         assert "cannot find a deleted project's" in row["Actions"]
+
+
+class TestExplainShowsWhatActs:
+    def test_pairs_no_policy_acts_on_are_left_out_when_asked(self) -> None:
+        policies = load_policies([DEFAULT])
+        kept = explain(policies, resource_types=["compute.server"], acting_only=True)
+        every = explain(policies, resource_types=["compute.server"])
+        assert kept and all(r.order != "-" for r in kept)
+        assert [r for r in every if r.order != "-"] == kept
+
+    def test_the_command_leaves_them_out_says_how_many_and_all_shows_them(self) -> None:
+        argv = ["policy", "explain", "--policy", DEFAULT, "--resource-type", "compute.server"]
+        rc, out, err = run([*argv, "-f", "json"])
+        rc_all, out_all, _ = run([*argv, "--all", "-f", "json"])
+        assert rc == rc_all == 0
+        shown, every = json.loads(out), json.loads(out_all)
+        left_out = [r for r in every if r["Order"] == "-"]
+        assert left_out and all(r["Order"] != "-" for r in shown)
+        assert f"{len(left_out)} (type, trigger) pairs no policy acts on are left out" in err
+
+    def test_a_mistyped_type_or_trigger_is_an_error_with_the_likely_name(self) -> None:
+        rc, out, err = run(["policy", "explain", "--resource-type", "compute.srever"])
+        assert (rc, out) == (1, "")
+        assert (
+            "--resource-type 'compute.srever' matches nothing: did you mean compute.server?" in err
+        )
+        rc, _, err = run(["policy", "explain", "--trigger", "identity.project.delted"])
+        assert rc == 1
+        assert "did you mean identity.project.deleted?" in err
+        assert run(["policy", "explain", "--resource-type", "network.*", "-f", "json"])[0] == 0
