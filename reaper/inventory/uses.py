@@ -211,12 +211,21 @@ def image_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found
 
 
 def volume_servers(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
-    """Servers the owner's volumes are attached to (multi-attach: another project's too)."""
+    """Servers the owner's volumes are attached to (multi-attach: another project's too).
+
+    An attachment to a server Nova no longer has is no use (Cinder forgets
+    it a little later): nobody uses the volume through it.
+    """
+    from openstack import exceptions  # the SDK is already loaded by then
+
     for vol in of(resources, "block_storage.volume"):
         for att in vol.attributes.get("attachments") or ():
             server_id = att.get("server_id")
             if server_id:
-                srv = conn.compute.get_server(server_id)
+                try:
+                    srv = conn.compute.get_server(server_id)
+                except exceptions.NotFoundException:
+                    continue
                 detail = f"attached to server {server_id}"
                 yield vol.ref, Use(srv.project_id, "compute.server", server_id, detail)
 

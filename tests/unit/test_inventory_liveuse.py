@@ -407,3 +407,14 @@ def test_the_objects_of_entries_others_granted_to_the_owner_are_not_listed() -> 
     )
     annotated(cloud, theirs)
     assert asked == []
+
+
+def test_an_attachment_to_a_server_nova_no_longer_has_is_no_use() -> None:
+    cloud = Cloud()
+
+    def gone(sid: str) -> Any:
+        raise exceptions.NotFoundException("no such server")
+
+    cloud.compute.get_server = gone
+    vol = res("block_storage.volume", "vol-1", attachments=[{"server_id": "srv-gone"}])
+    assert annotated(cloud, vol)["vol-1"].attributes[IN_USE] is False
