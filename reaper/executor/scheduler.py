@@ -1,13 +1,16 @@
-"""The scheduler of waves: which step runs when, and each step's final word.
+"""The scheduler of waves: which step runs when.
 
-A step is dispatched when its last dependency gets an outcome; what happens
+A step is dispatched when its last dependency gets an outcome
+(:class:`Dependencies` keeps count); what happens
 to it before anything is sent is :func:`~reaper.executor.rules.before_running`;
 then it is either queued with the :class:`~reaper.executor.lookup.LookupBatcher`
 or submitted to the step pool, where :class:`~reaper.executor.retry.Attempts`
 runs it. An accepted removal goes to the
 :class:`~reaper.executor.confirm.ConfirmationPoller`. The main loop waits on
 one condition (the run's lock) for whichever comes first: an outcome, a
-lookup batch that is due, a listing that is due.
+lookup batch that is due, a listing that is due. Each step's final word
+(its status, attempts, times, and its record) is made by
+:class:`~reaper.executor.outcomes.StepOutcomes`.
 
 Every part gets the executor's runner, limits and clock and the run's lock;
 none reaches into another.
@@ -17,17 +20,14 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import dataclasses
-import datetime as dt
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from reaper import log
 from reaper.executor.clock import Clock, Interrupted
 from reaper.executor.confirm import ConfirmationPoller
 from reaper.executor.contract import (
     Checked,
-    Conflict,
     InUse,
     Limits,
     Observer,
@@ -36,11 +36,42 @@ from reaper.executor.contract import (
     Runner,
 )
 from reaper.executor.lookup import Batch, LookupBatcher
-from reaper.executor.retry import Attempts, describe
+from reaper.executor.outcomes import StepOutcomes
+from reaper.executor.retry import Attempts
 from reaper.executor.rules import before_running, known_before, settled_by
-from reaper.model import BUDGET_SPENT, Outcome, OutcomeStatus, Plan, ResourceRef, Step
+from reaper.model import Outcome, OutcomeStatus, Plan, ResourceRef, Step
 
 LOG = log.get(__name__)
+
+
+class Dependencies:
+    """Which steps each step still waits for, and which become ready as others finish."""
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        self.waiting_on: dict[str, set[str]] = {s.id: set(s.depends_on) for s in steps}
+        self.dependents: dict[str, list[str]] = collections.defaultdict(list)
+        for step in steps:
+            for dep in step.depends_on:
+                self.dependents[dep].append(step.id)
+
+    def ready(self, sid: str) -> bool:
+        """Whether every dependency of ``sid`` has finished."""
+        return not self.waiting_on[sid]
+
+    def dependents_of(self, sid: str) -> list[str]:
+        """The steps that wait for ``sid``, in plan order."""
+        return self.dependents.get(sid, [])
+
+    def done(self, sid: str, nxt: str) -> bool:
+        """``nxt`` no longer waits for ``sid``; whether it waits for nothing now.
+
+        One dependent at a time, so that a dependent dispatched (and perhaps
+        settled at once) before the next is marked sees the same state as
+        it always did: the order of outcomes is the plan's, run after run.
+        """
+        waiting = self.waiting_on[nxt]
+        waiting.discard(sid)
+        return not waiting
 
 
 class Scheduler:
@@ -74,25 +105,16 @@ class Scheduler:
         #: Steps submitted (or queued for a lookup) and not finished yet.
         self.running: set[str] = set()
         self.lock = threading.Condition()
-        self.waiting_on: dict[str, set[str]] = {}
-        self.dependents: dict[str, list[str]] = collections.defaultdict(list)
-        for step in plan.steps:
-            self.waiting_on[step.id] = set(step.depends_on)
-            for dep in step.depends_on:
-                self.dependents[dep].append(step.id)
-        workers = sum(limits.concurrency.values()) + limits.default_concurrency
-        self.pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(4, workers), thread_name_prefix="reaper-step"
-        )
-        self.limits = limits
+        self.dependencies = Dependencies(plan.steps)
+        self.pool = _step_pool(limits)
         self.attempts = Attempts(runner, limits, observer, clock)
         self.poller = ConfirmationPoller(runner, limits, clock, self.lock, self._complete)
         self.poller.expect(plan.steps)
         self.lookups = LookupBatcher(runner, limits, clock, stop)
         if not dry_run:  # in a dry run nothing is removed that could take another along
             self.lookups.expect(plan.steps, self.resources)
+        self.final = StepOutcomes(self.resources, self.attempts, observer, clock, limits, previous)
         self.interval = limits.confirm_interval
-        self.started_at: dict[str, dt.datetime] = {}
         self.prechecked: Mapping[ResourceRef, Checked] = {}
         self.started = False
 
@@ -107,7 +129,7 @@ class Scheduler:
             with self.lock:
                 self.started = True
                 for sid in self.order:
-                    if sid not in self.outcomes and not self.waiting_on[sid]:
+                    if sid not in self.outcomes and self.dependencies.ready(sid):
                         self._dispatch(sid)
             self._wait()
         finally:
@@ -167,7 +189,7 @@ class Scheduler:
 
     def _submit(self, sid: str) -> None:
         """Hand ``sid`` to the pool (lock held)."""
-        self.started_at[sid] = self.clock.now()
+        self.final.started(sid)
         self.running.add(sid)
         self.pool.submit(self._run_step, sid)
 
@@ -209,7 +231,7 @@ class Scheduler:
             self._complete(sid, OutcomeStatus.KEPT, str(exc)[:1000], used_by=exc.used_by)
             return
         except Exception as exc:
-            self._complete(sid, *self._failure(sid, exc))
+            self._complete(sid, *self.final.failure(sid, exc))
             return
         settled = settled_by(attempt)
         if settled is not None:
@@ -221,20 +243,6 @@ class Scheduler:
             self.poller.accepted(step, resource)
             self.lock.notify_all()
 
-    def _failure(self, sid: str, exc: Exception) -> tuple[OutcomeStatus, str]:
-        """A failed step's status: ``blocked`` once conflicts spent its retry budget."""
-        spent = self._attempts_so_far(sid)
-        if isinstance(exc, Conflict) and spent >= self.limits.conflict_retry_budget:
-            LOG.error("step blocked: retry budget spent", step=sid, attempts=spent)
-            return OutcomeStatus.BLOCKED, f"{BUDGET_SPENT} ({spent} attempts): {describe(exc)}"
-        return OutcomeStatus.FAILED, describe(exc)
-
-    def _attempts_so_far(self, sid: str) -> int:
-        """This run's attempts of ``sid`` and those of the earlier runs that did not finish it."""
-        before = self.previous.get(sid)
-        carried = before.attempts if before and not before.status.successful else 0
-        return carried + self.attempts.count.get(sid, 0)
-
     # -- bookkeeping ---------------------------------------------------------------
 
     def _complete(
@@ -244,37 +252,9 @@ class Scheduler:
         reason: str,
         used_by: tuple[Mapping[str, str], ...] = (),
     ) -> None:
-        outcome = Outcome(
-            step_id=sid,
-            status=status,
-            reason=reason,
-            attempts=self._attempts_so_far(sid),
-            retries=tuple(self.attempts.retries.get(sid, ())),
-            started_at=self.started_at.get(sid),
-            finished_at=self.clock.now(),
-            used_by=used_by,
-        )
+        outcome = self.final.outcome(sid, status, reason, used_by)
         with self.lock:
             self._finish(sid, outcome)
-
-    def _recorded(self, step: Step, outcome: Outcome) -> Outcome:
-        """``outcome`` once the observer recorded it; a failed step if it could not.
-
-        A step whose outcome is not in the store and the trail did not happen
-        as far as anyone can later prove: it fails (its dependents are
-        blocked, the tombstone is not complete) and the next run re-checks
-        it before anything is sent again.
-        """
-        try:
-            self.observer.step_finished(step, outcome, self.resources.get(step.resource))
-        except Exception as exc:  # an observer must not wedge the run
-            LOG.error("step outcome not recorded", step=step.id, error=describe(exc))
-            return dataclasses.replace(
-                outcome,
-                status=OutcomeStatus.FAILED,
-                reason=f"{outcome.status.value} but not recorded: {describe(exc)}",
-            )
-        return outcome
 
     def _finish(self, sid: str, outcome: Outcome, *, notify: bool = True) -> None:
         """Record ``outcome`` (lock held) and dispatch dependents that became ready."""
@@ -284,13 +264,20 @@ class Scheduler:
         self.running.discard(sid)
         self.lookups.forget(step)  # blocked, skipped...: no lookup will wait for it
         if notify:
-            outcome = self._recorded(step, outcome)
+            outcome = self.final.recorded(step, outcome)
         self.outcomes[sid] = outcome
         self.poller.settled(step)
-        for nxt in self.dependents.get(sid, ()):
-            waiting = self.waiting_on[nxt]
-            waiting.discard(sid)
+        for nxt in self.dependencies.dependents_of(sid):
+            ready = self.dependencies.done(sid, nxt)
             # Before the prechecks are in, go() dispatches whatever became ready.
-            if not waiting and nxt not in self.outcomes and self.started:
+            if ready and nxt not in self.outcomes and self.started:
                 self._dispatch(nxt)
         self.lock.notify_all()
+
+
+def _step_pool(limits: Limits) -> concurrent.futures.ThreadPoolExecutor:
+    """One thread per request the services' concurrency limits allow at once, at least four."""
+    workers = sum(limits.concurrency.values()) + limits.default_concurrency
+    return concurrent.futures.ThreadPoolExecutor(
+        max_workers=max(4, workers), thread_name_prefix="reaper-step"
+    )
