@@ -21,37 +21,38 @@ or kept because a live project was found using its resource when it ran
 limit (``--approve`` to release it); 4 refused (the identity exists again,
 an edited plan, or the confirmation failed); 6 some steps wait for their
 grace period; 1 any other error.
+
+:class:`ApplyCommand` is a little over 200 lines because it is the one flow
+of the three ways in (a plan file, an identity, ``--due``), which share every
+check in the same order; the checks themselves (the plan file's hash and
+signature, Keystone again, the typed confirmation, the tombstone held) are in
+``applychecks.py``, and the rows and exit status are functions below.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from cliff.lister import Lister
 
 from reaper import cloud
-from reaper.audit import keys, plansig
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import discover, lease
+from reaper.cleanup import discover
 from reaper.cleanup.execute import execute_plan
 from reaper.cleanup.operator import plan_for_operator
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
-from reaper.cleanup.verify import Refused, VerificationError, verify_before_execute
+from reaper.cleanup.verify import Refused, VerificationError
 from reaper.cli import exitcodes
+from reaper.cli.applychecks import Stop, claimed, confirm, load_plan, reverify
 from reaper.cli.plan import add_allow_any_id, identity_from, unheard_of
-from reaper.cli.planview import step_table
 from reaper.cli.progress import Progress, discovery
 from reaper.executor import Report
-from reaper.model import OutcomeStatus, Plan, PlanIntegrityError
+from reaper.model import OutcomeStatus, Plan
 from reaper.policy import PolicySet, configured_policy_paths, load_policies
-from reaper.store import StateConflict, Store
+from reaper.store import Store
 
 COLUMNS = ("#", "Service", "Type", "ID", "Action", "Status", "Attempts", "Reason")
 
@@ -163,7 +164,7 @@ class ApplyCommand(Lister):
         self._status = exitcodes.OK
         try:
             return self._apply(parsed_args)
-        except _Stop as stop:
+        except Stop as stop:
             self.app.stderr.write(f"{stop}\n")
             self._status = stop.status
             return COLUMNS, []
@@ -176,19 +177,21 @@ class ApplyCommand(Lister):
         conf = self.app.conf
         given = [bool(args.plan_file), bool(args.project or args.user or args.domain), args.due]
         if sum(given) != 1:
-            raise _Stop(
+            raise Stop(
                 "give exactly one of PLAN, --project/--user/--domain, or --due", exitcodes.ERROR
             )
         identity = None
         loaded = None
         if args.plan_file:
             # Before any connection: a forged or edited plan is refused as it is.
-            loaded = self._load(args.plan_file, conf, args.allow_unsigned)
+            loaded = load_plan(
+                args.plan_file, conf, allow_unsigned=args.allow_unsigned, stderr=self.app.stderr
+            )
         elif not args.due:
             try:
                 identity = identity_from(args, conf)
             except ValueError as exc:
-                raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
+                raise Stop(f"error: {exc}", exitcodes.ERROR) from exc
         settings = Settings.from_conf(conf)
         policies = load_policies(args.policy or configured_policy_paths(conf))
         conn = self.app.connect(read_only=args.dry_run)
@@ -214,25 +217,30 @@ class ApplyCommand(Lister):
                         disabled_ok=args.disabled_ok,
                     )
             except Refused as exc:
-                raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
+                raise Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
             except VerificationError as exc:
                 message = self.app.keystone_error(exc, conn)
-                raise _Stop(f"error: {message}", exitcodes.ERROR) from exc
+                raise Stop(f"error: {message}", exitcodes.ERROR) from exc
             plan = planned.plan
             unheard = unheard_of(store, plan, allow_any_id=args.allow_any_id)
             if unheard is not None:
-                raise _Stop(f"error: {unheard}", exitcodes.ERROR)
+                raise Stop(f"error: {unheard}", exitcodes.ERROR)
         if plan.held and not args.approve:
             reasons = "; ".join(plan.held)
-            raise _Stop(f"held for approval ({reasons}); rerun with --approve", exitcodes.HELD)
-        self._confirm(plan, args)
+            raise Stop(f"held for approval ({reasons}); rerun with --approve", exitcodes.HELD)
+        confirm(
+            plan,
+            unattended=args.yes or args.dry_run,
+            stdin=self.app.stdin,
+            stderr=self.app.stderr,
+        )
         self.app.stderr.write(
             f"{'dry-run of' if args.dry_run else 'applying'} plan {plan.content_hash[:16]}: "
             f"{len(plan.steps)} steps for {plan.identity}\n"
         )
         if not args.dry_run:
             store.plans.save(plan)  # the one copy its outcomes are recorded against
-        with self._claimed(store, plan, settings, args) as halt:
+        with claimed(store, plan, settings, dry_run=args.dry_run) as halt:
             report = execute_plan(
                 seams,
                 plan,
@@ -267,13 +275,13 @@ class ApplyCommand(Lister):
             plan = store.plans.load(plan_hash)
             try:
                 self._reverify(seams, plan, args)
-            except _Stop as stop:
+            except Stop as stop:
                 self.app.stderr.write(f"{plan.identity}: {stop}\n")
                 status = max(status, stop.status)
                 continue
             tombstone = next((d.tombstone_id for d in due if d.plan_hash == plan_hash), None)
             try:
-                with self._claimed(store, plan, settings, args) as halt:
+                with claimed(store, plan, settings, dry_run=args.dry_run) as halt:
                     report = execute_plan(
                         seams,
                         plan,
@@ -287,7 +295,7 @@ class ApplyCommand(Lister):
                         scope=discover.operator_scope(store, plan.identity),
                         stop=halt,
                     )
-            except _Stop as stop:
+            except Stop as stop:
                 self.app.stderr.write(f"{plan.identity}: {stop}\n")
                 status = max(status, stop.status)
                 continue
@@ -299,87 +307,11 @@ class ApplyCommand(Lister):
         self._status = status
         return COLUMNS, rows
 
-    @contextlib.contextmanager
-    def _claimed(
-        self, store: Store, plan: Plan, settings: Settings, args: argparse.Namespace
-    ) -> Iterator[threading.Event]:
-        """Hold the identity's tombstone while applying; refused while a controller does."""
-        if args.dry_run:  # read-only: claims nothing
-            yield threading.Event()
-            return
-        try:
-            with lease.held_for_operator(
-                store,
-                plan.identity,
-                settings.owner,
-                lease=settings.lease,
-                stop=threading.Event(),
-            ) as halt:
-                yield halt
-        except StateConflict as exc:
-            raise _Stop(
-                f"refused: {exc}; a controller is working on {plan.identity}, "
-                "apply again once it is done (reaper tombstone show)",
-                exitcodes.REFUSED,
-            ) from exc
-
     def _progress(self, plan: Plan, settings: Settings) -> Progress:
         return Progress(plan, self.app.stderr, attempts=settings.limits.retry_attempts)
 
-    def _load(self, path: str, conf: Any, allow_unsigned: bool) -> Plan:
-        """The plan in ``path``, if its hash matches and its signature verifies."""
-        try:
-            with open(path, encoding="utf-8") if path != "-" else sys.stdin as f:
-                data = json.load(f)
-            plan = Plan.from_dict(data)
-        except PlanIntegrityError as exc:
-            raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise _Stop(f"error: cannot read plan {path}: {exc}", exitcodes.ERROR) from exc
-        key_file = conf.audit.signing_key_file
-        try:
-            public_key = keys.load_public_key(key_file) if key_file else None
-            warning = plansig.check(data, public_key, allow_unsigned=allow_unsigned)
-        except keys.SigningKeyError as exc:
-            raise _Stop(f"error: {exc}", exitcodes.ERROR) from exc
-        except plansig.PlanSignatureError as exc:
-            raise _Stop(f"refused: {exc}", exitcodes.REFUSED) from exc
-        if warning:
-            self.app.stderr.write(warning + "\n")
-        return plan
-
     def _reverify(self, seams: Cloud, plan: Plan, args: argparse.Namespace) -> None:
-        try:
-            verify_before_execute(seams.keystone, plan, disabled_ok=args.disabled_ok)
-        except VerificationError as exc:
-            raise _Stop(
-                f"error: {self.app.keystone_error(exc, seams.conn)}", exitcodes.ERROR
-            ) from exc
-        except Refused as exc:
-            raise _Stop(f"refused: {exc.verification.refusal()}", exitcodes.REFUSED) from exc
-
-    def _confirm(self, plan: Plan, args: argparse.Namespace) -> None:
-        # Every step, what it acts on, whose it is and why, before anything is done:
-        # the typed id confirms this table, and --yes leaves it in the log.
-        self.app.stderr.write(step_table(plan))
-        self.app.stderr.flush()
-        if args.yes or args.dry_run:
-            return
-        kind, ident = plan.identity.kind.value, plan.identity.id
-        stdin = self.app.stdin
-        if not (hasattr(stdin, "isatty") and stdin.isatty()):
-            raise _Stop(
-                "refused: confirmation needs a terminal; pass --yes to apply unattended",
-                exitcodes.REFUSED,
-            )
-        self.app.stderr.write(
-            f"This will run {len(plan.steps)} steps on what {kind} {ident} left behind.\n"
-            f"Type the {kind} id to confirm: "
-        )
-        self.app.stderr.flush()
-        answer = stdin.readline().strip()
-        if answer != ident:
-            raise _Stop("refused: confirmation did not match", exitcodes.REFUSED)
+        reverify(seams, plan, disabled_ok=args.disabled_ok, keystone_error=self.app.keystone_error)
 
     def _summarize(self, report: Report, conn: Any) -> None:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
@@ -388,9 +320,3 @@ class ApplyCommand(Lister):
             f"outcome: {counts or 'nothing to do'}; {counter.total} requests "
             f"({', '.join(f'{m} {n}' for m, n in counter.by_method().items())})\n"
         )
-
-
-class _Stop(Exception):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
