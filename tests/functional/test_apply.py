@@ -358,6 +358,25 @@ def test_a_plan_beyond_the_blast_radius_is_held_by_plan_and_by_apply(
     assert fault_proxy.mutations() == []
 
 
+def test_a_plan_whose_every_step_waits_for_its_grace_period_exits_6_and_touches_nothing(
+    doomed: Deleted, operator: Operator, fault_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
+    graced = tmp_path / "graced.yaml"
+    graced.write_text(
+        shipped.read_text().replace("      - delete\n", "      - {type: delete, after: 7d}\n")
+    )
+    fault_proxy.clear()
+
+    planned, path = operator.plan("project", doomed.project_id, policy=graced, name="graced")
+    applied = operator("apply", str(path), "--yes", "--policy", str(graced), "-f", "json")
+
+    assert planned.code == 0, planned
+    assert applied.code == 6, applied
+    assert set(statuses(applied).values()) == {"deferred"}, applied
+    assert fault_proxy.mutations() == []
+
+
 def test_apply_is_refused_while_a_controller_holds_the_tombstone(
     doomed: Deleted, operator: Operator, fault_proxy: FaultProxy
 ) -> None:

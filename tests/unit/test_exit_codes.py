@@ -1,7 +1,7 @@
 """Exit statuses: one wording in the README and every command's help; usage errors are 1.
 
 The codes that need a cloud (2, 3, 4, 5, 6 from plan and apply) are run
-against the testbed by tests/functional/test_exit_codes.py.
+against the testbed by tests/functional/test_apply.py and test_plan.py.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def test_ok_and_error_from_policy_validate(tmp_path) -> None:
 
 
 #: Every code a command can return without a cloud, as the installed ``reaper`` returns
-#: it in a process of its own. The codes that need one are run on the testbed: 2 and 3
+#: it in a process of its own. The codes that need one are run on the testbed: 2, 3 and 6
 #: by tests/functional/test_apply.py, 4 for a live identity and 5 by test_plan.py.
 TABLE = [
     (exitcodes.OK, ["policy", "validate", "{root}/policies/default.yaml"]),
