@@ -1,7 +1,7 @@
 """Cleanup: one populated tenant, cleaned by reaper, by openstacksdk and by a bare loop.
 
 ``python -m benchmarks.cleanup_bench [--sizes small,large] [--latency 0,100]
-[--cleaners reaper,sdk,ideal] [--workdir DIR]`` (``REAPER_TESTBED_RUN_DIR``
+[--cleaners reaper,sdk,ideal] [--extras 3x200] [--workdir DIR]`` (``REAPER_TESTBED_RUN_DIR``
 attaches to a running testbed; otherwise one is brought up and down).
 
 Each *cell* (size x added latency x cleaner) gets a tenant of its own,
@@ -9,10 +9,12 @@ built by ``tests/testbed/tenant.py`` as the tenant's user: servers (each
 with a volume attached, the first ones with a floating IP), volumes,
 snapshots, floating IPs, a network, subnet, router with an external gateway
 and an interface, two extra security groups, two standalone ports and two
-images. Each cell's tenant is built just before the cell runs (never while
-one is being timed), so every cell meets a host that holds its own tenant
-only (``--together`` builds a size's tenants first, in parallel: faster,
-but then a cell's position in the run weighs more than the cleaner). Each
+images; with ``--extras CxO`` also C Swift containers of O tiny objects and
+a load balancer (``benchmarks/extras_tenant.py``). Each cell's tenant is
+built just before the cell runs (never while one is being timed), so every
+cell meets a host that holds its own tenant only (``--together`` builds a
+size's tenants first, in parallel: faster, but then a cell's position in
+the run weighs more than the cleaner). Each
 cell is timed from the cleaner's first request until everything it deletes
 is confirmed gone by a listing:
 
@@ -71,6 +73,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmarks.extras_tenant import (
+    Extras,
+    account_deletion,
+    container_deletion,
+    containers,
+    extra_leftovers,
+    give_extras,
+    has_bulk_delete,
+    load_balancer_deletion,
+    load_balancers,
+    wait_load_balancers_gone,
+)
 from benchmarks.support import (
     ReaperHome,
     by_method,
@@ -122,6 +136,14 @@ class Size:
     volumes: int
     snapshots: int
     floating_ips: int
+    #: Swift containers and a load balancer on top (``--extras``), or none.
+    extras: Extras | None = None
+
+    def with_extras(self, extras: Extras | None) -> Size:
+        """This size with ``extras`` on top, named apart (``small+3x200+lb``)."""
+        if extras is None:
+            return self
+        return dataclasses.replace(self, name=f"{self.name}+{extras.label}", extras=extras)
 
     def spec(self) -> TenantSpec:
         return TenantSpec(
@@ -286,9 +308,9 @@ class Bench:
         return sdk_connection(self.proxy, self.auth, self.testbed.region)
 
 
-def resource_count(tenant: Tenant) -> int:
+def resource_count(tenant: Tenant, extras: Extras | None = None) -> int:
     """What the tenant holds, counted as a user would: one per object created."""
-    return (
+    return (extras.resources if extras else 0) + (
         len(tenant.server_ids)
         + len(tenant.volume_ids)
         + len(tenant.snapshot_ids)
@@ -560,6 +582,13 @@ def run_sdk(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[str]
         interval=bench.args.poll_interval,
         timeout=bench.args.timeout,
     )
+    if bench.args.extras:
+        rounds += wait_load_balancers_gone(
+            poller,
+            tenant.project_id,
+            interval=bench.args.poll_interval,
+            timeout=bench.args.timeout,
+        )
     end = time.monotonic()
     phases = [
         Phase("project_cleanup()", start, returned),
@@ -634,6 +663,11 @@ def run_ideal(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[st
             "security_groups": pool.submit(lambda: list(net.security_groups(project_id=pid))),
             "images": pool.submit(lambda: list(img.images(owner=pid, visibility="all"))),
         }
+        extras = bench.args.extras
+        if extras:
+            listings["containers"] = pool.submit(lambda: containers(conn, pid))
+            listings["load_balancers"] = pool.submit(lambda: load_balancers(conn, pid))
+            listings["bulk"] = pool.submit(lambda: [has_bulk_delete(conn)])
         found = {kind: future.result() for kind, future in listings.items()}
         phases.append(Phase("listings", begun, time.monotonic()))
 
@@ -644,7 +678,17 @@ def run_ideal(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[st
             )
             phases.append(Phase(f"wait {kind} gone", begun, time.monotonic(), note=f"{rounds}"))
 
-        phase("floating IPs", [lambda f=f: net.delete_ip(f.id) for f in found["floating_ips"]])
+        first: list[Callable[[], Any]] = [
+            lambda f=f: net.delete_ip(f.id) for f in found["floating_ips"]
+        ]
+        if extras:
+            # Independent of everything else: in the first phase, in parallel.
+            bulk = found["bulk"][0]
+            first += [load_balancer_deletion(conn, lb) for lb in found["load_balancers"]]
+            first += [container_deletion(conn, pid, c, bulk=bulk) for c in found["containers"]]
+            phase("floating IPs + load balancers + containers", first)
+        else:
+            phase("floating IPs", first)
         interfaces = [p for p in found["ports"] if p.device_owner in INTERFACE_OWNERS]
         phase(
             "router interfaces",
@@ -666,6 +710,13 @@ def run_ideal(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[st
         standalone = [p for p in found["ports"] if not p.device_owner]
         phase("standalone ports", [lambda p=p: net.delete_port(p.id) for p in standalone])
         phase("routers", [lambda r=r: net.delete_router(r.id) for r in found["routers"]])
+        if extras and found["load_balancers"]:
+            # The VIP port blocks the subnet's deletion until the cascade has run.
+            begun = time.monotonic()
+            rounds = wait_load_balancers_gone(conn, pid, interval=interval, timeout=timeout)
+            phases.append(
+                Phase("wait load balancers gone", begun, time.monotonic(), note=f"{rounds}")
+            )
         phase("subnets", [lambda s=s: net.delete_subnet(s.id) for s in found["subnets"]])
         phase("networks", [lambda n=n: net.delete_network(n.id) for n in found["networks"]])
         groups = sorted(found["security_groups"], key=lambda g: g.name == "default")
@@ -678,6 +729,7 @@ def run_ideal(bench: Bench, tenant: Tenant) -> tuple[float, list[Phase], list[st
                 lambda: cp.revert_quota_set(pid),
                 lambda: bs.revert_quota_set(pid),
                 lambda: net.delete_quota(pid),
+                *([account_deletion(conn, pid)] if extras and found["containers"] else []),
             ],
         )
     end = time.monotonic()
@@ -714,6 +766,9 @@ def build_cell_tenant(bench: Bench, cell: Cell) -> Tenant:
         started = time.monotonic()
         try:
             tenant = build_tenant(bench.admin, cell.size.spec(), name=name)
+            if cell.size.extras:
+                bench.state.set_tenant(cell.key, tenant=dataclasses.asdict(tenant))
+                give_extras(tenant, cell.size.extras)
         except Exception as exc:
             log(f"building {cell.key} failed: {type(exc).__name__}: {exc}")
             record = bench.state.tenant(cell.key)
@@ -802,7 +857,8 @@ def measure(bench: Bench, cell: Cell, tenant: Tenant) -> Measurement:
     proxy.configure(Faults(latency=cell.latency_ms / 1000.0))
     bench.state.set_tenant(cell.key, status="used")
     load = machine_load()
-    log(f"{cell.key}: cleaning {tenant.project_id} ({resource_count(tenant)} resources); {load}")
+    count = resource_count(tenant, cell.size.extras)
+    log(f"{cell.key}: cleaning {tenant.project_id} ({count} resources); {load}")
     proxy.clear()
     began = time.monotonic()
     notes: list[str] = []
@@ -818,13 +874,15 @@ def measure(bench: Bench, cell: Cell, tenant: Tenant) -> Measurement:
     for phase in phases:
         phase.requests = by_method(window(counted, phase.start, phase.end))
     left = {kind: len(items) for kind, items in leftovers(bench.admin, tenant.project_id).items()}
+    if cell.size.extras:
+        left.update(extra_leftovers(bench.admin, tenant.project_id))
     measurement = Measurement(
         cell=cell.key,
         cleaner=cell.cleaner,
         wall=round(wall, 2),
         requests=by_method(counted),
         leftovers=left,
-        resources=resource_count(tenant),
+        resources=count,
         load=load,
         phases=[
             {
@@ -982,6 +1040,14 @@ def main(argv: list[str] | None = None) -> int:
         "(default: small,large)",
     )
     parser.add_argument(
+        "--extras",
+        type=Extras.parse,
+        default=None,
+        metavar="CONTAINERSxOBJECTS",
+        help="give every tenant that many Swift containers of that many tiny objects and a "
+        "load balancer (the testbed must run swift,octavia), e.g. 3x200",
+    )
+    parser.add_argument(
         "--latency",
         type=lambda t: [int(x) for x in parse_list(t)],
         default=[0, 100],
@@ -1043,6 +1109,7 @@ def main(argv: list[str] | None = None) -> int:
         "in the run moves a cell's time by up to 2x",
     )
     args = parser.parse_args(argv)
+    args.sizes = [size.with_extras(args.extras) for size in args.sizes]
     cells = [
         Cell(size, latency, cleaner)
         for size in args.sizes
