@@ -32,7 +32,7 @@ to step (execute, settle, the lifecycle check) without going back to the
 store. ``verified`` is a state older reapers could leave a row in; it is
 never entered now, and such a row is worked on as if just received.
 
-:class:`Worker` is a little over 200 lines because it is the state machine:
+:class:`Worker` is over 200 lines because it is the state machine:
 every edge above is one of its methods, and splitting them would scatter the
 one place where a tombstone's states can be read in order; what is not an
 edge (settling a run, domain coverage, reopening, retry times) lives in
