@@ -120,6 +120,12 @@ def advise(logger: Any, message: str, **fields: Any) -> None:
     logger.warning(message, **fields)
 
 
+def forget_advice() -> None:
+    """Forget what :func:`advise` said, as a new process would (for tests of the advice)."""
+    with _advised_lock:
+        _advised.clear()
+
+
 def setup(
     *,
     json: bool | None = None,
