@@ -236,14 +236,25 @@ def policy_problems(conf: cfg.ConfigOpts) -> list[Problem]:
     return []
 
 
-def protection_warnings(conf: cfg.ConfigOpts) -> list[Problem]:
-    """An empty protected_project_ids is legal, and usually an oversight."""
+def protection_warnings(conf: cfg.ConfigOpts, house: Iterable[str] = ()) -> list[Problem]:
+    """An empty protected_project_ids is legal, and usually an oversight.
+
+    Reaper's own project and the admin project are protected anyway
+    (:func:`reaper.cleanup.verify.house_projects`); the warning names them,
+    with their ids when Keystone was asked (``house``).
+    """
     if conf.protected_project_ids:
         return []
+    from reaper.cleanup.verify import ADMIN_PROJECT
+
+    name, domain = ADMIN_PROJECT
+    ids = f" ({', '.join(sorted(house))})" if house else ""
     return [
         Problem(
             "[DEFAULT] protected_project_ids",
-            "is empty: only what the policies protect is safe; list the admin and service projects",
+            f"is empty: only reaper's own project and the admin project ({name!r} in domain "
+            f"{domain!r}){ids} are always protected, besides what the policies protect; "
+            "list the service project and every other project reaper must never touch",
             WARNING,
         )
     ]

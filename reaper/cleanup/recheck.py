@@ -127,7 +127,7 @@ def prechecker(
         evaluation = decide(
             policies,
             fresh.resources,
-            settings,
+            settings.housed(cloud.house(*settings.admin_project)),
             trigger=plan.trigger or trigger_name(plan.identity.kind),
             identity=plan.identity,
         )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reaper.actions.runner import Prechecker, SdkRunner
-from reaper.cleanup.verify import IdentityCheck, verify
+from reaper.cleanup.verify import HouseCheck, IdentityCheck, house_projects, verify
 from reaper.executor import Runner
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory, discover
@@ -30,6 +30,9 @@ class Cloud:
     #: The executor's way to act, given the re-check to run before the first step and
     #: the hash of the plan it runs (actions name what they create after it).
     runner: Callable[[Prechecker | None, str], Runner]
+    #: Reaper's own project and the admin project's id (always protected), asked before
+    #: every decision so no caller can forget them.
+    house: HouseCheck
     #: The connection behind the seams, when there is one (request counts, the sweep).
     conn: Any = None
     #: A project's usages as the services account for them (``None``: not measured).
@@ -44,6 +47,7 @@ class Cloud:
             runner=lambda prechecker, plan_hash: SdkRunner(
                 conn, prechecker=prechecker, plan_hash=plan_hash
             ),
+            house=functools.partial(house_projects, conn),
             conn=conn,
             usage=functools.partial(measure, conn),
         )

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from reaper.cleanup.lease import unique_owner
+from reaper.cleanup.verify import ADMIN_PROJECT
 from reaper.executor import Limits
 from reaper.model import IdentityRef, utcnow
 from reaper.policy import EvaluationContext
@@ -35,6 +36,13 @@ class Settings:
     protected_project_ids: frozenset[str] = frozenset()
     #: Identities of these domains are never cleaned up.
     protected_domain_ids: frozenset[str] = frozenset()
+    #: The cloud's admin project, always protected when Keystone knows it: its name and
+    #: domain id (:func:`reaper.cleanup.verify.house_projects` finds its id).
+    admin_project: tuple[str, str] = ADMIN_PROJECT
+    #: Reaper's own project and the admin project: always protected, whatever the
+    #: configuration says. Asked of Keystone by the road before each decision
+    #: (:meth:`housed`), never taken from the configuration.
+    house_project_ids: frozenset[str] = frozenset()
     #: How fast the executor may act (``[executor]``).
     limits: Limits = dataclasses.field(default_factory=Limits)
     #: Plan and audit, then hold every tombstone for an operator (``[DEFAULT] dry_run``).
@@ -51,6 +59,7 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "protected_project_ids", _ids(self.protected_project_ids))
         object.__setattr__(self, "protected_domain_ids", _ids(self.protected_domain_ids))
+        object.__setattr__(self, "house_project_ids", _ids(self.house_project_ids))
 
     @classmethod
     def from_conf(cls, conf: Any) -> Settings:
@@ -67,6 +76,10 @@ class Settings:
             sweep_full_scan_interval=dt.timedelta(seconds=conf.sweep.full_scan_interval),
         )
 
+    def housed(self, house_project_ids: Iterable[str]) -> Settings:
+        """These settings, also protecting reaper's own and the admin project."""
+        return dataclasses.replace(self, house_project_ids=frozenset(house_project_ids))
+
     def context(
         self,
         trigger: str,
@@ -82,6 +95,7 @@ class Settings:
             now=now or utcnow(),
             protected_project_ids=self.protected_project_ids,
             protected_domain_ids=self.protected_domain_ids,
+            house_project_ids=self.house_project_ids,
             domain_id=domain_id,
         )
 

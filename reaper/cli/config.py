@@ -15,6 +15,7 @@ import argparse
 from cliff.command import Command
 
 from reaper import configcheck, credentials
+from reaper.cleanup.verify import ADMIN_PROJECT, VerificationError, house_projects
 from reaper.cli import exitcodes
 
 
@@ -39,12 +40,14 @@ class ConfigCheck(Command):
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         conf = self.app.conf
         problems = configcheck.file_problems(conf)
+        house: frozenset[str] = frozenset()
         if not parsed_args.offline:
-            problems += self._credential_problems()
+            credential_problems, house = self._credential_problems()
+            problems += credential_problems
             problems += configcheck.broker_problems(conf)
         problems += configcheck.store_problems(conf)
         problems += configcheck.policy_problems(conf)
-        problems += configcheck.protection_warnings(conf)
+        problems += configcheck.protection_warnings(conf, house)
         for problem in problems:
             self.app.stdout.write(f"{problem}\n")
         failed = configcheck.errors(problems)
@@ -53,11 +56,16 @@ class ConfigCheck(Command):
             self.app.stdout.write(f"{files}: OK\n")
         return exitcodes.ERROR if failed else exitcodes.OK
 
-    def _credential_problems(self) -> list[configcheck.Problem]:
+    def _credential_problems(self) -> tuple[list[configcheck.Problem], frozenset[str]]:
+        """The credentials' problems, or the always-protected projects they lead to."""
         try:
             conn = self.app.connect(read_only=True)
         except Exception as exc:
             problem = credentials.explain(exc, self.app._credentials)
-            return [configcheck.Problem("credentials", str(problem or exc))]
-        conn.close()
-        return []
+            return [configcheck.Problem("credentials", str(problem or exc))], frozenset()
+        try:
+            return [], house_projects(conn, *ADMIN_PROJECT)
+        except VerificationError as exc:
+            return [configcheck.Problem("credentials", str(exc))], frozenset()
+        finally:
+            conn.close()

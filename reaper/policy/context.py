@@ -28,6 +28,9 @@ class EvaluationContext:
     protected_project_ids: frozenset[str] = frozenset()
     #: Identities of these domains are never cleaned up (``[DEFAULT] protected_domain_ids``).
     protected_domain_ids: frozenset[str] = frozenset()
+    #: Reaper's own project and the cloud's admin project: always protected, whatever
+    #: ``protected_project_ids`` says (an empty list protects them too).
+    house_project_ids: frozenset[str] = frozenset()
     #: The domain of the deleted identity, when Keystone told us before it went.
     domain_id: str | None = None
 
@@ -38,6 +41,7 @@ class EvaluationContext:
         object.__setattr__(self, "now", now)
         object.__setattr__(self, "protected_project_ids", frozenset(self.protected_project_ids))
         object.__setattr__(self, "protected_domain_ids", frozenset(self.protected_domain_ids))
+        object.__setattr__(self, "house_project_ids", frozenset(self.house_project_ids))
 
     @property
     def domain(self) -> str | None:

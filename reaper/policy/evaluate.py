@@ -5,7 +5,9 @@ The order is the safety argument, so it is fixed:
 1. **Configured protection.** The deleted project, or the domain concerned, is
    in ``protected_project_ids`` / ``protected_domain_ids``; or one of the
    resource's project fields (``project_id``, ``tenant_id``, ``owner``, its
-   type's owner fields) names a protected project -> PROTECT.
+   type's owner fields) names a protected project -> PROTECT. Reaper's own
+   project and the cloud's admin project (``house_project_ids``, asked of
+   Keystone by the road) are protected the same way, always.
 2. **Unknown type.** No registered type of that name -> SKIP (no policy can
    have been checked against it).
 3. **Protect rules** of every applicable policy (trigger and type match), in
@@ -191,11 +193,19 @@ def _skip_reason(resource: Resource, acting: list[Policy], ctx: EvaluationContex
     return why
 
 
+#: The rule of a decision protecting reaper's own or the admin project.
+HOUSE_RULE = "always_protected"
+HOUSE_WHY = "reaper's own project or the admin project (always protected)"
+
+
 def configured_protection(
     resource: Resource, rtype: ResourceType | None, ctx: EvaluationContext
 ) -> tuple[str, str] | None:
     """``(rule, reason)`` when reaper's configuration protects the resource, else None."""
     projects = ctx.protected_project_ids
+    house = ctx.house_project_ids
+    if ctx.identity.kind is IdentityKind.PROJECT and ctx.identity.id in house:
+        return HOUSE_RULE, f"project {ctx.identity.id} is {HOUSE_WHY}"
     if ctx.identity.kind is IdentityKind.PROJECT and ctx.identity.id in projects:
         return (
             "protected_project_ids",
@@ -207,13 +217,15 @@ def configured_protection(
     own_domain = fields.top(resource, "domain_id")
     if isinstance(own_domain, str) and own_domain in ctx.protected_domain_ids:
         return "protected_domain_ids", f"domain_id {own_domain} is in protected_domain_ids"
-    if not projects:
+    if not projects and not house:
         return None
     owner_fields = rtype.owner_fields if rtype else ()
     names = dict.fromkeys([*PROJECT_FIELDS, *(f for f in owner_fields if f != "user_id")])
     values = [(name, fields.top(resource, name)) for name in names]
     values.append(("project_id", resource.project_id))
     for name, value in values:
+        if isinstance(value, str) and value in house:
+            return HOUSE_RULE, f"{name} {value} is {HOUSE_WHY}"
         if isinstance(value, str) and value in projects:
             return (
                 "protected_project_ids",

@@ -78,6 +78,17 @@ def test_an_empty_protected_project_ids_is_a_warning(tmp_path) -> None:
     assert configcheck.protection_warnings(conf) == []
 
 
+def test_the_empty_protected_project_ids_warning_names_the_always_protected_projects(
+    tmp_path,
+) -> None:
+    _, conf = _conf(tmp_path, f"[DEFAULT]\n{BROKER}")
+    (warning,) = configcheck.protection_warnings(conf, frozenset({"p-service", "p-admin"}))
+    assert (
+        "only reaper's own project and the admin project ('admin' in domain 'default') "
+        "(p-admin, p-service) are always protected"
+    ) in str(warning)
+
+
 def _check(tmp_path: Path, body: str) -> tuple[int, str]:
     path = tmp_path / "reaper.conf"
     path.write_text(body)

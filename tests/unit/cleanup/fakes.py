@@ -113,6 +113,20 @@ class Runner:
         return False
 
 
+class House:
+    """Reaper's own and the admin project as Keystone would name them, or an error."""
+
+    def __init__(self, ids: frozenset[str] = frozenset({"p-reaper", "p-admin"})) -> None:
+        self.ids: frozenset[str] | Exception = ids
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, name: str, domain_id: str) -> frozenset[str]:
+        self.asked.append((name, domain_id))
+        if isinstance(self.ids, Exception):
+            raise self.ids
+        return self.ids
+
+
 @dataclasses.dataclass
 class FakeCloud:
     """The three seams, scripted, and what each was asked."""
@@ -122,6 +136,7 @@ class FakeCloud:
     results: dict[str, Any] = dataclasses.field(default_factory=dict)
     runners: list[Runner] = dataclasses.field(default_factory=list)
     plan_hashes: list[str] = dataclasses.field(default_factory=list)
+    house: House = dataclasses.field(default_factory=House)
     conn: Any = None
     #: A project's usage as the services would report it (None: not measured).
     usage: Any = None
@@ -141,6 +156,7 @@ class FakeCloud:
             keystone=self.keystone,
             inventory=self.inventory,
             runner=self.runner,
+            house=self.house,
             conn=self.conn,
             usage=self.usage,
         )

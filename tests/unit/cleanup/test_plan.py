@@ -66,6 +66,28 @@ def test_the_settings_protection_applies(cloud: FakeCloud, policies: PolicySet) 
     assert planned.plan.steps == ()
 
 
+def test_reaper_s_own_and_the_admin_project_are_protected_with_nothing_configured(
+    cloud: FakeCloud, policies: PolicySet
+) -> None:
+    """The deleted project's id came back as the admin project's: nothing of it is touched."""
+    cloud.inventory.resources = [server("s1")]
+    cloud.house.ids = frozenset({"p-reaper", PROJECT.id})
+    planned = make_plan(cloud.seams(), PROJECT, policies, SETTINGS)
+    assert [d.verdict for d in planned.plan.decisions] == [Verdict.PROTECT]
+    assert [d.rule for d in planned.plan.decisions] == ["always_protected"]
+    assert planned.plan.steps == ()
+    assert cloud.house.asked == [("admin", "default")]
+
+
+def test_not_knowing_the_always_protected_projects_plans_nothing(
+    cloud: FakeCloud, policies: PolicySet
+) -> None:
+    cloud.inventory.resources = [server("s1")]
+    cloud.house.ids = VerificationError("keystone is down")
+    with pytest.raises(VerificationError):
+        make_plan(cloud.seams(), PROJECT, policies, SETTINGS)
+
+
 def test_a_verification_in_hand_is_not_asked_again(cloud: FakeCloud, policies: PolicySet) -> None:
     verification = cloud.keystone(PROJECT)
     cloud.keystone.asked.clear()

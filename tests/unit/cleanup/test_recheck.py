@@ -161,3 +161,14 @@ def test_a_resource_a_live_project_uses_since_the_plan_is_kept_saying_who() -> N
     assert recheck.precheck([delete("sub-1", "network.subnet")], fresh, [kept]) == {
         used.ref: InUseNow("kept: in use by live project l (port p-1)", (use,))
     }
+
+
+def test_the_prechecker_protects_reaper_s_own_and_the_admin_project(
+    cloud: FakeCloud, policies: PolicySet
+) -> None:
+    """A plan file naming the admin project's server never runs it, whatever was configured."""
+    cloud.inventory.resources = [server("s1")]
+    cloud.house.ids = frozenset({PROJECT.id})
+    plan = Plan(identity=PROJECT, created_at=T0, trigger="identity.project.deleted")
+    check = recheck.prechecker(cloud.seams(), plan, policies, Settings(), Scope.of(PROJECT))
+    assert check([delete("s1")], {}) == {ResourceRef("compute.server", "s1"): Precheck.PROTECTED}

@@ -162,6 +162,25 @@ class TestConfiguredProtection:
         assert decision.verdict is Verdict.PROTECT
         assert decision.reason == f"{field} admin is in protected_project_ids"
 
+    def test_reaper_s_own_and_the_admin_project_with_nothing_configured(
+        self, policies: Load
+    ) -> None:
+        """An empty protected_project_ids still never lets a policy touch the house."""
+        ctx = context(identity=USER, house_project_ids=frozenset({"p-reaper", "p-admin"}))
+        items = [resource("compute.server", project_id=p) for p in ("p-reaper", "p-admin", "p-x")]
+        decisions = evaluate(policies(self.LOADED), items, ctx).decisions
+        assert [d.verdict for d in decisions] == [Verdict.PROTECT, Verdict.PROTECT, Verdict.ACT]
+        assert decisions[0].rule == "always_protected"
+        assert decisions[1].reason == (
+            "project_id p-admin is reaper's own project or the admin project (always protected)"
+        )
+
+    def test_the_deleted_project_is_the_admin_project(self, policies: Load) -> None:
+        ctx = context(house_project_ids=frozenset({"p-deleted"}))
+        [decision] = evaluate(policies(self.LOADED), [resource("compute.server")], ctx).decisions
+        assert decision.verdict is Verdict.PROTECT
+        assert decision.rule == "always_protected"
+
     def test_the_domain_of_the_identity(self, policies: Load) -> None:
         ctx = context(domain_id="default", protected_domain_ids=frozenset({"default"}))
         [decision] = evaluate(policies(self.LOADED), [resource("compute.server")], ctx).decisions
