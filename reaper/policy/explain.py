@@ -1,7 +1,8 @@
 """What loaded policies do, per resource type and trigger, in evaluation order.
 
 ``reaper policy explain`` prints these rows. They follow the evaluation
-order exactly (``evaluate.py``): configured protection, then the protect
+order exactly (``evaluate.py``): configured protection (and the policies a
+later file overrode, with the file that won), then the protect
 rules of every applicable policy, then the acting policies, first match
 wins. A (type, trigger) pair no policy acts on gets one row saying so, and
 its protect rules are left out: protection only matters where something acts.
@@ -38,7 +39,8 @@ COLUMNS = (
 class ExplainRow:
     resource_type: str
     trigger: str
-    #: ``config`` and ``protect`` rows come first, then ``1``, ``2``... (first match wins).
+    #: ``config``, ``override`` and ``protect`` rows come first, then ``1``, ``2``...
+    #: (first match wins).
     order: str
     policy: str
     protect: str = ""
@@ -92,6 +94,10 @@ def explain(
         rows.append(ExplainRow("*", "*", "config", "protected_project_ids", ", ".join(projects)))
     if domains:
         rows.append(ExplainRow("*", "*", "config", "protected_domain_ids", ", ".join(domains)))
+    # A later file's policy of an earlier file's name is the one used: say which won.
+    for override in policies.overrides:
+        used = f"{override.winner} overrides {override.loser}"
+        rows.append(ExplainRow("*", "*", "override", override.name, actions=used))
     for rtype in _matching(sorted(policies.types), resource_types):
         for trigger in _matching(TRIGGERS, triggers):
             pair = _pair(policies, rtype, trigger)

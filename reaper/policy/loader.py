@@ -2,7 +2,11 @@
 
 Paths are files or directories (their ``*.yaml`` and ``*.yml`` files, in
 name order, not recursive); policies are evaluated in the order the files
-are given, then the order they are written. Each file goes through:
+are given, then the order they are written. A policy name is unique within
+a file; a later file's policy of an earlier file's name overrides it, in
+the earlier one's place (so a directory holding the shipped files plus an
+operator's edited copy loads, and :attr:`PolicySet.overrides` says which
+file won). Each file goes through:
 
 1. safe YAML with positions and no duplicate keys (``yamlsource.py``);
 2. the JSON schema assembled from the registered filters and actions
@@ -27,7 +31,7 @@ from reaper.actions.base import Action
 from reaper.inventory.base import ResourceType
 from reaper.policy import schema, yamlsource
 from reaper.policy.errors import PolicyError, PolicyIssue
-from reaper.policy.policies import Policy, PolicySet
+from reaper.policy.policies import Override, Policy, PolicySet
 from reaper.policy.semantics import Checker
 
 SUFFIXES = (".yaml", ".yml")
@@ -119,6 +123,7 @@ def load_policies(
         types=types,
         digest=canonical.digest({"policy_files": loaded.documents}),
         files=tuple(files),
+        overrides=tuple(loaded.overrides),
     )
 
 
@@ -133,7 +138,9 @@ class _Loaded:
         self.policies: list[Policy] = []
         self.documents: list[Any] = []
         self.errors: list[PolicyIssue] = []
-        self.names: dict[str, str] = {}
+        #: Each name's policy so far: its ``file:line``, its file, its index in ``policies``.
+        self.names: dict[str, tuple[str, str, int | None]] = {}
+        self.overrides: list[Override] = []
 
     def file(self, file: str, check: Any) -> None:
         try:
@@ -179,20 +186,26 @@ class _Loaded:
             path: tuple[str | int, ...] = ("policies", index)
             line, _ = yamlsource.locate(document, path)
             name = data.get("name") if isinstance(data, dict) else None
-            if isinstance(name, str):
-                if name in self.names:
-                    report(
-                        (*path, "name"),
-                        f"policy name {name!r} is already used at {self.names[name]}",
-                    )
-                else:
-                    self.names[name] = f"{file}:{line}"
+            earlier = self.names.get(name) if isinstance(name, str) else None
+            if earlier is not None and earlier[1] == file:
+                report((*path, "name"), f"policy name {name!r} is already used at {earlier[0]}")
             if not isinstance(data, dict):
                 continue
             bad = frozenset(invalid.get(index, ()))
             policy = checker.policy(data, path, file, line, limit, invalid=bad)
-            if policy is not None:
+            if not isinstance(name, str) or (earlier is not None and earlier[1] == file):
+                if policy is not None:
+                    self.policies.append(policy)
+                continue
+            slot = earlier[2] if earlier is not None else None
+            if earlier is not None:
+                self.overrides.append(Override(name, f"{file}:{line}", earlier[0]))
+            if policy is not None and slot is not None:
+                self.policies[slot] = policy
+            elif policy is not None:
+                slot = len(self.policies)
                 self.policies.append(policy)
+            self.names[name] = (f"{file}:{line}", file, slot)
 
 
 def _ordered(errors: list[PolicyIssue], order: list[str]) -> list[PolicyIssue]:

@@ -62,6 +62,17 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class Override:
+    """A policy of a later file that replaced an earlier file's policy of the same name."""
+
+    name: str
+    #: ``file:line`` of the policy that is used.
+    winner: str
+    #: ``file:line`` of the one it replaced.
+    loser: str
+
+
+@dataclass(frozen=True)
 class PolicySet:
     """Every loaded policy, in evaluation order, with the types they were checked against."""
 
@@ -70,6 +81,8 @@ class PolicySet:
     #: SHA-256 of the canonical policy content: plans record which policies made them.
     digest: str
     files: tuple[str, ...] = ()
+    #: Policies a later file redefined (see :mod:`reaper.policy.loader`), in load order.
+    overrides: tuple[Override, ...] = ()
     _applicable: dict[tuple[str, str], tuple[Policy, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

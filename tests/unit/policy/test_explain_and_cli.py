@@ -100,6 +100,18 @@ class TestExplain:
             ("config", "protected_project_ids", "admin, service"),
         ]
 
+    def test_the_command_says_which_file_won_for_a_directory_of_the_shipped_files(
+        self, tmp_path
+    ) -> None:
+        rc, out, _ = run(["policy", "explain", "--policy", POLICIES, "-f", "json"])
+        assert rc == 0
+        rows = [r for r in json.loads(out) if r["Order"] == "override"]
+        assert [r["Policy"] for r in rows] == ["never-touch-shared-or-kept", "report-dangling-dns"]
+        assert rows[0]["Actions"] == (
+            f"{os.path.join(POLICIES, 'forensic.yaml')}:35 overrides "
+            f"{os.path.join(POLICIES, 'default.yaml')}:49"
+        )
+
     def test_the_command(self, tmp_path) -> None:
         conf = tmp_path / "reaper.conf"
         conf.write_text("[DEFAULT]\nprotected_project_ids = admin\n")

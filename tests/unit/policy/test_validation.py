@@ -399,22 +399,75 @@ def test_a_glob_does_not_narrow_an_action(errors: Errors) -> None:
     )
 
 
-def test_names_are_unique_across_files(write: Callable[..., str]) -> None:
-    text = """
+def test_names_are_unique_within_a_file(write: Callable[..., str]) -> None:
+    path = write(
+        """
         policies:
           - name: p
             triggers: [identity.project.deleted]
             resources: [compute.server]
             actions: [delete]
-        """
-    first, second = write(text, "a.yaml"), write(text, "b.yaml")
+          - name: p
+            triggers: [identity.project.deleted]
+            resources: [compute.keypair]
+            actions: [delete]
+        """,
+        "a.yaml",
+    )
     with pytest.raises(PolicyError) as exc:
-        load_policies([first, second])
+        load_policies([path])
     [error] = exc.value.errors
     assert (
-        str(error)
-        == f"{second}:2:11: policies[0].name: policy name 'p' is already used at {first}:2"
+        str(error) == f"{path}:6:11: policies[1].name: policy name 'p' is already used at {path}:2"
     )
+
+
+def test_a_later_file_overrides_an_earlier_policy_of_the_same_name_in_its_place(
+    write: Callable[..., str],
+) -> None:
+    """A directory with the shipped files and an operator's edited copy loads: the last wins."""
+    first = write(
+        """
+        policies:
+          - name: p
+            triggers: [identity.project.deleted]
+            resources: [compute.server]
+            actions: [delete]
+          - name: q
+            triggers: [identity.project.deleted]
+            resources: [compute.keypair]
+            actions: [delete]
+        """,
+        "a.yaml",
+    )
+    second = write(
+        """
+        policies:
+          - name: p
+            triggers: [identity.project.deleted]
+            resources: [compute.server]
+            actions: [stop]
+        """,
+        "b.yaml",
+    )
+    policies = load_policies([first, second])
+    assert policies.names() == ["p", "q"]
+    assert [a.name for a in policies.policies[0].actions] == ["stop"]
+    assert policies.policies[0].file == second
+    [override] = policies.overrides
+    assert (override.name, override.winner, override.loser) == ("p", f"{second}:2", f"{first}:2")
+
+
+def test_the_shipped_directory_loads_whole(tmp_path: Path) -> None:
+    """default.yaml and forensic.yaml share names; forensic.yaml, later by name, wins."""
+    shipped = Path(__file__).resolve().parents[3] / "policies"
+    policies = load_policies([str(shipped)])
+    assert {o.name for o in policies.overrides} == {
+        "never-touch-shared-or-kept",
+        "report-dangling-dns",
+    }
+    assert all(o.winner.startswith(str(shipped / "forensic.yaml")) for o in policies.overrides)
+    assert len(policies.names()) == len(set(policies.names()))
 
 
 def test_every_error_of_every_file_at_once(write: Callable[..., str], tmp_path: Path) -> None:
