@@ -12,7 +12,9 @@ Manila refuses to delete a share that still has snapshots or replicas, a
 share group that still has shares, and a share network that still has
 shares: the edges say so (each goes before what it names). Access rules are
 denied before their share goes, so the share is never exported while it is
-being deleted. A share in a share group is deleted with that group's id, or
+being deleted, and before its replicas go: Manila refuses to deny a rule
+while any replica of the share is ``deleting`` (HTTP 400, "lacks a valid host
+or is in an invalid state"). A share in a share group is deleted with that group's id, or
 Manila refuses.
 
 openstacksdk's Manila listings do not all take ``all_tenants`` and
@@ -181,12 +183,14 @@ def _children(proxy: Any, found: Collector, shares: list[dict[str, Any]]) -> Non
     listed = gather(calls)
     for item in shares:
         sid, pid = item["id"], item.get("project_id")
+        others = [
+            r for r in listed.get(f"replicas:{sid}", ()) if r.get("replica_state") != "active"
+        ]  # the active one is the share's own instance: it goes with the share
+        before = tuple(Edge("replica", ResourceRef(REPLICA.name, r["id"])) for r in others)
         for rule in listed.get(f"rules:{sid}", ()):
             found.add(ACCESS_RULE, _inherited(ACCESS_RULE, share_access_rule.ShareAccessRule,
-                                              rule, sid, pid))  # fmt: skip
-        for replica in listed.get(f"replicas:{sid}", ()):
-            if replica.get("replica_state") == "active":
-                continue  # the share's own instance: it goes with the share
+                                              rule, sid, pid, before))  # fmt: skip
+        for replica in others:
             found.add(REPLICA, _inherited(REPLICA, share_replica.ShareReplica, replica, sid, pid))
 
 
@@ -226,13 +230,22 @@ def _child(rtype: ResourceType, cls: type, item: Mapping[str, Any]) -> Resource:
 
 
 def _inherited(
-    rtype: ResourceType, cls: type, item: Mapping[str, Any], share_id: str, project_id: Any
+    rtype: ResourceType,
+    cls: type,
+    item: Mapping[str, Any],
+    share_id: str,
+    project_id: Any,
+    before: tuple[Edge, ...] = (),
 ) -> Resource:
-    """A replica or rule: its share's project, if it really is that share's (else none)."""
+    """A replica or rule: its share's project, if it really is that share's (else none).
+
+    ``before`` are edges to what it goes before besides its share (a rule: the replicas).
+    """
     owner = project_id if item.get("share_id") == share_id else None
     resource = _child(rtype, cls, item)
     return dataclasses.replace(
         resource,
+        edges=(*resource.edges, *before),
         project_id=owner,
         status=resource.status or item.get("state"),
         attributes={**resource.attributes, "project_id": owner},
