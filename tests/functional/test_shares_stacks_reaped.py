@@ -1,10 +1,12 @@
 """A deleted project's shares and stacks, reaped on the real testbed; a live project's kept.
 
-The deleted project has a share with an access rule and a snapshot, and a Heat
-stack that made a Neutron network and subnet; the live project has a share and
-a stack too. ``reaper apply --project`` (a subprocess, as an operator runs it,
-with the testbed's admin cloud) must leave nothing of the deleted project that
-Manila, Heat or Neutron can show, and change nothing of the live one's.
+The deleted project has a share with an access rule, a snapshot and a replica
+(on the second backend), a share group with a share in it, a share network on
+its Neutron network, and a Heat stack that made a Neutron network and subnet;
+the live project has a share and a stack too. ``reaper apply --project`` (a
+subprocess, as an operator runs it, with the testbed's admin cloud) must leave
+nothing of the deleted project that Manila, Heat or Neutron can show, and
+change nothing of the live one's.
 One module, two small tenants (no servers, no volumes), built in parallel.
 """
 
@@ -87,21 +89,43 @@ def available(proxy: Any, path: str, key: str) -> dict[str, Any]:
     return eventually(f"{path} to be available", ready)
 
 
-def furnish(tenant: Tenant, *, snapshot: bool) -> dict[str, str]:
-    """As the tenant's user: a share with a rule (and a snapshot), and a stack."""
+def furnish(tenant: Tenant, *, full: bool) -> dict[str, str]:
+    """As the tenant's user: a share with a rule, and a stack; if ``full``, all the rest.
+
+    The rest: a snapshot and a replica of that share, a share group with a share of its
+    own, and a share network on the tenant's Neutron network and subnet.
+    """
     user = tenant.connect()
     sfs_proxy = user.shared_file_system
     share = manila(sfs_proxy, "post", "/shares", {"share": {"share_proto": "NFS", "size": 1}})
     share_id = share["share"]["id"]
     stack = user.orchestration.create_stack(name=f"{tenant.project_name}-stack", template=STACK)
+    made = {"share": share_id, "stack": stack.id}
+    if full:
+        group = manila(sfs_proxy, "post", "/share-groups", {"share_group": {"name": "g"}})
+        made["share_group"] = group["share_group"]["id"]
+        network = {"neutron_net_id": tenant.network_id, "neutron_subnet_id": tenant.subnet_id}
+        made["share_network"] = manila(
+            sfs_proxy, "post", "/share-networks", {"share_network": {"name": "sn", **network}}
+        )["share_network"]["id"]
     available(sfs_proxy, f"/shares/{share_id}", "share")
     manila(sfs_proxy, "post", f"/shares/{share_id}/action",
            {"allow_access": {"access_type": "ip", "access_to": "10.0.0.0/24"}})  # fmt: skip
-    made = {"share": share_id, "stack": stack.id}
-    if snapshot:
+    if full:
         snap = manila(sfs_proxy, "post", "/snapshots", {"snapshot": {"share_id": share_id}})
-        available(sfs_proxy, f"/snapshots/{snap['snapshot']['id']}", "snapshot")
+        replica = manila(
+            sfs_proxy, "post", "/share-replicas", {"share_replica": {"share_id": share_id}}
+        )
+        available(sfs_proxy, f"/share-groups/{made['share_group']}", "share_group")
+        grouped = manila(sfs_proxy, "post", "/shares",
+                         {"share": {"share_proto": "NFS", "size": 1,
+                                    "share_group_id": made["share_group"]}})  # fmt: skip
         made["snapshot"] = snap["snapshot"]["id"]
+        made["replica"] = replica["share_replica"]["id"]
+        made["grouped_share"] = grouped["share"]["id"]
+        available(sfs_proxy, f"/snapshots/{made['snapshot']}", "snapshot")
+        available(sfs_proxy, f"/share-replicas/{made['replica']}", "share_replica")
+        available(sfs_proxy, f"/shares/{made['grouped_share']}", "share")
     user.orchestration.wait_for_status(
         stack, status="CREATE_COMPLETE", failures=["CREATE_FAILED"], interval=1, wait=180
     )
@@ -115,10 +139,15 @@ def holdings(admin: Connection, project_id: str) -> dict[str, list[str]]:
     rules = [r["id"] for s in shares for r in sfs.access_rules(proxy, s["id"])]
     stacks = admin.orchestration.get("/stacks", params={"tenant": project_id}).json()["stacks"]
     return {
-        "shares": [s["id"] for s in shares],
+        "shares": sorted(s["id"] for s in shares),
         "access_rules": rules,
+        "replicas": sorted(r["id"] for s in shares for r in sfs.replicas(proxy, s["id"])),
         "snapshots": [
             s["id"] for s in sfs.of_project(proxy, "/snapshots/detail", "snapshots", project_id)
+        ],
+        "share_groups": [
+            g["id"]
+            for g in sfs.of_project(proxy, "/share-groups/detail", "share_groups", project_id)
         ],
         "share_networks": [
             s["id"]
@@ -127,6 +156,12 @@ def holdings(admin: Connection, project_id: str) -> dict[str, list[str]]:
         "stacks": [s["id"] for s in stacks],
         "networks": sorted(n.name for n in admin.network.networks(project_id=project_id)),
     }
+
+
+def gone(admin: Connection, path: str) -> bool:
+    """Whether Manila answers 404 for this object (its listings by share no longer can)."""
+    response = admin.shared_file_system.get(path, headers=dict(sfs.HEADERS))
+    return response.status_code == 404
 
 
 def reaper_apply(testbed: Testbed, home: Path, project_id: str) -> subprocess.CompletedProcess[str]:
@@ -153,7 +188,7 @@ def world(
     with ThreadPoolExecutor(max_workers=2) as pool:
         leaver, live = pool.map(lambda _: build_tenant(testbed_admin, SPEC), range(2))
         leaver_made, live_made = pool.map(
-            lambda t: furnish(t[0], snapshot=t[1]), [(leaver, True), (live, False)]
+            lambda t: furnish(t[0], full=t[1]), [(leaver, True), (live, False)]
         )
     live_before = holdings(testbed_admin, live.project_id)
     delete_identity(testbed_admin, leaver)
@@ -177,12 +212,27 @@ def test_apply_leaves_nothing_of_the_deleted_projects_shares_and_stacks(
     applied = world["applied"]
     left = holdings(testbed_admin, world["leaver"].project_id)
 
+    made = world["leaver_made"]
+
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert world["leaver_made"]["snapshot"]
     assert left["shares"] == []
     assert left["access_rules"] == []
+    assert left["replicas"] == []
     assert left["snapshots"] == []
+    assert left["share_groups"] == []
     assert left["share_networks"] == []
+    for path in (
+        f"/shares/{made['share']}",
+        f"/shares/{made['grouped_share']}",
+        f"/snapshots/{made['snapshot']}",
+        f"/share-replicas/{made['replica']}",
+        f"/share-groups/{made['share_group']}",
+        f"/share-networks/{made['share_network']}",
+    ):
+        assert gone(testbed_admin, path), path
+    # reaper's own steps did it: each of them is a step of the plan, done.
+    done = {row["ID"] for row in json.loads(applied.stdout) if row["Status"] == "done"}
+    assert set(made.values()) <= done
     assert left["stacks"] == []
     assert left["networks"] == []  # the stack's (Heat deleted it) and the tenant's own
     # Heat deleted the stack (first), and with it the network it made.
