@@ -14,8 +14,10 @@ shares: the edges say so (each goes before what it names). Access rules are
 denied before their share goes, so the share is never exported while it is
 being deleted, and before its replicas go: Manila refuses to deny a rule
 while any replica of the share is ``deleting`` (HTTP 400, "lacks a valid host
-or is in an invalid state"). A share in a share group is deleted with that group's id, or
-Manila refuses.
+or is in an invalid state"). Replicas go before the share's snapshots: Manila
+deletes a snapshot only when every instance of it (one per replica) is
+``available``, and deleting a replica deletes its snapshot instances. A share
+in a share group is deleted with that group's id, or Manila refuses.
 
 openstacksdk's Manila listings do not all take ``all_tenants`` and
 ``project_id``, so the listings are the API's own, at a pinned microversion
@@ -166,14 +168,20 @@ class SharedFileSystemInventory(Handler):
             owned = [s for s in listed["shares"] if found.add(SHARE, _share(s))]
             for item in listed["snapshots"]:
                 found.add(SNAPSHOT, _child(SNAPSHOT, share_snapshot.ShareSnapshot, item))
-            _children(proxy, found, owned)
+            _children(proxy, found, owned, listed["snapshots"])
             if scope.identity.kind is not IdentityKind.USER:
                 found.add(QUOTA, quota_resource(QUOTA, pid))
         return found.finding()
 
 
-def _children(proxy: Any, found: Collector, shares: list[dict[str, Any]]) -> None:
-    """Each owned share's non-active replicas and access rules, owned through the share."""
+def _children(
+    proxy: Any, found: Collector, shares: list[dict[str, Any]], snapshots: list[dict[str, Any]]
+) -> None:
+    """Each owned share's non-active replicas and access rules, owned through the share.
+
+    A replica goes before its share's snapshots: deleting it deletes its snapshot
+    instances, and a snapshot is deletable only once every instance is ``available``.
+    """
     calls = {}
     for item in shares:
         sid = item["id"]
@@ -190,8 +198,14 @@ def _children(proxy: Any, found: Collector, shares: list[dict[str, Any]]) -> Non
         for rule in listed.get(f"rules:{sid}", ()):
             found.add(ACCESS_RULE, _inherited(ACCESS_RULE, share_access_rule.ShareAccessRule,
                                               rule, sid, pid, before))  # fmt: skip
+        snaps = tuple(
+            Edge("snapshot", ResourceRef(SNAPSHOT.name, n["id"]))
+            for n in snapshots
+            if n.get("share_id") == sid
+        )
         for replica in others:
-            found.add(REPLICA, _inherited(REPLICA, share_replica.ShareReplica, replica, sid, pid))
+            found.add(REPLICA, _inherited(REPLICA, share_replica.ShareReplica,
+                                          replica, sid, pid, snaps))  # fmt: skip
 
 
 def _sdk(cls: type, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -239,7 +253,8 @@ def _inherited(
 ) -> Resource:
     """A replica or rule: its share's project, if it really is that share's (else none).
 
-    ``before`` are edges to what it goes before besides its share (a rule: the replicas).
+    ``before``: what it goes before besides its share (a rule: the replicas; a
+    replica: the share's snapshots).
     """
     owner = project_id if item.get("share_id") == share_id else None
     resource = _child(rtype, cls, item)

@@ -11,6 +11,7 @@ from reaper.model import IdentityKind, IdentityRef, ResourceRef
 
 VICTIM = "p-deleted"
 SHARE = {"id": "sh", "project_id": VICTIM, "status": "available", "replication_type": "readable"}
+SNAP = {"id": "snap", "share_id": "sh", "project_id": VICTIM, "status": "available"}
 RULE = {"id": "rule", "access_to": "10.0.0.0/24", "state": "active", "share_id": "sh"}
 REPLICAS = [
     {"id": "sh-own", "share_id": "sh", "replica_state": "active", "status": "available"},
@@ -24,7 +25,7 @@ class Manila:
     def get(self, path: str, headers: Any = None, params: Any = None) -> Any:
         body = {
             "/shares/detail": {"shares": [SHARE]},
-            "/snapshots/detail": {"snapshots": []},
+            "/snapshots/detail": {"snapshots": [SNAP]},
             "/share-networks/detail": {"share_networks": []},
             "/share-groups/detail": {"share_groups": []},
             "/share-access-rules": {"access_list": [RULE]},
@@ -56,3 +57,11 @@ def test_a_shares_rules_are_denied_before_its_replicas_go() -> None:
     named = {edge.target for edge in found["rule"].edges}
     assert ResourceRef(sfs.REPLICA.name, "rep") in named
     assert ResourceRef(sfs.SHARE.name, "sh") in named
+
+
+def test_a_replica_goes_before_its_shares_snapshots() -> None:
+    """A snapshot is deletable only when its instance on every replica is ``available``."""
+    found = discovered()
+
+    named = {edge.target for edge in found["rep"].edges}
+    assert ResourceRef(sfs.SNAPSHOT.name, "snap") in named
