@@ -47,6 +47,10 @@ SOURCE_FIRST = frozenset(
         "share",
         "share_network",
         "share_group",
+        # A share's rules before its replicas, its replicas before its snapshots (Manila
+        # refuses to deny a rule, or delete a snapshot, while a replica is deleting).
+        "replica",
+        "snapshot",
         "created",
         # A floating IP's reverse DNS record is unset before the address is released.
         "address",

@@ -92,6 +92,24 @@ def test_a_share_goes_after_its_rules_snapshots_and_replicas_then_its_network_an
     assert "delete:shared_file_system.share_network:sn" in deps(built, "delete:network.network:n")
 
 
+def test_a_shares_rules_go_before_its_replicas_and_its_replicas_before_its_snapshots() -> None:
+    """Manila refuses to deny a rule or delete a snapshot while a replica is deleting."""
+    rule = res("shared_file_system.access_rule", "rule",
+               ("share", "shared_file_system.share", "sh"),
+               ("replica", "shared_file_system.replica", "rep"))  # fmt: skip
+    replica = res("shared_file_system.replica", "rep",
+                  ("share", "shared_file_system.share", "sh"),
+                  ("snapshot", "shared_file_system.snapshot", "snap"))  # fmt: skip
+    built = plan([SHARE, rule, SNAP, replica])
+
+    assert deps(built, "delete:shared_file_system.replica:rep") == {
+        "delete:shared_file_system.access_rule:rule"
+    }
+    assert deps(built, "delete:shared_file_system.snapshot:snap") == {
+        "delete:shared_file_system.replica:rep"
+    }
+
+
 def test_a_kept_share_keeps_its_rules_replicas_network_and_group() -> None:
     resources = [GROUP, SHARE_NET, SHARE, RULE, REPLICA]
     built = plan(resources, [act(GROUP), act(SHARE_NET), protect(SHARE), act(RULE), act(REPLICA)])
