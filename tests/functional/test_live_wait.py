@@ -41,8 +41,9 @@ import pytest
 from reaper.cli.main import main
 from reaper.model import IdentityKind, IdentityRef, OutcomeStatus, Plan, TombstoneState, Verdict
 from tests.functional.controller_fixtures import Bus, ControllerProcess
+from tests.functional.live_sharing import OWNER_SPEC, USER_SPEC, WAIT, share
 from tests.functional.reaping import TenantFarm, _environ
-from tests.testbed.tenant import SERVER_FLAVOR, Tenant, TenantSpec
+from tests.testbed.tenant import Tenant
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -51,21 +52,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.functional
 
-NOTHING = dict(
-    servers=0,
-    volumes=0,
-    attached_volumes=0,
-    snapshots=0,
-    floating_ips=0,
-    ports=0,
-    keypairs=0,
-)
-#: V: a network, subnet, router, one image and one security group.
-OWNER_SPEC = TenantSpec(**NOTHING, images=1, security_groups=1)
-#: L: its own network only.
-USER_SPEC = TenantSpec(**NOTHING, images=0, security_groups=0)
 TENANTS = {"live-wait-owner": OWNER_SPEC, "live-wait-user": USER_SPEC}
-WAIT = 300
 SETTLED = {
     TombstoneState.WAITING,
     TombstoneState.COMPLETE,
@@ -106,39 +93,6 @@ class World:
         return code, out.getvalue(), err.getvalue()
 
 
-def _share(admin: Connection, owner: Tenant, user: Tenant) -> tuple[str, str, str, str, str]:
-    """V shares its network, image and group with L; L boots a server and names the group."""
-    v, lc = owner.connect(), user.connect()
-    rbac = v.network.create_rbac_policy(
-        object_type="network",
-        object_id=owner.network_id,
-        action="access_as_shared",
-        target_project_id=user.project_id,
-    )
-    image_id = owner.image_ids[0]
-    v.image.update_image(image_id, visibility="shared")
-    v.image.add_member(image_id, member_id=user.project_id)
-    lc.image.update_member(user.project_id, image_id, status="accepted")
-    group_id = owner.security_group_ids[0]
-    own_group = lc.network.create_security_group(name=f"{user.project_name}-sg")
-    rule = admin.network.create_security_group_rule(
-        security_group_id=own_group.id,
-        direction="ingress",
-        ethertype="IPv4",
-        remote_group_id=group_id,
-        project_id=user.project_id,
-    )
-    flavor = lc.compute.find_flavor(SERVER_FLAVOR, ignore_missing=False)
-    server = lc.compute.create_server(
-        name=f"{user.project_name}-on-v",
-        flavor_id=flavor.id,
-        image_id=image_id,
-        networks=[{"uuid": owner.network_id}],
-    )
-    lc.compute.wait_for_server(server, wait=WAIT)
-    return rbac.id, image_id, group_id, rule.id, server.id
-
-
 def _controller(testbed: Testbed, workdir: Path) -> ControllerProcess:
     """A controller of this module's own (its sweep off: the test re-checks when it wants)."""
     pool = f"reaper-live-wait-{secrets.token_hex(4)}"
@@ -175,7 +129,7 @@ def world(
 ) -> Iterator[World]:
     owner = tenant_farm.order("live-wait-owner", OWNER_SPEC).result()
     user = tenant_farm.order("live-wait-user", USER_SPEC).result()
-    rbac_id, image_id, group_id, rule_id, server_id = _share(testbed_admin, owner, user)
+    rbac_id, image_id, group_id, rule_id, server_id = share(testbed_admin, owner, user)
     reaper = _controller(testbed, tmp_path_factory.mktemp("live-wait")).start()
     try:
         # Only the project: its user's own cleanup would race this one.

@@ -1,0 +1,62 @@
+"""A deleted project V that shares with a live project L: the setup both live-use modules need.
+
+``test_live_use`` drives the operator's plan/apply over it, ``test_live_wait``
+the controller's road; both start from the same sharing, made here once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tests.testbed.tenant import SERVER_FLAVOR, Tenant, TenantSpec
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+NOTHING = dict(
+    servers=0,
+    volumes=0,
+    attached_volumes=0,
+    snapshots=0,
+    floating_ips=0,
+    ports=0,
+    keypairs=0,
+)
+#: V: a network, subnet, router, one image and one security group.
+OWNER_SPEC = TenantSpec(**NOTHING, images=1, security_groups=1)
+#: L: its own network only.
+USER_SPEC = TenantSpec(**NOTHING, images=0, security_groups=0)
+WAIT = 300
+
+
+def share(admin: Connection, owner: Tenant, user: Tenant) -> tuple[str, str, str, str, str]:
+    """V shares its network, image and group with L; L boots a server and names the group."""
+    v, lc = owner.connect(), user.connect()
+    rbac = v.network.create_rbac_policy(
+        object_type="network",
+        object_id=owner.network_id,
+        action="access_as_shared",
+        target_project_id=user.project_id,
+    )
+    image_id = owner.image_ids[0]
+    v.image.update_image(image_id, visibility="shared")
+    v.image.add_member(image_id, member_id=user.project_id)
+    lc.image.update_member(user.project_id, image_id, status="accepted")
+    group_id = owner.security_group_ids[0]
+    own_group = lc.network.create_security_group(name=f"{user.project_name}-sg")
+    rule = admin.network.create_security_group_rule(
+        security_group_id=own_group.id,
+        direction="ingress",
+        ethertype="IPv4",
+        remote_group_id=group_id,
+        project_id=user.project_id,
+    )
+    flavor = lc.compute.find_flavor(SERVER_FLAVOR, ignore_missing=False)
+    server = lc.compute.create_server(
+        name=f"{user.project_name}-on-v",
+        flavor_id=flavor.id,
+        image_id=image_id,
+        networks=[{"uuid": owner.network_id}],
+    )
+    lc.compute.wait_for_server(server, wait=WAIT)
+    return rbac.id, image_id, group_id, rule.id, server.id
