@@ -8,6 +8,11 @@ subprocess, as an operator runs it, with the testbed's admin cloud) must leave
 nothing of the deleted project that Manila, Heat or Neutron can show, and
 change nothing of the live one's.
 One module, two small tenants (no servers, no volumes), built in parallel.
+
+A third small tenant's stack is already ``DELETE_FAILED`` when its project
+is deleted (its user added a port to the stack's subnet, then deleted the
+stack): ``apply`` removes the port, subnet and network by their own handlers
+first, then has Heat delete the stack.
 """
 
 from __future__ import annotations
@@ -252,3 +257,59 @@ def test_the_live_projects_share_and_stack_are_untouched(
     assert now["shares"] == [world["live_made"]["share"]]
     assert len(now["access_rules"]) == 1
     assert now["stacks"] == [world["live_made"]["stack"]]
+
+
+@pytest.fixture(scope="module")
+def blocked(
+    testbed_more: Testbed, testbed_admin: Connection, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """A deleted project whose stack Heat failed to delete, and what ``apply`` did of it.
+
+    Its user added a port to the stack's subnet and then deleted the stack: Heat could
+    not delete the subnet, and the stack ended ``DELETE_FAILED`` holding it and its network.
+    """
+    tenant = build_tenant(testbed_admin, SPEC)
+    user = tenant.connect()
+    stack = user.orchestration.create_stack(name=f"{tenant.project_name}-stack", template=STACK)
+    user.orchestration.wait_for_status(
+        stack, status="CREATE_COMPLETE", failures=["CREATE_FAILED"], interval=1, wait=180
+    )
+    network = next(n for n in user.network.networks() if n.name == "stack-net")
+    subnet = next(user.network.subnets(network_id=network.id))
+    port = user.network.create_port(network_id=network.id, name="not-the-stacks")
+    user.orchestration.delete_stack(stack)
+    failed = user.orchestration.wait_for_status(
+        stack, status="DELETE_FAILED", failures=["DELETE_COMPLETE"], interval=1, wait=180
+    )
+    delete_identity(testbed_admin, tenant)
+    applied = reaper_apply(testbed_more, tmp_path_factory.mktemp("reaper"), tenant.project_id)
+    return {
+        "made": {"stack": stack.id, "network": network.id, "subnet": subnet.id, "port": port.id},
+        "reason": failed.status_reason,
+        "applied": applied,
+        "left": holdings(testbed_admin, tenant.project_id),
+        "ports": [p.id for p in testbed_admin.network.ports(project_id=tenant.project_id)],
+    }
+
+
+def test_a_failed_stacks_leftovers_go_by_their_own_handlers_then_the_stack(
+    blocked: dict[str, Any],
+) -> None:
+    applied = blocked["applied"]
+    made = blocked["made"]
+
+    rows = json.loads(applied.stdout) if applied.stdout else []
+    order = {row["ID"]: row["#"] for row in rows}
+    done = {row["ID"] for row in rows if row["Status"] == "done"}
+
+    assert "One or more ports" in blocked["reason"]  # Heat's reason for DELETE_FAILED
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    # The port, then the subnet and network the stack left, by their own handlers; then
+    # Heat deletes the stack, which holds nothing any more.
+    assert (
+        order[made["port"]] < order[made["subnet"]] < order[made["network"]] < order[made["stack"]]
+    ), order
+    assert set(made.values()) <= done
+    assert blocked["left"]["stacks"] == []
+    assert blocked["left"]["networks"] == []
+    assert blocked["ports"] == []
