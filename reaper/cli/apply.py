@@ -48,7 +48,7 @@ from reaper.cleanup.verify import Refused, VerificationError
 from reaper.cli import exitcodes
 from reaper.cli.applychecks import Stop, claimed, confirm, load_plan, reverify
 from reaper.cli.plan import add_allow_any_id, identity_from, unheard_of
-from reaper.cli.progress import Progress, discovery
+from reaper.cli.progress import Progress, discovery, waits
 from reaper.executor import Report
 from reaper.model import OutcomeStatus, Plan
 from reaper.policy import PolicySet, configured_policy_paths, load_policies
@@ -240,7 +240,8 @@ class ApplyCommand(Lister):
         )
         if not args.dry_run:
             store.plans.save(plan)  # the one copy its outcomes are recorded against
-        with claimed(store, plan, settings, dry_run=args.dry_run) as halt:
+        shown = self._progress(plan, settings)
+        with claimed(store, plan, settings, dry_run=args.dry_run) as halt, waits(self.app, shown):
             report = execute_plan(
                 seams,
                 plan,
@@ -249,7 +250,7 @@ class ApplyCommand(Lister):
                 store=store,
                 trail=trail,
                 dry_run=args.dry_run,
-                observers=[self._progress(plan, settings)],
+                observers=[shown],
                 scope=discover.operator_scope(store, plan.identity),
                 recheck_first=recheck_needed(args),
                 stop=halt,
@@ -280,8 +281,12 @@ class ApplyCommand(Lister):
                 status = max(status, stop.status)
                 continue
             tombstone = next((d.tombstone_id for d in due if d.plan_hash == plan_hash), None)
+            shown = self._progress(plan, settings)
             try:
-                with claimed(store, plan, settings, dry_run=args.dry_run) as halt:
+                with (
+                    claimed(store, plan, settings, dry_run=args.dry_run) as halt,
+                    waits(self.app, shown),
+                ):
                     report = execute_plan(
                         seams,
                         plan,
@@ -291,7 +296,7 @@ class ApplyCommand(Lister):
                         trail=trail,
                         dry_run=args.dry_run,
                         tombstone_id=tombstone,
-                        observers=[self._progress(plan, settings)],
+                        observers=[shown],
                         scope=discover.operator_scope(store, plan.identity),
                         stop=halt,
                     )

@@ -4,7 +4,9 @@ stdout carries only the command's result (a table, JSON), so scripts can
 parse it while an operator watches this. A retry is said at once, with its
 reason and what happens next (``block_storage volume v1: HTTP 500: ...;
 retry 3/7 in 4 s``): a bar that stands still for a minute says nothing.
-Discovery says each service as its listing ends (:class:`Discovery`).
+Discovery says each service as its listing ends (:class:`Discovery`), and
+a long wait for deletions to be confirmed says what it waits for
+(``waiting for 3 volume(s) to go (12 s of 600)``, :func:`waits`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class Progress:
         with self.lock:
             # Over the bar on a terminal; the next redraw puts the bar back below it.
             self.stream.write(("\r\x1b[K" if self.tty else "") + line + "\n")
+            self.stream.flush()
+
+    def say(self, message: str) -> None:
+        """A line of its own (a wait for confirmations), over the bar as a retry is."""
+        with self.lock:
+            self.stream.write(("\r\x1b[K" if self.tty else "") + message + "\n")
             self.stream.flush()
 
     def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
@@ -117,11 +125,21 @@ class Discovery:
             self.stream.flush()
 
 
+def _quiet(app: Any) -> bool:
+    return getattr(getattr(app, "options", None), "verbose_level", 1) < 1
+
+
+@contextlib.contextmanager
+def waits(app: Any, shown: Progress) -> Iterator[None]:
+    """Say the executor's waits for confirmations through ``shown`` inside the block (not -q)."""
+    with progress.watched(None if _quiet(app) else shown.say):
+        yield
+
+
 @contextlib.contextmanager
 def discovery(app: Any, what: str = "discovery") -> Iterator[None]:
     """Show the stages' progress reports on ``app``'s stderr inside the block (not with -q)."""
-    quiet = getattr(getattr(app, "options", None), "verbose_level", 1) < 1
-    watcher = None if quiet else Discovery(app.stderr, what)
+    watcher = None if _quiet(app) else Discovery(app.stderr, what)
     try:
         with progress.watched(watcher):
             yield

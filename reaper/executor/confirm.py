@@ -11,6 +11,12 @@ confirms something. While more deletions of a kind are still to be sent, its
 listing waits for them, up to ``confirm_max_interval`` after the oldest
 waiting one. A resource still listed after ``confirm_timeout`` fails.
 
+Whoever watches (:mod:`reaper.progress`; ``reaper apply`` on stderr) is told
+what is still awaited, at most every :data:`SAY_EVERY` seconds and only once
+a wait has lasted that long: ``waiting for 3 volume(s) to go (12 s of 600)``.
+The report is made from :meth:`start_due`, in the run's calling thread, where
+the watcher lives.
+
 Methods are called with the run's lock held, except the listing itself,
 which runs in the pool and takes the lock to record what it found. Verdicts
 go back to the run through ``complete``.
@@ -24,7 +30,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
-from reaper import log
+from reaper import log, progress
 from reaper.executor.clock import Clock
 from reaper.executor.contract import Confirmation, Limits, Runner
 from reaper.executor.retry import describe
@@ -37,6 +43,21 @@ Kind = tuple[str, str]
 #: id -> (step id, when its removal was accepted, resource)
 Entries = Mapping[str, tuple[str, float, Resource]]
 Complete = Callable[[str, OutcomeStatus, str], None]
+
+#: Seconds between two reports of what is still awaited (and before the first).
+SAY_EVERY = 10.0
+
+
+def waiting_line(key: Kind, entries: Entries, now: float, limits: Limits) -> str:
+    """``waiting for 3 volume(s) to go (12 s of 600)``: the oldest wait against the timeout."""
+    rtype, action = key
+    kind = rtype.split(".", 1)[-1]
+    oldest = min(since for _, since, _ in entries.values())
+    what = "to go" if action == "delete" else f"to be confirmed ({action})"
+    return (
+        f"waiting for {len(entries)} {kind}(s) {what} "
+        f"({now - oldest:.0f} s of {limits.confirm_timeout:.0f})"
+    )
 
 
 def _confirmed(action: str) -> str:
@@ -76,6 +97,8 @@ class ConfirmationPoller:
         )
         #: Per kind: steps not yet accepted or finished (deletions still to send).
         self.unsent: dict[Kind, set[str]] = collections.defaultdict(set)
+        #: When the watcher was last told what is awaited.
+        self.said_at: float | None = None
 
     def expect(self, steps: Iterable[Step]) -> None:
         for step in steps:
@@ -116,7 +139,23 @@ class ConfirmationPoller:
                 self.pool.submit(self._confirm_batch, key, dict(self.pending[key]))
             else:
                 upcoming.append(due - now)
+        self._say_waiting(now)
         return upcoming
+
+    def _say_waiting(self, now: float) -> None:
+        """Tell the watcher what is still awaited, once a wait is long enough to wonder."""
+        waiting = {k: p for k, p in self.pending.items() if p}
+        if not waiting:
+            return
+        oldest = min(since for p in waiting.values() for _, since, _ in p.values())
+        if now - oldest < SAY_EVERY:
+            return
+        if self.said_at is not None and now - self.said_at < SAY_EVERY:
+            return
+        self.said_at = now
+        progress.report(
+            "; ".join(waiting_line(k, p, now, self.limits) for k, p in sorted(waiting.items()))
+        )
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True)
