@@ -8,10 +8,14 @@ what validates here loads there.
 from __future__ import annotations
 
 import argparse
+import itertools
+import shutil
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from cliff.command import Command
 from cliff.lister import Lister
+from prettytable import PrettyTable
 
 from reaper.cli import exitcodes
 from reaper.inventory.uncovered import UNCOVERED
@@ -89,7 +93,15 @@ class PolicyExplain(Lister):
     then the policies that act, first match wins, with their filters,
     actions and grace periods. Without --policy, explains the policies
     reaper.conf configures (policy_paths), else the shipped default.
+
+    The table has one section per resource type (rows for every type
+    first) and fits 100 columns, or a narrower terminal, or --max-width:
+    long cells are wrapped. -f json, yaml, csv and value keep one row per
+    pair with every value in full.
     """
+
+    #: The table's width when neither --max-width nor a narrower terminal says otherwise.
+    WIDTH = 100
 
     _epilog = exitcodes.epilog(exitcodes.OK, exitcodes.ERROR)
 
@@ -166,3 +178,65 @@ class PolicyExplain(Lister):
                     "(--all lists them)\n"
                 )
         return COLUMNS, [row.as_tuple() for row in rows]
+
+    def produce_output(  # type: ignore[override]
+        self,
+        parsed_args: argparse.Namespace,
+        column_names: Sequence[str],
+        data: Iterable[Sequence[Any]],
+    ) -> int:
+        """A table per resource type, under its name, wrapped to the width (see the class)."""
+        if parsed_args.formatter != "table" or parsed_args.columns:
+            return super().produce_output(parsed_args, column_names, data)
+        width = self._width(parsed_args)
+        out = self.app.stdout
+        for n, (rtype, rows) in enumerate(itertools.groupby(data, key=lambda row: row[0])):
+            out.write(("\n" if n else "") + (f"{rtype}\n" if rtype != "*" else "every type\n"))
+            out.write(fitted_table(column_names[1:], [row[1:] for row in rows], width) + "\n")
+        return 0
+
+    def _width(self, parsed_args: argparse.Namespace) -> int:
+        if parsed_args.max_width > 0:
+            return int(parsed_args.max_width)
+        stdout = self.app.stdout
+        if hasattr(stdout, "isatty") and stdout.isatty():
+            return min(self.WIDTH, shutil.get_terminal_size((self.WIDTH, 24)).columns)
+        return self.WIDTH
+
+
+#: Columns never wrapped (short, and a wrapped trigger name reads badly).
+_KEPT_WHOLE = ("Trigger", "Order", "Limit")
+
+
+def fitted_table(columns: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> str:
+    """``rows`` as a table at most ``width`` wide where it can be: long cells are wrapped.
+
+    Trigger, Order and Limit keep their width (the trigger wraps too when
+    the others would get less than 8 characters each); the others share
+    what is left, each getting no more than it needs, so a short column is
+    never wrapped to make room for a long one. Below 8 characters a column
+    is not narrowed further (a very narrow width overflows rather than
+    shreds).
+    """
+    natural = {
+        c: max(
+            len(line) for cell in (c, *(r[i] for r in rows)) for line in cell.split("\n") or [""]
+        )
+        for i, c in enumerate(columns)
+    }
+    whole = [c for c in columns if c in _KEPT_WHOLE]
+    wrapped = [c for c in columns if c not in _KEPT_WHOLE]
+    if width - 1 - 3 * len(columns) - sum(natural[c] for c in whole) < 8 * len(wrapped):
+        whole = [c for c in whole if c != "Trigger"]  # too narrow: the trigger wraps too
+        wrapped = [c for c in columns if c not in whole]
+    left = width - 1 - 3 * len(columns) - sum(natural[c] for c in whole)
+    wrapped.sort(key=natural.__getitem__)
+    table = PrettyTable(list(columns))
+    table.align = "l"
+    for n, column in enumerate(wrapped):
+        share = max(8, left // (len(wrapped) - n))
+        table.max_width[column] = min(natural[column], share)
+        left -= table.max_width[column]
+    for row in rows:
+        table.add_row(list(row))
+    return table.get_string()

@@ -8,7 +8,9 @@ import os
 from collections.abc import Callable
 
 from reaper.cli.main import ReaperApp
+from reaper.cli.policy import fitted_table
 from reaper.policy import explain, load_policies
+from reaper.policy.explain import COLUMNS
 
 POLICIES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "policies")
 DEFAULT = os.path.join(POLICIES, "default.yaml")
@@ -211,3 +213,52 @@ class TestExplainShowsWhatActs:
         assert rc == 1
         assert "did you mean identity.project.deleted?" in err
         assert run(["policy", "explain", "--resource-type", "network.*", "-f", "json"])[0] == 0
+
+
+class TestExplainTable:
+    """The table is one section per resource type and fits 100 columns; json keeps every value."""
+
+    def test_no_line_is_wider_than_100_columns(self) -> None:
+        rc, out, _ = run(["policy", "explain", "--policy", POLICIES, "--all"])
+        assert rc == 0
+        assert max(len(line) for line in out.splitlines()) == 100  # wrapped, not just short
+
+    def test_each_resource_type_is_one_section_under_its_name(self) -> None:
+        _, table, _ = run(["policy", "explain", "--policy", DEFAULT])
+        _, as_json, _ = run(["policy", "explain", "--policy", DEFAULT, "-f", "json"])
+        types = [r["Resource Type"] for r in json.loads(as_json)]
+        headings = [line for line in table.splitlines() if line and line[0] not in "+|"]
+        assert headings == list(dict.fromkeys(types))  # each type once, in the rows' order
+        assert "key_manager.secret" in headings
+        assert "Resource Type" not in table  # said by the heading, not by a column
+
+    def test_configured_protection_is_the_section_for_every_type(self, tmp_path) -> None:
+        conf = tmp_path / "reaper.conf"
+        conf.write_text("[DEFAULT]\nprotected_project_ids = admin\n")
+        argv = ["--config-file", str(conf), "policy", "explain", "--policy", DEFAULT]
+        rc, out, _ = run([*argv, "--resource-type", "compute.server"])
+        assert rc == 0
+        assert [line for line in out.splitlines() if line and line[0] not in "+|"] == [
+            "every type",
+            "compute.server",
+        ]
+
+    def test_max_width_narrows_it_further(self) -> None:
+        _, out, _ = run(["policy", "explain", "--policy", DEFAULT, "--max-width", "80"])
+        assert max(len(line) for line in out.splitlines()) <= 80
+
+    def test_json_keeps_every_row_and_value_in_full(self) -> None:
+        rc, out, _ = run(["policy", "explain", "--policy", DEFAULT, "-f", "json"])
+        assert rc == 0
+        rows = explain(load_policies([DEFAULT]), acting_only=True)
+        assert json.loads(out) == [dict(zip(COLUMNS, r.as_tuple(), strict=True)) for r in rows]
+
+    def test_a_short_column_is_not_wrapped_to_make_room_for_a_long_one(self) -> None:
+        text = fitted_table(
+            ("Trigger", "Order", "Policy", "Actions"),
+            [("identity.project.deleted", "1", "delete-it", "word " * 40)],
+            60,
+        )
+        lines = text.splitlines()
+        assert max(len(line) for line in lines) <= 60
+        assert "| identity.project.deleted | 1     | delete-it |" in lines[3]
