@@ -19,8 +19,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "testbed: uses the real OpenStack testbed (slow to start)")
 
 
+#: Fixtures that start optional services into the session's one testbed, for good.
+OPTIONAL_SERVICE_FIXTURES = frozenset({"testbed_extras", "testbed_more"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs the testbed, so it can be selected or left out."""
+    """Mark every test that needs the testbed; run the modules that add services last.
+
+    ``testbed_extras`` and ``testbed_more`` start Swift, Octavia, Designate, Manila,
+    Heat and Barbican into the session's testbed, where they stay: a core test run
+    after them would meet a cloud with more quotas and endpoints than the one it
+    specifies (test_plan's exact quota set, its every-request-through-the-proxy
+    check). So every module that uses either runs after all the others, each
+    module whole and in its collected order.
+    """
     for item in items:
         if "testbed" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.testbed)
+    adding = {
+        item.module.__name__
+        for item in items
+        if OPTIONAL_SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and getattr(item, "module", None) is not None
+    }
+    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") in adding)
