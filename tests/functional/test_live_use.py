@@ -36,7 +36,14 @@ from reaper.cleanup.settings import Settings
 from reaper.executor import Report
 from reaper.model import OutcomeStatus, Plan, Verdict
 from reaper.policy import configured_policy_paths, load_policies
-from tests.functional.live_sharing import OWNER_SPEC, USER_SPEC, WAIT, share
+from tests.functional.live_sharing import (
+    OWNER_SPEC,
+    USER_SPEC,
+    WAIT,
+    assert_kept_for_live_use,
+    decision_on,
+    share,
+)
 from tests.functional.reaping import Operator, Run, TenantFarm, load_plan
 from tests.testbed.tenant import Tenant, delete_identity
 
@@ -197,11 +204,6 @@ def world(
     testbed_admin.block_storage.delete_volume(hands.volume_id, ignore_missing=True)
 
 
-def _decision(plan: Plan, rtype: str, rid: str) -> Any:
-    [decision] = [d for d in plan.decisions if (d.resource.type, d.resource.id) == (rtype, rid)]
-    return decision
-
-
 def test_the_live_projects_server_is_still_active_on_the_network(
     world: World, testbed_admin: Connection
 ) -> None:
@@ -217,24 +219,7 @@ def test_what_the_live_project_uses_is_kept_and_the_plan_says_by_whom(
     world: World, testbed_admin: Connection
 ) -> None:
     _, plan, _ = world.first
-    user, net = world.user.project_id, testbed_admin.network
-    kept = {
-        ("network.network", world.owner.network_id): f"port {ports_of(world)[0]} on server",
-        ("network.rbac_policy", world.rbac_id): "grants the use: port",
-        ("image.image", world.image_id): f"server {world.server_id}",
-        ("network.security_group", world.group_id): f"rule {world.rule_id}",
-    }
-    for (rtype, rid), detail in kept.items():
-        decision = _decision(plan, rtype, rid)
-        assert decision.verdict is Verdict.PROTECT, decision
-        assert decision.reason.startswith(f"kept: in use by live project {user} ({detail}")
-    subnet = _decision(plan, "network.subnet", world.owner.subnet_id)
-    assert subnet.verdict is Verdict.PROTECT
-    assert net.get_rbac_policy(world.rbac_id).target_project_id == user
-    assert net.get_network(world.owner.network_id) is not None
-    assert net.get_subnet(world.owner.subnet_id) is not None
-    assert net.get_security_group(world.group_id) is not None
-    assert testbed_admin.image.get_image(world.image_id) is not None
+    assert_kept_for_live_use(plan, world, testbed_admin)
 
 
 def test_what_nobody_alive_uses_goes_now_quotas_included(
@@ -242,28 +227,13 @@ def test_what_nobody_alive_uses_goes_now_quotas_included(
 ) -> None:
     _, plan, apply_run = world.first
     done = {(f"{o['Service']}.{o['Type']}", o["ID"]): o["Status"] for o in apply_run.json()}
-    router = _decision(plan, "network.router", world.owner.router_id)
+    router = decision_on(plan, "network.router", world.owner.router_id)
     assert done.get(("network.router", world.owner.router_id)) == "done", (router, done)
     for quota in ("compute", "block_storage", "network"):
         [ref] = [s.resource for s in plan.steps if s.resource.type == f"{quota}.quota"]
         # Released (already_gone: that service held nothing beyond its defaults).
         assert done[(ref.type, ref.id)] in ("done", "already_gone"), done
     assert testbed_admin.network.find_router(world.owner.router_id) is None
-
-
-def ports_of(world: World) -> list[str]:
-    _, plan, _ = world.first
-    network = _decision(plan, "network.network", world.owner.network_id)
-    return [
-        u["id"]
-        for u in dict(_resource(plan, network.resource).attributes)["reaper_used_by"]
-        if u["type"] == "network.port"
-    ]
-
-
-def _resource(plan: Plan, ref: Any) -> Any:
-    [resource] = [r for r in plan.resources if r.ref == ref]
-    return resource
 
 
 # -- a subnet pool shared by RBAC; a use that starts after the plan ---------------------------
@@ -278,10 +248,10 @@ def test_a_pool_a_live_subnet_is_allocated_from_is_kept_with_its_rbac_entry(
         f"subnet {later.pool_subnet_id} of network {later.pool_net_id} is allocated from the pool"
     )
     user = world.user.project_id
-    pool = _decision(plan, "network.subnet_pool", later.pool_id)
+    pool = decision_on(plan, "network.subnet_pool", later.pool_id)
     assert pool.verdict is Verdict.PROTECT, pool
     assert pool.reason == f"kept: in use by live project {user} ({used})"
-    decision = _decision(plan, "network.rbac_policy", later.pool_rbac_id)
+    decision = decision_on(plan, "network.rbac_policy", later.pool_rbac_id)
     assert decision.verdict is Verdict.PROTECT, decision
     assert decision.reason == f"kept: in use by live project {user} (grants the use: {used})"
     assert testbed_admin.network.get_rbac_policy(later.pool_rbac_id) is not None
@@ -380,10 +350,10 @@ def test_an_address_scope_a_live_pool_is_in_is_kept_with_its_rbac_entry(
     _, plan, _ = world.first
     hands, user = world.hands, world.user.project_id
     used = f"subnet pool {hands.user_pool_id} is in the address scope"
-    scope = _decision(plan, "network.address_scope", hands.scope_id)
+    scope = decision_on(plan, "network.address_scope", hands.scope_id)
     assert scope.verdict is Verdict.PROTECT, scope
     assert scope.reason == f"kept: in use by live project {user} ({used})"
-    entry = _decision(plan, "network.rbac_policy", hands.scope_rbac_id)
+    entry = decision_on(plan, "network.rbac_policy", hands.scope_rbac_id)
     assert entry.reason == f"kept: in use by live project {user} (grants the use: {used})"
     assert testbed_admin.network.get_address_scope(hands.scope_id) is not None
 
@@ -394,7 +364,7 @@ def test_a_volume_offered_by_a_pending_transfer_is_kept_for_whoever_accepts_it(
     """Cinder names no recipient before the transfer is accepted: kept, failing closed."""
     _, plan, _ = world.first
     hands = world.hands
-    volume = _decision(plan, "block_storage.volume", hands.volume_id)
+    volume = decision_on(plan, "block_storage.volume", hands.volume_id)
     assert volume.verdict is Verdict.PROTECT, volume
     assert volume.reason == (
         f"kept: in use by live project unknown (pending transfer {hands.transfer_id}: "

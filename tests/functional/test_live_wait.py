@@ -39,9 +39,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from reaper.cli.main import main
-from reaper.model import IdentityKind, IdentityRef, OutcomeStatus, Plan, TombstoneState, Verdict
+from reaper.model import IdentityKind, IdentityRef, OutcomeStatus, Plan, TombstoneState
 from tests.functional.controller_fixtures import Bus, ControllerProcess
-from tests.functional.live_sharing import OWNER_SPEC, USER_SPEC, WAIT, share
+from tests.functional.live_sharing import (
+    OWNER_SPEC,
+    USER_SPEC,
+    WAIT,
+    assert_kept_for_live_use,
+    ports_using,
+    share,
+)
 from tests.functional.reaping import TenantFarm, _environ
 from tests.testbed.tenant import Tenant
 
@@ -160,11 +167,6 @@ def world(
         testbed_admin.identity.delete_user(owner.user_id, ignore_missing=True)
 
 
-def _decision(plan: Plan, rtype: str, rid: str) -> Any:
-    [decision] = [d for d in plan.decisions if (d.resource.type, d.resource.id) == (rtype, rid)]
-    return decision
-
-
 def test_the_live_projects_server_is_still_active_on_the_network(
     world: World, testbed_admin: Connection
 ) -> None:
@@ -178,24 +180,7 @@ def test_what_the_live_project_uses_is_kept_and_the_plan_says_by_whom(
     world: World, testbed_admin: Connection
 ) -> None:
     plan = world.first
-    user, net = world.user.project_id, testbed_admin.network
-    kept = {
-        ("network.network", world.owner.network_id): f"port {ports_of(world)[0]} on server",
-        ("network.rbac_policy", world.rbac_id): "grants the use: port",
-        ("image.image", world.image_id): f"server {world.server_id}",
-        ("network.security_group", world.group_id): f"rule {world.rule_id}",
-    }
-    for (rtype, rid), detail in kept.items():
-        decision = _decision(plan, rtype, rid)
-        assert decision.verdict is Verdict.PROTECT, decision
-        assert decision.reason.startswith(f"kept: in use by live project {user} ({detail}")
-    subnet = _decision(plan, "network.subnet", world.owner.subnet_id)
-    assert subnet.verdict is Verdict.PROTECT
-    assert net.get_rbac_policy(world.rbac_id).target_project_id == user
-    assert net.get_network(world.owner.network_id) is not None
-    assert net.get_subnet(world.owner.subnet_id) is not None
-    assert net.get_security_group(world.group_id) is not None
-    assert testbed_admin.image.get_image(world.image_id) is not None
+    assert_kept_for_live_use(plan, world, testbed_admin)
 
 
 def test_what_nobody_alive_uses_goes_now_quotas_included(
@@ -231,7 +216,10 @@ def test_the_tombstone_waits_and_says_for_what_and_whom(world: World) -> None:
     }
     assert {r["Live Project"] for r in rows} == {world.user.project_id}
     [network] = [r for r in rows if r["ID"] == world.owner.network_id]
-    assert network["Used Through"] == f"port {ports_of(world)[0]} on server {world.server_id}"
+    assert (
+        network["Used Through"]
+        == f"port {ports_using(world.first, world.owner.network_id)[0]} on server {world.server_id}"
+    )
     code, out, _ = world.reaper_cli("tombstone", "list", "--state", "waiting", "-f", "json")
     assert world.waiting.id in {t["ID"] for t in json.loads(out)}
     assert world.reaper.metric("reaper_kept_for_live_use", resource_type="network.network") >= 1
@@ -317,17 +305,3 @@ def _next_settled(world: World, *, after: str) -> Any:
     raise AssertionError(
         f"no new plan settled after {after}: {found}\n{world.reaper.log()[-3000:]}"
     )
-
-
-def ports_of(world: World) -> list[str]:
-    network = _decision(world.first, "network.network", world.owner.network_id)
-    return [
-        u["id"]
-        for u in dict(_resource(world.first, network.resource).attributes)["reaper_used_by"]
-        if u["type"] == "network.port"
-    ]
-
-
-def _resource(plan: Plan, ref: Any) -> Any:
-    [resource] = [r for r in plan.resources if r.ref == ref]
-    return resource
