@@ -5,7 +5,8 @@ resource run in the order the policy lists them), except what is *carried*
 by a removal (a load balancer's cascade takes its listeners and pools) and a
 volume its server's deletion detaches. A removal depends on others per the
 relations of :mod:`reaper.planner.relations`, plus the rules no edge
-expresses: a volume detached first holds back its server's removal, security
+expresses: a volume detached first holds back its server's removal, what the
+tenant added to a stack's resources goes before the stack, security
 groups wait for every server and port removal (``default`` also for the
 other groups, last of all), and quota releases wait for every other step.
 """
@@ -89,6 +90,7 @@ def make_steps(
                 deps[other].add(sid)
             elif edge.relation in TARGET_FIRST:
                 deps[sid].add(other)
+    _before_their_stack(by_ref, removal_step, deps)
     # Attachments whose server is removed: the volume waits for the server instead.
     for ref, resource in by_ref.items():
         if resource.type != ATTACHMENT or ref in removal_step:
@@ -114,6 +116,51 @@ def make_steps(
     for sid in quota_steps:
         deps[sid].update(s for s in steps if s not in quota_steps)
     return [dataclasses.replace(s, depends_on=tuple(sorted(deps[sid]))) for sid, s in steps.items()]
+
+
+def _before_their_stack(
+    by_ref: Mapping[ResourceRef, Resource],
+    removal_step: Mapping[ResourceRef, str],
+    deps: dict[str, set[str]],
+) -> None:
+    """What the tenant added to a stack's resources goes before the stack.
+
+    Heat deletes what it created, and fails (DELETE_FAILED) when one of those
+    is still in use by something Heat does not know: a port the tenant made
+    on the stack's network keeps the network. So a removal that must come
+    before a resource a stack created (a ``uses`` edge to it) comes before the
+    stack too. Unless it must itself wait for something of the stack (a port
+    whose server the stack made): then the order stays as the edges say, and
+    a stack that fails is reaped after its leftovers (``leftover``).
+    Invariant: adds no cycle.
+    """
+    for stack, stack_sid in removal_step.items():
+        made = {e.target for e in by_ref[stack].edges if e.relation == "created"}
+        if not made:
+            continue
+        for ref, sid in removal_step.items():
+            if ref == stack or ref in made:
+                continue
+            uses_made = any(
+                e.relation in SOURCE_FIRST and e.relation != "created" and e.target in made
+                for e in by_ref[ref].edges
+            )
+            if uses_made and not _waits_for(deps, sid, stack_sid):
+                deps[stack_sid].add(sid)
+
+
+def _waits_for(deps: Mapping[str, set[str]], sid: str, other: str) -> bool:
+    """Whether step ``sid`` depends on ``other``, directly or through others."""
+    seen: set[str] = set()
+    todo = [sid]
+    while todo:
+        current = todo.pop()
+        if current == other:
+            return True
+        if current not in seen:
+            seen.add(current)
+            todo.extend(deps.get(current, ()))
+    return False
 
 
 def _step(

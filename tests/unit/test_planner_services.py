@@ -146,6 +146,38 @@ def test_a_stack_whose_deletion_failed_waits_for_its_leftovers() -> None:
     )
 
 
+USER_PORT = res("network.port", "up", ("network", "network.network", "n"))
+STACK_SERVER = res("compute.server", "vm")
+STACK_WITH_SERVER = res("orchestration.stack", "st", ("created", "network.network", "n"),
+                        ("created", "compute.server", "vm"))  # fmt: skip
+USER_PORT_ON_STACK_SERVER = res("network.port", "up", ("network", "network.network", "n"),
+                                ("device", "compute.server", "vm"))  # fmt: skip
+
+
+def test_what_the_tenant_added_to_a_stacks_network_goes_before_the_stack() -> None:
+    """Heat would fail to delete its network while the tenant's own port is on it (409),
+    leaving the stack DELETE_FAILED: the port goes first, then the stack, then the network."""
+    built = plan([STACK, NET, SUB, USER_PORT])
+
+    assert "delete:network.port:up" in deps(built, "delete:orchestration.stack:st")
+    assert "delete:orchestration.stack:st" in deps(built, "delete:network.network:n")
+
+
+def test_a_stacks_own_resources_do_not_hold_the_stack_back() -> None:
+    built = plan([STACK, NET, SUB])
+
+    assert "delete:network.subnet:s" not in deps(built, "delete:orchestration.stack:st")
+
+
+def test_a_tenant_port_that_must_wait_for_a_stack_server_does_not_make_a_cycle() -> None:
+    """The port waits for the stack's server (its device), so it cannot also go before the
+    stack: the plan keeps Heat first and the port before the network, as before."""
+    built = plan([STACK_WITH_SERVER, NET, STACK_SERVER, USER_PORT_ON_STACK_SERVER])
+
+    assert "delete:network.port:up" not in deps(built, "delete:orchestration.stack:st")
+    assert "delete:network.port:up" in deps(built, "delete:network.network:n")
+
+
 FIP = res("network.floating_ip", "fip")
 PTR = res("dns.floatingip_ptr", "RegionOne:fip", ("address", "network.floating_ip", "fip"))
 
