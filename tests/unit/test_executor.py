@@ -578,34 +578,6 @@ def test_a_types_next_listing_waits_the_interval_after_the_previous_one_ended() 
     assert idle and min(idle) >= 0.09
 
 
-def test_listings_that_find_nothing_gone_back_off_and_those_that_do_speed_up_again() -> None:
-    servers = [step("compute.server", f"s{i}") for i in range(4)]
-    started = time.monotonic()
-    starts: list[float] = []
-
-    def listing(pending):
-        starts.append(time.monotonic())
-        if time.monotonic() - started < 0.6:
-            return Confirmation()  # Nova still busy
-        return Confirmation(gone=frozenset(sorted(pending)[:1]))  # then one per listing
-
-    runner = Script({s.id: Result.ACCEPTED for s in servers}, listing={"compute.server": listing})
-    limits = dataclasses.replace(
-        FAST, confirm_interval=0.05, confirm_max_interval=0.2, confirm_timeout=5.0
-    )
-    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(plan_of(*servers))
-    assert report.succeeded
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    found = next(i for i, t in enumerate(starts) if t - started >= 0.6)
-    quiet, busy = gaps[: found - 1], gaps[found:]
-    # Growing while nothing goes (0.075, 0.11, 0.17, then at most 0.2)...
-    assert quiet[2] > 1.8 * quiet[0]
-    assert max(quiet) <= 0.2 + 0.05
-    # ...and shorter again, a step per listing that finds something.
-    assert len(busy) == 3
-    assert busy[0] > busy[2] and busy[2] < 0.12
-
-
 def test_a_slow_type_does_not_hold_up_the_listings_of_another() -> None:
     server = step("compute.server", "s0")
     volume = step("block_storage.volume", "v0")
