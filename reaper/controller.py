@@ -57,6 +57,7 @@ from reaper.cleanup.sweep import Bootstrap, Sweeper
 from reaper.cleanup.worker import Worker
 from reaper.events import barbican, keystone
 from reaper.events.listener import IdentityEndpoint, Listener, broker_url
+from reaper.events.outage import Backoff
 from reaper.events.undecodable import DeadLetterRecorder, UndecodableAuditor
 from reaper.ids import InvalidIdPattern
 from reaper.keystone_access import CloudAccess
@@ -94,6 +95,7 @@ class Controller:
             rules=keystone.Rules.from_conf(conf),
             on_recorded=self.wake.set,
             metrics=self.metrics,
+            backoff=Backoff.from_conf(conf),
         )
         self.listener = Listener(conf, endpoint)
         # The driver's log is the only trace of what it drops when nothing dead-letters.

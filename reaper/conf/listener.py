@@ -57,6 +57,34 @@ OPTS = [
         min=0.0,
         help="Seconds to wait for a batch to fill before persisting what has arrived.",
     ),
+    cfg.FloatOpt(
+        "store_retry_initial",
+        default=1.0,
+        min=0.01,
+        help="While the store (the database) is unavailable, the listener holds the batch "
+        "it was handed, unacknowledged, and tries to record it again after this many "
+        "seconds, then after twice as long each time, up to store_retry_max. Nothing is "
+        "requeued meanwhile, so an outage does not use up a quorum queue's delivery limit.",
+    ),
+    cfg.FloatOpt(
+        "store_retry_max",
+        default=30.0,
+        min=0.1,
+        help="Longest wait, in seconds, between two attempts to record a held batch while "
+        "the store is unavailable: how long after the store is back the listener may take "
+        "to notice.",
+    ),
+    cfg.FloatOpt(
+        "store_hold_limit",
+        default=900.0,
+        min=0.0,
+        help="Longest time, in seconds, a batch is held unacknowledged while the store is "
+        "unavailable; it is then requeued (one redelivery) and held again when it comes "
+        "back. Keep it below RabbitMQ's consumer_timeout (30 minutes by default), past "
+        "which the broker closes the channel and redelivers everything unacknowledged. "
+        "0 holds until the store is back. A stopping listener requeues what it holds at "
+        "once.",
+    ),
     cfg.IntOpt(
         "max_payload_bytes",
         default=65536,

@@ -20,7 +20,10 @@ oslo.messaging acknowledges only after it returns. A crash before
 persistence means redelivery; a redelivery or a duplicate notification
 finds the existing tombstone (deduplicated on (kind, id) and on
 ``message_id``), so it never means a second cleanup. If the store is
-unreachable the batch is requeued.
+unreachable the batch is held, unacknowledged, and retried with backoff
+until the store is back (``outage.py``): requeueing at once would spin
+through a quorum queue's delivery limit in seconds and drop it. A stopping
+listener requeues what it holds.
 
 Anything malformed becomes an audited rejection and is acknowledged: it
 would never parse better on redelivery. Every decoded message reaches the
@@ -41,12 +44,14 @@ from oslo_messaging.notify import listener as notify_listener
 from reaper import log
 from reaper.audit.record import RecordDraft
 from reaper.audit.trail import AuditTrail
-from reaper.events import deadletter, dispatch, keystone, receipts
+from reaper.events import deadletter, dispatch, keystone, outage, receipts
+from reaper.events.broker import broker_url
 from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
-from reaper.store import SchemaError, Store, StoreError, StoreUnavailable, TriggerResult
+from reaper.store import Store, StoreError, TriggerResult
 from reaper.store.directory import NOTIFICATION, Known
 
 LOG = log.get(__name__)
+__all__ = ["IdentityEndpoint", "Listener", "Reopener", "broker_url"]
 
 
 class Reopener(Protocol):
@@ -68,6 +73,10 @@ class IdentityEndpoint:
     Every message handed over gets a ``receive`` record (``receipts.py``): a
     tombstone's trigger, a duplicate, or a rejection saying why (other services'
     well-formed notifications are filtered out before, see ``dispatch.py``).
+
+    With a ``backoff`` (the controller's), a batch the store cannot take now
+    is held and retried (``outage.py``) until the store is back or the
+    listener stops; without one (``reaper replay``) it is requeued at once.
     """
 
     def __init__(
@@ -79,7 +88,9 @@ class IdentityEndpoint:
         rules: keystone.Rules = keystone.DEFAULT_RULES,
         on_recorded: Callable[[], None] = lambda: None,
         metrics: Any = None,
+        backoff: outage.Backoff | None = None,
     ) -> None:
+        self.holder = outage.Holder(backoff)
         self.store = store
         self.trail = trail
         self.reopener = reopener
@@ -89,9 +100,18 @@ class IdentityEndpoint:
 
     def info(self, messages: Sequence[dict[str, Any]]) -> Any:
         try:
-            self.persist(messages)
-        except (StoreUnavailable, SchemaError) as exc:
+            return self.holder.record(len(messages), lambda: self._record(messages))
+        except outage.Released:
+            return self._requeue(messages, None)
+        except outage.WAITED_OUT as exc:
             return self._requeue(messages, exc)
+
+    def _record(self, messages: Sequence[dict[str, Any]]) -> Any:
+        """HANDLED once recorded; raises what :data:`outage.WAITED_OUT` names."""
+        try:
+            self.persist(messages)
+        except outage.WAITED_OUT:
+            raise
         except (StoreError, ValueError) as exc:
             # The database is there but refused something in the batch: find what.
             LOG.warning(
@@ -100,8 +120,11 @@ class IdentityEndpoint:
             return self._one_by_one(messages)
         return oslo_messaging.NotificationResult.HANDLED
 
-    def _requeue(self, messages: Sequence[dict[str, Any]], exc: Exception) -> Any:
-        LOG.error("store unavailable: notifications requeued", error=str(exc))
+    def _requeue(self, messages: Sequence[dict[str, Any]], exc: Exception | None) -> Any:
+        if exc is None:
+            LOG.warning("listener stopping: held notifications requeued", count=len(messages))
+        else:
+            LOG.error("store unavailable: notifications requeued", error=str(exc))
         if self.metrics is not None:
             self.metrics.notification("*", "requeued", len(messages))
         return oslo_messaging.NotificationResult.REQUEUE
@@ -116,18 +139,24 @@ class IdentityEndpoint:
         item 13). A message is given up only when it fails alone twice
         while the store accepts the record saying so, so an outage is
         never mistaken for a poisonous message.
+
+        It raises what :data:`outage.WAITED_OUT` names, as :meth:`info`'s
+        caller holds the whole batch then: what was recorded before is found
+        again (deduplicated on ``message_id``) when it is retried.
         """
         for message in messages:
             for attempt in (1, 2):
                 try:
                     self.persist([message])
                     break
-                except (StoreUnavailable, SchemaError) as exc:
-                    return self._requeue(messages, exc)
+                except outage.WAITED_OUT:
+                    raise
                 except (StoreError, ValueError) as exc:
                     if attempt == 2:
                         try:
                             self._unstorable(message, exc)
+                        except outage.WAITED_OUT:
+                            raise
                         except StoreError as audit_error:
                             return self._requeue(messages, audit_error)
         return oslo_messaging.NotificationResult.HANDLED
@@ -244,6 +273,7 @@ class Listener:
     ) -> None:
         """A listener for ``endpoint``; without one (``consume=False``) it declares only."""
         self.conf = conf
+        self.endpoint = endpoint
         self.transport = oslo_messaging.get_notification_transport(conf)
         targets = [
             oslo_messaging.Target(exchange=conf.listener.exchange, topic=topic)
@@ -280,6 +310,8 @@ class Listener:
         reach only the queues that already exist, so the controller is not
         ready until its own queue is there.
         """
+        if self.endpoint is not None:
+            self.endpoint.holder.released.clear()
         self.server.start()
         self._started = True
         bound = self.wait_bound(bound_timeout)
@@ -316,6 +348,13 @@ class Listener:
         return False
 
     def stop(self) -> None:
+        """Stop consuming; what the endpoint holds for the store goes back to the queue first.
+
+        ``server.wait()`` waits for every callback to return: a batch held
+        through a store outage would make it wait for the store.
+        """
+        if self.endpoint is not None:
+            self.endpoint.holder.release()
         if self._started:
             self.server.stop()
             self.server.wait()
@@ -335,16 +374,3 @@ class _Declaring:
         return oslo_messaging.NotificationResult.REQUEUE
 
     warn = error = audit = critical = debug = sample = info
-
-
-def broker_url(conf: cfg.ConfigOpts) -> str | None:
-    """The notification transport URL in kombu's spelling (first host only)."""
-    try:
-        url = conf.oslo_messaging_notifications.transport_url or conf.transport_url
-    except cfg.NoSuchOptError:
-        url = None
-    if not url or not url.startswith("rabbit://"):
-        return None
-    rest = url.split("://", 1)[1]
-    hosts, _, vhost = rest.partition("/")
-    return f"amqp://{hosts.split(',')[0]}/{vhost}"

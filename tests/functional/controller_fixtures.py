@@ -145,14 +145,22 @@ def _amqp_url(transport_url: str) -> str:
 
 
 class Bus:
-    """Publishes on the testbed's ``keystone`` exchange, as Keystone's notifier does."""
+    """Publishes on the testbed's ``keystone`` exchange, as Keystone's notifier does.
 
-    def __init__(self, transport_url: str) -> None:
+    ``exchange`` and ``durable`` name another exchange, as a listener configured with
+    its own ``[listener] exchange`` (and ``amqp_durable_queues``) declares it.
+    """
+
+    def __init__(
+        self, transport_url: str, *, exchange: str = "keystone", durable: bool = False
+    ) -> None:
         self.url = _amqp_url(transport_url)
+        self.exchange = exchange
+        self.durable = durable
 
     def _publish(self, body: bytes | str, content_type: str = "application/json") -> None:
         with kombu.Connection(self.url) as conn:
-            exchange = kombu.Exchange("keystone", type="topic", durable=False)
+            exchange = kombu.Exchange(self.exchange, type="topic", durable=self.durable)
             producer = conn.Producer()
             producer.publish(
                 body,

@@ -1,24 +1,41 @@
-"""The listener's endpoint records a batch as one unit: tombstones and receipts together."""
+"""The listener's endpoint records a batch as one unit: tombstones and receipts together.
+
+And while the store is away it holds what it was handed, on the real broker: the
+tests at the end publish on RabbitMQ (a quorum queue with a small delivery limit)
+while the test's PostgreSQL database refuses every connection.
+"""
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
+import secrets
+import threading
+import time
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+import kombu
 import oslo_messaging
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from structlog.testing import capture_logs
 
+from reaper import config
 from reaper.audit.record import Actor
 from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup.lifecycle import Reopener
-from reaper.events.listener import IdentityEndpoint
+from reaper.events.listener import IdentityEndpoint, Listener
+from reaper.events.outage import Backoff
 from reaper.metrics import Metrics
 from reaper.model import IdentityKind, IdentityRef
 from reaper.store import Store
+from tests.functional.controller_fixtures import Bus
+from tests.functional.store_fixtures import PgDatabases
 
 pytestmark = pytest.mark.functional
 
@@ -189,3 +206,169 @@ def test_a_creation_fills_the_directory_and_opens_no_tombstone(store: Store) -> 
     seen = store.directory.get(IdentityRef(IdentityKind.PROJECT, created_id))
     assert seen is not None and seen.source == "notification"
     assert store.directory.get(IdentityRef(IdentityKind.PROJECT, "*")) is None
+
+
+# -- the store away, on the real broker ------------------------------------------------------
+
+BROKER = "rabbit://guest:guest@127.0.0.1:5672/"
+#: Deliveries RabbitMQ makes of a message before it drops it (the quorum queue's limit).
+DELIVERY_LIMIT = 3
+OUTAGE = 4.0
+
+
+class Counting(IdentityEndpoint):
+    """The controller's endpoint, counting how often each message is handed to it."""
+
+    def __init__(self, store: Store, backoff: Backoff) -> None:
+        trail = AuditTrail(store, initiator=Actor.service_user(), observer=Actor.instance("t"))
+        super().__init__(store, trail, reopener=Reopener(store), backoff=backoff)
+        self.seen: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def info(self, messages: Sequence[dict[str, Any]]) -> Any:
+        with self._lock:
+            self.seen.update(str(m["metadata"]["message_id"]) for m in messages)
+        return super().info(messages)
+
+
+class Away:
+    """The test's PostgreSQL database refusing every connection (as a stopped server does)."""
+
+    def __init__(self, databases: PgDatabases, url: str) -> None:
+        self.admin = databases.admin
+        self.name = make_url(url).database
+
+    def cut(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                {"d": self.name},
+            )
+
+    def restore(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true'))
+
+
+@pytest.fixture
+def away(pg_databases: PgDatabases, pg_url: str) -> Iterator[Away]:
+    outage = Away(pg_databases, pg_url)
+    yield outage
+    outage.restore()
+
+
+@pytest.fixture
+def bus_conf(tmp_path: Path) -> Iterator[Any]:
+    """A listener's configuration: its own exchange and pool, a quorum queue with a limit."""
+    tag = secrets.token_hex(4)
+    path = tmp_path / "reaper.conf"
+    path.write_text(
+        f"[DEFAULT]\ntransport_url = {BROKER}\n"
+        f"[listener]\nexchange = outage-{tag}\npool = reaper-outage-{tag}\n"
+        "dead_letter = false\nbatch_size = 4\n"
+        "store_retry_initial = 0.05\nstore_retry_max = 0.5\n"
+        "[oslo_messaging_rabbit]\namqp_durable_queues = true\nrabbit_quorum_queue = true\n"
+        f"rabbit_quorum_delivery_limit = {DELIVERY_LIMIT}\n"
+    )
+    conf = config.make_conf(["--config-file", str(path)], config_files=[])
+    yield conf
+    with kombu.Connection(BROKER.replace("rabbit://", "amqp://")) as connection:
+        channel = connection.channel()
+        channel.queue_delete(conf.listener.pool)
+        channel.exchange_delete(conf.listener.exchange)
+
+
+def publish(conf: Any, count: int) -> dict[str, str]:
+    """``count`` deletions of distinct projects on the listener's exchange: message id -> id."""
+    bus = Bus(BROKER, exchange=conf.listener.exchange, durable=True)
+    sent = {}
+    for _ in range(count):
+        project = uuid.uuid4().hex
+        sent[bus.notification("identity.project.deleted", {"resource_info": project})] = project
+    return sent
+
+
+def waiting_in_queue(conf: Any) -> int:
+    with kombu.Connection(BROKER.replace("rabbit://", "amqp://")) as connection:
+        declared = connection.channel().queue_declare(conf.listener.pool, passive=True)
+        return int(declared.message_count)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def recorded_once(store: Store, sent: dict[str, str]) -> None:
+    """Every notification is one tombstone with one trigger and one receipt, none a duplicate."""
+    tombstones = {t.identity.id: t for t in store.tombstones.list()}
+    assert sorted(tombstones) == sorted(sent.values())
+    accepted = collections.Counter(
+        r["reaper"]["trigger"]["message_id"]
+        for r in receipts(store)
+        if r["action"] == "receive" and r["outcome"] == "success"
+    )
+    assert accepted == collections.Counter(list(sent))
+    assert all(not r["reaper"]["extra"]["duplicate"] for r in receipts(store))
+
+
+def test_the_listener_holds_what_arrives_while_the_store_is_down_and_records_it_once_back(
+    bus_conf: Any, pg_url: str, away: Away
+) -> None:
+    """It used to requeue at once: a quorum queue's delivery limit then dropped the batch."""
+    store = Store.open(pg_url)
+    endpoint = Counting(store, Backoff.from_conf(bus_conf))
+    listener = Listener(bus_conf, endpoint)
+    assert listener.start(bound_timeout=30)
+    try:
+        away.cut()
+        with capture_logs() as logs:
+            sent = publish(bus_conf, 12)
+            time.sleep(OUTAGE)
+            during = {m: endpoint.seen[m] for m in sent}
+            print(f"deliveries per message during a {OUTAGE} s outage: {sorted(during.values())}")
+            away.restore()
+            eventually(lambda: len(store.tombstones.list()) == len(sent))
+            eventually(lambda: waiting_in_queue(bus_conf) == 0)
+    finally:
+        listener.stop()
+    assert max(endpoint.seen[m] for m in sent) == 1, endpoint.seen
+    recorded_once(store, sent)
+    events = [e["event"] for e in logs if e["log_level"] in ("warning", "error")]
+    assert events.count("store unavailable: notifications held until it is back") == 1, events
+    back = [e for e in logs if e["event"] == "store back: held notifications recorded"]
+    assert len(back) == 1 and back[0]["held"] >= 1 and back[0]["down_for"] >= OUTAGE - 1
+    store.close()
+
+
+def test_a_listener_stopped_while_the_store_is_down_gives_back_what_it_held(
+    bus_conf: Any, pg_url: str, away: Away
+) -> None:
+    """A shutdown during an outage loses nothing: every held message is back in the queue."""
+    store = Store.open(pg_url)
+    first = Counting(store, Backoff.from_conf(bus_conf))
+    listener = Listener(bus_conf, first)
+    assert listener.start(bound_timeout=30)
+    away.cut()
+    sent = publish(bus_conf, 12)
+    eventually(lambda: sum(first.seen.values()) >= 4)
+    started = time.monotonic()
+    listener.stop()
+    stopped_in = time.monotonic() - started
+
+    assert stopped_in < 10, stopped_in
+    assert waiting_in_queue(bus_conf) == len(sent)
+    away.restore()
+    second = Counting(store, Backoff.from_conf(bus_conf))
+    listener = Listener(bus_conf, second)
+    assert listener.start(bound_timeout=30)
+    try:
+        eventually(lambda: len(store.tombstones.list()) == len(sent))
+    finally:
+        listener.stop()
+    assert max((first.seen + second.seen)[m] for m in sent) <= 2
+    recorded_once(store, sent)
+    store.close()
