@@ -21,6 +21,12 @@ Only a connection to Keystone's auth URL that cannot be made is given up
 after a second try: an operator pointed at the wrong URL hears so at once.
 Mutations are never retried here: the executor retries them, step by
 step, and audits every attempt.
+
+Every request sent with a token takes a slot of its service from the
+process's :class:`~reaper.budget.Budget` (``[executor] *_concurrency``)
+and tells it the answer: a 429 or 503 pauses new requests to the service
+until ``Retry-After`` has passed (so a retried read waits it out in full)
+and lowers its concurrency. Token and version-discovery requests take none.
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 
+from reaper import budget as budgets
 from reaper import config, credentials, log
+from reaper.budget import gate
 
 LOG = log.get(__name__)
 
@@ -106,7 +114,7 @@ class GuardedSession(ks_session.Session):
     auth_connect_attempts = 2
     #: First backoff between tries, doubled each time (with jitter).
     read_backoff = 0.2
-    #: Upper bound of one wait, whatever ``Retry-After`` asks.
+    #: Upper bound of one backoff; a ``Retry-After`` is the budget's to honour (in full).
     read_max_wait = 5.0
     #: How to wait between tries (tests replace it).
     sleep = staticmethod(time.sleep)
@@ -119,6 +127,10 @@ class GuardedSession(ks_session.Session):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.counter = RequestCounter()
+        #: The request budget: the process's once ``connect`` gave it (a session of its own
+        #: until then, so that a bare session shares no pause with anyone).
+        self.budget: budgets.Budget = budgets.Budget(budgets.DEFAULT_CAPS)
+        self.endpoints = budgets.Endpoints()
         adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=self.pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -132,8 +144,17 @@ class GuardedSession(ks_session.Session):
         if method not in SAFE_METHODS and not token:
             if counted:
                 self.counter.add(method, self._absolute(url, kwargs))
-            return super().request(url, method, **kwargs)
+            return self._send(url, method, kwargs)
         return self._read(url, method, counted, kwargs)
+
+    def _send(self, url: str, method: str, kwargs: dict[str, Any]) -> Any:
+        """One request, holding a slot of its service (:mod:`reaper.budget.gate`)."""
+        if kwargs.get("authenticated", True) is False:  # tokens, version documents
+            return ks_session.Session.request(self, url, method, **kwargs)
+        service = gate.service_of(self.endpoints, url, self._absolute(url, kwargs), kwargs)
+        return gate.sent(
+            self.budget, service, lambda: ks_session.Session.request(self, url, method, **kwargs)
+        )
 
     def _read(self, url: str, method: str, counted: bool, kwargs: dict[str, Any]) -> Any:
         """A read, asked again (tenacity) while the failure is a passing one."""
@@ -142,15 +163,15 @@ class GuardedSession(ks_session.Session):
         def attempt() -> Any:
             if counted:
                 self.counter.add(method, self._absolute(url, kwargs))
-            response = ks_session.Session.request(self, url, method, **kwargs)
+            response = self._send(url, method, kwargs)
             if response.status_code in RETRIABLE_READ_STATUS:  # raise_exc=False callers
                 raise _PassingFailure(f"HTTP {response.status_code}", response)
             return response
 
         def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            hinted = _retry_after(getattr(exc, "response", None))
-            return min(max(backoff(state), hinted or 0.0), self.read_max_wait)
+            # A Retry-After is waited out by the budget, which holds every new request
+            # to the service (this one's next try included) until it has passed.
+            return backoff(state)
 
         def stop(state: tenacity.RetryCallState) -> bool:
             exc = state.outcome.exception() if state.outcome else None
@@ -236,14 +257,6 @@ def _passing(exc: BaseException) -> bool:
     return isinstance(exc, ks_exc.HttpError) and exc.http_status in RETRIABLE_READ_STATUS
 
 
-def _retry_after(response: Any) -> float | None:
-    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _is_token_request(url: str, kwargs: Mapping[str, Any]) -> bool:
     # keystoneauth fetches tokens with authenticated=False; nothing else does.
     return kwargs.get("authenticated") is False and urlparse(url).path.rstrip("/").endswith(
@@ -276,6 +289,8 @@ def connect(
         if problem is None:
             raise
         raise problem from exc
+    if isinstance(conn.session, GuardedSession):
+        conn.session.budget = budgets.for_process(budgets.BudgetSettings.from_conf(conf))
     auth = conn.session.auth
     # keystoneauth's v3 plugins say system_scope; its generic ones keep it private.
     if getattr(auth, "system_scope", None) or getattr(auth, "_system_scope", None):
@@ -307,7 +322,9 @@ def connect_region(region: Any, *, read_only: bool) -> Any:
         auth_plugin=region.get_auth(),
         session_constructor=ReadOnlySession if read_only else GuardedSession,
     )
-    return openstack.connection.Connection(config=clone)
+    conn = openstack.connection.Connection(config=clone)
+    conn.session.budget = budgets.for_process()
+    return conn
 
 
 def _connect(

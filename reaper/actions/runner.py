@@ -50,6 +50,7 @@ from openstack import exceptions as sdk_exc
 from reaper.actions import dns, load_balancer, orchestration, shared_file_system
 from reaper.actions.base import Action, StepKey
 from reaper.actions.registry import action_classes
+from reaper.budget import retry_after
 from reaper.cloud import MutationRefused
 from reaper.executor import (
     Attempt,
@@ -63,7 +64,7 @@ from reaper.executor import (
 )
 from reaper.inventory import liveuse
 from reaper.inventory.uses import LOOKED_UP
-from reaper.model import Resource, ResourceRef, Step
+from reaper.model import Resource, ResourceRef, Step, utcnow
 
 TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 #: Cinder's 400 for a volume that is not (yet) available: detaching, snapshot going.
@@ -289,14 +290,9 @@ def _neutron_error_type(exc: sdk_exc.HttpException) -> str | None:
 
 
 def _retry_after(exc: sdk_exc.HttpException) -> float | None:
+    """The answer's ``Retry-After`` in seconds (a number or an HTTP date), if it has one."""
     response = getattr(exc, "response", None)
-    value = response.headers.get("Retry-After") if response is not None else None
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    return retry_after.of_headers(getattr(response, "headers", None), utcnow())
 
 
 def _message(exc: sdk_exc.HttpException) -> str:

@@ -12,7 +12,9 @@ OPTS = [
         "compute_concurrency",
         default=8,
         min=1,
-        help="Maximum number of concurrent requests to the Compute service.",
+        help="Maximum number of concurrent requests to the Compute service from the whole "
+        "controller (every worker, discovery, steps and confirmations). The other "
+        "*_concurrency options work the same way.",
     ),
     cfg.IntOpt(
         "block_storage_concurrency",
@@ -60,6 +62,30 @@ OPTS = [
         default=30.0,
         min=0.1,
         help="Upper bound in seconds of the exponential backoff between attempts.",
+    ),
+    cfg.FloatOpt(
+        "retry_after_max",
+        default=600.0,
+        min=1.0,
+        help="Longest pause in seconds that one 429 or 503 answer's Retry-After (seconds or "
+        "an HTTP date) imposes on new requests to its service. The pause applies to the "
+        "whole controller (every worker, reads and writes); a longer Retry-After is cut to "
+        "this with a warning in the log.",
+    ),
+    cfg.FloatOpt(
+        "throttle_pause",
+        default=1.0,
+        min=0.0,
+        help="Seconds new requests to a service are paused after a 429 or 503 answer that "
+        "has no Retry-After.",
+    ),
+    cfg.IntOpt(
+        "throttle_recover_after",
+        default=10,
+        min=1,
+        help="A 429 or 503 halves the number of concurrent requests the controller sends to "
+        "that service (down to 1); this many successful answers in a row raise it by one "
+        "again, up to the service's *_concurrency.",
     ),
     cfg.FloatOpt(
         "confirm_interval",

@@ -14,7 +14,9 @@ Rules:
   (grace periods) defer it. Independent branches never wait on each other.
 * Requests are bounded per service (``[executor] *_concurrency``); a step
   holds its service's slot only while a request is in flight, not while it
-  sleeps between retries or waits for confirmation.
+  sleeps between retries or waits for confirmation. That bounds one plan;
+  the process's cap (every plan and listing at once) and the slowdown on
+  429/503 are the session's :class:`~reaper.budget.Budget`.
 * Transient failures (5xx, 409, 429 honouring ``Retry-After``, connection
   errors, and what the runner marks transient) are retried with tenacity:
   exponential backoff with jitter, bounded in attempts and wait. 404 on a

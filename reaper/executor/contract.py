@@ -174,6 +174,8 @@ class Limits:
     lookup_wait: float = 10.0
     #: Attempts, over all runs of a plan, a step may spend on conflicts before it is blocked.
     conflict_retry_budget: int = 40
+    #: The longest wait one ``Retry-After`` imposes between a step's attempts.
+    retry_after_max: float = 600.0
 
     @classmethod
     def from_conf(cls, conf: Any) -> Limits:
@@ -192,6 +194,7 @@ class Limits:
             confirm_max_interval=max(ex.confirm_interval, ex.confirm_max_interval),
             confirm_timeout=ex.confirm_timeout,
             conflict_retry_budget=ex.conflict_retry_budget,
+            retry_after_max=ex.retry_after_max,
         )
 
 

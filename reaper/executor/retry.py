@@ -1,7 +1,10 @@
 """One step's attempts: tenacity's backoff, ``Retry-After``, and the service's slot.
 
 A step holds its service's semaphore only while a request is in flight, not
-while it sleeps between retries. Transient failures are retried with
+while it sleeps between retries. These semaphores bound one plan's share
+of a service; the cap of the whole process (every plan, discovery and
+confirmation together) is the session's :class:`~reaper.budget.Budget`,
+which every request passes. Transient failures are retried with
 exponential backoff and jitter, bounded in attempts and wait; a
 ``Retry-After`` hint is honoured up to the larger of itself and the maximum
 wait. What happened is kept per step (attempts, one line per retry) for its
@@ -61,6 +64,8 @@ class Attempts:
             exc = state.outcome.exception() if state.outcome else None
             backoff = backoff_of(state)
             hinted = getattr(exc, "retry_after", None)
+            if hinted is not None:  # honoured in full, up to the operator's bound
+                hinted = min(hinted, limits.retry_after_max)
             return min(max(backoff, hinted or 0.0), max(limits.retry_max_wait, hinted or 0.0))
 
         def before_sleep(state: tenacity.RetryCallState) -> None:

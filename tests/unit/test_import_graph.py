@@ -30,6 +30,7 @@ FLOORS: dict[str, int] = {
     "reaper.log": 0,
     "reaper.progress": 0,
     "reaper.cloud": 0,
+    "reaper.budget": 0,
     "reaper.metrics": 0,
     "reaper.ids": 0,
     "reaper.credentials": 0,
