@@ -11,6 +11,7 @@ handed to each command as ``self.app.conf``.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -22,7 +23,7 @@ from oslo_config import cfg
 
 import reaper
 from reaper import cloud, config, credentials, log
-from reaper.cli import exitcodes, stores
+from reaper.cli import exitcodes, failures, stores
 
 
 class ReaperApp(App):
@@ -82,22 +83,13 @@ class ReaperApp(App):
 
     def prepare_to_run_command(self, cmd: Any) -> None:
         """Credentials that cannot be used end the command with one line, not a traceback."""
-        run = cmd.run
-
-        def run_explained(parsed_args: argparse.Namespace) -> int:
-            try:
-                return int(run(parsed_args) or 0)
-            except exitcodes.OperatorError as exc:
-                self.stderr.write(f"error: {exc}\n")
-                return exitcodes.ERROR
-            except Exception as exc:
-                problem = credentials.explain(exc, self._credentials, keystone=False)
-                if problem is None or self.options.debug:
-                    raise
-                self.stderr.write(f"error: {problem}\n")
-                return exitcodes.ERROR
-
-        cmd.run = run_explained
+        cmd.run = functools.partial(
+            failures.run_explained,
+            cmd.run,
+            stderr=self.stderr,
+            source=lambda: self._credentials,
+            debug=self.options.debug,
+        )
 
     def run_subcommand(self, argv: list[str]) -> int:
         """Usage errors exit 1 (bad input), never 2, which means "a step failed"."""

@@ -42,3 +42,51 @@ def test_openstack_reaper_plan_uses_the_os_cloud_of_osc(
     rows = json.loads(run.stdout)
     assert rows and set(rows[0]) == {"Type", "Verdict"}
     assert {"Type": "quota", "Verdict": "act"} in rows
+
+
+def _no_cloud_env() -> dict[str, str]:
+    """No OS_* of the runner's: OSC's ``none`` auth needs no Keystone for these commands."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+
+
+def _openstack(conf: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``openstack ... reaper ARGS`` with stderr piped (not a terminal), as a script runs it."""
+    return subprocess.run(
+        [OPENSTACK, "--os-auth-type", "none", "--os-endpoint", "http://127.0.0.1:9",
+         "--reaper-config-file", str(conf), "reaper", *args],
+        env=_no_cloud_env(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def _reaper(conf: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("reaper")), "-q", "--config-file", str(conf), *args],
+        env=_no_cloud_env(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_an_operator_error_is_one_readable_line_as_under_reaper(tmp_path: Path) -> None:
+    """Not a JSON log line, not a traceback: the same ``error: ...`` line as ``reaper``'s."""
+    conf = tmp_path / "reaper.conf"
+    conf.write_text(f"[DEFAULT]\nstate_path = {tmp_path}\n")
+    args = ("policy", "explain", "--resource-type", "compute.servr")
+
+    osc, standalone = _openstack(conf, *args), _reaper(conf, *args)
+
+    assert standalone.returncode == 1 and standalone.stderr.startswith("error: ")
+    assert (osc.returncode, osc.stderr) == (1, standalone.stderr)
+    assert "did you mean compute.server" in osc.stderr
+
+
+def test_a_missing_store_is_one_line_naming_the_option_to_pass(tmp_path: Path) -> None:
+    conf = tmp_path / "reaper.conf"
+    conf.write_text(f"[DEFAULT]\nstate_path = {tmp_path / 'nowhere'}\n")
+
+    run = _openstack(conf, "tombstone", "list")
+
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        f"error: no store at {tmp_path / 'nowhere' / 'reaper.sqlite'} ([DEFAULT] state_path = "
+        f"{tmp_path / 'nowhere'}): the controller or `reaper apply` creates it; pass "
+        "--reaper-config-file with the reaper.conf the controller uses"
+    ]
