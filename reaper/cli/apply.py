@@ -48,7 +48,7 @@ from reaper.cleanup.verify import Refused, VerificationError
 from reaper.cli import exitcodes
 from reaper.cli.applychecks import Stop, claimed, confirm, load_plan, reverify
 from reaper.cli.plan import add_allow_any_id, identity_from, unheard_of
-from reaper.cli.progress import Progress, discovery, waits
+from reaper.cli.progress import Progress, discovery, quiet, waits
 from reaper.executor import Report
 from reaper.model import OutcomeStatus, Plan
 from reaper.policy import PolicySet, configured_policy_paths, load_policies
@@ -313,7 +313,12 @@ class ApplyCommand(Lister):
         return COLUMNS, rows
 
     def _progress(self, plan: Plan, settings: Settings) -> Progress:
-        return Progress(plan, self.app.stderr, attempts=settings.limits.retry_attempts)
+        return Progress(
+            plan,
+            self.app.stderr,
+            attempts=settings.limits.retry_attempts,
+            quiet=quiet(self.app),
+        )
 
     def _reverify(self, seams: Cloud, plan: Plan, args: argparse.Namespace) -> None:
         reverify(seams, plan, disabled_ok=args.disabled_ok, keystone_error=self.app.keystone_error)

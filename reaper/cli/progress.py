@@ -6,7 +6,8 @@ reason and what happens next (``block_storage volume v1: HTTP 500: ...;
 retry 3/7 in 4 s``): a bar that stands still for a minute says nothing.
 Discovery says each service as its listing ends (:class:`Discovery`), and
 a long wait for deletions to be confirmed says what it waits for
-(``waiting for 3 volume(s) to go (12 s of 600)``, :func:`waits`).
+(``waiting for 3 volume(s) to go (12 s of 600)``, :func:`waits`). With
+``-q`` (:func:`quiet`) none of this is said: only the result and errors.
 """
 
 from __future__ import annotations
@@ -28,9 +29,18 @@ class Progress:
     """An executor observer that redraws a summary line as steps finish."""
 
     def __init__(
-        self, plan: Plan, stream: TextIO, *, interval: float = 0.5, attempts: int = 8
+        self,
+        plan: Plan,
+        stream: TextIO,
+        *,
+        interval: float = 0.5,
+        attempts: int = 8,
+        quiet: bool = False,
     ) -> None:
         self.stream = stream
+        #: ``-q``: say nothing (no bar, no retries, no waits); the report still says
+        #: what failed.
+        self.quiet = quiet
         #: ``[executor] retry_attempts``: a step is tried this many times in all.
         self.attempts = attempts
         self.tty = hasattr(stream, "isatty") and stream.isatty()
@@ -45,6 +55,8 @@ class Progress:
         pass
 
     def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None:
+        if self.quiet:
+            return
         line = retry_line(step, attempt, error, delay, attempts=self.attempts)
         with self.lock:
             # Over the bar on a terminal; the next redraw puts the bar back below it.
@@ -53,6 +65,8 @@ class Progress:
 
     def say(self, message: str) -> None:
         """A line of its own (a wait for confirmations), over the bar as a retry is."""
+        if self.quiet:
+            return
         with self.lock:
             self.stream.write(("\r\x1b[K" if self.tty else "") + message + "\n")
             self.stream.flush()
@@ -64,7 +78,7 @@ class Progress:
                 self.failed += 1
             now = time.monotonic()
             finished = sum(self.done.values()) == sum(self.total.values())
-            if finished or now - self.last >= self.interval:
+            if not self.quiet and (finished or now - self.last >= self.interval):
                 self.last = now
                 self._draw(final=finished)
 
@@ -125,21 +139,22 @@ class Discovery:
             self.stream.flush()
 
 
-def _quiet(app: Any) -> bool:
+def quiet(app: Any) -> bool:
+    """Whether the operator asked for quiet (``-q``, of ``reaper`` or of ``openstack``)."""
     return getattr(getattr(app, "options", None), "verbose_level", 1) < 1
 
 
 @contextlib.contextmanager
 def waits(app: Any, shown: Progress) -> Iterator[None]:
     """Say the executor's waits for confirmations through ``shown`` inside the block (not -q)."""
-    with progress.watched(None if _quiet(app) else shown.say):
+    with progress.watched(None if quiet(app) else shown.say):
         yield
 
 
 @contextlib.contextmanager
 def discovery(app: Any, what: str = "discovery") -> Iterator[None]:
     """Show the stages' progress reports on ``app``'s stderr inside the block (not with -q)."""
-    watcher = None if _quiet(app) else Discovery(app.stderr, what)
+    watcher = None if quiet(app) else Discovery(app.stderr, what)
     try:
         with progress.watched(watcher):
             yield

@@ -4,9 +4,17 @@ discovery says each service as its listing ends."""
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
+from typing import Any
+
+from cliff.command import Command
 
 from reaper import progress
-from reaper.cli.progress import Discovery, Progress, discovery, retry_line
+from reaper.cleanup.settings import Settings
+from reaper.cli.apply import ApplyCommand
+from reaper.cli.osc.client import ReaperClient
+from reaper.cli.osc.commands import _on_osc
+from reaper.cli.progress import Discovery, Progress, discovery, quiet, retry_line
 from reaper.executor import Executor
 from reaper.executor.contract import Transient
 from reaper.inventory.base import gather
@@ -72,3 +80,40 @@ def test_discovery_is_silent_with_q() -> None:
             progress.report("compute: 3 found")
     assert quiet.stderr.getvalue() == ""
     assert normal.stderr.getvalue() == "discovery: compute: 3 found\n"
+
+
+def test_apply_with_q_shows_neither_the_bar_nor_the_retries() -> None:
+    """``reaper apply -q`` (and ``openstack -q reaper apply``): the report, not the chatter."""
+    step = volume_step()
+    plan = plan_of(step)
+    for verbose_level in (0, 1):
+        script = {step.id: lambda n: Transient("HTTP 500: cinder") if n < 3 else Result.DONE}
+        runner = Script(script)
+        app = _App(verbose_level)
+        command = ApplyCommand(app, None)
+        shown = command._progress(plan, Settings(limits=FAST))
+        Executor(runner, limits=FAST, observer=shown, sleep=lambda s: None).execute(plan)
+        said = app.stderr.getvalue()
+        if verbose_level:
+            assert "retry 1/3" in said and "1/1 steps" in said
+        else:
+            assert said == ""
+
+
+class _Asks(Command):
+    """Answers whether the command sees the operator's -q (as apply, plan and sweep ask)."""
+
+    def take_action(self, parsed_args: Any) -> bool:
+        return quiet(self.app)
+
+
+def test_openstack_s_q_reaches_reaper_s_commands() -> None:
+    for verbose_level, expected in ((0, True), (1, False)):
+        client = ReaperClient(None, config_files=[])
+        shell = SimpleNamespace(
+            client_manager=SimpleNamespace(reaper=client),
+            options=SimpleNamespace(verbose_level=verbose_level, debug=False),
+            stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+        )  # fmt: skip
+        command = _on_osc(_Asks)(shell, None)
+        assert command.take_action(SimpleNamespace()) is expected

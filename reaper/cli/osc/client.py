@@ -28,6 +28,8 @@ class ReaperClient:
         self.stdin: Any = None
         self.stdout: Any = None
         self.stderr: Any = None
+        #: The OSC shell's global options (``-q`` is ``verbose_level`` 0), as ``reaper``'s.
+        self.options: Any = None
 
     @property
     def conf(self) -> cfg.ConfigOpts:
@@ -37,7 +39,9 @@ class ReaperClient:
                 argv += ["--config-file", path]
             self._conf = config.make_conf(argv, prog="openstack reaper")
             # Logs go to stderr, as under ``reaper``: stdout is the command's data.
-            log.setup(level=logging.WARNING, stream=sys.stderr)
+            # -q: the result and its errors, not advice about reaper.conf.
+            quiet = getattr(self.options, "verbose_level", 1) < 1
+            log.setup(level=logging.WARNING, stream=sys.stderr, advice=not quiet)
         return self._conf
 
     @property

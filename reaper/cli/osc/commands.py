@@ -35,6 +35,7 @@ def _on_osc(command: type) -> type:
             shell = self.app
             client = shell.client_manager.reaper
             client.stdin, client.stdout, client.stderr = shell.stdin, shell.stdout, shell.stderr
+            client.options = shell.options  # -q: no progress, no retry lines, no advice
             self.app = client
             try:
                 return super().take_action(parsed_args)
