@@ -24,9 +24,12 @@ import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oslo_config import cfg, generator, validator
+
+if TYPE_CHECKING:
+    from reaper.cleanup.house import House
 
 #: The ``oslo.config.opts`` namespaces whose options a reaper.conf may set
 #: (the ones etc/reaper/reaper-config-generator.conf documents).
@@ -236,28 +239,38 @@ def policy_problems(conf: cfg.ConfigOpts) -> list[Problem]:
     return []
 
 
-def protection_warnings(conf: cfg.ConfigOpts, house: Iterable[str] = ()) -> list[Problem]:
+def protection_warnings(conf: cfg.ConfigOpts, house: House | None = None) -> list[Problem]:
     """An empty protected_project_ids is legal, and usually an oversight.
 
     Reaper's own project and the admin project are protected anyway
-    (:func:`reaper.cleanup.verify.house_projects`); the warning names them,
-    with their ids when Keystone was asked (``house``).
+    (:func:`reaper.cleanup.house.house`); the warning names them, with their
+    ids when Keystone was asked (``house``).
     """
     if conf.protected_project_ids:
         return []
-    from reaper.cleanup.verify import ADMIN_PROJECT
-
-    name, domain = ADMIN_PROJECT
-    ids = f" ({', '.join(sorted(house))})" if house else ""
     return [
         Problem(
             "[DEFAULT] protected_project_ids",
-            f"is empty: only reaper's own project and the admin project ({name!r} in domain "
-            f"{domain!r}){ids} are always protected, besides what the policies protect; "
-            "list the service project and every other project reaper must never touch",
+            f"is empty: only {always_protected(conf, house)} are always protected, besides "
+            "what the policies protect; list the service project and every other project "
+            "reaper must never touch",
             WARNING,
         )
     ]
+
+
+def always_protected(conf: cfg.ConfigOpts, house: House | None = None) -> str:
+    """``reaper's own project (ID) and the admin project ('admin' in domain 'Default', ID)``.
+
+    Without ``house`` (Keystone not asked, or not answering) the ids are left out.
+    """
+    from reaper.cleanup.house import AdminProject
+
+    admin = AdminProject.from_conf(conf)
+    if house is None:
+        return f"reaper's own project and the admin project ({admin})"
+    admin_id = house.admin or "not in Keystone"
+    return f"reaper's own project ({house.own}) and the admin project ({admin}, {admin_id})"
 
 
 def broker_problems(conf: cfg.ConfigOpts, *, timeout: float = 5.0) -> list[Problem]:

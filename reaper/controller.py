@@ -49,6 +49,7 @@ from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup import lease, waitlist
+from reaper.cleanup.house import House, house
 from reaper.cleanup.lifecycle import Reopener
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
@@ -153,7 +154,7 @@ class Controller:
                 ("undecodable-auditor", parts.Installed(self.undecodable)),
                 ("api", self.api),
                 ("checkpointer", self.checkpointer),
-                ("warm-up", parts.Threads("reaper-warmup", self.cloud.warm_up)),
+                ("warm-up", parts.Threads("reaper-warmup", self._warm_up)),
                 ("barbican-check", parts.Threads("reaper-barbican", self._check_barbican)),
                 ("directory", Bootstrap(self.store, self.seams)),
                 *([("sweep", parts.Threads("reaper-sweep", sweep))] if conf.sweep.enabled else []),
@@ -172,6 +173,26 @@ class Controller:
     def seams(self) -> Cloud:
         """The road's view of that connection (Keystone, inventory, runner)."""
         return Cloud.of(self.connection())
+
+    def _warm_up(self) -> None:
+        self.cloud.warm_up()
+        self._warn_protection()
+
+    def _warn_protection(self) -> None:
+        """Warn while protected_project_ids is empty, naming the always-protected projects.
+
+        Said once the connection is warm, so the warning carries their ids as
+        ``reaper config check`` does; without Keystone's answer, without them.
+        """
+        if self.conf.protected_project_ids:
+            return
+        known: House | None = None
+        try:
+            known = house(self.connection(), self.settings.admin_project)
+        except Exception as exc:  # the workers will not act until Keystone answers
+            LOG.warning("the always-protected projects' ids are unknown", error=str(exc))
+        for warning in configcheck.protection_warnings(self.conf, known):
+            LOG.warning(str(warning))
 
     def _check_barbican(self) -> None:
         """Whether Barbican's keystone listener runs (reaper cannot list secrets)."""
@@ -271,7 +292,8 @@ def preflight(conf: cfg.ConfigOpts) -> str | None:
     broker as a listener that never binds.
     """
     problems = configcheck.file_problems(conf)
-    for warning in [*problems, *configcheck.protection_warnings(conf)]:
+    # The empty protected_project_ids warning waits for Keystone: it names the ids too.
+    for warning in problems:
         if warning.severity == configcheck.WARNING:
             LOG.warning(str(warning))
     # Credentials are the exception: with broken ones the controller still starts, keeps

@@ -63,7 +63,7 @@ def make_plan(
     now = now or utcnow()
     trigger = verification.trigger
     inventory = cloud.inventory(scope)
-    settings = settings.housed(cloud.house(*settings.admin_project))
+    settings = settings.housed(cloud.house(settings.admin_project))
     evaluation = decide(
         policies,
         inventory.resources,

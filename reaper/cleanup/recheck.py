@@ -127,7 +127,7 @@ def prechecker(
         evaluation = decide(
             policies,
             fresh.resources,
-            settings.housed(cloud.house(*settings.admin_project)),
+            settings.housed(cloud.house(settings.admin_project)),
             trigger=plan.trigger or trigger_name(plan.identity.kind),
             identity=plan.identity,
         )

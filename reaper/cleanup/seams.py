@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from reaper.actions.runner import Prechecker, SdkRunner
-from reaper.cleanup.verify import HouseCheck, IdentityCheck, house_projects, verify
+from reaper.cleanup.house import HouseCheck, house_projects
+from reaper.cleanup.verify import IdentityCheck, verify
 from reaper.executor import Runner
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory, discover

@@ -15,8 +15,8 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from reaper.cleanup.house import AdminProject
 from reaper.cleanup.lease import unique_owner
-from reaper.cleanup.verify import ADMIN_PROJECT
 from reaper.executor import Limits
 from reaper.model import IdentityRef, utcnow
 from reaper.policy import EvaluationContext
@@ -36,9 +36,10 @@ class Settings:
     protected_project_ids: frozenset[str] = frozenset()
     #: Identities of these domains are never cleaned up.
     protected_domain_ids: frozenset[str] = frozenset()
-    #: The cloud's admin project, always protected when Keystone knows it: its name and
-    #: domain id (:func:`reaper.cleanup.verify.house_projects` finds its id).
-    admin_project: tuple[str, str] = ADMIN_PROJECT
+    #: The cloud's admin project, always protected: its name and domain (``[DEFAULT]
+    #: admin_project_name``, ``admin_project_domain_name``); :func:`reaper.cleanup.house.house`
+    #: finds its id.
+    admin_project: AdminProject = dataclasses.field(default_factory=AdminProject)
     #: Reaper's own project and the admin project: always protected, whatever the
     #: configuration says. Asked of Keystone by the road before each decision
     #: (:meth:`housed`), never taken from the configuration.
@@ -68,6 +69,7 @@ class Settings:
             owner=unique_owner(conf.host),
             protected_project_ids=frozenset(conf.protected_project_ids or ()),
             protected_domain_ids=frozenset(conf.protected_domain_ids or ()),
+            admin_project=AdminProject.from_conf(conf),
             limits=Limits.from_conf(conf),
             dry_run=bool(conf.dry_run),
             sweep_min_age=dt.timedelta(seconds=conf.sweep.min_age),

@@ -180,36 +180,6 @@ def witnessed(conn: Any, identity: IdentityRef) -> None:
         ) from exc
 
 
-#: The admin project as Keystone's bootstrap names it: its name and its domain's id.
-ADMIN_PROJECT = ("admin", "default")
-
-#: Reaper's own project and the admin project's id: :func:`house_projects`, or a test's.
-HouseCheck = Callable[[str, str], frozenset[str]]
-
-
-def house_projects(conn: Any, admin_name: str, admin_domain_id: str) -> frozenset[str]:
-    """Reaper's own project and the admin project (named ``admin_name`` in ``admin_domain_id``).
-
-    Both are protected whatever the configuration says, so failing to learn
-    them fails closed: :class:`VerificationError` (retry later, never act).
-    A cloud without a project of that name has no admin project to protect.
-    """
-    try:
-        own = conn.current_project_id
-        admin = conn.identity.find_project(admin_name, domain_id=admin_domain_id)
-    except Exception as exc:
-        raise VerificationError(
-            f"could not learn reaper's own and the admin project ({admin_name!r} in domain "
-            f"{admin_domain_id!r}) from Keystone: {type(exc).__name__}: {exc}"
-        ) from exc
-    if not own:
-        raise VerificationError(
-            "reaper's credentials are not scoped to a project: its own project, always "
-            "protected, is unknown"
-        )
-    return frozenset({str(own), *([str(admin.id)] if admin is not None else [])})
-
-
 def _shown(response: Any) -> str:
     if response is None:
         return "no response"

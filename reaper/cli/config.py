@@ -15,7 +15,8 @@ import argparse
 from cliff.command import Command
 
 from reaper import configcheck, credentials
-from reaper.cleanup.verify import ADMIN_PROJECT, VerificationError, house_projects
+from reaper.cleanup.house import AdminProject, AdminProjectMissing, House, house
+from reaper.cleanup.verify import VerificationError
 from reaper.cli import exitcodes
 
 
@@ -40,14 +41,14 @@ class ConfigCheck(Command):
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         conf = self.app.conf
         problems = configcheck.file_problems(conf)
-        house: frozenset[str] = frozenset()
+        known: House | None = None
         if not parsed_args.offline:
-            credential_problems, house = self._credential_problems()
+            credential_problems, known = self._credential_problems()
             problems += credential_problems
             problems += configcheck.broker_problems(conf)
         problems += configcheck.store_problems(conf)
         problems += configcheck.policy_problems(conf)
-        problems += configcheck.protection_warnings(conf, house)
+        problems += configcheck.protection_warnings(conf, known)
         for problem in problems:
             self.app.stdout.write(f"{problem}\n")
         failed = configcheck.errors(problems)
@@ -56,16 +57,19 @@ class ConfigCheck(Command):
             self.app.stdout.write(f"{files}: OK\n")
         return exitcodes.ERROR if failed else exitcodes.OK
 
-    def _credential_problems(self) -> tuple[list[configcheck.Problem], frozenset[str]]:
+    def _credential_problems(self) -> tuple[list[configcheck.Problem], House | None]:
         """The credentials' problems, or the always-protected projects they lead to."""
         try:
             conn = self.app.connect(read_only=True)
         except Exception as exc:
             problem = credentials.explain(exc, self.app._credentials)
-            return [configcheck.Problem("credentials", str(problem or exc))], frozenset()
+            return [configcheck.Problem("credentials", str(problem or exc))], None
+        admin = AdminProject.from_conf(self.app.conf)
         try:
-            return [], house_projects(conn, *ADMIN_PROJECT)
+            return [], house(conn, admin)
         except VerificationError as exc:
-            return [configcheck.Problem("credentials", str(exc))], frozenset()
+            missing = isinstance(exc, AdminProjectMissing)
+            where = "[DEFAULT] admin_project_name" if missing else "credentials"
+            return [configcheck.Problem(where, str(exc))], None
         finally:
             conn.close()

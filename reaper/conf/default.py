@@ -59,8 +59,27 @@ OPTS = [
     cfg.ListOpt(
         "protected_project_ids",
         default=[],
-        help="Projects whose resources reaper never touches, whatever a policy says "
-        "(for example the admin and service projects). Protection fails closed.",
+        help="Projects whose resources reaper never touches, whatever a policy says. "
+        "Reaper's own project (the one its credentials are scoped to) and the admin project "
+        "(admin_project_name) are always protected and need not be listed; list the service "
+        "project (if reaper runs in another one) and every other project the cloud runs "
+        "on, such as those of Octavia's amphorae, Trove's or Magnum's service instances. "
+        "Protection fails closed.",
+    ),
+    cfg.StrOpt(
+        "admin_project_name",
+        default="admin",
+        help="Name of the cloud's admin project, always protected whatever the policies and "
+        "protected_project_ids say (keystone-manage bootstrap names it admin). Its id is "
+        "asked of Keystone before every plan; when this option or "
+        "admin_project_domain_name is changed from its default and Keystone has no such "
+        "project, nothing is planned until it is found.",
+    ),
+    cfg.StrOpt(
+        "admin_project_domain_name",
+        default="Default",
+        help="Name (or id) of the domain of admin_project_name (keystone-manage bootstrap "
+        "puts it in the domain named Default, id default).",
     ),
     cfg.ListOpt(
         "protected_domain_ids",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reaper import config, configcheck, controller, sdnotify
+from reaper.cleanup.house import House
 from reaper.cli.main import ReaperApp
 
 BROKER = "transport_url = rabbit://guest:guest@127.0.0.1:5672/\n"
@@ -82,11 +83,23 @@ def test_the_empty_protected_project_ids_warning_names_the_always_protected_proj
     tmp_path,
 ) -> None:
     _, conf = _conf(tmp_path, f"[DEFAULT]\n{BROKER}")
-    (warning,) = configcheck.protection_warnings(conf, frozenset({"p-service", "p-admin"}))
+    (warning,) = configcheck.protection_warnings(conf, House("p-service", "p-admin"))
     assert (
-        "only reaper's own project and the admin project ('admin' in domain 'default') "
-        "(p-admin, p-service) are always protected"
+        "only reaper's own project (p-service) and the admin project ('admin' in domain "
+        "'Default', p-admin) are always protected"
     ) in str(warning)
+    (warning,) = configcheck.protection_warnings(conf)
+    assert (
+        "only reaper's own project and the admin project ('admin' in domain 'Default') "
+        "are always protected"
+    ) in str(warning)
+
+
+def test_the_warning_names_the_admin_project_reaper_conf_names(tmp_path) -> None:
+    body = f"[DEFAULT]\n{BROKER}admin_project_name = cloud-admin\n"
+    _, conf = _conf(tmp_path, body + "admin_project_domain_name = infra\n")
+    (warning,) = configcheck.protection_warnings(conf, House("p-service", "p-cloud-admin"))
+    assert "the admin project ('cloud-admin' in domain 'infra', p-cloud-admin)" in str(warning)
 
 
 def _check(tmp_path: Path, body: str) -> tuple[int, str]:

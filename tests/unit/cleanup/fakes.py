@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reaper.actions.runner import Prechecker
+from reaper.cleanup.house import AdminProject
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.verify import IdentityState, Verification, VerificationError
 from reaper.executor import Attempt, Confirmation, Precheck, Result
@@ -120,8 +121,8 @@ class House:
         self.ids: frozenset[str] | Exception = ids
         self.asked: list[tuple[str, str]] = []
 
-    def __call__(self, name: str, domain_id: str) -> frozenset[str]:
-        self.asked.append((name, domain_id))
+    def __call__(self, admin: AdminProject) -> frozenset[str]:
+        self.asked.append((admin.name, admin.domain))
         if isinstance(self.ids, Exception):
             raise self.ids
         return self.ids

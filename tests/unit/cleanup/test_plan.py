@@ -76,7 +76,7 @@ def test_reaper_s_own_and_the_admin_project_are_protected_with_nothing_configure
     assert [d.verdict for d in planned.plan.decisions] == [Verdict.PROTECT]
     assert [d.rule for d in planned.plan.decisions] == ["always_protected"]
     assert planned.plan.steps == ()
-    assert cloud.house.asked == [("admin", "default")]
+    assert cloud.house.asked == [("admin", "Default")]
 
 
 def test_not_knowing_the_always_protected_projects_plans_nothing(

@@ -14,7 +14,6 @@ from reaper.cleanup.verify import (
     Refused,
     Verification,
     VerificationError,
-    house_projects,
     verify,
     verify_before_execute,
 )
@@ -103,36 +102,3 @@ class TestVerifyBeforeExecute:
             verify_before_execute(
                 Keystone({PROJECT: unreachable()}), plan_for("identity.project.deleted")
             )
-
-
-class TestHouseProjects:
-    """Reaper's own and the admin project, as the connection and Keystone name them."""
-
-    @staticmethod
-    def conn(own: str | None, admin: Any) -> Any:
-        def find_project(name: str, domain_id: str) -> Any:
-            assert (name, domain_id) == ("admin", "default")
-            if isinstance(admin, Exception):
-                raise admin
-            return admin
-
-        return SimpleNamespace(
-            current_project_id=own, identity=SimpleNamespace(find_project=find_project)
-        )
-
-    def test_both_when_keystone_knows_the_admin_project(self) -> None:
-        conn = self.conn("p-service", SimpleNamespace(id="p-admin"))
-        assert house_projects(conn, "admin", "default") == {"p-service", "p-admin"}
-
-    def test_only_reaper_s_own_when_there_is_no_admin_project(self) -> None:
-        assert house_projects(self.conn("p-service", None), "admin", "default") == {"p-service"}
-
-    def test_credentials_not_scoped_to_a_project_fail_closed(self) -> None:
-        conn = self.conn(None, SimpleNamespace(id="p-admin"))
-        with pytest.raises(VerificationError, match="not scoped to a project"):
-            house_projects(conn, "admin", "default")
-
-    def test_keystone_not_answering_fails_closed(self) -> None:
-        conn = self.conn("p-service", sdk_exc.HttpException("503"))
-        with pytest.raises(VerificationError, match="could not learn"):
-            house_projects(conn, "admin", "default")

@@ -1,0 +1,116 @@
+"""The projects reaper protects whatever the configuration says: its own and the admin project.
+
+The admin project is named by ``[DEFAULT] admin_project_name`` and
+``admin_project_domain_name`` (Keystone's bootstrap names it ``admin`` in
+the domain ``Default``, whose id is ``default``; kolla and OSA keep those,
+other deployments call it ``cloud-admin`` or put it in another domain).
+Both are asked of Keystone before every decision (:func:`house_projects`),
+never taken from the configuration as ids, and failing to learn them fails
+closed: :class:`~reaper.cleanup.verify.VerificationError`, nothing planned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from reaper.cleanup.verify import VerificationError
+
+#: Keystone's bootstrap names: ``keystone-manage bootstrap`` makes project ``admin`` in
+#: the domain named ``Default`` (id ``default``).
+DEFAULT_NAME = "admin"
+DEFAULT_DOMAIN = "Default"
+
+
+@dataclasses.dataclass(frozen=True)
+class AdminProject:
+    """How the cloud names its admin project: a name in a domain (its name or id).
+
+    ``required`` is true when the operator named it (either option differs
+    from Keystone's bootstrap names): a project the operator named and that
+    Keystone does not have is a mistake in reaper.conf that must not quietly
+    leave the real admin project unprotected, so it fails closed. Keystone's
+    bootstrap names may be absent (a cloud without an ``admin`` project has
+    none to protect).
+    """
+
+    name: str = DEFAULT_NAME
+    domain: str = DEFAULT_DOMAIN
+    required: bool = False
+
+    @classmethod
+    def from_conf(cls, conf: Any) -> AdminProject:
+        name = (conf.admin_project_name or "").strip() or DEFAULT_NAME
+        domain = (conf.admin_project_domain_name or "").strip() or DEFAULT_DOMAIN
+        required = (name, domain.lower()) != (DEFAULT_NAME, DEFAULT_DOMAIN.lower())
+        return cls(name=name, domain=domain, required=required)
+
+    def __str__(self) -> str:
+        return f"{self.name!r} in domain {self.domain!r}"
+
+
+@dataclasses.dataclass(frozen=True)
+class House:
+    """Reaper's own project's id and the admin project's (``None``: the cloud has none)."""
+
+    own: str
+    admin: str | None
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset({self.own, *([self.admin] if self.admin else [])})
+
+
+class AdminProjectMissing(VerificationError):
+    """Keystone has no project by the name the operator configured (fails closed)."""
+
+
+#: Reaper's own project and the admin project's id: :func:`house_projects`, or a test's.
+HouseCheck = Callable[[AdminProject], frozenset[str]]
+
+
+def house(conn: Any, admin: AdminProject) -> House:
+    """Reaper's own project and ``admin``'s id, as Keystone says them now.
+
+    Raises :class:`VerificationError` (retry later, never act) when Keystone
+    cannot say, when reaper's credentials are not scoped to a project, and
+    when a project the operator named (``admin.required``) is not found.
+    """
+    try:
+        own = conn.current_project_id
+        domain = _domain_id(conn, admin.domain)
+        project = (
+            None
+            if domain is None
+            else conn.identity.find_project(admin.name, domain_id=domain, ignore_missing=True)
+        )
+    except Exception as exc:
+        raise VerificationError(
+            f"could not learn reaper's own and the admin project ({admin}) from Keystone: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if not own:
+        raise VerificationError(
+            "reaper's credentials are not scoped to a project: its own project, always "
+            "protected, is unknown"
+        )
+    if project is None and admin.required:
+        raise AdminProjectMissing(
+            f"Keystone has no admin project {admin}: check [DEFAULT] admin_project_name "
+            "and admin_project_domain_name (nothing is done until it is found)"
+        )
+    return House(own=str(own), admin=None if project is None else str(project.id))
+
+
+def house_projects(conn: Any, admin: AdminProject) -> frozenset[str]:
+    """The ids of :func:`house`: what every decision protects whatever the configuration says."""
+    return house(conn, admin).ids
+
+
+def _domain_id(conn: Any, domain: str) -> str | None:
+    """The id of the domain named ``domain`` (or whose id it is); ``None`` if there is none."""
+    for found in conn.identity.domains(name=domain):
+        return str(found.id)
+    found = conn.identity.find_domain(domain, ignore_missing=True)
+    return None if found is None else str(found.id)

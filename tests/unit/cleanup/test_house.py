@@ -1,0 +1,122 @@
+"""Reaper's own and the admin project: named in reaper.conf, their ids asked of Keystone."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from openstack import exceptions as sdk_exc
+
+from reaper import config
+from reaper.cleanup.house import AdminProject, AdminProjectMissing, House, house, house_projects
+from reaper.cleanup.settings import Settings
+from reaper.cleanup.verify import VerificationError
+
+BOOTSTRAP = AdminProject()
+
+
+class Keystone:
+    """Domains and projects as Keystone lists them (``find`` as openstacksdk's, by name or id)."""
+
+    def __init__(self, projects: dict[tuple[str, str], str], failure: Exception | None = None):
+        #: (project name, domain id) -> project id
+        self.projects = projects
+        self.domains_by_name = {"Default": "default", "infra": "d-infra"}
+        self.failure = failure
+        self.asked: list[str] = []
+
+    def domains(self, name: str) -> list[Any]:
+        self.asked.append(f"domains?name={name}")
+        if self.failure:
+            raise self.failure
+        found = self.domains_by_name.get(name)
+        return [SimpleNamespace(id=found)] if found else []
+
+    def find_domain(self, name_or_id: str, ignore_missing: bool) -> Any:
+        self.asked.append(f"domain {name_or_id}")
+        assert ignore_missing
+        return (
+            SimpleNamespace(id=name_or_id) if name_or_id in self.domains_by_name.values() else None
+        )
+
+    def find_project(self, name: str, domain_id: str, ignore_missing: bool) -> Any:
+        self.asked.append(f"project {name} in {domain_id}")
+        assert ignore_missing
+        found = self.projects.get((name, domain_id))
+        return SimpleNamespace(id=found) if found else None
+
+
+def conn(own: str | None, keystone: Keystone) -> Any:
+    return SimpleNamespace(current_project_id=own, identity=keystone)
+
+
+class TestTheDefaultNames:
+    def test_both_when_keystone_knows_the_admin_project(self) -> None:
+        keystone = Keystone({("admin", "default"): "p-admin"})
+        assert house(conn("p-service", keystone), BOOTSTRAP) == House("p-service", "p-admin")
+        assert house_projects(conn("p-service", keystone), BOOTSTRAP) == {"p-service", "p-admin"}
+
+    def test_only_reaper_s_own_when_there_is_no_admin_project(self) -> None:
+        assert house(conn("p-service", Keystone({})), BOOTSTRAP) == House("p-service", None)
+
+    def test_credentials_not_scoped_to_a_project_fail_closed(self) -> None:
+        keystone = Keystone({("admin", "default"): "p-admin"})
+        with pytest.raises(VerificationError, match="not scoped to a project"):
+            house(conn(None, keystone), BOOTSTRAP)
+
+    def test_keystone_not_answering_fails_closed(self) -> None:
+        keystone = Keystone({}, failure=sdk_exc.HttpException("503"))
+        with pytest.raises(VerificationError, match="could not learn"):
+            house(conn("p-service", keystone), BOOTSTRAP)
+
+
+class TestNamedByTheOperator:
+    def test_another_name_in_another_domain(self, tmp_path) -> None:
+        admin = _from_conf(tmp_path, "admin_project_name = cloud-admin\n"
+                                     "admin_project_domain_name = infra\n")  # fmt: skip
+        assert admin == AdminProject("cloud-admin", "infra", required=True)
+        keystone = Keystone(
+            {("cloud-admin", "d-infra"): "p-cloud-admin", ("admin", "default"): "x"}
+        )
+        assert house(conn("p-service", keystone), admin) == House("p-service", "p-cloud-admin")
+
+    def test_the_domain_may_be_given_by_its_id(self) -> None:
+        keystone = Keystone({("cloud-admin", "d-infra"): "p-cloud-admin"})
+        admin = AdminProject("cloud-admin", "d-infra", required=True)
+        assert house(conn("p-service", keystone), admin).admin == "p-cloud-admin"
+
+    def test_a_named_project_keystone_does_not_have_fails_closed(self) -> None:
+        """A typo must not quietly leave the real admin project unprotected."""
+        keystone = Keystone({("cloud-admin", "default"): "p-cloud-admin"})
+        admin = AdminProject("cloud-admn", "Default", required=True)
+        with pytest.raises(AdminProjectMissing, match=r"admin_project_name") as raised:
+            house(conn("p-service", keystone), admin)
+        assert isinstance(raised.value, VerificationError)
+
+    def test_a_named_domain_keystone_does_not_have_fails_closed(self) -> None:
+        keystone = Keystone({("cloud-admin", "default"): "p-cloud-admin"})
+        admin = AdminProject("cloud-admin", "infr", required=True)
+        with pytest.raises(AdminProjectMissing, match="'cloud-admin' in domain 'infr'"):
+            house(conn("p-service", keystone), admin)
+
+
+class TestReadOnceFromTheConfiguration:
+    def test_the_defaults_are_keystone_s_bootstrap_names_and_not_required(self, tmp_path) -> None:
+        assert _from_conf(tmp_path, "") == AdminProject("admin", "Default", required=False)
+
+    def test_the_domain_s_id_default_is_the_bootstrap_domain_too(self, tmp_path) -> None:
+        admin = _from_conf(tmp_path, "admin_project_domain_name = default\n")
+        assert admin == AdminProject("admin", "default", required=False)
+
+    def test_the_settings_carry_it(self, tmp_path) -> None:
+        path = tmp_path / "reaper.conf"
+        path.write_text("[DEFAULT]\nadmin_project_name = cloud-admin\n")
+        settings = Settings.from_conf(config.make_conf(["--config-file", str(path)]))
+        assert settings.admin_project == AdminProject("cloud-admin", "Default", required=True)
+
+
+def _from_conf(tmp_path, body: str) -> AdminProject:
+    path = tmp_path / "reaper.conf"
+    path.write_text("[DEFAULT]\n" + body)
+    return AdminProject.from_conf(config.make_conf(["--config-file", str(path)]))
