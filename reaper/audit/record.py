@@ -34,10 +34,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pycadf import cadftype
 from pycadf import event as cadf_event
 
 from reaper import canonical, sealing
-from reaper.audit.cadf import Actor, AuditReason, AuditTarget, type_uri
+from reaper.audit.cadf import (
+    Actor,
+    AuditReason,
+    AuditTarget,
+    type_uri,
+    valid_action,
+    valid_outcome,
+)
 from reaper.audit.columns import RecordIndex, cadf_time
 from reaper.audit.scrub import scrub
 from reaper.model import OutcomeStatus, Resource, Trigger, utcnow
@@ -170,28 +178,27 @@ def build(
     if isinstance(reason, str):
         reason = AuditReason(text=reason)
     when = cadf_time(event_time or utcnow())
-    event = cadf_event.Event(
-        id=event_id or str(uuid.uuid4()),
-        eventTime=when,
-        action=action,
-        outcome=outcome,
-        initiator=initiator.cadf,
-        target=target.cadf(),
-        observer=observer.cadf,
-    )
+    if not isinstance(action, str) or not valid_action(action):
+        raise ValueError(f"not a valid CADF event: action={action!r}")
+    if not isinstance(outcome, str) or not valid_outcome(outcome):
+        raise ValueError(f"not a valid CADF event: outcome={outcome!r}")
+    event_id = event_id or str(uuid.uuid4())
+    if not isinstance(event_id, str):
+        raise ValueError(f"not a valid CADF event: id={event_id!r}")
+    # What pycadf's Event would hold (reaper.audit.cadf says why it is not built).
+    cadf: dict[str, Any] = {
+        "typeURI": cadf_event.TYPE_URI_EVENT,
+        "eventType": cadftype.EVENTTYPE_ACTIVITY,
+        "id": event_id,
+        "eventTime": when,
+        "action": action,
+        "outcome": outcome,
+        "observer": observer.cadf_dict,
+        "initiator": initiator.cadf_dict,
+        "target": target.cadf_dict(),
+    }
     if reason is not None:
-        event.reason = reason.cadf()
-    if not event.is_valid():
-        raise ValueError(f"not a valid CADF event: action={action!r} outcome={outcome!r}")
-    # pycadf validated; its ``as_dict`` (oslo's generic to_primitive) would
-    # cost more than the rest of an append, and its types keep their fields
-    # in ``__dict__``, which is all there is to convert.
-    cadf: dict[str, Any] = dict(vars(event))
-    cadf["initiator"] = initiator.cadf_dict
-    cadf["observer"] = observer.cadf_dict
-    cadf["target"] = dict(vars(cadf["target"]))
-    if reason is not None:
-        cadf["reason"] = dict(vars(cadf["reason"]))
+        cadf["reason"] = reason.cadf_dict()
     ours: dict[str, Any] = {
         "schema": SCHEMA,
         "target_type": target.type,
