@@ -8,7 +8,6 @@ what validates here loads there.
 from __future__ import annotations
 
 import argparse
-import itertools
 import shutil
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -95,9 +94,11 @@ class PolicyExplain(Lister):
     reaper.conf configures (policy_paths), else the shipped default.
 
     The table has one section per resource type (rows for every type
-    first) and fits 100 columns, or a narrower terminal, or --max-width:
-    long cells are wrapped. -f json, yaml, csv and value keep one row per
-    pair with every value in full.
+    first) and fits 100 columns, or a narrower terminal, or --max-width,
+    or with --fit-width the terminal's whole width: long cells are wrapped.
+    --sort-column sorts the rows of each section (by Resource Type: the
+    sections). -f json, yaml, csv and value keep one row per pair with
+    every value in full.
     """
 
     #: The table's width when neither --max-width nor a narrower terminal says otherwise.
@@ -189,19 +190,62 @@ class PolicyExplain(Lister):
         if parsed_args.formatter != "table" or parsed_args.columns:
             return super().produce_output(parsed_args, column_names, data)
         width = self._width(parsed_args)
+        rows = sorted_rows(
+            column_names,
+            list(data),
+            parsed_args.sort_columns,
+            descending=parsed_args.sort_direction == "desc",
+        )
+        sections: dict[str, list[Sequence[Any]]] = {}
+        for row in rows:  # each type once, where its first row is
+            sections.setdefault(row[0], []).append(row[1:])
         out = self.app.stdout
-        for n, (rtype, rows) in enumerate(itertools.groupby(data, key=lambda row: row[0])):
+        for n, (rtype, section) in enumerate(sections.items()):
             out.write(("\n" if n else "") + (f"{rtype}\n" if rtype != "*" else "every type\n"))
-            out.write(fitted_table(column_names[1:], [row[1:] for row in rows], width) + "\n")
+            out.write(fitted_table(column_names[1:], section, width) + "\n")
         return 0
 
     def _width(self, parsed_args: argparse.Namespace) -> int:
+        """--max-width; else the display's whole width with --fit-width; else 100 or less."""
         if parsed_args.max_width > 0:
             return int(parsed_args.max_width)
+        if parsed_args.fit_width:
+            # The terminal's (or $COLUMNS'), wider than 100 too: what the operator asked.
+            return shutil.get_terminal_size((self.WIDTH, 24)).columns
         stdout = self.app.stdout
         if hasattr(stdout, "isatty") and stdout.isatty():
             return min(self.WIDTH, shutil.get_terminal_size((self.WIDTH, 24)).columns)
         return self.WIDTH
+
+
+def sorted_rows(
+    columns: Sequence[str],
+    rows: list[Sequence[Any]],
+    sort_columns: Sequence[str],
+    *,
+    descending: bool = False,
+) -> list[Sequence[Any]]:
+    """``rows`` sorted as cliff's ``--sort-column`` sorts a list (first named column first).
+
+    Names match as cliff matches them (case-insensitive, ``_`` for a space)
+    and unknown names are ignored, as cliff ignores them. Numbers (the
+    evaluation order) sort as numbers. Without ``sort_columns`` the rows keep
+    their order: evaluation order, type by type.
+    """
+    normal = [c.lower().replace("_", " ") for c in columns]
+    indexes = [
+        normal.index(name.lower().replace("_", " "))
+        for name in sort_columns
+        if name.lower().replace("_", " ") in normal
+    ]
+    for index in reversed(indexes):
+        rows = sorted(rows, key=lambda row, i=index: _sort_key(row[i]), reverse=descending)
+    return rows
+
+
+def _sort_key(value: Any) -> tuple[bool, int, int, str]:
+    text = "" if value is None else str(value)
+    return (value is None, 0 if text.isdigit() else 1, int(text) if text.isdigit() else 0, text)
 
 
 #: Columns never wrapped (short, and a wrapped trigger name reads badly).

@@ -49,12 +49,15 @@ def _no_cloud_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
 
 
-def _openstack(conf: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _openstack(
+    conf: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``openstack ... reaper ARGS`` with stderr piped (not a terminal), as a script runs it."""
     return subprocess.run(
         [OPENSTACK, "--os-auth-type", "none", "--os-endpoint", "http://127.0.0.1:9",
          "--reaper-config-file", str(conf), "reaper", *args],
-        env=_no_cloud_env(), capture_output=True, text=True, timeout=120, check=False,
+        env=_no_cloud_env() | (env or {}), capture_output=True, text=True, timeout=120,
+        check=False,
     )  # fmt: skip
 
 
@@ -90,3 +93,20 @@ def test_a_missing_store_is_one_line_naming_the_option_to_pass(tmp_path: Path) -
         f"{tmp_path / 'nowhere'}): the controller or `reaper apply` creates it; pass "
         "--reaper-config-file with the reaper.conf the controller uses"
     ]
+
+
+def test_explain_s_sections_fit_the_display_and_sort_under_openstack(tmp_path: Path) -> None:
+    """OSC's --fit-width and --sort-column act on the table of sections, as on any OSC list."""
+    conf = tmp_path / "reaper.conf"
+    conf.write_text(f"[DEFAULT]\nstate_path = {tmp_path}\n")
+    policies = str(Path(__file__).parents[2] / "policies")
+    wide = _openstack(conf, "policy", "explain", "--policy", policies, "--all", "--fit-width",
+                      env={"COLUMNS": "150"})  # fmt: skip
+    assert wide.returncode == 0, wide.stderr
+    assert max(len(line) for line in wide.stdout.splitlines()) == 150
+    down = _openstack(conf, "policy", "explain", "--policy", policies, "--sort-column",
+                      "Resource Type", "--sort-descending")  # fmt: skip
+    headings = [line for line in down.stdout.splitlines() if line and line[0] not in "+|"]
+    assert headings[-1] == "every type"  # type '*' sorts before every name
+    headings = headings[:-1]
+    assert headings == sorted(headings, reverse=True) and len(headings) > 3

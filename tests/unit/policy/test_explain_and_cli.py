@@ -262,3 +262,55 @@ class TestExplainTable:
         lines = text.splitlines()
         assert max(len(line) for line in lines) <= 60
         assert "| identity.project.deleted | 1     | delete-it |" in lines[3]
+
+
+def _sections(table: str) -> dict[str, list[list[str]]]:
+    """Each section's heading and its rows' cells (continuation lines of wrapped cells left out)."""
+    found: dict[str, list[list[str]]] = {}
+    heading = ""
+    for line in table.splitlines():
+        if line and line[0] not in "+|":
+            heading = line
+            found[heading] = []
+        elif line.startswith("|") and line.split("|")[1].strip():
+            found[heading].append([cell.strip() for cell in line.split("|")[1:-1]])
+    return {h: rows[1:] for h, rows in found.items()}  # without the column names
+
+
+class TestExplainTableAsOscUsersExpect:
+    """--fit-width and --sort-column (cliff's, and so OSC's) work in the sectioned table too."""
+
+    def test_fit_width_uses_the_whole_display_wider_than_100(self, monkeypatch) -> None:
+        monkeypatch.setenv("COLUMNS", "160")
+        argv = ["policy", "explain", "--policy", POLICIES, "--all"]
+        _, fitted, _ = run([*argv, "--fit-width"])
+        _, default, _ = run(argv)
+        assert max(len(line) for line in fitted.splitlines()) == 160
+        assert max(len(line) for line in default.splitlines()) == 100
+        assert len(fitted.splitlines()) < len(default.splitlines())  # fewer wrapped lines
+
+    def test_fit_width_narrows_to_a_narrow_display(self, monkeypatch) -> None:
+        monkeypatch.setenv("COLUMNS", "80")
+        _, out, _ = run(["policy", "explain", "--policy", DEFAULT, "--fit-width"])
+        assert max(len(line) for line in out.splitlines()) <= 80
+
+    def test_sort_column_sorts_each_section(self) -> None:
+        argv = ["policy", "explain", "--policy", DEFAULT, "--resource-type", "compute.server"]
+        _, plain, _ = run(argv)
+        _, by_trigger, _ = run([*argv, "--sort-column", "Trigger"])
+        rows = _sections(plain)["compute.server"]
+        sorted_rows = _sections(by_trigger)["compute.server"]
+        assert [r[0] for r in rows] != sorted([r[0] for r in rows])  # evaluation order
+        assert [r[0] for r in sorted_rows] == sorted(r[0] for r in rows)
+        assert sorted(sorted_rows) == sorted(rows)  # the same rows, reordered
+
+    def test_sort_column_resource_type_orders_the_sections(self) -> None:
+        argv = ["policy", "explain", "--policy", DEFAULT]
+        _, plain, _ = run(argv)
+        _, down, _ = run([*argv, "--sort-column", "resource_type", "--sort-descending"])
+        assert list(_sections(down)) == sorted(_sections(plain), reverse=True)
+        assert _sections(down)["compute.server"] == _sections(plain)["compute.server"]
+
+    def test_an_unknown_sort_column_is_ignored_as_cliff_ignores_it(self) -> None:
+        argv = ["policy", "explain", "--policy", DEFAULT]
+        assert run([*argv, "--sort-column", "Nosuch"])[1] == run(argv)[1]
