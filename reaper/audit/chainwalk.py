@@ -96,13 +96,18 @@ class ChainWalk:
         self.last_seq = 0
         self.last_head: str | None = GENESIS
 
-    def start(self, start_seq: int) -> None:
+    def start(self, start_seq: int, anchor_head: str | None = None) -> None:
+        """Walk from ``start_seq``; its predecessor's head is ``anchor_head`` if known.
+
+        ``anchor_head`` comes from a checkpoint at ``start_seq - 1`` (a pruned
+        trail starts there); without it the head is taken from the first
+        record, on trust.
+        """
         self.expected = start_seq
         self.last_seq = start_seq - 1
         if start_seq > 1:
-            # The predecessor's head is taken from the first record, on trust.
-            self.prev = None
-            self.last_head = None
+            self.prev = anchor_head
+            self.last_head = anchor_head
 
     def record(self, rec: ChainRecord | Inspected) -> None:
         """Check one record (or the result of :func:`inspect` on it)."""

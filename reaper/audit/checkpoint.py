@@ -64,6 +64,19 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class Archived:
+    """Where a pruned trail starts (``reaper audit archive``): 0 and 0 when nothing was.
+
+    Records up to ``seq`` are in bundles, not in the store; checkpoint
+    ``checkpoint`` (signed, at ``seq``) is the first one kept, and vouches for
+    the head the first stored record follows.
+    """
+
+    seq: int = 0
+    checkpoint: int = 0
+
+
+@dataclass(frozen=True)
 class CheckpointHead:
     """The last checkpoint's number and digest (0 and ``None`` before the first)."""
 

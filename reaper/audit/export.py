@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -95,15 +96,26 @@ def export_bundle(
     public_key: Ed25519PublicKey | None = None,
     checkpoint_interval: float | None = None,
     exported_by: str | None = None,
+    upto: Checkpoint | None = None,
 ) -> ExportResult:
-    """Write the whole trail, as of now, to ``out_dir`` (which must be empty or new)."""
+    """Write the stored trail, as of now, to ``out_dir`` (which must be empty or new).
+
+    The stored trail starts after what was archived: a pruned store's bundle
+    starts with the checkpoint the store starts from (``anchor_checkpoint``
+    in the manifest), so it too verifies from a signed head. ``upto`` stops
+    the bundle at that checkpoint (an archive): records up to its seq,
+    checkpoints up to it, and it is the bundle's end.
+    """
     os.makedirs(out_dir, mode=0o700, exist_ok=True)
     if os.listdir(out_dir):
         raise BundleError(f"{out_dir} is not empty; refusing to mix bundles")
     head, cp_head = audit.heads()
+    if upto is not None:
+        head, cp_head = ChainHead(upto.seq, upto.head), CheckpointHead(upto.number, upto.digest)
+    archived = audit.archived()
     with open(os.path.join(out_dir, RECORDS), "wb") as f:
         rec_writer = _HashingWriter(f)
-        for rec in audit.records(1, head.seq):
+        for rec in audit.records(archived.seq + 1, head.seq):
             rec_writer.write(
                 {
                     "seq": rec.seq,
@@ -115,7 +127,9 @@ def export_bundle(
             )
     with open(os.path.join(out_dir, CHECKPOINTS), "wb") as f:
         cp_writer = _HashingWriter(f)
-        for cp in audit.checkpoints(max_number=cp_head.number):
+        for cp in audit.checkpoints(
+            min_number=archived.checkpoint or None, max_number=cp_head.number
+        ):
             cp_writer.write(
                 {
                     "number": cp.number,
@@ -133,7 +147,8 @@ def export_bundle(
         "format": FORMAT,
         "created_at": utcnow(),
         "exported_by": exported_by,
-        "from_seq": 1,
+        "from_seq": archived.seq + 1,
+        "anchor_checkpoint": archived.checkpoint or None,
         "to_seq": head.seq,
         "records": rec_writer.lines,
         "checkpoints": cp_writer.lines,
@@ -266,10 +281,28 @@ def verify_bundle(
         checkpoint_interval=manifest.get("checkpoint_interval"),
     )
     from_seq = int(manifest.get("from_seq") or 1)
+    checkpoints = bundle_checkpoints(bundle, errors)
+    anchor = None
+    if from_seq > 1 and manifest.get("anchor_checkpoint"):
+        # A bundle of a pruned trail starts from the checkpoint before its first record.
+        anchor = next(checkpoints, None)
+        if anchor is None or anchor.seq != from_seq - 1:
+            errors.append(
+                Problem(
+                    ProblemKind.BUNDLE,
+                    f"the bundle starts at seq {from_seq} but its first checkpoint is not "
+                    f"at seq {from_seq - 1}",
+                )
+            )
+        if anchor is not None:
+            checkpoints = itertools.chain([anchor], checkpoints)
+            if anchor.seq != from_seq - 1:
+                anchor = None
     report = verifier.run(
         bundle_records(bundle, errors),
-        bundle_checkpoints(bundle, errors),
+        checkpoints,
         start_seq=from_seq,
+        anchor=anchor,
         chain_head=ChainHead(int(head.get("seq", 0)), str(head.get("head", ""))),
         checkpoint_head=CheckpointHead(int(cp_head.get("number", 0)), cp_head.get("digest")),
     )

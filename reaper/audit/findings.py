@@ -58,6 +58,8 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     first_bad_seq: int | None = None
+    #: The checkpoint the walk started from (a pruned trail, ``reaper audit archive``).
+    from_checkpoint: int | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -30,7 +30,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from reaper.audit.chain import ChainHead, ChainRecord
-from reaper.audit.checkpoint import Checkpoint, CheckpointHead
+from reaper.audit.checkpoint import Archived, Checkpoint, CheckpointHead
 from reaper.audit.repository import AuditRepository
 from reaper.audit.verify import Inspected, ProblemKind, Verifier, VerifyReport, inspect
 from reaper.store.database import Database
@@ -109,6 +109,10 @@ class _AuditSource(Protocol):
 
     def heads(self) -> tuple[ChainHead, CheckpointHead]: ...
 
+    def archived(self) -> Archived: ...
+
+    def checkpoint(self, number: int) -> Checkpoint | None: ...
+
     def records(
         self, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = ...
     ) -> Iterator[ChainRecord]: ...
@@ -119,6 +123,7 @@ class _AuditSource(Protocol):
         min_seq: int | None = None,
         max_seq: int | None = None,
         max_number: int | None = None,
+        min_number: int | None = None,
         chunk: int = ...,
     ) -> Iterator[Checkpoint]: ...
 
@@ -142,8 +147,25 @@ def verify_store(
     ``workers`` processes hash and parse records in parallel (see
     :func:`inspected`); ``None`` picks a number for the trail's
     length and this machine, 0 verifies in this process only.
+
+    A pruned trail (``reaper audit archive``) is verified from the signed
+    checkpoint it starts at, whatever earlier ``from_seq`` is asked for: the
+    records before it are in the archive bundles, which verify on their own.
     """
     head, cp_head = audit.heads()
+    archived = audit.archived()
+    anchor: Checkpoint | None = None
+    anchor_problem: str | None = None
+    if archived.seq and from_seq <= archived.seq + 1:
+        from_seq = archived.seq + 1
+        anchor = audit.checkpoint(archived.checkpoint)
+        if anchor is None or anchor.seq != archived.seq:
+            anchor_problem = (
+                f"the trail was archived up to seq {archived.seq}, but checkpoint "
+                f"#{archived.checkpoint} that vouches for it is missing or moved: "
+                "the head before the first record is taken on trust"
+            )
+            anchor = None
     end = head.seq if to_seq is None else min(to_seq, head.seq)
     full = end == head.seq
     verifier = Verifier(
@@ -167,7 +189,8 @@ def verify_store(
     else:
         records = audit.records(from_seq, end, chunk=chunk)
     checkpoints = audit.checkpoints(
-        min_seq=from_seq if from_seq > 1 else None,
+        min_seq=from_seq if from_seq > 1 and anchor is None else None,
+        min_number=anchor.number if anchor is not None else None,
         max_seq=None if full else end,
         max_number=cp_head.number,
     )
@@ -177,8 +200,11 @@ def verify_store(
         start_seq=from_seq,
         end_seq=None if full else end,
         chain_head=head if full else None,
-        checkpoint_head=cp_head if full and from_seq == 1 else None,
+        checkpoint_head=cp_head if full and (from_seq == 1 or anchor is not None) else None,
+        anchor=anchor,
     )
+    if anchor_problem is not None:
+        verifier.problem(ProblemKind.CHECKPOINT_CHAIN, anchor_problem, seq=from_seq)
     if full:
         # Rows beyond the head were not read; any that a later head does not
         # account for were written without the chain lock. (The last row is

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Row
 
 from reaper.audit import chain
 from reaper.audit.chain import ChainHead, ChainRecord, Sealable
-from reaper.audit.checkpoint import Checkpoint, CheckpointHead
+from reaper.audit.checkpoint import Archived, Checkpoint, CheckpointHead
 from reaper.audit.columns import RecordIndex, parse_cadf_time
 from reaper.store import schema
 from reaper.store.database import Database
@@ -207,6 +207,22 @@ class AuditRepository:
     def head(self) -> ChainHead:
         return self.heads()[0]
 
+    def archived(self) -> Archived:
+        """Where the stored trail starts: what ``reaper audit archive`` moved to bundles."""
+        with self._db.read("read the audit archive mark") as conn:
+            row = conn.execute(
+                select(H.c.archived_seq, H.c.archived_checkpoint).where(
+                    H.c.id == schema.CHAIN_HEAD_ID
+                )
+            ).one()
+        return Archived(int(row.archived_seq), int(row.archived_checkpoint))
+
+    def checkpoint(self, number: int) -> Checkpoint | None:
+        """The checkpoint numbered ``number``, if it is stored."""
+        with self._db.read("read an audit checkpoint") as conn:
+            row = conn.execute(select(C).where(C.c.number == number)).first()
+        return None if row is None else _checkpoint(row)
+
     def records(
         self, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = DEFAULT_CHUNK
     ) -> Iterator[ChainRecord]:
@@ -277,6 +293,11 @@ class AuditRepository:
                 return
 
     @property
+    def db(self) -> Database:
+        """The store's database, for work that joins the chain's transaction (retention)."""
+        return self._db
+
+    @property
     def url(self) -> str:
         """The database URL, for worker processes that read the trail in parallel."""
         return self._db.url
@@ -300,10 +321,11 @@ class AuditRepository:
         min_seq: int | None = None,
         max_seq: int | None = None,
         max_number: int | None = None,
+        min_number: int | None = None,
         chunk: int = 1000,
     ) -> Iterator[Checkpoint]:
         """Checkpoints in the order they were written, optionally within a seq range."""
-        last = 0
+        last = 0 if min_number is None else min_number - 1
         while True:
             query = select(C).where(C.c.number > last)
             if min_seq is not None:

@@ -103,6 +103,7 @@ class Verifier:
         end_seq: int | None = None,
         chain_head: ChainHead | None = None,
         checkpoint_head: CheckpointHead | None = None,
+        anchor: Checkpoint | None = None,
     ) -> VerifyReport:
         """Verify ``records`` (from ``start_seq`` on) against ``checkpoints``.
 
@@ -111,8 +112,11 @@ class Verifier:
         when no checkpoint covers them yet. ``end_seq`` says the same of a
         range that stops earlier. ``checkpoint_head`` is the last checkpoint
         the trail claims to have, so removing the newest ones is seen too.
+        ``anchor`` is the checkpoint at ``start_seq - 1`` a pruned trail starts
+        from (also the first of ``checkpoints``): its head is what the first
+        record must follow, proven by its signature rather than taken on trust.
         """
-        self.start(start_seq)
+        self.start(start_seq, anchor)
         record, checkpoint = self.record, self.checkpoint
         pending: Iterator[Checkpoint] = iter(checkpoints)
         cp = next(pending, None)
@@ -126,8 +130,17 @@ class Verifier:
             cp = next(pending, None)
         return self.finish(chain_head, end_seq=end_seq, checkpoint_head=checkpoint_head)
 
-    def start(self, start_seq: int) -> None:
-        self.walk.start(start_seq)
+    def start(self, start_seq: int, anchor: Checkpoint | None = None) -> None:
+        if anchor is not None:
+            if anchor.seq != start_seq - 1:
+                raise ValueError("the anchor checkpoint must be at the seq before the first")
+            self.report.from_checkpoint = anchor.number
+            if not anchor.signed:
+                self.findings.warn(
+                    f"the trail starts at checkpoint #{anchor.number} (seq {anchor.seq}), "
+                    "which is not signed: the head before it is taken on trust"
+                )
+        self.walk.start(start_seq, anchor.head if anchor is not None else None)
         self.checkpoints.start(start_seq)
 
     def finish(

@@ -1,9 +1,10 @@
-"""``reaper audit show|verify|export|keygen``: the operator's view of the trail.
+"""``reaper audit show|verify|export|archive|keygen``: the operator's view of the trail.
 
 ``verify`` exits 1 on any problem, so it can run from cron or CI and page
 someone; its warnings (unsigned or stale checkpoints) do not fail it.
 ``export`` writes a bundle that ``verify --bundle`` checks without the
-database, on any machine with reaper installed.
+database, on any machine with reaper installed. ``archive`` is in
+:mod:`reaper.cli.auditarchive`.
 """
 
 from __future__ import annotations
@@ -286,6 +287,7 @@ class AuditVerify(ShowOne):
             "First Seq": report.first_seq,
             "Last Seq": report.last_seq,
             "Head": report.head,
+            "From Checkpoint": report.from_checkpoint,
             "Checkpoints": report.checkpoints,
             "Signatures Verified": report.signatures_verified,
             "Problems": report.problem_count,

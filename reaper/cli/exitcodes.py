@@ -17,7 +17,8 @@ FAILED = 2
 #: Held for approval by a blast-radius limit (``reaper approve``).
 HELD = 3
 #: Refused for safety: Keystone says the identity still exists, the plan was edited,
-#: the confirmation did not match.
+#: the confirmation did not match, an audit archive would not start at a signed
+#: checkpoint or its bundle did not verify.
 REFUSED = 4
 #: The plan may be smaller than reality: a service could not be inspected.
 INCOMPLETE = 5
@@ -29,7 +30,10 @@ MEANING: dict[int, str] = {
     ERROR: "error (bad usage, an unknown id, Keystone or the database unreachable)",
     FAILED: "a step failed",
     HELD: "held for approval (blast radius)",
-    REFUSED: "refused (the identity still exists, an edited plan, no confirmation)",
+    REFUSED: (
+        "refused (the identity still exists, an edited plan, no confirmation, "
+        "an archive that could not be proven)"
+    ),
     INCOMPLETE: "incomplete plan (a service could not be inspected)",
     DEFERRED: "steps deferred by a grace period",
 }

@@ -22,6 +22,9 @@ Design notes, because later stages depend on them:
   ``body`` holds the exact canonical bytes that were hashed, as text; the
   other columns are copies of fields of the body, for queries, and verify
   checks that they still agree with it.
+* ``audit_records`` rows at or below ``audit_chain_head.archived_seq`` may be
+  deleted (``reaper audit archive``, after they were written to a verified
+  bundle); the trigger refuses any other DELETE.
 * ``audit_chain_head`` has exactly one row, locked by every append: it is
   what serializes writers, so the chain never forks.
 """
@@ -175,6 +178,10 @@ audit_chain_head = Table(
     Column("head", String(HASH), nullable=False),
     Column("checkpoint_number", BigInteger(), nullable=False),
     Column("checkpoint_digest", String(HASH), nullable=True),
+    #: Where the stored trail starts once older records were archived (0006):
+    #: the last archived seq and the signed checkpoint at it (0: none).
+    Column("archived_seq", BigInteger(), nullable=False, server_default="0"),
+    Column("archived_checkpoint", BigInteger(), nullable=False, server_default="0"),
     **MYSQL_TABLE_OPTIONS,
 )
 

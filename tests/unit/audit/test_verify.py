@@ -18,10 +18,12 @@ from reaper.audit.chain import ChainHead, ChainRecord
 from reaper.audit.columns import RecordIndex
 from reaper.audit.verify import ProblemKind, Verifier, VerifyReport
 from tests.unit.audit.helpers import (
+    checkpoints_at,
     edit_body,
     forged_after,
     make_chain,
     reseal_from,
+    signer,
     tip,
 )
 
@@ -335,3 +337,37 @@ def test_index_equality_covers_every_column() -> None:
         "plan_hash",
     }
     assert json.loads(CHAINS[1][0].body)["reaper"]["seq"] == 1
+
+
+# -- a pruned trail: verified from the signed checkpoint it starts at --------
+
+
+def test_a_pruned_trail_follows_the_head_of_its_anchor_checkpoint() -> None:
+    records = CHAINS[10]
+    key = signer()
+    cps = checkpoints_at(records, [4, 10], key)
+
+    report = Verifier(public_key=key.public_key).run(
+        records[4:], cps[:], start_seq=5, chain_head=tip(records), anchor=cps[0]
+    )
+
+    assert report.ok, report.problems
+    assert report.from_checkpoint == 1
+    assert report.signatures_verified == 2
+    assert not any("on trust" in w for w in report.warnings)
+
+
+def test_a_pruned_trail_whose_first_record_does_not_follow_its_anchor_is_a_problem() -> None:
+    records = CHAINS[10]
+    key = signer()
+    anchor = checkpoints_at(records, [4], key)[0]
+    # Records 5.. of another chain: the store's first record was replaced, hashes and all.
+    forged = make_chain(6, head=ChainHead(4, "ab" * 32))
+
+    report = Verifier(public_key=key.public_key).run(
+        forged, [anchor], start_seq=5, chain_head=tip(forged), anchor=anchor
+    )
+
+    assert not report.ok
+    assert report.first_bad_seq == 5
+    assert report.problems[0].kind is ProblemKind.LINK
