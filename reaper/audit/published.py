@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from reaper.audit import keys
 from reaper.audit.chain import ChainHead
-from reaper.audit.checkpoint import Checkpoint, CheckpointHead
+from reaper.audit.checkpoint import Archived, Checkpoint, CheckpointHead
 from reaper.audit.publish import EVENT_TYPE, TYPE
 from reaper.audit.verify import Problem, ProblemKind, VerifyReport
 
@@ -80,6 +80,8 @@ class _Trail(Protocol):
     def heads(self) -> tuple[ChainHead, CheckpointHead]: ...
 
     def checkpoints(self) -> Iterator[Checkpoint]: ...
+
+    def archived(self) -> Archived: ...
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -181,6 +183,9 @@ def compare(
     if not by_number:
         result.problem("no published checkpoint found: is this the right file or directory?")
         return result
+    _archived(by_number, trail.archived(), result)
+    if not by_number:
+        return result
     head, cp_head = trail.heads()
     stored = {cp.number: cp for cp in trail.checkpoints() if cp.number in by_number}
     result.trusted = _trusted(by_number, stored, head)
@@ -262,6 +267,20 @@ def _signature(
             number=item.number,
         )
     return unsigned, unchecked
+
+
+def _archived(
+    by_number: dict[int, list[Published]], archived: Archived, result: Comparison
+) -> None:
+    """Leave out checkpoints archived with their records (``reaper audit archive``)."""
+    older = [n for n in by_number if n < archived.checkpoint]
+    for n in older:
+        del by_number[n]
+    if older:
+        result.warnings.append(
+            f"{len(older)} published checkpoint(s) before #{archived.checkpoint} were archived "
+            "with their records (reaper audit archive): compare them with the bundles"
+        )
 
 
 def _against_database(

@@ -12,7 +12,7 @@ import pytest
 
 from reaper.audit import checkpoint, publish, published
 from reaper.audit.chain import ChainHead
-from reaper.audit.checkpoint import Checkpoint, CheckpointHead
+from reaper.audit.checkpoint import Archived, Checkpoint, CheckpointHead
 from reaper.audit.verify import VerifyReport
 from tests.unit.audit.helpers import T0, checkpoints_at, make_chain, signer
 
@@ -25,6 +25,10 @@ class Stored:
 
     head: ChainHead
     stored: Sequence[Checkpoint]
+    archive: Archived = dataclasses.field(default_factory=Archived)
+
+    def archived(self) -> Archived:
+        return self.archive
 
     def heads(self) -> tuple[ChainHead, CheckpointHead]:
         last = self.stored[-1] if self.stored else None
@@ -155,3 +159,20 @@ def test_unsigned_publications(require_signed: bool) -> None:
     unsigned = checkpoints_at(RECORDS, [10, 20, 30], None)
     result = judge(lines(unsigned), Stored(INTACT.head, unsigned), require_signed=require_signed)
     assert bool(result.problems) is require_signed
+
+
+def test_checkpoints_archived_with_their_records_are_not_deleted_ones() -> None:
+    pruned = Stored(INTACT.head, CPS[1:], Archived(seq=20, checkpoint=2))
+
+    result = published.compare(lines(CPS), pruned, public_key=KEY.public_key)
+
+    assert not result.problems
+    assert any("before #2 were archived" in w for w in result.warnings)
+
+
+def test_an_archive_mark_does_not_hide_a_deleted_later_checkpoint() -> None:
+    pruned = Stored(INTACT.head, CPS[2:], Archived(seq=20, checkpoint=2))
+
+    result = published.compare(lines(CPS), pruned, public_key=KEY.public_key)
+
+    assert result.problems
