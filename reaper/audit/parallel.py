@@ -111,8 +111,6 @@ class _AuditSource(Protocol):
 
     def archived(self) -> Archived: ...
 
-    def checkpoint(self, number: int) -> Checkpoint | None: ...
-
     def records(
         self, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = ...
     ) -> Iterator[ChainRecord]: ...
@@ -158,7 +156,8 @@ def verify_store(
     anchor_problem: str | None = None
     if archived.seq and from_seq <= archived.seq + 1:
         from_seq = archived.seq + 1
-        anchor = audit.checkpoint(archived.checkpoint)
+        number = archived.checkpoint
+        anchor = next(audit.checkpoints(min_number=number, max_number=number), None)
         if anchor is None or anchor.seq != archived.seq:
             anchor_problem = (
                 f"the trail was archived up to seq {archived.seq}, but checkpoint "

@@ -132,6 +132,14 @@ def _checkpoint(row: Row[Any]) -> Checkpoint:
     )
 
 
+def archive_mark(db: Database) -> Archived:
+    """Where the stored trail starts: what ``reaper audit archive`` moved to bundles."""
+    columns = (H.c.archived_seq, H.c.archived_checkpoint)
+    with db.read("read the audit archive mark") as conn:
+        row = conn.execute(select(*columns).where(H.c.id == schema.CHAIN_HEAD_ID)).one()
+    return Archived(int(row.archived_seq), int(row.archived_checkpoint))
+
+
 class AuditRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -208,20 +216,7 @@ class AuditRepository:
         return self.heads()[0]
 
     def archived(self) -> Archived:
-        """Where the stored trail starts: what ``reaper audit archive`` moved to bundles."""
-        with self._db.read("read the audit archive mark") as conn:
-            row = conn.execute(
-                select(H.c.archived_seq, H.c.archived_checkpoint).where(
-                    H.c.id == schema.CHAIN_HEAD_ID
-                )
-            ).one()
-        return Archived(int(row.archived_seq), int(row.archived_checkpoint))
-
-    def checkpoint(self, number: int) -> Checkpoint | None:
-        """The checkpoint numbered ``number``, if it is stored."""
-        with self._db.read("read an audit checkpoint") as conn:
-            row = conn.execute(select(C).where(C.c.number == number)).first()
-        return None if row is None else _checkpoint(row)
+        return archive_mark(self._db)
 
     def records(
         self, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = DEFAULT_CHUNK
@@ -291,11 +286,6 @@ class AuditRepository:
             del rows, row
             if not complete:
                 return
-
-    @property
-    def db(self) -> Database:
-        """The store's database, for work that joins the chain's transaction (retention)."""
-        return self._db
 
     @property
     def url(self) -> str:

@@ -45,6 +45,7 @@ from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
 from reaper.model import TombstoneState
 from reaper.store import schema
+from reaper.store.database import Database
 
 R = schema.audit_records
 C = schema.audit_checkpoints
@@ -93,11 +94,12 @@ class ArchiveResult:
     checkpoints: int
 
 
-def find_cut(audit: AuditRepository, before: dt.datetime, public_key: Ed25519PublicKey) -> Cut:
-    """Where an archive before ``before`` would end (reads only)."""
+def find_cut(
+    audit: AuditRepository, db: Database, before: dt.datetime, public_key: Ed25519PublicKey
+) -> Cut:
+    """Where an archive before ``before`` would end (reads only); ``db`` is ``audit``'s."""
     archived = audit.archived()
     head = audit.head()
-    db = audit.db
     with db.read("find where to archive the audit trail") as conn:
         newer = conn.execute(
             select(func.min(R.c.seq)).where(R.c.seq > archived.seq, R.c.recorded_at >= before)
@@ -124,7 +126,7 @@ def find_cut(audit: AuditRepository, before: dt.datetime, public_key: Ed25519Pub
         ).all()
     checkpoint = None
     for (number,) in numbers:
-        cp = audit.checkpoint(int(number))
+        cp = next(audit.checkpoints(min_number=number, max_number=number), None)
         if cp is not None and _signed_by(cp, public_key):
             checkpoint = cp
             break
@@ -184,7 +186,7 @@ def archive(
         )
     audit = trail.repository
     public_key = trail.signer.public_key
-    cut = find_cut(audit, before, public_key)
+    cut = find_cut(audit, trail.store.db, before, public_key)
     why = refusal(cut)
     if why is not None:
         raise ArchiveRefused(why)
@@ -242,7 +244,7 @@ def _prune(trail: AuditTrail, cut: Cut, bundle: str, operator: str) -> None:
         reason=f"archived to a verified bundle and pruned by {operator}",
         extra={"archive": _archive_fields(cut, bundle, manifest, operator)},
     )
-    db = trail.repository.db
+    db = trail.store.db
     with db.write("prune archived audit records") as conn:
         row = conn.execute(
             select(H.c.archived_seq).where(H.c.id == schema.CHAIN_HEAD_ID).with_for_update()

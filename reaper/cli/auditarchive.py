@@ -105,7 +105,7 @@ class AuditArchive(ShowOne):
     def _cut(trail: AuditTrail, before: dt.datetime) -> retention.Cut:
         if trail.signer is None:
             raise retention.ArchiveRefused("[audit] signing_key_file is not set")
-        cut = retention.find_cut(trail.repository, before, trail.signer.public_key)
+        cut = retention.find_cut(trail.repository, trail.store.db, before, trail.signer.public_key)
         why = retention.refusal(cut)
         if why is not None:
             raise retention.ArchiveRefused(why)
