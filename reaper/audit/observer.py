@@ -13,6 +13,13 @@ in its record's ``reaper_used_by``, as a plan says it of a resource kept
 when planned. A dry run records ``evaluate`` outcomes in the trail but
 stores no step outcome: what did not happen must not stop it from
 happening later.
+
+Before-images are stored once. With ``decisions_recorded`` (the plan's
+decisions, each with its resource's before-image, are in this trail: the
+controller and ``reaper apply --project`` record them just before), every
+step record names the image by its ``before_sha256`` only. Without it (a
+plan file made elsewhere), a step's first record in this run carries the
+image and its later ones refer to it.
 """
 
 from __future__ import annotations
@@ -20,7 +27,13 @@ from __future__ import annotations
 from typing import Any
 
 from reaper import log, planner
-from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget
+from reaper.audit.record import (
+    AuditAction,
+    AuditOutcome,
+    AuditReason,
+    AuditTarget,
+    image_sha256,
+)
 from reaper.audit.trail import AuditTrail
 from reaper.inventory.base import USED_BY
 from reaper.model import Outcome, OutcomeStatus, Plan, Resource, Step
@@ -52,21 +65,31 @@ class AuditObserver:
         tombstone_id: str | None = None,
         dry_run: bool = False,
         record_outcomes: bool = True,
+        decisions_recorded: bool = False,
     ) -> None:
         self.trail = trail
         self.plan = plan
         self.tombstone_id = tombstone_id
         self.dry_run = dry_run
         self.record_outcomes = record_outcomes and not dry_run
+        self.decisions_recorded = decisions_recorded
+        #: Steps whose before-image a record of this run already carries.
+        self._imaged: set[str] = set()
 
     def _common(self, step: Step, resource: Resource | None) -> dict[str, Any]:
-        return {
+        common: dict[str, Any] = {
             "target": AuditTarget.for_resource(resource or step.resource),
             "tombstone_id": self.tombstone_id,
             "plan_hash": self.plan.content_hash,
             "step_id": step.id,
-            "before": resource,
         }
+        if resource is None:
+            return common
+        if self.decisions_recorded or step.id in self._imaged:
+            common["before_sha256"] = image_sha256(resource)
+        else:
+            common["before"] = resource
+        return common
 
     def step_started(self, step: Step, resource: Resource | None) -> None:
         if self.dry_run:
@@ -77,6 +100,7 @@ class AuditObserver:
             reason=AuditReason.policy_match(step.policy or "-", None, f"started: {step.reason}"),
             **self._common(step, resource),
         )
+        self._imaged.add(step.id)
 
     def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None:
         self.trail.append(

@@ -59,6 +59,7 @@ __all__ = [
     "AuditTarget",
     "RecordDraft",
     "build",
+    "image_sha256",
     "scrub",
     "type_uri",
 ]
@@ -150,6 +151,20 @@ def _before(before: Resource | Mapping[str, Any] | None) -> Any:
     return scrub(canonical.jsonable(before))
 
 
+def _image_hash(image: Any) -> str:
+    return canonical.sha256_hex(_CANONICAL.encode(image).encode("utf-8"))
+
+
+def image_sha256(before: Resource | Mapping[str, Any]) -> str:
+    """The ``before_sha256`` of a record whose before-image is ``before``.
+
+    SHA-256 of the image's canonical JSON, as the record carries it (sealed
+    and scrubbed): a record that names only this hash refers to the image
+    stored in full in an earlier record of the chain with the same hash.
+    """
+    return _image_hash(_before(before))
+
+
 def build(
     *,
     action: AuditAction | str,
@@ -164,6 +179,7 @@ def build(
     step_id: str | None = None,
     trigger: Trigger | None = None,
     before: Resource | Mapping[str, Any] | None = None,
+    before_sha256: str | None = None,
     extra: Mapping[str, Any] | None = None,
     event_time: dt.datetime | None = None,
     event_id: str | None = None,
@@ -172,6 +188,12 @@ def build(
 
     Validation happens here, in the caller's thread and outside any lock or
     transaction, so a bad record never holds the chain.
+
+    A before-image is stored once: the record that carries it (``before``)
+    also names its hash (``before_sha256``); later records about the same
+    resource in the same state (a step's start and outcome, after the plan's
+    decision) pass only ``before_sha256`` (:func:`image_sha256`), and the
+    chain covers that reference as it covers the image.
     """
     action = action.value if isinstance(action, AuditAction) else action
     outcome = outcome.value if isinstance(outcome, AuditOutcome) else outcome
@@ -199,6 +221,7 @@ def build(
     }
     if reason is not None:
         cadf["reason"] = reason.cadf_dict()
+    image = _before(before)
     ours: dict[str, Any] = {
         "schema": SCHEMA,
         "target_type": target.type,
@@ -206,7 +229,8 @@ def build(
         "plan": {"id": plan_id, "hash": plan_hash} if (plan_id or plan_hash) else None,
         "step_id": step_id,
         "trigger": _trigger(trigger),
-        "before": _before(before),
+        "before": image,
+        "before_sha256": _image_hash(image) if image is not None else before_sha256,
         "extra": scrub(canonical.jsonable(extra)) if extra else None,
     }
     # Every part is JSON-plain already (strings from pycadf's validated

@@ -126,6 +126,7 @@ class AuditTrail:
         step_id: str | None = None,
         trigger: Trigger | None = None,
         before: Resource | Mapping[str, Any] | None = None,
+        before_sha256: str | None = None,
         extra: Mapping[str, Any] | None = None,
         event_time: dt.datetime | None = None,
     ) -> RecordDraft:
@@ -143,6 +144,7 @@ class AuditTrail:
             step_id=step_id,
             trigger=trigger,
             before=before,
+            before_sha256=before_sha256,
             extra=extra,
             event_time=event_time,
         )

@@ -39,6 +39,7 @@ def execute_plan(
     only: Iterable[str] | None = None,
     recheck_first: bool = True,
     stop: threading.Event | None = None,
+    decisions_recorded: bool = False,
 ) -> Report:
     """Run ``plan`` (after a batched re-check of every step) and record everything.
 
@@ -51,6 +52,8 @@ def execute_plan(
     404s still say what vanished in between. ``dry_run`` runs through a
     runner that refuses every mutating call, whatever ``settings.dry_run``
     says (that one holds plans for approval; it does not make them read-only).
+    ``decisions_recorded``: the plan's decisions, with their before-images, are
+    in ``trail`` (see :class:`~reaper.audit.observer.AuditObserver`).
     The plan must already be stored when not ``dry_run``: its outcomes are
     recorded against it.
     """
@@ -60,7 +63,13 @@ def execute_plan(
         if recheck_first
         else None
     )
-    audit = AuditObserver(trail, plan, tombstone_id=tombstone_id, dry_run=dry_run)
+    audit = AuditObserver(
+        trail,
+        plan,
+        tombstone_id=tombstone_id,
+        dry_run=dry_run,
+        decisions_recorded=decisions_recorded,
+    )
     stop = stop or threading.Event()
     executor = Executor(
         cloud.runner(prechecker, plan.content_hash),

@@ -271,6 +271,9 @@ class Worker:
             observers=self.observers(),
             recheck_first=not fresh,
             stop=self._halt(),
+            # Every plan this worker runs was made with audit_planned (here or by a
+            # worker before it), and an open tombstone's records are never archived.
+            decisions_recorded=True,
         )
         return self._settle(executing, plan, report, cloud)
 

@@ -254,6 +254,8 @@ class ApplyCommand(Lister):
                 scope=discover.operator_scope(store, plan.identity),
                 recheck_first=recheck_needed(args),
                 stop=halt,
+                # Planned just now with the decisions (and before-images) audited here.
+                decisions_recorded=loaded is None,
             )
         trail.checkpoint("apply")
         self._summarize(report, conn)
