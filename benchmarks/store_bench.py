@@ -1,0 +1,267 @@
+"""B3, the store at scale on PostgreSQL: appends by writers, verify, bytes per resource, claims.
+
+Run ``python -m benchmarks store`` (``--help`` for sizes; ``--records
+10000000 --tombstones 1000000`` is the issue's full size, hours of filling).
+On a throwaway PostgreSQL database it measures, in one run, each figure
+beside its target:
+
+* **appends by writers**: 1, 4 and 8 processes appending one record per
+  transaction (as a controller records each step), against the same
+  processes inserting the same payload into a plain table with no chain:
+  the ratio should be >= 0.5 and the chain's rate should rise with writers;
+* **full verify** of ``--records`` records: seconds (scaled to 10M: <= 5
+  min) and peak resident memory of this process and its workers (<= 100 MiB);
+* **incremental verify**: the records appended after the full run, from
+  the last checkpoint on: its time should follow their number, not the trail's;
+* **bytes per cleaned resource**: the audit rows (and the plan) that one
+  realistic server costs through the real recording path (plan record,
+  step start, step outcome): <= 6 KiB;
+* **claim_next** latency (p50/p99) with ``--tombstones`` finished tombstones
+  in the table.
+
+The machine is shared: the load average is printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import create_engine, insert, text
+
+from benchmarks import store_bytes
+from benchmarks.audit_bench import RssSampler, make_trail, populate, postgresql, realistic
+from reaper.audit.parallel import verify_store
+from reaper.audit.repository import AuditRepository
+from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, utcnow
+from reaper.store import Store, schema
+
+MIB = 1024 * 1024
+WRITERS = (1, 4, 8)
+
+
+# -- appends by writers ---------------------------------------------------------
+
+
+def _writer(url: str, kind: str, first: int, n: int, ready: Any, go: Any, out: Any) -> None:
+    """One writer process: builds its payloads, waits for the start, then writes them."""
+    with Store.open(url) as store:
+        trail = make_trail(store)
+        drafts = [realistic(trail, first + i) for i in range(n)]
+        engine = create_engine(url, pool_size=1)
+        rows = []
+        for d in drafts:
+            index = d.index
+            rows.append(
+                {
+                    "body": d.body(0),
+                    "recorded_at": utcnow(),
+                    "action": index.action,
+                    "outcome": index.outcome,
+                    "target_type": index.target_type,
+                    "target_id": index.target_id,
+                    "tombstone_id": index.tombstone_id,
+                    "plan_hash": index.plan_hash,
+                    "record_hash": "0" * 64,
+                    "prev_head": "0" * 64,
+                    "head": "0" * 64,
+                }
+            )
+        ready.wait()
+        go.wait()
+        started = time.perf_counter()
+        if kind == "chain":
+            for d in drafts:
+                trail.append_many([d])
+        else:
+            with engine.connect() as conn:
+                for row in rows:
+                    conn.execute(text(_PLAIN_INSERT), row)
+                    conn.commit()
+        out.put(time.perf_counter() - started)
+        engine.dispose()
+
+
+_PLAIN_INSERT = (
+    "INSERT INTO bench_plain (recorded_at, action, outcome, target_type, target_id, "
+    "tombstone_id, plan_hash, body, record_hash, prev_head, head) VALUES (:recorded_at, "
+    ":action, :outcome, :target_type, :target_id, :tombstone_id, :plan_hash, :body, "
+    ":record_hash, :prev_head, :head)"
+)
+
+_PLAIN_TABLE = """
+CREATE TABLE IF NOT EXISTS bench_plain (
+    seq BIGSERIAL PRIMARY KEY, recorded_at TIMESTAMP NOT NULL, action VARCHAR(64) NOT NULL,
+    outcome VARCHAR(16) NOT NULL, target_type VARCHAR(64), target_id VARCHAR(255),
+    tombstone_id VARCHAR(36), plan_hash VARCHAR(64), body TEXT NOT NULL,
+    record_hash VARCHAR(64) NOT NULL, prev_head VARCHAR(64) NOT NULL, head VARCHAR(64) NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_bench_plain_recorded_at ON bench_plain (recorded_at);
+CREATE INDEX IF NOT EXISTS ix_bench_plain_target_id ON bench_plain (target_id);
+CREATE INDEX IF NOT EXISTS ix_bench_plain_tombstone_id ON bench_plain (tombstone_id)
+"""
+
+
+def appends(url: str, kind: str, writers: int, total: int) -> float:
+    """Records per second that ``writers`` processes reach together, one per transaction."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, go = ctx.Barrier(writers + 1), ctx.Event()
+    out: Any = ctx.Queue()
+    each = total // writers
+    procs = [
+        ctx.Process(target=_writer, args=(url, kind, w * each, each, ready, go, out))
+        for w in range(writers)
+    ]
+    for p in procs:
+        p.start()
+    ready.wait()
+    started = time.perf_counter()
+    go.set()
+    for _ in procs:
+        out.get()
+    elapsed = time.perf_counter() - started
+    for p in procs:
+        p.join()
+    return each * writers / elapsed
+
+
+def run_appends(url: str, total: int) -> list[str]:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for statement in _PLAIN_TABLE.split(";"):
+            conn.execute(text(statement))
+    engine.dispose()
+    lines, previous = [], 0.0
+    for writers in WRITERS:
+        chain = appends(url, "chain", writers, total)
+        plain = appends(url, "plain", writers, total)
+        rising = "" if not previous else (" rising" if chain > previous * 1.1 else " FLAT")
+        previous = chain
+        lines.append(
+            f"appends, {writers} writer(s): chain {chain:,.0f}/s, plain inserts {plain:,.0f}/s, "
+            f"ratio {chain / plain:.2f} (target >= 0.5 and rising with writers){rising}"
+        )
+    return lines
+
+
+# -- verify ------------------------------------------------------------------------
+
+
+def run_verify(url: str, records: int, extra: int) -> list[str]:
+    with Store.open(url) as store:
+        have = AuditRepository(store.db).head().seq
+        populate(store, records - have, progress=records >= 1_000_000)
+        audit = AuditRepository(store.db)
+        with RssSampler() as sampler:
+            started = time.perf_counter()
+            report = verify_store(audit)
+            full = time.perf_counter() - started
+        peak = (sampler.peak - sampler.baseline + sampler.worker_peak) / MIB
+        head = audit.head().seq
+        populate(store, extra, progress=False)
+        started = time.perf_counter()
+        tail = verify_store(audit, from_seq=head + 1)
+        incremental = time.perf_counter() - started
+    scaled = full / records * 10_000_000
+    return [
+        f"full verify, {records:,} records: {full:.1f}s ({records / full:,.0f}/s; at 10M "
+        f"{scaled / 60:.1f} min, target <= 5 min), peak RSS growth incl. workers "
+        f"{peak:.0f} MiB (target <= 100 MiB), {'OK' if report.ok else 'FAILED'}",
+        f"incremental verify, {extra:,} new records: {incremental:.2f}s "
+        f"({extra / incremental:,.0f}/s, full ran {records / full:,.0f}/s: proportional to "
+        f"new records when similar), {'OK' if tail.ok else 'FAILED'}",
+    ]
+
+
+# -- claim_next with many finished tombstones ----------------------------------------
+
+
+def run_claims(url: str, finished: int, claims: int) -> list[str]:
+    t = schema.tombstones
+    engine = create_engine(url)
+    now = utcnow()
+    done = 0
+    with engine.begin() as conn:
+        while done < finished:
+            size = min(10_000, finished - done)
+            conn.execute(
+                insert(t),
+                [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "kind": "project",
+                        "identity_id": uuid.uuid4().hex,
+                        "state": "complete",
+                        "reason": "done",
+                        "attempts": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for _ in range(size)
+                ],
+            )
+            done += size
+        conn.execute(text("ANALYZE tombstones"))
+    engine.dispose()
+    latencies = []
+    with Store.open(url) as store:
+        for i in range(claims):
+            ref = IdentityRef(IdentityKind.PROJECT, f"{i:032x}")
+            store.tombstones.record_trigger(ref, Trigger(TriggerSource.CLI))
+            started = time.perf_counter()
+            claimed = store.tombstones.claim_next("bench-owner")
+            latencies.append(time.perf_counter() - started)
+            assert claimed is not None
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    return [
+        f"claim_next with {finished:,} finished tombstones: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"over {claims} claims (target: independent of the finished count)"
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.store_bench", description=__doc__)
+    parser.add_argument("--appends", type=int, default=4000, help="appends per writer count")
+    parser.add_argument("--records", type=int, default=200_000, help="trail length to verify")
+    parser.add_argument("--extra", type=int, default=10_000, help="records for incremental")
+    parser.add_argument("--resources", type=int, default=200, help="cleaned resources to size")
+    parser.add_argument("--tombstones", type=int, default=100_000, help="finished tombstones")
+    parser.add_argument("--claims", type=int, default=200)
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "REAPER_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1/postgres"
+        ),
+        help="PostgreSQL server (databases on it are created and dropped)",
+    )
+    parser.add_argument("--only", choices=("appends", "verify", "bytes", "claims"), action="append")
+    args = parser.parse_args(argv)
+    parts = args.only or ["appends", "verify", "bytes", "claims"]
+    lines = [f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"]
+    print(lines[0], flush=True)
+    runs = {
+        "appends": lambda url: run_appends(url, args.appends),
+        "verify": lambda url: run_verify(url, args.records, args.extra),
+        "bytes": lambda url: store_bytes.run(url, args.resources),
+        "claims": lambda url: run_claims(url, args.tombstones, args.claims),
+    }
+    for part in parts:
+        with postgresql(args.pg_url) as url:
+            Store.open(url).close()
+            for line in runs[part](url):
+                print(line, flush=True)
+                lines.append(line)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print("\nB3 summary:\n  " + "\n  ".join(lines[1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
