@@ -19,7 +19,8 @@ One :class:`AuditTrail` per process, built from the configuration::
     trail.end_tombstone(tombstone.id)   # a signed checkpoint closes each tombstone
 
 Records are validated (CADF) when built, in the caller's thread; only the
-sealing and the insert happen under the chain lock. The trail owns its
+sealing and the insert happen under the chain lock, and appends that threads
+make at the same time share one transaction (``groupcommit.py``). The trail owns its
 records: ``trail.repository`` is the one :class:`AuditRepository` over the
 store's database (the store itself does not expose the chain). A failed append raises
 :class:`reaper.store.StoreUnavailable` and nothing of it is in the chain.
@@ -40,6 +41,7 @@ from reaper.audit import checkpoint as checkpoints
 from reaper.audit import keys
 from reaper.audit.chain import ChainRecord
 from reaper.audit.checkpoint import Checkpoint, CheckpointReason
+from reaper.audit.groupcommit import GroupCommit
 from reaper.audit.publish import Publisher
 from reaper.audit.record import (
     Actor,
@@ -95,6 +97,8 @@ class AuditTrail:
     ) -> None:
         self.store = store
         self.repository = AuditRepository(store.db)
+        #: Appends of this process's threads share transactions (``groupcommit.py``).
+        self.group = GroupCommit(self.repository.append)
         self.initiator = initiator
         self.observer = observer
         self.signer = signer
@@ -151,13 +155,19 @@ class AuditTrail:
 
     def append(self, **fields: Any) -> ChainRecord:
         """Append one record (the keyword arguments of :meth:`draft`); returns it sealed."""
-        return self.repository.append([self.draft(**fields)])[0]
+        return self.group.append([self.draft(**fields)])[0]
 
     def append_many(
         self, drafts: Sequence[RecordDraft], *, conn: Connection | None = None
     ) -> list[ChainRecord]:
-        """Append ``drafts`` in order, in one transaction (``conn``'s, if given)."""
-        return self.repository.append(drafts, conn=conn)
+        """Append ``drafts`` in order, in one transaction (``conn``'s, if given).
+
+        Without ``conn``, the transaction may also hold other threads' appends
+        made meanwhile (group commit); ``drafts`` stay contiguous and in order.
+        """
+        if conn is not None:
+            return self.repository.append(drafts, conn=conn)
+        return self.group.append(drafts)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[Batch]:
