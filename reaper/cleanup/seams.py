@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from reaper.actions.runner import Prechecker, SdkRunner
+from reaper.cleanup import batchverify
 from reaper.cleanup.house import HouseCheck, house_projects
 from reaper.cleanup.verify import IdentityCheck, verify
 from reaper.executor import Runner
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory, discover
+from reaper.model import IdentityRef
 from reaper.reclaim import Usage, measure
 
 
@@ -38,6 +40,20 @@ class Cloud:
     conn: Any = None
     #: A project's usages as the services account for them (``None``: not measured).
     usage: Callable[[str], Usage] | None = None
+    #: Keystone's answer about many identities at once, the witness asked once per batch
+    #: (:mod:`reaper.cleanup.batchverify`); ``None``: :attr:`keystone` one by one.
+    keystone_many: (
+        Callable[[Sequence[IdentityRef]], Mapping[IdentityRef, batchverify.Answer]] | None
+    ) = None
+
+    def verify_many(
+        self, identities: Sequence[IdentityRef]
+    ) -> Mapping[IdentityRef, batchverify.Answer]:
+        """Keystone's answer about each of ``identities`` (the sweep's candidates)."""
+        if self.keystone_many is not None:
+            return self.keystone_many(identities)
+        # Each check witnesses its own 404 already: no batch witness to add.
+        return batchverify.verify_many(self.keystone, lambda: None, identities)
 
     @classmethod
     def of(cls, conn: Any) -> Cloud:
@@ -51,4 +67,5 @@ class Cloud:
             house=functools.partial(house_projects, conn),
             conn=conn,
             usage=functools.partial(measure, conn),
+            keystone_many=functools.partial(batchverify.verify_gone, conn),
         )

@@ -10,12 +10,13 @@ has no cleanup yet, is a candidate. At start-up and every ``[sweep]
 full_scan_interval`` (daily) it also lists each resource type cloud-wide
 (:mod:`reaper.cleanup.census`: raw JSON pages of ``limit`` items folded into
 owner counters), and every owner it cannot find in Keystone is a candidate
-too: those find owners nobody saw alive. Each candidate is verified
-individually (404) before a tombstone with trigger ``sweep`` is opened for
-it, and the tombstone then goes down the same road as a notified one, whose
-discovery finds what it owns. Resources younger than ``[sweep] min_age``
-are ignored by the full scan, so a project being created is never mistaken
-for an orphan.
+too: those find owners nobody saw alive. Each candidate is verified (Keystone's
+own 404, about one request each: reaper's own account is witnessed once per
+batch of them, :mod:`reaper.cleanup.batchverify`) before a tombstone with
+trigger ``sweep`` is opened for it, and the tombstone then goes down the
+same road as a notified one, whose discovery finds what it owns. Resources
+younger than ``[sweep] min_age`` are ignored by the full scan, so a project
+being created is never mistaken for an orphan.
 
 A sweep that finds more orphaned owners than ``[sweep] max_orphans``, or
 than ``max_orphan_fraction`` of the projects Keystone lists, opens nothing
@@ -109,7 +110,7 @@ def find_orphans(
     remembered: Iterable[IdentityRef] = (),
     full: bool = True,
 ) -> SweepResult:
-    """Owners Keystone does not list, verified gone one by one.
+    """Owners Keystone does not list, each verified gone (in witnessed batches).
 
     Candidates are the identities among ``remembered`` (seen alive by
     reaper) that Keystone's lists lack (:mod:`reaper.cleanup.difference`)
@@ -138,15 +139,17 @@ def find_orphans(
 def _verified(
     cloud: Cloud, candidates: dict[IdentityRef, tuple[str, ...]], vanished: frozenset[IdentityRef]
 ) -> list[Orphan]:
-    """The candidates Keystone says are gone (one request each); the unsure ones wait."""
+    """The candidates Keystone says are gone (~one request each); the unsure ones wait."""
     orphans = []
+    answers = cloud.verify_many(list(candidates))
     for identity, refs in candidates.items():
-        try:
-            gone = cloud.keystone(identity).gone
-        except VerificationError as exc:
-            LOG.warning("sweep could not verify an owner", identity=str(identity), error=str(exc))
+        answer = answers[identity]
+        if isinstance(answer, VerificationError):
+            LOG.warning(
+                "sweep could not verify an owner", identity=str(identity), error=str(answer)
+            )
             continue
-        if gone:
+        if answer.gone:
             ids = frozenset(ref.split(":", 1)[1] for ref in refs)
             examples = tuple(sorted(refs)[:5])
             orphans.append(

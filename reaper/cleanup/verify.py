@@ -102,7 +102,25 @@ def verify_before_execute(
 
 
 def verify(conn: Any, identity: IdentityRef) -> Verification:
-    """Keystone's answer about ``identity``, through an admin connection."""
+    """Keystone's answer about ``identity``, through an admin connection.
+
+    A 404 counts as ``GONE`` only with reaper's own project and user found
+    right after it (:func:`witnessed`): three requests for a gone identity.
+    """
+    verification = ask(conn, identity)
+    if verification.gone:
+        witnessed(conn, identity)
+    return verification
+
+
+def ask(conn: Any, identity: IdentityRef) -> Verification:
+    """Keystone's answer about ``identity`` (one request), its 404 not yet witnessed.
+
+    ``GONE`` here means Keystone's own 404 body (:func:`keystone_not_found`)
+    and nothing more: a caller may count it only together with a witness of
+    reaper's own account in the same call window (:func:`witnessed`, or the
+    sweep's batch witness in :mod:`reaper.cleanup.batchverify`).
+    """
     from openstack import exceptions as sdk_exc
 
     getter = {
@@ -119,7 +137,6 @@ def verify(conn: Any, identity: IdentityRef) -> Verification:
                 f"a 404 for {identity} that is not Keystone's own answer (a proxy, a wrong "
                 f"endpoint?): {_shown(getattr(exc, 'response', None))}"
             ) from exc
-        witnessed(conn, identity)
         return Verification(identity, IdentityState.GONE)
     except sdk_exc.SDKException as exc:
         raise VerificationError(
@@ -170,13 +187,21 @@ def witnessed(conn: Any, identity: IdentityRef) -> None:
     :class:`VerificationError` unless both are found.
     """
     try:
+        own_account(conn)
+    except VerificationError as exc:
+        raise VerificationError(f"Keystone said {identity} is gone, but {exc}") from exc
+
+
+def own_account(conn: Any) -> None:
+    """Keystone finds reaper's own project and user (two requests); else VerificationError."""
+    try:
         project_id, user_id = conn.current_project_id, conn.current_user_id
         conn.identity.get_project(project_id)
         conn.identity.get_user(user_id)
     except Exception as exc:
         raise VerificationError(
-            f"Keystone said {identity} is gone, but could not confirm reaper's own project "
-            f"and user in the same call window: {type(exc).__name__}: {exc}"
+            "could not confirm reaper's own project and user in the same call window: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
 
 

@@ -10,9 +10,10 @@ from typing import Any
 
 from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import sweep
+from reaper.cleanup import batchverify, sweep
+from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
-from reaper.cleanup.verify import IdentityState
+from reaper.cleanup.verify import IdentityState, VerificationError
 from reaper.metrics import Metrics
 from reaper.model import IdentityKind, IdentityRef, TombstoneState, Trigger, TriggerSource
 from reaper.planner import build_plan
@@ -320,6 +321,28 @@ class TestTheSweepByDifference:
         asked = len(keystone.asked)
         assert sweeper.sweep_once() == 0
         assert len(keystone.asked) == asked
+
+    def test_vanished_owners_whose_batch_witness_fails_stay_unopened(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        """Keystone's 404s, but reaper's own account not found around them: nothing is gone."""
+        keystone = Keystone()
+        store.directory.record([Known(self.GONE, "default")])
+
+        def witness() -> None:
+            raise VerificationError("reaper's own user not found")
+
+        def seams() -> Cloud:
+            return dataclasses.replace(
+                cloud.seams(),
+                keystone_many=lambda ids: batchverify.verify_many(keystone, witness, ids),
+            )
+
+        cloud = cloud_with(keystone)
+        sweeper = sweep.Sweeper(Settings(), store=store, trail=trail, cloud=seams)
+        assert sweeper.sweep_once() == 0
+        assert store.tombstones.find(self.GONE) is None
+        assert keystone.asked == []  # the first witness failed: nobody was asked
 
     def test_one_keystone_still_has_is_left_alone(self, store: Store, trail: AuditTrail) -> None:
         """Created after Keystone's list was read, say: the 404 check still decides."""

@@ -20,6 +20,7 @@ import pytest
 from keystoneauth1 import session
 from keystoneauth1.identity import v3
 
+from reaper.cleanup import batchverify
 from reaper.cleanup.verify import IdentityState, VerificationError, verify
 from reaper.model import IdentityKind, IdentityRef
 
@@ -143,3 +144,26 @@ def test_a_keystone_that_does_not_know_reapers_own_account_cannot_say(conn: Any,
     script.knows_reaper = False
     with pytest.raises(VerificationError, match="reaper's own project and user"):
         verify(conn, ASKED)
+
+
+def test_the_sweeps_batch_asks_once_per_owner_and_witnesses_once(conn: Any, script: Script):
+    """The sweep's many owners: one GET each, reaper's own account read before and after."""
+    owners = [IdentityRef(IdentityKind.PROJECT, f"{n:032x}") for n in range(1, 6)]
+    settled = batchverify.verify_gone(conn, owners)
+    assert all(not isinstance(a, VerificationError) and a.gone for a in settled.values())
+    asked = [p for p in script.paths if p.startswith("/v3/projects/")]
+    assert sorted(set(asked) - {f"/v3/projects/{OWN_PROJECT}"}) == [
+        f"/v3/projects/{o.id}" for o in owners
+    ]
+    own = [p for p in script.paths if p in (f"/v3/projects/{OWN_PROJECT}", f"/v3/users/{OWN_USER}")]
+    assert len(asked) - own.count(f"/v3/projects/{OWN_PROJECT}") == 5
+    assert len(own) == 4
+
+
+def test_the_sweeps_batch_to_a_keystone_without_reapers_account_says_nothing_is_gone(
+    conn: Any, script: Script
+) -> None:
+    script.knows_reaper = False
+    settled = batchverify.verify_gone(conn, [ASKED])
+    assert isinstance(settled[ASKED], VerificationError)
+    assert f"/v3/projects/{ASKED.id}" not in script.paths
