@@ -348,8 +348,8 @@ class Sweeper:
             "ALERT: sweep held for operator approval; no tombstone opened",
             reason=why,
             examples=examples,
-            review="reaper sweep",
-            approve="reaper sweep --open --approve",
+            review=f"reaper sweep{' --full' if found.full else ''}",
+            approve=f"reaper sweep{' --full' if found.full else ''} --open --approve",
         )
         if self.metrics is not None:
             self.metrics.sweep_held()

@@ -4,28 +4,39 @@ On the testbed (Keystone, Nova, Cinder, Neutron, Glance): a tenant with one
 of each resource is deleted in Keystone; the full scan must find every
 resource it left, read as raw JSON pages through openstacksdk's proxies, and
 the sweep by difference must find the project and its user from Keystone's
-lists and the directory alone.
+lists and the directory alone. ``reaper sweep`` and ``openstack reaper
+sweep`` do the same, by difference unless ``--full``, and say which.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from reaper.cleanup import census, sweep
 from reaper.cleanup.seams import Cloud
+from reaper.cli.main import main
 from reaper.inventory.pages import Listing, pages
 from reaper.model import IdentityKind, IdentityRef
 from reaper.store import Store
+from tests.functional.reaping import _environ
 from tests.testbed.tenant import Tenant, TenantSpec, delete_identity
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
 
     from tests.functional.reaping import TenantFarm
+    from tests.testbed import Testbed
 
 pytestmark = pytest.mark.functional
 
@@ -50,6 +61,7 @@ def gone(
 ) -> Iterator[tuple[Tenant, Store]]:
     """The tenant, known to a store's directory while it lived, then deleted in Keystone."""
     tenant = tenant_farm.order("sweep-census", TENANTS["sweep-census"]).result()
+    # reaper.sqlite in a state_path: the store `reaper sweep` reads too.
     path = tmp_path_factory.mktemp("census") / "reaper.sqlite"
     with Store.open(f"sqlite:///{path}") as store:
         sweep.Bootstrap(store, lambda: Cloud.of(testbed_admin)).start()
@@ -112,3 +124,79 @@ def test_every_service_is_read_page_by_page_to_its_end(
     assert whole, f"the testbed has no {listing.name}: nothing would be tested"
     assert all(len(page) <= 1 for page in paged)
     assert sorted(i for page in paged for i in page) == sorted(whole)
+
+
+# -- the command: `reaper sweep` and `openstack reaper sweep` ------------------------------
+
+
+def reaper_sweep(testbed: Testbed, state_path: Path, *args: str) -> tuple[int, list[dict], str]:
+    """``reaper sweep -f json ARGS`` with a reaper.conf whose state_path is ``state_path``."""
+    conf = state_path / "reaper.conf"
+    conf.write_text(f"[DEFAULT]\nstate_path = {state_path}\n")
+    argv = ["--config-file", str(conf), "--os-cloud", testbed.cloud_name, "sweep", "-f", "json"]
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        _environ(OS_CLIENT_CONFIG_FILE=str(testbed.clouds_yaml)),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = main([*argv, *args])
+    return code, json.loads(out.getvalue() or "[]"), err.getvalue()
+
+
+def ids_of(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(row["Kind"], row["Identity"]): row for row in rows}
+
+
+def test_reaper_sweep_is_by_difference_unless_told_full(
+    testbed: Testbed, gone: tuple[Tenant, Store]
+) -> None:
+    tenant, store = gone
+    state_path = Path(str(store.db.engine.url.database)).parent
+    code, rows, err = reaper_sweep(testbed, state_path)
+    assert code == 0, err
+    assert "by difference (" in err and "identities reaper saw alive" in err, err
+    found = ids_of(rows)
+    assert ("project", tenant.project_id) in found and ("user", tenant.user_id) in found
+
+    code, rows, err = reaper_sweep(testbed, state_path, "--full", "--min-age", "0")
+    assert code == 0, err
+    assert "full scan (every resource listing of the cloud, and " in err, err
+    project = ids_of(rows)[("project", tenant.project_id)]
+    assert project["Resources"] >= len(tenant.server_ids) + len(tenant.volume_ids)
+
+
+def test_reaper_sweep_without_a_store_says_to_sweep_in_full_which_needs_none(
+    testbed: Testbed, gone: tuple[Tenant, Store], tmp_path: Path
+) -> None:
+    tenant, _ = gone
+    code, rows, err = reaper_sweep(testbed, tmp_path)
+    assert code == 1 and rows == []
+    assert "no store at" in err and "reaper sweep --full" in err, err
+    assert "Traceback" not in err
+
+    code, rows, err = reaper_sweep(testbed, tmp_path, "--full", "--min-age", "0")
+    assert code == 0, err
+    assert "the full scan alone" in err and "full scan (every resource listing of the cloud)" in err
+    assert ("project", tenant.project_id) in ids_of(rows)
+
+
+def test_openstack_reaper_sweep_takes_full_too(
+    testbed: Testbed, gone: tuple[Tenant, Store], tmp_path: Path
+) -> None:
+    tenant, store = gone
+    state_path = Path(str(store.db.engine.url.database)).parent
+    conf = tmp_path / "reaper.conf"
+    conf.write_text(f"[DEFAULT]\nstate_path = {state_path}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env |= {"OS_CLIENT_CONFIG_FILE": str(testbed.clouds_yaml), "OS_CLOUD": testbed.cloud_name}
+    openstack = str(Path(sys.executable).with_name("openstack"))
+    for extra, said in (((), "by difference ("), (("--full", "--min-age", "0"), "full scan (")):
+        run = subprocess.run(
+            [openstack, "--reaper-config-file", str(conf), "reaper", "sweep", "-f", "json",
+             *extra],
+            env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert said in run.stderr, run.stderr
+        assert ("project", tenant.project_id) in ids_of(json.loads(run.stdout))
