@@ -8,8 +8,9 @@ projects (and one user each), generated on demand page by page, in each
 API's own JSON (field names, next links) and at each service's default page
 size when the client asks for none: Nova and Cinder 1,000, Glance 25,
 Neutron everything in one answer (``pagination_max_limit`` unset), Keystone
-everything (it has no paging). ``limit`` is honoured up to 1,000 (Neutron:
-as asked). Every answer waits ``latency`` seconds first.
+everything. ``limit`` is honoured up to 1,000 (Neutron: as asked; Keystone
+as keystone 30 does, with ``marker``, every full page ``truncated`` and
+linking the next). Every answer waits ``latency`` seconds first.
 
 The first ``gone`` projects (and their users) are absent from Keystone
 (404, in Keystone's error JSON); their resources remain. The server counts
@@ -91,6 +92,8 @@ class World:
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
+        #: The server's own URL, for Keystone's absolute next links.
+        self.base = ""
         self.templates = {kind: template(kind) for kind in KINDS}
         self.counts: dict[str, int] = {}
         left = spec.resources
@@ -125,7 +128,7 @@ class World:
     def _id(self, kind: str, n: int) -> str:
         return f"{list(KINDS).index(kind):08x}-0000-4000-8000-{n:012x}"
 
-    def identities(self, key: str) -> str:
+    def identities(self, key: str, query: dict[str, str] | None = None) -> str:
         spec = self.spec
         if key == "domains":
             rows = [{"id": DOMAIN, "name": "Default", "enabled": True}]
@@ -137,9 +140,20 @@ class World:
             rows = [_user(ADMIN_USER, "admin")] + [
                 _user(user_id(i), f"user-{i}") for i in range(spec.gone, spec.projects)
             ]
-        return json.dumps(
-            {key: rows, "links": {"self": f"/v3/{key}", "next": None, "previous": None}}
-        )
+        links: dict[str, Any] = {"self": f"/v3/{key}", "next": None, "previous": None}
+        body: dict[str, Any] = {key: rows, "links": links}
+        query = query or {}
+        if "limit" in query:
+            limit = min(int(query["limit"]), 1000)
+            start = 0
+            if "marker" in query:
+                start = next(n for n, row in enumerate(rows) if row["id"] == query["marker"]) + 1
+            body[key] = page = rows[start : start + limit]
+            if len(page) == limit:
+                following = urlencode({**query, "limit": limit, "marker": page[-1]["id"]})
+                links["next"] = f"{self.base}/identity/v3/{key}?{following}"
+                body["truncated"] = True
+        return json.dumps(body)
 
     def alive(self, kind: str, ident: str) -> dict[str, Any] | None:
         if ident in (ADMIN_PROJECT, ADMIN_USER):
@@ -226,7 +240,8 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, body, prefix.split("/")[1] + kpath, body.count('"created')
         match = re.fullmatch(r"/identity/v3/(projects|users|domains)(?:/([^/]+))?", path)
         if match and match.group(2) is None:
-            body = world.identities(match.group(1))
+            world.base = base
+            body = world.identities(match.group(1), query)
             return 200, body, f"identity{path[9:]}", body.count('"domain_id"') or 1
         if match:
             found = world.alive(match.group(1), match.group(2))

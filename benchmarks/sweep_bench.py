@@ -32,8 +32,8 @@ growth over the RSS it started with):
 
 Targets (issue 18): CPU and memory growth of the full scan within 3x of the
 raw reader's; <= 50 requests per sweep when no owner vanished; no
-unbounded response (no answer of more than 1,000 resources; Keystone's
-lists are whole by Keystone's design, reported beside); the 1M-resource
+unbounded response (no answer of more than 1,000 items, Keystone's lists
+included: read ``limit`` a page as keystone 30 pages them); the 1M-resource
 full scan under 1 GiB.
 
 Measured 2026-12-06 on a shared 2-core machine (load 6-14), 50 ms, 5% gone
@@ -271,8 +271,11 @@ def raw_reader(cloud: FakeCloud) -> dict[str, int]:
     }
     known = set()
     for key in ("projects", "users", "domains"):
-        for item in session.get(f"{catalog['identity']}/v3/{key}", timeout=300).json()[key]:
-            known.add(item["id"])
+        next_url: str | None = f"{catalog['identity']}/v3/{key}?limit={PAGE}"
+        while next_url:
+            body = session.get(next_url, timeout=300).json()
+            known.update(item["id"] for item in body[key])
+            next_url = body["links"].get("next") if body[key] else None
     owners: collections.Counter[str] = collections.Counter()
     fields = {
         "servers": "tenant_id",
@@ -357,12 +360,7 @@ def report(spec: Spec, rows: dict[str, dict[str, Any]]) -> int:
             cells.append(f"{got[0]:>6} ({got[2]:>6})" if got else f"{'-':>6} {'':>8}")
         print(f"  {endpoint:<36} " + "  ".join(cells))
     _per_vanished_owner(rows)
-    resource_answers = [
-        v[2]
-        for row in rows.values()
-        for e, v in row["stats"].items()
-        if not e.startswith("GET identity")
-    ]
+    answers = [v[2] for row in rows.values() for v in row["stats"].values()]
     keystone_lists = max(
         (
             v[2]
@@ -406,10 +404,10 @@ def report(spec: Spec, rows: dict[str, dict[str, Any]]) -> int:
         )
     targets.append(
         (
-            "largest resource answer <= 1000 items (no unbounded response)",
-            max(resource_answers, default=0),
+            "largest answer <= 1000 items (no unbounded response, Keystone's paged too)",
+            max(answers, default=0),
             PAGE,
-            f"Keystone's whole lists: {keystone_lists} items",
+            f"Keystone's largest page: {keystone_lists} items",
         )
     )
     if full:

@@ -4,9 +4,11 @@ Two readings the sweep makes, both as raw JSON pages
 (:mod:`reaper.inventory.pages`), never as SDK objects:
 
 * :func:`keystone_identities`, every sweep: Keystone's projects, users and
-  domains (three requests; Keystone has no paging, and a list it says it
-  truncated (``list_limit``) raises, since a partial list would make live
-  identities look gone);
+  domains, ``limit`` items a page (a Keystone that pages stops at
+  ``max_db_limit`` when asked without it, saying nothing; one that does not
+  page returns the whole list); a list cut short (``truncated`` and no next
+  page: ``list_limit``) raises, since a partial list would make live
+  identities look gone;
 * :func:`owners`, the full scan (at start-up and on ``[sweep]
   full_scan_interval``): every server, volume, snapshot, network, port,
   floating IP, router and image of the cloud, ``limit`` items a page, each
@@ -75,12 +77,9 @@ RESOURCES: tuple[tuple[Listing, str, str | None, str], ...] = (
 )
 
 IDENTITIES = (
-    (
-        IdentityKind.PROJECT,
-        Listing("projects", "identity", "/projects", "projects", page_size=None),
-    ),
-    (IdentityKind.USER, Listing("users", "identity", "/users", "users", page_size=None)),
-    (IdentityKind.DOMAIN, Listing("domains", "identity", "/domains", "domains", page_size=None)),
+    (IdentityKind.PROJECT, Listing("projects", "identity", "/projects", "projects")),
+    (IdentityKind.USER, Listing("users", "identity", "/users", "users")),
+    (IdentityKind.DOMAIN, Listing("domains", "identity", "/domains", "domains")),
 )
 
 

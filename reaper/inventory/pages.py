@@ -13,6 +13,14 @@ It follows the next links every service spells differently, as openstacksdk
 does (``<key>_links`` of Nova, Cinder and Neutron, Keystone's ``links``
 dict, Glance's ``next`` path, a ``Link`` header) until the last page.
 
+Keystone pages too, since 2026.1 (keystone 30): ``limit`` and ``marker``,
+every full page marked ``truncated`` with a next link. Asked without
+``limit``, that Keystone returns at most ``[DEFAULT] max_db_limit`` (1000)
+identities, unmarked and without a next link: so Keystone's lists are always
+read with ``limit`` too. An older Keystone ignores ``limit`` and returns the
+whole list, or one cut short by ``list_limit``: marked ``truncated``, with no
+next link, which raises.
+
 Invariant: a listing that cannot be read to its end raises
 :class:`Incomplete`; it never ends quietly early. A caller must then not
 conclude that an owner owns nothing from what it saw.
@@ -49,7 +57,7 @@ class Listing:
     key: str
     #: Query parameters of the first page (filters); the next links carry them on.
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    #: ``limit`` of each page; ``None`` for a service that has no paging (Keystone's lists).
+    #: ``limit`` of each page; ``None`` asks without ``limit`` (for a test's whole list).
     page_size: int | None = PAGE_SIZE
 
 
@@ -59,10 +67,10 @@ def pages(proxy: Any, listing: Listing, *, max_pages: int = MAX_PAGES) -> Iterat
     ``proxy`` is what ``conn.<listing.service>`` is: anything with
     ``get(url, params=...)`` answering a ``requests``-like response.
     Raises :class:`Incomplete` when a page is refused (any status but 200)
-    or cannot be decoded, when Keystone says it truncated the list, or when
-    the next links go round; an error reaching the service (keystoneauth's,
-    after its retries) propagates as it is, so the caller can tell bad
-    credentials from a bad page.
+    or cannot be decoded, when Keystone says it truncated the list and
+    offers no next page, or when the next links go round; an error reaching
+    the service (keystoneauth's, after its retries) propagates as it is, so
+    the caller can tell bad credentials from a bad page.
     """
     params: Mapping[str, Any] | None = dict(listing.params)
     if listing.page_size is not None:
@@ -75,10 +83,12 @@ def pages(proxy: Any, listing: Listing, *, max_pages: int = MAX_PAGES) -> Iterat
         items = body.get(listing.key)
         if not isinstance(items, list):
             raise Incomplete(f"{listing.name}: a page without a {listing.key!r} list")
-        if body.get("truncated"):
+        url = next_link(body, listing.key, response)
+        if body.get("truncated") and url is None:
+            # Keystone marks every full page ``truncated``; only one without a next page
+            # (``list_limit`` of a Keystone that does not page) is cut short.
             raise Incomplete(f"{listing.name}: the service truncated the list (list_limit)")
         yield items
-        url = next_link(body, listing.key, response)
         if url is None or not items:
             return
         if url in seen:

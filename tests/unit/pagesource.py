@@ -2,9 +2,13 @@
 
 Stands in for ``conn.<service>`` of openstacksdk (its ``get(url, params=)``):
 ``limit`` and ``marker`` are honoured like Nova, Cinder, Neutron and Glance
-honour them; Keystone's lists come whole. Each request is recorded, and a
-page can be made to fail, so a test sees what a reader asked and what it
-does when a listing breaks off.
+honour them. Keystone (style ``keystone``) is an older one by default: it
+ignores ``limit`` and lists whole (cut short and marked ``truncated`` under
+``list_limit``); with ``max_db_limit`` set it is keystone 30's, which pages
+when asked with ``limit`` (every full page ``truncated``, with a next link)
+and, asked without, returns the first ``max_db_limit`` items unmarked.
+Each request is recorded, and a page can be made to fail, so a test sees
+what a reader asked and what it does when a listing breaks off.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class PageSource:
         self.broken: dict[tuple[str, int], Response | Exception] = {}
         #: A Keystone that truncated its lists (``list_limit``).
         self.truncated = False
+        #: A Keystone that pages (keystone 30): the most it returns a request.
+        self.max_db_limit: int | None = None
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> Response:
         parts = urlsplit(url)
@@ -68,10 +74,7 @@ class PageSource:
 
     def _page(self, path: str, key: str, items: list, query: dict[str, str]) -> dict[str, Any]:
         if self.style == "keystone":
-            body: dict[str, Any] = {key: items, "links": {"self": path, "next": None}}
-            if self.truncated:
-                body["truncated"] = True
-            return body
+            return self._keystone_page(path, key, items, query)
         start = 0
         if "marker" in query:
             start = next(i for i, item in enumerate(items) if item["id"] == query["marker"]) + 1
@@ -84,4 +87,26 @@ class PageSource:
                 body["next"] = f"/v2{path}?{following}"
             else:
                 body[f"{key}_links"] = [{"rel": "next", "href": f"{BASE}{path}?{following}"}]
+        return body
+
+    def _keystone_page(
+        self, path: str, key: str, items: list, query: dict[str, str]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {key: items, "links": {"self": path, "next": None}}
+        if self.max_db_limit is None:
+            if self.truncated:
+                body["truncated"] = True
+            return body
+        if "limit" not in query:
+            body[key] = items[: self.max_db_limit]  # keystone 30: capped, and says nothing
+            return body
+        start = 0
+        if "marker" in query:
+            start = next(i for i, item in enumerate(items) if item["id"] == query["marker"]) + 1
+        limit = min(int(query["limit"]), self.max_db_limit)
+        body[key] = chunk = items[start : start + limit]
+        if len(chunk) == limit:
+            following = urlencode({**query, "limit": limit, "marker": chunk[-1]["id"]})
+            body["links"]["next"] = f"http://keystone.example/v3{path}?{following}"
+            body["truncated"] = True
         return body

@@ -57,6 +57,26 @@ def test_a_list_keystone_truncated_is_incomplete() -> None:
         list(pages(source, listing))
 
 
+def test_a_keystone_that_pages_marks_full_pages_truncated_and_is_read_to_the_end() -> None:
+    """keystone 30: every full page says ``truncated`` and links the next one."""
+    projects = [{"id": f"p{i}"} for i in range(5)]
+    source = PageSource("keystone", {"/projects": ("projects", projects)})
+    source.max_db_limit = 2
+    listing = Listing("projects", "identity", "/projects", "projects")
+    assert [[i["id"] for i in page] for page in pages(source, listing)] == [
+        ["p0", "p1"],
+        ["p2", "p3"],
+        ["p4"],
+    ]
+
+
+def test_an_older_keystone_ignores_limit_its_list_limit_still_makes_it_incomplete() -> None:
+    source = PageSource("keystone", {"/projects": ("projects", [{"id": "a"}])})
+    source.truncated = True
+    with pytest.raises(Incomplete, match="truncated"):
+        list(pages(source, Listing("projects", "identity", "/projects", "projects")))
+
+
 @pytest.mark.parametrize(
     "answer",
     [Response(500, {}), Response(200, None, raw="<html>proxy error</html>"), Response(200, {})],

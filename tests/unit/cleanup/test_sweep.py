@@ -10,7 +10,7 @@ from typing import Any
 
 from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
-from reaper.cleanup import batchverify, sweep
+from reaper.cleanup import batchverify, census, sweep
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import IdentityState, VerificationError
@@ -388,6 +388,36 @@ class TestTheSweepByDifference:
         cloud.conn.identity.truncated = True
         assert self.sweeper(store, trail, cloud).sweep_once() == 0
         assert store.tombstones.find(self.GONE) is None
+
+
+class TestAKeystoneThatPages:
+    """keystone 30 returns at most ``max_db_limit`` identities to a list asked without ``limit``,
+    and says nothing: every identity past the cap would look vanished."""
+
+    def cloud(self, keystone: Keystone) -> FakeCloud:
+        cloud = cloud_with(keystone)
+        projects = [{"id": f"p{i}", "domain_id": "default", "name": f"n{i}"} for i in range(5)]
+        cloud.conn.identity.lists["/projects"] = ("projects", projects)
+        cloud.conn.identity.max_db_limit = 2
+        return cloud
+
+    def test_the_sweep_reads_every_page_of_keystones_lists(self) -> None:
+        found = census.keystone_identities(self.cloud(Keystone()).conn)
+        assert sorted(k.identity.id for k in found if k.identity.kind is IdentityKind.PROJECT) == [
+            f"p{i}" for i in range(5)
+        ]
+
+    def test_no_identity_past_the_cap_is_taken_for_vanished(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        keystone = Keystone()
+        store.directory.record([Known(IdentityRef(IdentityKind.PROJECT, "p4"), "default")])
+        sweeper = sweep.Sweeper(
+            Settings(), store=store, trail=trail, cloud=self.cloud(keystone).seams
+        )
+        sweeper.last_full = sweeper.clock()  # a sweep by difference
+        assert sweeper.sweep_once() == 0
+        assert keystone.asked == []
 
 
 def test_the_directory_offers_only_identities_whose_deletion_is_not_taken_up(
