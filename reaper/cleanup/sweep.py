@@ -31,22 +31,20 @@ Each sweep also re-checks the ``waiting`` tombstones (what a cleanup kept
 because a live project uses it) and sends round again those a live
 project stopped using (:mod:`reaper.cleanup.waitlist`).
 
-Only one controller sweeps at a time: on PostgreSQL under an advisory
-lock; on SQLite there is only one controller. The controller's
-:class:`Sweeper` records what it opened in the audit trail itself.
+Only one controller sweeps at a time: on PostgreSQL and MySQL under a
+session lock kept alive and checked before each write
+(:mod:`reaper.cleanup.sweeplock`); a sweep whose lock is lost stops. On
+SQLite there is only one controller. The controller's :class:`Sweeper`
+records what it opened in the audit trail itself.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import time
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
-
-from sqlalchemy import text
 
 from reaper import credentials, log
 from reaper.audit.record import AuditAction, AuditOutcome, AuditTarget
@@ -54,13 +52,15 @@ from reaper.audit.trail import AuditTrail
 from reaper.cleanup import census, difference, lifecycle, waitlist
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
+from reaper.cleanup.sweeplock import LOCK_NAME as LOCK_NAME
+from reaper.cleanup.sweeplock import LockLost, exclusive
+from reaper.cleanup.sweeplock import SweepLock as SweepLock
 from reaper.cleanup.verify import VerificationError
 from reaper.keystone_access import KeystoneGate
 from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, trigger_name, utcnow
 from reaper.store import Known, Store
 
 LOG = log.get(__name__)
-LOCK_NAME = "reaper.sweep"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,12 +179,24 @@ def identities(cloud: Cloud) -> list[Known]:
     return census.keystone_identities(cloud.conn)
 
 
-def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, bool]]:
-    """A tombstone (trigger ``sweep``) per verified orphan; True where it is new or reopened."""
-    opened = []
+def open_tombstones(
+    store: Store,
+    orphans: list[Orphan],
+    *,
+    ensure: Callable[[], None] = lambda: None,
+    opened: list[tuple[Orphan, bool]] | None = None,
+) -> list[tuple[Orphan, bool]]:
+    """A tombstone (trigger ``sweep``) per verified orphan; True where it is new or reopened.
+
+    ``ensure`` runs before each (the controller's sweep checks its lock
+    there, :class:`LockLost` ends the loop); what was opened is appended to
+    ``opened`` as it goes, so a caller whose loop was ended still knows it.
+    """
+    opened = [] if opened is None else opened
     for orphan in orphans:
         if not orphan.verified_gone:
             continue
+        ensure()
         event_type = trigger_name(orphan.identity.kind)
         result = store.tombstones.record_trigger(
             orphan.identity, Trigger(source=TriggerSource.SWEEP, event_type=event_type)
@@ -196,38 +208,6 @@ def open_tombstones(store: Store, orphans: list[Orphan]) -> list[tuple[Orphan, b
         ) or lifecycle.reopen_if_left_behind(store, result, orphan.resource_ids)
         opened.append((orphan, result.created or reopened))
     return opened
-
-
-@contextlib.contextmanager
-def exclusive(store: Store, name: str = LOCK_NAME) -> Iterator[bool]:
-    """Whether this process may sweep now: a session lock only one holder gets.
-
-    PostgreSQL's advisory lock, MySQL's ``GET_LOCK`` (both held by the
-    session, so released explicitly before the connection goes back to the
-    pool); always true on SQLite, which has one controller.
-    """
-    db = store.db
-    if db.is_postgresql:
-        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
-        take, give = "SELECT pg_try_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)"
-        params: dict[str, Any] = {"k": key}
-    elif db.is_mysql:
-        # Lock names are server-wide: scoped to this database, so deployments
-        # sharing a server do not wait for each other's sweeps.
-        database = zlib.crc32((db.engine.url.database or "").encode())
-        take, give = "SELECT GET_LOCK(:k, 0)", "SELECT RELEASE_LOCK(:k)"
-        params = {"k": f"{name}.{database:08x}"}
-    else:
-        yield True
-        return
-    with db.engine.connect() as conn:
-        got = bool(conn.execute(text(take), params).scalar())
-        try:
-            yield got
-        finally:
-            if got:
-                conn.execute(text(give), params)
-                conn.commit()
 
 
 class Sweeper:
@@ -305,12 +285,15 @@ class Sweeper:
         if self.gate is not None and not self.gate.admit():
             LOG.warning("sweep skipped: Keystone cannot be used", error=str(self.gate.problem))
             return 0
+        opened: list[tuple[Orphan, bool]] = []
+        woken = 0
         try:
-            with exclusive(self.store) as mine:
-                if not mine:
+            with exclusive(self.store) as lock:
+                if not lock:
                     return 0
                 cloud = self.cloud()
                 found = self.survey(cloud)
+                lock.ensure()  # the survey is long: another controller may sweep by now
                 self.store.directory.record(found.known)
                 held = over_limit(self.settings, found)
                 if held is not None:
@@ -318,8 +301,11 @@ class Sweeper:
                     # live user look gone: waiting tombstones keep waiting too.
                     self._hold(held, found)
                     return 0
-                opened = open_tombstones(self.store, found.orphans)
+                open_tombstones(self.store, found.orphans, ensure=lock.ensure, opened=opened)
+                lock.ensure()
                 woken = waitlist.recheck_all(self.store, self.trail, cloud)
+        except LockLost as exc:
+            LOG.error("sweep stopped: its lock was lost", error=str(exc), opened=len(opened))
         except Exception as exc:
             problem = credentials.explain(exc, None, keystone=False)
             if problem is None or self.gate is None:
