@@ -6,7 +6,8 @@ end when the controller's ``stopping`` event is set; their ``stop()`` waits
 for them (a worker finishes the steps in flight first). Parts that already
 have a life of their own (the listener, the API server, the checkpointer)
 are parts as they are; the undecodable-message auditor is adapted
-(:class:`Installed`), and the dead-letter reader wrapped (:class:`DeadLetters`).
+(:class:`Installed`), the dead-letter reader wrapped (:class:`DeadLetters`), and
+the request budget shared with other controllers (:class:`SharedBudget`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from typing import Any, Protocol
 
 from oslo_config import cfg
 
+from reaper import budget as budgets
 from reaper import log
+from reaper.budget import BudgetSettings, SharedSlots
 from reaper.cleanup.sweep import Sweeper
 from reaper.cleanup.worker import Worker
 from reaper.events.deadletter import DeadLetterConsumer
 from reaper.events.listener import Listener, broker_url
 from reaper.events.undecodable import DeadLetterRecorder
-from reaper.store import StoreError
+from reaper.store import Store, StoreError, slots
 
 LOG = log.get(__name__)
 
@@ -153,3 +156,33 @@ class DeadLetters:
     def stop(self) -> None:
         if self.consumer is not None:
             self.consumer.stop()
+
+
+class SharedBudget:
+    """The process's request budget, shared through the store with the other controllers.
+
+    Started first and stopped last, so every request the controller sends
+    (the warm-up's included) counts against the cloud-wide caps; on a
+    clean stop its slots are given back at once (a killed controller's
+    expire with their lease). On SQLite, or with ``[executor]
+    shared_concurrency = false``, a part that does nothing: the caps are
+    the process's.
+    """
+
+    def __init__(self, settings: BudgetSettings, store: Store, holder: str) -> None:
+        self.settings = settings
+        self.store = store
+        self.holder = holder
+        self.slots: SharedSlots | None = None
+
+    def start(self) -> None:
+        self.slots = slots.share(self.store.db, self.settings, self.holder)
+        if self.slots is not None:
+            budgets.for_process(self.settings).attach(self.slots.start())
+            LOG.info("request caps shared with every controller of the store", holder=self.holder)
+
+    def stop(self) -> None:
+        if self.slots is not None:
+            budgets.for_process(self.settings).attach(None)
+            self.slots.stop()
+            self.slots = None

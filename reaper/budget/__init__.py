@@ -25,6 +25,7 @@ from typing import Any
 from reaper.budget.budget import THROTTLED, Budget, Shared
 from reaper.budget.pace import Pace, PaceRules, Throttle
 from reaper.budget.services import Endpoints, name_of
+from reaper.budget.shared import SharedSlots
 
 __all__ = [
     "DEFAULT_CAPS",
@@ -35,6 +36,7 @@ __all__ = [
     "Pace",
     "PaceRules",
     "Shared",
+    "SharedSlots",
     "Throttle",
     "for_process",
     "name_of",
@@ -57,6 +59,10 @@ class BudgetSettings:
     caps: tuple[tuple[str, int], ...] = tuple(sorted(DEFAULT_CAPS.items()))
     default_cap: int = 4
     rules: PaceRules = dataclasses.field(default_factory=PaceRules)
+    #: Share the caps with every controller of a PostgreSQL or MariaDB store.
+    shared: bool = True
+    #: Seconds a controller's cloud-wide slots stay its own without renewal.
+    lease: float = 30.0
 
     @classmethod
     def from_conf(cls, conf: Any) -> BudgetSettings:
@@ -75,6 +81,8 @@ class BudgetSettings:
                 default_pause=ex.throttle_pause,
                 recover_after=ex.throttle_recover_after,
             ),
+            shared=ex.shared_concurrency,
+            lease=ex.concurrency_lease,
         )
 
 

@@ -46,19 +46,19 @@ THROTTLED = frozenset({429, 503})
 
 
 class Shared(Protocol):
-    """Cloud-wide slots (see :mod:`reaper.budget.shared`)."""
+    """Cloud-wide slots (:class:`reaper.budget.shared.SharedSlots`)."""
 
     #: How long to wait before asking again for a slot none was free of.
     poll: float
 
-    def held(self, service: str, now: float) -> int:
-        """Slots of ``service`` this process holds and may still use at ``now``."""
+    def take(self, service: str, now: float) -> bool:
+        """Use one of the slots of ``service`` this process holds, if one is free."""
+
+    def give(self, service: str) -> None:
+        """A request that took a slot is answered."""
 
     def grow(self, service: str, cap: int) -> bool:
         """Claim one more slot of ``service`` (I/O); whether one was free."""
-
-    def used(self, service: str, in_flight: int, now: float) -> None:
-        """``in_flight`` requests of ``service`` now: slots unused a while may be given back."""
 
 
 class Budget:
@@ -85,6 +85,8 @@ class Budget:
         self._in_flight: collections.Counter[str] = collections.Counter()
         self._peak: collections.Counter[str] = collections.Counter()
         self._growing: set[str] = set()
+        #: Until when the store is not asked for another slot of a service (none was free).
+        self._dry_until: dict[str, float] = {}
         self._mine = threading.local()
 
     def cap_of(self, service: str) -> int:
@@ -107,7 +109,7 @@ class Budget:
             finally:
                 held[service] -= 1
             return
-        sent_at = self._acquire(service)
+        sent_at, shared = self._acquire(service)
         held[service] += 1
         try:
             yield sent_at
@@ -115,8 +117,8 @@ class Budget:
             held[service] -= 1
             with self._cond:
                 self._in_flight[service] -= 1
-                if self.shared is not None:
-                    self.shared.used(service, self._in_flight[service], self.monotonic())
+                if shared is not None:
+                    shared.give(service)
                 self._cond.notify_all()
 
     def answered(
@@ -178,27 +180,28 @@ class Budget:
             pace = self._paces[service] = Pace(self.cap_of(service), self.rules)
         return pace
 
-    def _acquire(self, service: str) -> float:
+    def _acquire(self, service: str) -> tuple[float, Shared | None]:
+        """Wait for the pause to end and a slot to be free; take it. Whose slot it is too."""
         with self._cond:
             while True:
                 pace = self._pace(service)
                 now = self.monotonic()
                 wait: float | None = pace.wait(now)
                 if not wait:
-                    shared = self.shared
-                    allowed = pace.limit
-                    if shared is not None:
-                        allowed = min(allowed, shared.held(service, now))
-                    if self._in_flight[service] < allowed:
-                        self._in_flight[service] += 1
-                        self._peak[service] = max(self._peak[service], self._in_flight[service])
-                        return now
                     wait = None
-                    if shared is not None and self._in_flight[service] < pace.limit:
-                        if service not in self._growing:
+                    if self._in_flight[service] < pace.limit:
+                        shared = self.shared
+                        if shared is None or shared.take(service, now):
+                            self._in_flight[service] += 1
+                            self._peak[service] = max(self._peak[service], self._in_flight[service])
+                            return now, shared
+                        dry = self._dry_until.get(service, 0.0) - now
+                        if service not in self._growing and dry <= 0:
                             self._grow(shared, service)
                             continue
-                        wait = shared.poll
+                        # Another thread is claiming (it notifies), or none was free
+                        # anywhere a moment ago: a slot given back here notifies too.
+                        wait = dry if dry > 0 else None
                 self._cond.wait(timeout=wait)
 
     def _grow(self, shared: Shared, service: str) -> None:
@@ -214,5 +217,5 @@ class Budget:
             self._cond.acquire()
             self._growing.discard(service)
             self._cond.notify_all()
-        if not got:
-            self._cond.wait(timeout=shared.poll)
+        if not got:  # nobody asks the store again for a while
+            self._dry_until[service] = self.monotonic() + shared.poll

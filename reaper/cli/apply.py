@@ -39,6 +39,7 @@ from cliff.lister import Lister
 
 from reaper import cloud
 from reaper.audit.trail import AuditTrail
+from reaper.budget import BudgetSettings
 from reaper.cleanup import discover
 from reaper.cleanup.execute import execute_plan
 from reaper.cleanup.operator import plan_for_operator
@@ -51,6 +52,7 @@ from reaper.cli.plan import add_allow_any_id, identity_from, unheard_of
 from reaper.cli.progress import Progress, discovery, quiet, waits
 from reaper.executor import Report
 from reaper.model import OutcomeStatus, Plan
+from reaper.parts import SharedBudget
 from reaper.policy import PolicySet, configured_policy_paths, load_policies
 from reaper.store import Store
 
@@ -162,12 +164,16 @@ class ApplyCommand(Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], list]:
         self._status = exitcodes.OK
+        self._share: SharedBudget | None = None
         try:
             return self._apply(parsed_args)
         except Stop as stop:
             self.app.stderr.write(f"{stop}\n")
             self._status = stop.status
             return COLUMNS, []
+        finally:
+            if self._share is not None:
+                self._share.stop()  # its cloud-wide request slots, given back
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         super().run(parsed_args)
@@ -197,6 +203,9 @@ class ApplyCommand(Lister):
         conn = self.app.connect(read_only=args.dry_run)
         seams = Cloud.of(conn)
         store = self.app.open_store(create=True)
+        # Its requests count against the caps the controllers share (PostgreSQL, MariaDB).
+        self._share = SharedBudget(BudgetSettings.from_conf(conf), store, settings.owner)
+        self._share.start()
         trail = AuditTrail.from_conf(store, conf)
         if args.due:
             return self._due(seams, settings, store, trail, policies, args)

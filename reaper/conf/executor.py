@@ -13,7 +13,8 @@ OPTS = [
         default=8,
         min=1,
         help="Maximum number of concurrent requests to the Compute service from the whole "
-        "controller (every worker, discovery, steps and confirmations). The other "
+        "controller (every worker, discovery, steps and confirmations; with "
+        "shared_concurrency, from every controller of the cloud). The other "
         "*_concurrency options work the same way.",
     ),
     cfg.IntOpt(
@@ -86,6 +87,22 @@ OPTS = [
         help="A 429 or 503 halves the number of concurrent requests the controller sends to "
         "that service (down to 1); this many successful answers in a row raise it by one "
         "again, up to the service's *_concurrency.",
+    ),
+    cfg.BoolOpt(
+        "shared_concurrency",
+        default=True,
+        help="With a PostgreSQL or MySQL/MariaDB store, the *_concurrency caps are the "
+        "cloud's: every controller on that store takes its requests' slots from the same "
+        "caps (slots leased in the store's budget_slots table). With SQLite, or when "
+        "false, each controller process has the caps to itself.",
+    ),
+    cfg.FloatOpt(
+        "concurrency_lease",
+        default=30.0,
+        min=3.0,
+        help="Seconds a controller's cloud-wide request slots stay its own without being "
+        "renewed (renewed every third of it while it runs). A controller that dies frees "
+        "its slots after this long; controllers' clocks must agree to well within it.",
     ),
     cfg.FloatOpt(
         "confirm_interval",

@@ -217,5 +217,17 @@ reclaim = Table(
     **MYSQL_TABLE_OPTIONS,
 )
 
+#: Cloud-wide request slots leased by controllers (``slots.py``): one row per
+#: service and slot number below the configured cap.
+budget_slots = Table(
+    "budget_slots",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(255), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    **MYSQL_TABLE_OPTIONS,
+)
+
 #: The only row of ``audit_chain_head``.
 CHAIN_HEAD_ID = 1

@@ -1,0 +1,155 @@
+"""Cloud-wide request caps on the real PostgreSQL and MariaDB: slots leased from the store.
+
+Two controllers are two :class:`Store` objects (two engines, two pools)
+on one database, each with its own budget, as two processes would have;
+their threads send fake requests as fast as the budget lets them, and the
+requests in flight from both together never exceed the cap. A controller
+that dies frees its slots when their lease expires; one whose lease was
+taken over cannot renew it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+
+from reaper.budget import Budget
+from reaper.budget.shared import SharedSlots
+from reaper.model import utcnow
+from reaper.store import Store
+from reaper.store.slots import SlotRepository
+
+pytestmark = pytest.mark.functional
+
+CAP = 3
+LEASE = dt.timedelta(seconds=30)
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def shared_url(request: pytest.FixtureRequest) -> str:
+    return str(
+        request.getfixturevalue({"postgresql": "pg_url", "mysql": "mysql_url"}[request.param])
+    )
+
+
+def test_two_controllers_together_never_exceed_the_cloud_wide_cap(shared_url: str) -> None:
+    lock = threading.Lock()
+    in_flight = [0]
+    peak = [0]
+    sent = [0]
+
+    def request() -> None:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+            sent[0] += 1
+        threading.Event().wait(0.01)
+        with lock:
+            in_flight[0] -= 1
+
+    controllers = []
+    for name in ("c1", "c2"):
+        store = Store.open(shared_url)
+        # A short lease: renewed each second, so an idle controller's slots come back soon.
+        slots = SharedSlots(SlotRepository(store.db), name, lease=3.0).start()
+        controllers.append((store, slots, Budget({"compute": CAP}, shared=slots)))
+
+    def worker(budget: Budget) -> None:
+        for _ in range(15):
+            with budget.slot("compute"):
+                request()
+
+    threads = [
+        threading.Thread(target=worker, args=(budget,))
+        for _, _, budget in controllers
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sent[0] == 2 * 4 * 15
+    assert 1 <= peak[0] <= CAP
+    live = SlotRepository(controllers[0][0].db).holders().get("compute", {})
+    assert sum(live.values()) <= CAP
+    assert sum(s.held().get("compute", 0) for _, s, _ in controllers) <= CAP
+    for _store, slots, _ in controllers:
+        slots.stop()  # gives its slots back at once
+    check = Store.open(shared_url)
+    assert SlotRepository(check.db).holders() == {}
+    for store, _, _ in controllers:
+        store.close()
+    check.close()
+
+
+def test_a_dead_controller_s_slots_are_free_once_their_lease_has_expired(shared_url: str) -> None:
+    store = Store.open(shared_url)
+    repo = SlotRepository(store.db)
+    now = utcnow()
+    taken = [repo.claim("network", 2, "dead", lease=LEASE, now=now) for _ in range(2)]
+    assert sorted(taken) == [0, 1]  # type: ignore[type-var]
+    assert repo.claim("network", 2, "alive", lease=LEASE, now=now) is None
+    later = now + LEASE + dt.timedelta(seconds=1)
+    assert repo.claim("network", 2, "alive", lease=LEASE, now=later) == 0
+    # The dead one, back from the dead, cannot renew what was taken over; it keeps the other.
+    assert repo.renew([("network", 0), ("network", 1)], "dead", lease=LEASE, now=later) == {
+        ("network", 1)
+    }
+    store.close()
+
+
+def test_a_controller_cut_off_from_the_store_stops_using_its_slots_when_their_lease_ends(
+    shared_url: str,
+) -> None:
+    store = Store.open(shared_url)
+    clock = [100.0]
+    slots = SharedSlots(SlotRepository(store.db), "c1", lease=30.0, monotonic=lambda: clock[0])
+    assert slots.grow("image", 2)
+    assert slots.take("image", clock[0])
+    slots.give("image")
+
+    class Down:
+        def renew(self, *args: object, **kwargs: object) -> set[tuple[str, int]]:
+            raise ConnectionError("store unreachable")
+
+        def release(self, *args: object, **kwargs: object) -> None:
+            raise ConnectionError("store unreachable")
+
+    slots.leases = Down()  # type: ignore[assignment]
+    slots._busiest["image"] = 1  # used since the last renewal: kept, not given back
+    slots.renew_once()
+    assert slots.take("image", clock[0] + 23.9)
+    slots.give("image")
+    assert not slots.take("image", clock[0] + 24.0)  # 80% of the lease, from before the claim
+    store.close()
+
+
+def test_the_controller_s_part_shares_the_process_budget_and_gives_its_slots_back(
+    shared_url: str, sqlite_url: str
+) -> None:
+    from reaper import budget as budgets
+    from reaper.budget import BudgetSettings
+    from reaper.parts import SharedBudget
+
+    settings = BudgetSettings(caps=(("compute", 2),), lease=30.0)
+    store = Store.open(shared_url)
+    part = SharedBudget(settings, store, "controller-1")
+    part.start()
+    process = budgets.for_process(settings)
+    try:
+        with process.slot("compute"):
+            assert SlotRepository(store.db).holders() == {"compute": {"controller-1": 1}}
+    finally:
+        part.stop()
+    assert process.shared is None
+    assert SlotRepository(store.db).holders() == {}
+    store.close()
+    embedded = Store.open(sqlite_url)  # SQLite: one controller, its caps are the process's
+    alone = SharedBudget(settings, embedded, "controller-1")
+    alone.start()
+    assert alone.slots is None and process.shared is None
+    alone.stop()
+    embedded.close()
