@@ -87,6 +87,9 @@ class State:
             }
         self.active: collections.Counter[str] = collections.Counter()
         self.peak: collections.Counter[str] = collections.Counter()
+        #: Requests arriving at once, those answered 429 included.
+        self.offered: collections.Counter[str] = collections.Counter()
+        self.offered_peak: collections.Counter[str] = collections.Counter()
         self.requests: collections.Counter[str] = collections.Counter()
         self.throttled: collections.Counter[str] = collections.Counter()
         self.deletes: collections.Counter[str] = collections.Counter()
@@ -97,6 +100,8 @@ class State:
     def enter(self, service: str) -> bool:
         with self.lock:
             self.requests[service] += 1
+            self.offered[service] += 1
+            self.offered_peak[service] = max(self.offered_peak[service], self.offered[service])
             if service != "identity" and self.active[service] >= self.spec.capacity:
                 self.throttled[service] += 1
                 self.last_429[service] = (time.monotonic(), self.spec.retry_after)
@@ -109,9 +114,11 @@ class State:
                 self.gap_after_429[service] = min(self.gap_after_429.get(service, gap), gap)
             return True
 
-    def leave(self, service: str) -> None:
+    def leave(self, service: str, *, served: bool = True) -> None:
         with self.lock:
-            self.active[service] -= 1
+            self.offered[service] -= 1
+            if served:
+                self.active[service] -= 1
 
     def listing(self, kind: str, project: str) -> list[dict[str, Any]]:
         now = time.monotonic()
@@ -152,6 +159,7 @@ class State:
                 "requests": dict(self.requests),
                 "throttled": dict(self.throttled),
                 "peak": dict(self.peak),
+                "offered_peak": dict(self.offered_peak),
                 "duplicates": sum(n - 1 for n in self.deletes.values() if n > 1),
                 "deleted": len(self.deletes),
                 "left": left,
@@ -182,12 +190,14 @@ class Handler(BaseHTTPRequestHandler):
         service = self._service(parts.path)
         if not self.state.enter(service):
             time.sleep(self.state.spec.latency / 5)
+            self.state.leave(service, served=False)
             return self._throttle()
         try:
             time.sleep(self.state.spec.latency)
-            self._answer(method, parts.path, dict(parse_qsl(parts.query)))
-        finally:
+            status, body, headers = self._answer(method, parts.path, dict(parse_qsl(parts.query)))
+        finally:  # before the answer leaves: a client may send its next request at once
             self.state.leave(service)
+        self._send(status, body, headers)
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -207,23 +217,25 @@ class Handler(BaseHTTPRequestHandler):
         body = '{"message": "Too many requests", "code": 429}'
         self._send(429, body, {"Retry-After": value})
 
-    def _answer(self, method: str, path: str, query: dict[str, str]) -> None:
+    def _answer(
+        self, method: str, path: str, query: dict[str, str]
+    ) -> tuple[int, str, dict[str, str]]:
         base = f"http://{self.headers['Host']}"
         if method == "POST" and path.rstrip("/").endswith("/auth/tokens"):
             token = PagesHandler._token(self)  # type: ignore[arg-type]
-            return self._send(201, json.dumps(token), {"X-Subject-Token": "tok"})
+            return 201, json.dumps(token), {"X-Subject-Token": "tok"}
         for kind, (_, prefix, key, _) in KINDS.items():
             if method == "GET" and path in (prefix, prefix + "/detail"):
                 items = self.state.listing(kind, query.get("project_id", ""))
-                return self._send(200, json.dumps({key: items}))
+                return 200, json.dumps({key: items}), {}
             match = re.fullmatch(re.escape(prefix) + r"/([0-9a-f-]+)", path)
             if match and method == "DELETE":
                 status = self.state.delete(kind, match.group(1))
-                return self._send(status, "" if status != 404 else '{"message": "gone"}')
+                return status, "" if status != 404 else '{"message": "gone"}', {}
         doc = _version_document(base, path)
         if method == "GET" and doc is not None:
-            return self._send(200, json.dumps(doc))
-        self._send(404, '{"error": {"code": 404, "title": "Not Found", "message": "no"}}')
+            return 200, json.dumps(doc), {}
+        return 404, '{"error": {"code": 404, "title": "Not Found", "message": "no"}}', {}
 
     def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
         data = body.encode()
