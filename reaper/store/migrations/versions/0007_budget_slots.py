@@ -1,7 +1,7 @@
 """Cloud-wide request slots that controllers lease (``[executor] shared_concurrency``).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-06
 
 Additive: a new, empty table; rows are created on first use.
@@ -14,8 +14,8 @@ from alembic import op
 
 from reaper.store.types import MYSQL_TABLE_OPTIONS, UTCDateTime
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
