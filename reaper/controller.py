@@ -48,7 +48,6 @@ from reaper.api import ApiServer, Health
 from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
 from reaper.audit.trail import AuditTrail
-from reaper.budget import BudgetSettings
 from reaper.cleanup import lease, waitlist
 from reaper.cleanup.house import House, house
 from reaper.cleanup.lifecycle import Reopener
@@ -144,10 +143,6 @@ class Controller:
             }
         )
         self.api = ApiServer(conf.api.host, conf.api.port, self.health, self.metrics)
-        # Every request counts against caps shared with the store's other controllers.
-        self.budget = parts.SharedBudget(
-            BudgetSettings.from_conf(conf), self.store, self.settings.owner
-        )
         loop = parts.work_loop(
             self.worker, stopping=self.stopping, wake=self.wake, poll_interval=conf.poll_interval
         )
@@ -156,12 +151,8 @@ class Controller:
         # out, so on shutdown no new work arrives while the workers finish theirs.
         self.parts = parts.Parts(
             [
-                (
-                    "budget",
-                    parts.SharedBudget(
-                        BudgetSettings.from_conf(conf), self.store, self.settings.owner
-                    ),
-                ),
+                # First in, last out: every request counts against the shared caps.
+                ("budget", parts.SharedBudget.of(conf, self.store, self.settings.owner)),
                 ("undecodable-auditor", parts.Installed(self.undecodable)),
                 ("api", self.api),
                 ("checkpointer", self.checkpointer),

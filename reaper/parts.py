@@ -175,6 +175,11 @@ class SharedBudget:
         self.holder = holder
         self.slots: SharedSlots | None = None
 
+    @classmethod
+    def of(cls, conf: cfg.ConfigOpts, store: Store, holder: str) -> SharedBudget:
+        """The part for ``conf``'s ``[executor]`` caps."""
+        return cls(BudgetSettings.from_conf(conf), store, holder)
+
     def start(self) -> None:
         self.slots = slots.share(self.store.db, self.settings, self.holder)
         if self.slots is not None:
