@@ -39,6 +39,7 @@ __all__ = [
     "SharedSlots",
     "Throttle",
     "for_process",
+    "forget_process_budgets",
     "name_of",
 ]
 
@@ -100,3 +101,15 @@ def for_process(settings: BudgetSettings | None = None) -> Budget:
                 dict(settings.caps), default_cap=settings.default_cap, rules=settings.rules
             )
         return budget
+
+
+def forget_process_budgets() -> None:
+    """Start again with no budget, as a new process does.
+
+    For harnesses that run several ``reaper`` commands in one process (the
+    functional tests): without this, a command inherits the pauses and lowered
+    limits that an earlier command's 429/503 answers left, which its own
+    process would never see.
+    """
+    with _LOCK:
+        _BUDGETS.clear()

@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reaper import config
+from reaper import budget, config
 from reaper.audit.repository import AuditRepository
 from reaper.cli.main import main
 from reaper.model import Plan
@@ -118,6 +118,8 @@ class Operator:
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
         ):
+            # Each command is a process of its own: no slowdown left by the last one.
+            budget.forget_process_budgets()
             code = main(argv)
         return Run(tuple(args), code, out.getvalue(), err.getvalue())
 

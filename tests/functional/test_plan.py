@@ -386,30 +386,83 @@ def test_a_plan_made_through_a_faulty_cloud_is_the_same_plan(
     ]
 
 
+def _listings(seen: list[Seen], project_id: str) -> dict[str, list[Seen]]:
+    """The project's listings per service (Keystone's checks left out)."""
+    listings: dict[str, list[Seen]] = {}
+    for s in seen:
+        if project_id in s.path and s.service != "identity":
+            listings.setdefault(s.service, []).append(s)
+    return listings
+
+
+def _peak_in_flight(requests: list[Seen]) -> int:
+    """The most of these requests the cloud was answering at one moment."""
+    edges = sorted(
+        [(s.started, 1) for s in requests] + [(s.started + s.elapsed, -1) for s in requests]
+    )
+    peak = now = 0
+    for _, step in edges:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
 def test_planning_through_a_slow_cloud_sends_each_services_listings_together(
-    world: World, fault_proxy: FaultProxy
+    world: World,
+    fault_proxy: FaultProxy,
+    testbed: Testbed,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """Every request waits 200 ms; a service's listings must not wait for one another.
+
+    They share the service's ``[executor] *_concurrency`` cap with every other
+    request of the process (issue 18's budget), so an operator whose caps
+    leave room for them sees them all sent together.
 
     (Version discovery and Keystone's checks of a new token come first and one
     after another: that part is keystoneauth's, not reaper's.)
     """
     latency = 0.2
+    roomy = Operator(
+        tmp_path_factory.mktemp("plan-roomy"),
+        fault_proxy,
+        testbed,
+        executor={
+            f"{service}_concurrency": 32
+            for service in ("compute", "block_storage", "network", "image")
+        },
+    )
 
     with fault_proxy.faulting(Faults(latency=latency)):
         fault_proxy.clear()
-        run, _ = world.operator.plan("project", world.deleted.project_id, name="slow")
+        run, _ = roomy.plan("project", world.deleted.project_id, name="slow")
         seen = fault_proxy.seen()
 
-    listings: dict[str, list[float]] = {}
-    for s in seen:
-        if world.deleted.project_id in s.path and s.service != "identity":
-            listings.setdefault(s.service, []).append(s.started)
+    listings = _listings(seen, world.deleted.project_id)
     assert run.code == 0, run
     # Placement's usages are read too: they find allocations that outlived their servers.
     assert set(listings) == {"compute", "block-storage", "network", "image", "placement"}
-    for service, starts in listings.items():
+    for service, requests in listings.items():
+        starts = [s.started for s in requests]
         assert max(starts) - min(starts) < latency, (service, sorted(starts))
+
+
+def test_a_services_listings_fill_its_concurrency_cap_and_never_pass_it(
+    world: World, fault_proxy: FaultProxy
+) -> None:
+    """With the default ``network_concurrency = 8``, Neutron's listings go 8 at once, not fewer."""
+    cap = 8
+
+    with fault_proxy.faulting(Faults(latency=0.2)):
+        fault_proxy.clear()
+        run, _ = world.operator.plan("project", world.deleted.project_id, name="capped")
+        seen = fault_proxy.seen()
+
+    network = _listings(seen, world.deleted.project_id)["network"]
+    assert run.code == 0, run
+    assert len(network) > cap, "too few listings to meet the cap"
+    assert _peak_in_flight(network) == cap, sorted((s.started, s.path) for s in network)
+    assert _peak_in_flight([s for s in seen if s.service == "network"]) <= cap
 
 
 def test_a_deleted_users_keypairs_go_but_what_they_made_in_a_live_project_stays(

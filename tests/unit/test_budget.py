@@ -301,3 +301,18 @@ def test_a_mutation_answered_429_slows_the_service_and_is_raised_to_the_executor
         session.request("/servers/x", "DELETE", endpoint_filter={"service_type": "compute"})
     assert session.budget.paused_for("compute") == 12.0
     assert session.budget.limit_of("compute") == 4
+
+
+def test_a_process_keeps_one_budget_per_settings_until_it_starts_again() -> None:
+    from reaper import budget as budgets
+
+    first = budgets.for_process()
+    assert budgets.for_process() is first
+    first.answered("network", 429, {}, first.monotonic())
+    assert first.limit_of("network") < budgets.DEFAULT_CAPS["network"]
+
+    budgets.forget_process_budgets()
+
+    fresh = budgets.for_process()
+    assert fresh is not first
+    assert fresh.limit_of("network") == budgets.DEFAULT_CAPS["network"]
