@@ -35,14 +35,24 @@ tombstone reaps what it had). Invariants, failing closed:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reaper import log
+from reaper.inventory import lookups
 from reaper.inventory.base import IN_USE, SHARED, USABLE_TYPES, USED_BY, Finding, Scope
-from reaper.inventory.uses import FINDER_TYPES, FINDERS, RBAC_OBJECTS, UNKNOWN, Use, rbac_objects
+from reaper.inventory.uses import (
+    FINDER_TYPES,
+    FINDERS,
+    RBAC_OBJECTS,
+    UNKNOWN,
+    Lookup,
+    Use,
+    rbac_objects,
+)
 from reaper.model import IdentityKind, IdentityRef, Resource, ResourceRef
 
 __all__ = ["RBAC_OBJECTS", "UNKNOWN", "Use", "Users", "annotate", "users_of"]
@@ -165,23 +175,39 @@ def _find(conn: Any, scope: Scope, resources: Sequence[Resource]) -> tuple[Uses,
     """Every use the finders list, whoever the user; failed finders fail closed.
 
     The objects of RBAC entries are looked at too (their users make the
-    entry in use), whether or not they are among ``resources``.
+    entry in use), whether or not they are among ``resources``. Every
+    finder's lookups are sent together (:func:`~reaper.inventory.lookups.run_all`)
+    and read in the finders' order; any failed lookup of a finder leaves
+    every resource of the finder's types in use, as one failed listing did
+    when they went one after another.
     """
     looked_at = [*resources, *rbac_objects(resources, scope)]
     errors: list[str] = []
     uses: Uses = defaultdict(list)
+    jobs: list[tuple[str, Lookup]] = []
+    failed: dict[str, Exception] = {}
     for name, finder, types in FINDERS:
         if not any(r.type in types for r in looked_at):
             continue
         try:
-            for ref, use in finder(conn, scope, looked_at):
-                uses[ref].append(use)
+            jobs += [(name, lookup) for lookup in finder(conn, scope, looked_at)]
         except Exception as exc:
-            LOG.warning("live-use lookup failed", lookup=name, error=str(exc))
-            errors.append(f"live use of {name} not known ({type(exc).__name__}: {exc})")
-            for r in looked_at:
-                if r.type in FINDER_TYPES[name]:
-                    uses[r.ref].append(Use(UNKNOWN, r.type, r.id, "its users could not be listed"))
+            failed.setdefault(name, exc)
+    for (name, _), answer in zip(jobs, lookups.run_all([job for _, job in jobs]), strict=True):
+        if answer.error is not None:
+            failed.setdefault(name, answer.error)
+            continue
+        for ref, use in answer.value or ():
+            uses[ref].append(use)
+    for name, _, _ in FINDERS:
+        exc = failed.get(name)
+        if exc is None:
+            continue
+        LOG.warning("live-use lookup failed", lookup=name, error=str(exc))
+        errors.append(f"live use of {name} not known ({type(exc).__name__}: {exc})")
+        for r in looked_at:
+            if r.type in FINDER_TYPES[name]:
+                uses[r.ref].append(Use(UNKNOWN, r.type, r.id, "its users could not be listed"))
     return uses, errors
 
 
@@ -219,16 +245,16 @@ def _live_projects(conn: Any, project_ids: Iterable[str]) -> dict[str, str | Non
     """
     from openstack import exceptions  # the SDK is already loaded by then
 
-    result: dict[str, str | None] = {}
-    for pid in sorted(project_ids):
-        if pid == UNKNOWN:
+    ids = set(project_ids)
+    asked = sorted(ids - {UNKNOWN})
+    answers = lookups.run_all([functools.partial(conn.identity.get_project, p) for p in asked])
+    result: dict[str, str | None] = {UNKNOWN: ""} if UNKNOWN in ids else {}
+    for pid, answer in zip(asked, answers, strict=True):
+        if answer.error is None:
             result[pid] = ""
-            continue
-        try:
-            conn.identity.get_project(pid)
-            result[pid] = ""
-        except exceptions.NotFoundException:
+        elif isinstance(answer.error, exceptions.NotFoundException):
             result[pid] = None
-        except Exception as exc:  # fail closed: not known to be gone
-            result[pid] = f"Keystone could not say whether it exists: {type(exc).__name__}"
+        else:  # fail closed: not known to be gone
+            name = type(answer.error).__name__
+            result[pid] = f"Keystone could not say whether it exists: {name}"
     return result

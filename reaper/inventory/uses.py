@@ -32,6 +32,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from reaper.inventory.base import Scope
@@ -67,11 +68,21 @@ class Use:
 
 
 Found = Iterable[tuple[ResourceRef, Use]]
-Finder = Callable[[Any, Scope, Sequence[Resource]], Found]
+#: One question to the cloud (a listing, a GET, or a few that depend on one another),
+#: independent of every other: its uses, read to the end on a worker thread.
+Lookup = Callable[[], list[tuple[ResourceRef, Use]]]
+#: The lookups that find the uses of the resources of the finder's types: building them
+#: sends nothing (the requests go when :mod:`reaper.inventory.liveuse` runs them, together).
+Finder = Callable[[Any, Scope, Sequence[Resource]], list[Lookup]]
 
 
 def of(resources: Sequence[Resource], rtype: str) -> list[Resource]:
     return [r for r in resources if r.type == rtype]
+
+
+def _lookup(gen: Callable[..., Found], *args: Any) -> Lookup:
+    """A lookup that reads ``gen(*args)`` to its end when it runs."""
+    return lambda: list(gen(*args))
 
 
 def rbac_objects(resources: Sequence[Resource], scope: Scope) -> list[Resource]:
@@ -97,8 +108,13 @@ def rbac_objects(resources: Sequence[Resource], scope: Scope) -> list[Resource]:
     return list(extra.values())
 
 
-def rbac_grants(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
-    """The owner's RBAC entries granting to a named other project: entry and object shared."""
+def rbac_grants(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
+    """The owner's RBAC entries granting to a named other project (no request: in hand)."""
+    return [_lookup(_grants, scope, resources)]
+
+
+def _grants(scope: Scope, resources: Sequence[Resource]) -> Found:
+    """Each entry granting to a named project: a grant of the entry and of its object."""
     for r in of(resources, "network.rbac_policy"):
         attrs = r.attributes
         target = attrs.get("target_project_id")
@@ -113,29 +129,38 @@ def rbac_grants(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found
             yield ResourceRef(obj_type, str(attrs.get("object_id"))), use
 
 
-def network_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
+def network_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Ports on the owner's networks and subnets (servers, router interfaces, gateways)."""
     subnets_of: dict[str, list[Resource]] = defaultdict(list)
     for s in of(resources, "network.subnet"):
         subnets_of[str(s.attributes.get("network_id"))].append(s)
     networks = {r.id for r in of(resources, "network.network")} | set(subnets_of)
+    return [
+        _lookup(_ports_on, conn, nid, tuple(subnets_of.get(nid, ()))) for nid in sorted(networks)
+    ]
+
+
+def _ports_on(conn: Any, nid: str, subnets: Sequence[Resource]) -> Found:
+    """The uses of one network (and of its subnets among the owner's) by its ports.
+
+    A gateway port names no project: its router's (one more read, after the listing).
+    """
     router_owner: dict[str, str] = {}
-    for nid in sorted(networks):
-        for prt in conn.network.ports(network_id=nid):
-            owner = prt.device_owner or ""
-            project = prt.project_id or ""
-            if owner == "network:router_gateway" and not project and prt.device_id:
-                if prt.device_id not in router_owner:
-                    router_owner[prt.device_id] = conn.network.get_router(prt.device_id).project_id
-                project = router_owner[prt.device_id]
-            if not project or owner == "network:dhcp":
-                continue
-            use = Use(project, "network.port", prt.id, port_detail(prt))
-            yield ResourceRef("network.network", nid), use
-            on = {ip.get("subnet_id") for ip in prt.fixed_ips or ()}
-            for s in subnets_of.get(nid, ()):
-                if s.id in on:
-                    yield s.ref, use
+    for prt in conn.network.ports(network_id=nid):
+        owner = prt.device_owner or ""
+        project = prt.project_id or ""
+        if owner == "network:router_gateway" and not project and prt.device_id:
+            if prt.device_id not in router_owner:
+                router_owner[prt.device_id] = conn.network.get_router(prt.device_id).project_id
+            project = router_owner[prt.device_id]
+        if not project or owner == "network:dhcp":
+            continue
+        use = Use(project, "network.port", prt.id, port_detail(prt))
+        yield ResourceRef("network.network", nid), use
+        on = {ip.get("subnet_id") for ip in prt.fixed_ips or ()}
+        for s in subnets:
+            if s.id in on:
+                yield s.ref, use
 
 
 def port_detail(prt: Any) -> str:
@@ -149,88 +174,145 @@ def port_detail(prt: Any) -> str:
     return f"port {prt.id}" + (f" ({owner})" if owner else "")
 
 
-def group_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
+def group_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Rules whose remote group is one of the owner's groups, and ports in the group."""
+    lookups: list[Lookup] = []
     for g in of(resources, "network.security_group"):
-        for rule in conn.network.security_group_rules(remote_group_id=g.id):
-            group = rule.security_group_id
-            detail = f"rule {rule.id} of security group {group} names it as remote group"
-            yield g.ref, Use(rule.project_id or "", "network.security_group_rule", rule.id, detail)
-        for prt in conn.network.ports(security_group_ids=[g.id]):
-            if prt.project_id and g.id in (prt.security_group_ids or ()):
-                detail = f"{port_detail(prt)} is in the group"
-                yield g.ref, Use(prt.project_id, "network.port", prt.id, detail)
+        lookups += [_lookup(_remote_rules, conn, g), _lookup(_group_ports, conn, g)]
+    return lookups
 
 
-def qos_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
+def _remote_rules(conn: Any, g: Resource) -> Found:
+    for rule in conn.network.security_group_rules(remote_group_id=g.id):
+        group = rule.security_group_id
+        detail = f"rule {rule.id} of security group {group} names it as remote group"
+        yield g.ref, Use(rule.project_id or "", "network.security_group_rule", rule.id, detail)
+
+
+def _group_ports(conn: Any, g: Resource) -> Found:
+    for prt in conn.network.ports(security_group_ids=[g.id]):
+        if prt.project_id and g.id in (prt.security_group_ids or ()):
+            detail = f"{port_detail(prt)} is in the group"
+            yield g.ref, Use(prt.project_id, "network.port", prt.id, detail)
+
+
+def qos_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Networks and ports with one of the owner's QoS policies."""
+    lookups: list[Lookup] = []
     for q in of(resources, "network.qos_policy"):
-        for nwk in conn.network.networks(qos_policy_id=q.id):
-            if nwk.qos_policy_id != q.id:
-                continue  # a Neutron that ignores the filter lists every network
-            detail = f"network {nwk.id} has the QoS policy"
-            yield q.ref, Use(nwk.project_id or "", "network.network", nwk.id, detail)
-        for prt in conn.network.ports(qos_policy_id=q.id):
-            if prt.qos_policy_id != q.id:
-                continue
-            detail = f"{port_detail(prt)} has the QoS policy"
-            yield q.ref, Use(prt.project_id or "", "network.port", prt.id, detail)
+        lookups += [_lookup(_qos_networks, conn, q), _lookup(_qos_ports, conn, q)]
+    return lookups
 
 
-def pool_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
+def _qos_networks(conn: Any, q: Resource) -> Found:
+    for nwk in conn.network.networks(qos_policy_id=q.id):
+        if nwk.qos_policy_id != q.id:
+            continue  # a Neutron that ignores the filter lists every network
+        detail = f"network {nwk.id} has the QoS policy"
+        yield q.ref, Use(nwk.project_id or "", "network.network", nwk.id, detail)
+
+
+def _qos_ports(conn: Any, q: Resource) -> Found:
+    for prt in conn.network.ports(qos_policy_id=q.id):
+        if prt.qos_policy_id != q.id:
+            continue
+        detail = f"{port_detail(prt)} has the QoS policy"
+        yield q.ref, Use(prt.project_id or "", "network.port", prt.id, detail)
+
+
+def pool_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Subnets allocated from the owner's subnet pools."""
-    for p in of(resources, "network.subnet_pool"):
-        for sub in conn.network.subnets(subnet_pool_id=p.id):
-            if sub.subnet_pool_id != p.id:
-                continue
-            detail = f"subnet {sub.id} of network {sub.network_id} is allocated from the pool"
-            yield p.ref, Use(sub.project_id or "", "network.subnet", sub.id, detail)
+    return [_lookup(_pool_subnets, conn, p) for p in of(resources, "network.subnet_pool")]
 
 
-def scope_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
+def _pool_subnets(conn: Any, p: Resource) -> Found:
+    for sub in conn.network.subnets(subnet_pool_id=p.id):
+        if sub.subnet_pool_id != p.id:
+            continue
+        detail = f"subnet {sub.id} of network {sub.network_id} is allocated from the pool"
+        yield p.ref, Use(sub.project_id or "", "network.subnet", sub.id, detail)
+
+
+def scope_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Subnet pools in the owner's address scopes."""
-    for a in of(resources, "network.address_scope"):
-        for pool in conn.network.subnet_pools(address_scope_id=a.id):
-            if pool.address_scope_id != a.id:
-                continue
-            detail = f"subnet pool {pool.id} is in the address scope"
-            yield a.ref, Use(pool.project_id or "", "network.subnet_pool", pool.id, detail)
+    return [_lookup(_scope_pools, conn, a) for a in of(resources, "network.address_scope")]
 
 
-def image_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
+def _scope_pools(conn: Any, a: Resource) -> Found:
+    for pool in conn.network.subnet_pools(address_scope_id=a.id):
+        if pool.address_scope_id != a.id:
+            continue
+        detail = f"subnet pool {pool.id} is in the address scope"
+        yield a.ref, Use(pool.project_id or "", "network.subnet_pool", pool.id, detail)
+
+
+def image_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Accepted members of the owner's shared images, and servers booted from them."""
+    lookups: list[Lookup] = []
     for img in of(resources, "image.image"):
         if img.attributes.get("visibility") == "shared":
-            for mem in conn.image.members(img.id):
-                if mem.status == "accepted":
-                    detail = f"accepted member of image {img.id}"
-                    use = Use(mem.member_id, "image.member", mem.member_id, detail, kind="grant")
-                    yield img.ref, use
-        for srv in conn.compute.servers(all_projects=True, image=img.id):
-            yield img.ref, Use(srv.project_id, "compute.server", srv.id, f"server {srv.id}")
+            lookups.append(_lookup(_members, conn, img))
+        lookups.append(_lookup(_booted, conn, img))
+    return lookups
 
 
-def volume_servers(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
+def _members(conn: Any, img: Resource) -> Found:
+    for mem in conn.image.members(img.id):
+        if mem.status == "accepted":
+            detail = f"accepted member of image {img.id}"
+            yield img.ref, Use(mem.member_id, "image.member", mem.member_id, detail, kind="grant")
+
+
+def _booted(conn: Any, img: Resource) -> Found:
+    for srv in conn.compute.servers(all_projects=True, image=img.id):
+        yield img.ref, Use(srv.project_id, "compute.server", srv.id, f"server {srv.id}")
+
+
+def volume_servers(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Servers the owner's volumes are attached to (multi-attach: another project's too).
 
-    An attachment to a server Nova no longer has is no use (Cinder forgets
-    it a little later): nobody uses the volume through it.
+    A server among ``resources`` (discovery just listed it) is not asked
+    for again: its project is in hand. Any other is read once, however many
+    of the volumes are attached to it. An attachment to a server Nova no
+    longer has is no use (Cinder forgets it a little later): nobody uses the
+    volume through it.
     """
-    from openstack import exceptions  # the SDK is already loaded by then
-
+    known = {r.id: r.project_id for r in of(resources, "compute.server") if r.project_id}
+    attached: dict[str, list[Resource]] = defaultdict(list)
     for vol in of(resources, "block_storage.volume"):
         for att in vol.attributes.get("attachments") or ():
             server_id = att.get("server_id")
-            if server_id:
-                try:
-                    srv = conn.compute.get_server(server_id)
-                except exceptions.NotFoundException:
-                    continue
-                detail = f"attached to server {server_id}"
-                yield vol.ref, Use(srv.project_id, "compute.server", server_id, detail)
+            if server_id and vol not in attached[server_id]:
+                attached[server_id].append(vol)
+    in_hand = {sid: vols for sid, vols in attached.items() if sid in known}
+    lookups = [_lookup(_attached_known, known, in_hand)] if in_hand else []
+    lookups += [
+        _lookup(_attached_to, conn, sid, tuple(vols))
+        for sid, vols in sorted(attached.items())
+        if sid not in known
+    ]
+    return lookups
 
 
-def volume_transfers(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
+def _attached_known(known: Mapping[str, str], attached: Mapping[str, list[Resource]]) -> Found:
+    for sid, vols in sorted(attached.items()):
+        for vol in vols:
+            yield vol.ref, Use(known[sid], "compute.server", sid, f"attached to server {sid}")
+
+
+def _attached_to(conn: Any, server_id: str, vols: Sequence[Resource]) -> Found:
+    from openstack import exceptions  # the SDK is already loaded by then
+
+    try:
+        srv = conn.compute.get_server(server_id)
+    except exceptions.NotFoundException:
+        return
+    use = Use(srv.project_id, "compute.server", server_id, f"attached to server {server_id}")
+    for vol in vols:
+        yield vol.ref, use
+
+
+def volume_transfers(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Pending transfers of the owner's volumes: whoever accepts one takes the volume.
 
     Listed only when a volume awaits a transfer (its status says so), once
@@ -238,8 +320,10 @@ def volume_transfers(conn: Any, scope: Scope, resources: Sequence[Resource]) -> 
     listing, so the request names it itself.
     """
     waiting = {v.id: v for v in of(resources, "block_storage.volume") if _awaits_transfer(v)}
-    if not waiting:
-        return
+    return [_lookup(_transfers, conn, waiting)] if waiting else []
+
+
+def _transfers(conn: Any, waiting: Mapping[str, Resource]) -> Found:
     answer = conn.block_storage.get(
         "/volume-transfers/detail?all_tenants=True", microversion="3.55"
     )
@@ -259,14 +343,38 @@ def _awaits_transfer(volume: Resource) -> bool:
     return str(status or "").lower() == AWAITING_TRANSFER
 
 
-def floating_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> Found:
-    """Ports the owner's floating IPs are associated with."""
+def floating_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
+    """Ports the owner's floating IPs are associated with.
+
+    A port among ``resources`` (discovery just listed it) is not asked for
+    again; any other is read, one GET per port.
+    """
+    ports = {r.id: r for r in of(resources, "network.port")}
+    lookups: list[Lookup] = []
     for fip in of(resources, "network.floating_ip"):
         port_id = fip.attributes.get("port_id")
-        if port_id:
-            prt = conn.network.get_port(port_id)
-            if prt.project_id:
-                yield fip.ref, Use(prt.project_id, "network.port", prt.id, port_detail(prt))
+        if port_id in ports:
+            lookups.append(_lookup(_port_in_hand, fip, ports[port_id]))
+        elif port_id:
+            lookups.append(_lookup(_port_of, conn, fip, port_id))
+    return lookups
+
+
+def _port_in_hand(fip: Resource, prt: Resource) -> Found:
+    seen = SimpleNamespace(
+        id=prt.id,
+        project_id=prt.project_id,
+        device_owner=prt.attributes.get("device_owner"),
+        device_id=prt.attributes.get("device_id"),
+    )
+    if seen.project_id:
+        yield fip.ref, Use(seen.project_id, "network.port", seen.id, port_detail(seen))
+
+
+def _port_of(conn: Any, fip: Resource, port_id: str) -> Found:
+    prt = conn.network.get_port(port_id)
+    if prt.project_id:
+        yield fip.ref, Use(prt.project_id, "network.port", prt.id, port_detail(prt))
 
 
 #: Each finder, by name, and the resource types whose users it lists (a failed

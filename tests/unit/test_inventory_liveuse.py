@@ -6,9 +6,11 @@ The connection is a stand-in answering the admin listings the stage makes
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace as NS
 from typing import Any
 
+import pytest
 from openstack import exceptions
 
 from reaper.inventory.base import IN_USE, SHARED, USED_BY, Scope, live_users
@@ -418,3 +420,96 @@ def test_an_attachment_to_a_server_nova_no_longer_has_is_no_use() -> None:
     cloud.compute.get_server = gone
     vol = res("block_storage.volume", "vol-1", attachments=[{"server_id": "srv-gone"}])
     assert annotated(cloud, vol)["vol-1"].attributes[IN_USE] is False
+
+
+# -- the lookups go together, and the ones whose answer discovery holds are not sent --------
+
+
+def test_the_lookups_of_every_finder_are_in_flight_together() -> None:
+    """Each listing waits until all the others were sent: one after another, none returns."""
+    together = threading.Barrier(5, timeout=5)
+    cloud = Cloud()
+
+    def listing(answer: list[Any]) -> Any:
+        def listed(**query: Any) -> list[Any]:
+            together.wait()
+            return answer
+
+        return listed
+
+    cloud.network.ports = listing([])
+    cloud.network.security_group_rules = listing([])
+    cloud.compute.servers = listing([NS(id="srv-9", project_id=L)])
+    found = annotated(
+        cloud,
+        res("network.network", "net-1"),
+        res("network.network", "net-2"),
+        res("network.security_group", "sg-1"),
+        res("image.image", "img-1", visibility="private"),
+    )
+    assert found["img-1"].attributes[IN_USE] is True
+    assert found["net-1"].attributes[IN_USE] is False
+
+
+def test_one_failed_lookup_keeps_every_resource_its_finder_looks_at() -> None:
+    """As when one listing after another stopped at the first error: fail closed."""
+    cloud = Cloud(ports={"net-1": [port("p-1", L)]})
+    listed = cloud.network.ports
+
+    def ports(network_id: str) -> list[Any]:
+        if network_id == "net-2":
+            raise RuntimeError("neutron down")
+        return listed(network_id=network_id)
+
+    cloud.network.ports = ports
+    finding, out = annotate(
+        cloud, SCOPE, [res("network.network", "net-1"), res("network.network", "net-2")]
+    )
+    assert len(finding.errors) == 1 and "neutron down" in finding.errors[0]
+    found = {r.id: r for r in out}
+    for rid in ("net-1", "net-2"):
+        assert found[rid].attributes[IN_USE] is True
+        assert "its users could not be listed" in {
+            u["detail"] for u in found[rid].attributes[USED_BY]
+        }
+
+
+def test_the_same_cloud_gives_the_same_uses_in_the_same_order() -> None:
+    def cloud() -> Cloud:
+        return Cloud(
+            ports={"net-1": [port("p-2", L), port("p-1", L)]},
+            rules={"sg-1": [NS(id="rule-1", project_id=L, security_group_id="sg-l")]},
+        )
+
+    resources = (res("network.network", "net-1"), res("network.security_group", "sg-1"))
+    assert annotate(cloud(), SCOPE, resources) == annotate(cloud(), SCOPE, resources)
+
+
+def test_a_server_discovery_listed_is_not_asked_of_nova_again() -> None:
+    cloud = Cloud()
+    cloud.compute.get_server = lambda sid: pytest.fail(f"asked Nova for {sid}")
+    vols = [
+        res("block_storage.volume", f"vol-{n}", attachments=[{"server_id": "srv-own"}])
+        for n in (1, 2)
+    ]
+    found = annotated(cloud, res("compute.server", "srv-own"), *vols)
+    assert [found[v.id].attributes[IN_USE] for v in vols] == [False, False]
+
+
+def test_a_server_attached_to_several_volumes_is_asked_for_once() -> None:
+    cloud, asked = Cloud(), []
+    cloud.compute.get_server = lambda sid: asked.append(sid) or NS(project_id=L)
+    vols = [
+        res("block_storage.volume", f"vol-{n}", attachments=[{"server_id": "srv-l"}])
+        for n in (1, 2)
+    ]
+    found = annotated(cloud, *vols)
+    assert asked == ["srv-l"]
+    assert [found[v.id].attributes[IN_USE] for v in vols] == [True, True]
+
+
+def test_a_floating_ips_port_discovery_listed_is_not_asked_for_again() -> None:
+    cloud = Cloud(port_by_id={})
+    own = res("network.port", "p-own", device_owner="compute:nova", device_id="srv-own")
+    fip = res("network.floating_ip", "fip-1", port_id="p-own")
+    assert annotated(cloud, own, fip)["fip-1"].attributes[IN_USE] is False
