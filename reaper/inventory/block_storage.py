@@ -1,10 +1,18 @@
 """Block storage: volumes, snapshots, backups, quotas.
 
 Cinder filters volumes, snapshots and backups by ``project_id`` for an admin
-with ``all_tenants``. It has no reliable ``user_id`` filter (unknown filters
-are dropped by its resource-filter configuration, which would return every
-volume of the cloud), so a deleted user's volumes are found by listing all
-and keeping the user's: the owner re-check does that, failing closed.
+with ``all_tenants``. A deleted user's volumes and snapshots are listed with
+``user_id`` and ``all_tenants``: Cinder lets an admin filter on any column
+of the model (``reject_invalid_filters`` and ``remove_invalid_filter_options``
+return early for an admin context, and ``volumes.user_id`` and
+``snapshots.user_id`` are columns, checked on cinder 29), so the listing
+costs the user's volumes, not the cloud's. openstacksdk's snapshot query
+has no ``user_id``, so the request names it itself (:class:`_UserSnapshot`).
+
+The owner re-check still runs on every object returned (fail closed): a
+Cinder that dropped the filter (a non-admin context, an older release)
+returns every volume of the cloud, of which the user's are kept, and a
+warning says what that scan cost.
 Attachments are Nova's business (see compute.py); a volume's ``attachments``
 stay in its before-image.
 """
@@ -13,8 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from openstack import resource as sdk_resource
 from openstack.block_storage.v3 import backup, snapshot, volume
 
+from reaper import log
 from reaper.inventory.base import (
     Collector,
     Finding,
@@ -46,6 +56,19 @@ BACKUP = ResourceType.from_sdk(
     owned_by=frozenset({IdentityKind.PROJECT, IdentityKind.USER}),
     description="A Cinder volume backup.",
 )
+LOG = log.get(__name__)
+#: What ``snapshots(details=True)`` lists: the same for the user's listing.
+SNAPSHOTS = "/snapshots/detail"
+
+
+class _UserSnapshot(snapshot.Snapshot):
+    """openstacksdk's snapshot, whose listing may also filter on ``user_id``."""
+
+    _query_mapping = sdk_resource.QueryParameters(
+        **{**snapshot.Snapshot._query_mapping._mapping, "user_id": "user_id"}
+    )
+
+
 QUOTA = ResourceType(
     "block_storage.quota",
     description="The project's Cinder quota set; releasing it restores the defaults.",
@@ -70,10 +93,15 @@ class BlockStorageInventory(Handler):
             calls[f"backups:{pid}"] = lambda pid=pid: list(
                 bs.backups(details=True, all_projects=True, project_id=pid)
             )
-        if scope.user_ids:
-            calls["volumes:*"] = lambda: list(bs.volumes(details=True, all_projects=True))
-            calls["snapshots:*"] = lambda: list(bs.snapshots(details=True, all_projects=True))
+        for uid in sorted(scope.user_ids):
+            calls[f"volumes:user:{uid}"] = lambda uid=uid: list(
+                bs.volumes(details=True, all_projects=True, user_id=uid)
+            )
+            calls[f"snapshots:user:{uid}"] = lambda uid=uid: list(
+                bs._list(_UserSnapshot, base_path=SNAPSHOTS, all_projects=True, user_id=uid)
+            )
         listed = gather(calls)
+        _warn_unfiltered(listed, scope)
         found = Collector("block_storage", scope)
         seen: set[tuple[str, str]] = set()
         for name, items in sorted(listed.items()):
@@ -100,8 +128,8 @@ class BlockStorageInventory(Handler):
                 else:
                     resource = resource_from_sdk(BACKUP, obj)
                     rtype = BACKUP
-                if name.endswith(":*") and not _of_users(resource, scope):
-                    continue  # listed cloud-wide for a user: not a mismatch, just not theirs
+                if ":user:" in name and not _of_users(resource, scope):
+                    continue  # a filter Cinder dropped: not a mismatch, just not theirs
                 found.add(rtype, resource)
         if scope.identity.kind is not IdentityKind.USER:
             for pid in sorted(scope.project_ids):
@@ -111,3 +139,23 @@ class BlockStorageInventory(Handler):
 
 def _of_users(resource: Any, scope: Scope) -> bool:
     return resource.user_id in scope.user_ids
+
+
+def _warn_unfiltered(listed: dict[str, list[Any]], scope: Scope) -> None:
+    """Say so when Cinder ignored a ``user_id`` filter: that listing scanned the cloud.
+
+    Nothing is lost (the owner re-check keeps the user's objects alone), but
+    the scan costs every volume of the cloud at each user deletion.
+    """
+    for name, items in sorted(listed.items()):
+        if ":user:" not in name:
+            continue
+        others = sum(1 for obj in items if obj.user_id not in scope.user_ids)
+        if others:
+            LOG.warning(
+                "Cinder ignored the user_id filter: the user's objects were found by "
+                "scanning every one of the cloud (its cost grows with the cloud)",
+                listing=name.split(":", 1)[0],
+                listed=len(items),
+                of_others=others,
+            )

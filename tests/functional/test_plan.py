@@ -553,6 +553,29 @@ def test_a_deleted_users_keypairs_go_but_what_they_made_in_a_live_project_stays(
     assert [s for s in fault_proxy.mutations()] == []
 
 
+def test_a_deleted_users_volumes_are_listed_by_their_user_never_cloud_wide(
+    world: World, fault_proxy: FaultProxy
+) -> None:
+    """Cinder filters on ``user_id`` for an admin: a user deletion costs the user's volumes."""
+    leaver = world.leaver
+    fault_proxy.clear()
+
+    run, path = world.operator.plan("user", leaver.user_id, name="user-volumes")
+
+    cinder = [
+        s.path
+        for s in fault_proxy.seen()
+        if s.service == "block-storage" and re.search(r"/(volumes|snapshots)/detail", s.path)
+    ]
+    assert run.code == 0, run
+    assert ("block_storage.volume", leaver.volume_ids[0]) in {
+        (r.type, r.id) for r in load_plan(path).resources
+    }
+    assert len(cinder) == 2, cinder
+    for listing in cinder:
+        assert f"user_id={leaver.user_id}" in listing and "all_tenants" in listing, listing
+
+
 @pytest.mark.parametrize("kind", ["project", "user"])
 def test_planning_for_an_identity_that_still_exists_is_refused(
     world: World, fault_proxy: FaultProxy, kind: str

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from reaper.cleanup.plan import make_plan
 from reaper.cleanup.seams import Cloud
@@ -94,3 +96,55 @@ def test_a_plan_for_a_wildcard_id_is_refused_before_any_request() -> None:
             settings=Settings(),
         )
     assert asked == []
+
+
+class UserFilteringCinder:
+    """Cinder's listings for an admin; ``honours=False``: a Cinder that drops ``user_id``."""
+
+    def __init__(self, items: list[Any], *, honours: bool = True) -> None:
+        self.items, self.honours, self.asked = items, honours, []
+
+    def get_endpoint_data(self) -> None:
+        return None
+
+    def _answer(self, what: str, query: dict[str, Any]) -> list[Any]:
+        """The volumes (no snapshots: a snapshot is listed as a volume is)."""
+        self.asked.append((what, query))
+        uid = query.get("user_id") if self.honours else None
+        listed = self.items if what == "volumes" else []
+        return [i for i in listed if uid is None or i.user_id == uid]
+
+    def volumes(self, details: bool, **query: Any) -> list[Any]:
+        return self._answer("volumes", query)
+
+    def _list(self, resource: type, base_path: str, **query: Any) -> list[Any]:
+        assert resource._query_mapping._mapping["user_id"] == "user_id"
+        return self._answer(base_path, query)
+
+
+def volume(vid: str, user: str) -> Any:
+    return SimpleNamespace(id=vid, user_id=user, project_id="p-live", snapshot_id=None)
+
+
+USER = Scope.of(IdentityRef(IdentityKind.USER, "u-gone"))
+
+
+def test_a_deleted_users_volumes_and_snapshots_are_listed_by_their_user_not_the_cloud() -> None:
+    cinder = UserFilteringCinder([volume("v-1", "u-gone")])
+    finding = BlockStorageInventory().discover(Conn(block_storage=cinder), USER)
+    assert sorted((what, q.get("user_id"), q.get("all_projects")) for what, q in cinder.asked) == [
+        ("/snapshots/detail", "u-gone", True),
+        ("volumes", "u-gone", True),
+    ]
+    assert {r.id for r in finding.resources} == {"v-1"}
+
+
+def test_a_cinder_that_drops_the_user_filter_costs_a_scan_said_so_never_a_wider_plan() -> None:
+    items = [volume("v-1", "u-gone"), volume("v-2", "u-other")]
+    cinder = UserFilteringCinder(items, honours=False)
+    with capture_logs() as logs:
+        finding = BlockStorageInventory().discover(Conn(block_storage=cinder), USER)
+    assert {r.id for r in finding.resources if r.type == "block_storage.volume"} == {"v-1"}
+    assert finding.mismatches == ()
+    [warned] = [e for e in logs if "Cinder ignored the user_id filter" in e["event"]]
+    assert (warned["listing"], warned["listed"], warned["of_others"]) == ("volumes", 2, 1)
