@@ -56,6 +56,9 @@ class Settings:
     sweep_max_orphan_fraction: float = 0.0
     #: How often a sweep also lists every resource of the cloud (``[sweep] full_scan_interval``).
     sweep_full_scan_interval: dt.timedelta = dt.timedelta(days=1)
+    #: A run resumed after a stop executes a plan younger than this without discovering
+    #: again (``[executor] resume_recheck_after``; 0: always re-check).
+    resume_recheck_after: dt.timedelta = dt.timedelta(minutes=5)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "protected_project_ids", _ids(self.protected_project_ids))
@@ -76,6 +79,7 @@ class Settings:
             sweep_max_orphans=conf.sweep.max_orphans,
             sweep_max_orphan_fraction=conf.sweep.max_orphan_fraction,
             sweep_full_scan_interval=dt.timedelta(seconds=conf.sweep.full_scan_interval),
+            resume_recheck_after=dt.timedelta(seconds=conf.executor.resume_recheck_after),
         )
 
     def housed(self, house_project_ids: Iterable[str]) -> Settings:

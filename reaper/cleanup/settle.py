@@ -21,7 +21,8 @@
 
 And the changes that send a tombstone round again: later with backoff
 (:func:`retry_later`), or when Keystone can be used again
-(:func:`waiting_for_keystone`).
+(:func:`waiting_for_keystone`); and whether a resumed run may execute its
+plan without discovering again first (:func:`reuses_discovery`).
 """
 
 from __future__ import annotations
@@ -112,3 +113,21 @@ def waiting_for_keystone(problem: object, seconds: float, now: dt.datetime) -> d
 def missed(plan: Plan) -> bool:
     """Whether ``plan`` was made while a handler failed (so a retry must discover again)."""
     return bool(failures(plan.incomplete))
+
+
+def reuses_discovery(
+    state: TombstoneState, plan: Plan, now: dt.datetime, bound: dt.timedelta
+) -> bool:
+    """Whether a resumed run may execute ``plan`` on the discovery it was made from.
+
+    Only a run the controller stopped in the middle of (``executing``), and
+    only while the plan is younger than ``bound``: such a run is the fresh
+    run that made the plan, continued, and a fresh run re-checks nothing
+    either (404s still say what vanished). Anything else re-checks every
+    step against a fresh discovery first: an approved plan (``planned``),
+    failed steps tried again (``partial``), a grace period that ended
+    (``deferred``), a plan older than ``bound``, a zero ``bound``, and a plan
+    dated in the future (another controller's clock: its age is not known).
+    """
+    age = now - plan.created_at
+    return state is TombstoneState.EXECUTING and dt.timedelta(0) <= age < bound

@@ -252,7 +252,11 @@ class Worker:
             self.trail.end_tombstone(tombstone.id)
             return done
         self._keystone_answered()
-        return self._execute(tombstone, plan, cloud, self.policies(), fresh=False)
+        bound = self.settings.resume_recheck_after
+        fresh = settle.reuses_discovery(tombstone.state, plan, utcnow(), bound)
+        if fresh:
+            LOG.info("resumed on the plan's own discovery", tombstone=tombstone.id)
+        return self._execute(tombstone, plan, cloud, self.policies(), fresh=fresh)
 
     def _execute(
         self, tombstone: Tombstone, plan: Plan, cloud: Cloud, policies: PolicySet, *, fresh: bool

@@ -104,6 +104,18 @@ OPTS = [
         "renewed (renewed every third of it while it runs). A controller that dies frees "
         "its slots after this long; controllers' clocks must agree to well within it.",
     ),
+    cfg.IntOpt(
+        "resume_recheck_after",
+        default=300,
+        min=0,
+        help="Seconds. A controller that stopped while executing a plan resumes it on its "
+        "next claim; when the plan was made less than this long ago, the run goes on "
+        "from the plan's own discovery, as the run that made it would have (deletions "
+        "of what vanished meanwhile still end as already gone). An older plan, an "
+        "approved one, failed steps tried again and steps whose grace period ended are "
+        "first re-checked against a fresh discovery of the tombstone's resources. 0: "
+        "every resumed run re-checks.",
+    ),
     cfg.FloatOpt(
         "confirm_interval",
         default=1.0,

@@ -5,11 +5,13 @@ deleted project whose one security group Neutron answers 429 (Retry-After:
 60) for: the step sits in a minute-long retry backoff when the controller
 is told to stop. It must exit 0 within ``shutdown_grace``, give the
 tombstone back claimable (not failed, the step without an outcome), and the
-next start finishes the cleanup once Neutron answers again.
+next start finishes the cleanup once Neutron answers again, from the plan's
+own discovery (the plan is younger than ``[executor] resume_recheck_after``).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -48,6 +50,10 @@ ONE_GROUP = TenantSpec(
 NEUTRON_BUSY = Faults(
     rules=(Rule("DELETE", r"/security-groups/[^/]+$", fault="429"),), retry_after=60
 )
+
+
+#: The listings only a discovery sends for this tenant (it has no server nor volume).
+DISCOVERY = re.compile(r"/servers/detail\?|/volumes/detail\?|/images\?")
 
 
 def retrying(reaper: ControllerProcess, tombstone_id: str, timeout: float = 120.0) -> None:
@@ -99,8 +105,14 @@ def test_sigterm_during_a_retry_backoff_exits_0_within_the_grace_and_leaves_the_
     outcomes = reaper.store.plans.outcomes(left.plan_hash)
     assert all(o.status is not OutcomeStatus.FAILED for o in outcomes.values()), outcomes
 
+    fault_proxy.clear()
     reaper.start()  # Neutron answers again: the next claim finishes the work
     done = reaper.wait_for(ident, {TombstoneState.COMPLETE, TombstoneState.PARTIAL})
     assert done.state is TombstoneState.COMPLETE, done.reason
+    # The plan is seconds old: the run goes on from its discovery (resume_recheck_after).
+    rediscovered = [
+        s.path for s in fault_proxy.seen() if s.method == "GET" and DISCOVERY.search(s.path)
+    ]
+    assert rediscovered == []
     assert owned_ids(testbed_admin, tenant.project_id) == {}
     assert reaper.terminate() == 0

@@ -7,6 +7,7 @@ the audit trail, the policies, the planner and the executor are real.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 
 from reaper.audit.repository import AuditRepository
@@ -200,6 +201,37 @@ class TestResuming:
         assert done is not None and done.state is TombstoneState.COMPLETE
         assert list(counting.loads.values()) == [1]
         assert cloud.keystone.asked == [PROJECT]
+        assert cloud.ran == ["delete:compute.server:s1"]
+
+    def stopped(
+        self, store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    ) -> Tombstone:
+        """A plan the controller was executing when it stopped (the lease given back)."""
+        planned = self.approved(store, trail, cloud, policies)
+        return store.tombstones.transition(planned.id, TombstoneState.EXECUTING)
+
+    def test_a_run_stopped_mid_execution_goes_on_from_its_plans_own_discovery(
+        self, store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    ) -> None:
+        cloud.inventory.resources = [server("s1"), server("s2")]
+        self.stopped(store, trail, cloud, policies)
+        cloud.inventory.scopes.clear()
+        done = worker(store, trail, cloud, policies).work_once()
+        assert done is not None and done.state is TombstoneState.COMPLETE
+        assert cloud.inventory.scopes == []
+        assert sorted(cloud.ran) == ["delete:compute.server:s1", "delete:compute.server:s2"]
+
+    def test_a_stopped_run_whose_plan_is_too_old_is_rechecked_first(
+        self, store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    ) -> None:
+        cloud.inventory.resources = [server("s1"), server("s2")]
+        self.stopped(store, trail, cloud, policies)
+        cloud.inventory.resources = [server("s1")]  # s2 went meanwhile
+        cloud.inventory.scopes.clear()
+        always = dataclasses.replace(SETTINGS, resume_recheck_after=dt.timedelta(0))
+        done = worker(store, trail, cloud, policies, always).work_once()
+        assert done is not None and done.state is TombstoneState.COMPLETE
+        assert len(cloud.inventory.scopes) == 1
         assert cloud.ran == ["delete:compute.server:s1"]
 
     def test_an_identity_that_came_back_is_refused_before_anything_runs(
