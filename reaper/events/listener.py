@@ -44,7 +44,7 @@ from oslo_messaging.notify import listener as notify_listener
 from reaper import log
 from reaper.audit.record import RecordDraft
 from reaper.audit.trail import AuditTrail
-from reaper.events import deadletter, dispatch, keystone, outage, receipts
+from reaper.events import coalesce, deadletter, dispatch, keystone, outage, receipts
 from reaper.events.broker import broker_url
 from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
 from reaper.store import Store, StoreError, TriggerResult
@@ -97,6 +97,8 @@ class IdentityEndpoint:
         self.rules = rules
         self.on_recorded = on_recorded
         self.metrics = metrics
+        #: Batches that arrive while one is being written are persisted together.
+        self.coalescer = coalesce.Coalescer(self.persist, propagate=outage.WAITED_OUT)
 
     def info(self, messages: Sequence[dict[str, Any]]) -> Any:
         try:
@@ -109,7 +111,7 @@ class IdentityEndpoint:
     def _record(self, messages: Sequence[dict[str, Any]]) -> Any:
         """HANDLED once recorded; raises what :data:`outage.WAITED_OUT` names."""
         try:
-            self.persist(messages)
+            self.coalescer.persist(messages)
         except outage.WAITED_OUT:
             raise
         except (StoreError, ValueError) as exc:
