@@ -181,7 +181,7 @@ class SdkRunner:
         gone: set[str] = set()
         failed: dict[str, str] = {}
         for project_id, items in by_project.items():
-            listed = self._list(rtype, project_id)
+            listed = self._list(rtype, project_id, details=action != "delete")
             for res in items:
                 verdict = _judge(rtype, action, res, listed)
                 if verdict is True:
@@ -215,11 +215,18 @@ class SdkRunner:
                     gone.add(res.id)
         return Confirmation(gone=frozenset(gone))
 
-    def _list(self, rtype: str, project_id: str | None) -> dict[str, Any]:
-        """One listing of ``rtype`` for a project: id -> object."""
+    def _list(self, rtype: str, project_id: str | None, *, details: bool = True) -> dict[str, Any]:
+        """One listing of ``rtype`` for a project: id -> object.
+
+        Servers are listed without details (ids only) when ``details`` is
+        false: a deletion is judged by presence alone (:func:`_judge` reads no
+        server field for it), and Nova builds each server's full view for a
+        detailed listing, CPU it takes from the deletions being waited for,
+        every listing, for every server still there.
+        """
         bs, compute = self.conn.block_storage, self.conn.compute
         if rtype == "compute.server":
-            items = compute.servers(details=True, all_projects=True, project_id=project_id)
+            items = compute.servers(details=details, all_projects=True, project_id=project_id)
         elif rtype == "block_storage.volume":
             items = bs.volumes(details=True, all_projects=True, project_id=project_id)
         elif rtype == "block_storage.snapshot":

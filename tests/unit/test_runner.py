@@ -123,3 +123,46 @@ def test_a_volume_attached_elsewhere_too_is_detached_from_this_server() -> None:
     cinder = Volumes(attached_to={"v": ["other"]}, project_of={"v": "p1"})
     nova = Attachments(on_server={"vm": []})
     assert confirm_detach(cinder, nova, attached("vm", "v")) == {"vm:v"}
+
+
+# -- servers: a deletion is confirmed by a listing of ids, a stop by a detailed one -----
+
+
+class Servers:
+    """A compute proxy that lists servers and records how it was asked."""
+
+    def __init__(self, listed: dict[str, str]) -> None:
+        self.listed = listed
+        self.calls: list[dict[str, Any]] = []
+
+    def servers(self, **filters: Any) -> list[Any]:
+        self.calls.append(filters)
+        details = filters.get("details", True)
+        return [
+            types.SimpleNamespace(id=i, status=status if details else None)
+            for i, status in self.listed.items()
+        ]
+
+
+def server(sid: str) -> Resource:
+    return Resource(type="compute.server", id=sid, project_id="p1")
+
+
+def test_a_server_deletion_is_confirmed_by_a_listing_without_details() -> None:
+    # Nova builds every server's full view for a detailed listing, on the host that is
+    # deleting them; presence is all a deletion is judged by.
+    nova = Servers(listed={"b": "ACTIVE"})
+    conn = types.SimpleNamespace(compute=nova, block_storage=None, network=None)
+    pending = {s.id: s for s in (server("a"), server("b"))}
+    confirmation = SdkRunner(conn, actions={}).confirm("compute.server", "delete", pending)
+    assert confirmation.gone == frozenset({"a"})
+    assert nova.calls == [{"details": False, "all_projects": True, "project_id": "p1"}]
+
+
+def test_a_stop_is_still_confirmed_by_the_servers_status() -> None:
+    nova = Servers(listed={"a": "SHUTOFF", "b": "ACTIVE"})
+    conn = types.SimpleNamespace(compute=nova, block_storage=None, network=None)
+    pending = {s.id: s for s in (server("a"), server("b"))}
+    confirmation = SdkRunner(conn, actions={}).confirm("compute.server", "stop", pending)
+    assert confirmation.gone == frozenset({"a"})
+    assert nova.calls[0]["details"] is True
