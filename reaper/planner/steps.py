@@ -6,7 +6,8 @@ by a removal (a load balancer's cascade takes its listeners and pools) and a
 volume its server's deletion detaches. A removal depends on others per the
 relations of :mod:`reaper.planner.relations`, plus the rules no edge
 expresses: a volume detached first holds back its server's removal, what the
-tenant added to a stack's resources goes before the stack, security
+tenant added to a stack's resources goes before the stack, a server goes
+before the floating IPs on its ports, security
 groups wait for every server and port removal (``default`` also for the
 other groups, last of all), and quota releases wait for every other step.
 """
@@ -91,6 +92,7 @@ def make_steps(
             elif edge.relation in TARGET_FIRST:
                 deps[sid].add(other)
     _before_their_stack(by_ref, removal_step, deps)
+    _servers_before_their_addresses(by_ref, removal_step, deps)
     # Attachments whose server is removed: the volume waits for the server instead.
     for ref, resource in by_ref.items():
         if resource.type != ATTACHMENT or ref in removal_step:
@@ -147,6 +149,43 @@ def _before_their_stack(
             )
             if uses_made and not _waits_for(deps, sid, stack_sid):
                 deps[stack_sid].add(sid)
+
+
+def _servers_before_their_addresses(
+    by_ref: Mapping[ResourceRef, Resource],
+    removal_step: Mapping[ResourceRef, str],
+    deps: dict[str, set[str]],
+) -> None:
+    """A floating IP on a server's port is released after the server is gone.
+
+    Neutron accepts either order, and the cheaper one is the server first,
+    as openstacksdk's ``project_cleanup`` does it: releasing an address still
+    associated with a live server makes Neutron tell Nova (a
+    ``network-changed`` event per address), and nova-compute then refreshes
+    that server's network information, under the lock and through the same
+    single Neutron its deallocation of the server's ports needs. Measured on
+    the testbed, the servers' deletions took several times longer with
+    their addresses released alongside or just before. Once the server is
+    gone its port is too, the address is disassociated, and its release is
+    a bare deletion. Only an order (the router interface, which waits for
+    the address, is not needed by the server). Invariant: adds no cycle (an
+    edge that would close one is left out).
+    """
+    for ref, fip_sid in removal_step.items():
+        if ref.type != "network.floating_ip":
+            continue
+        for edge in by_ref[ref].edges:
+            port = by_ref.get(edge.target) if edge.relation == "port" else None
+            if port is None:
+                continue
+            for port_edge in port.edges:
+                server_sid = (
+                    removal_step.get(port_edge.target)
+                    if port_edge.relation == "device" and port_edge.target.type == "compute.server"
+                    else None
+                )
+                if server_sid and not _waits_for(deps, server_sid, fip_sid):
+                    deps[fip_sid].add(server_sid)
 
 
 def _waits_for(deps: Mapping[str, set[str]], sid: str, other: str) -> bool:

@@ -162,6 +162,23 @@ def test_the_order_real_openstack_needs() -> None:
             assert pos[dep] < pos[step.id]
 
 
+def test_a_servers_floating_ip_is_released_once_the_server_is_gone() -> None:
+    # As project_cleanup does: released while the server lives, the address would make
+    # Nova refresh the server's network information just as its deletion needs Neutron.
+    plan = plan_for(tenant())
+    fip, vm = d("network.floating_ip", "fip"), d("compute.server", "vm")
+    assert vm in next(s for s in plan.steps if s.id == fip).depends_on
+    assert before(plan, vm, d("network.router_interface", "ri"))
+
+
+def test_a_floating_ip_on_a_port_of_no_server_that_goes_holds_nothing_back() -> None:
+    # The server stays: its address still goes, and nothing waits on a server step.
+    plan = plan_for(tenant(), decide=lambda r: protect(r) if r.type == "compute.server" else act(r))
+    assert d("compute.server", "vm") not in {s.id for s in plan.steps}
+    fip = next(s for s in plan.steps if s.id == d("network.floating_ip", "fip"))
+    assert not fip.depends_on
+
+
 def test_no_detach_step_when_the_server_is_deleted() -> None:
     plan = plan_for(tenant())
     assert not [s for s in plan.steps if s.resource.type == "compute.volume_attachment"]
@@ -446,7 +463,9 @@ def test_waves_group_independent_steps() -> None:
         [s.id for s in waves[0]], key=lambda i: position(plan)[i]
     )
     first = {s.id for s in waves[0]}
-    assert d("compute.server", "vm") in first and d("network.floating_ip", "fip") in first
+    # The server first, the floating IP on its port in the next wave.
+    assert d("compute.server", "vm") in first and d("network.floating_ip", "fip") not in first
+    assert d("network.floating_ip", "fip") in {s.id for s in waves[1]}
     assert all(not s.depends_on for s in waves[0])
     assert {s.id for s in waves[-1]} == {d("compute.quota", "p1"), d("network.quota", "p1")}
 
