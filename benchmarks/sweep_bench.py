@@ -91,6 +91,8 @@ from typing import Any
 
 from benchmarks.fakecloud import ADMIN_PROJECT, DOMAIN, KINDS, FakeCloud, Spec, project_id, user_id
 from benchmarks.support import log, machine_load
+from benchmarks.sweep_intake import intake_during_sweep
+from benchmarks.sweep_intake import report as report_intake
 
 GIB = 1 << 30
 PAGE = 1000
@@ -112,6 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--gone", type=float, default=0.05, help="fraction of owners deleted (0.05)"
     )
     parser.add_argument(
+        "--intake-rate",
+        type=float,
+        default=20.0,
+        help="notifications a second during the intake reader's windows (20)",
+    )
+    parser.add_argument(
         "--readers",
         default=",".join(READERS),
         help=f"which readers run, a comma list of {', '.join(READERS)} (all)",
@@ -127,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = Spec(
             resources=resources, projects=projects, gone_fraction=args.gone, latency=args.latency
         )
-        failed += run(spec, chosen)
+        failed += run(spec, chosen, intake_rate=args.intake_rate)
     return 1 if failed else 0
 
 
@@ -136,10 +144,10 @@ def _ints(text: str) -> list[int]:
 
 
 #: The readers, by the short name ``--readers`` takes.
-READERS = ("raw", "full", "quiet", "vanished", "one-by-one")
+READERS = ("raw", "full", "quiet", "vanished", "one-by-one", "intake-p99")
 
 
-def run(spec: Spec, chosen: Sequence[str] = READERS) -> int:
+def run(spec: Spec, chosen: Sequence[str] = READERS, *, intake_rate: float = 20.0) -> int:
     """One size: the four readers, their figures and the targets; returns targets missed."""
     print(
         f"\nB1 sweep: R={spec.resources:,} resources, P={spec.projects:,} projects (+1 user "
@@ -169,7 +177,12 @@ def run(spec: Spec, chosen: Sequence[str] = READERS) -> int:
             cloud.reset()
             rows[name] = measured(reader)
             rows[name]["stats"] = cloud.stats()
-    return report(spec, rows)
+        intake = None
+        if "intake-p99" in chosen:
+            log(f"B1 R={spec.resources} P={spec.projects}: intake during a sweep")
+            cloud.reset()
+            intake = measured(lambda: intake_during_sweep(cloud, everyone, intake_rate))["answer"]
+    return report(spec, rows, intake)
 
 
 def _stores(tmp: Path, spec: Spec) -> tuple[str, str]:
@@ -350,7 +363,9 @@ def reaper_sweep(
     }
 
 
-def report(spec: Spec, rows: dict[str, dict[str, Any]]) -> int:
+def report(
+    spec: Spec, rows: dict[str, dict[str, Any]], intake: dict[str, Any] | None = None
+) -> int:
     """The figures side by side, then each target with its verdict; returns targets missed."""
     print(
         f"\n{'reader':<54} {'requests':>8} {'CPU s':>7} {'wall s':>7} {'peak MiB':>9} "
@@ -431,6 +446,8 @@ def report(spec: Spec, rows: dict[str, dict[str, Any]]) -> int:
                 f"{full['peak'] / (1 << 20):.0f} MiB",
             )
         )
+    if intake is not None:
+        targets += report_intake(intake)
     print("\ntargets:")
     missed = 0
     for what, value, bound, note in targets:

@@ -9,7 +9,8 @@ It runs, in one process:
   them through the same pipeline as ``reaper plan``/``apply``
   (``cleanup/worker.py``); grace periods and retries are due times on the
   tombstones, so claiming *is* the scheduler;
-* the periodic sweep (``cleanup/sweep.py``), one controller at a time;
+* the periodic sweep (``cleanup/sweep.py``), one controller at a time, its full
+  scans in a process of their own (``cleanup/scanproc.py``);
 * periodic audit checkpoints, also when nothing happens;
 * the HTTP endpoint (``api.py``): ``/healthz`` and ``/metrics``.
 
@@ -51,6 +52,7 @@ from reaper.audit.trail import AuditTrail
 from reaper.cleanup import lease, waitlist
 from reaper.cleanup.house import House, house
 from reaper.cleanup.lifecycle import Reopener
+from reaper.cleanup.scanproc import ChildScan
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.steplog import StepLog
@@ -128,6 +130,7 @@ class Controller:
             on_opened=self.wake.set,
             gate=self.cloud.gate,
             metrics=self.metrics,
+            scan=ChildScan.of(conf, os_cloud=os_cloud, stopping=self.stopping),
         )
         self.checkpointer = Checkpointer.from_conf(self.trail, conf)
         self.metrics.observe_store(self.store.tombstones.counts, self._queue_lag)

@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from reaper import credentials, log
 from reaper.audit.record import AuditAction, AuditOutcome, AuditTarget
@@ -61,6 +62,14 @@ from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, trig
 from reaper.store import Known, Store
 
 LOG = log.get(__name__)
+
+
+class Scan(Protocol):
+    """The full scan: the owners Keystone does not list (:func:`census.owners` bound to a cloud)."""
+
+    def __call__(
+        self, *, projects: frozenset[str], users: frozenset[str], cutoff: dt.datetime
+    ) -> census.Census: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +118,7 @@ def find_orphans(
     now: dt.datetime | None = None,
     remembered: Iterable[IdentityRef] = (),
     full: bool = True,
+    scan: Scan | None = None,
 ) -> SweepResult:
     """Owners Keystone does not list, each verified gone (in witnessed batches).
 
@@ -117,7 +127,9 @@ def find_orphans(
     and, when ``full``, the owners of resources older than ``min_age`` that
     Keystone does not list (:mod:`reaper.cleanup.census`). Keystone's lists
     are read through ``cloud.conn`` (a list that cannot be read whole
-    raises); each candidate is verified through ``cloud.keystone``.
+    raises); each candidate is verified through ``cloud.keystone``. The
+    full scan is ``scan``'s (the controller's runs in a process of its own,
+    :mod:`reaper.cleanup.scanproc`), else read here through ``cloud.conn``.
     """
     now = now or utcnow()
     known = census.keystone_identities(cloud.conn)
@@ -128,9 +140,10 @@ def find_orphans(
             k.identity.id for k in known if k.identity.kind is not IdentityKind.USER
         )
         users = frozenset(k.identity.id for k in known if k.identity.kind is IdentityKind.USER)
-        scan = census.owners(cloud.conn, projects=projects, users=users, cutoff=now - min_age)
-        found = {identity: owned.refs for identity, owned in scan.owned.items()}
-        incomplete = scan.incomplete
+        read = scan or functools.partial(census.owners, cloud.conn)
+        counted = read(projects=projects, users=users, cutoff=now - min_age)
+        found = {identity: owned.refs for identity, owned in counted.owned.items()}
+        incomplete = counted.incomplete
     gone = difference.vanished(remembered, known)
     orphans = _verified(cloud, difference.candidates(gone, found), frozenset(gone))
     return SweepResult(orphans, known, incomplete, full)
@@ -231,8 +244,11 @@ class Sweeper:
         on_opened: Callable[[], None] = lambda: None,
         gate: KeystoneGate | None = None,
         metrics: Any = None,
+        scan: Scan | None = None,
     ) -> None:
         self.gate = gate
+        #: The full scan (None: read in this process, through the sweep's cloud).
+        self.scan = scan
         self.metrics = metrics
         self.settings = settings
         self.store = store
@@ -264,6 +280,7 @@ class Sweeper:
             min_age=self.settings.sweep_min_age,
             remembered=self.store.directory.unsettled(),
             full=full,
+            scan=self.scan,
         )
         if full and not found.incomplete:
             self.last_full = started

@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import io
 import json
+import multiprocessing
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from reaper.cleanup import census, sweep
+from reaper.cleanup.scanproc import ChildScan
 from reaper.cleanup.seams import Cloud
 from reaper.cli.main import main
 from reaper.inventory.pages import Listing, pages
@@ -220,3 +226,68 @@ def test_openstack_reaper_sweep_takes_full_too(
         assert run.returncode == 0, run.stderr
         assert said in run.stderr, run.stderr
         assert ("project", tenant.project_id) in ids_of(json.loads(run.stdout))
+
+
+# -- the controller's full scan, in a process of its own -----------------------------------
+
+
+def child_scan(tmp_path: Path, credentials: str, **kwargs: Any) -> ChildScan:
+    """A :class:`ChildScan` whose configuration's ``[service_credentials]`` says ``credentials``."""
+    conf = tmp_path / "reaper.conf"
+    conf.write_text(f"[DEFAULT]\nstate_path = {tmp_path}\n[service_credentials]\n{credentials}")
+    return ChildScan(["--config-file", str(conf)], **kwargs)
+
+
+def test_the_controllers_full_scan_counts_in_a_child_what_this_process_counts(
+    testbed: Testbed, testbed_admin: Connection, gone: tuple[Tenant, Store], tmp_path: Path
+) -> None:
+    """The child reads the same cloud with the controller's own files and credentials."""
+    tenant, _ = gone
+    scan = child_scan(tmp_path, f"cloud = {testbed.cloud_name}\n")
+    with _environ(OS_CLIENT_CONFIG_FILE=str(testbed.clouds_yaml)):
+        in_child = sweep.find_orphans(Cloud.of(testbed_admin), full=True, scan=scan)
+    here = sweep.find_orphans(Cloud.of(testbed_admin), full=True)
+
+    assert in_child.incomplete == () and multiprocessing.active_children() == []
+    project = IdentityRef(IdentityKind.PROJECT, tenant.project_id)
+    assert orphans_of(in_child)[project].resource_ids == orphans_of(here)[project].resource_ids
+    assert {o.identity for o in in_child.orphans} >= {project}
+
+
+def test_a_full_scan_whose_process_fails_reads_as_nothing_read(
+    testbed: Testbed, testbed_admin: Connection, tmp_path: Path
+) -> None:
+    """No conclusion from a scan that did not happen: every listing is incomplete."""
+    scan = child_scan(tmp_path, "cloud = no-such-cloud\n")
+    with _environ(OS_CLIENT_CONFIG_FILE=str(testbed.clouds_yaml)):
+        found = sweep.find_orphans(Cloud.of(testbed_admin), full=True, scan=scan)
+
+    assert set(found.incomplete) == {listing.name for listing, *_ in census.RESOURCES}
+    assert not [o for o in found.orphans if not o.vanished]
+    assert multiprocessing.active_children() == []
+
+
+def test_a_stopping_controller_ends_its_full_scan_at_once(tmp_path: Path) -> None:
+    """A Keystone that never answers: the stop ends the wait, and the child with it."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepted by the kernel, never answered
+    port = silent.getsockname()[1]
+    stopping = threading.Event()
+    scan = child_scan(
+        tmp_path,
+        f"auth_type = password\nauth_url = http://127.0.0.1:{port}/v3\nusername = u\n"
+        "password = p\nproject_name = p\nuser_domain_id = default\n"
+        "project_domain_id = default\n",
+        stopping=stopping,
+    )
+    threading.Timer(3.0, stopping.set).start()
+    started = time.monotonic()
+    try:
+        counted = scan(projects=frozenset(), users=frozenset(), cutoff=dt.datetime.now(dt.UTC))
+    finally:
+        silent.close()
+
+    assert time.monotonic() - started < 3.0 + 10.0
+    assert set(counted.incomplete) == {listing.name for listing, *_ in census.RESOURCES}
+    assert multiprocessing.active_children() == []
