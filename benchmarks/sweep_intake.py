@@ -19,6 +19,11 @@ Three windows, one run:
   :class:`~reaper.cleanup.scanproc.ChildScan`, as the controller runs it.
 
 Target (issue 18): intake p99 during a sweep <= 1.2x idle.
+
+Measured 2026-12-06 on a 2-core machine at load 0.3 (``--resources 100000
+--projects 1000``, 50 ms, 20 notifications a second): idle p50/p99 30/56 ms;
+full scan in a thread 36/122 ms (2.16x: missed); full scan in a child 28/57
+ms (1.02x: met).
 """
 
 from __future__ import annotations
