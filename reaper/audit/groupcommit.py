@@ -15,81 +15,48 @@ if it fails, each caller gets the error and none of their records is in the
 chain (the same as a failed append of their own; it is not retried here,
 since a commit whose outcome is unknown must not be written twice). Appends
 that must join a caller's transaction (``conn``) never go through here.
+
+The leader/follower scheme is :mod:`reaper.store.funnel`'s; this module only
+says which of a group's sealed records are a caller's.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 
 from reaper.audit.chain import ChainRecord, Sealable
+from reaper.store.funnel import Funnel
 
 Write = Callable[[Sequence[Sealable]], list[ChainRecord]]
-
-
-class _Group:
-    """The requests one leader writes together, and what became of them."""
-
-    def __init__(self) -> None:
-        self.requests: list[Sequence[Sealable]] = []
-        self.sealed: list[ChainRecord] | None = None
-        self.error: BaseException | None = None
-        self.finished = False
-
-    def add(self, drafts: Sequence[Sealable]) -> int:
-        self.requests.append(drafts)
-        return len(self.requests) - 1
-
-    def result(self, index: int) -> list[ChainRecord]:
-        if self.error is not None:
-            raise self.error
-        assert self.sealed is not None
-        start = sum(len(r) for r in self.requests[:index])
-        return self.sealed[start : start + len(self.requests[index])]
 
 
 class GroupCommit:
     """Funnels the appends of a process's threads into as few transactions as they allow."""
 
     def __init__(self, write: Write) -> None:
-        self._write = write
-        self._cond = threading.Condition()
-        #: The group taking requests; ``None`` until someone asks.
-        self._open: _Group | None = None
-        #: Whether a leader is writing a group now.
-        self._busy = False
-        #: Groups written and requests they held (for benchmarks and tests).
-        self.groups = 0
-        self.requests = 0
+        self._funnel: Funnel[Sealable, list[ChainRecord]] = Funnel(write)
+
+    @property
+    def groups(self) -> int:
+        """Transactions written (for benchmarks and tests)."""
+        return self._funnel.groups
+
+    @property
+    def requests(self) -> int:
+        """Appends they held."""
+        return self._funnel.requests
+
+    @property
+    def waiting(self) -> int:
+        """Appends queued for the next transaction."""
+        return self._funnel.waiting
 
     def append(self, drafts: Sequence[Sealable]) -> list[ChainRecord]:
         """Append ``drafts`` (in order, contiguous); returns them sealed once committed."""
         if not drafts:
             return []
-        with self._cond:
-            if self._open is None:
-                self._open = _Group()
-            group = self._open
-            index = group.add(drafts)
-            while not group.finished:
-                if not self._busy and self._open is group:
-                    self._busy, self._open = True, None
-                    break
-                self._cond.wait()
-        if not group.finished:
-            self._lead(group)
-        return group.result(index)
-
-    def _lead(self, group: _Group) -> None:
-        """Write ``group`` in one transaction, then let the next group go."""
-        try:
-            group.sealed = self._write([d for request in group.requests for d in request])
-        except BaseException as exc:
-            group.error = exc
-        finally:
-            with self._cond:
-                group.finished = True
-                self._busy = False
-                self.groups += 1
-                self.requests += len(group.requests)
-                self._cond.notify_all()
+        turn = self._funnel.submit(drafts)
+        if turn.error is not None:
+            raise turn.error
+        assert turn.result is not None
+        return turn.result[turn.offset : turn.offset + turn.size]

@@ -8,7 +8,8 @@ fsync that dominates a small batch. Here, batches that arrive while one is
 being written wait together; when it is done, the first of them (the leader)
 persists them all as one batch, so a backlog of N batches costs about two
 commits, not N, and a quiet bus still gets one transaction per batch at once.
-The leader/follower scheme is :mod:`reaper.audit.groupcommit`'s.
+The leader/follower scheme is :mod:`reaper.store.funnel`'s; this module keeps
+only the error policy below.
 
 Invariants:
 
@@ -27,20 +28,12 @@ Invariants:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from reaper.store.funnel import Funnel
+
 Persist = Callable[[Sequence[Any]], None]
-
-
-class _Group:
-    """The batches one leader persists together, and how it went."""
-
-    def __init__(self) -> None:
-        self.batches: list[Sequence[Any]] = []
-        self.error: BaseException | None = None
-        self.finished = False
 
 
 class Coalescer:
@@ -51,47 +44,30 @@ class Coalescer:
     ) -> None:
         self._persist = persist
         self._propagate = propagate
-        self._cond = threading.Condition()
-        #: The group taking batches; ``None`` until a caller waits.
-        self._open: _Group | None = None
-        #: Whether a leader is persisting a group now.
-        self._busy = False
-        #: Groups persisted and batches they held (for benchmarks and tests).
-        self.groups = 0
-        self.batches = 0
+        self._funnel: Funnel[Any, None] = Funnel(persist)
+
+    @property
+    def groups(self) -> int:
+        """``persist`` calls made for groups (for benchmarks and tests)."""
+        return self._funnel.groups
+
+    @property
+    def batches(self) -> int:
+        """Batches they held."""
+        return self._funnel.requests
+
+    @property
+    def waiting(self) -> int:
+        """Batches queued for the next group."""
+        return self._funnel.waiting
 
     def persist(self, messages: Sequence[Any]) -> None:
         """Persist ``messages``, possibly with other callers' batches; raises what it met."""
         if not messages:
             return
-        with self._cond:
-            if self._open is None:
-                self._open = _Group()
-            group = self._open
-            group.batches.append(messages)
-            while not group.finished:
-                if not self._busy and self._open is group:
-                    self._busy, self._open = True, None
-                    break
-                self._cond.wait()
-        if not group.finished:
-            self._lead(group)
-        if group.error is None:
+        turn = self._funnel.submit(messages)
+        if turn.error is None:
             return
-        if len(group.batches) == 1 or isinstance(group.error, self._propagate):
-            raise group.error
+        if not turn.shared or isinstance(turn.error, self._propagate):
+            raise turn.error
         self._persist(messages)  # a shared group failed: this caller's batch alone
-
-    def _lead(self, group: _Group) -> None:
-        """Persist ``group`` as one batch, then let the next group go."""
-        try:
-            self._persist([m for batch in group.batches for m in batch])
-        except BaseException as exc:
-            group.error = exc
-        finally:
-            with self._cond:
-                group.finished = True
-                self._busy = False
-                self.groups += 1
-                self.batches += len(group.batches)
-                self._cond.notify_all()

@@ -52,7 +52,7 @@ def test_appends_made_while_one_is_written_share_the_next_transaction() -> None:
     requests = [[draft(10 * i + j) for j in range(i + 1)] for i in range(6)]
 
     results, threads = run_threads(group, requests)
-    while group._open is None or len(group._open.requests) < 5:  # one writes, five queue
+    while group.waiting < 5:  # one writes, five queue
         threading.Event().wait(0.01)
     slow.gate.set()
     for t in threads:

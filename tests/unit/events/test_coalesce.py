@@ -42,7 +42,7 @@ def run(coalescer: Coalescer, batches: list[list[str]]) -> tuple[list[Any], list
 
 
 def pile_up(coalescer: Coalescer, waiting: int) -> None:
-    while coalescer._open is None or len(coalescer._open.batches) < waiting:
+    while coalescer.waiting < waiting:
         threading.Event().wait(0.01)
 
 
