@@ -32,8 +32,8 @@ because a live project uses it) and sends round again those a live
 project stopped using (:mod:`reaper.cleanup.waitlist`).
 
 Only one controller sweeps at a time: on PostgreSQL and MySQL under a
-session lock kept alive and checked before each write
-(:mod:`reaper.cleanup.sweeplock`); a sweep whose lock is lost stops. On
+leased row renewed while it runs and checked before each write
+(:mod:`reaper.cleanup.sweeplock`); a sweep whose lease is lost stops. On
 SQLite there is only one controller. The controller's :class:`Sweeper`
 records what it opened in the audit trail itself.
 """

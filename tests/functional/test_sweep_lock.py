@@ -1,26 +1,29 @@
-"""The sweep runs on one controller at a time: a database lock, on every shared database.
+"""The sweep runs on one controller at a time: a leased row, on every shared database.
 
-The lock is a session lock on a connection of its own in autocommit, so it
-never sits "idle in transaction" (which ``idle_in_transaction_session_timeout``
-or a transaction pooler ends, releasing it behind the holder's back), kept
-alive and checked while the sweep runs: a holder whose lock connection is
-killed finds out and stops, never sweeping beside another controller.
+The lease is a row of ``budget_slots`` renewed while the sweep runs and
+before each write, so it needs no session of its own: killed connections,
+``idle_in_transaction_session_timeout`` and transaction poolers do not end
+it. A holder whose lease ran out and was taken over finds out and stops,
+never sweeping beside another controller.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, text, update
 from structlog.testing import capture_logs
 
 from reaper.audit.record import Actor
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup import sweep
 from reaper.cleanup.settings import Settings
+from reaper.model import utcnow
 from reaper.store import Store
+from reaper.store.schema import budget_slots
 from tests.functional.store_fixtures import PgDatabases
 from tests.unit.cleanup.fakes import FakeCloud, Keystone
 from tests.unit.cleanup.test_sweep import ORPHAN, cloud_with, obj
@@ -57,33 +60,66 @@ def test_the_next_sweep_may_run_anywhere_once_the_last_one_ended(
         assert (bool(second), bool(again)) == (True, False)
 
 
-def kill(store: Store, session: int) -> None:
-    """End the lock's database session from outside, as a DBA, a failover or a pooler does."""
+def kill_connections(store: Store) -> int:
+    """End every session of the store's database, as a DBA, a failover or a pooler does."""
     engine = create_engine(store.db.engine.url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         if store.db.is_postgresql:
-            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": session})
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
         else:
-            conn.execute(text(f"KILL {int(session)}"))
+            ids = conn.execute(
+                text(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+                )
+            ).scalars()
+            killed = 0
+            for session in list(ids):
+                conn.execute(text(f"KILL {int(session)}"))
+                killed += 1
     engine.dispose()
+    return int(killed)
 
 
-def test_a_holder_whose_lock_session_is_killed_finds_out_and_another_may_sweep(
+def test_a_stalled_holder_whose_lease_ran_out_finds_out_and_another_may_sweep(
     two_controllers: tuple[Store, Store],
 ) -> None:
     one, two = two_controllers
-    with capture_logs() as logs, sweep.exclusive(one, keepalive=0.1) as first:
-        assert first and first.session is not None
-        kill(one, first.session)
-
-        assert first.lost.wait(5), "the keep-alive did not notice"
-        with pytest.raises(sweep.LockLost, match="lost"):
-            first.ensure()
+    # No renewals (the keep-alive sleeps for ever): the holder is stalled past its lease.
+    with capture_logs() as logs, sweep.exclusive(one, keepalive=3600, lease=0.5) as first:
+        assert first
+        with sweep.exclusive(two) as early:
+            assert not early, "a live lease is nobody else's"
+        time.sleep(0.8)
         with sweep.exclusive(two) as second:
-            assert second
+            assert second, "a lease that ran out may be taken over"
+            with pytest.raises(sweep.LockLost, match="lost"):
+                first.ensure()
+            first.release()  # the stalled holder lets go: fenced, the new lease stays
+            second.ensure()
+            with sweep.exclusive(one) as third:
+                assert not third
     assert [e["event"] for e in logs if e["log_level"] == "error"] == [
         "sweep lock lost: this controller's sweep stops"
     ]
+
+
+def test_the_lease_outlives_its_holders_connections(two_controllers: tuple[Store, Store]) -> None:
+    """A session lock ended with its session: a failover or a pooler freed it behind the holder."""
+    one, two = two_controllers
+    with sweep.exclusive(one, keepalive=0.1) as first:
+        assert first
+        assert kill_connections(one) >= 1
+        time.sleep(0.3)  # renewals go on through new connections
+        first.ensure()
+        assert not first.lost.is_set()
+        with sweep.exclusive(two) as second:
+            assert not second
 
 
 @pytest.fixture
@@ -97,29 +133,13 @@ def strict_pg(pg_databases: PgDatabases, pg_url: str) -> str:
     return pg_url
 
 
-def holders(store: Store) -> list[tuple[int, str]]:
-    """The sessions holding an advisory lock in the store's database, and their state."""
-    engine = create_engine(store.db.engine.url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT a.pid, a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()"
-            )
-        ).all()
-    engine.dispose()
-    return [(int(pid), str(state)) for pid, state in rows]
-
-
 def test_the_lock_outlives_idle_in_transaction_session_timeout(strict_pg: str) -> None:
-    """It used to be held in an open transaction: the server ended it 300 ms into the sweep."""
+    """It was once held in an open transaction: the server ended it 300 ms into the sweep."""
     one, two = Store.open(strict_pg), Store.open(strict_pg)
     try:
         with sweep.exclusive(one, keepalive=0.1) as first:
             assert first
             time.sleep(1.5)
-            (holder,) = holders(one)
-            assert holder[1] == "idle", holder
             with sweep.exclusive(two) as second:
                 assert not second
             first.ensure()
@@ -129,6 +149,16 @@ def test_the_lock_outlives_idle_in_transaction_session_timeout(strict_pg: str) -
         two.close()
 
 
+def take_over(store: Store) -> None:
+    """Another controller holds the sweep's lease now (as after this one stalled past it)."""
+    with store.db.write("take the sweep lease over") as conn:
+        conn.execute(
+            update(budget_slots)
+            .where(budget_slots.c.service == sweep.LOCK_NAME)
+            .values(holder="elsewhere:1:other", expires_at=utcnow() + dt.timedelta(hours=1))
+        )
+
+
 def test_a_sweep_that_loses_its_lock_stops_and_opens_nothing(pg_url: str) -> None:
     """What the sweep found while another controller may have taken over is not acted on."""
     store = Store.open(pg_url)
@@ -136,8 +166,7 @@ def test_a_sweep_that_loses_its_lock_stops_and_opens_nothing(pg_url: str) -> Non
     cloud = cloud_with(Keystone(), servers=[obj(id="s1", project_id=ORPHAN.id)])
 
     def lose_the_lock_then_list() -> FakeCloud:
-        (holder,) = holders(store)
-        kill(store, holder[0])
+        take_over(store)
         return cloud.seams()
 
     sweeper = sweep.Sweeper(Settings(), store=store, trail=trail, cloud=lose_the_lock_then_list)
