@@ -3,8 +3,9 @@
 OSC resolves the cloud (``--os-cloud``, ``OS_CLOUD``, the ``OS_*`` variables,
 every ``--os-*`` option) and hands :func:`make_client` its client manager;
 reaper's commands then run against that cloud, with reaper.conf read as
-the ``reaper`` command reads it (``--reaper-config-file``, else
-``/etc/reaper/reaper.conf`` when it exists).
+the ``reaper`` command reads it (``--reaper-config-file``, else the first of
+oslo.config's usual places: ``~/.reaper/reaper.conf``, ``~/reaper.conf``,
+``/etc/reaper/reaper.conf``, ``/etc/reaper.conf``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def build_option_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         action="append",
         default=[],
         metavar="PATH",
-        help="reaper.conf for 'openstack reaper' commands (repeatable); default "
-        "/etc/reaper/reaper.conf when it exists.",
+        help="reaper.conf for 'openstack reaper' commands (repeatable); default: the "
+        "first that exists of ~/.reaper/reaper.conf, ~/reaper.conf, "
+        "/etc/reaper/reaper.conf, /etc/reaper.conf (as the reaper command finds it).",
     )
     return parser
