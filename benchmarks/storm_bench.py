@@ -92,7 +92,8 @@ class Run:
 # -- one controller, in a process of its own ----------------------------------------
 
 
-def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], out: Any) -> None:
+def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], pipe: Any) -> None:
+    """One controller: set up (store, budget, token), say ready, wait for the storm, drain."""
     import psutil
     from keystoneauth1.identity import v3
 
@@ -119,7 +120,13 @@ def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], out: 
     session.budget = budget
     session.get_token()
     engine = create_engine(db_url, pool_size=run.workers + 2)
-    drained = []
+    with engine.connect() as conn:  # the pool warm, as a running controller's is
+        conn.execute(text("SELECT 1"))
+    counts = Counts()
+    drained: list[float] = []
+    # A running controller meets the storm: its setup is not part of the drain.
+    pipe.send("ready")
+    pipe.recv()
 
     def work() -> None:
         while True:
@@ -136,13 +143,14 @@ def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], out: 
                     text("UPDATE storm_jobs SET claimed_by = :n WHERE project = :p"),
                     {"n": name, "p": row[0]},
                 )
-            ok = _drain(session, row[0], caps)
+            started = time.monotonic()
+            ok = _drain(session, row[0], caps, counts)
             with engine.begin() as conn:
                 conn.execute(
                     text("UPDATE storm_jobs SET done = :ok WHERE project = :p"),
                     {"ok": ok, "p": row[0]},
                 )
-            drained.append(row[0])
+            drained.append(time.monotonic() - started)
 
     threads = [threading.Thread(target=work) for _ in range(run.workers)]
     for t in threads:
@@ -152,18 +160,42 @@ def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], out: 
     if shared is not None:
         shared.stop()
     rss = psutil.Process().memory_info().rss
-    out.send({"name": name, "drained": len(drained), "rss": rss, "peaks": budget.peaks()})
+    pipe.send(
+        {
+            "name": name,
+            "drained": len(drained),
+            "project_s": sum(drained) / max(1, len(drained)),
+            "rss": rss,
+            "peaks": budget.peaks(),
+            "waited": budget.waited(),
+            "counts": dict(counts.counter),
+        }
+    )
     store.close()
 
 
-def _drain(session: Any, project: int, caps: Mapping[str, int]) -> bool:
+class Counts:
+    """What the harness's runners sent, by purpose (thread-safe)."""
+
+    def __init__(self) -> None:
+        import collections
+
+        self.lock = threading.Lock()
+        self.counter: collections.Counter[str] = collections.Counter()
+
+    def add(self, what: str, n: int = 1) -> None:
+        with self.lock:
+            self.counter[what] += n
+
+
+def _drain(session: Any, project: int, caps: Mapping[str, int], counts: Counts) -> bool:
     """One project: three listings, then reaper's executor over the plan."""
     from reaper.executor import Executor, Limits
     from reaper.model import IdentityKind, IdentityRef, Plan, Resource, Step, utcnow
 
     pid = project_id(project)
-    runner = StormRunner(session, pid)
-    found = {kind: runner.list(kind) for kind in KINDS}
+    runner = StormRunner(session, pid, counts)
+    found = {kind: runner.list(kind, "discovery") for kind in KINDS}
     resources = [
         Resource(type=f"{KINDS[kind][0]}.{kind[:-1]}", id=rid, project_id=pid)
         for kind, ids in found.items()
@@ -198,16 +230,18 @@ class StormRunner:
         "network.port": ("network", "/v2.0/ports", "ports"),
     }
 
-    def __init__(self, session: Any, project: str) -> None:
+    def __init__(self, session: Any, project: str, counts: Counts) -> None:
         self.session = session
         self.project = project
+        self.counts = counts
 
-    def list(self, kind: str) -> set[str]:
+    def list(self, kind: str, purpose: str) -> set[str]:
         rtype = {"servers": "compute.server", "volumes": "block_storage.volume"}.get(
             kind, "network.port"
         )
         service, path, key = self.PATHS[rtype]
         suffix = "/detail" if kind != "ports" else ""
+        self.counts.add(purpose)
         answer = self.session.get(
             f"{path}{suffix}?project_id={self.project}&all_tenants=1",
             endpoint_filter={"service_type": service, "interface": "public"},
@@ -247,7 +281,7 @@ class StormRunner:
         from reaper.executor import Confirmation
 
         kind = {"compute.server": "servers", "block_storage.volume": "volumes"}[rtype]
-        listed = self.list(kind)
+        listed = self.list(kind, "confirmation")
         return Confirmation(gone=frozenset(rid for rid in pending if rid not in listed))
 
 
@@ -278,7 +312,6 @@ def run_one(spec: StormSpec, run: Run) -> dict[str, Any]:
         with StormCloud(spec) as fake:
             ctx = multiprocessing.get_context("fork")
             pipes, procs = [], []
-            started = time.monotonic()
             for i in range(run.controllers):
                 mine, theirs = ctx.Pipe()
                 proc = ctx.Process(
@@ -287,6 +320,12 @@ def run_one(spec: StormSpec, run: Run) -> dict[str, Any]:
                 proc.start()
                 pipes.append(mine)
                 procs.append(proc)
+            for pipe in pipes:  # every controller up: the storm arrives now
+                pipe.recv()
+            fake.reset()  # their setup (token, version documents) is not the storm's
+            started = time.monotonic()
+            for pipe in pipes:
+                pipe.send("go")
             reports = [pipe.recv() for pipe in pipes]
             drained_at = time.monotonic() - started
             for proc in procs:
@@ -303,7 +342,27 @@ def run_one(spec: StormSpec, run: Run) -> dict[str, Any]:
     resources = spec.projects * (spec.servers + spec.volumes + spec.ports)
     api = {k: v for k, v in stats["requests"].items() if k in SERVICES}
     throttled = sum(stats["throttled"].get(s, 0) for s in SERVICES)
+    counts: dict[str, int] = {}
+    for report in reports:
+        for what, n in report["counts"].items():
+            counts[what] = counts.get(what, 0) + n
+    served = {k: v for k, v in stats["served"].items() if k.split()[0] in SERVICES}
+    deletes = sum(v for k, v in served.items() if " delete" in k)
+    cleaned = max(1, stats["deleted"])
+    known = counts.get("discovery", 0) + counts.get("confirmation", 0) + deletes + throttled
+    breakdown = {
+        "discovery": counts.get("discovery", 0) / cleaned,
+        "delete": deletes / cleaned,
+        "confirm": counts.get("confirmation", 0) / cleaned,
+        "429": throttled / cleaned,
+        "other": (sum(api.values()) - known) / cleaned,
+    }
     return {
+        "breakdown": breakdown,
+        "floor": (len(KINDS) * spec.projects + resources) / max(1, resources),
+        "waited": sum(sum(r["waited"].values()) for r in reports),
+        "project_s": sum(r["project_s"] * r["drained"] for r in reports)
+        / max(1, sum(r["drained"] for r in reports)),
         "drain": drained_at,
         "requests": sum(api.values()),
         "per_resource": sum(api.values()) / max(1, stats["deleted"]),
@@ -369,6 +428,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(header)
     for (mode, n), r in results.items():
         print(f"{mode:<9} {n:>3} {_line(r, args.cap, table=True)}")
+    print(
+        "\nrequests per cleaned resource, by what they were (the floor at these sizes: "
+        f"one listing per type per project and one DELETE per resource = "
+        f"{next(iter(results.values()))['floor']:.2f})"
+    )
+    print(
+        f"{'mode':<9} {'ctl':>3} {'discover':>8} {'delete':>7} {'confirm':>7} {'429':>6} "
+        f"{'other':>6} {'total':>6} {'project s':>9} {'slot wait s':>11}"
+    )
+    for (mode, n), r in results.items():
+        b = r["breakdown"]
+        print(
+            f"{mode:<9} {n:>3} {b['discovery']:>8.2f} {b['delete']:>7.2f} {b['confirm']:>7.2f} "
+            f"{b['429']:>6.2f} {b['other']:>6.2f} {r['per_resource']:>6.2f} "
+            f"{r['project_s']:>9.2f} {r['waited']:>11.1f}"
+        )
     return _targets(results, counts, args.cap)
 
 

@@ -86,11 +86,17 @@ class State:
                 for p in range(spec.projects)
             }
         self.active: collections.Counter[str] = collections.Counter()
-        self.peak: collections.Counter[str] = collections.Counter()
         #: Requests arriving at once, those answered 429 included.
         self.offered: collections.Counter[str] = collections.Counter()
-        self.offered_peak: collections.Counter[str] = collections.Counter()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was seen so far (the controllers' setup), not what is held (lock held)."""
+        self.peak: collections.Counter[str] = collections.Counter(self.active)
+        self.offered_peak: collections.Counter[str] = collections.Counter(self.offered)
         self.requests: collections.Counter[str] = collections.Counter()
+        #: Requests served, per (service, what): "list", "delete", "delete 404", "other".
+        self.served: collections.Counter[tuple[str, str]] = collections.Counter()
         self.throttled: collections.Counter[str] = collections.Counter()
         self.deletes: collections.Counter[str] = collections.Counter()
         #: Seconds between a 429 and the next request the service served, the shortest.
@@ -113,6 +119,17 @@ class State:
                 gap = time.monotonic() - seen[0]
                 self.gap_after_429[service] = min(self.gap_after_429.get(service, gap), gap)
             return True
+
+    def count(self, service: str, method: str, path: str, status: int) -> None:
+        """What a served request was, for the breakdown of requests per resource."""
+        if method == "DELETE":
+            what = "delete" if status != 404 else "delete 404"
+        elif method == "GET" and any(path in (p, p + "/detail") for _, p, _, _ in KINDS.values()):
+            what = "list"
+        else:
+            what = "other"
+        with self.lock:
+            self.served[(service, what)] += 1
 
     def leave(self, service: str, *, served: bool = True) -> None:
         with self.lock:
@@ -157,6 +174,7 @@ class State:
             )
             return {
                 "requests": dict(self.requests),
+                "served": {f"{s} {what}": n for (s, what), n in self.served.items()},
                 "throttled": dict(self.throttled),
                 "peak": dict(self.peak),
                 "offered_peak": dict(self.offered_peak),
@@ -187,6 +205,10 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         if parts.path == "/_stats":
             return self._send(200, json.dumps(self.state.stats()))
+        if parts.path == "/_reset":
+            with self.state.lock:
+                self.state.reset()
+            return self._send(200, "{}")
         service = self._service(parts.path)
         if not self.state.enter(service):
             time.sleep(self.state.spec.latency / 5)
@@ -195,6 +217,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             time.sleep(self.state.spec.latency)
             status, body, headers = self._answer(method, parts.path, dict(parse_qsl(parts.query)))
+            self.state.count(service, method, parts.path, status)
         finally:  # before the answer leaves: a client may send its next request at once
             self.state.leave(service)
         self._send(status, body, headers)
@@ -285,6 +308,12 @@ class StormCloud:
         import requests
 
         return requests.get(f"{self.url}/_stats", timeout=30).json()
+
+    def reset(self) -> None:
+        """Forget the counters (not what the cloud holds): what follows is measured alone."""
+        import requests
+
+        requests.post(f"{self.url}/_reset", timeout=30).raise_for_status()
 
     def auth(self) -> dict[str, str]:
         from benchmarks.fakecloud import FakeCloud

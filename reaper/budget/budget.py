@@ -84,6 +84,8 @@ class Budget:
         self._paces: dict[str, Pace] = {}
         self._in_flight: collections.Counter[str] = collections.Counter()
         self._peak: collections.Counter[str] = collections.Counter()
+        #: Seconds requests spent waiting for a slot (a pause, the limit, the cloud's cap).
+        self._waited: collections.Counter[str] = collections.Counter()
         self._growing: set[str] = set()
         #: Until when the store is not asked for another slot of a service (none was free).
         self._dry_until: dict[str, float] = {}
@@ -166,6 +168,11 @@ class Budget:
         with self._cond:
             return dict(self._peak)
 
+    def waited(self) -> dict[str, float]:
+        """Seconds requests waited for a slot, per service, in this process (all threads)."""
+        with self._cond:
+            return dict(self._waited)
+
     # -- inside -------------------------------------------------------------------
 
     def _held_here(self) -> collections.Counter[str]:
@@ -183,6 +190,7 @@ class Budget:
     def _acquire(self, service: str) -> tuple[float, Shared | None]:
         """Wait for the pause to end and a slot to be free; take it. Whose slot it is too."""
         with self._cond:
+            asked = self.monotonic()
             while True:
                 pace = self._pace(service)
                 now = self.monotonic()
@@ -194,6 +202,7 @@ class Budget:
                         if shared is None or shared.take(service, now):
                             self._in_flight[service] += 1
                             self._peak[service] = max(self._peak[service], self._in_flight[service])
+                            self._waited[service] += now - asked
                             return now, shared
                         dry = self._dry_until.get(service, 0.0) - now
                         if service not in self._growing and dry <= 0:
