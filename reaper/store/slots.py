@@ -21,6 +21,15 @@ different slots without waiting for each other. Every write is fenced by
 the holder: a renewal of a slot someone else took over after its lease
 expired changes nothing and reports it lost.
 
+A controller that found no slot free says so in the same table: a row of
+the service ``<service>/waiting`` (:data:`WAITING`), numbered after its
+name, held by it until a short expiry, renewed by each claim that fails
+again and cleared by the one that succeeds. The holders read who waits
+(:meth:`SlotRepository.contention`) and keep no more than their fair share
+while anyone does (:mod:`reaper.budget.shared`). Those rows are never slots:
+every claim names its service exactly, so a controller of an older version
+never takes one.
+
 Times are the controllers' own UTC clocks (as the tombstone leases are):
 they must agree to well within the lease.
 """
@@ -28,6 +37,7 @@ they must agree to well within the lease.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Iterable
 
 from sqlalchemy import and_, or_, select, update
@@ -37,12 +47,17 @@ from reaper.model import utcnow
 from reaper.store.database import Database
 from reaper.store.schema import budget_slots as S
 
+#: The suffix of the service under which controllers that wait for a slot are written.
+WAITING = "/waiting"
+
 
 class SlotRepository:
     """Claim, renew and release leased slots of ``budget_slots``."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        #: (service, cap) whose rows exist: made once per process, not before each claim.
+        self._made: set[tuple[str, int]] = set()
 
     def claim(
         self,
@@ -52,16 +67,23 @@ class SlotRepository:
         *,
         lease: dt.timedelta,
         now: dt.datetime | None = None,
+        waiting: dt.timedelta | None = None,
     ) -> int | None:
-        """A free slot of ``service`` below ``cap``, now ``holder``'s until ``now + lease``."""
+        """A free slot of ``service`` below ``cap``, now ``holder``'s until ``now + lease``.
+
+        With ``waiting``: none free, ``holder`` is written as waiting for
+        ``service`` until ``now + waiting``; one free, it no longer is.
+        """
         now = now or utcnow()
-        with self._db.write("claim a request slot") as conn:
-            self._db.insert_ignore(
-                conn,
-                S,
-                [{"service": service, "slot": n} for n in range(cap)],
-                ["service", "slot"],
-            )
+        if (service, cap) not in self._made:
+            with self._db.write("claim a request slot") as conn:
+                self._db.insert_ignore(
+                    conn,
+                    S,
+                    [{"service": service, "slot": n} for n in range(cap)],
+                    ["service", "slot"],
+                )
+            self._made.add((service, cap))
         free = and_(
             S.c.service == service,
             S.c.slot < cap,
@@ -78,8 +100,45 @@ class SlotRepository:
                     .values(holder=holder, expires_at=now + lease)
                 )
                 if taken.rowcount == 1:
+                    if waiting is not None:
+                        conn.execute(
+                            update(S)
+                            .where(_waiter(service, holder), S.c.holder == holder)
+                            .values(holder=None, expires_at=None)
+                        )
                     return int(slot)
+            if waiting is not None:
+                self._wait(conn, service, holder, now + waiting)
             return None
+
+    def _wait(self, conn, service: str, holder: str, until: dt.datetime) -> None:  # type: ignore[no-untyped-def]
+        """``holder`` waits for a slot of ``service`` until ``until``."""
+        row = {"service": service + WAITING, "slot": _number(holder)}
+        self._db.insert_ignore(conn, S, [row], ["service", "slot"])
+        conn.execute(
+            update(S).where(_waiter(service, holder)).values(holder=holder, expires_at=until)
+        )
+
+    def contention(
+        self, now: dt.datetime | None = None
+    ) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+        """Service -> (who holds live slots of it, who waits for one): one read."""
+        now = now or utcnow()
+        holders: dict[str, set[str]] = {}
+        waiters: dict[str, set[str]] = {}
+        with self._db.read("read request slots") as conn:
+            rows = conn.execute(
+                select(S.c.service, S.c.holder).where(S.c.holder.is_not(None), S.c.expires_at > now)
+            )
+            for service, holder in rows:
+                if service.endswith(WAITING):
+                    waiters.setdefault(service[: -len(WAITING)], set()).add(holder)
+                else:
+                    holders.setdefault(service, set()).add(holder)
+        return {
+            s: (frozenset(holders.get(s, ())), frozenset(waiters.get(s, ())))
+            for s in holders.keys() | waiters.keys()
+        }
 
     def renew(
         self,
@@ -123,6 +182,8 @@ class SlotRepository:
                 select(S.c.service, S.c.holder).where(S.c.holder.is_not(None), S.c.expires_at > now)
             )
             for service, holder in rows:
+                if service.endswith(WAITING):
+                    continue
                 per = found.setdefault(service, {})
                 per[holder] = per.get(holder, 0) + 1
         return found
@@ -130,6 +191,16 @@ class SlotRepository:
 
 def _mine(service: str, slot: int, holder: str):  # type: ignore[no-untyped-def]
     return and_(S.c.service == service, S.c.slot == slot, S.c.holder == holder)
+
+
+def _waiter(service: str, holder: str):  # type: ignore[no-untyped-def]
+    """The row that says ``holder`` waits for ``service`` (whoever it says holds it)."""
+    return and_(S.c.service == service + WAITING, S.c.slot == _number(holder))
+
+
+def _number(holder: str) -> int:
+    """A controller's number among the waiting rows of a service (a clash only hides a waiter)."""
+    return zlib.crc32(holder.encode()) & 0x7FFFFFFF
 
 
 def share(db: Database, settings: BudgetSettings, holder: str) -> SharedSlots | None:

@@ -153,3 +153,67 @@ def test_the_controller_s_part_shares_the_process_budget_and_gives_its_slots_bac
     assert alone.slots is None and process.shared is None
     alone.stop()
     embedded.close()
+
+
+def test_a_controller_that_found_no_slot_is_seen_waiting_until_it_gets_one(
+    shared_url: str,
+) -> None:
+    store = Store.open(shared_url)
+    repo = SlotRepository(store.db)
+    now = utcnow()
+    wait = dt.timedelta(seconds=1)
+    assert repo.claim("compute", 1, "busy", lease=LEASE, now=now, waiting=wait) == 0
+    assert repo.claim("compute", 1, "late", lease=LEASE, now=now, waiting=wait) is None
+    assert repo.contention(now) == {"compute": (frozenset({"busy"}), frozenset({"late"}))}
+    # Waiting is no slot: the holders are the same, and nobody else can claim it.
+    assert repo.holders(now) == {"compute": {"busy": 1}}
+    assert repo.claim("compute", 1, "third", lease=LEASE, now=now) is None
+    # Not asked again for a while: no longer waiting.
+    later = now + 2 * wait
+    assert repo.contention(later) == {"compute": (frozenset({"busy"}), frozenset())}
+    repo.release([("compute", 0)], "busy")
+    assert repo.claim("compute", 1, "late", lease=LEASE, now=now, waiting=wait) == 0
+    assert repo.contention(now) == {"compute": (frozenset({"late"}), frozenset())}
+    store.close()
+
+
+def test_a_controller_busy_with_every_slot_lets_a_waiting_one_in(shared_url: str) -> None:
+    """Without a fair share the busy one reused its slots for ever; the other starved."""
+    stop = threading.Event()
+    late_done = threading.Event()
+    stores, budgets, keepers = [], [], []
+    for name in ("busy", "late"):
+        store = Store.open(shared_url)
+        slots = SharedSlots(SlotRepository(store.db), name, lease=3.0).start()
+        stores.append(store)
+        keepers.append(slots)
+        budgets.append(Budget({"compute": CAP}, shared=slots))
+
+    def hammer() -> None:
+        while not stop.is_set():
+            with budgets[0].slot("compute"):
+                threading.Event().wait(0.01)
+
+    threads = [threading.Thread(target=hammer) for _ in range(2 * CAP)]
+    for t in threads:
+        t.start()
+    try:
+        threading.Event().wait(0.5)  # every slot the busy one's
+        assert keepers[0].held().get("compute") == CAP
+
+        def late() -> None:
+            for _ in range(5):
+                with budgets[1].slot("compute"):
+                    pass
+            late_done.set()
+
+        threading.Thread(target=late, daemon=True).start()
+        assert late_done.wait(30), "the waiting controller never got a slot"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        for slots in keepers:
+            slots.stop()
+        for store in stores:
+            store.close()
