@@ -190,7 +190,7 @@ class Counts:
 
 def _drain(session: Any, project: int, caps: Mapping[str, int], counts: Counts) -> bool:
     """One project: three listings, then reaper's executor over the plan."""
-    from reaper.executor import Executor, Limits
+    from reaper.executor import Executor, Limits, durations
     from reaper.model import IdentityKind, IdentityRef, Plan, Resource, Step, utcnow
 
     pid = project_id(project)
@@ -218,7 +218,9 @@ def _drain(session: Any, project: int, caps: Mapping[str, int], counts: Counts) 
         steps=tuple(steps),
     )
     limits = Limits(concurrency=dict(caps), confirm_interval=0.5, confirm_max_interval=2.0)
-    return Executor(runner, limits=limits).execute(plan).succeeded
+    # As reaper-controller's workers do (cleanup/execute.py): one memory per process.
+    executor = Executor(runner, limits=limits, durations=durations.PROCESS)
+    return executor.execute(plan).succeeded
 
 
 class StormRunner:

@@ -17,7 +17,7 @@ from reaper.audit.trail import AuditTrail
 from reaper.cleanup import recheck
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
-from reaper.executor import Executor, Observer, Report, interruptible
+from reaper.executor import Executor, Observer, Report, durations, interruptible
 from reaper.inventory.base import Scope
 from reaper.model import Outcome, Plan, Resource, Step
 from reaper.policy import PolicySet
@@ -77,6 +77,7 @@ def execute_plan(
         observer=Fanout([audit, *observers]),
         dry_run=dry_run,
         sleep=interruptible(stop),  # a stop ends a backoff at once; the step waits for later
+        durations=durations.PROCESS,  # each plan's first listings wait as long as earlier ones took
     )
     return executor.execute(plan, previous=previous, only=only, stop=stop)
 

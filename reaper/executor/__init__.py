@@ -38,8 +38,9 @@ Rules:
   when a listing no longer shows them. Listings are batched: one per
   resource type at a time, whatever the number of resources waiting, and
   types are listed side by side. A type's next listing starts
-  ``confirm_interval`` after its previous one *ended* (or after its first
-  deletion was accepted), never sooner, however many steps finish in
+  ``confirm_interval`` after its previous one *ended* (its first, once
+  removals of the kind usually are done, as the process's earlier ones
+  took: :mod:`~reaper.executor.durations`), never sooner, however many steps finish in
   between; while its listings confirm nothing, the gap grows by half each
   time, up to ``confirm_max_interval``, and it shrinks back a step with
   each listing that confirms something. A slow service (Nova removes a
@@ -70,6 +71,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
+from reaper.executor import durations
 from reaper.executor.clock import Clock, Interrupted, interruptible
 from reaper.executor.contract import (
     DRY_RUN_PREFIX,
@@ -89,6 +91,7 @@ from reaper.executor.contract import (
     Runner,
     Transient,
 )
+from reaper.executor.durations import Durations
 from reaper.executor.scheduler import Scheduler
 from reaper.model import BUDGET_SPENT, Outcome, Plan, utcnow
 
@@ -100,6 +103,7 @@ __all__ = [
     "Clock",
     "Confirmation",
     "Conflict",
+    "Durations",
     "Executor",
     "Fatal",
     "InUse",
@@ -113,6 +117,7 @@ __all__ = [
     "Result",
     "Runner",
     "Transient",
+    "durations",
     "interruptible",
 ]
 
@@ -128,8 +133,12 @@ class Executor:
         now: Callable[[], dt.datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        durations: Durations | None = None,
     ) -> None:
+        """``durations``: what earlier plans' removals took (:data:`durations.PROCESS` in a
+        controller); without, this run learns only from itself."""
         self.runner = runner
+        self.durations = durations
         self.limits = limits or Limits()
         self.observer = observer or NullObserver()
         self.dry_run = dry_run
@@ -161,4 +170,5 @@ class Executor:
             previous=dict(previous or {}),
             only=set(only) if only is not None else None,
             stop=stop or threading.Event(),
+            durations=self.durations,
         ).go()

@@ -4,7 +4,8 @@ Listings are batched: one per (resource type, action) at a time, whatever
 the number of resources waiting, and kinds are listed side by side in a
 small pool (waiting for several types costs the slowest listing, not their
 sum). A kind's next listing starts ``confirm_interval`` after its previous
-one *ended* (or after its first deletion was accepted), never sooner; while
+one *ended* (or, for its first, after what removals of the kind usually
+took: :mod:`~reaper.executor.durations`), never sooner; while
 its listings confirm nothing the gap grows by half each time, up to
 ``confirm_max_interval``, and it shrinks back a step with each listing that
 confirms something. While more deletions of a kind are still to be sent, its
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from reaper import log, progress
 from reaper.executor.clock import Clock
 from reaper.executor.contract import Confirmation, Limits, Runner
+from reaper.executor.durations import Durations
 from reaper.executor.retry import describe
 from reaper.model import OutcomeStatus, Resource, Step
 
@@ -72,8 +74,13 @@ class ConfirmationPoller:
         clock: Clock,
         lock: threading.Condition,
         complete: Complete,
+        durations: Durations | None = None,
     ) -> None:
         self.runner = runner
+        #: What removals took lately (the process's, in a controller), for the first listing.
+        self.durations = durations or Durations()
+        #: Pending ids an earlier listing still showed (their confirmation is no first one).
+        self.shown: set[tuple[Kind, str]] = set()
         self.limits = limits
         self.clock = clock
         self.lock = lock
@@ -114,11 +121,12 @@ class ConfirmationPoller:
         key = (step.resource.type, step.action)
         now = self.clock.monotonic()
         if not self.pending.get(key):
-            # A deletion just accepted is rarely done: list a while after it, and
+            # A deletion just accepted is rarely done: list once it usually is, and
             # not sooner than the pace of this kind's earlier listings allows.
-            self.next_listing[key] = max(
-                self.next_listing.get(key, 0.0), now + self.limits.confirm_interval
+            wait = self.durations.first_wait(
+                key, self.limits.confirm_interval, self.limits.confirm_timeout
             )
+            self.next_listing[key] = max(self.next_listing.get(key, 0.0), now + wait)
         self.pending[key][step.resource.id] = (step.id, now, resource)
         self.unsent[key].discard(step.id)
 
@@ -172,6 +180,7 @@ class ConfirmationPoller:
         """One listing for ``key``, its verdicts, and when to list next (in the pool)."""
         rtype, action = key
         confirmation = Confirmation()
+        sent_at = self.clock.monotonic()
         try:
             confirmation = self.runner.confirm(
                 rtype, action, {rid: res for rid, (_, _, res) in entries.items()}
@@ -179,7 +188,7 @@ class ConfirmationPoller:
         except Exception as exc:  # a failed listing proves nothing; try again later
             LOG.warning("confirmation listing failed", type=rtype, error=describe(exc))
         try:
-            self._judge(key, entries, confirmation)
+            self._judge(key, entries, confirmation, sent_at)
         except Exception as exc:  # a listing runs in the background: nobody else would see it
             LOG.error("confirmation verdicts failed", type=rtype, error=describe(exc))
         finally:
@@ -198,9 +207,20 @@ class ConfirmationPoller:
                 self.next_listing[key] = self.clock.monotonic() + gap
                 self.lock.notify_all()
 
-    def _judge(self, key: Kind, entries: Entries, confirmation: Confirmation) -> None:
+    def _judge(
+        self, key: Kind, entries: Entries, confirmation: Confirmation, sent_at: float
+    ) -> None:
         action = key[1]
         now = self.clock.monotonic()
+        gone = [
+            (since, (key, rid) not in self.shown)
+            for rid, (_, since, _) in entries.items()
+            if rid in confirmation.gone
+        ]
+        if gone:  # one lesson per listing: how long after the oldest acceptance it confirmed
+            self.durations.confirmed(
+                key, sent_at - min(since for since, _ in gone), first=all(f for _, f in gone)
+            )
         for rid, (sid, since, _) in entries.items():
             if rid in confirmation.gone:
                 self._resolve(key, rid, sid, OutcomeStatus.DONE, _confirmed(action))
@@ -214,10 +234,14 @@ class ConfirmationPoller:
                     OutcomeStatus.FAILED,
                     f"still listed {self.limits.confirm_timeout:.0f}s after deletion",
                 )
+            else:
+                with self.lock:
+                    self.shown.add((key, rid))
 
     def _resolve(self, key: Kind, rid: str, sid: str, status: OutcomeStatus, reason: str) -> None:
         with self.lock:
             self.pending[key].pop(rid, None)
+            self.shown.discard((key, rid))
             if not self.pending[key]:
                 del self.pending[key]
         self.complete(sid, status, reason)

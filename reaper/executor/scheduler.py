@@ -35,6 +35,7 @@ from reaper.executor.contract import (
     Report,
     Runner,
 )
+from reaper.executor.durations import Durations
 from reaper.executor.lookup import Batch, LookupBatcher
 from reaper.executor.outcomes import StepOutcomes
 from reaper.executor.retry import Attempts
@@ -89,6 +90,7 @@ class Scheduler:
         previous: dict[str, Outcome],
         only: set[str] | None,
         stop: threading.Event,
+        durations: Durations | None = None,
     ) -> None:
         self.plan = plan
         self.runner = runner
@@ -108,13 +110,13 @@ class Scheduler:
         self.dependencies = Dependencies(plan.steps)
         self.pool = _step_pool(limits)
         self.attempts = Attempts(runner, limits, observer, clock)
-        self.poller = ConfirmationPoller(runner, limits, clock, self.lock, self._complete)
-        self.poller.expect(plan.steps)
+        poller = ConfirmationPoller(runner, limits, clock, self.lock, self._complete, durations)
+        self.poller = poller
+        poller.expect(plan.steps)
         self.lookups = LookupBatcher(runner, limits, clock, stop)
         if not dry_run:  # in a dry run nothing is removed that could take another along
             self.lookups.expect(plan.steps, self.resources)
         self.final = StepOutcomes(self.resources, self.attempts, observer, clock, limits, previous)
-        self.interval = limits.confirm_interval
         self.prechecked: Mapping[ResourceRef, Checked] = {}
         self.started = False
 
@@ -156,7 +158,7 @@ class Scheduler:
                     finally:
                         self.lock.acquire()
                     continue
-                timeout = min(self.poller.start_due(), default=self.interval)
+                timeout = min(self.poller.start_due(), default=self.poller.limits.confirm_interval)
                 lookup_in = self.lookups.next_in()
                 if lookup_in is not None:
                     timeout = min(timeout, lookup_in)
