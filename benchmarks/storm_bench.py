@@ -23,7 +23,9 @@ reaper's guarded session: per-plan caps of ``--cap``, retries honouring
   cloud-wide), paused and slowed by 429s;
 * **per-plan** (the old behaviour, the baseline): only the executor's
   per-plan caps, no shared budget, no pause: ``workers x cap`` requests per
-  service per controller.
+  service per controller; and each plan's first confirmation listing
+  ``confirm_interval`` after its DELETEs, learning nothing from the plans
+  before (no :data:`reaper.executor.durations.PROCESS`).
 
 Printed per run, from the fake cloud's side (the witness): drain time,
 requests per cleaned resource, the peak of requests arriving at once per
@@ -144,7 +146,7 @@ def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], pipe:
                     {"n": name, "p": row[0]},
                 )
             started = time.monotonic()
-            ok = _drain(session, row[0], caps, counts)
+            ok = _drain(session, row[0], caps, counts, learn=run.mode == "budget")
             with engine.begin() as conn:
                 conn.execute(
                     text("UPDATE storm_jobs SET done = :ok WHERE project = :p"),
@@ -188,7 +190,9 @@ class Counts:
             self.counter[what] += n
 
 
-def _drain(session: Any, project: int, caps: Mapping[str, int], counts: Counts) -> bool:
+def _drain(
+    session: Any, project: int, caps: Mapping[str, int], counts: Counts, *, learn: bool
+) -> bool:
     """One project: three listings, then reaper's executor over the plan."""
     from reaper.executor import Executor, Limits, durations
     from reaper.model import IdentityKind, IdentityRef, Plan, Resource, Step, utcnow
@@ -219,7 +223,7 @@ def _drain(session: Any, project: int, caps: Mapping[str, int], counts: Counts) 
     )
     limits = Limits(concurrency=dict(caps), confirm_interval=0.5, confirm_max_interval=2.0)
     # As reaper-controller's workers do (cleanup/execute.py): one memory per process.
-    executor = Executor(runner, limits=limits, durations=durations.PROCESS)
+    executor = Executor(runner, limits=limits, durations=durations.PROCESS if learn else None)
     return executor.execute(plan).succeeded
 
 

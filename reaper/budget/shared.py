@@ -15,17 +15,19 @@ How slots move:
   more (one store transaction, ``SKIP LOCKED``); none free anywhere, the
   controller is written as waiting for the service, and the request waits
   ``poll`` seconds and asks again (or is woken by a slot given back here);
-* a keeper thread, every ``tick``, gives back the slots this controller did
-  not use for ``linger`` seconds (a slot it held idle is one another
-  controller waited for: held slots used to be trimmed only at each
-  renewal, and four controllers together drained a storm at 2.4x one while
-  the cap never bound); and, while it holds slots, reads who holds and who
-  waits (one read);
+* a keeper thread, every ``tick``, reads who holds and who waits (one read,
+  while it holds slots), gives back what is beyond its fair share, and
+  every ``linger`` seconds the slots this controller did not use since
+  (a slot held idle is one another controller may wait for: held slots
+  used to be trimmed only at each renewal, and four controllers together
+  drained a storm at 2.4x one while the cap never bound);
 * fair share: while another controller waits for a service, this one uses
   at most ``ceil(cap / contenders)`` of its slots (holders and waiters
-  counted), gives back the rest as soon as their requests are answered,
-  and gives back slots idle for a ``tick`` rather than ``linger``; nobody
-  waits, it may use up to the whole cap. A busy controller then
+  counted), claims no more, and gives back the rest as soon as their
+  requests are answered; nobody waits, it may use up to the whole cap.
+  Its share it keeps while it uses it: a slot given back and claimed again
+  at once costs two store transactions, which on a loaded store is longer
+  than the requests it serves; A busy controller then
   cannot keep a waiting one out by reusing its slots locally;
 * the keeper extends every held lease each third of ``lease``;
 * a slot whose renewal failed (the store unreachable, or the lease lost to
@@ -109,7 +111,7 @@ class SharedSlots:
         holder: str,
         *,
         lease: float = 30.0,
-        linger: float = 1.0,
+        linger: float = 3.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.leases = leases
@@ -292,8 +294,7 @@ class SharedSlots:
                     renewed = trimmed = now
                     self.renew_once()
                 else:
-                    # While others wait, a slot idle for a tick is one they need now.
-                    idle = now - trimmed >= (self.tick if self._share else self.linger)
+                    idle = now - trimmed >= self.linger
                     if idle:
                         trimmed = now
                     self.trim(idle=idle)
