@@ -57,8 +57,8 @@ class Shared(Protocol):
     def give(self, service: str) -> None:
         """A request that took a slot is answered."""
 
-    def grow(self, service: str, cap: int) -> bool:
-        """Claim one more slot of ``service`` (I/O); whether one was free."""
+    def grow(self, service: str, cap: int, want: int = 1) -> bool:
+        """Claim up to ``want`` more slots of ``service`` (I/O); whether any was free."""
 
 
 class Budget:
@@ -87,6 +87,8 @@ class Budget:
         #: Seconds requests spent waiting for a slot (a pause, the limit, the cloud's cap).
         self._waited: collections.Counter[str] = collections.Counter()
         self._growing: set[str] = set()
+        #: Requests waiting for a slot, per service (a claim asks for as many).
+        self._wanting: collections.Counter[str] = collections.Counter()
         #: Until when the store is not asked for another slot of a service (none was free).
         self._dry_until: dict[str, float] = {}
         self._mine = threading.local()
@@ -191,34 +193,45 @@ class Budget:
         """Wait for the pause to end and a slot to be free; take it. Whose slot it is too."""
         with self._cond:
             asked = self.monotonic()
-            while True:
-                pace = self._pace(service)
-                now = self.monotonic()
-                wait: float | None = pace.wait(now)
-                if not wait:
-                    wait = None
-                    if self._in_flight[service] < pace.limit:
-                        shared = self.shared
-                        if shared is None or shared.take(service, now):
-                            self._in_flight[service] += 1
-                            self._peak[service] = max(self._peak[service], self._in_flight[service])
-                            self._waited[service] += now - asked
-                            return now, shared
-                        dry = self._dry_until.get(service, 0.0) - now
-                        if service not in self._growing and dry <= 0:
-                            self._grow(shared, service)
-                            continue
-                        # Another thread is claiming (it notifies), or none was free
-                        # anywhere a moment ago: a slot given back here notifies too.
-                        wait = dry if dry > 0 else None
-                self._cond.wait(timeout=wait)
+            self._wanting[service] += 1
+            try:
+                return self._wait_for(service, asked)
+            finally:
+                self._wanting[service] -= 1
+
+    def _wait_for(self, service: str, asked: float) -> tuple[float, Shared | None]:
+        """:meth:`_acquire`'s loop (lock held)."""
+        while True:
+            pace = self._pace(service)
+            now = self.monotonic()
+            wait: float | None = pace.wait(now)
+            if not wait:
+                wait = None
+                if self._in_flight[service] < pace.limit:
+                    shared = self.shared
+                    if shared is None or shared.take(service, now):
+                        self._in_flight[service] += 1
+                        self._peak[service] = max(self._peak[service], self._in_flight[service])
+                        self._waited[service] += now - asked
+                        return now, shared
+                    dry = self._dry_until.get(service, 0.0) - now
+                    if service not in self._growing and dry <= 0:
+                        self._grow(shared, service)
+                        continue
+                    # Another thread is claiming (it notifies), or none was free
+                    # anywhere a moment ago: a slot given back here notifies too.
+                    wait = dry if dry > 0 else None
+            self._cond.wait(timeout=wait)
 
     def _grow(self, shared: Shared, service: str) -> None:
         """Claim one more cloud-wide slot, the lock released while the store is asked."""
         self._growing.add(service)
+        # As many as wait for one, within the limit: a burst is one claim, not one each.
+        room = self._pace(service).limit - self._in_flight[service]
+        want = max(1, min(self._wanting[service], room))
         self._cond.release()
         try:
-            got = shared.grow(service, self.cap_of(service))
+            got = shared.grow(service, self.cap_of(service), want)
         except Exception as exc:  # the store down: no new slot, ask again later
             LOG.warning("could not claim a cloud-wide slot", service=service, error=str(exc))
             got = False

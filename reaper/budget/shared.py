@@ -12,7 +12,9 @@ the store, needs none of it.
 How slots move:
 
 * a request that finds none of this controller's slots free claims one
-  more (one store transaction, ``SKIP LOCKED``); none free anywhere, the
+  more, or as many as this controller's requests wait for (one store
+  transaction, ``SKIP LOCKED``: a burst is not served one claim at a
+  time); none free anywhere, the
   controller is written as waiting for the service, and the request waits
   ``poll`` seconds and asks again (or is woken by a slot given back here);
 * a keeper thread, every ``tick``, reads who holds and who waits (one read,
@@ -65,15 +67,16 @@ USABLE = 0.8
 class Leases(Protocol):
     """The store's ``budget_slots`` (:class:`reaper.store.slots.SlotRepository`)."""
 
-    def claim(
+    def claim_many(
         self,
         service: str,
         cap: int,
         holder: str,
+        count: int,
         *,
         lease: dt.timedelta,
         waiting: dt.timedelta | None = None,
-    ) -> int | None: ...
+    ) -> list[int]: ...
 
     def contention(self) -> dict[str, tuple[frozenset[str], frozenset[str]]]: ...
 
@@ -161,30 +164,28 @@ class SharedSlots:
             if share is not None and len(self._held[service]) > max(self._in_use[service], share):
                 self._surplus.set()
 
-    def grow(self, service: str, cap: int) -> bool:
-        """Claim one more slot of ``service`` from the store (I/O); whether one was free.
-
-        None is claimed beyond the fair share while others wait: the answer
-        is no without asking the store.
-        """
+    def grow(self, service: str, cap: int, want: int = 1) -> bool:
+        """Claim up to ``want`` more slots (one transaction), none beyond the fair share; any?"""
         with self._lock:
             self._caps[service] = cap
             share = self._share.get(service)
-            if share is not None and len(self._held[service]) >= share:
-                return False
+            if share is not None:
+                want = min(want, share - len(self._held[service]))
+        if want < 1:
+            return False
         started = self.monotonic()
-        slot = self.leases.claim(
+        slots = self.leases.claim_many(
             service,
             cap,
             self.holder,
+            want,
             lease=dt.timedelta(seconds=self.lease),
             waiting=dt.timedelta(seconds=max(1.0, 5 * self.poll)),
         )
-        if slot is None:
-            return False
         with self._lock:
-            self._held[service][slot] = started + self.lease * USABLE
-        return True
+            for slot in slots:
+                self._held[service][slot] = started + self.lease * USABLE
+        return bool(slots)
 
     def held(self) -> dict[str, int]:
         """Slots usable now, per service (those whose lease may have run out not counted)."""

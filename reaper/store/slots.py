@@ -58,6 +58,8 @@ class SlotRepository:
         self._db = db
         #: (service, cap) whose rows exist: made once per process, not before each claim.
         self._made: set[tuple[str, int]] = set()
+        #: (service, holder) written as waiting by this process (cleared by a claim).
+        self._waiting: set[tuple[str, str]] = set()
 
     def claim(
         self,
@@ -74,6 +76,21 @@ class SlotRepository:
         With ``waiting``: none free, ``holder`` is written as waiting for
         ``service`` until ``now + waiting``; one free, it no longer is.
         """
+        taken = self.claim_many(service, cap, holder, 1, lease=lease, now=now, waiting=waiting)
+        return taken[0] if taken else None
+
+    def claim_many(
+        self,
+        service: str,
+        cap: int,
+        holder: str,
+        count: int,
+        *,
+        lease: dt.timedelta,
+        now: dt.datetime | None = None,
+        waiting: dt.timedelta | None = None,
+    ) -> list[int]:
+        """Up to ``count`` free slots, in one transaction (see :meth:`claim`)."""
         now = now or utcnow()
         if (service, cap) not in self._made:
             with self._db.write("claim a request slot") as conn:
@@ -90,26 +107,31 @@ class SlotRepository:
             or_(S.c.holder.is_(None), S.c.expires_at <= now),
         )
         pick = select(S.c.slot).where(free).order_by(S.c.slot).with_for_update(skip_locked=True)
+        taken: list[int] = []
         with self._db.write("claim a request slot") as conn:
             for slot in conn.execute(pick.limit(cap)).scalars().all():
                 # Fenced: MariaDB's SKIP LOCKED has been seen to hand out a row another
                 # transaction had just taken; the UPDATE takes it only if still free.
-                taken = conn.execute(
+                done = conn.execute(
                     update(S)
                     .where(free, S.c.slot == slot)
                     .values(holder=holder, expires_at=now + lease)
                 )
-                if taken.rowcount == 1:
-                    if waiting is not None:
-                        conn.execute(
-                            update(S)
-                            .where(_waiter(service, holder), S.c.holder == holder)
-                            .values(holder=None, expires_at=None)
-                        )
-                    return int(slot)
-            if waiting is not None:
+                if done.rowcount == 1:
+                    taken.append(int(slot))
+                    if len(taken) >= count:
+                        break
+            if waiting is not None and not taken:
                 self._wait(conn, service, holder, now + waiting)
-            return None
+                self._waiting.add((service, holder))
+            elif taken and (service, holder) in self._waiting:
+                conn.execute(
+                    update(S)
+                    .where(_waiter(service, holder), S.c.holder == holder)
+                    .values(holder=None, expires_at=None)
+                )
+                self._waiting.discard((service, holder))
+        return taken
 
     def _wait(self, conn, service: str, holder: str, until: dt.datetime) -> None:  # type: ignore[no-untyped-def]
         """``holder`` waits for a slot of ``service`` until ``until``."""

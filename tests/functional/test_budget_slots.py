@@ -217,3 +217,14 @@ def test_a_controller_busy_with_every_slot_lets_a_waiting_one_in(shared_url: str
             slots.stop()
         for store in stores:
             store.close()
+
+
+def test_a_burst_claims_several_slots_in_one_transaction(shared_url: str) -> None:
+    store = Store.open(shared_url)
+    repo = SlotRepository(store.db)
+    first = repo.claim_many("volume", 4, "c1", 3, lease=LEASE)
+    assert len(set(first)) == 3
+    assert repo.claim_many("volume", 4, "c2", 3, lease=LEASE) == sorted({0, 1, 2, 3} - set(first))
+    assert repo.claim_many("volume", 4, "c2", 3, lease=LEASE) == []
+    assert repo.holders() == {"volume": {"c1": 3, "c2": 1}}
+    store.close()

@@ -21,24 +21,25 @@ class Table:
         self.waiting: dict[str, set[str]] = {}
         self.claims = 0
 
-    def claim(
+    def claim_many(
         self,
         service: str,
         cap: int,
         holder: str,
+        count: int,
         *,
         lease: dt.timedelta,
         waiting: dt.timedelta | None = None,
-    ) -> int | None:
+    ) -> list[int]:
         self.claims += 1
-        for n in range(cap):
-            if (service, n) not in self.slots:
-                self.slots[(service, n)] = holder
-                self.waiting.get(service, set()).discard(holder)
-                return n
-        if waiting is not None:
+        taken = [n for n in range(cap) if (service, n) not in self.slots][:count]
+        for n in taken:
+            self.slots[(service, n)] = holder
+        if taken:
+            self.waiting.get(service, set()).discard(holder)
+        elif waiting is not None:
             self.waiting.setdefault(service, set()).add(holder)
-        return None
+        return taken
 
     def renew(self, held, holder, *, lease):  # type: ignore[no-untyped-def]
         return {p for p in held if self.slots.get(p) == holder}
@@ -126,3 +127,17 @@ def test_a_controller_that_holds_nothing_has_no_share_to_keep() -> None:
     slots.watch()
     assert slots.shares() == {}
     assert slots.grow("compute", 2)  # the store decides: one is free
+
+
+def test_a_burst_is_served_by_one_claim_within_the_fair_share() -> None:
+    table = Table()
+    slots = controller(table, "c1")
+    assert slots.grow("compute", 8, want=5)
+    assert (table.claims, table.held_by("c1")) == (1, 5)
+    assert controller(table, "c2").grow("compute", 8, want=4)  # the 3 left
+    assert table.held_by("c2") == 3
+    table.waiting["compute"] = {"c3"}
+    slots.watch()  # c1, c2 (3 slots) and c3 waiting: 3 each
+    assert slots.shares() == {"compute": 3}
+    assert not slots.grow("compute", 8, want=4)  # 5 held already: no claim at all
+    assert table.claims == 2
