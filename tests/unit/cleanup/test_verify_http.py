@@ -167,3 +167,37 @@ def test_the_sweeps_batch_to_a_keystone_without_reapers_account_says_nothing_is_
     settled = batchverify.verify_gone(conn, [ASKED])
     assert isinstance(settled[ASKED], VerificationError)
     assert f"/v3/projects/{ASKED.id}" not in script.paths
+
+
+def test_the_witness_is_asked_beside_the_identity_not_after_it(script: Script) -> None:
+    """One round trip to Keystone, not three: the 404 is held until the witness has asked.
+
+    A verify that asks reaper's own project and user only after the 404 never
+    sends them while the 404 is held, and the held request ends in a 503.
+    """
+    both = threading.Event()
+
+    class Holding(handler(script)):  # type: ignore[misc, valid-type]
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") == f"/v3/projects/{ASKED.id}" and not both.wait(10):
+                return self.send(503, {"error": {"code": 503, "title": "x", "message": "held"}})
+            super().do_GET()
+            own = {f"/v3/projects/{OWN_PROJECT}", f"/v3/users/{OWN_USER}"}
+            if own <= set(script.paths):
+                both.set()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Holding)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    auth = v3.Password(
+        auth_url=f"http://127.0.0.1:{server.server_port}/v3",
+        username="reaper",
+        password="secret",
+        project_id=OWN_PROJECT,
+        user_domain_id="d",
+    )
+    conn = openstack.connection.Connection(session=session.Session(auth=auth), region_name="R")
+    try:
+        assert verify(conn, ASKED).state is IdentityState.GONE
+    finally:
+        server.shutdown()
+        server.server_close()
