@@ -17,6 +17,7 @@ created meanwhile) is reported as a negative amount, not hidden.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -71,27 +72,36 @@ def _number(value: float) -> float:
 # -- reading the services --------------------------------------------------------------
 
 
+Reader = Callable[[Any, str], Mapping[str, float]]
+#: (figure prefix, catalog service type, reader), in the order figures are kept.
+READERS: tuple[tuple[str, str, Reader], ...] = ()
+
+
 def measure(conn: Any, project_id: str) -> Usage:
-    """Every figure the catalog's services give for ``project_id``, read now."""
+    """Every figure the catalog's services give for ``project_id``, read now.
+
+    The services are asked at the same time (each is one request to a
+    different service): the reading before a cleanup is on the way to its
+    first step, and one round trip costs less than six in a row.
+    """
     figures: dict[str, float] = {}
     unavailable: dict[str, str] = {}
-    readers: tuple[tuple[str, str, Callable[[Any, str], Mapping[str, float]]], ...] = (
-        ("placement", "placement", placement_usages),
-        ("compute", "compute", nova_usages),
-        ("block_storage", "block-storage", cinder_usages),
-        ("network", "network", neutron_usages),
-        ("shared_file_system", "shared-file-system", manila_usages),
-        ("object_store", "object-store", swift_usages),
-    )
-    for service, service_type, read in readers:
-        try:
-            if not conn.has_service(service_type):
+
+    def ask(service_type: str, read: Reader) -> Mapping[str, float] | None:
+        return read(conn, project_id) if conn.has_service(service_type) else None
+
+    threads = len(READERS)
+    with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="reaper-usage") as pool:
+        asked = [(service, pool.submit(ask, kind, read)) for service, kind, read in READERS]
+        for service, future in asked:
+            try:
+                found = future.result()
+            except Exception as exc:
+                unavailable[service] = f"{type(exc).__name__}: {exc}"[:300]
                 continue
-            found = read(conn, project_id)
-        except Exception as exc:
-            unavailable[service] = f"{type(exc).__name__}: {exc}"[:300]
-            continue
-        figures.update({f"{service}.{name}": _number(value) for name, value in found.items()})
+            if found is None:
+                continue
+            figures.update({f"{service}.{name}": _number(value) for name, value in found.items()})
     return Usage(figures, unavailable)
 
 
@@ -155,3 +165,13 @@ def _in_use(quota_set: Mapping[str, Any], key: str) -> dict[str, float]:
         for name, value in sorted(quota_set.items())
         if isinstance(value, Mapping) and isinstance(value.get(key), int | float)
     }
+
+
+READERS = (
+    ("placement", "placement", placement_usages),
+    ("compute", "compute", nova_usages),
+    ("block_storage", "block-storage", cinder_usages),
+    ("network", "network", neutron_usages),
+    ("shared_file_system", "shared-file-system", manila_usages),
+    ("object_store", "object-store", swift_usages),
+)

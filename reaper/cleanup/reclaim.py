@@ -45,13 +45,25 @@ def measured(tombstone: Tombstone, cloud: Cloud) -> bool:
     return tombstone.identity.kind is IdentityKind.PROJECT and cloud.usage is not None
 
 
-def before(cloud: Cloud, store: Store, tombstone: Tombstone) -> None:
-    """Read and keep the project's usage, unless a first reading is kept already."""
+def before(
+    cloud: Cloud,
+    store: Store,
+    tombstone: Tombstone,
+    *,
+    reading: Callable[[], Usage] | None = None,
+) -> None:
+    """Read and keep the project's usage, unless a first reading is kept already.
+
+    ``reading`` is the reading taken already (the worker reads it beside
+    discovery, :mod:`.early`), before anything of the project was touched.
+    """
     if not measured(tombstone, cloud) or store.reclaim.get(tombstone.id) is not None:
         return
     assert cloud.usage is not None
+    usage = cloud.usage
     try:
-        store.reclaim.record_before(tombstone.id, cloud.usage(tombstone.identity.id).to_dict())
+        now = reading() if reading is not None else usage(tombstone.identity.id)
+        store.reclaim.record_before(tombstone.id, now.to_dict())
     except Exception:
         LOG.exception("usage before cleanup not recorded", tombstone=tombstone.id)
 

@@ -47,18 +47,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from reaper import log
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup import coverage, known, lifecycle, reclaim, settle, waiting
+from reaper.cleanup.early import Early
 from reaper.cleanup.execute import execute_plan
 from reaper.cleanup.lease import Heartbeat
 from reaper.cleanup.plan import make_plan
 from reaper.cleanup.record import audit_planned, audit_refused
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
-from reaper.cleanup.verify import Refused, VerificationError, verify_before_execute
+from reaper.cleanup.verify import Refused, Verification, VerificationError, verify_before_execute
 from reaper.credentials import CredentialError
 from reaper.executor import Observer, Report
 from reaper.keystone_access import KeystoneGate
@@ -70,6 +72,7 @@ from reaper.model import (
     utcnow,
 )
 from reaper.policy import PolicySet
+from reaper.reclaim import Usage
 from reaper.store import Claim, StateConflict, Store, StoreError
 
 LOG = log.get(__name__)
@@ -199,6 +202,26 @@ class Worker:
         if identity.kind is IdentityKind.DOMAIN and verification.gone:
             coverage.cover_domain(self.store, self.trail, tombstone, trigger)
         policies = self.policies()
+        # The usage before cleanup is read beside discovery, not after the plan (early.py).
+        first_reading = not self.settings.dry_run and self.store.reclaim.get(tombstone.id) is None
+        prefetch = Early(cloud, identity) if first_reading else None
+        try:
+            return self._planned(tombstone, verification, cloud, policies, prefetch, follows)
+        finally:
+            if prefetch is not None:
+                prefetch.close()
+
+    def _planned(
+        self,
+        tombstone: Tombstone,
+        verification: Verification,
+        cloud: Cloud,
+        policies: PolicySet,
+        prefetch: Early | None,
+        follows: str | None,
+    ) -> Tombstone:
+        identity = tombstone.identity
+        trigger = tombstone.triggers[-1] if tombstone.triggers else None
         planned = make_plan(
             cloud,
             identity,
@@ -224,7 +247,8 @@ class Worker:
             self.trail.end_tombstone(tombstone.id)
             return moved
         planned_ts = self._move(tombstone, TombstoneState.PLANNED, plan_hash=plan.content_hash)
-        return self._execute(planned_ts, plan, cloud, policies, fresh=True)
+        usage = prefetch.usage if prefetch is not None else None
+        return self._execute(planned_ts, plan, cloud, policies, fresh=True, usage=usage)
 
     def _resume(self, tombstone: Tombstone) -> Tombstone:
         """A planned, interrupted, failed or deferred tombstone: its plan, loaded once."""
@@ -259,10 +283,17 @@ class Worker:
         return self._execute(tombstone, plan, cloud, self.policies(), fresh=fresh)
 
     def _execute(
-        self, tombstone: Tombstone, plan: Plan, cloud: Cloud, policies: PolicySet, *, fresh: bool
+        self,
+        tombstone: Tombstone,
+        plan: Plan,
+        cloud: Cloud,
+        policies: PolicySet,
+        *,
+        fresh: bool,
+        usage: Future[Usage] | None = None,
     ) -> Tombstone:
         executing = self._move(tombstone, TombstoneState.EXECUTING)
-        reclaim.before(cloud, self.store, executing)
+        reclaim.before(cloud, self.store, executing, reading=usage.result if usage else None)
         report = execute_plan(
             cloud,
             plan,

@@ -104,3 +104,33 @@ def test_usage_survives_the_store_round_trip() -> None:
     usage = Usage({"placement.VCPU": 1}, {"compute": "refused"})
 
     assert Usage.from_dict(usage.to_dict()) == usage
+
+
+def test_the_services_are_asked_at_once_not_in_a_row() -> None:
+    """Placement answers only once Neutron was asked meanwhile (a reader in turn times out)."""
+    import threading
+
+    neutron_asked = threading.Event()
+
+    class Waiting(Proxy):
+        def get(self, path: str, microversion: str | None = None) -> Answer:
+            if not neutron_asked.wait(10):
+                return Answer(503, "placement was asked alone")
+            return super().get(path, microversion)
+
+    class Telling(Proxy):
+        def get(self, path: str, microversion: str | None = None) -> Answer:
+            neutron_asked.set()
+            return super().get(path, microversion)
+
+    conn = Conn(
+        {
+            "placement": Waiting({"/usages?project_id=p1": Answer(200, {"usages": {"VCPU": 1}})}),
+            "network": Telling(
+                {"/quotas/p1/details.json": Answer(200, {"quota": {"port": {"used": 2}}})}
+            ),
+        }
+    )
+    usage = reclaim.measure(conn, "p1")
+    assert usage.unavailable == {}
+    assert usage.figures["placement.VCPU"] == 1 and usage.figures["network.port"] == 2

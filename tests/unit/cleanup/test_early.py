@@ -1,0 +1,102 @@
+"""The usage before cleanup, read beside discovery rather than after the plan (early.py).
+
+The worker, store, trail, planner and executor are real; the seams are
+scripted, and discovery waits for the usage to be asked: a worker that
+asked in turn would leave the wait to its timeout (nothing listed, nothing
+run), never pass by luck of timing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+from reaper.audit.trail import AuditTrail
+from reaper.cleanup.verify import IdentityState
+from reaper.inventory.base import Scope
+from reaper.inventory.discover import Inventory
+from reaper.model import TombstoneState
+from reaper.policy import PolicySet
+from reaper.reclaim import Usage
+from reaper.store import Store
+
+from .fakes import PROJECT, FakeCloud, Inventory_, server
+from .test_worker import SETTINGS, notified, worker
+
+#: Longest wait for the read that must run beside: only reached when it does not.
+BESIDE = 10.0
+
+
+class InventoryAfterUsage(Inventory_):
+    """Lists only once the usage was asked meanwhile (else finds nothing)."""
+
+    def __init__(self, usage_asked: threading.Event) -> None:
+        super().__init__()
+        self.usage_asked = usage_asked
+
+    def __call__(self, scope: Scope) -> Inventory:
+        if not self.usage_asked.wait(BESIDE):
+            return Inventory(scope=scope, findings=())
+        return super().__call__(scope)
+
+
+class Usages:
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.ids: list[str] = []
+
+    def __call__(self, project_id: str) -> Usage:
+        self.ids.append(project_id)
+        self.asked.set()
+        return Usage({"placement.VCPU": 1.0 if len(self.ids) == 1 else 0.0}, {})
+
+
+def test_a_projects_usage_is_read_beside_discovery_and_kept_before_its_steps(
+    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+) -> None:
+    usages = Usages()
+    cloud.usage = usages
+    cloud.inventory = InventoryAfterUsage(usages.asked)
+    cloud.inventory.resources = [server("s1")]
+    notified(store)
+    done = worker(store, trail, cloud, policies).work_once()
+    assert done is not None and done.state is TombstoneState.COMPLETE, done
+    assert cloud.ran  # the server was listed: the usage was asked while discovery waited
+    kept = store.reclaim.get(done.id)
+    assert kept is not None and kept.before["figures"]["placement.VCPU"] == 1.0
+
+
+def test_a_live_identity_has_no_usage_read(
+    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+) -> None:
+    usages = Usages()
+    cloud.usage = usages
+    cloud.keystone.answers[PROJECT] = IdentityState.ENABLED
+    notified(store)
+    done = worker(store, trail, cloud, policies).work_once()
+    assert done is not None and done.state is TombstoneState.REFUSED
+    assert usages.ids == [] and cloud.inventory.scopes == []
+
+
+def test_an_identity_never_seen_alive_costs_keystones_check_only(
+    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+) -> None:
+    usages = Usages()
+    cloud.usage = usages
+    notified(store, seen=False)
+    done = worker(store, trail, cloud, policies).work_once()
+    assert done is not None and done.state is TombstoneState.REFUSED
+    assert cloud.house.asked == [] and usages.ids == [] and cloud.inventory.scopes == []
+
+
+def test_a_dry_run_controller_reads_no_usage(
+    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+) -> None:
+    usages = Usages()
+    cloud.usage = usages
+    cloud.inventory.resources = [server("s1")]
+    notified(store)
+    settings = dataclasses.replace(SETTINGS, dry_run=True)
+    done = worker(store, trail, cloud, policies, settings).work_once()
+    assert done is not None and done.state is TombstoneState.HELD
+    assert usages.ids == [] and cloud.ran == []
