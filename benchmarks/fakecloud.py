@@ -87,6 +87,10 @@ KINDS: dict[str, tuple[str, str, str, float, int | None, int | None, str]] = {
 }
 
 
+#: The filters for "changed since" (Nova, Cinder/Glance, Neutron): nothing here changes.
+CHANGED = {"changes-since", "updated_at", "changed_since"}
+
+
 class World:
     """What the fake cloud holds, computed from the spec: nothing is stored per resource."""
 
@@ -114,6 +118,8 @@ class World:
         asked = int(query["limit"]) if "limit" in query else default
         size = total if asked is None else min(asked, most or asked)
         end = min(start + size, total)
+        if CHANGED.intersection(query):
+            end = start  # asked what changed lately: every resource here is as old as CREATED
         items = ",".join(self.item(kind, n) for n in range(start, end))
         body = f'{{"{key}": [{items}]'
         if asked is not None and size and end - start == size:

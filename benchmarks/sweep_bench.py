@@ -344,6 +344,7 @@ def reaper_sweep(
     from reaper.cleanup.seams import Cloud
     from reaper.cleanup.settings import Settings
     from reaper.cleanup.sweep import Sweeper
+    from reaper.model import utcnow
     from reaper.store import Store
 
     conn = openstack.connect(**cloud.auth(), region_name="RegionOne")
@@ -353,7 +354,9 @@ def reaper_sweep(
             seams = dataclasses.replace(seams, keystone_many=None)
         sweeper = Sweeper(Settings(), store=store, trail=None, cloud=lambda: seams)  # type: ignore[arg-type]
         if not full:
+            # Steady state: a full scan done, so the sweep lists only what changed since.
             sweeper.last_full = sweeper.clock()
+            sweeper.scanned_at = utcnow()
         found = sweeper.survey(seams)
     return {
         "orphans": len(found.orphans),

@@ -55,6 +55,8 @@ class ScanOrder:
     projects: frozenset[str]
     users: frozenset[str]
     cutoff: dt.datetime
+    #: A changed scan's start (``census.owners``' ``since``); ``None``: a full scan.
+    since: dt.datetime | None = None
 
 
 def config_argv(conf: Any) -> tuple[str, ...]:
@@ -95,16 +97,25 @@ class ChildScan:
         return cls(config_argv(conf), os_cloud=os_cloud, stopping=stopping)
 
     def __call__(
-        self, *, projects: frozenset[str], users: frozenset[str], cutoff: dt.datetime
+        self,
+        *,
+        projects: frozenset[str],
+        users: frozenset[str],
+        cutoff: dt.datetime,
+        since: dt.datetime | None = None,
     ) -> Census:
-        order = ScanOrder(self.argv, self.os_cloud, projects, users, cutoff)
+        order = ScanOrder(self.argv, self.os_cloud, projects, users, cutoff, since)
         reader, writer = self._ctx.Pipe(duplex=False)
         child = self._ctx.Process(
             target=_child_main, args=(order, writer), name="reaper-full-scan", daemon=True
         )
         child.start()
         writer.close()  # the child's end: a child that dies leaves the pipe at EOF
-        LOG.info("full scan started in a process of its own", pid=child.pid)
+        LOG.info(
+            "resource scan started in a process of its own",
+            pid=child.pid,
+            changed_since=since.isoformat() if since else None,
+        )
         try:
             return self._answer(child, reader)
         finally:
@@ -147,7 +158,13 @@ def _child_main(order: ScanOrder, writer: Connection) -> None:
         log.setup(debug=conf.debug)
         source = credentials.resolve(conf, os_cloud=order.os_cloud, environ=os.environ)
         conn = cloud.connect(conf, read_only=True, source=source)
-        found = census.owners(conn, projects=order.projects, users=order.users, cutoff=order.cutoff)
+        found = census.owners(
+            conn,
+            projects=order.projects,
+            users=order.users,
+            cutoff=order.cutoff,
+            since=order.since,
+        )
         writer.send(("census", found))
     except BaseException as exc:  # everything goes back as "incomplete", never lost
         writer.send(("error", f"{type(exc).__name__}: {exc}"))

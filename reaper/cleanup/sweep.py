@@ -65,11 +65,25 @@ LOG = log.get(__name__)
 
 
 class Scan(Protocol):
-    """The full scan: the owners Keystone does not list (:func:`census.owners` bound to a cloud)."""
+    """The resource scan: owners Keystone does not list (:func:`census.owners` on a cloud).
+
+    With ``since``, the changed scan: only what changed since then.
+    """
 
     def __call__(
-        self, *, projects: frozenset[str], users: frozenset[str], cutoff: dt.datetime
+        self,
+        *,
+        projects: frozenset[str],
+        users: frozenset[str],
+        cutoff: dt.datetime,
+        since: dt.datetime | None = None,
     ) -> census.Census: ...
+
+
+#: How far before the last scan's start the next changed scan reaches back: a
+#: service's clock may be behind reaper's, and a change stamped before a listing
+#: may commit after it.
+CHANGES_MARGIN = dt.timedelta(minutes=10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +123,8 @@ class SweepResult:
     incomplete: tuple[str, ...] = ()
     #: Whether the cloud's resources were listed (a full scan), or only Keystone's identities.
     full: bool = True
+    #: When not full: the changed scan's start (what changed since then was listed), if any.
+    since: dt.datetime | None = None
 
 
 def find_orphans(
@@ -118,6 +134,7 @@ def find_orphans(
     now: dt.datetime | None = None,
     remembered: Iterable[IdentityRef] = (),
     full: bool = True,
+    since: dt.datetime | None = None,
     scan: Scan | None = None,
 ) -> SweepResult:
     """Owners Keystone does not list, each verified gone (in witnessed batches).
@@ -125,7 +142,8 @@ def find_orphans(
     Candidates are the identities among ``remembered`` (seen alive by
     reaper) that Keystone's lists lack (:mod:`reaper.cleanup.difference`)
     and, when ``full``, the owners of resources older than ``min_age`` that
-    Keystone does not list (:mod:`reaper.cleanup.census`). Keystone's lists
+    Keystone does not list (:mod:`reaper.cleanup.census`); when not ``full``
+    but ``since`` is given, the owners of resources changed since then. Keystone's lists
     are read through ``cloud.conn`` (a list that cannot be read whole
     raises); each candidate is verified through ``cloud.keystone``. The
     full scan is ``scan``'s (the controller's runs in a process of its own,
@@ -135,18 +153,19 @@ def find_orphans(
     known = census.keystone_identities(cloud.conn)
     found: dict[IdentityRef, tuple[str, ...]] = {}
     incomplete: tuple[str, ...] = ()
-    if full:
+    changed = None if full else since
+    if full or changed is not None:
         projects = frozenset(
             k.identity.id for k in known if k.identity.kind is not IdentityKind.USER
         )
         users = frozenset(k.identity.id for k in known if k.identity.kind is IdentityKind.USER)
         read = scan or functools.partial(census.owners, cloud.conn)
-        counted = read(projects=projects, users=users, cutoff=now - min_age)
+        counted = read(projects=projects, users=users, cutoff=now - min_age, since=changed)
         found = {identity: owned.refs for identity, owned in counted.owned.items()}
         incomplete = counted.incomplete
     gone = difference.vanished(remembered, known)
     orphans = _verified(cloud, difference.candidates(gone, found), frozenset(gone))
-    return SweepResult(orphans, known, incomplete, full)
+    return SweepResult(orphans, known, incomplete, full, changed)
 
 
 def _verified(
@@ -257,6 +276,8 @@ class Sweeper:
         self.on_opened = on_opened
         #: ``time.monotonic()`` of the last full scan read to its end; None: none yet.
         self.last_full: float | None = None
+        #: When the last scan read to its end (full or changed) started; None: none yet.
+        self.scanned_at: dt.datetime | None = None
         self.clock: Callable[[], float] = time.monotonic
 
     def full_scan_due(self) -> bool:
@@ -270,23 +291,32 @@ class Sweeper:
     def survey(self, cloud: Cloud) -> SweepResult:
         """This sweep's orphans: by difference, with a full scan when one is due.
 
-        A full scan that could not read a listing to its end is not counted
-        as done: the next sweep scans in full again.
+        Between full scans, a changed scan lists what changed since the last
+        scan read to its end began (less :data:`CHANGES_MARGIN`). A scan that
+        could not read a listing to its end is not counted as done: the next
+        sweep scans in full again, or from the same time again.
         """
         full = self.full_scan_due()
-        started = self.clock()
+        since = None
+        if not full and self.scanned_at is not None:
+            since = self.scanned_at - CHANGES_MARGIN
+        started, started_at = self.clock(), utcnow()
         found = find_orphans(
             cloud,
             min_age=self.settings.sweep_min_age,
             remembered=self.store.directory.unsettled(),
             full=full,
+            since=since,
             scan=self.scan,
         )
-        if full and not found.incomplete:
-            self.last_full = started
+        if (full or since is not None) and not found.incomplete:
+            self.scanned_at = started_at
+            if full:
+                self.last_full = started
         LOG.info(
             "sweep surveyed",
             full=full,
+            changed_since=since.isoformat() if since else None,
             identities=len(found.known),
             candidates=len(found.orphans),
             incomplete=",".join(found.incomplete) or None,

@@ -29,7 +29,8 @@ OPTS = [
         help="Seconds between two full scans: sweeps that also list every server, volume, "
         "snapshot, network, port, floating IP, router and image of the cloud (paged, a "
         "request per thousand resources) to find owners reaper never saw alive. The first "
-        "sweep after the controller starts is always a full scan.",
+        "sweep after the controller starts is always a full scan; the sweeps between two "
+        "full scans list only what changed since the last scan began.",
     ),
     cfg.IntOpt(
         "min_age",

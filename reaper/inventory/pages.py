@@ -59,6 +59,9 @@ class Listing:
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: ``limit`` of each page; ``None`` asks without ``limit`` (for a test's whole list).
     page_size: int | None = PAGE_SIZE
+    #: The API microversion every page is asked at (a filter that needs one); ``None``: the
+    #: service's default.
+    microversion: str | None = None
 
 
 def pages(proxy: Any, listing: Listing, *, max_pages: int = MAX_PAGES) -> Iterator[list[dict]]:
@@ -101,7 +104,10 @@ def pages(proxy: Any, listing: Listing, *, max_pages: int = MAX_PAGES) -> Iterat
 def _page(
     proxy: Any, listing: Listing, url: str, params: Mapping[str, Any] | None
 ) -> tuple[dict, Any]:
-    response = proxy.get(url, params=params)
+    if listing.microversion is None:
+        response = proxy.get(url, params=params)
+    else:
+        response = proxy.get(url, params=params, microversion=listing.microversion)
     status = getattr(response, "status_code", None)
     if status != 200:
         raise Incomplete(f"{listing.name}: HTTP {status} from {url}")

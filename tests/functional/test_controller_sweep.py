@@ -57,7 +57,7 @@ def test_a_deletion_nobody_heard_is_found_by_the_start_up_full_scan_in_a_child(
         scans = [
             json.loads(line)
             for line in controller.log().splitlines()
-            if "full scan started in a process of its own" in line
+            if "resource scan started in a process of its own" in line
         ]
         assert scans, controller.log()[-3000:]
         assert controller.process is not None

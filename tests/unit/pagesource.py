@@ -55,8 +55,13 @@ class PageSource:
         self.truncated = False
         #: A Keystone that pages (keystone 30): the most it returns a request.
         self.max_db_limit: int | None = None
+        #: The microversion each request asked for (``None``: the service's default).
+        self.microversions: list[str | None] = []
 
-    def get(self, url: str, params: Mapping[str, Any] | None = None) -> Response:
+    def get(
+        self, url: str, params: Mapping[str, Any] | None = None, microversion: str | None = None
+    ) -> Response:
+        self.microversions.append(microversion)
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query)) | {k: str(v) for k, v in (params or {}).items()}
         path = next((p for p in self.lists if parts.path.endswith(p)), None)
