@@ -10,7 +10,14 @@ plan body, divided by ``n``.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import random
 import types
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -39,23 +46,45 @@ from reaper.store import Store
 
 KIB = 1024
 TARGET = 6 * KIB
+#: The tables one cleanup grows.
+TABLES = ("audit_records", "plans", "step_outcomes")
+PROJECT_ID = "0c5d3b7e9a41462f8d2c6b1e0f9a7d35"
+WARM_UP_PROJECT_ID = "9a41462f8d2c6b1e0f9a7d350c5d3b7e"
+USER_ID = "5e3c8a1f2b9d4e6c7a0b1c2d3e4f5a6b"
+IMAGES = ("7d1c2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "c0ffee00-1234-4abc-9def-0123456789ab")
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def server_attributes(i: int, project_id: str) -> dict[str, Any]:
-    """A Nova server as openstacksdk's ``to_dict()`` gives it (microversion 2.79)."""
-    sid = f"{i:08x}-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+    """A Nova server as openstacksdk's ``to_dict()`` gives it (microversion 2.79).
+
+    Ids, MAC addresses, times and names vary per server as in a real project
+    (random UUIDs, not a counter and a constant tail) and hosts, images and
+    flavors are shared by several servers: compression in the store is
+    measured on data as repetitive as a real project's, not more.
+    """
+    rng = random.Random(i)
+    sid = _uuid(rng)
+    mac = "fa:16:3e:" + ":".join(f"{rng.randrange(256):02x}" for _ in range(3))
+    created = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
+        seconds=rng.randrange(30 * 86400)
+    )
+    host = hashlib.sha224(f"{project_id}compute-{i % 7}".encode()).hexdigest()
     return {
         "id": sid,
-        "name": f"web-{i}",
+        "name": f"{rng.choice(('web', 'db', 'worker', 'cache'))}-{i}",
         "status": "ACTIVE",
         "project_id": project_id,
-        "user_id": "5e3c" + "0" * 28,
+        "user_id": USER_ID,
         "tenant_id": project_id,
-        "created_at": "2026-11-30T10:00:00Z",
-        "updated_at": "2026-11-30T10:01:12Z",
-        "launched_at": "2026-11-30T10:01:10.000000",
+        "created_at": f"{created:%Y-%m-%dT%H:%M:%SZ}",
+        "updated_at": f"{created + dt.timedelta(seconds=72):%Y-%m-%dT%H:%M:%SZ}",
+        "launched_at": f"{created + dt.timedelta(seconds=70):%Y-%m-%dT%H:%M:%S}.000000",
         "terminated_at": None,
-        "host_id": "b" * 56,
+        "host_id": host,
         "hypervisor_hostname": None,
         "compute_host": None,
         "instance_name": None,
@@ -88,24 +117,24 @@ def server_attributes(i: int, project_id: str) -> dict[str, Any]:
             "swap": 0,
             "extra_specs": {"hw:cpu_policy": "shared", "hw_rng:allowed": "True"},
         },
-        "image": {"id": "7d1c" + "0" * 28, "links": []},
+        "image": {"id": IMAGES[i % len(IMAGES)], "links": []},
         "addresses": {
             "private": [
                 {
                     "version": 4,
-                    "addr": f"10.0.{i % 250}.{i % 200 + 2}",
+                    "addr": f"10.0.{rng.randrange(256)}.{rng.randrange(2, 255)}",
                     "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": f"fa:16:3e:00:{i % 256:02x}:01",
+                    "OS-EXT-IPS-MAC:mac_addr": mac,
                 },
                 {
                     "version": 6,
-                    "addr": f"fd00:1234::f816:3eff:fe00:{i % 65536:x}",
+                    "addr": f"fd00:1234::f816:3eff:fe{mac[9:11]}:{mac[12:14]}{mac[15:17]}",
                     "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": f"fa:16:3e:00:{i % 256:02x}:01",
+                    "OS-EXT-IPS-MAC:mac_addr": mac,
                 },
             ]
         },
-        "attached_volumes": [{"id": f"{i:08x}-aaaa-4bbb-8ccc-dddddddddddd"}],
+        "attached_volumes": [{"id": _uuid(rng)}],
         "security_groups": [{"name": "default"}, {"name": "web"}],
         "links": [
             {"rel": "self", "href": f"https://compute.example.com/v2.1/servers/{sid}"},
@@ -116,7 +145,7 @@ def server_attributes(i: int, project_id: str) -> dict[str, Any]:
         "kernel_id": None,
         "ramdisk_id": None,
         "root_device_name": None,
-        "reservation_id": "r-0a1b2c3d",
+        "reservation_id": f"r-{rng.getrandbits(32):08x}",
         "launch_index": 0,
         "pinned_availability_zone": None,
         "scheduler_hints": None,
@@ -130,35 +159,110 @@ def server_attributes(i: int, project_id: str) -> dict[str, Any]:
     }
 
 
-def _sizes(url: str) -> dict[str, int]:
+@dataclass(frozen=True)
+class Sizes:
+    """The on-disk parts of the tables one cleanup grows, in bytes, by ``table:part``."""
+
+    parts: Mapping[str, int]
+
+    def minus(self, other: Sizes) -> dict[str, int]:
+        return {k: v - other.parts.get(k, 0) for k, v in self.parts.items()}
+
+
+def _sizes(url: str) -> Sizes:
+    """Heap (with its free-space and visibility maps), TOAST (with its index), each index."""
+    engine = create_engine(url)
+    parts: dict[str, int] = {}
+    with engine.connect() as conn:
+        for table in TABLES:
+            toast, heap = conn.execute(
+                text(
+                    "SELECT coalesce(pg_total_relation_size(nullif(reltoastrelid, 0)), 0), "
+                    "pg_table_size(oid) FROM pg_class WHERE oid = CAST(:t AS regclass)"
+                ),
+                {"t": table},
+            ).one()
+            parts[f"{table}:heap"] = heap - toast
+            parts[f"{table}:TOAST"] = toast
+            for name, size in conn.execute(
+                text(
+                    "SELECT CAST(indexrelid AS regclass)::text, pg_relation_size(indexrelid) "
+                    "FROM pg_index WHERE indrelid = CAST(:t AS regclass) ORDER BY 1"
+                ),
+                {"t": table},
+            ):
+                parts[f"{table}:{name}"] = size
+    engine.dispose()
+    return Sizes(parts)
+
+
+def _kind(body: Mapping[str, Any]) -> str:
+    """Which of a cleanup's records this is: decision, step start, step outcome, per plan."""
+    ours = body.get("reaper") or {}
+    if ours.get("step_id"):
+        return "step start" if body.get("outcome") == "pending" else "step outcome"
+    if body.get("action") == "evaluate" and ours.get("target_type", "").startswith("identity."):
+        return "per plan"
+    if body.get("action") == "evaluate":
+        return "decision"
+    return "per plan"
+
+
+def _max_seq(url: str) -> int:
     engine = create_engine(url)
     with engine.connect() as conn:
-        row = conn.execute(
+        seq = conn.execute(text("SELECT coalesce(max(seq), 0) FROM audit_records")).scalar_one()
+    engine.dispose()
+    return int(seq)
+
+
+def _records(url: str, after_seq: int) -> dict[str, list[tuple[int, int, int]]]:
+    """Per record kind: (body as text, body as stored, whole row as stored) of each record."""
+    engine = create_engine(url)
+    kinds: dict[str, list[tuple[int, int, int]]] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(
             text(
-                "SELECT pg_total_relation_size('audit_records'), "
-                "(SELECT coalesce(sum(octet_length(body)), 0) FROM audit_records), "
-                "(SELECT coalesce(sum(octet_length(body)), 0) FROM plans), "
-                "pg_total_relation_size('step_outcomes')"
-            )
+                "SELECT body, octet_length(body), pg_column_size(body), pg_column_size(r.*) "
+                "FROM audit_records r WHERE seq > :after ORDER BY seq"
+            ),
+            {"after": after_seq},
+        )
+        for body, raw, stored, row in rows:
+            kinds.setdefault(_kind(json.loads(body)), []).append((raw, stored, row))
+    engine.dispose()
+    return kinds
+
+
+def _plan_body(url: str) -> tuple[int, int]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        raw, stored = conn.execute(
+            text(
+                "SELECT octet_length(body), pg_column_size(body) FROM plans WHERE identity_id = :p"
+            ),
+            {"p": PROJECT_ID},
         ).one()
     engine.dispose()
-    return {"table": row[0], "bodies": row[1], "plan": row[2], "outcomes": row[3]}
+    return int(raw), int(stored)
 
 
-def record_cleanup(store: Store, n: int) -> None:
+def record_cleanup(store: Store, n: int, *, first: int = 0, project_id: str = PROJECT_ID) -> None:
     """One tombstone's plan of ``n`` servers, recorded and run as the controller does."""
-    project = IdentityRef(IdentityKind.PROJECT, "0c5d" + "0" * 28)
-    servers = [
-        Resource(
-            type="compute.server",
-            id=f"{i:08x}-1b2c-4d5e-8f90-a1b2c3d4e5f6",
-            name=f"web-{i}",
-            project_id=project.id,
-            status="ACTIVE",
-            attributes=server_attributes(i, project.id),
+    project = IdentityRef(IdentityKind.PROJECT, project_id)
+    servers = []
+    for i in range(first, first + n):
+        attrs = server_attributes(i, project.id)
+        servers.append(
+            Resource(
+                type="compute.server",
+                id=attrs["id"],
+                name=attrs["name"],
+                project_id=project.id,
+                status="ACTIVE",
+                attributes=attrs,
+            )
         )
-        for i in range(n)
-    ]
     plan = Plan(
         identity=project,
         created_at=utcnow(),
@@ -168,7 +272,7 @@ def record_cleanup(store: Store, n: int) -> None:
             for s in servers
         ),
         steps=tuple(
-            Step(f"delete:compute.server:{s.id}", "delete", s.ref, reason="owner deleted")
+            Step(f"delete:compute.server:{s.id}", "delete", s.ref, policy="default", reason="gone")
             for s in servers
         ),
     )
@@ -188,16 +292,43 @@ def record_cleanup(store: Store, n: int) -> None:
         observer.step_finished(step, Outcome(step.id, OutcomeStatus.DONE, "gone"), server)
 
 
+def _per(total: float, n: int) -> str:
+    return f"{total / n:,.0f} B"
+
+
 def run(url: str, n: int) -> list[str]:
-    before = _sizes(url)
+    """The figure, then where its bytes go: per table part, per record kind, the plan body."""
+    with Store.open(url) as store:
+        # A store that already holds a cleanup: what one more costs, without the
+        # first pages, maps and index roots every table gets once.
+        record_cleanup(store, n, first=n, project_id=WARM_UP_PROJECT_ID)
+        before = _sizes(url)
+    first_seq = _max_seq(url)
     with Store.open(url) as store:
         record_cleanup(store, n)
-    after = _sizes(url)
-    per = {k: (after[k] - before[k]) / n for k in after}
-    total = per["table"] + per["plan"] + per["outcomes"]
-    return [
-        f"bytes per cleaned resource ({n} servers, one plan): audit table {per['table'] / KIB:.1f} "
-        f"KiB (record bodies {per['bodies'] / KIB:.1f} KiB), plan body {per['plan'] / KIB:.1f} "
-        f"KiB, step outcomes {per['outcomes'] / KIB:.1f} KiB; total {total / KIB:.1f} KiB "
-        f"(target <= {TARGET / KIB:.0f} KiB)"
+    grown = _sizes(url).minus(before)
+    total = sum(grown.values())
+    lines = [
+        f"bytes per cleaned resource ({n} servers, one plan, on disk): "
+        f"{total / n / KIB:.2f} KiB (target <= {TARGET / KIB:.0f} KiB)"
     ]
+    for table in TABLES:
+        parts = {k.split(":", 1)[1]: v for k, v in grown.items() if k.startswith(f"{table}:")}
+        lines.append(
+            f"  {table} {_per(sum(parts.values()), n)}: "
+            + ", ".join(f"{part} {_per(size, n)}" for part, size in parts.items())
+        )
+    for kind, rows in _records(url, first_seq).items():
+        count = len(rows)
+        raw, stored, row = (sum(r[i] for r in rows) for i in range(3))
+        lines.append(
+            f"  {kind}: {count} records, per record body {raw / count:,.0f} B as text, "
+            f"{stored / count:,.0f} B stored, row {row / count:,.0f} B; "
+            f"per resource {_per(row, n)}"
+        )
+    raw, stored = _plan_body(url)
+    lines.append(
+        f"  plan body: {_per(raw, n)} per resource as text, {_per(stored, n)} stored "
+        "(PostgreSQL compresses it in TOAST)"
+    )
+    return lines

@@ -15,11 +15,20 @@ stores no step outcome: what did not happen must not stop it from
 happening later.
 
 Before-images are stored once. With ``decisions_recorded`` (the plan's
-decisions, each with its resource's before-image, are in this trail: the
-controller and ``reaper apply --project`` record them just before), every
-step record names the image by its ``before_sha256`` only. Without it (a
-plan file made elsewhere), a step's first record in this run carries the
-image and its later ones refer to it.
+decisions, each with its resource's before-image and its hash, are in this
+trail: the controller and ``reaper apply --project`` record them just
+before), a step record names neither: the decision record with the same plan
+hash and target id holds both, and what a step record adds is only what
+happened. Without it (a plan file made elsewhere), a step's first record in
+this run carries the image and its later ones refer to it by
+``before_sha256``.
+
+Step records are lean because a store keeps two per cleaned resource
+(issue 18's B3, ``benchmarks/store_bytes.py``): their target is the
+resource's type, id and owner (its name is in the image), a finished step's
+``extra`` leaves out what its CADF action already says, and once a record
+of this run described reaper's initiator and observer in full, the later
+ones name them by id (``reaper.audit.record``).
 """
 
 from __future__ import annotations
@@ -75,17 +84,21 @@ class AuditObserver:
         self.decisions_recorded = decisions_recorded
         #: Steps whose before-image a record of this run already carries.
         self._imaged: set[str] = set()
+        #: Whether a record of this run, committed, describes the actors in full.
+        self._introduced = False
 
     def _common(self, step: Step, resource: Resource | None) -> dict[str, Any]:
         common: dict[str, Any] = {
-            "target": AuditTarget.for_resource(resource or step.resource),
+            # By type and id: its name and owner are in its image (the decision's).
+            "target": AuditTarget.for_resource(step.resource),
             "tombstone_id": self.tombstone_id,
             "plan_hash": self.plan.content_hash,
             "step_id": step.id,
+            "actor_ids": self._introduced,
         }
-        if resource is None:
+        if resource is None or self.decisions_recorded:
             return common
-        if self.decisions_recorded or step.id in self._imaged:
+        if step.id in self._imaged:
             common["before_sha256"] = image_sha256(resource)
         else:
             common["before"] = resource
@@ -97,10 +110,11 @@ class AuditObserver:
         self.trail.append(
             action=audit_action(step),
             outcome=AuditOutcome.PENDING,
-            reason=AuditReason.policy_match(step.policy or "-", None, f"started: {step.reason}"),
+            reason=self._why(step, "started", f"started: {step.reason}"),
             **self._common(step, resource),
         )
         self._imaged.add(step.id)
+        self._introduced = True
 
     def step_retrying(self, step: Step, attempt: int, error: str, delay: float) -> None:
         self.trail.append(
@@ -114,6 +128,7 @@ class AuditObserver:
             plan_hash=self.plan.content_hash,
             step_id=step.id,
             extra={"attempt": attempt, "retry_in": round(delay, 3)},
+            actor_ids=self._introduced,
         )
 
     def step_finished(self, step: Step, outcome: Outcome, resource: Resource | None) -> None:
@@ -125,25 +140,38 @@ class AuditObserver:
             outcome=AuditOutcome.from_status(outcome.status),
             reason=AuditReason.error(outcome.reason)
             if failed
-            else AuditReason.policy_match(step.policy or "-", None, outcome.reason),
+            else self._why(step, outcome.reason, outcome.reason),
             extra={
                 "status": outcome.status.value,
                 "attempts": outcome.attempts,
-                "retries": list(outcome.retries),
-                "step_action": step.action,
+                # The CADF action names the step's action, but for a dry run's evaluate.
+                **({"step_action": step.action} if self.dry_run else {}),
+                **({"retries": list(outcome.retries)} if outcome.retries else {}),
                 **_used_by(outcome),
             },
             **self._common(step, resource),
         )
         if not self.record_outcomes:
             self.trail.append_many([draft])
-            return
-        db = self.trail.store.db
-        with db.write("record a step outcome and its audit record") as conn:
-            self.trail.store.plans.record_outcome(
-                self.plan.content_hash, outcome, conn=conn, **self._deferral(step, outcome)
-            )
-            self.trail.append_many([draft], conn=conn)
+        else:
+            db = self.trail.store.db
+            with db.write("record a step outcome and its audit record") as conn:
+                self.trail.store.plans.record_outcome(
+                    self.plan.content_hash, outcome, conn=conn, **self._deferral(step, outcome)
+                )
+                self.trail.append_many([draft], conn=conn)
+        self._introduced = True
+
+    def _why(self, step: Step, lean: str, full: str) -> AuditReason:
+        """A step record's reason: ``lean`` where its decision is in the trail.
+
+        A step's policy and reason are its decision's (``planner.steps``),
+        which the decision record states; without it (a plan file made
+        elsewhere) the step record is the only place that says them.
+        """
+        if self.decisions_recorded:
+            return AuditReason(text=lean)
+        return AuditReason.policy_match(step.policy or "-", None, full)
 
     def _deferral(self, step: Step, outcome: Outcome) -> dict[str, Any]:
         if outcome.status is OutcomeStatus.DEFERRED:

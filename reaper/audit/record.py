@@ -22,6 +22,23 @@ happened (:class:`AuditAction`, :class:`AuditOutcome`); who and what it is
 about are in :mod:`reaper.audit.cadf`, and secrets are masked by
 :mod:`reaper.audit.scrub`. Both are re-exported here, where callers import
 them from.
+
+Records written since ``reaper-audit/2`` (``reaper.schema``) say the same
+with fewer bytes, because a store keeps three of them per cleaned resource
+(issue 18 asks for <= 6 KiB each, everything included):
+
+* a record may name its initiator and observer by id only (CADF's own
+  ``initiatorId`` / ``observerId``) when an earlier record of the same run
+  (the same batch of a plan's decisions, the same executor run) describes
+  them in full (``actor_ids``);
+* a before-image leaves out the attributes whose value is null (unset), at
+  its top level and in a resource's ``attributes``: an attribute missing
+  from a v2 image was null; the plan (whose hash every record names)
+  keeps them all;
+* ``plan`` holds only what is known (no ``"id": null``).
+
+Older records keep their bytes (the chain hashes them) and mean what they
+meant; readers look fields up by name, so both versions read alike.
 """
 
 from __future__ import annotations
@@ -64,8 +81,8 @@ __all__ = [
     "type_uri",
 ]
 
-#: Version of the ``reaper`` section; bump when its meaning changes.
-SCHEMA = "reaper-audit/1"
+#: Version of the ``reaper`` section; bump when its meaning changes (see the module).
+SCHEMA = "reaper-audit/2"
 
 
 class AuditAction(str, enum.Enum):
@@ -143,12 +160,27 @@ def _trigger(trigger: Trigger | None) -> dict[str, Any] | None:
 
 
 def _before(before: Resource | Mapping[str, Any] | None) -> Any:
-    """The before-image: secrets sealed by type (``reaper.sealing``), then masked by name."""
+    """The before-image: secrets sealed by type (``reaper.sealing``), then masked by name.
+
+    Null attributes are left out (at the top level and in ``attributes``): an
+    SDK resource lists every field it knows, unset ones as null, and those
+    were a sixth of a server's image.
+    """
     if before is None:
         return None
     if isinstance(before, Resource):
         before = sealing.seal_resource(before)
-    return scrub(canonical.jsonable(before))
+    image = scrub(canonical.jsonable(before))
+    if not isinstance(image, dict):
+        return image
+    image = _set_only(image)
+    if isinstance(image.get("attributes"), dict):
+        image["attributes"] = _set_only(image["attributes"])
+    return image
+
+
+def _set_only(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if v is not None}
 
 
 def _image_hash(image: Any) -> str:
@@ -183,11 +215,16 @@ def build(
     extra: Mapping[str, Any] | None = None,
     event_time: dt.datetime | None = None,
     event_id: str | None = None,
+    actor_ids: bool = False,
 ) -> RecordDraft:
     """Validate and assemble one record; raises ``ValueError`` on a non-CADF value.
 
     Validation happens here, in the caller's thread and outside any lock or
     transaction, so a bad record never holds the chain.
+
+    ``actor_ids``: name the initiator and observer by id only; only for a
+    record after one of the same run that describes them in full (the module
+    says why).
 
     A before-image is stored once: the record that carries it (``before``)
     also names its hash (``before_sha256``); later records about the same
@@ -215,10 +252,14 @@ def build(
         "eventTime": when,
         "action": action,
         "outcome": outcome,
-        "observer": observer.cadf_dict,
-        "initiator": initiator.cadf_dict,
         "target": target.cadf_dict(),
     }
+    if actor_ids:
+        cadf["initiatorId"] = initiator.id
+        cadf["observerId"] = observer.id
+    else:
+        cadf["initiator"] = initiator.cadf_dict
+        cadf["observer"] = observer.cadf_dict
     if reason is not None:
         cadf["reason"] = reason.cadf_dict()
     image = _before(before)
@@ -226,7 +267,7 @@ def build(
         "schema": SCHEMA,
         "target_type": target.type,
         "tombstone_id": tombstone_id,
-        "plan": {"id": plan_id, "hash": plan_hash} if (plan_id or plan_hash) else None,
+        "plan": {k: v for k, v in (("id", plan_id), ("hash", plan_hash)) if v} or None,
         "step_id": step_id,
         "trigger": _trigger(trigger),
         "before": image,

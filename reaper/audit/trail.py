@@ -133,6 +133,7 @@ class AuditTrail:
         before_sha256: str | None = None,
         extra: Mapping[str, Any] | None = None,
         event_time: dt.datetime | None = None,
+        actor_ids: bool = False,
     ) -> RecordDraft:
         """A validated record with this trail's initiator and observer, not yet appended."""
         return build(
@@ -151,6 +152,7 @@ class AuditTrail:
             before_sha256=before_sha256,
             extra=extra,
             event_time=event_time,
+            actor_ids=actor_ids,
         )
 
     def append(self, **fields: Any) -> ChainRecord:

@@ -5,6 +5,12 @@ and the plan itself go into one batch (one transaction): either the whole
 reasoning behind a plan is in the trail, or none of it is. A refused
 trigger is recorded with why. Each step's start
 and outcome are recorded as it runs, by the executor's audit observer.
+
+The batch's first record (what Keystone said) and its last (the plan)
+describe reaper's initiator and observer in full; the records between them
+in the same batch, one per resource, name them by id
+(``reaper.audit.record``): a plan of a thousand resources does not repeat
+them a thousand times.
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ def audit_planned(
     cleanup links to the first.
     """
     plan, identity = planned.plan, planned.plan.identity
-    common: dict[str, Any] = {"tombstone_id": tombstone_id, "trigger": trigger}
+    first: dict[str, Any] = {"tombstone_id": tombstone_id, "trigger": trigger}
+    # Between the first and the last record, which describe the actors: one transaction.
+    common = {**first, "actor_ids": True}
     target = AuditTarget.for_identity(identity, name=planned.verification.name)
     resources = {r.ref: r for r in plan.resources}
     with trail.batch() as batch:
@@ -44,7 +52,7 @@ def audit_planned(
             outcome=AuditOutcome.SUCCESS,
             target=target,
             reason=f"Keystone says {identity} is {planned.verification.state.value}",
-            **common,
+            **first,
         )
         for dropped in planned.inventory.mismatches:
             batch.append(
@@ -95,7 +103,7 @@ def audit_planned(
                 "incomplete": list(plan.incomplete),
                 "policy_digest": plan.policy_digest,
             },
-            **common,
+            **first,
         )
 
 
