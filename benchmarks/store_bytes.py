@@ -288,8 +288,18 @@ def record_cleanup(store: Store, n: int, *, first: int = 0, project_id: str = PR
     audit_planned(trail, planned, tombstone_id=tomb.id)
     observer = AuditObserver(trail, plan, tombstone_id=tomb.id, decisions_recorded=True)
     for server, step in zip(servers, plan.steps, strict=True):
+        started = utcnow()
         observer.step_started(step, server)
-        observer.step_finished(step, Outcome(step.id, OutcomeStatus.DONE, "gone"), server)
+        # As the executor reports a delete it saw through (reaper.executor.confirm).
+        done = Outcome(
+            step.id,
+            OutcomeStatus.DONE,
+            "confirmed gone by listing",
+            attempts=1,
+            started_at=started,
+            finished_at=utcnow(),
+        )
+        observer.step_finished(step, done, server)
 
 
 def _per(total: float, n: int) -> str:

@@ -22,6 +22,7 @@ from reaper.model import (
     TriggerSource,
 )
 from reaper.store import NotFound, StepAlreadyFinal, Store
+from reaper.store.plans import pack, unpack
 from tests.functional.store_fixtures import raw_engine
 
 pytestmark = pytest.mark.functional
@@ -103,6 +104,47 @@ def test_a_plan_swapped_under_another_hash_is_refused_on_load(store: Store, stor
 
     with pytest.raises(PlanIntegrityError, match="stored as"):
         store.plans.load(a)
+
+
+def test_a_plan_is_stored_deflated_and_an_older_row_of_plain_json_still_loads(
+    store: Store, store_url: str
+) -> None:
+    saved = plan(steps=20)
+    digest = store.plans.save(saved)
+    engine = raw_engine(store_url)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT body FROM plans WHERE hash = :h"), {"h": digest}).one()
+        as_json = canonical.dumps(saved.to_dict()).decode()
+        assert stored.body.startswith("zlib:") and len(stored.body) < len(as_json) / 2
+        assert unpack(stored.body) == as_json
+        # As reaper wrote plans before they were deflated:
+        conn.execute(
+            text("UPDATE plans SET body = :body WHERE hash = :hash"),
+            {"body": as_json, "hash": digest},
+        )
+    engine.dispose()
+
+    assert store.plans.load(digest) == saved
+
+
+@pytest.mark.parametrize("edit", ["deflated", "garbled"])
+def test_a_deflated_plan_edited_in_the_database_is_refused_on_load(
+    store: Store, store_url: str, edit: str
+) -> None:
+    digest = store.plans.save(plan())
+    data = plan().to_dict()
+    data["steps"][0]["action"] = "detach"
+    body = pack(canonical.dumps(data)) if edit == "deflated" else "zlib:not-a-zlib-stream"
+    engine = raw_engine(store_url)
+    with engine.connect() as conn:
+        conn.execute(
+            text("UPDATE plans SET body = :body WHERE hash = :hash"),
+            {"body": body, "hash": digest},
+        )
+    engine.dispose()
+
+    with pytest.raises(PlanIntegrityError):
+        store.plans.load(digest)
 
 
 # -- outcomes ----------------------------------------------------------------
