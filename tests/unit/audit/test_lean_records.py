@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from pycadf import event as cadf_event
 
+from reaper.audit.groupcommit import GroupCommit
 from reaper.audit.observer import AuditObserver
 from reaper.audit.parallel import verify_store
 from reaper.audit.record import Actor, AuditTarget, build
@@ -213,7 +214,7 @@ def test_actors_are_described_again_when_the_record_that_described_them_was_lost
     trail: AuditTrail,
 ) -> None:
     trail.repository = FailsOnce(trail.store.db)
-    trail.group._write = trail.repository.append  # appends go through the group
+    trail.group = GroupCommit(trail.repository.append)  # appends go through the group
     observer = AuditObserver(trail, PLAN, record_outcomes=False)
 
     with pytest.raises(StoreUnavailable):
