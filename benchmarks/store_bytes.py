@@ -1,11 +1,25 @@
 """B3's bytes per cleaned resource: what one server costs the store, through the real path.
 
 A plan of ``n`` servers, each with the attributes openstacksdk returns for a
-Nova server (the before-image), is recorded as a controller records it:
+Nova server (the before-image; random ids, shared hosts and images, as in a
+real project), is recorded as a controller records it:
 :func:`reaper.cleanup.record.audit_planned` (the decisions), then the audit
-observer's step start and step outcome for each server, the plan saved. The
-figure is the growth of the audit tables (rows, indexes, TOAST) and of the
-plan body, divided by ``n``.
+observer's step start and the executor's outcome for each server, the plan
+saved. The figure is the growth on disk of every table part this touches
+(``audit_records``, ``plans``, ``step_outcomes``: heap, TOAST, each index),
+divided by ``n``, in a store that already holds one such cleanup, so the
+pages, maps and index roots every table gets once are not counted. Then
+where the bytes go: per table part, per record kind, and the plan body.
+
+Run ``python -m benchmarks store --only bytes --resources 500``. On
+PostgreSQL 15, 500 servers, the same benchmark on main before
+``reaper-audit/2`` gave 7.41 KiB (decision 2.6 KiB stored in two TOAST
+chunks, step start 1.5 KiB, outcome 1.6 KiB, plan 0.4 KiB), and 5.90 KiB
+after: decision 1.9 KiB compressed (one chunk), step start and outcome
+1.2 KiB each, plan 0.26 KiB deflated. Sizes move in steps: a compressed
+decision over about 2,000 bytes takes a second TOAST chunk (about 0.7 KiB
+more), and heap pages hold whole rows. Records' ``seq`` here has 4 digits;
+in a store of ten million it has 8 (12 bytes more per resource).
 """
 
 from __future__ import annotations
