@@ -80,11 +80,7 @@ def house(conn: Any, admin: AdminProject) -> House:
     try:
         own = conn.current_project_id
         domain = _domain_id(conn, admin.domain)
-        project = (
-            None
-            if domain is None
-            else conn.identity.find_project(admin.name, domain_id=domain, ignore_missing=True)
-        )
+        project = None if domain is None else _project(conn, admin.name, domain)
     except Exception as exc:
         raise VerificationError(
             f"could not learn reaper's own and the admin project ({admin}) from Keystone: "
@@ -106,6 +102,19 @@ def house(conn: Any, admin: AdminProject) -> House:
 def house_projects(conn: Any, admin: AdminProject) -> frozenset[str]:
     """The ids of :func:`house`: what every decision protects whatever the configuration says."""
     return house(conn, admin).ids
+
+
+def _project(conn: Any, name: str, domain_id: str) -> Any:
+    """The project named ``name`` in ``domain_id``, or ``None``: one listing by name.
+
+    Not openstacksdk's ``find_project``, which first asks for a project whose
+    *id* is the name (a 404 for every plan) and only then lists by name: one
+    round trip to Keystone more on the way to every deletion's first step.
+    A project's name is unique within its domain, so the listing holds one.
+    """
+    for found in conn.identity.projects(name=name, domain_id=domain_id):
+        return found
+    return None
 
 
 def _domain_id(conn: Any, domain: str) -> str | None:

@@ -21,7 +21,7 @@ class Keystone:
 
     def __init__(self, projects: dict[tuple[str, str], str], failure: Exception | None = None):
         #: (project name, domain id) -> project id
-        self.projects = projects
+        self.projects_by_key = projects
         self.domains_by_name = {"Default": "default", "infra": "d-infra"}
         self.failure = failure
         self.asked: list[str] = []
@@ -40,11 +40,10 @@ class Keystone:
             SimpleNamespace(id=name_or_id) if name_or_id in self.domains_by_name.values() else None
         )
 
-    def find_project(self, name: str, domain_id: str, ignore_missing: bool) -> Any:
-        self.asked.append(f"project {name} in {domain_id}")
-        assert ignore_missing
-        found = self.projects.get((name, domain_id))
-        return SimpleNamespace(id=found) if found else None
+    def projects(self, name: str, domain_id: str) -> list[Any]:
+        self.asked.append(f"projects?name={name}&domain_id={domain_id}")
+        found = self.projects_by_key.get((name, domain_id))
+        return [SimpleNamespace(id=found)] if found else []
 
 
 def conn(own: str | None, keystone: Keystone) -> Any:
@@ -55,6 +54,8 @@ class TestTheDefaultNames:
     def test_both_when_keystone_knows_the_admin_project(self) -> None:
         keystone = Keystone({("admin", "default"): "p-admin"})
         assert house(conn("p-service", keystone), BOOTSTRAP) == House("p-service", "p-admin")
+        # Two requests: the domain, then the project by name (never a GET by the name as id).
+        assert keystone.asked == ["domains?name=Default", "projects?name=admin&domain_id=default"]
         assert house_projects(conn("p-service", keystone), BOOTSTRAP) == {"p-service", "p-admin"}
 
     def test_only_reaper_s_own_when_there_is_no_admin_project(self) -> None:
