@@ -15,7 +15,7 @@ Design notes, because later stages depend on them:
   by oslo.messaging (at-least-once) is recognised even after its tombstone
   moved on.
 * ``plans`` are content-addressed by their hash; the stored body is the
-  canonical JSON the hash was computed over.
+  canonical JSON the hash was computed over, deflated (``plans.py``).
 * ``step_outcomes`` is keyed by (plan_hash, step_id): the key that makes
   "no step runs twice" a database constraint rather than a hope.
 * ``audit_records`` is append-only (a trigger refuses UPDATE and DELETE);
@@ -146,7 +146,8 @@ audit_records = Table(
     Column("record_hash", String(HASH), nullable=False),
     Column("prev_head", String(HASH), nullable=False),
     Column("head", String(HASH), nullable=False),
-    Index("ix_audit_records_recorded_at", "recorded_at"),
+    #: BRIN on PostgreSQL (0009): time grows with seq; a B-tree elsewhere.
+    Index("ix_audit_records_recorded_at", "recorded_at", postgresql_using="brin"),
     Index("ix_audit_records_target_id", "target_id"),
     Index("ix_audit_records_tombstone_id", "tombstone_id"),
     **MYSQL_TABLE_OPTIONS,

@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from reaper.audit.columns import parse_cadf_time
 from reaper.audit.repository import AuditRepository
 from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource
 from reaper.store import SchemaError, Store, StoreUnavailable, migrate
@@ -45,6 +46,27 @@ def test_reopening_keeps_every_row(fresh_url: str) -> None:
         assert store.tombstones.find(PROJECT) is not None
         assert AuditRepository(store.db).head().seq == 2
         assert AuditRepository(store.db).count() == 2
+
+
+def test_the_audit_time_index_is_a_block_range_index_on_postgresql(fresh_pg_url: str) -> None:
+    """0009: a few kilobytes for the whole trail instead of 27 bytes a record."""
+    with Store.open(fresh_pg_url) as store:
+        drafts = [draft(i) for i in range(1, 51)]
+        AuditRepository(store.db).append(drafts)
+        since = [d.index.recorded_at for d in drafts][40]
+        found = list(AuditRepository(store.db).find(since=parse_cadf_time(since)))
+    engine = raw_engine(fresh_pg_url)
+    with engine.connect() as conn:
+        method = conn.execute(
+            text(
+                "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
+                "WHERE c.relname = 'ix_audit_records_recorded_at'"
+            )
+        ).scalar_one()
+    engine.dispose()
+
+    assert method == "brin"
+    assert [r.seq for r in found] == list(range(41, 51))
 
 
 def test_the_chain_head_starts_at_genesis(fresh_url: str) -> None:
