@@ -19,7 +19,7 @@ reading it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from openstack.compute.v2 import keypair, server, server_group
@@ -88,6 +88,10 @@ class ComputeInventory(Handler):
             calls[f"keypairs:{uid}"] = lambda uid=uid: [keypairs.owned_by(compute, uid)]
         if scope.project_ids:
             calls["server_groups"] = lambda: all_server_groups(compute)
+        measured = scope.identity.kind is not IdentityKind.USER and placement.in_catalog(conn)
+        for pid in sorted(scope.project_ids) if measured else ():
+            # Beside the servers, not after them: one round trip less (placement.py).
+            calls[f"placement-usages:{pid}"] = lambda pid=pid: [placement.project_usages(conn, pid)]
         listed = gather(calls)
         found = Collector("compute", scope)
         servers: dict[str, Any] = {}
@@ -135,17 +139,22 @@ class ComputeInventory(Handler):
         if scope.identity.kind is not IdentityKind.USER:
             for pid in sorted(scope.project_ids):
                 found.add(QUOTA, quota_resource(QUOTA, pid))
-            if placement.in_catalog(conn):
-                self._add_orphaned_allocations(conn, scope, servers.values(), found)
+            if measured:
+                usages = {pid: listed[f"placement-usages:{pid}"][0] for pid in scope.project_ids}
+                self._add_orphaned_allocations(conn, scope, servers.values(), found, usages)
         return found.finding()
 
     @staticmethod
     def _add_orphaned_allocations(
-        conn: Any, scope: Scope, servers: Iterable[Any], found: Collector
+        conn: Any,
+        scope: Scope,
+        servers: Iterable[Any],
+        found: Collector,
+        usages: Mapping[str, Mapping[str, float] | Exception],
     ) -> None:
         for pid in sorted(scope.project_ids):
             mine = [s for s in servers if s.project_id == pid]
-            orphaned, errors = placement.orphans(conn, pid, mine)
+            orphaned, errors = placement.orphans(conn, pid, mine, usages[pid])
             found.errors.extend(errors)
             for resource in orphaned:
                 found.add(placement.ALLOCATION, resource)

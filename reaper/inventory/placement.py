@@ -90,14 +90,38 @@ def excess(usages: Mapping[str, float], claimed: Mapping[str, float] | None) -> 
     }
 
 
-def orphans(conn: Any, project_id: str, servers: Iterable[Any]) -> tuple[list[Resource], list[str]]:
-    """The project's allocations whose server is gone, and why the answer may be partial."""
+def project_usages(conn: Any, project_id: str) -> Mapping[str, float] | Exception:
+    """The project's Placement usage (one request), or why it could not be read; never raises.
+
+    Read beside Nova's server listing (``compute.py``), not after it: the
+    order does not matter, since an excess over the servers' flavors is only
+    a reason to look further, and a consumer is an orphan only when Nova
+    answers 404 for its server.
+    """
+    try:
+        return _json(
+            conn.placement.get(f"/usages?project_id={project_id}", microversion=USAGES_VERSION)
+        ).get("usages", {})
+    except Exception as exc:
+        return exc
+
+
+def orphans(
+    conn: Any,
+    project_id: str,
+    servers: Iterable[Any],
+    usages: Mapping[str, float] | Exception | None = None,
+) -> tuple[list[Resource], list[str]]:
+    """The project's allocations whose server is gone, and why the answer may be partial.
+
+    ``usages`` is :func:`project_usages` read already; without it, it is read now.
+    """
     servers = list(servers)
     placement = conn.placement
     try:
-        usages = _json(
-            placement.get(f"/usages?project_id={project_id}", microversion=USAGES_VERSION)
-        ).get("usages", {})
+        usages = project_usages(conn, project_id) if usages is None else usages
+        if isinstance(usages, Exception):
+            raise usages
         over = excess(usages, expected(servers))
         if not over:
             return [], []

@@ -117,3 +117,40 @@ def test_placement_that_fails_makes_the_answer_incomplete_not_empty() -> None:
 
     assert found == []
     assert errors and "not inspected" in errors[0]
+
+
+def test_the_project_usage_is_read_beside_novas_server_listing() -> None:
+    """Nova lists the servers only once Placement was asked meanwhile (else nothing)."""
+    import threading
+
+    from reaper.inventory.base import Scope
+    from reaper.inventory.compute import ComputeInventory
+    from reaper.model import IdentityKind, IdentityRef
+
+    asked = threading.Event()
+
+    class Placement(Service):
+        def get(self, path: str, microversion: str | None = None) -> Answer:
+            asked.set()
+            return super().get(path, microversion)
+
+    def servers(**query: Any) -> list[Any]:
+        if not asked.wait(10):
+            return []
+        live = SimpleNamespace(id="s1", project_id=P, user_id="u1", flavor=TINY, name="s1")
+        return [SimpleNamespace(**vars(live), attached_volumes=[], image={"id": "i"})]
+
+    compute = SimpleNamespace(
+        servers=servers, get_endpoint_data=lambda: None, _list=lambda *a, **k: []
+    )
+    usage = {f"/usages?project_id={P}": Answer(200, {"usages": ONE})}
+    conn = SimpleNamespace(
+        compute=compute,
+        placement=Placement(usage),
+        has_service=lambda kind: kind == "placement",
+    )
+    finding = ComputeInventory().discover(conn, Scope.of(IdentityRef(IdentityKind.PROJECT, P)))
+    assert not finding.errors
+    assert [r.id for r in finding.resources if r.type == "compute.server"] == ["s1"]
+    # The flavors cover the usage: one request to Placement, and no orphan.
+    assert conn.placement.asked == [f"/usages?project_id={P}"]
