@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -57,6 +58,26 @@ class Inspected(NamedTuple):
 def inspect(rec: ChainRecord) -> Inspected:
     """Check what can be checked of ``rec`` alone."""
     seq, text, stored_hash, prev_head, head, index = rec
+    return _inspect(seq, text, stored_hash, prev_head, head, index)
+
+
+def inspect_row(row: Sequence[Any]) -> Inspected:
+    """:func:`inspect` of a row as :meth:`AuditRepository.scan` reads it (verify's fast path).
+
+    ``recorded_at`` comes as CADF text up to the zone; the other columns as stored.
+    """
+    seq, text, stored_hash, prev_head, head, at, *columns = row
+    return _inspect(seq, text, stored_hash, prev_head, head, (f"{at}+0000", *columns))
+
+
+def _inspect(
+    seq: int,
+    text: str,
+    stored_hash: str,
+    prev_head: str,
+    head: str,
+    index: tuple[Any, ...] | None,
+) -> Inspected:
     data = text.encode("utf-8")
     rh = hashlib.sha256(data).hexdigest()
     try:
@@ -76,7 +97,7 @@ def inspect(rec: ChainRecord) -> Inspected:
             index_diff = "the record has no readable fields"
         else:
             if actual != index:
-                index_diff = _index_diff(index, actual)
+                index_diff = _index_diff(RecordIndex(*index), actual)
     return Inspected(
         seq, prev_head, head, rh == stored_hash, head_ok, body_seq, body is None, index_diff
     )

@@ -12,8 +12,12 @@ and :func:`~reaper.audit.verify.inspect` its records, and the calling
 process judges the results in order with the same
 :class:`~reaper.audit.verify.Verifier` as ever (links, gaps, checkpoints).
 
-Memory stays flat: at most two ranges per worker are in flight, and each
-comes back as small tuples, not record bodies. Workers are spawned, not
+Rows are read with :meth:`AuditRepository.scan` (the driver's cursor, the
+time as text from SQL, no sort on the server) and inspected with
+:func:`~reaper.audit.chainwalk.inspect_row`: building a SQLAlchemy row and a
+datetime per record cost more than hashing it. Memory stays flat: at most
+two ranges per worker are in flight, and each comes back as small tuples,
+not record bodies. Workers are spawned, not
 forked, so no pooled database connection of the caller leaks into them.
 """
 
@@ -25,14 +29,15 @@ import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from reaper.audit.chain import ChainHead, ChainRecord
+from reaper.audit.chain import ChainHead
+from reaper.audit.chainwalk import inspect_row
 from reaper.audit.checkpoint import Archived, Checkpoint, CheckpointHead
 from reaper.audit.repository import AuditRepository
-from reaper.audit.verify import Inspected, ProblemKind, Verifier, VerifyReport, inspect
+from reaper.audit.verify import Inspected, ProblemKind, Verifier, VerifyReport
 from reaper.store.database import Database
 from reaper.store.engine import sqlite_path
 
@@ -49,7 +54,16 @@ def _start_worker(url: str, connect_timeout: int) -> None:
 
 def _inspect_range(first: int, last: int) -> list[Inspected]:
     assert _repository is not None, "worker not initialised"
-    return [inspect(rec) for rec in _repository.records(first, last, chunk=last - first + 1)]
+    return [inspect_row(row) for row in _repository.scan(first, last)]
+
+
+def scanned(audit: _AuditSource, first: int, last: int, chunk: int) -> Iterator[Inspected]:
+    """Records ``first``..``last`` inspected in this process, ``chunk`` seqs at a time."""
+    for lo in range(first, last + 1, chunk):
+        rows = audit.scan(lo, min(lo + chunk - 1, last))
+        for row in rows:
+            yield inspect_row(row)
+        del rows
 
 
 def default_workers(url: str, records: int) -> int:
@@ -111,9 +125,7 @@ class _AuditSource(Protocol):
 
     def archived(self) -> Archived: ...
 
-    def records(
-        self, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = ...
-    ) -> Iterator[ChainRecord]: ...
+    def scan(self, first: int, last: int) -> list[tuple[Any, ...]]: ...
 
     def checkpoints(
         self,
@@ -175,7 +187,7 @@ def verify_store(
     )
     if workers is None:
         workers = default_workers(audit.url, end - from_seq + 1)
-    records: Iterable[ChainRecord] | Iterable[Inspected]
+    records: Iterable[Inspected]
     if workers > 0 and end >= from_seq:
         records = inspected(
             audit.url,
@@ -186,7 +198,7 @@ def verify_store(
             connect_timeout=audit.connect_timeout,
         )
     else:
-        records = audit.records(from_seq, end, chunk=chunk)
+        records = scanned(audit, from_seq, end, chunk)
     checkpoints = audit.checkpoints(
         min_seq=from_seq if from_seq > 1 and anchor is None else None,
         min_number=anchor.number if anchor is not None else None,

@@ -98,6 +98,10 @@ def _record(row: Row[Any]) -> ChainRecord:
     return ChainRecord(seq, body, rh, prev, head, index)
 
 
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
 def _row(rec: ChainRecord) -> dict[str, Any]:
     index = rec.columns
     assert index is not None
@@ -130,6 +134,22 @@ def _checkpoint(row: Row[Any]) -> Checkpoint:
         digest=row.digest,
         signature=row.signature,
     )
+
+
+#: ``recorded_at`` as CADF text up to the zone (``YYYY-MM-DDTHH:MM:SS.ffffff``), per
+#: dialect: verification reads every row, and a datetime built by the driver and
+#: formatted again cost more than the hashing.
+_CADF_AT = {
+    "postgresql": "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')",
+    "mysql": "DATE_FORMAT(recorded_at, '%Y-%m-%dT%H:%i:%s.%f')",
+    "mariadb": "DATE_FORMAT(recorded_at, '%Y-%m-%dT%H:%i:%s.%f')",
+    "sqlite": "replace(substr(recorded_at, 1, 26), ' ', 'T')",
+}
+
+_SCAN = (
+    "SELECT seq, body, record_hash, prev_head, head, {at}, action, outcome, target_type, "
+    "target_id, tombstone_id, plan_hash FROM audit_records WHERE seq >= {first} AND seq <= {last}"
+)
 
 
 def archive_mark(db: Database) -> Archived:
@@ -223,6 +243,29 @@ class AuditRepository:
     ) -> Iterator[ChainRecord]:
         """Records with ``from_seq <= seq <= to_seq`` in order, ``chunk`` rows at a time."""
         yield from self._paged(R.c.seq >= from_seq, to_seq, chunk)
+
+    def scan(self, first: int, last: int) -> list[tuple[Any, ...]]:
+        """Records ``first``..``last`` as plain rows, in seq order: what verify reads.
+
+        Each row is ``(seq, body, record_hash, prev_head, head, recorded_at,
+        action, outcome, target_type, target_id, tombstone_id, plan_hash)``
+        with ``recorded_at`` in CADF's form up to the zone (see
+        :func:`reaper.audit.chainwalk.inspect_row`). The rows come from the
+        driver's cursor, not SQLAlchemy's: at 10M records every microsecond per
+        row is a second of verify. A bounded range without ``ORDER BY`` or
+        ``LIMIT``, sorted here: PostgreSQL then never sorts (a sort that a
+        stale plan spilled to disk cost more than the reading).
+        """
+        sql = _SCAN.format(at=_CADF_AT[self._db.dialect], first=int(first), last=int(last))
+        with self._db.read("read audit records") as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql)
+                rows = list(cursor.fetchall())
+            finally:
+                cursor.close()
+        rows.sort(key=_first)
+        return rows
 
     def find(
         self,

@@ -223,6 +223,26 @@ def test_an_edited_query_column_is_reported(
     assert first_problem(check(store)) == (2, ProblemKind.INDEX)
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_record_times_are_read_as_text_on_every_database(
+    trail: AuditTrail, store: Store, store_url: str, workers: int
+) -> None:
+    # Verify reads recorded_at as text in SQL (repository.scan): a whole second
+    # must keep its six digits, and an edited time is still an edited column.
+    whole = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    for when in (whole, whole.replace(microsecond=7)):
+        trail.append(
+            action="delete", outcome="success", target=AuditTarget("x.y", "1"), event_time=when
+        )
+    assert check(store, workers=workers, chunk=1).ok
+    edit = "UPDATE audit_records SET recorded_at = recorded_at - interval '1' hour WHERE seq = 2"
+    if "sqlite" in store_url:
+        edit = "UPDATE audit_records SET recorded_at = '2026-01-02 02:04:05.000007' WHERE seq = 2"
+    tamper(store_url, edit)
+
+    assert first_problem(check(store, workers=workers, chunk=1)) == (2, ProblemKind.INDEX)
+
+
 def test_a_cut_tail_is_reported_against_the_chain_head(
     trail: AuditTrail, store: Store, store_url: str
 ) -> None:
