@@ -89,8 +89,13 @@ def timed(what: str, n: int, work: Callable[[], object]) -> Row:
     return Row(what, n, *clock.read())
 
 
-def make_trail(store: Store) -> AuditTrail:
-    return AuditTrail(store, initiator=Actor.service_user(), observer=Actor.instance("bench"))
+def make_trail(store: Store, streams: int = 1) -> AuditTrail:
+    return AuditTrail(
+        store,
+        initiator=Actor.service_user(),
+        observer=Actor.instance("bench"),
+        streams=streams,
+    )
 
 
 def realistic(trail: AuditTrail, i: int) -> RecordDraft:

@@ -8,7 +8,10 @@ beside its target:
 * **appends by writers**: 1, 4 and 8 processes appending one record per
   transaction (as a controller records each step), against the same
   processes inserting the same payload into a plain table with no chain:
-  the ratio should be >= 0.5 and the chain's rate should rise with writers;
+  the ratio should be >= 0.5 and the chain's rate should rise with writers.
+  Each is measured twice in the same run: in one chain (``[audit] streams =
+  1``, every append waits for the one head row: the baseline) and in
+  ``--streams`` streams (the default of ``[audit] streams``);
 * **full verify** of ``--records`` records: seconds (scaled to 10M: <= 5
   min) and peak resident memory of this process and its workers (<= 100 MiB);
 * **incremental verify**: the records appended after the full run, from
@@ -39,20 +42,25 @@ from benchmarks import store_bytes
 from benchmarks.audit_bench import RssSampler, make_trail, populate, postgresql, realistic
 from reaper.audit.parallel import verify_store
 from reaper.audit.repository import AuditRepository
+from reaper.conf import audit as audit_opts
 from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource, utcnow
 from reaper.store import Store, schema
 
 MIB = 1024 * 1024
+#: ``[audit] streams``'s default.
+STREAMS_DEFAULT = next(o.default for o in audit_opts.STREAM_OPTS if o.name == "streams")
 WRITERS = (1, 4, 8)
 
 
 # -- appends by writers ---------------------------------------------------------
 
 
-def _writer(url: str, kind: str, first: int, n: int, ready: Any, go: Any, out: Any) -> None:
+def _writer(
+    url: str, kind: str, streams: int, first: int, n: int, ready: Any, go: Any, out: Any
+) -> None:
     """One writer process: builds its payloads, waits for the start, then writes them."""
     with Store.open(url) as store:
-        trail = make_trail(store)
+        trail = make_trail(store, streams)
         drafts = [realistic(trail, first + i) for i in range(n)]
         engine = create_engine(url, pool_size=1)
         rows = []
@@ -108,14 +116,14 @@ CREATE INDEX IF NOT EXISTS ix_bench_plain_tombstone_id ON bench_plain (tombstone
 """
 
 
-def appends(url: str, kind: str, writers: int, total: int) -> float:
+def appends(url: str, kind: str, writers: int, total: int, streams: int = 1) -> float:
     """Records per second that ``writers`` processes reach together, one per transaction."""
     ctx = multiprocessing.get_context("spawn")
     ready, go = ctx.Barrier(writers + 1), ctx.Event()
     out: Any = ctx.Queue()
     each = total // writers
     procs = [
-        ctx.Process(target=_writer, args=(url, kind, w * each, each, ready, go, out))
+        ctx.Process(target=_writer, args=(url, kind, streams, w * each, each, ready, go, out))
         for w in range(writers)
     ]
     for p in procs:
@@ -159,7 +167,7 @@ def thread_appends(url: str, writers: int, total: int) -> tuple[float, float]:
     return each * writers / elapsed, trail.group.requests / max(trail.group.groups, 1)
 
 
-def run_appends(url: str, total: int) -> list[str]:
+def run_appends(url: str, total: int, streams: int) -> list[str]:
     engine = create_engine(url)
     with engine.begin() as conn:
         for statement in _PLAIN_TABLE.split(";"):
@@ -167,14 +175,16 @@ def run_appends(url: str, total: int) -> list[str]:
     engine.dispose()
     lines, previous = [], 0.0
     for writers in WRITERS:
-        chain = appends(url, "chain", writers, total)
+        one = appends(url, "chain", writers, total, 1)
+        chain = appends(url, "chain", writers, total, streams)
         plain = appends(url, "plain", writers, total)
         rising = "" if not previous else (" rising" if chain > previous * 1.1 else " FLAT")
         previous = chain
         lines.append(
-            f"appends, {writers} writer process(es): chain {chain:,.0f}/s, plain inserts "
-            f"{plain:,.0f}/s, ratio {chain / plain:.2f} (target >= 0.5 and rising with "
-            f"writers){rising}"
+            f"appends, {writers} writer process(es): {streams} streams {chain:,.0f}/s, "
+            f"plain inserts {plain:,.0f}/s, ratio {chain / plain:.2f} (target >= 0.5 and "
+            f"rising with writers){rising}; one chain (before) {one:,.0f}/s, "
+            f"ratio {one / plain:.2f}"
         )
     for writers in WRITERS:
         rate, per = thread_appends(url, writers, total)
@@ -272,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tombstones", type=int, default=100_000, help="finished tombstones")
     parser.add_argument("--claims", type=int, default=200)
     parser.add_argument(
+        "--streams",
+        type=int,
+        default=STREAMS_DEFAULT,
+        help="[audit] streams for the streamed appends (its default)",
+    )
+    parser.add_argument(
         "--pg-url",
         default=os.environ.get(
             "REAPER_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1/postgres"
@@ -284,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"]
     print(lines[0], flush=True)
     runs = {
-        "appends": lambda url: run_appends(url, args.appends),
+        "appends": lambda url: run_appends(url, args.appends, args.streams),
         "verify": lambda url: run_verify(url, args.records, args.extra),
         "bytes": lambda url: store_bytes.run(url, args.resources),
         "claims": lambda url: run_claims(url, args.tombstones, args.claims),

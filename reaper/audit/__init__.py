@@ -19,8 +19,11 @@ The modules, one job each:
 * ``record``: CADF events plus reaper's fields (pure).
 * ``chain``: ``head = SHA-256(prev_head || SHA-256(body))`` (pure).
 * ``keys`` / ``checkpoint``: the Ed25519 key and signed checkpoints.
-* ``verify``: the streaming verifier, for the store or a bundle (pure);
-  ``parallel`` spreads its per-record work over processes for long trails.
+* ``streams``: which of the K chains an append takes, and its seqs.
+* ``verify``: the streaming verifier, for the store or a bundle (pure):
+  ``inspection`` checks each record alone, ``chainwalk`` its place in its
+  stream, ``checkpoint_checks`` the checkpoints; ``parallel`` spreads the
+  per-record work over processes for long trails.
 * ``export``: bundles that verify offline.
 * ``trail`` / ``checkpointer``: the API above, over ``reaper.store``.
 """

@@ -7,7 +7,14 @@ records missing after a checkpoint's ``seq`` are a truncation. Checkpoints
 are themselves chained (``prev`` is the digest of the previous one), so
 removing one in the middle is visible too.
 
-Pure values and signing; the store writes them under the chain lock so
+A trail written in several streams (``chain.py``) gets checkpoints that
+also name every stream: ``streams`` is a list of ``[stream, pos, seq, head]``,
+``seq`` the highest seq of them and ``head`` their :func:`chain.merged_head`.
+Signing it signs each stream's end, so a record removed or altered in any
+stream, a stream cut short or a stream dropped is seen against it. A trail
+that is one chain gets checkpoints exactly as before streams.
+
+Pure values and signing; the store writes them under every stream's lock so
 ``seq``/``head`` is always a committed position.
 """
 
@@ -19,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reaper import canonical
-from reaper.audit.chain import ChainHead
+from reaper.audit.chain import ChainHead, StreamHead
 from reaper.audit.keys import Signer
 
 TYPE = "reaper-audit-checkpoint/1"
@@ -50,6 +57,15 @@ class Checkpoint:
     body: str
     digest: str
     signature: str | None
+
+    def streams(self) -> tuple[StreamHead, ...] | None:
+        """The streams the signed body names; ``()`` for one chain, ``None`` if unreadable."""
+        try:
+            data = self.payload()
+            listed = data.get("streams") or []
+            return tuple(StreamHead(*(int(v) for v in s[:3]), str(s[3])) for s in listed)
+        except (ValueError, TypeError, IndexError, KeyError):
+            return None
 
     @property
     def signed(self) -> bool:
@@ -108,6 +124,8 @@ def make(
         "prev": previous.digest,
         "key_id": key_id,
     }
+    if chain.streams:
+        payload["streams"] = [list(s) for s in chain.streams]
     body = canonical.dumps(payload)
     return Checkpoint(
         number=previous.number + 1,

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from reaper import canonical
 from reaper.audit import keys
+from reaper.audit.chain import StreamHead
 from reaper.audit.chainwalk import ChainWalk
 from reaper.audit.checkpoint import Checkpoint, CheckpointHead
 from reaper.audit.findings import Findings, ProblemKind, short
@@ -117,6 +118,7 @@ class CheckpointChecks:
         digest = canonical.sha256_hex(cp.body.encode("utf-8"))
         seq: Any
         head: Any
+        streams = cp.streams()
         try:
             payload = cp.payload()
         except ValueError:
@@ -144,7 +146,7 @@ class CheckpointChecks:
                 )
             self._sequence(cp, payload)
         self.signatures.check(cp)
-        self._position(n, seq, head, when)
+        self._position(n, seq, head, when, streams)
         if self.time is not None and when is not None:
             if when < self.time - dt.timedelta(minutes=5):
                 self.findings.warn(f"checkpoint #{n} is dated before checkpoint #{n - 1}")
@@ -194,14 +196,23 @@ class CheckpointChecks:
                 seq=seq + 1,
             )
 
-    def _position(self, n: int, seq: Any, head: Any, when: dt.datetime | None) -> None:
+    def _position(
+        self,
+        n: int,
+        seq: Any,
+        head: Any,
+        when: dt.datetime | None,
+        streams: tuple[StreamHead, ...] | None = (),
+    ) -> None:
         if not isinstance(seq, int) or not isinstance(head, str):
             self.findings.problem(
                 ProblemKind.CHECKPOINT_CHAIN, "the checkpoint names no seq and head", checkpoint=n
             )
             return
         stamp = f"checkpoint #{n} ({canonical.jsonable(when)})"
-        if seq == self.walk.last_seq:
+        if seq == self.walk.last_seq and streams:
+            check_streams(self, n, stamp, seq, streams)
+        elif seq == self.walk.last_seq:
             if self.walk.last_head is not None and head != self.walk.last_head:
                 first = self.last_good_seq + 1
                 self.findings.problem(
@@ -253,6 +264,45 @@ class CheckpointChecks:
                     f"{int(self.interval)}s): no checkpointer is running, or the newest "
                     "checkpoints were removed"
                 )
+
+
+def check_streams(
+    checks: CheckpointChecks, n: int, stamp: str, seq: int, streams: tuple[StreamHead, ...]
+) -> None:
+    """A checkpoint of a trail in streams: every stream where it says, none it does not name."""
+    walked = {s.stream: s for s in checks.walk.heads()}
+    first = checks.last_good_seq + 1
+    wrong = []
+    #: Where the first difference can be: after the last record a short stream kept.
+    cut = seq + 1
+    for want in streams:
+        got = walked.pop(want.stream, None)
+        state = checks.walk.streams.get(want.stream)
+        if state is not None and state.head is None:
+            continue  # a walk from mid-trail: this stream's start is unknown
+        if got is None or (got.pos, got.head) != (want.pos, want.head):
+            have = f"position {got.pos}, head {short(got.head)}" if got else "no record"
+            if got is None or got.pos < want.pos:
+                cut = min(cut, got.seq + 1 if got is not None else first)
+            wrong.append(
+                f"stream {want.stream} at position {want.pos} with head "
+                f"{short(want.head)}, the chain has {have}"
+            )
+    wrong.extend(
+        f"stream {s} (position {got.pos}), which it does not name: its records were added"
+        for s, got in walked.items()
+        if checks.walk.streams[s].head is not None
+    )
+    if wrong:
+        checks.findings.problem(
+            ProblemKind.CHECKPOINT,
+            f"{stamp} says {'; '.join(wrong)}: records {first} to {seq} were removed, "
+            "rewritten or moved after it was signed",
+            seq=first if cut > seq else max(first, cut),
+            checkpoint=n,
+        )
+    else:
+        checks.last_good_seq = seq
 
 
 def _time(value: Any) -> dt.datetime | None:

@@ -4,6 +4,7 @@ An auditor, or an incident responder on another machine, gets a directory::
 
     manifest.json       what was exported, where the chain ended, file digests
     records.jsonl       one record per line: seq, prev_head, head, record_hash, record
+                        (and stream, pos for a record of a trail written in streams)
     checkpoints.jsonl   one signed checkpoint per line
     public_key.pem      the checkpoint key's public half (if checkpoints are signed)
 
@@ -32,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from reaper import canonical
 from reaper.audit import keys
-from reaper.audit.chain import ChainHead, ChainRecord
+from reaper.audit.chain import ChainHead, ChainRecord, StreamHead
 from reaper.audit.checkpoint import Checkpoint, CheckpointHead
 from reaper.audit.repository import AuditRepository
 from reaper.audit.verify import Problem, ProblemKind, Verifier, VerifyReport
@@ -111,14 +112,24 @@ def export_bundle(
         raise BundleError(f"{out_dir} is not empty; refusing to mix bundles")
     head, cp_head = audit.heads()
     if upto is not None:
-        head, cp_head = ChainHead(upto.seq, upto.head), CheckpointHead(upto.number, upto.digest)
+        head = ChainHead(upto.seq, upto.head, upto.streams() or ())
+        cp_head = CheckpointHead(upto.number, upto.digest)
     archived = audit.archived()
+    # In streams, a record with a seq below the head's may be committed after the
+    # head was read: it belongs to the next bundle, not this one.
+    limits = {s.stream: s.pos for s in head.streams}
     with open(os.path.join(out_dir, RECORDS), "wb") as f:
         rec_writer = _HashingWriter(f)
         for rec in audit.records(archived.seq + 1, head.seq):
+            at: dict[str, int] = {}
+            if rec.stream is not None and rec.pos is not None:
+                if limits and rec.pos > limits.get(rec.stream, 0):
+                    continue
+                at = {"stream": rec.stream, "pos": rec.pos}
             rec_writer.write(
                 {
                     "seq": rec.seq,
+                    **at,
                     "prev_head": rec.prev_head,
                     "head": rec.head,
                     "record_hash": rec.record_hash,
@@ -152,7 +163,7 @@ def export_bundle(
         "to_seq": head.seq,
         "records": rec_writer.lines,
         "checkpoints": cp_writer.lines,
-        "chain_head": {"seq": head.seq, "head": head.head},
+        "chain_head": _chain_head(head),
         "checkpoint_head": {"number": cp_head.number, "digest": cp_head.digest},
         "key_id": key_id,
         "checkpoint_interval": checkpoint_interval,
@@ -162,6 +173,26 @@ def export_bundle(
         f.write(json.dumps(canonical.jsonable(manifest), indent=2, sort_keys=True).encode())
         f.write(b"\n")
     return ExportResult(out_dir, rec_writer.lines, cp_writer.lines, head, key_id)
+
+
+def _chain_head(head: ChainHead) -> dict[str, Any]:
+    """The manifest's ``chain_head``: with ``streams`` ([stream, pos, seq, head]) if in streams."""
+    out: dict[str, Any] = {"seq": head.seq, "head": head.head}
+    if head.streams:
+        out["streams"] = [list(s) for s in head.streams]
+    return out
+
+
+def _read_chain_head(value: Any) -> ChainHead:
+    head = value if isinstance(value, dict) else {}
+    try:
+        streams = tuple(
+            StreamHead(int(s[0]), int(s[1]), int(s[2]), str(s[3]))
+            for s in head.get("streams") or []
+        )
+    except (ValueError, TypeError, IndexError):
+        streams = ()
+    return ChainHead(int(head.get("seq", 0)), str(head.get("head", "")), streams)
 
 
 # -- reading -----------------------------------------------------------------
@@ -215,7 +246,13 @@ def bundle_records(bundle: str, errors: list[Problem]) -> Iterator[ChainRecord]:
             record_hash=str(entry.get("record_hash", "")),
             prev_head=str(entry.get("prev_head", "")),
             head=str(entry.get("head", "")),
+            stream=_int_or_none(entry.get("stream")),
+            pos=_int_or_none(entry.get("pos")),
         )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
 
 
 def bundle_checkpoints(bundle: str, errors: list[Problem]) -> Iterator[Checkpoint]:
@@ -273,7 +310,6 @@ def verify_bundle(
             errors.append(
                 Problem(ProblemKind.BUNDLE, f"{name} does not match the manifest's digest")
             )
-    head = manifest.get("chain_head") or {}
     cp_head = manifest.get("checkpoint_head") or {}
     verifier = Verifier(
         public_key=public_key,
@@ -303,7 +339,7 @@ def verify_bundle(
         checkpoints,
         start_seq=from_seq,
         anchor=anchor,
-        chain_head=ChainHead(int(head.get("seq", 0)), str(head.get("head", ""))),
+        chain_head=_read_chain_head(manifest.get("chain_head")),
         checkpoint_head=CheckpointHead(int(cp_head.get("number", 0)), cp_head.get("digest")),
     )
     for problem in errors:

@@ -34,8 +34,8 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from reaper.audit.chain import ChainHead
-from reaper.audit.chainwalk import inspect_row
 from reaper.audit.checkpoint import Archived, Checkpoint, CheckpointHead
+from reaper.audit.inspection import inspect_row
 from reaper.audit.repository import AuditRepository
 from reaper.audit.verify import Inspected, ProblemKind, Verifier, VerifyReport
 from reaper.store.database import Database
@@ -138,6 +138,18 @@ class _AuditSource(Protocol):
     ) -> Iterator[Checkpoint]: ...
 
 
+def _appended_meanwhile(audit: _AuditSource, verifier: Verifier) -> None:
+    """Records left out as appended after the heads were read: the heads now account for them."""
+    now = {s.stream: s.pos for s in audit.heads()[0].streams}
+    for stream, pos in sorted(verifier.walk.skipped.items()):
+        if now.get(stream, 0) < pos:
+            verifier.problem(
+                ProblemKind.CHAIN_HEAD,
+                f"stream {stream} has records up to position {pos}, beyond its head "
+                f"(position {now.get(stream, 0)}): they were added without going through reaper",
+            )
+
+
 def verify_store(
     audit: _AuditSource,
     *,
@@ -161,6 +173,14 @@ def verify_store(
     A pruned trail (``reaper audit archive``) is verified from the signed
     checkpoint it starts at, whatever earlier ``from_seq`` is asked for: the
     records before it are in the archive bundles, which verify on their own.
+
+    A trail written in streams is judged against each stream's head as read
+    first: records appended meanwhile (in any stream, possibly with a lower
+    seq than others already read) are left for the next run, once a second
+    reading of the heads accounts for them. Verifying it from ``from_seq``
+    starts from the checkpoint at ``from_seq - 1`` when there is one (each
+    stream's head signed there), so an incremental verify after the last
+    checkpoint costs what was appended since.
     """
     head, cp_head = audit.heads()
     archived = audit.archived()
@@ -177,6 +197,9 @@ def verify_store(
                 "the head before the first record is taken on trust"
             )
             anchor = None
+    if anchor is None and anchor_problem is None and from_seq > 1 and head.streams:
+        before = from_seq - 1
+        anchor = next(audit.checkpoints(min_seq=before, max_seq=before), None)
     end = head.seq if to_seq is None else min(to_seq, head.seq)
     full = end == head.seq
     verifier = Verifier(
@@ -185,6 +208,8 @@ def verify_store(
         checkpoint_interval=checkpoint_interval,
         now=now,
     )
+    if head.streams:
+        verifier.walk.limits = {s.stream: s for s in head.streams}
     if workers is None:
         workers = default_workers(audit.url, end - from_seq + 1)
     records: Iterable[Inspected]
@@ -216,6 +241,8 @@ def verify_store(
     )
     if anchor_problem is not None:
         verifier.problem(ProblemKind.CHECKPOINT_CHAIN, anchor_problem, seq=from_seq)
+    if verifier.walk.skipped:
+        _appended_meanwhile(audit, verifier)
     if full:
         # Rows beyond the head were not read; any that a later head does not
         # account for were written without the chain lock. (The last row is

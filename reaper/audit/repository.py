@@ -6,13 +6,14 @@ store knows nothing of it. Writers reach it through
 :class:`reaper.audit.trail.AuditTrail` (which owns one); readers that need
 no signer (``audit show``, verify, export) open one over ``store.db``.
 
-Appends lock the one row of ``audit_chain_head`` (``FOR UPDATE`` on
-PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock), seal the records
-after the head they found, insert them and move the head, all in one
-transaction. Two appenders, threads or processes on different hosts, are
-thus strictly ordered and the chain cannot fork; a connection lost midway
-rolls the whole batch back, so there is never half a record or a head that
-points past the records.
+Appends lock one stream's row of ``audit_chain_head`` (``FOR UPDATE`` on
+PostgreSQL and MariaDB; on SQLite the ``BEGIN IMMEDIATE`` write lock), seal
+the records after the head they found, insert them and move the head, all
+in one transaction (``streams.py`` says which row and which seqs). Two
+appenders in one stream, threads or processes on different hosts, are thus
+strictly ordered and no stream can fork; a connection lost midway rolls the
+whole batch back, so there is never half a record or a head that points
+past the records.
 
 Reads are keyset-paginated by ``seq`` in chunks: verifying a million records
 holds one chunk in memory, and works the same on both databases.
@@ -20,17 +21,19 @@ holds one chunk in memory, and works the same on both databases.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Text, and_, bindparam, func, insert, select, true, type_coerce, update
+from sqlalchemy import Text, and_, func, insert, select, true, type_coerce, update
 from sqlalchemy.engine import Connection, Row
 
-from reaper.audit import chain
+from reaper.audit import inspection
 from reaper.audit.chain import ChainHead, ChainRecord, Sealable
 from reaper.audit.checkpoint import Archived, Checkpoint, CheckpointHead
 from reaper.audit.columns import RecordIndex, parse_cadf_time
+from reaper.audit.streams import Appender, read_heads
 from reaper.store import schema
 from reaper.store.database import Database
 
@@ -42,13 +45,7 @@ DEFAULT_CHUNK = 5000
 
 # Built once: an append is a handful of statements, and building them anew
 # each time cost as much as the commit.
-_LOCK_HEAD = select(H).where(H.c.id == schema.CHAIN_HEAD_ID).with_for_update()
 _INSERT_RECORDS = insert(R)
-_MOVE_HEAD = (
-    update(H)
-    .where(H.c.id == schema.CHAIN_HEAD_ID)
-    .values(seq=bindparam("new_seq"), head=bindparam("new_head"))
-)
 
 _RECORD_COLUMNS = (
     R.c.seq,
@@ -64,6 +61,8 @@ _RECORD_COLUMNS = (
     R.c.target_id,
     R.c.tombstone_id,
     R.c.plan_hash,
+    R.c.stream,
+    R.c.pos,
 )
 
 
@@ -91,15 +90,11 @@ def _parse_cadf_time(value: str) -> dt.datetime:
 
 
 def _record(row: Row[Any]) -> ChainRecord:
-    (seq, body, rh, prev, head, at, action, outcome, ttype, tid, tomb, plan) = cast(
+    (seq, body, rh, prev, head, at, action, outcome, ttype, tid, tomb, plan, stream, pos) = cast(
         "tuple[Any, ...]", row
     )
     index = RecordIndex(_cadf_time(at), action, outcome, ttype, tid, tomb, plan)
-    return ChainRecord(seq, body, rh, prev, head, index)
-
-
-def _first(row: tuple[Any, ...]) -> Any:
-    return row[0]
+    return ChainRecord(seq, body, rh, prev, head, index, stream, pos)
 
 
 def _row(rec: ChainRecord) -> dict[str, Any]:
@@ -118,6 +113,8 @@ def _row(rec: ChainRecord) -> dict[str, Any]:
         "record_hash": rec.record_hash,
         "prev_head": rec.prev_head,
         "head": rec.head,
+        "stream": rec.stream,
+        "pos": rec.pos,
     }
 
 
@@ -136,22 +133,6 @@ def _checkpoint(row: Row[Any]) -> Checkpoint:
     )
 
 
-#: ``recorded_at`` as CADF text up to the zone (``YYYY-MM-DDTHH:MM:SS.ffffff``), per
-#: dialect: verification reads every row, and a datetime built by the driver and
-#: formatted again cost more than the hashing.
-_CADF_AT = {
-    "postgresql": "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')",
-    "mysql": "DATE_FORMAT(recorded_at, '%Y-%m-%dT%H:%i:%s.%f')",
-    "mariadb": "DATE_FORMAT(recorded_at, '%Y-%m-%dT%H:%i:%s.%f')",
-    "sqlite": "replace(substr(recorded_at, 1, 26), ' ', 'T')",
-}
-
-_SCAN = (
-    "SELECT seq, body, record_hash, prev_head, head, {at}, action, outcome, target_type, "
-    "target_id, tombstone_id, plan_hash FROM audit_records WHERE seq >= {first} AND seq <= {last}"
-)
-
-
 def archive_mark(db: Database) -> Archived:
     """Where the stored trail starts: what ``reaper audit archive`` moved to bundles."""
     columns = (H.c.archived_seq, H.c.archived_checkpoint)
@@ -161,11 +142,12 @@ def archive_mark(db: Database) -> Archived:
 
 
 class AuditRepository:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    """The chain's tables; ``streams`` is how many streams appends may use (``streams.py``)."""
 
-    def _lock_head(self, conn: Connection) -> Row[Any]:
-        return conn.execute(_LOCK_HEAD).one()
+    def __init__(self, db: Database, *, streams: int = 1) -> None:
+        self._db = db
+        self._streams = streams
+        self._appender: Appender | None = None  # made on the first append
 
     # -- writing ---------------------------------------------------------
 
@@ -179,38 +161,24 @@ class AuditRepository:
         """
         if not drafts:
             return []
+        appender = self._appender = self._appender or Appender(self._db, self._streams)
         with self._db.write_in(conn, "append audit records") as conn:
-            row = self._lock_head(conn)
-            sealed = chain.seal(ChainHead(row.seq, row.head), drafts)
+            sealed = appender.append(conn, drafts)
             conn.execute(_INSERT_RECORDS, [_row(r) for r in sealed])
-            tip = chain.tip(ChainHead(row.seq, row.head), sealed)
-            conn.execute(_MOVE_HEAD, {"new_seq": tip.seq, "new_head": tip.head})
         return sealed
 
     def append_checkpoint(
         self, make: Callable[[ChainHead, CheckpointHead], Checkpoint]
     ) -> Checkpoint:
-        """Write the checkpoint ``make`` builds for the current heads, under the chain lock."""
+        """Write the checkpoint ``make`` builds for the current heads, under every stream's lock.
+
+        Locking every stream waits for the appends in flight: the checkpoint
+        covers exactly the records up to its ``seq``, in every stream.
+        """
         with self._db.write("write an audit checkpoint") as conn:
-            row = self._lock_head(conn)
-            cp = make(
-                ChainHead(row.seq, row.head),
-                CheckpointHead(row.checkpoint_number, row.checkpoint_digest),
-            )
-            conn.execute(
-                insert(C).values(
-                    number=cp.number,
-                    seq=cp.seq,
-                    head=cp.head,
-                    created_at=cp.created_at,
-                    reason=cp.reason,
-                    tombstone_id=cp.tombstone_id,
-                    key_id=cp.key_id,
-                    body=cp.body,
-                    digest=cp.digest,
-                    signature=cp.signature,
-                )
-            )
+            head, row = read_heads(conn, lock=True)
+            cp = make(head, CheckpointHead(row.checkpoint_number, row.checkpoint_digest))
+            conn.execute(insert(C).values(**dataclasses.asdict(cp)))  # fields are columns
             conn.execute(
                 update(H)
                 .where(H.c.id == schema.CHAIN_HEAD_ID)
@@ -226,11 +194,8 @@ class AuditRepository:
         This is what the head table says; verify checks it against the rows.
         """
         with self._db.read("read the audit chain head") as conn:
-            row = conn.execute(select(H).where(H.c.id == schema.CHAIN_HEAD_ID)).one()
-        return (
-            ChainHead(row.seq, row.head),
-            CheckpointHead(row.checkpoint_number, row.checkpoint_digest),
-        )
+            head, row = read_heads(conn)
+        return head, CheckpointHead(row.checkpoint_number, row.checkpoint_digest)
 
     def head(self) -> ChainHead:
         return self.heads()[0]
@@ -245,27 +210,8 @@ class AuditRepository:
         yield from self._paged(R.c.seq >= from_seq, to_seq, chunk)
 
     def scan(self, first: int, last: int) -> list[tuple[Any, ...]]:
-        """Records ``first``..``last`` as plain rows, in seq order: what verify reads.
-
-        Each row is ``(seq, body, record_hash, prev_head, head, recorded_at,
-        action, outcome, target_type, target_id, tombstone_id, plan_hash)``
-        with ``recorded_at`` in CADF's form up to the zone (see
-        :func:`reaper.audit.chainwalk.inspect_row`). The rows come from the
-        driver's cursor, not SQLAlchemy's: at 10M records every microsecond per
-        row is a second of verify. A bounded range without ``ORDER BY`` or
-        ``LIMIT``, sorted here: PostgreSQL then never sorts (a sort that a
-        stale plan spilled to disk cost more than the reading).
-        """
-        sql = _SCAN.format(at=_CADF_AT[self._db.dialect], first=int(first), last=int(last))
-        with self._db.read("read audit records") as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(sql)
-                rows = list(cursor.fetchall())
-            finally:
-                cursor.close()
-        rows.sort(key=_first)
-        return rows
+        """Records ``first``..``last`` as plain rows, in seq order (:func:`inspection.scan`)."""
+        return inspection.scan(self._db, first, last)
 
     def find(
         self,

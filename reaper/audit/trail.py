@@ -94,9 +94,11 @@ class AuditTrail:
         observer: Actor,
         signer: keys.Signer | None = None,
         publisher: Publisher | None = None,
+        streams: int = 1,
     ) -> None:
         self.store = store
-        self.repository = AuditRepository(store.db)
+        #: ``streams`` > 1 lets processes append side by side (``streams.py``).
+        self.repository = AuditRepository(store.db, streams=streams)
         #: Appends of this process's threads share transactions (``groupcommit.py``).
         self.group = GroupCommit(self.repository.append)
         self.initiator = initiator
@@ -113,6 +115,7 @@ class AuditTrail:
             observer=Actor.instance(conf.host),
             signer=load_signer(conf),
             publisher=Publisher.from_conf(conf),
+            streams=conf.audit.streams,
         )
 
     # -- records ---------------------------------------------------------

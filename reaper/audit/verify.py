@@ -140,7 +140,10 @@ class Verifier:
                     f"the trail starts at checkpoint #{anchor.number} (seq {anchor.seq}), "
                     "which is not signed: the head before it is taken on trust"
                 )
-        self.walk.start(start_seq, anchor.head if anchor is not None else None)
+        if anchor is None:
+            self.walk.start(start_seq)
+        else:
+            self.walk.start(start_seq, anchor.head, anchor.streams() or ())
         self.checkpoints.start(start_seq)
 
     def finish(

@@ -24,6 +24,23 @@ CHECKPOINT_OPTS = [
     ),
 ]
 
+#: [audit] options of appending records (``audit/streams.py``).
+STREAM_OPTS = [
+    cfg.IntOpt(
+        "streams",
+        default=8,
+        min=1,
+        max=32,
+        help="How many chains the audit trail is written in side by side, so that that many "
+        "processes (controllers, CLI commands) append at once instead of in turn. Each "
+        "signed checkpoint names every stream's head, and verify checks each stream as "
+        "strictly as one chain. 8 lets a fleet of up to 8 controllers append without "
+        "waiting for each other (a process's threads already share one transaction); more "
+        "writers wait for a free stream. PostgreSQL and MariaDB 10.6 or later; SQLite and "
+        "MySQL always use 1. With 1, records are numbered without gaps as before.",
+    ),
+]
+
 #: [audit] options of publishing checkpoints outside the database (``audit/publish.py``).
 PUBLISH_OPTS = [
     cfg.ListOpt(
@@ -58,4 +75,4 @@ PUBLISH_OPTS = [
     ),
 ]
 
-OPTS = [*CHECKPOINT_OPTS, *PUBLISH_OPTS]
+OPTS = [*CHECKPOINT_OPTS, *STREAM_OPTS, *PUBLISH_OPTS]

@@ -25,8 +25,17 @@ Design notes, because later stages depend on them:
 * ``audit_records`` rows at or below ``audit_chain_head.archived_seq`` may be
   deleted (``reaper audit archive``, after they were written to a verified
   bundle); the trigger refuses any other DELETE.
-* ``audit_chain_head`` has exactly one row, locked by every append: it is
-  what serializes writers, so the chain never forks.
+* ``audit_chain_head`` has one row per audit stream (``id`` is the stream,
+  1 to :data:`AUDIT_STREAMS`, all created by the migrations: reaper's login
+  need not insert there). An append locks one stream's row, which
+  serializes the writers of that stream, so no stream forks; with
+  ``[audit] streams`` > 1, writers take any free row (``FOR UPDATE SKIP
+  LOCKED``) and appends of several processes run side by side. Row 1 also
+  holds the checkpoint chain's head and the archive marks. ``seq`` is then
+  drawn from the sequence ``audit_seq`` (0010; PostgreSQL and MariaDB), so
+  it stays one increasing number line across streams.
+* ``audit_records.stream`` / ``pos`` are NULL for a record written as one
+  chain (stream 1, position ``seq``), as every record was before 0010.
 """
 
 from __future__ import annotations
@@ -146,6 +155,9 @@ audit_records = Table(
     Column("record_hash", String(HASH), nullable=False),
     Column("prev_head", String(HASH), nullable=False),
     Column("head", String(HASH), nullable=False),
+    #: The stream and the position in it (0010); NULL: stream 1, at position ``seq``.
+    Column("stream", Integer(), nullable=True),
+    Column("pos", BigInteger(), nullable=True),
     #: BRIN on PostgreSQL (0009): time grows with seq; a B-tree elsewhere.
     Index("ix_audit_records_recorded_at", "recorded_at", postgresql_using="brin"),
     Index("ix_audit_records_target_id", "target_id"),
@@ -183,6 +195,8 @@ audit_chain_head = Table(
     #: the last archived seq and the signed checkpoint at it (0: none).
     Column("archived_seq", BigInteger(), nullable=False, server_default="0"),
     Column("archived_checkpoint", BigInteger(), nullable=False, server_default="0"),
+    #: How many records the stream holds: its last record's position (0010).
+    Column("pos", BigInteger(), nullable=False, server_default="0"),
     **MYSQL_TABLE_OPTIONS,
 )
 
@@ -230,5 +244,11 @@ budget_slots = Table(
     **MYSQL_TABLE_OPTIONS,
 )
 
-#: The only row of ``audit_chain_head``.
+#: The row of ``audit_chain_head`` that is stream 1 and holds the checkpoint head and marks.
 CHAIN_HEAD_ID = 1
+
+#: How many stream rows ``audit_chain_head`` has (``[audit] streams`` can use up to this).
+AUDIT_STREAMS = 32
+
+#: The sequence that numbers records written in streams (0010; not on SQLite or MySQL).
+AUDIT_SEQ = "audit_seq"

@@ -15,7 +15,7 @@ from reaper.audit.columns import parse_cadf_time
 from reaper.audit.repository import AuditRepository
 from reaper.model import IdentityKind, IdentityRef, Trigger, TriggerSource
 from reaper.store import SchemaError, Store, StoreUnavailable, migrate
-from reaper.store.schema import metadata
+from reaper.store.schema import AUDIT_STREAMS, metadata
 from tests.functional.store_fixtures import raw_engine
 from tests.unit.audit.helpers import draft
 
@@ -109,7 +109,10 @@ def test_controllers_starting_together_migrate_once(fresh_url: str) -> None:
     try:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
-            assert conn.execute(text("SELECT count(*) FROM audit_chain_head")).scalar() == 1
+            assert (
+                conn.execute(text("SELECT count(*) FROM audit_chain_head")).scalar()
+                == AUDIT_STREAMS
+            )
     finally:
         engine.dispose()
 

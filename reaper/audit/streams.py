@@ -1,0 +1,159 @@
+"""Which stream an append takes, and the seqs its records get.
+
+With ``[audit] streams`` = 1 (and always on SQLite and MySQL, which have no
+sequences) an append locks row 1 of ``audit_chain_head``. Stream 1 numbers
+its records right after that row's ``seq`` as long as the trail is one
+chain (no other stream has records), exactly as before streams existed,
+also after an append rolled back; it draws as many values from the
+sequence ``audit_seq`` all the same, so the sequence stays past every seq
+and a store later written in several streams never reuses one.
+
+With K > 1 streams an append takes the first of rows 1..K that no other
+transaction holds (``FOR UPDATE SKIP LOCKED``, PostgreSQL and MariaDB >=
+10.6), and waits only when all K are busy (then on a row chosen by its
+process, so waiters spread). Its records are numbered from ``audit_seq``,
+drawn while the row is held: within one stream seqs therefore rise with
+positions (the next holder draws after this one committed), which is what
+lets verify walk the whole trail in seq order keeping one head per stream.
+A rolled-back append leaves a gap in seq, never in a stream's positions.
+
+A checkpoint locks every row (:func:`lock_all`): it waits for the appends in
+flight, so what it signs is exactly the records up to its ``seq``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.engine import Connection, Row
+
+from reaper.audit import chain
+from reaper.audit.chain import FIRST_STREAM, ChainHead, ChainRecord, Sealable, StreamHead
+from reaper.store import schema
+from reaper.store.database import Database
+
+H = schema.audit_chain_head
+
+_LOCK_FIRST = select(H).where(H.c.id == FIRST_STREAM).with_for_update()
+_LOCK_ALL = select(H).where(H.c.id <= schema.AUDIT_STREAMS).order_by(H.c.id).with_for_update()
+_READ_ALL = select(H).where(H.c.id <= schema.AUDIT_STREAMS).order_by(H.c.id)
+_OTHERS = select(func.max(H.c.seq)).where(H.c.id != FIRST_STREAM, H.c.pos > 0)
+_MOVE = (
+    update(H)
+    .where(H.c.id == bindparam("stream"))
+    .values(seq=bindparam("new_seq"), head=bindparam("new_head"), pos=bindparam("new_pos"))
+)
+
+
+def has_sequences(db: Database) -> bool:
+    """Whether the store numbers records from ``audit_seq`` (PostgreSQL, MariaDB >= 10.3)."""
+    dialect = db.engine.dialect
+    if dialect.name == "postgresql":
+        return True
+    return bool(getattr(dialect, "is_mariadb", False)) and _version(db) >= (10, 3)
+
+
+def usable_streams(db: Database, wanted: int) -> int:
+    """``wanted`` where streams work (SKIP LOCKED and a sequence), else 1."""
+    dialect = db.engine.dialect
+    if dialect.name == "postgresql":
+        return wanted
+    if getattr(dialect, "is_mariadb", False) and _version(db) >= (10, 6):
+        return wanted
+    return 1
+
+
+def _version(db: Database) -> tuple[int, ...]:
+    info = db.engine.dialect.server_version_info
+    if info is None:
+        with db.engine.connect():
+            info = db.engine.dialect.server_version_info
+    return tuple(info or ())
+
+
+def stream_head(row: Row[Any]) -> StreamHead:
+    """A head row as a stream: row 1 with ``pos`` 0 is one chain, at position ``seq``."""
+    pos = row.pos or (row.seq if row.id == FIRST_STREAM else 0)
+    return StreamHead(int(row.id), int(pos), int(row.seq), row.head)
+
+
+def read_heads(conn: Connection, *, lock: bool = False) -> tuple[ChainHead, Row[Any]]:
+    """The trail's head from every stream row, and row 1 (checkpoint head, archive marks)."""
+    rows = conn.execute(_LOCK_ALL if lock else _READ_ALL).all()
+    return chain.trail_head(stream_head(r) for r in rows), rows[0]
+
+
+class Appender:
+    """Seals and places one append's records in a stream; see the module docstring."""
+
+    def __init__(self, db: Database, streams: int = 1) -> None:
+        self._sequences = has_sequences(db)
+        self._mariadb = db.engine.dialect.name != "postgresql"
+        self.streams = max(1, min(streams, schema.AUDIT_STREAMS)) if self._sequences else 1
+        self._take = (
+            select(H)
+            .where(H.c.id <= self.streams)
+            .order_by(H.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        #: The row this process waits on when every stream is busy.
+        self._fallback = 1 + os.getpid() % self.streams
+
+    def append(self, conn: Connection, drafts: Sequence[Sealable]) -> list[ChainRecord]:
+        """Seal ``drafts`` at the end of a stream and move its head row (the caller inserts)."""
+        if self.streams > 1:
+            row = conn.execute(self._take).first()
+            if row is None:
+                row = conn.execute(
+                    select(H).where(H.c.id == self._fallback).with_for_update()
+                ).one()
+        else:
+            row = conn.execute(_LOCK_FIRST).one()
+        if row.id == FIRST_STREAM:
+            seqs = self._first_stream(conn, row, len(drafts))
+        else:
+            seqs = self._draw(conn, len(drafts))
+        at = stream_head(row)
+        sealed = chain.seal_stream(at, seqs, drafts)
+        last = sealed[-1]
+        plain = row.id == FIRST_STREAM and not row.pos and last.pos is None
+        conn.execute(
+            _MOVE,
+            {
+                "stream": at.stream,
+                "new_seq": last.seq,
+                "new_head": last.head,
+                "new_pos": 0 if plain else at.pos + len(sealed),
+            },
+        )
+        return sealed
+
+    def _first_stream(self, conn: Connection, row: Row[Any], n: int) -> list[int]:
+        """Seqs for stream 1: right after its head while the trail is one chain.
+
+        So a store that one process writes at a time numbers its records
+        without gaps, as before streams, even after an append rolled back.
+        The sequence is drawn all the same, to stay past every seq.
+        """
+        if not self._sequences:
+            return list(range(row.seq + 1, row.seq + n + 1))
+        drawn = self._draw(conn, n)
+        others = conn.execute(_OTHERS).scalar()
+        if others is None and (not row.pos or row.pos == row.seq):
+            return list(range(row.seq + 1, row.seq + n + 1))
+        return drawn
+
+    def _draw(self, conn: Connection, n: int) -> list[int]:
+        """``n`` fresh seqs from ``audit_seq``, ascending."""
+        if self._mariadb:
+            return [
+                int(conn.execute(text("SELECT NEXTVAL(audit_seq)")).scalar_one()) for _ in range(n)
+            ]
+        rows = conn.execute(
+            text("SELECT nextval('audit_seq') FROM generate_series(1, :n)"), {"n": n}
+        ).scalars()
+        return sorted(int(v) for v in rows)
