@@ -145,7 +145,9 @@ def cut(seen: list[Seen], deleted_at: float) -> tuple[float | None, float | None
     first = mine[0].started - deleted_at
     if mutation is None:
         return first, None, None
-    reads = [s.started + s.elapsed for s in mine if s.started < mutation.started]
+    # Reads that ended before it: one still running beside the first mutation held nothing up.
+    ends = (s.started + s.elapsed for s in mine if not s.mutating)
+    reads = [end for end in ends if end <= mutation.started]
     reads_done = (max(reads) - deleted_at) if reads else None
     return first, reads_done, mutation.started - deleted_at
 

@@ -27,6 +27,7 @@ def test_a_deletion_is_cut_at_its_first_request_last_read_and_first_mutation() -
         seen("GET", 10.3, 0.2),
         seen("GET", 10.4, 0.5),
         seen("DELETE", 11.0, 0.3),
+        seen("GET", 10.5, 0.6),  # still running when the first mutation starts: not waited for
         seen("GET", 11.1, 2.0),  # after the first mutation: not a read before it
     ]
     assert cut(requests, deleted_at=10.0) == pytest.approx((0.3, 0.9, 1.0))
