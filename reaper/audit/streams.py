@@ -41,6 +41,12 @@ _LOCK_FIRST = select(H).where(H.c.id == FIRST_STREAM).with_for_update()
 _LOCK_ALL = select(H).where(H.c.id <= schema.AUDIT_STREAMS).order_by(H.c.id).with_for_update()
 _READ_ALL = select(H).where(H.c.id <= schema.AUDIT_STREAMS).order_by(H.c.id)
 _OTHERS = select(func.max(H.c.seq)).where(H.c.id != FIRST_STREAM, H.c.pos > 0)
+_DRAW = text("SELECT nextval('audit_seq') FROM generate_series(1, :n)")
+_DRAW_AND_OTHERS = text(
+    "SELECT nextval('audit_seq'), (SELECT max(seq) FROM audit_chain_head "
+    "WHERE id <> 1 AND pos > 0) FROM generate_series(1, :n)"
+)
+_NEXTVAL_MARIADB = text("SELECT NEXTVAL(audit_seq)")
 _MOVE = (
     update(H)
     .where(H.c.id == bindparam("stream"))
@@ -141,8 +147,12 @@ class Appender:
         """
         if not self._sequences:
             return list(range(row.seq + 1, row.seq + n + 1))
-        drawn = self._draw(conn, n)
-        others = conn.execute(_OTHERS).scalar()
+        if self._mariadb:
+            drawn = self._draw(conn, n)
+            others = conn.execute(_OTHERS).scalar()
+        else:  # one round trip: the seqs, and whether another stream has records
+            rows = conn.execute(_DRAW_AND_OTHERS, {"n": n}).all()
+            drawn, others = sorted(int(r[0]) for r in rows), rows[0][1]
         if others is None and (not row.pos or row.pos == row.seq):
             return list(range(row.seq + 1, row.seq + n + 1))
         return drawn
@@ -150,10 +160,5 @@ class Appender:
     def _draw(self, conn: Connection, n: int) -> list[int]:
         """``n`` fresh seqs from ``audit_seq``, ascending."""
         if self._mariadb:
-            return [
-                int(conn.execute(text("SELECT NEXTVAL(audit_seq)")).scalar_one()) for _ in range(n)
-            ]
-        rows = conn.execute(
-            text("SELECT nextval('audit_seq') FROM generate_series(1, :n)"), {"n": n}
-        ).scalars()
-        return sorted(int(v) for v in rows)
+            return [int(conn.execute(_NEXTVAL_MARIADB).scalar_one()) for _ in range(n)]
+        return sorted(int(v) for v in conn.execute(_DRAW, {"n": n}).scalars())
