@@ -153,9 +153,14 @@ class Appender:
         else:  # one round trip: the seqs, and whether another stream has records
             rows = conn.execute(_DRAW_AND_OTHERS, {"n": n}).all()
             drawn, others = sorted(int(r[0]) for r in rows), rows[0][1]
-        if others is None and (not row.pos or row.pos == row.seq):
-            return list(range(row.seq + 1, row.seq + n + 1))
-        return drawn
+        after = list(range(row.seq + 1, row.seq + n + 1))
+        if others is not None or (row.pos and row.pos != row.seq):
+            return drawn
+        # With several streams, a writer starting another stream may hold (not yet
+        # committed) a seq right after this head: only seqs drawn here are safe then.
+        if self.streams > 1 and drawn != after:
+            return drawn
+        return after
 
     def _draw(self, conn: Connection, n: int) -> list[int]:
         """``n`` fresh seqs from ``audit_seq``, ascending."""

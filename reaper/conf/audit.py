@@ -28,16 +28,17 @@ CHECKPOINT_OPTS = [
 STREAM_OPTS = [
     cfg.IntOpt(
         "streams",
-        default=8,
+        default=1,
         min=1,
         max=32,
         help="How many chains the audit trail is written in side by side, so that that many "
         "processes (controllers, CLI commands) append at once instead of in turn. Each "
         "signed checkpoint names every stream's head, and verify checks each stream as "
-        "strictly as one chain. 8 lets a fleet of up to 8 controllers append without "
-        "waiting for each other (a process's threads already share one transaction); more "
-        "writers wait for a free stream. PostgreSQL and MariaDB 10.6 or later; SQLite and "
-        "MySQL always use 1. With 1, records are numbered without gaps as before.",
+        "strictly as one chain. Set it to the number of controllers of a fleet (8 serves up "
+        "to 8 without waiting; a process's threads already share one transaction). "
+        "PostgreSQL and MariaDB 10.6 or later; SQLite and MySQL always use 1. With 1 (the "
+        "default), records are numbered without gaps as before; with more, seq has gaps "
+        "where an append rolled back.",
     ),
 ]
 

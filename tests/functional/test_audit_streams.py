@@ -253,3 +253,23 @@ def test_a_bundle_of_a_trail_in_streams_verifies_offline(
     tampered = [line for i, line in enumerate(lines) if i != 4]
     (out / export.RECORDS).write_text("\n".join(tampered) + "\n")
     assert not export.verify_bundle(str(out), public_key=KEY.public_key).ok
+
+
+def test_a_stream_started_meanwhile_never_gets_the_seq_stream_1_takes(
+    store: Store, url: str
+) -> None:
+    # Stream 1 is one chain (seqs follow its head) until another stream has a
+    # committed record; a writer starting stream 2 may hold seq 3 uncommitted
+    # meanwhile, so stream 1 must take the seq it drew (once: a duplicate key).
+    trail = make_trail(store, 4)
+    append(trail, 2, "one")
+    with store.db.write("hold the first record of stream 2") as conn:
+        with busy(url, 1):
+            draft = trail.draft(action="delete", outcome="success", target=AuditTarget("x.y", "b"))
+            [started] = trail.append_many([draft], conn=conn)
+        [after] = [trail.append(action="delete", outcome="success", target=AuditTarget("x.y", "a"))]
+    assert (started.seq, started.stream) == (3, 2)
+    assert after.seq > 3
+
+    report = check(store)
+    assert report.ok, report.problems
