@@ -164,14 +164,16 @@ class Sweeper:
         """This sweep's orphans: by difference, with a full scan when one is due.
 
         Between full scans, a changed scan lists what changed since the last
-        scan read to its end began (less :data:`CHANGES_MARGIN`). A scan that
+        scan read to its end began, less ``sweep_min_age`` (what that scan
+        passed over as too young is listed again, now old enough) and less
+        :data:`CHANGES_MARGIN`. A scan that
         could not read a listing to its end is not counted as done: the next
         sweep scans in full again, or from the same time again.
         """
         full = self.full_scan_due()
         since = None
         if not full and self.scanned_at is not None:
-            since = self.scanned_at - CHANGES_MARGIN
+            since = self.scanned_at - self.settings.sweep_min_age - CHANGES_MARGIN
         started, started_at = self.clock(), utcnow()
         found = find_orphans(
             cloud,

@@ -425,9 +425,22 @@ class TestTheSweepByDifference:
 
         assert not found.full and [o.identity for o in found.orphans] == [ORPHAN]
         since = self.changed_since(cloud)
-        margin = sweep.CHANGES_MARGIN
+        margin = sweep.CHANGES_MARGIN + Settings().sweep_min_age
         assert found.since is not None and found.since.replace(microsecond=0) == since
         assert before - margin - dt.timedelta(seconds=1) <= since <= after - margin
+
+    def test_what_the_last_scan_passed_over_as_too_young_is_listed_again(
+        self, store: Store, trail: AuditTrail
+    ) -> None:
+        """A server 30 minutes old, under a 1-hour minimum age, is counted by a later sweep."""
+        cloud = cloud_with(Keystone())
+        settings = Settings(sweep_min_age=dt.timedelta(hours=1))
+        sweeper = sweep.Sweeper(settings, store=store, trail=trail, cloud=cloud.seams)
+        started = utcnow()
+        sweeper.survey(cloud.seams())
+        young = started - dt.timedelta(minutes=30)  # changed then, too young at that scan
+        sweeper.survey(cloud.seams())
+        assert self.changed_since(cloud) <= young - sweep.CHANGES_MARGIN
 
     def test_a_changed_scan_that_breaks_off_reaches_back_as_far_next_time(
         self, store: Store, trail: AuditTrail
