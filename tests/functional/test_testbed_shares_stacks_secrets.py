@@ -232,4 +232,6 @@ def _settled(heat: Any, name: str, stack_id: str) -> dict[str, Any] | None:
 
 def _trusts(admin: Connection, user_id: str) -> list[Any]:
     response = admin.identity.get("/OS-TRUST/trusts", params={"trustor_user_id": user_id})
+    # Once seen in CI: an answer without "trusts" (a KeyError said nothing more). Say what it was.
+    assert response.status_code == 200, f"trust list: {response.status_code} {response.text}"
     return list(response.json()["trusts"])
