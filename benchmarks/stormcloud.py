@@ -2,7 +2,8 @@
 
 Keystone (a token with the catalog of :mod:`benchmarks.fakecloud`), Nova,
 Cinder and Neutron, each holding ``servers``/``volumes``/``ports`` for
-``projects`` projects, listed per project (``?project_id=``) and deleted
+``projects`` projects (and Nova's and Glance's cloud-wide things of
+:mod:`benchmarks.stormshared`), listed per project (``?project_id=``) and deleted
 one by one: a server or volume disappears ``async_delete`` seconds after
 its DELETE was accepted (202/204), a port at once. Every answer waits
 ``latency`` seconds first.
@@ -33,6 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from benchmarks.fakecloud import ADMIN_PROJECT, _version_document
 from benchmarks.fakecloud import Handler as PagesHandler
+from benchmarks.stormshared import Shared
 
 KINDS = {
     # kind -> (service, list path, key, async)
@@ -61,6 +63,12 @@ class StormSpec:
     capacity: int = 8
     retry_after: float = 1.0
     http_date: bool = False
+    #: Cloud-wide things (benchmarks.stormshared): Nova's groups, Glance's foreign shared
+    #: images, deleted users and their keypairs.
+    server_groups: int = 0
+    shared_images: int = 0
+    users: int = 0
+    keypairs: int = 1
 
 
 def project_id(i: int) -> str:
@@ -85,6 +93,7 @@ class State:
                 project_id(p): {resource_id(kind, p, n): None for n in range(count)}
                 for p in range(spec.projects)
             }
+        self.shared = Shared(spec, project_id)
         self.active: collections.Counter[str] = collections.Counter()
         #: Requests arriving at once, those answered 429 included.
         self.offered: collections.Counter[str] = collections.Counter()
@@ -124,7 +133,10 @@ class State:
         """What a served request was, for the breakdown of requests per resource."""
         if method == "DELETE":
             what = "delete" if status != 404 else "delete 404"
-        elif method == "GET" and any(path in (p, p + "/detail") for _, p, _, _ in KINDS.values()):
+        elif method == "GET" and (
+            any(path in (p, p + "/detail") for _, p, _, _ in KINDS.values())
+            or path.endswith(("/os-server-groups", "/os-keypairs", "/images", "/members"))
+        ):
             what = "list"
         else:
             what = "other"
@@ -165,7 +177,7 @@ class State:
     def stats(self) -> dict[str, Any]:
         now = time.monotonic()
         with self.lock:
-            left = sum(
+            left = self.shared.left() + sum(
                 1
                 for kind in self.items.values()
                 for held in kind.values()
@@ -247,6 +259,10 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and path.rstrip("/").endswith("/auth/tokens"):
             token = PagesHandler._token(self)  # type: ignore[arg-type]
             return 201, json.dumps(token), {"X-Subject-Token": "tok"}
+        with self.state.lock:
+            shared = self.state.shared.answer(method, path, query, self.state.deletes)
+        if shared is not None:
+            return shared
         for kind, (_, prefix, key, _) in KINDS.items():
             if method == "GET" and path in (prefix, prefix + "/detail"):
                 items = self.state.listing(kind, query.get("project_id", ""))

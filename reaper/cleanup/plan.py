@@ -23,7 +23,7 @@ from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import Refused, Verification
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory
-from reaper.model import IdentityRef, Plan, utcnow
+from reaper.model import IdentityKind, IdentityRef, Plan, Tombstone, TriggerSource, utcnow
 from reaper.policy import PolicySet
 
 
@@ -48,10 +48,15 @@ def make_plan(
     now: dt.datetime | None = None,
     verification: Verification | None = None,
     incomplete: Iterable[str] = (),
+    gone_by: dt.datetime | None = None,
 ) -> Planned:
     """Verify ``identity`` with Keystone, find its resources and plan for them.
 
-    ``scope`` is what to search (the identity's own by default). Raises
+    ``scope`` is what to search (the identity's own by default). An identity
+    Keystone says is gone was gone by ``gone_by`` (when reaper heard of its
+    deletion, :func:`gone_bound`) or else by the end of the verification: the
+    scope carries it, so cloud-wide listings begun since serve its discovery
+    (:mod:`reaper.inventory.cloudwide`); a disabled identity reads alone. Raises
     :class:`~reaper.cleanup.verify.Refused` when the identity still exists
     (and is enabled, or disabled without ``disabled_ok``), and
     :class:`~reaper.cleanup.verify.VerificationError` when Keystone cannot say.
@@ -61,6 +66,8 @@ def make_plan(
     verification = verification or cloud.keystone(identity)
     if not verification.allows(disabled_ok=disabled_ok):
         raise Refused(verification)
+    if verification.gone:  # Keystone's answer is in: gone by now at the latest
+        scope = dataclasses.replace(scope, gone_by=gone_bound(gone_by, utcnow()))
     now = now or utcnow()
     trigger = verification.trigger
     # The admin project's id is Keystone's business, the inventory the services': asked
@@ -93,3 +100,34 @@ def make_plan(
         now=now,
     )
     return Planned(plan=plan, verification=verification, inventory=inventory, trigger=trigger)
+
+
+#: How far apart reaper's hosts' clocks may be: a receipt stamped by the listener's host
+#: bounds a deletion on a worker's clock only this much later.
+CLOCK_MARGIN = dt.timedelta(seconds=1)
+
+
+def gone_bound(heard: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When an identity Keystone says is gone was gone by, on this host's clock.
+
+    ``heard``: when reaper received its deletion notification (another host's
+    clock, hence :data:`CLOCK_MARGIN`); ``now``: just after Keystone's 404.
+    """
+    return min(heard + CLOCK_MARGIN, now) if heard is not None else now
+
+
+def deleted_by(tombstone: Tombstone) -> dt.datetime | None:
+    """When reaper received the latest notification of a project's deletion, if it did.
+
+    Keystone sends it after the deletion, and reaper stamps it on receipt
+    (its own clock): the project was gone by then. Only projects: their ids
+    are never given again, where a user's (LDAP, federation) may come back
+    and be deleted again before its next notification arrives.
+    """
+    if tombstone.identity.kind is not IdentityKind.PROJECT:
+        return None
+    for trigger in reversed(tombstone.triggers):
+        if trigger.source is TriggerSource.NOTIFICATION:
+            deleted = (trigger.event_type or "").endswith(".deleted")
+            return trigger.received_at if deleted else None
+    return None

@@ -56,7 +56,7 @@ from reaper.cleanup import coverage, known, lifecycle, reclaim, settle, waiting
 from reaper.cleanup.early import Early
 from reaper.cleanup.execute import execute_plan
 from reaper.cleanup.lease import Heartbeat
-from reaper.cleanup.plan import make_plan
+from reaper.cleanup.plan import deleted_by, make_plan
 from reaper.cleanup.record import audit_planned, audit_refused
 from reaper.cleanup.seams import Cloud
 from reaper.cleanup.settings import Settings
@@ -229,6 +229,7 @@ class Worker:
             self.settings,
             disabled_ok=True,
             verification=verification,
+            gone_by=deleted_by(tombstone),
         )
         plan = planned.plan
         self.store.plans.save(plan)

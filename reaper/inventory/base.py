@@ -19,6 +19,7 @@ import abc
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -137,6 +138,11 @@ class Scope:
     identity: IdentityRef
     project_ids: frozenset[str] = frozenset()
     user_ids: frozenset[str] = frozenset()
+    #: A time (reaper's clock) by which the identity was gone: a cloud-wide listing begun
+    #: then or later shows all it still owns, so one such read may serve several
+    #: discoveries (:mod:`reaper.inventory.cloudwide`). ``None``: it may exist; read alone.
+    #: Not part of what a scope *is* (whose resources), so not compared.
+    gone_by: dt.datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         """Refuse to exist with an owner filter no listing may use.

@@ -10,7 +10,8 @@ from a volume, the attachment whose device is the server's root device, as
 Nova's attachment list says (one request per such server). Whatever Nova does
 not say stays ``None``, which the planner takes at its worst. Server groups have no owner
 filter in the API, so they are listed cloud-wide, by offset to the last page
-(server_groups.py), and re-checked locally. Keypairs
+(server_groups.py), one read serving the discoveries of every project gone
+before it began (cloudwide.py), and re-checked locally. Keypairs
 belong to users: read at a pinned microversion, each one's owner confirmed
 by Nova itself (see keypairs.py). Nova answers 400 to a quota GET for a
 project Keystone no longer knows, so the quota set is planned without
@@ -35,7 +36,7 @@ from reaper.inventory.base import (
     learn_microversions,
     resource_from_sdk,
 )
-from reaper.inventory.server_groups import all_server_groups
+from reaper.inventory.server_groups import cloud_groups
 from reaper.model import Edge, IdentityKind, Resource, ResourceRef
 
 SERVER = ResourceType.from_sdk(
@@ -87,7 +88,7 @@ class ComputeInventory(Handler):
             )
             calls[f"keypairs:{uid}"] = lambda uid=uid: [keypairs.owned_by(compute, uid)]
         if scope.project_ids:
-            calls["server_groups"] = lambda: all_server_groups(compute)
+            calls["server_groups"] = lambda: cloud_groups(compute, gone_by=scope.gone_by)
         measured = scope.identity.kind is not IdentityKind.USER and placement.in_catalog(conn)
         for pid in sorted(scope.project_ids) if measured else ():
             # Beside the servers, not after them: one round trip less (placement.py).

@@ -15,15 +15,28 @@ Invariant: the list returned is every group Nova has, or
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from openstack import resource
 from openstack.compute.v2 import server_group
 
+from reaper.inventory import cloudwide
+
 #: Groups asked for per page (Nova's default ``max_limit``).
 PAGE = 1000
 #: A listing longer than this many pages is taken for an offset that does not move.
 MAX_PAGES = 10_000
+
+
+def cloud_groups(compute: Any, *, gone_by: dt.datetime | None) -> list[Any]:
+    """:func:`all_server_groups`, read once for every project gone by ``gone_by`` (cloudwide.py)."""
+    return cloudwide.PROCESS.read(
+        cloudwide.endpoint_of(compute),
+        "compute.server_groups",
+        lambda: all_server_groups(compute),
+        gone_by=gone_by,
+    )
 
 
 class Unpaged(Exception):
