@@ -1,21 +1,29 @@
-"""B2 storm (reduced): project deletions drained by 1, 2 and 4 controllers on one PostgreSQL.
+"""B2 storm (reduced): project and user deletions drained by 1, 2 and 4 controllers, one PostgreSQL.
 
-``python -m benchmarks storm [--projects 40] [--controllers 1,2,4] [--workers 4]
-[--cap 8] [--latency 0.05] [--async-delete 2] [--retry-after 1]``
-(``--full`` is issue 18's 1,000 projects).
+``python -m benchmarks storm [--projects 40] [--users N/10] [--controllers 1,2,4]
+[--workers 4] [--cap 8] [--latency 0.05] [--async-delete 2] [--retry-after 1]
+[--server-groups 1500] [--shared-images 2000]``
+(``--full`` is issue 18's 1,000 projects and 100 users).
 
 The cloud is :mod:`benchmarks.stormcloud`: Nova, Cinder and Neutron holding
 ``--servers``/``--volumes``/``--ports`` per project, ``--latency`` per
 request, servers and volumes gone ``--async-delete`` seconds after their
 DELETE was accepted, and each service serving at most ``--cap`` requests
-at once, answering the others 429 with ``Retry-After: --retry-after``.
+at once, answering the others 429 with ``Retry-After: --retry-after``;
+and what is cloud-wide (:mod:`benchmarks.stormshared`): Nova's
+``--server-groups`` (1,000 per answer, no next link; each deleted
+project's group past the first page), Glance's ``--shared-images``
+foreign shared images (each deleted project a member of one), the
+deleted users' keypairs.
 
 A controller is a process of its own with ``--workers`` threads, as
-reaper-controller's workers: each claims a project from a queue table in a
-throwaway PostgreSQL database (``FOR UPDATE SKIP LOCKED``, as tombstones
-are claimed), lists what it holds (three reads), and runs reaper's
-executor over the plan (servers, then their volumes; ports) through
-reaper's guarded session: per-plan caps of ``--cap``, retries honouring
+reaper-controller's workers: each claims a project or user from a queue
+table in a throwaway PostgreSQL database (``FOR UPDATE SKIP LOCKED``, as
+tombstones are claimed), discovers what it holds (three listings by hand,
+then reaper's own inventory code for server groups, images and keypairs:
+:mod:`benchmarks.stormrunner`), and runs reaper's executor over the plan
+(servers, then their volumes and groups; ports, memberships, keypairs)
+through reaper's guarded session: per-plan caps of ``--cap``, retries honouring
 ``Retry-After``, batched confirmation listings. Two ways, side by side:
 
 * **budget** (now): one budget per controller, its caps shared by every
@@ -25,7 +33,13 @@ reaper's guarded session: per-plan caps of ``--cap``, retries honouring
   per-plan caps, no shared budget, no pause: ``workers x cap`` requests per
   service per controller; and each plan's first confirmation listing
   ``confirm_interval`` after its DELETEs, learning nothing from the plans
-  before (no :data:`reaper.executor.durations.PROCESS`).
+  before (no :data:`reaper.executor.durations.PROCESS`);
+* **unshared** (asked with ``--modes``): the budget, but each plan reading
+  the cloud-wide listings (server groups, shared images' members) alone,
+  as before :mod:`reaper.inventory.cloudwide`; the other two give their
+  projects the storm's arrival as the time they were gone by (what the
+  controller takes from a deletion notification's receipt), so one read
+  begun since serves every plan of a controller.
 
 Printed per run, from the fake cloud's side (the witness): drain time
 (from the storm's arrival at controllers already running), requests per
@@ -44,6 +58,36 @@ them, with its floor at the sizes asked: one listing per type per project
 and one DELETE per resource, 1.5 at the default 2/2/2 (confirmations by
 per-project listings, at least one per asynchronous type, make it 1.83
 at best there).
+
+With issue 18's cloud-wide things (2026-12-07 00:13-00:33, load 23-38,
+other sessions' test suites running; ``--projects 8 --users 2``: 66
+resources, each project's group past Nova's first page, 1,500 groups and
+2,000 foreign shared images in the cloud), one run: **budget x1 169.9 s,
+32.62 requests per resource; budget x4 324.0 s, 124.11; unshared x1
+512.5 s, 245.26** (each project reading the 2,000 members itself);
+0 duplicates, 0 misses, peaks within the cap. With ``--shared-images 400``
+(the issue's 434-request project; 00:35-00:46, load 25-34): budget x1
+71.9 s, 8.36 (discovery 6.83, DELETE 1.00, confirmation 0.48); x4
+112.7 s, 27.06; unshared x1 217.8 s, 51.36, x4 168.0 s, 51.67 (floor
+1.73); RSS 98 MiB per controller (unshared 117).
+
+What this leaves: the cloud-wide reads are shared within a controller
+process, not across controllers, so each controller pays the members of
+every shared image once per storm (twice when its first plans began
+within the 1 s clock margin of the storm's receipt: a read begun before
+``gone_by`` never serves it), and 4 controllers pay 4x on one image cap:
+x4 is slower than x1 while that read dominates. At 2,000 shared images
+that is >= 2,000 requests per controller, whatever the storm's size:
+about 0.25 (x1) to 1.0 (x4) per resource at the full 1,000 projects
+(8,100 resources), beside 5 listings per project (0.62), 1 DELETE and
+about 0.45 confirmations. So <= 1.5 needs the reads shared across
+controllers (a stored read any controller may serve from when it began
+after the deletion's receipt) first. Confirmations shared across plans
+(one ``changes-since`` listing of Nova for many plans' servers) would
+save at most ~0.4 more, and change what "complete" means: such a listing
+confirms by showing a server ``DELETED``, not by no longer showing it, a
+server unchanged since is absent from it (absence proves nothing), and
+Cinder has no such filter; not done.
 
 Measured 2026-12-06 21:00 on a shared 2-core machine (load 14-16, two
 OpenStack testbeds of other sessions running; defaults: 40 projects x 6
@@ -97,15 +141,16 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from benchmarks.stormcloud import KINDS, StormCloud, StormSpec, project_id
+from benchmarks.stormcloud import KINDS, StormCloud, StormSpec
+from benchmarks.stormrunner import Counts, drain
 
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
-SERVICES = ("compute", "block_storage", "network")
-MODES = ("budget", "per-plan")
+SERVICES = ("compute", "block_storage", "network", "image")
+MODES = ("budget", "per-plan", "unshared")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,13 +172,14 @@ def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], pipe:
 
     from reaper import cloud
     from reaper.budget import Budget, PaceRules
+    from reaper.cleanup.plan import gone_bound
     from reaper.store import Store
     from reaper.store.slots import SlotRepository
 
     caps = {s: run.cap for s in SERVICES}
     store = Store.open(db_url)
     shared = None
-    if run.mode == "budget":
+    if run.mode != "per-plan":
         budget = Budget(caps)
         from reaper.budget import SharedSlots
 
@@ -144,38 +190,52 @@ def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], pipe:
             {}, default_cap=10**6, rules=PaceRules(retry_after_max=1.0, default_pause=0)
         )
         budget.rules = PaceRules(retry_after_max=0.0, default_pause=0.0)
+    import openstack.connection
+
     session = cloud.GuardedSession(auth=v3.Password(**auth))
     session.budget = budget
     session.get_token()
+    conn = openstack.connection.Connection(
+        session=session, region_name="RegionOne", interface="public"
+    )
+    for proxy in (conn.compute, conn.image):  # versions read once, as a running one has
+        proxy.get_endpoint()
     engine = create_engine(db_url, pool_size=run.workers + 2)
-    with engine.connect() as conn:  # the pool warm, as a running controller's is
-        conn.execute(text("SELECT 1"))
+    with engine.connect() as db:  # the pool warm, as a running controller's is
+        db.execute(text("SELECT 1"))
     counts = Counts()
     drained: list[float] = []
     # A running controller meets the storm: its setup is not part of the drain.
     pipe.send("ready")
     pipe.recv()
+    from reaper.model import utcnow
+
+    # The storm's deletions arrive now: a tombstone's receipt, what the worker makes a bound of.
+    heard = None if run.mode == "unshared" else utcnow()
 
     def work() -> None:
         while True:
-            with engine.begin() as conn:
-                row = conn.execute(
+            with engine.begin() as db:
+                row = db.execute(
                     text(
-                        "SELECT project FROM storm_jobs WHERE claimed_by IS NULL "
-                        "ORDER BY project LIMIT 1 FOR UPDATE SKIP LOCKED"
+                        "SELECT job FROM storm_jobs WHERE claimed_by IS NULL "
+                        "ORDER BY job LIMIT 1 FOR UPDATE SKIP LOCKED"
                     )
                 ).first()
                 if row is None:
                     return
-                conn.execute(
-                    text("UPDATE storm_jobs SET claimed_by = :n WHERE project = :p"),
+                db.execute(
+                    text("UPDATE storm_jobs SET claimed_by = :n WHERE job = :p"),
                     {"n": name, "p": row[0]},
                 )
             started = time.monotonic()
-            ok = _drain(session, row[0], caps, counts, learn=run.mode == "budget")
-            with engine.begin() as conn:
-                conn.execute(
-                    text("UPDATE storm_jobs SET done = :ok WHERE project = :p"),
+            learn = run.mode != "per-plan"
+            # As make_plan does after Keystone's 404 (reaper/cleanup/plan.py).
+            gone_by = gone_bound(heard, utcnow()) if heard is not None else None
+            ok = drain(session, conn, row[0], caps, counts, learn=learn, gone_by=gone_by)
+            with engine.begin() as db:
+                db.execute(
+                    text("UPDATE storm_jobs SET done = :ok WHERE job = :p"),
                     {"ok": ok, "p": row[0]},
                 )
             drained.append(time.monotonic() - started)
@@ -202,121 +262,6 @@ def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], pipe:
     store.close()
 
 
-class Counts:
-    """What the harness's runners sent, by purpose (thread-safe)."""
-
-    def __init__(self) -> None:
-        import collections
-
-        self.lock = threading.Lock()
-        self.counter: collections.Counter[str] = collections.Counter()
-
-    def add(self, what: str, n: int = 1) -> None:
-        with self.lock:
-            self.counter[what] += n
-
-
-def _drain(
-    session: Any, project: int, caps: Mapping[str, int], counts: Counts, *, learn: bool
-) -> bool:
-    """One project: three listings, then reaper's executor over the plan."""
-    from reaper.executor import Executor, Limits, durations
-    from reaper.model import IdentityKind, IdentityRef, Plan, Resource, Step, utcnow
-
-    pid = project_id(project)
-    runner = StormRunner(session, pid, counts)
-    found = {kind: runner.list(kind, "discovery") for kind in KINDS}
-    resources = [
-        Resource(type=f"{KINDS[kind][0]}.{kind[:-1]}", id=rid, project_id=pid)
-        for kind, ids in found.items()
-        for rid in sorted(ids)
-    ]
-    servers = [f"delete:compute.server:{rid}" for rid in sorted(found["servers"])]
-    steps = [
-        Step(
-            id=f"delete:{r.type}:{r.id}",
-            action="delete",
-            resource=r.ref,
-            depends_on=tuple(servers) if r.type == "block_storage.volume" else (),
-        )
-        for r in resources
-    ]
-    plan = Plan(
-        identity=IdentityRef(IdentityKind.PROJECT, pid),
-        created_at=utcnow(),
-        resources=tuple(resources),
-        steps=tuple(steps),
-    )
-    limits = Limits(concurrency=dict(caps), confirm_interval=0.5, confirm_max_interval=2.0)
-    # As reaper-controller's workers do (cleanup/execute.py): one memory per process.
-    executor = Executor(runner, limits=limits, durations=durations.PROCESS if learn else None)
-    return executor.execute(plan).succeeded
-
-
-class StormRunner:
-    """The executor's runner: one DELETE per step, one listing per type to confirm."""
-
-    PATHS: ClassVar[dict[str, tuple[str, str, str]]] = {
-        "compute.server": ("compute", "/servers", "servers"),
-        "block_storage.volume": ("block-storage", "/volumes", "volumes"),
-        "network.port": ("network", "/v2.0/ports", "ports"),
-    }
-
-    def __init__(self, session: Any, project: str, counts: Counts) -> None:
-        self.session = session
-        self.project = project
-        self.counts = counts
-
-    def list(self, kind: str, purpose: str) -> set[str]:
-        rtype = {"servers": "compute.server", "volumes": "block_storage.volume"}.get(
-            kind, "network.port"
-        )
-        service, path, key = self.PATHS[rtype]
-        suffix = "/detail" if kind != "ports" else ""
-        self.counts.add(purpose)
-        answer = self.session.get(
-            f"{path}{suffix}?project_id={self.project}&all_tenants=1",
-            endpoint_filter={"service_type": service, "interface": "public"},
-        )
-        return {item["id"] for item in answer.json()[key]}
-
-    def precheck(self, steps: Any, resources: Any) -> dict[Any, Any]:
-        return {}
-
-    def lookup_first(self, step: Any, resource: Any) -> bool:
-        return False
-
-    def run(self, step: Any, resource: Any) -> Any:
-        from keystoneauth1 import exceptions as ks_exc
-
-        from reaper.budget import retry_after
-        from reaper.executor import Attempt, Fatal, Result, Transient
-        from reaper.model import utcnow
-
-        service, path, _ = self.PATHS[step.resource.type]
-        try:
-            answer = self.session.delete(
-                f"{path}/{step.resource.id}",
-                endpoint_filter={"service_type": service, "interface": "public"},
-            )
-        except ks_exc.NotFound:
-            return Attempt(Result.GONE)
-        except ks_exc.HttpError as exc:
-            headers = getattr(getattr(exc, "response", None), "headers", None)
-            hint = retry_after.of_headers(headers, utcnow())
-            if exc.http_status in (429, 503):
-                raise Transient(f"HTTP {exc.http_status}", retry_after=hint) from exc
-            raise Fatal(f"HTTP {exc.http_status}") from exc
-        return Attempt(Result.ACCEPTED if answer.status_code == 202 else Result.DONE)
-
-    def confirm(self, rtype: str, action: str, pending: Mapping[str, Any]) -> Any:
-        from reaper.executor import Confirmation
-
-        kind = {"compute.server": "servers", "block_storage.volume": "volumes"}[rtype]
-        listed = self.list(kind, "confirmation")
-        return Confirmation(gone=frozenset(rid for rid in pending if rid not in listed))
-
-
 # -- one run --------------------------------------------------------------------------
 
 
@@ -333,14 +278,11 @@ def run_one(spec: StormSpec, run: Run) -> dict[str, Any]:
         engine = create_engine(db_url)
         with engine.begin() as conn:
             conn.execute(
-                text(
-                    "CREATE TABLE storm_jobs (project int PRIMARY KEY, claimed_by text, done bool)"
-                )
+                text("CREATE TABLE storm_jobs (job text PRIMARY KEY, claimed_by text, done bool)")
             )
-            conn.execute(
-                text("INSERT INTO storm_jobs (project) SELECT generate_series(0, :n - 1)"),
-                {"n": spec.projects},
-            )
+            jobs = [f"p{i:05d}" for i in range(spec.projects)]
+            jobs += [f"u{i:05d}" for i in range(spec.users)]
+            conn.execute(text("INSERT INTO storm_jobs (job) VALUES (:j)"), [{"j": j} for j in jobs])
         with StormCloud(spec) as fake:
             ctx = multiprocessing.get_context("fork")
             pipes, procs = [], []
@@ -372,6 +314,8 @@ def run_one(spec: StormSpec, run: Run) -> dict[str, Any]:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
     resources = spec.projects * (spec.servers + spec.volumes + spec.ports)
+    resources += min(spec.server_groups, spec.projects) + min(spec.shared_images, spec.projects)
+    resources += spec.users * spec.keypairs
     api = {k: v for k, v in stats["requests"].items() if k in SERVICES}
     throttled = sum(stats["throttled"].get(s, 0) for s in SERVICES)
     counts: dict[str, int] = {}
@@ -381,9 +325,13 @@ def run_one(spec: StormSpec, run: Run) -> dict[str, Any]:
     served = {k: v for k, v in stats["served"].items() if k.split()[0] in SERVICES}
     deletes = sum(v for k, v in served.items() if " delete" in k)
     cleaned = max(1, stats["deleted"])
-    known = counts.get("discovery", 0) + counts.get("confirmation", 0) + deletes + throttled
+    # The witness's listings, less the harness's confirmations: reaper's inventory code
+    # (server groups, images, keypairs) lists for discovery too, uncounted by the harness.
+    listings = sum(v for k, v in served.items() if k.endswith(" list"))
+    discovery = listings - counts.get("confirmation", 0)
+    known = discovery + counts.get("confirmation", 0) + deletes + throttled
     breakdown = {
-        "discovery": counts.get("discovery", 0) / cleaned,
+        "discovery": discovery / cleaned,
         "delete": deletes / cleaned,
         "confirm": counts.get("confirmation", 0) / cleaned,
         "429": throttled / cleaned,
@@ -391,7 +339,8 @@ def run_one(spec: StormSpec, run: Run) -> dict[str, Any]:
     }
     return {
         "breakdown": breakdown,
-        "floor": (len(KINDS) * spec.projects + resources) / max(1, resources),
+        "floor": (_types(spec) * spec.projects + (3 + spec.keypairs) * spec.users + resources)
+        / max(1, resources),
         "waited": sum(sum(r["waited"].values()) for r in reports),
         "project_s": sum(r["project_s"] * r["drained"] for r in reports)
         / max(1, sum(r["drained"] for r in reports)),
@@ -406,6 +355,15 @@ def run_one(spec: StormSpec, run: Run) -> dict[str, Any]:
         "cleaned": resources - stats["left"],
         "rss": max(r["rss"] for r in reports),
     }
+
+
+def _types(spec: StormSpec) -> int:
+    """Listings a project's discovery makes of its own: three types, its images and hidden ones.
+
+    (The cloud-wide reads, server groups and shared images' members, are
+    shared by the plans they serve: not per project, so not in the floor.)
+    """
+    return len(KINDS) + 2
 
 
 # -- the table -------------------------------------------------------------------------
@@ -423,16 +381,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--servers", type=int, default=2)
     parser.add_argument("--volumes", type=int, default=2)
     parser.add_argument("--ports", type=int, default=2)
+    parser.add_argument(
+        "--users", type=int, default=None, help="user deletions, a keypair each (projects / 10)"
+    )
+    parser.add_argument(
+        "--server-groups", type=int, default=1500, help="Nova's groups, one per project (1500)"
+    )
+    parser.add_argument(
+        "--shared-images", type=int, default=2000, help="foreign shared images (2000)"
+    )
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
     parser.add_argument("--async-delete", type=float, default=2.0, help="seconds (2)")
     parser.add_argument("--retry-after", type=float, default=1.0, help="seconds (1)")
-    parser.add_argument("--modes", default=",".join(MODES), help="budget,per-plan")
+    parser.add_argument("--modes", default="budget,per-plan", help="budget,per-plan (and unshared)")
     args = parser.parse_args(argv)
     spec = StormSpec(
         projects=1000 if args.full else args.projects,
         servers=args.servers,
         volumes=args.volumes,
         ports=args.ports,
+        users=args.users
+        if args.users is not None
+        else (1000 if args.full else args.projects) // 10,
+        server_groups=args.server_groups,
+        shared_images=args.shared_images,
         latency=args.latency,
         async_delete=args.async_delete,
         capacity=args.cap,
@@ -442,7 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     modes = [m for m in args.modes.split(",") if m in MODES]
     print(
         f"B2 storm: {spec.projects} projects x ({spec.servers} servers, {spec.volumes} volumes, "
-        f"{spec.ports} ports), {spec.latency * 1000:.0f} ms, "
+        f"{spec.ports} ports, a server group, a membership of a foreign shared image) and "
+        f"{spec.users} users x {spec.keypairs} keypair; {spec.server_groups} server groups, "
+        f"{spec.shared_images} foreign shared images in the cloud; {spec.latency * 1000:.0f} ms, "
         f"async deletes {spec.async_delete:g} s, "
         f"each service serving {spec.capacity} at once (429 Retry-After {spec.retry_after:g} s "
         f"beyond), cap {args.cap} per service, {args.workers} workers per controller"
@@ -455,14 +429,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     header = (
         f"{'mode':<9} {'ctl':>3} {'drain s':>8} {'req/res':>7} "
-        f"{'peak c/b/n (cap)':>18} {'429 %':>6} {'dup':>4} {'miss':>4} {'RSS MiB':>8}"
+        f"{'peak c/b/n/i (cap)':>18} {'429 %':>6} {'dup':>4} {'miss':>4} {'RSS MiB':>8}"
     )
     print(header)
     for (mode, n), r in results.items():
         print(f"{mode:<9} {n:>3} {_line(r, args.cap, table=True)}")
     print(
         "\nrequests per cleaned resource, by what they were (the floor at these sizes: "
-        f"one listing per type per project and one DELETE per resource = "
+        "one listing per type per project (images: 2), a user's 3 and a GET per keypair, "
+        f"one DELETE per resource; no confirmation, no cloud-wide read = "
         f"{next(iter(results.values()))['floor']:.2f})"
     )
     print(
