@@ -47,7 +47,7 @@ import datetime as dt
 import enum
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,7 @@ __all__ = [
     "AuditReason",
     "AuditTarget",
     "RecordDraft",
+    "Shared",
     "build",
     "image_sha256",
     "scrub",
@@ -147,16 +148,68 @@ _CANONICAL = json.JSONEncoder(
 )
 
 
-def _trigger(trigger: Trigger | None) -> dict[str, Any] | None:
+class Shared:
+    """What the records built together (a batch of ``receive`` records) work out once.
+
+    A batch's records share their event time, their triggers' arrival time,
+    and mostly their ``extra`` and initiators (one publisher, a few users);
+    converting and scrubbing those again for every record was a third of
+    building one. Only pure functions of their key are kept, keyed by value
+    *and* type (``False`` and ``0`` are equal but encode differently), so a
+    record built with a :class:`Shared` is byte for byte the record built
+    without. Values that cannot be keys (nested lists and mappings) are
+    simply worked out again. One lives as long as its batch: it holds what
+    it scrubbed, secrets included, no longer than the records do.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[Any, Any] = {}
+
+    def get(self, kind: str, value: Any, make: Callable[[], Any]) -> Any:
+        """``make()``, worked out once per distinct ``value`` (by value and type)."""
+        key = (kind, _typed(value))
+        try:
+            found = self._memo.get(key, _MISSING)
+        except TypeError:  # not hashable
+            return make()
+        if found is _MISSING:
+            found = self._memo[key] = make()
+        return found
+
+
+_MISSING = object()
+
+
+def _typed(value: Any) -> Any:
+    """A key that tells apart values that compare equal but encode differently."""
+    if isinstance(value, Mapping):
+        return tuple((k, type(v), _typed(v)) for k, v in value.items())
+    return (type(value), value)
+
+
+def _once(shared: Shared | None, kind: str, value: Any, make: Callable[[], Any]) -> Any:
+    return make() if shared is None else shared.get(kind, value, make)
+
+
+def _trigger(trigger: Trigger | None, shared: Shared | None = None) -> dict[str, Any] | None:
     if trigger is None:
         return None
+    initiator = trigger.initiator
     return {
         "source": trigger.source.value,
         "event_type": trigger.event_type,
         "message_id": trigger.message_id,
-        "initiator": scrub(canonical.jsonable(trigger.initiator)) if trigger.initiator else None,
-        "received_at": canonical.jsonable(trigger.received_at),
+        "initiator": _once(shared, "initiator", initiator, lambda: _scrubbed(initiator))
+        if initiator
+        else None,
+        "received_at": _once(
+            shared, "instant", trigger.received_at, lambda: canonical.jsonable(trigger.received_at)
+        ),
     }
+
+
+def _scrubbed(value: Any) -> Any:
+    return scrub(canonical.jsonable(value))
 
 
 def _before(before: Resource | Mapping[str, Any] | None) -> Any:
@@ -216,6 +269,7 @@ def build(
     event_time: dt.datetime | None = None,
     event_id: str | None = None,
     actor_ids: bool = False,
+    shared: Shared | None = None,
 ) -> RecordDraft:
     """Validate and assemble one record; raises ``ValueError`` on a non-CADF value.
 
@@ -231,12 +285,19 @@ def build(
     resource in the same state (a step's start and outcome, after the plan's
     decision) pass only ``before_sha256`` (:func:`image_sha256`), and the
     chain covers that reference as it covers the image.
+
+    ``shared``: records built together compute what they have in common
+    once (:class:`Shared`); the record is the same with or without it.
     """
     action = action.value if isinstance(action, AuditAction) else action
     outcome = outcome.value if isinstance(outcome, AuditOutcome) else outcome
     if isinstance(reason, str):
         reason = AuditReason(text=reason)
-    when = cadf_time(event_time or utcnow())
+    if event_time is None:
+        when = cadf_time(utcnow())
+    else:
+        at = event_time
+        when = _once(shared, "time", at, lambda: cadf_time(at))
     if not isinstance(action, str) or not valid_action(action):
         raise ValueError(f"not a valid CADF event: action={action!r}")
     if not isinstance(outcome, str) or not valid_outcome(outcome):
@@ -269,10 +330,10 @@ def build(
         "tombstone_id": tombstone_id,
         "plan": {k: v for k, v in (("id", plan_id), ("hash", plan_hash)) if v} or None,
         "step_id": step_id,
-        "trigger": _trigger(trigger),
+        "trigger": _trigger(trigger, shared),
         "before": image,
         "before_sha256": _image_hash(image) if image is not None else before_sha256,
-        "extra": scrub(canonical.jsonable(extra)) if extra else None,
+        "extra": _once(shared, "extra", extra, lambda: _scrubbed(extra)) if extra else None,
     }
     # Every part is JSON-plain already (strings from pycadf's validated
     # resources, before-image and extra through canonical.jsonable), so

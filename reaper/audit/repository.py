@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
@@ -35,6 +36,7 @@ from reaper.audit.checkpoint import Archived, Checkpoint, CheckpointHead
 from reaper.audit.columns import RecordIndex, parse_cadf_time
 from reaper.audit.streams import Appender, read_heads
 from reaper.store import schema
+from reaper.store.bulk import BulkInsert
 from reaper.store.database import Database
 
 R = schema.audit_records
@@ -45,7 +47,7 @@ DEFAULT_CHUNK = 5000
 
 # Built once: an append is a handful of statements, and building them anew
 # each time cost as much as the commit.
-_INSERT_RECORDS = insert(R)
+_INSERT_RECORDS = BulkInsert(insert(R))
 
 _RECORD_COLUMNS = (
     R.c.seq,
@@ -82,6 +84,7 @@ def _cadf_time(value: str | dt.datetime) -> str:
     return iso[:26] + "+0000"
 
 
+@functools.lru_cache(maxsize=64)
 def _parse_cadf_time(value: str) -> dt.datetime:
     """The inverse of the CADF format, without strptime's cost on every append."""
     if len(value) == 31 and value.endswith("+0000"):
@@ -164,7 +167,7 @@ class AuditRepository:
         appender = self._appender = self._appender or Appender(self._db, self._streams)
         with self._db.write_in(conn, "append audit records") as conn:
             sealed = appender.append(conn, drafts)
-            conn.execute(_INSERT_RECORDS, [_row(r) for r in sealed])
+            _INSERT_RECORDS.execute(conn, [_row(r) for r in sealed])
         return sealed
 
     def append_checkpoint(

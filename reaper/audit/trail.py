@@ -50,6 +50,7 @@ from reaper.audit.record import (
     AuditReason,
     AuditTarget,
     RecordDraft,
+    Shared,
     build,
 )
 from reaper.audit.repository import AuditRepository
@@ -137,8 +138,12 @@ class AuditTrail:
         extra: Mapping[str, Any] | None = None,
         event_time: dt.datetime | None = None,
         actor_ids: bool = False,
+        shared: Shared | None = None,
     ) -> RecordDraft:
-        """A validated record with this trail's initiator and observer, not yet appended."""
+        """A validated record with this trail's initiator and observer, not yet appended.
+
+        ``shared``: for records built together (``record.Shared``).
+        """
         return build(
             action=action,
             outcome=outcome,
@@ -156,6 +161,7 @@ class AuditTrail:
             extra=extra,
             event_time=event_time,
             actor_ids=actor_ids,
+            shared=shared,
         )
 
     def append(self, **fields: Any) -> ChainRecord:

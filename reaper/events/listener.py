@@ -221,7 +221,7 @@ class IdentityEndpoint:
             results = [(item, triggers.get(i), by_index.get(i)) for i, item in enumerate(parsed)]
             finished = any(r is not None and self.reopener.may_reopen(r) for _, _, r in results)
             if not finished:
-                drafts = receipts.drafts(self.trail, results, reopened)
+                drafts = receipts.drafts(self.trail, results, reopened, received_at=received_at)
                 self.trail.append_many([d for d, _, _ in drafts], conn=conn)
         if finished:
             reopened = {
@@ -231,7 +231,7 @@ class IdentityEndpoint:
                 and isinstance(item, IdentityEvent)
                 and self.reopener.reopen_if_needed(result, item.event_type)
             }
-            drafts = receipts.drafts(self.trail, results, reopened)
+            drafts = receipts.drafts(self.trail, results, reopened, received_at=received_at)
             self.trail.append_many([d for d, _, _ in drafts])
         if self.metrics is not None:
             for ref in created:

@@ -8,10 +8,18 @@ endpoint appends them in the transaction that records the tombstones.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from reaper.audit.record import AuditAction, AuditOutcome, AuditReason, AuditTarget, RecordDraft
+from reaper.audit.record import (
+    AuditAction,
+    AuditOutcome,
+    AuditReason,
+    AuditTarget,
+    RecordDraft,
+    Shared,
+)
 from reaper.audit.trail import AuditTrail
 from reaper.events import keystone
 from reaper.model import IdentityEvent, Trigger
@@ -21,8 +29,17 @@ def drafts(
     trail: AuditTrail,
     results: Sequence[tuple[IdentityEvent | keystone.Rejected, Trigger | None, Any]],
     reopened: set[str],
+    *,
+    received_at: dt.datetime | None = None,
 ) -> list[tuple[RecordDraft, str, str]]:
-    """The ``receive`` record of each message, with its (event type, outcome) for metrics."""
+    """The ``receive`` record of each message, with its (event type, outcome) for metrics.
+
+    ``received_at`` (when the batch arrived, its triggers' time) is every
+    record's event time: what a ``receive`` record reports happened then.
+    The records are built together (``record.Shared``), so what they have
+    in common is converted and scrubbed once per batch.
+    """
+    shared = Shared()
     found: list[tuple[RecordDraft, str, str]] = []
     for item, trigger, result in results:
         if isinstance(item, IdentityEvent):
@@ -38,20 +55,27 @@ def drafts(
                 tombstone_id=result.tombstone.id,
                 trigger=trigger,
                 extra={"publisher_id": item.publisher_id, "duplicate": result.duplicate},
+                event_time=received_at,
+                shared=shared,
             )
             found.append((draft, item.event_type, what))
         else:
-            draft = rejection(trail, item)
+            draft = rejection(trail, item, event_time=received_at)
             found.append((draft, item.event_type or "?", f"rejected_{item.code}"))
     return found
 
 
 def rejection(
-    trail: AuditTrail, item: keystone.Rejected, *, code: str | None = None
+    trail: AuditTrail,
+    item: keystone.Rejected,
+    *,
+    code: str | None = None,
+    event_time: dt.datetime | None = None,
 ) -> RecordDraft:
     """The ``receive`` failure record of a message reaper will not act on."""
     code = code or item.code
     return trail.draft(
+        event_time=event_time,
         action=AuditAction.RECEIVE,
         outcome=AuditOutcome.FAILURE,
         target=AuditTarget.for_notification(item.message_ref),

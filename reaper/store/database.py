@@ -25,6 +25,7 @@ from sqlalchemy.engine.url import make_url
 
 from reaper import log
 from reaper.store import engine as engines
+from reaper.store.bulk import BulkInsert
 from reaper.store.errors import Deadlock, SchemaError, StoreError, StoreUnavailable
 
 LOG = log.get(__name__)
@@ -146,6 +147,8 @@ class Database:
         #: rather than in SQLite's busy handler, which sleeps in growing steps (up to
         #: 100 ms) and so leaves the database idle while writers wait.
         self._writers = threading.Lock() if self.dialect == "sqlite" else None
+        #: The INSERT ... ON CONFLICT DO NOTHING statements, built once each.
+        self._inserts: dict[tuple[str, tuple[str, ...]], BulkInsert] = {}
 
     @property
     def is_postgresql(self) -> bool:
@@ -228,10 +231,15 @@ class Database:
         """INSERT ... ON CONFLICT DO NOTHING; returns the number of rows inserted."""
         if self.is_mysql:
             return self._insert_ignore_mysql(conn, table, values)
-        dialect_insert = postgresql.insert if self.is_postgresql else sqlite.insert
-        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-        result: CursorResult[Any] = conn.execute(stmt, values)  # type: ignore[arg-type]
-        return result.rowcount
+        if isinstance(values, Mapping):
+            values = [values]
+        key = (table.name, tuple(conflict))
+        bulk = self._inserts.get(key)
+        if bulk is None:
+            dialect_insert = postgresql.insert if self.is_postgresql else sqlite.insert
+            stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+            bulk = self._inserts.setdefault(key, BulkInsert(stmt))
+        return bulk.execute(conn, values)
 
     def _insert_ignore_mysql(
         self,

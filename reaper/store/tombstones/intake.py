@@ -12,7 +12,6 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, select, update
@@ -20,7 +19,15 @@ from sqlalchemy.engine import Connection
 
 from reaper.model import IdentityRef, Tombstone, Trigger, utcnow
 from reaper.store.database import Database, retry_conflicts
-from reaper.store.tombstones.rows import TR, T, load, new_row, tombstone_of, trigger_row
+from reaper.store.tombstones.rows import (
+    TR,
+    T,
+    load,
+    new_row,
+    new_tombstone,
+    tombstone_of,
+    trigger_row,
+)
 
 
 @dataclass(frozen=True)
@@ -84,20 +91,22 @@ class TriggerIntake:
                         )
                     ).all()
                 )
-            keys = sorted({(i.kind.value, i.id) for i, _ in items})
+            identities = {(i.kind.value, i.id): i for i, _ in items}
+            keys = sorted(identities)
             # Propose an id for every identity; the row whose id is ours was created now.
             proposed = {key: str(uuid.uuid4()) for key in keys}
             fresh = [new_row(proposed[(kind, ident)], kind, ident, now) for kind, ident in keys]
             inserted = self._db.insert_ignore(conn, T, fresh, ("kind", "identity_id"))
+            loaded: dict[tuple[str, str], Tombstone]
             if inserted == len(keys):
                 # Every identity is new (the usual batch): the rows are ours, as inserted,
                 # and already locked by the insert; reading them back would cost as much.
-                rows_by_key: dict[tuple[str, str], Any] = {
-                    (row["kind"], row["identity_id"]): SimpleNamespace(**row) for row in fresh
-                }
+                ids = proposed
+                loaded = {key: new_tombstone(ids[key], identities[key], now) for key in keys}
             else:
                 rows_by_key = self._rows_of(conn, keys)
-            ids = {key: row.id for key, row in rows_by_key.items()}
+                ids = {key: row.id for key, row in rows_by_key.items()}
+                loaded = {key: tombstone_of(row, []) for key, row in rows_by_key.items()}
             created_keys = {key for key in keys if ids[key] == proposed[key]}
             rows: list[dict[str, Any]] = []
             results: list[tuple[tuple[str, str], bool, bool]] = []
@@ -118,9 +127,8 @@ class TriggerIntake:
             touched = sorted({ids[k] for k, created, dup in results if not created and not dup})
             if touched:
                 conn.execute(update(T).where(T.c.id.in_(touched)).values(updated_at=now))
-            loaded = {row.id: tombstone_of(row, []) for row in rows_by_key.values()}
         return [
-            TriggerResult(loaded[ids[key]], created=created, duplicate=dup)
+            TriggerResult(loaded[key], created=created, duplicate=dup)
             for key, created, dup in results
         ]
 

@@ -54,6 +54,17 @@ def new_row(tombstone_id: str, kind: str, identity_id: str, now: dt.datetime) ->
     }
 
 
+def new_tombstone(tombstone_id: str, identity: IdentityRef, now: dt.datetime) -> Tombstone:
+    """The tombstone :func:`new_row` stores, as :func:`tombstone_of` would read it back."""
+    return Tombstone(
+        id=tombstone_id,
+        identity=identity,
+        state=TombstoneState.RECEIVED,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def trigger_of(row: Row[Any]) -> Trigger:
     return Trigger(
         source=TriggerSource(row.source),

@@ -265,3 +265,41 @@ def test_an_unknown_outcome_is_refused() -> None:
 )
 def test_step_statuses_map_to_cadf_outcomes(status: OutcomeStatus, outcome: AuditOutcome) -> None:
     assert AuditOutcome.from_status(status) is outcome
+
+
+def test_records_built_together_are_the_bytes_of_records_built_alone() -> None:
+    """``Shared`` works what a batch's records have in common out once, changing nothing."""
+    from reaper.audit.record import Shared
+
+    at = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc)
+    elsewhere = at.astimezone(dt.timezone(dt.timedelta(hours=2)))  # the same instant
+    variants: list[dict] = [
+        {"extra": {"publisher_id": "identity.host", "duplicate": False}},
+        {"extra": {"publisher_id": "identity.host", "duplicate": 0}},  # == False, encodes 0
+        {"extra": {"publisher_id": "identity.host", "duplicate": True}},
+        {"extra": {"publisher_id": "token=s3cr3t", "duplicate": False}},  # scrubbed
+        {"extra": {"steps": [1, 2], "nested": {"a": 1}}},  # not hashable: worked out anew
+        {"event_time": elsewhere},
+        {"event_time": at.replace(tzinfo=None)},
+    ]
+    trigger = Trigger(
+        TriggerSource.NOTIFICATION,
+        event_type="identity.project.deleted",
+        message_id="m1",
+        initiator={"id": "admin-user", "token": "abc"},
+        received_at=at,
+    )
+    shared = Shared()
+    for fields in variants * 2:
+        common = {
+            "action": AuditAction.RECEIVE,
+            "outcome": AuditOutcome.SUCCESS,
+            "target": AuditTarget.for_identity(IdentityRef(IdentityKind.PROJECT, "p1")),
+            "initiator": INITIATOR,
+            "observer": OBSERVER,
+            "trigger": trigger,
+            "event_time": at,
+            "event_id": "e1",
+            **fields,
+        }
+        assert build(**common, shared=shared).body(7) == build(**common).body(7), fields
