@@ -37,11 +37,15 @@ def drafts(
     ``received_at`` (when the batch arrived, its triggers' time) is every
     record's event time: what a ``receive`` record reports happened then.
     The records are built together (``record.Shared``), so what they have
-    in common is converted and scrubbed once per batch.
+    in common is converted and scrubbed once per batch, and the first
+    describes reaper's initiator and observer in full, the others name them
+    by id (``reaper.audit.record``): they are appended together, in order
+    and contiguous, in one transaction.
     """
     shared = Shared()
     found: list[tuple[RecordDraft, str, str]] = []
     for item, trigger, result in results:
+        actor_ids = bool(found)
         if isinstance(item, IdentityEvent):
             assert result is not None
             what = "duplicate" if result.duplicate else "recorded"
@@ -57,10 +61,11 @@ def drafts(
                 extra={"publisher_id": item.publisher_id, "duplicate": result.duplicate},
                 event_time=received_at,
                 shared=shared,
+                actor_ids=actor_ids,
             )
             found.append((draft, item.event_type, what))
         else:
-            draft = rejection(trail, item, event_time=received_at)
+            draft = rejection(trail, item, event_time=received_at, actor_ids=actor_ids)
             found.append((draft, item.event_type or "?", f"rejected_{item.code}"))
     return found
 
@@ -71,11 +76,16 @@ def rejection(
     *,
     code: str | None = None,
     event_time: dt.datetime | None = None,
+    actor_ids: bool = False,
 ) -> RecordDraft:
-    """The ``receive`` failure record of a message reaper will not act on."""
+    """The ``receive`` failure record of a message reaper will not act on.
+
+    ``actor_ids`` only for a record appended after one of the same batch.
+    """
     code = code or item.code
     return trail.draft(
         event_time=event_time,
+        actor_ids=actor_ids,
         action=AuditAction.RECEIVE,
         outcome=AuditOutcome.FAILURE,
         target=AuditTarget.for_notification(item.message_ref),

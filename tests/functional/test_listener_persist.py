@@ -8,6 +8,7 @@ while the test's PostgreSQL database refuses every connection.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import hashlib
 import json
 import secrets
@@ -75,6 +76,27 @@ def test_each_notification_of_a_batch_gets_its_tombstone_and_its_receipt(store: 
     assert by_tombstone[:3] == [tombstones[p].id for p in projects]
     assert [r["reaper"]["extra"]["duplicate"] for r in records[3:5]] == [False, True]
     assert records[5]["outcome"] == "failure"
+
+
+def test_a_batchs_receipts_describe_reaper_once_and_say_when_the_batch_arrived(
+    store: Store,
+) -> None:
+    """Appended together, the first describes the actors and the others name them by id."""
+    batch = [deletion(uuid.uuid4().hex) for _ in range(3)] + [{"event_type": "garbage"}]
+
+    assert endpoint(store).info(batch) == oslo_messaging.NotificationResult.HANDLED
+
+    records = receipts(store)
+    assert len(records) == 4
+    first, others = records[0], records[1:]
+    actors = (first["initiator"]["id"], first["observer"]["id"])
+    assert first["observer"]["name"] == "t"
+    for record in others:
+        assert "initiator" not in record and "observer" not in record
+        assert (record["initiatorId"], record["observerId"]) == actors
+    # Each says when its notification was received: when the batch was.
+    received = dt.datetime.fromisoformat(first["reaper"]["trigger"]["received_at"])
+    assert {dt.datetime.fromisoformat(r["eventTime"]) for r in records} == {received}
 
 
 def test_a_batch_whose_receipts_cannot_be_written_records_nothing_and_is_requeued(
