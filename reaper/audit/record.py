@@ -80,6 +80,7 @@ __all__ = [
     "image_sha256",
     "scrub",
     "type_uri",
+    "value_key",
 ]
 
 #: Version of the ``reaper`` section; bump when its meaning changes (see the module).
@@ -167,7 +168,7 @@ class Shared:
 
     def get(self, kind: str, value: Any, make: Callable[[], Any]) -> Any:
         """``make()``, worked out once per distinct ``value`` (by value and type)."""
-        key = (kind, _typed(value))
+        key = (kind, value_key(value))
         try:
             found = self._memo.get(key, _MISSING)
         except TypeError:  # not hashable
@@ -180,10 +181,13 @@ class Shared:
 _MISSING = object()
 
 
-def _typed(value: Any) -> Any:
-    """A key that tells apart values that compare equal but encode differently."""
+def value_key(value: Any) -> Any:
+    """A key that tells apart values that compare equal but encode differently.
+
+    Hashing it raises ``TypeError`` for values that cannot be keys.
+    """
     if isinstance(value, Mapping):
-        return tuple((k, type(v), _typed(v)) for k, v in value.items())
+        return tuple((k, type(v), value_key(v)) for k, v in value.items())
     return (type(value), value)
 
 

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection
 from reaper import log
 from reaper.audit import checkpoint as checkpoints
 from reaper.audit import keys
-from reaper.audit.chain import ChainRecord
+from reaper.audit.chain import ChainRecord, Sealable
 from reaper.audit.checkpoint import Checkpoint, CheckpointReason
 from reaper.audit.groupcommit import GroupCommit
 from reaper.audit.publish import Publisher
@@ -139,10 +139,12 @@ class AuditTrail:
         event_time: dt.datetime | None = None,
         actor_ids: bool = False,
         shared: Shared | None = None,
+        event_id: str | None = None,
     ) -> RecordDraft:
         """A validated record with this trail's initiator and observer, not yet appended.
 
-        ``shared``: for records built together (``record.Shared``).
+        ``shared``: for records built together (``record.Shared``); ``event_id``
+        the record's CADF id, when the caller chose it (a fresh UUID otherwise).
         """
         return build(
             action=action,
@@ -162,6 +164,7 @@ class AuditTrail:
             event_time=event_time,
             actor_ids=actor_ids,
             shared=shared,
+            event_id=event_id,
         )
 
     def append(self, **fields: Any) -> ChainRecord:
@@ -169,7 +172,7 @@ class AuditTrail:
         return self.group.append([self.draft(**fields)])[0]
 
     def append_many(
-        self, drafts: Sequence[RecordDraft], *, conn: Connection | None = None
+        self, drafts: Sequence[Sealable], *, conn: Connection | None = None
     ) -> list[ChainRecord]:
         """Append ``drafts`` in order, in one transaction (``conn``'s, if given).
 

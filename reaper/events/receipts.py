@@ -9,9 +9,13 @@ endpoint appends them in the transaction that records the tombstones.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from reaper.audit.chain import Sealable
 from reaper.audit.record import (
     AuditAction,
     AuditOutcome,
@@ -19,10 +23,12 @@ from reaper.audit.record import (
     AuditTarget,
     RecordDraft,
     Shared,
+    value_key,
 )
+from reaper.audit.template import Template
 from reaper.audit.trail import AuditTrail
 from reaper.events import keystone
-from reaper.model import IdentityEvent, Trigger
+from reaper.model import IdentityEvent, IdentityRef, Trigger
 
 
 def drafts(
@@ -31,7 +37,7 @@ def drafts(
     reopened: set[str],
     *,
     received_at: dt.datetime | None = None,
-) -> list[tuple[RecordDraft, str, str]]:
+) -> list[tuple[Sealable, str, str]]:
     """The ``receive`` record of each message, with its (event type, outcome) for metrics.
 
     ``received_at`` (when the batch arrived, its triggers' time) is every
@@ -40,34 +46,103 @@ def drafts(
     in common is converted and scrubbed once per batch, and the first
     describes reaper's initiator and observer in full, the others name them
     by id (``reaper.audit.record``): they are appended together, in order
-    and contiguous, in one transaction.
+    and contiguous, in one transaction. The others are mostly copies of a
+    few shapes, made from one encoded template each (``reaper.audit.template``).
     """
-    shared = Shared()
-    found: list[tuple[RecordDraft, str, str]] = []
+    batch = _Batch(trail, received_at)
+    found: list[tuple[Sealable, str, str]] = []
     for item, trigger, result in results:
         actor_ids = bool(found)
         if isinstance(item, IdentityEvent):
-            assert result is not None
+            assert result is not None and trigger is not None
             what = "duplicate" if result.duplicate else "recorded"
             if result.tombstone.id in reopened:
                 what = f"recorded; reopened the {result.tombstone.state.value} tombstone"
-            draft = trail.draft(
-                action=AuditAction.RECEIVE,
-                outcome=AuditOutcome.SUCCESS,
-                target=AuditTarget.for_identity(item.identity),
-                reason=f"{item.event_type} ({item.format}) {what}",
-                tombstone_id=result.tombstone.id,
-                trigger=trigger,
-                extra={"publisher_id": item.publisher_id, "duplicate": result.duplicate},
-                event_time=received_at,
-                shared=shared,
-                actor_ids=actor_ids,
-            )
-            found.append((draft, item.event_type, what))
+            record = batch.receipt(item, trigger, result, what, actor_ids=actor_ids)
+            found.append((record, item.event_type, what))
         else:
             draft = rejection(trail, item, event_time=received_at, actor_ids=actor_ids)
             found.append((draft, item.event_type or "?", f"rejected_{item.code}"))
     return found
+
+
+#: The values a receipt's template leaves open: those no two notifications share.
+_HOLES = ("identity", "tombstone", "message", "event")
+
+
+class _Batch:
+    """What the receipts of one batch share: converted values and templates."""
+
+    def __init__(self, trail: AuditTrail, received_at: dt.datetime | None) -> None:
+        self.trail = trail
+        self.received_at = received_at
+        self.shared = Shared()
+        self.templates: dict[Any, Template] = {}
+
+    def receipt(
+        self,
+        item: IdentityEvent,
+        trigger: Trigger,
+        result: Any,
+        what: str,
+        *,
+        actor_ids: bool,
+    ) -> Sealable:
+        values = {
+            "identity": item.identity_id,
+            "tombstone": result.tombstone.id,
+            "message": trigger.message_id,
+            "event": str(uuid.uuid4()),
+        }
+        make = functools.partial(self._build, item, trigger, result.duplicate, what, actor_ids)
+        if not actor_ids or trigger.message_id is None:
+            return make(values)
+        try:
+            shape = (
+                item.kind,
+                item.event_type,
+                item.format,
+                value_key(item.publisher_id),
+                result.duplicate,
+                what,
+                trigger.source,
+                value_key(trigger.event_type),
+                value_key(trigger.initiator),
+                trigger.received_at,
+            )
+            template = self.templates.get(shape)
+        except TypeError:  # an initiator that cannot be a key
+            return make(values)
+        if template is None:
+            template = self.templates[shape] = Template(make, _HOLES)
+        return template.make(values) or make(values)
+
+    def _build(
+        self,
+        item: IdentityEvent,
+        trigger: Trigger,
+        duplicate: bool,
+        what: str,
+        actor_ids: bool,
+        values: Mapping[str, str | None],
+    ) -> RecordDraft:
+        """The receipt of ``item`` (or of any notification of its shape, with ``values``)."""
+        message = values["message"]
+        return self.trail.draft(
+            action=AuditAction.RECEIVE,
+            outcome=AuditOutcome.SUCCESS,
+            target=AuditTarget.for_identity(IdentityRef(item.kind, str(values["identity"]))),
+            reason=f"{item.event_type} ({item.format}) {what}",
+            tombstone_id=values["tombstone"],
+            trigger=trigger
+            if message == trigger.message_id
+            else replace(trigger, message_id=message),
+            extra={"publisher_id": item.publisher_id, "duplicate": duplicate},
+            event_time=self.received_at,
+            shared=self.shared,
+            actor_ids=actor_ids,
+            event_id=values["event"],
+        )
 
 
 def rejection(

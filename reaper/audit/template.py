@@ -1,0 +1,125 @@
+"""Records that differ only in a few ids, made from one encoded template.
+
+A batch of ``receive`` records is a few shapes repeated: the same action,
+reason, trigger type, publisher and time, and only the event id, the
+identity, the tombstone and the message id differ. Building and canonically
+encoding each record was most of what persisting a notification cost, so a
+:class:`Template` builds one record of the shape with random markers for
+those values, encodes it once, and cuts the text at the markers; a copy is
+the pieces joined with its own values, each encoded as the canonical
+encoder encodes a string.
+
+Why that is exact: the canonical encoding orders every object by its keys,
+never by its values, so putting another string where a string was changes
+those characters and nothing else. Markers are random (128 bits per
+template) and must each be found where expected; and every template checks
+itself once, against :func:`reaper.audit.record.build` of its first real
+values, before it is used (:meth:`Template.make` answers ``None`` when a
+shape cannot be made this way, and the caller builds the record itself).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Mapping
+
+from reaper.audit.columns import RecordIndex
+from reaper.audit.record import RecordDraft
+
+#: How the canonical encoder (``reaper.audit.record``, ``ensure_ascii=False``)
+#: encodes a string: the very function it calls.
+_encode = json.encoder.encode_basestring
+
+#: Builds the record of a shape with the given hole values.
+Make = Callable[[Mapping[str, str]], RecordDraft]
+
+#: Where ``seq`` goes, among the pieces (holes are numbered from 0).
+_SEQ = -1
+
+
+class Filled:
+    """A record made from a template (a :class:`~reaper.audit.chain.Sealable`)."""
+
+    __slots__ = ("_after", "_before", "index")
+
+    def __init__(self, before: str, after: str, index: RecordIndex) -> None:
+        self._before = before
+        self._after = after
+        self.index = index
+
+    def body(self, seq: int) -> str:
+        return f"{self._before}{int(seq)}{self._after}"
+
+
+class Template:
+    """One shape of record, encoded once, with holes for the values its copies differ by.
+
+    ``make`` builds the shape's record from hole values; ``holes`` names them.
+    Not thread-safe: one belongs to one batch.
+    """
+
+    def __init__(self, make: Make, holes: tuple[str, ...]) -> None:
+        self._make = make
+        self._holes = holes
+        #: The body's text cut at the holes: text, or a hole's number (``_SEQ`` for seq).
+        self._pieces: list[str | int] = []
+        #: Each index column's hole number, or None where it is the template's value.
+        self._columns: list[int | None] = []
+        self._split: tuple[list[str | int], list[str | int]] = ([], [])
+        self._base: RecordIndex | None = None
+        self._usable: bool | None = None  # None: not tried yet
+
+    def make(self, values: Mapping[str, str]) -> Filled | None:
+        """The record with these hole values; ``None`` when the caller must build it."""
+        if self._usable is False or any(type(values.get(h)) is not str for h in self._holes):
+            return None
+        if self._usable is None:
+            self._usable = self._prepare() and self._agrees(values)
+            if not self._usable:
+                return None
+        return self._fill(values)
+
+    def _prepare(self) -> bool:
+        tag = secrets.token_hex(16)
+        markers = [f"reaper-hole-{tag}-{n}" for n in range(len(self._holes))]
+        draft = self._make(dict(zip(self._holes, markers, strict=True)))
+        seq_marker = f"reaper-hole-{tag}-seq"
+        text = draft.body(seq_marker)  # type: ignore[arg-type]
+        numbers = {marker: n for n, marker in enumerate(markers)} | {seq_marker: _SEQ}
+        parts = re.split('"(' + "|".join(map(re.escape, numbers)) + ')"', text)
+        self._pieces = [numbers[part] if i % 2 else part for i, part in enumerate(parts)]
+        found = [p for p in self._pieces if isinstance(p, int)]
+        if found.count(_SEQ) != 1 or set(found) != set(numbers.values()):
+            return False
+        if any(tag in p for p in self._pieces if isinstance(p, str)):
+            return False  # a marker somewhere the cut did not take it (inside a string)
+        at = self._pieces.index(_SEQ)
+        self._split = (self._pieces[:at], self._pieces[at + 1 :])
+        self._base = draft.index
+        self._columns = [numbers.get(v) if isinstance(v, str) else None for v in draft.index]
+        return not any(
+            isinstance(v, str) and tag in v and numbers.get(v) is None for v in draft.index
+        )
+
+    def _agrees(self, values: Mapping[str, str]) -> bool:
+        """Whether a copy is exactly the record built from the same values."""
+        built = self._make(values)
+        filled = self._fill(values)
+        return filled.body(1) == built.body(1) and filled.index == built.index
+
+    def _fill(self, values: Mapping[str, str]) -> Filled:
+        own = [values[h] for h in self._holes]
+        encoded = [_encode(v) for v in own]
+        before, after = self._split
+        assert self._base is not None
+        index = RecordIndex._make(
+            base if hole is None else own[hole]
+            for base, hole in zip(self._base, self._columns, strict=True)
+        )
+        return Filled(
+            "".join([encoded[p] if type(p) is int else p for p in before]),  # type: ignore[misc]
+            "".join([encoded[p] if type(p) is int else p for p in after]),  # type: ignore[misc]
+            index,
+        )
