@@ -21,7 +21,6 @@ shape cannot be made this way, and the caller builds the record itself).
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Callable, Mapping
 
@@ -60,8 +59,16 @@ class Template:
     Not thread-safe: one belongs to one batch.
     """
 
-    def __init__(self, make: Make, holes: tuple[str, ...]) -> None:
+    @property
+    def usable(self) -> bool:
+        """Whether copies are made (known once the first was asked for)."""
+        return self._usable is True
+
+    def __init__(self, make: Make, holes: tuple[str, ...], *, checked: bool = False) -> None:
         self._make = make
+        #: A template of this shape agreed with ``make`` before (``_agrees``): holes are
+        #: verbatim or not by shape, whatever the values, so it need not check again.
+        self._checked = checked
         self._holes = holes
         #: The body's text cut at the holes: text, or a hole's number (``_SEQ`` for seq).
         self._pieces: list[str | int] = []
@@ -76,20 +83,23 @@ class Template:
         if self._usable is False or any(type(values.get(h)) is not str for h in self._holes):
             return None
         if self._usable is None:
-            self._usable = self._prepare() and self._agrees(values)
+            self._usable = self._prepare() and (self._checked or self._agrees(values))
             if not self._usable:
                 return None
         return self._fill(values)
 
     def _prepare(self) -> bool:
-        tag = secrets.token_hex(16)
-        markers = [f"reaper-hole-{tag}-{n}" for n in range(len(self._holes))]
-        draft = self._make(dict(zip(self._holes, markers, strict=True)))
-        seq_marker = f"reaper-hole-{tag}-seq"
-        text = draft.body(seq_marker)  # type: ignore[arg-type]
-        numbers = {marker: n for n, marker in enumerate(markers)} | {seq_marker: _SEQ}
-        parts = re.split('"(' + "|".join(map(re.escape, numbers)) + ')"', text)
-        self._pieces = [numbers[part] if i % 2 else part for i, part in enumerate(parts)]
+        tag = f"reaper-hole-{secrets.token_hex(16)}-"
+        draft = self._make({h: f"{tag}{n}" for n, h in enumerate(self._holes)})
+        text = draft.body(f"{tag}seq")  # type: ignore[arg-type]
+        numbers = {str(n): n for n in range(len(self._holes))} | {"seq": _SEQ}
+        first, *cut = text.split(f'"{tag}')
+        self._pieces = [first]
+        for part in cut:
+            name, quote, rest = part.partition('"')
+            if not quote or name not in numbers:
+                return False
+            self._pieces += [numbers[name], rest]
         found = [p for p in self._pieces if isinstance(p, int)]
         if found.count(_SEQ) != 1 or set(found) != set(numbers.values()):
             return False
@@ -98,9 +108,10 @@ class Template:
         at = self._pieces.index(_SEQ)
         self._split = (self._pieces[:at], self._pieces[at + 1 :])
         self._base = draft.index
-        self._columns = [numbers.get(v) if isinstance(v, str) else None for v in draft.index]
+        markers = {f"{tag}{n}": n for n in range(len(self._holes))}
+        self._columns = [markers.get(v) if isinstance(v, str) else None for v in draft.index]
         return not any(
-            isinstance(v, str) and tag in v and numbers.get(v) is None for v in draft.index
+            isinstance(v, str) and tag in v and markers.get(v) is None for v in draft.index
         )
 
     def _agrees(self, values: Mapping[str, str]) -> bool:

@@ -69,6 +69,12 @@ def drafts(
 #: The values a receipt's template leaves open: those no two notifications share.
 _HOLES = ("identity", "tombstone", "message", "event")
 
+#: Shapes whose template agreed with the record built from the same values, in this
+#: process: each batch makes its own templates (its time is in them), and checks
+#: only shapes it has not seen (``Template``'s ``checked``).
+_AGREED: set[Any] = set()
+_AGREED_MAX = 4096
+
 
 class _Batch:
     """What the receipts of one batch share: converted values and templates."""
@@ -98,6 +104,7 @@ class _Batch:
         if not actor_ids or trigger.message_id is None:
             return make(values)
         try:
+            # What the record is made of but for the holes and the batch's time.
             shape = (
                 item.kind,
                 item.event_type,
@@ -108,13 +115,19 @@ class _Batch:
                 trigger.source,
                 value_key(trigger.event_type),
                 value_key(trigger.initiator),
-                trigger.received_at,
             )
             template = self.templates.get(shape)
         except TypeError:  # an initiator that cannot be a key
             return make(values)
         if template is None:
-            template = self.templates[shape] = Template(make, _HOLES)
+            checked = shape in _AGREED
+            template = self.templates[shape] = Template(make, _HOLES, checked=checked)
+            record = template.make(values)
+            if record is not None and not checked:
+                if len(_AGREED) >= _AGREED_MAX:
+                    _AGREED.clear()
+                _AGREED.add(shape)
+            return record or make(values)
         return template.make(values) or make(values)
 
     def _build(

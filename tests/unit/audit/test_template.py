@@ -104,3 +104,19 @@ def test_a_template_that_disagrees_with_build_is_never_used() -> None:
     template = Template(flaky, HOLES)
     assert template.make(values(1)) is None
     assert template.make(values(2)) is None
+
+
+def test_a_shape_that_agreed_before_is_not_built_twice_more() -> None:
+    """Holes are verbatim by shape, so a later batch's template skips the check."""
+    calls: list[Mapping[str, str]] = []
+
+    def counted(v: Mapping[str, str]) -> RecordDraft:
+        calls.append(v)
+        return receipt(v)
+
+    copy = Template(counted, HOLES, checked=True).make(values(1))
+    assert copy is not None and copy.body(3) == receipt(values(1)).body(3)
+    assert len(calls) == 1  # the template's own record only
+    calls.clear()
+    assert Template(counted, HOLES).make(values(1)) is not None
+    assert len(calls) == 2  # and the record it is checked against
