@@ -71,6 +71,17 @@ resources, each project's group past Nova's first page, 1,500 groups and
 112.7 s, 27.06; unshared x1 217.8 s, 51.36, x4 168.0 s, 51.67 (floor
 1.73); RSS 98 MiB per controller (unshared 117).
 
+The defaults (40 projects, 4 users: 324 resources; 2,000 shared images,
+1,500 groups; 00:46-01:17, load 21-33), one run: budget x1 388.6 s,
+8.28 requests per resource, x2 232.3 s, 14.49, x4 286.6 s, 26.89, peaks
+5/5/6/8 of 8 at most; per-plan x1 221.2 s, 8.67, x2 205.7 s, 14.86 (peak
+8/8/8/9: over the cap), x4 413.6 s, 27.93 (peak 11/5/8/16, 2.5% 429);
+budget 0% 429, 0 duplicates and 0 misses everywhere, 116-118 MiB per
+controller. Budget x1 by purpose: discovery 6.92, DELETE 1.00,
+confirmation 0.34 (per-plan 0.74). The member read (2,000 requests per controller) is most of
+every figure: requests per resource grow with the controllers, and the
+drain follows the load more than the controllers.
+
 What this leaves: the cloud-wide reads are shared within a controller
 process, not across controllers, so each controller pays the members of
 every shared image once per storm (twice when its first plans began
