@@ -428,6 +428,22 @@ def test_apply_removes_everything_the_deleted_project_owned(
     assert leftovers(testbed_admin, doomed.project_id) == {}
 
 
+def test_the_router_interface_is_removed_at_its_first_request(
+    reaped: tuple[Run, list[Seen]],
+) -> None:
+    """The interface waits for its address's port, not the address's release (planner.steps).
+
+    Neutron refuses an interface only while an address routed through it is
+    associated: with the server gone, its port is, and the first request must
+    do. A refusal (409 RouterInterfaceInUseByFloatingIP) would be retried and
+    end done, so the answers are what show the order is enough.
+    """
+    _, seen = reaped
+    removals = [s for s in seen if s.method == "PUT" and "remove_router_interface" in s.path]
+
+    assert [s.status for s in removals] == [200]
+
+
 def test_apply_releases_the_quotas_to_the_defaults(
     doomed: Deleted, reaped: tuple[Run, list[Seen]], testbed_admin: Connection, testbed: Testbed
 ) -> None:
