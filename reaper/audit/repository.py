@@ -9,7 +9,8 @@ no signer (``audit show``, verify, export) open one over ``store.db``.
 Appends lock one stream's row of ``audit_chain_head`` (``FOR UPDATE`` on
 PostgreSQL and MariaDB; on SQLite the ``BEGIN IMMEDIATE`` write lock), seal
 the records after the head they found, insert them and move the head, all
-in one transaction (``streams.py`` says which row and which seqs). Two
+in one transaction (``streams.py`` says which row and which seqs; on
+PostgreSQL that is two statements, ``pgappend.py``). Two
 appenders in one stream, threads or processes on different hosts, are thus
 strictly ordered and no stream can fork; a connection lost midway rolls the
 whole batch back, so there is never half a record or a head that points
@@ -34,6 +35,7 @@ from reaper.audit import inspection
 from reaper.audit.chain import ChainHead, ChainRecord, Sealable
 from reaper.audit.checkpoint import Archived, Checkpoint, CheckpointHead
 from reaper.audit.columns import RecordIndex, parse_cadf_time
+from reaper.audit.pgappend import PgAppender
 from reaper.audit.streams import Appender, read_heads
 from reaper.store import schema
 from reaper.store.bulk import BulkInsert
@@ -151,6 +153,8 @@ class AuditRepository:
         self._db = db
         self._streams = streams
         self._appender: Appender | None = None  # made on the first append
+        #: Appends on PostgreSQL, in two statements (``pgappend.py``).
+        self._pg: PgAppender | None = None
 
     # -- writing ---------------------------------------------------------
 
@@ -166,6 +170,9 @@ class AuditRepository:
             return []
         appender = self._appender = self._appender or Appender(self._db, self._streams)
         with self._db.write_in(conn, "append audit records") as conn:
+            if self._db.is_postgresql:
+                self._pg = self._pg or PgAppender(appender)
+                return self._pg.append(conn, drafts, _row)
             sealed = appender.append(conn, drafts)
             _INSERT_RECORDS.execute(conn, [_row(r) for r in sealed])
         return sealed

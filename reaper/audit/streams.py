@@ -107,44 +107,45 @@ class Appender:
             .with_for_update(skip_locked=True)
         )
         #: The row this process waits on when every stream is busy.
-        self._fallback = 1 + os.getpid() % self.streams
+        self.fallback = 1 + os.getpid() % self.streams
 
     def append(self, conn: Connection, drafts: Sequence[Sealable]) -> list[ChainRecord]:
         """Seal ``drafts`` at the end of a stream and move its head row (the caller inserts)."""
         if self.streams > 1:
             row = conn.execute(self._take).first()
             if row is None:
-                row = conn.execute(
-                    select(H).where(H.c.id == self._fallback).with_for_update()
-                ).one()
+                row = conn.execute(select(H).where(H.c.id == self.fallback).with_for_update()).one()
         else:
             row = conn.execute(_LOCK_FIRST).one()
         if row.id == FIRST_STREAM:
             seqs = self._first_stream(conn, row, len(drafts))
         else:
             seqs = self._draw(conn, len(drafts))
+        sealed, move = self.seal(row, seqs, drafts)
+        conn.execute(_MOVE, move)
+        return sealed
+
+    def seal(
+        self, row: Any, seqs: Sequence[int], drafts: Sequence[Sealable]
+    ) -> tuple[list[ChainRecord], dict[str, Any]]:
+        """``drafts`` sealed after head row ``row`` at ``seqs``, and the head row's new values.
+
+        ``row`` is the locked head row (``id``, ``seq``, ``pos``, ``head``); the
+        second value holds the parameters of the head update (``_MOVE``).
+        """
         at = stream_head(row)
         sealed = chain.seal_stream(at, seqs, drafts)
         last = sealed[-1]
         plain = row.id == FIRST_STREAM and not row.pos and last.pos is None
-        conn.execute(
-            _MOVE,
-            {
-                "stream": at.stream,
-                "new_seq": last.seq,
-                "new_head": last.head,
-                "new_pos": 0 if plain else at.pos + len(sealed),
-            },
-        )
-        return sealed
+        return sealed, {
+            "stream": at.stream,
+            "new_seq": last.seq,
+            "new_head": last.head,
+            "new_pos": 0 if plain else at.pos + len(sealed),
+        }
 
     def _first_stream(self, conn: Connection, row: Row[Any], n: int) -> list[int]:
-        """Seqs for stream 1: right after its head while the trail is one chain.
-
-        So a store that one process writes at a time numbers its records
-        without gaps, as before streams, even after an append rolled back.
-        The sequence is drawn all the same, to stay past every seq.
-        """
+        """Seqs for stream 1 (:meth:`first_stream_seqs`), drawing and checking the others."""
         if not self._sequences:
             return list(range(row.seq + 1, row.seq + n + 1))
         if self._mariadb:
@@ -153,6 +154,19 @@ class Appender:
         else:  # one round trip: the seqs, and whether another stream has records
             rows = conn.execute(_DRAW_AND_OTHERS, {"n": n}).all()
             drawn, others = sorted(int(r[0]) for r in rows), rows[0][1]
+        return self.first_stream_seqs(row, drawn, others)
+
+    def first_stream_seqs(self, row: Any, drawn: list[int], others: int | None) -> list[int]:
+        """Seqs for stream 1: right after its head while the trail is one chain.
+
+        So a store that one process writes at a time numbers its records
+        without gaps, as before streams, even after an append rolled back.
+        The sequence is drawn all the same (``drawn``, ascending), to stay
+        past every seq; ``others`` is the highest seq of another stream that
+        has records, read after the row was locked (``None``: there is none).
+        With several streams this is always ``drawn``.
+        """
+        n = len(drawn)
         after = list(range(row.seq + 1, row.seq + n + 1))
         if others is not None or (row.pos and row.pos != row.seq):
             return drawn
