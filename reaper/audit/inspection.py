@@ -130,14 +130,15 @@ def _inspect(
     pos: int | None,
 ) -> Inspected:
     data = text.encode("utf-8")
-    rh = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data).digest()
+    rh = digest.hex()
     try:
         body = _loads(data)
         body_seq = body["reaper"]["seq"]
     except (ValueError, TypeError, KeyError):
         body, body_seq = None, None
     try:
-        head_ok = hashlib.sha256(bytes.fromhex(prev_head) + bytes.fromhex(rh)).hexdigest() == head
+        head_ok = hashlib.sha256(bytes.fromhex(prev_head) + digest).hexdigest() == head
     except (ValueError, TypeError):
         head_ok = False
     index_diff = None
