@@ -17,12 +17,18 @@ from tests.functional.testbed_fixtures import *  # noqa: F403
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "testbed: uses the real OpenStack testbed (slow to start)")
+    # pytest-xdist registers it too; without xdist the groups are merely unused.
+    config.addinivalue_line("markers", "xdist_group(name): tests one pytest-xdist worker runs")
 
+
+#: The pytest-xdist group of every test that uses the testbed: one worker, one testbed.
+TESTBED_GROUP = "testbed"
 
 #: Fixtures that start optional services into the session's one testbed, for good.
 OPTIONAL_SERVICE_FIXTURES = frozenset({"testbed_extras", "testbed_more"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups set here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the testbed; run the modules that add services last.
 
@@ -32,10 +38,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     specifies (test_plan's exact quota set, its every-request-through-the-proxy
     check). So every module that uses either runs after all the others, each
     module whole and in its collected order.
+
+    Under pytest-xdist (``--dist loadgroup``, as tox runs the suite) every testbed
+    test is in one group, so one worker runs them all in that order against the one
+    testbed it starts, while the other workers take the modules that need only the
+    broker and the databases, each module whole (its module fixtures set up once).
     """
     for item in items:
+        module = getattr(getattr(item, "module", None), "__name__", "")
         if "testbed" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.testbed)
+            item.add_marker(pytest.mark.xdist_group(TESTBED_GROUP))
+        else:
+            item.add_marker(pytest.mark.xdist_group(module))
     adding = {
         item.module.__name__
         for item in items
