@@ -140,7 +140,9 @@ def setup_commands(state: RunState) -> dict[str, list[Command]]:
             Command("keystone-manage", [*keystone, "db_sync"]),
             Command("keystone-manage", [
                 *keystone, "bootstrap",
-                "--bootstrap-password", state.admin_password,
+                # "=": a password may start with "-" (token_urlsafe), which argparse
+                # would otherwise read as an option.
+                f"--bootstrap-password={state.admin_password}",
                 "--bootstrap-admin-url", keystone_v3,
                 "--bootstrap-public-url", keystone_v3,
                 "--bootstrap-internal-url", keystone_v3,

@@ -1,0 +1,35 @@
+"""The testbed's setup commands, as the services' own command lines read them."""
+
+import argparse
+
+from tests.testbed.services import setup_commands
+from tests.testbed.state import RunState
+
+
+class EveryDatabase(dict[str, str]):
+    """Names a database for every service that asks."""
+
+    def __missing__(self, key: str) -> str:
+        return f"tbabc_{key}"
+
+
+def test_an_admin_password_that_starts_with_a_dash_is_still_the_password() -> None:
+    """``secrets.token_urlsafe`` starts with "-" one time in 64.
+
+    keystone-manage (oslo.config, argparse underneath) read such a password, given
+    as the next argument, as an unknown option, and the testbed failed to come up.
+    """
+    state = RunState(
+        run_id="tbabc",
+        run_dir="/nonexistent",
+        admin_password="-dash-first",
+        ports={"keystone": 5000},
+        postgres_url="postgresql://postgres@127.0.0.1:5432/",
+        databases=EveryDatabase(),
+    )
+    bootstrap = next(c for c in setup_commands(state)["keystone"] if "bootstrap" in c.argv)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap-password")
+    known, _ = parser.parse_known_args(bootstrap.argv[bootstrap.argv.index("bootstrap") + 1 :])
+
+    assert known.bootstrap_password == "-dash-first"
