@@ -6,6 +6,8 @@ reaper_fixtures.py, reaper's own service user in credential_fixtures.py (all imp
 here so every functional test can use them); add other fixtures below.
 """
 
+from typing import Any
+
 import pytest
 
 from tests.functional.controller_fixtures import *  # noqa: F403
@@ -58,3 +60,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         and getattr(item, "module", None) is not None
     }
     items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") in adding)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, run by the controller
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Refuse to run the testbed tests spread over workers that would each start a testbed.
+
+    pytest-xdist's ``loadgroup`` sends a group to one worker by appending ``@group`` to
+    each test's id, which pytest 9.2 no longer lets it do (hence test-requirements'
+    pin): every worker then started a testbed of its own and, on two cores, none came
+    up in time. Stop at once, saying why, instead.
+    """
+    if node.config.getvalue("dist") != "loadgroup":
+        return
+    ungrouped = [nodeid for nodeid in ids if "@" not in nodeid]
+    if ungrouped:
+        pytest.exit(
+            f"pytest-xdist did not group {ungrouped[0]} (and {len(ungrouped) - 1} more): "
+            "its loadgroup does not work with this pytest; see test-requirements.txt",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
