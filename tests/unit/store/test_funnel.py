@@ -33,23 +33,35 @@ class GatedWrite:
             self.inside -= 1
 
 
-def submit_all(
-    funnel: Funnel[str, list[str]], write: GatedWrite, requests: list[list[str]]
-) -> list[Turn[list[str]]]:
-    turns: list[Turn[list[str]] | None] = [None] * len(requests)
+class Submitted:
+    """Requests submitted from threads of their own: the first alone, the rest piled up."""
 
-    def one(i: int) -> None:
-        turns[i] = funnel.submit(requests[i])
+    def __init__(
+        self, funnel: Funnel[str, list[str]], write: GatedWrite, requests: list[list[str]]
+    ) -> None:
+        self._turns: list[Turn[list[str]] | None] = [None] * len(requests)
+        self._threads = [
+            threading.Thread(target=self._one, args=(funnel, requests, i))
+            for i in range(len(requests))
+        ]
+        self._threads[0].start()
+        while write.inside == 0:  # the first request alone is being written
+            threading.Event().wait(0.005)
+        for thread in self._threads[1:]:
+            thread.start()
+        while funnel.waiting < len(requests) - 1:  # the others all wait for the next write
+            threading.Event().wait(0.005)
 
-    first = threading.Thread(target=one, args=(0,))
-    first.start()
-    while write.inside == 0:  # the first request alone is being written
-        threading.Event().wait(0.005)
-    for i in range(1, len(requests)):
-        threading.Thread(target=one, args=(i,)).start()
-    while funnel.waiting < len(requests) - 1:  # the others all wait for the next write
-        threading.Event().wait(0.005)
-    return turns  # type: ignore[return-value]
+    def _one(self, funnel: Funnel[str, list[str]], requests: list[list[str]], i: int) -> None:
+        self._turns[i] = funnel.submit(requests[i])
+
+    def turns(self) -> list[Turn[list[str]]]:
+        """Each caller's turn, once every caller has its answer (not merely once written:
+        a caller sees its turn only after the leader lets it go)."""
+        for thread in self._threads:
+            thread.join(10)
+        assert all(turn is not None for turn in self._turns), "a caller never got its turn"
+        return self._turns  # type: ignore[return-value]
 
 
 def test_requests_made_during_a_write_share_the_next_write_in_arrival_order() -> None:
@@ -57,10 +69,9 @@ def test_requests_made_during_a_write_share_the_next_write_in_arrival_order() ->
     funnel: Funnel[str, list[str]] = Funnel(write)
     requests = [["a"], ["b", "c"], ["d"], ["e", "f", "g"]]
 
-    turns = submit_all(funnel, write, requests)
+    submitted = Submitted(funnel, write, requests)
     write.gate.set()
-    while funnel.groups < 2:
-        threading.Event().wait(0.005)
+    turns = submitted.turns()
 
     assert len(write.calls) == 2 and write.calls[0] == ["a"]
     assert sorted(write.calls[1]) == ["b", "c", "d", "e", "f", "g"]
@@ -78,10 +89,9 @@ def test_a_failed_write_reaches_every_caller_in_its_group_and_is_not_retried() -
     write.fail = True
     funnel: Funnel[str, list[str]] = Funnel(write)
 
-    turns = submit_all(funnel, write, [["a"], ["b"], ["c"]])
+    submitted = Submitted(funnel, write, [["a"], ["b"], ["c"]])
     write.gate.set()
-    while funnel.groups < 2:
-        threading.Event().wait(0.005)
+    turns = submitted.turns()
 
     assert all(isinstance(t.error, RuntimeError) and t.result is None for t in turns)
     assert write.calls == []
