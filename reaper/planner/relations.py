@@ -18,9 +18,7 @@ The inventory records dependencies as edges (``Resource.edges``: *source*
     ``device`` (port -> server, a load balancer's VIP port -> it), ``server``
     (volume attachment -> server), ``floating_ip`` (router interface -> each
     floating IP routed through that router: Neutron refuses to remove an
-    interface an associated floating IP uses; when the plan removes the
-    address's port, the interface waits for that port instead, see
-    ``planner.steps``) and ``leftover`` (a stack whose deletion
+    interface a floating IP uses) and ``leftover`` (a stack whose deletion
     failed waits for the resources it left, which their own handlers remove).
 
 The other tables say where protection spreads (:data:`CONTAINED_IN`), what

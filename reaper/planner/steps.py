@@ -7,8 +7,7 @@ volume its server's deletion detaches. A removal depends on others per the
 relations of :mod:`reaper.planner.relations`, plus the rules no edge
 expresses: a volume detached first holds back its server's removal, what the
 tenant added to a stack's resources goes before the stack, a server goes
-before the floating IPs on its ports, a router interface waits for the
-ports its floating IPs are associated with rather than their release, security
+before the floating IPs on its ports, security
 groups wait for every server and port removal (``default`` also for the
 other groups, last of all), and quota releases wait for every other step.
 """
@@ -90,8 +89,6 @@ def make_steps(
                 continue
             if edge.relation in SOURCE_FIRST:
                 deps[other].add(sid)
-            elif edge.relation == "floating_ip":
-                deps[sid].add(_port_step_of(by_ref, removal_step, edge.target) or other)
             elif edge.relation in TARGET_FIRST:
                 deps[sid].add(other)
     _before_their_stack(by_ref, removal_step, deps)
@@ -189,30 +186,6 @@ def _servers_before_their_addresses(
                 )
                 if server_sid and not _waits_for(deps, server_sid, fip_sid):
                     deps[fip_sid].add(server_sid)
-
-
-def _port_step_of(
-    by_ref: Mapping[ResourceRef, Resource],
-    removal_step: Mapping[ResourceRef, str],
-    fip: ResourceRef,
-) -> str | None:
-    """The removal step of the port ``fip`` is associated with, if the plan removes it.
-
-    Neutron refuses to remove a router interface while a floating IP routed
-    through it is *associated* (``RouterInterfaceInUseByFloatingIP``), not
-    while it exists: deleting the port disassociates the address in the same
-    request. So an interface waits for the port of each of its addresses to
-    be gone (for a server's port, looked up once the server is), not for the
-    address's release, which then runs beside it instead of before it: one
-    Neutron round trip less on the path every cleanup ends with. An address
-    on a port the plan does not remove keeps the interface waiting for its
-    release, as before.
-    """
-    resource = by_ref.get(fip)
-    if resource is None:
-        return None
-    port = next((e.target for e in resource.edges if e.relation == "port"), None)
-    return removal_step.get(port) if port is not None else None
 
 
 def _waits_for(deps: Mapping[str, set[str]], sid: str, other: str) -> bool:

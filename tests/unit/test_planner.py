@@ -140,9 +140,7 @@ def d(rtype: str, rid: str, action: str = "delete") -> str:
 def test_the_order_real_openstack_needs() -> None:
     plan = plan_for(tenant())
     pairs = [
-        # Neutron refuses the interface while an address is associated through it: its
-        # port's deletion ends that (the address's release then runs beside it).
-        (d("network.port", "port"), d("network.router_interface", "ri")),
+        (d("network.floating_ip", "fip"), d("network.router_interface", "ri")),
         (d("network.router_interface", "ri"), d("network.router", "r")),
         (d("network.router_interface", "ri"), d("network.subnet", "sub")),
         (d("compute.server", "vm"), d("block_storage.volume", "vol")),
@@ -171,21 +169,6 @@ def test_a_servers_floating_ip_is_released_once_the_server_is_gone() -> None:
     fip, vm = d("network.floating_ip", "fip"), d("compute.server", "vm")
     assert vm in next(s for s in plan.steps if s.id == fip).depends_on
     assert before(plan, vm, d("network.router_interface", "ri"))
-
-
-def test_a_router_interface_waits_for_the_port_of_its_address_not_its_release() -> None:
-    # Neutron refuses the interface while an address routed through it is associated;
-    # the port's deletion disassociates it, so the release need not come first.
-    plan = plan_for(tenant())
-    ri = next(s for s in plan.steps if s.id == d("network.router_interface", "ri"))
-    assert d("network.port", "port") in ri.depends_on
-    assert not before(plan, d("network.floating_ip", "fip"), ri.id)
-    assert before(plan, d("compute.server", "vm"), ri.id)
-
-
-def test_an_address_on_a_port_that_stays_is_released_before_the_interface() -> None:
-    plan = plan_for(tenant(), decide=lambda r: protect(r) if r.type == "network.port" else act(r))
-    assert before(plan, d("network.floating_ip", "fip"), d("network.router_interface", "ri"))
 
 
 def test_a_floating_ip_on_a_port_of_no_server_that_goes_holds_nothing_back() -> None:
