@@ -25,6 +25,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 #: The pytest-xdist group of every test that uses the testbed: one worker, one testbed.
 TESTBED_GROUP = "testbed"
+#: The group of the modules that add services to it: a worker and a testbed of their own.
+EXTRAS_GROUP = "testbed-extras"
 
 #: Fixtures that start optional services into the session's one testbed, for good.
 OPTIONAL_SERVICE_FIXTURES = frozenset({"testbed_extras", "testbed_more"})
@@ -41,24 +43,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     check). So every module that uses either runs after all the others, each
     module whole and in its collected order.
 
-    Under pytest-xdist (``--dist loadgroup``, as tox runs the suite) every testbed
-    test is in one group, so one worker runs them all in that order against the one
-    testbed it starts, while the other workers take the modules that need only the
-    broker and the databases, each module whole (its module fixtures set up once).
+    Under pytest-xdist (``--dist loadgroup``, as tox runs the suite) the core testbed
+    tests are one group, so one worker runs them all in that order against the one
+    testbed it starts; the modules that add services are another, on a worker that
+    starts a testbed of its own (the core tests never meet their services there);
+    the other workers take the modules that need only the broker and the databases,
+    each module whole (its module fixtures set up once). The testbed tests were
+    almost all of the suite's time on one worker while the other sat idle.
     """
-    for item in items:
-        module = getattr(getattr(item, "module", None), "__name__", "")
-        if "testbed" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.testbed)
-            item.add_marker(pytest.mark.xdist_group(TESTBED_GROUP))
-        else:
-            item.add_marker(pytest.mark.xdist_group(module))
     adding = {
         item.module.__name__
         for item in items
         if OPTIONAL_SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
         and getattr(item, "module", None) is not None
     }
+    for item in items:
+        module = getattr(getattr(item, "module", None), "__name__", "")
+        if "testbed" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.testbed)
+            group = EXTRAS_GROUP if module in adding else TESTBED_GROUP
+            item.add_marker(pytest.mark.xdist_group(group))
+        else:
+            item.add_marker(pytest.mark.xdist_group(module))
     items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") in adding)
 
 
