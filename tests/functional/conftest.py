@@ -6,6 +6,7 @@ reaper_fixtures.py, reaper's own service user in credential_fixtures.py (all imp
 here so every functional test can use them); add other fixtures below.
 """
 
+import os
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.functional.credential_fixtures import *  # noqa: F403
 from tests.functional.reaper_fixtures import *  # noqa: F403
 from tests.functional.store_fixtures import *  # noqa: F403
 from tests.functional.testbed_fixtures import *  # noqa: F403
+from tests.functional.testbed_fixtures import RUN_DIR_ENV
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,7 +63,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module = getattr(getattr(item, "module", None), "__name__", "")
         if "testbed" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.testbed)
-            group = EXTRAS_GROUP if module in adding else TESTBED_GROUP
+            # A testbed given in REAPER_TESTBED_RUN_DIR is one for both groups: there
+            # the services added would reach the core tests, so all of them share a worker.
+            apart = module in adding and not os.environ.get(RUN_DIR_ENV)
+            group = EXTRAS_GROUP if apart else TESTBED_GROUP
             item.add_marker(pytest.mark.xdist_group(group))
         else:
             item.add_marker(pytest.mark.xdist_group(module))
