@@ -54,13 +54,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     almost all of the suite's time on one worker while the other sat idle.
     """
     adding = {
-        item.module.__name__
+        _module(item)
         for item in items
-        if OPTIONAL_SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
-        and getattr(item, "module", None) is not None
+        if OPTIONAL_SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) and _module(item)
     }
     for item in items:
-        module = getattr(getattr(item, "module", None), "__name__", "")
+        module = _module(item)
         if "testbed" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.testbed)
             # A testbed given in REAPER_TESTBED_RUN_DIR is one for both groups: there
@@ -70,7 +69,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(group))
         else:
             item.add_marker(pytest.mark.xdist_group(module))
-    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") in adding)
+    items.sort(key=lambda item: _module(item) in adding)
+
+
+def _module(item: pytest.Item) -> str:
+    """The name of the test module ``item`` is in ("" for an item outside any module)."""
+    return getattr(getattr(item, "module", None), "__name__", "")
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, run by the controller
