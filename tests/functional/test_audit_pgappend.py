@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from reaper.audit.record import Actor, AuditTarget
+from reaper.audit.record import AuditTarget
 from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
 from reaper.store import Store, StoreError
+from tests.functional.audit_fixtures import busy, check, make_trail, rows
 from tests.functional.store_fixtures import raw_engine, tamper
-from tests.functional.test_audit_streams import busy, check, rows
 
 pytestmark = pytest.mark.functional
 
@@ -24,15 +24,6 @@ def store(pg_url: str) -> Iterator[Store]:
     opened = Store.open(pg_url)
     yield opened
     opened.close()
-
-
-def make_trail(store: Store, streams: int) -> AuditTrail:
-    return AuditTrail(
-        store,
-        initiator=Actor.service_user(name="reaper"),
-        observer=Actor.instance("test-host"),
-        streams=streams,
-    )
 
 
 def append_one(trail: AuditTrail, label: str) -> None:
@@ -58,7 +49,7 @@ def statements_of(store: Store, work: Any) -> list[str]:
 def test_an_append_is_two_statements(store: Store, streams: int) -> None:
     # Lock-and-draw, then move-and-insert, between BEGIN and COMMIT (a plain
     # insert's is one). Statement by statement an append was four.
-    trail = make_trail(store, streams)
+    trail = make_trail(store, streams, signed_by=None)
     append_one(trail, "warm")  # the first append reads the server's version
     sent = statements_of(store, lambda: append_one(trail, "counted"))
     assert len(sent) == 2, sent
@@ -68,7 +59,7 @@ def test_an_append_is_two_statements(store: Store, streams: int) -> None:
 
 
 def test_every_stream_busy_costs_one_more_statement(store: Store, pg_url: str) -> None:
-    trail = make_trail(store, 2)
+    trail = make_trail(store, 2, signed_by=None)
     append_one(trail, "warm")
     sent: list[str] = []
     done = threading.Event()
@@ -92,7 +83,7 @@ def test_every_stream_busy_costs_one_more_statement(store: Store, pg_url: str) -
 def test_a_failed_append_writes_nothing_and_leaves_no_transaction_open(
     store: Store, pg_url: str
 ) -> None:
-    trail = make_trail(store, 1)
+    trail = make_trail(store, 1, signed_by=None)
     for label in ("a", "b"):
         append_one(trail, label)
     # Seq 3, the next one, already taken behind reaper's back: the insert fails.

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from reaper.audit import export
-from reaper.audit.parallel import verify_store
-from reaper.audit.record import Actor, AuditTarget
+from reaper.audit.record import AuditTarget
 from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
-from reaper.audit.verify import ProblemKind, VerifyReport
+from reaper.audit.verify import ProblemKind
 from reaper.store import Store
-from tests.functional.store_fixtures import raw_engine, tamper
-from tests.unit.audit.helpers import signer
+from tests.functional.audit_fixtures import KEY, append, busy, check, make_trail, rows
+from tests.functional.store_fixtures import tamper
 
 pytestmark = pytest.mark.functional
-
-KEY = signer()
 
 
 @pytest.fixture(params=["postgresql", "mysql"])
@@ -39,38 +34,6 @@ def store(url: str) -> Iterator[Store]:
     opened.close()
 
 
-def make_trail(store: Store, streams: int) -> AuditTrail:
-    return AuditTrail(
-        store,
-        initiator=Actor.service_user(name="reaper"),
-        observer=Actor.instance("test-host"),
-        signer=KEY,
-        streams=streams,
-    )
-
-
-def append(trail: AuditTrail, n: int, label: str) -> None:
-    for i in range(n):
-        trail.append(action="delete", outcome="success", target=AuditTarget("x.y", f"{label}-{i}"))
-
-
-@contextlib.contextmanager
-def busy(url: str, *streams: int) -> Iterator[None]:
-    """Hold the rows of ``streams`` in an open transaction: appends must take others."""
-    engine = raw_engine(url)
-    with engine.connect() as conn:
-        conn.execute(text("BEGIN"))
-        for stream in streams:
-            conn.execute(
-                text("SELECT seq FROM audit_chain_head WHERE id = :id FOR UPDATE"), {"id": stream}
-            )
-        try:
-            yield
-        finally:
-            conn.execute(text("ROLLBACK"))
-    engine.dispose()
-
-
 def written_in_streams(url: str, trail: AuditTrail) -> None:
     """Records 1-3 in stream 1 (one chain), 4-5 in stream 2, 6-7 in stream 1 again, then 3."""
     append(trail, 3, "one")
@@ -79,18 +42,6 @@ def written_in_streams(url: str, trail: AuditTrail) -> None:
     append(trail, 2, "back")
     with busy(url, 1, 2):
         append(trail, 1, "three")
-
-
-def check(store: Store, **kwargs: object) -> VerifyReport:
-    return verify_store(AuditRepository(store.db), public_key=KEY.public_key, **kwargs)  # type: ignore[arg-type]
-
-
-def rows(url: str) -> list[tuple[int, int | None, int | None]]:
-    engine = raw_engine(url)
-    with engine.connect() as conn:
-        found = conn.execute(text("SELECT seq, stream, pos FROM audit_records ORDER BY seq")).all()
-    engine.dispose()
-    return [tuple(r) for r in found]  # type: ignore[misc]
 
 
 def test_appends_take_a_free_stream_and_the_trail_verifies(store: Store, url: str) -> None:
