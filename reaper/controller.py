@@ -156,6 +156,7 @@ class Controller:
             [
                 # First in, last out: every request counts against the shared caps.
                 ("budget", parts.SharedBudget.of(conf, self.store, self.settings.owner)),
+                ("listings", parts.SharedListings(self.store, self.settings.owner)),
                 ("undecodable-auditor", parts.Installed(self.undecodable)),
                 ("api", self.api),
                 ("checkpointer", self.checkpointer),

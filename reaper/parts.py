@@ -7,7 +7,8 @@ for them (a worker finishes the steps in flight first). Parts that already
 have a life of their own (the listener, the API server, the checkpointer)
 are parts as they are; the undecodable-message auditor is adapted
 (:class:`Installed`), the dead-letter reader wrapped (:class:`DeadLetters`), and
-the request budget shared with other controllers (:class:`SharedBudget`).
+the request budget shared with other controllers (:class:`SharedBudget`), and so are
+the cloud-wide reads of discoveries (:class:`SharedListings`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from reaper.cleanup.worker import Worker
 from reaper.events.deadletter import DeadLetterConsumer
 from reaper.events.listener import Listener, broker_url
 from reaper.events.undecodable import DeadLetterRecorder
+from reaper.inventory import cloudwide
+from reaper.inventory.shelf import StoredReads
 from reaper.store import Store, StoreError, slots
+from reaper.store.reads import ReadRepository
 
 LOG = log.get(__name__)
 
@@ -191,3 +195,27 @@ class SharedBudget:
             budgets.for_process(self.settings).attach(None)
             self.slots.stop()
             self.slots = None
+
+
+class SharedListings:
+    """The process's cloud-wide reads (:mod:`reaper.inventory.cloudwide`), shared through the store.
+
+    With it, a storm's discoveries read the members of every shared image
+    and Nova's server groups once for all controllers, not once per
+    controller (:mod:`reaper.inventory.shelf`). On SQLite, which serves one
+    controller, a part that does nothing.
+    """
+
+    def __init__(self, store: Store, holder: str, reads: cloudwide.SharedReads | None = None):
+        self.store = store
+        self.holder = holder
+        self.reads = reads or cloudwide.PROCESS
+
+    def start(self) -> None:
+        if self.store.db.dialect == "sqlite":
+            return
+        max_age = self.reads.max_age.total_seconds()
+        self.reads.attach(StoredReads(ReadRepository(self.store.db), self.holder, max_age=max_age))
+
+    def stop(self) -> None:
+        self.reads.attach(None)

@@ -27,6 +27,13 @@ Invariants:
   one cannot serve starts a read of its own beside it;
 * a read older than :attr:`SharedReads.max_age` is dropped rather than kept
   for the next storm (its memory, and the age a plan's discovery may have).
+
+With a shelf attached (:meth:`SharedReads.attach`, the controller's on
+PostgreSQL and MySQL), a listing that says how to store its answer (a
+:class:`~reaper.inventory.shelf.Codec`) is read once for every controller
+of the store (:mod:`.shelf`): this process's read may then be another's,
+begun earlier than this process asked (never before the asking discovery's
+``gone_by``), and a discovery that waited for it while bound later looks again.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from reaper.inventory.shelf import Codec, StoredReads
 from reaper.model import utcnow
 
 T = TypeVar("T")
@@ -61,49 +69,82 @@ class SharedReads:
         self._lock = threading.Lock()
         #: key -> reads kept (the newest last) or in flight.
         self._reads: dict[tuple[str, str], list[_Read]] = {}
+        #: The store's reads, shared with the other controllers (:meth:`attach`).
+        self.shelf: StoredReads | None = None
+
+    def attach(self, shelf: StoredReads | None) -> None:
+        """Share reads with other controllers through ``shelf`` (``None``: this process only)."""
+        self.shelf = shelf
 
     def read(
-        self, where: str | None, what: str, call: Callable[[], T], *, gone_by: dt.datetime | None
+        self,
+        where: str | None,
+        what: str,
+        call: Callable[[], T],
+        *,
+        gone_by: dt.datetime | None,
+        codec: Codec | None = None,
     ) -> T:
         """``call()``'s answer, or that of a read of the same listing begun at or after ``gone_by``.
 
         ``where`` names the cloud (an endpoint; ``None``: unknown, so never shared), ``what``
-        the listing.
+        the listing; ``codec``: how its answer is stored, to share it beyond this process.
         """
         if gone_by is None or where is None:
             return call()
         key = (where, what)
-        with self._lock:
-            now = self.clock()
-            kept = [
-                r
-                for r in self._reads.get(key, [])
-                if r.error is None and (not r.done.is_set() or now - r.began <= self.max_age)
-            ]
-            usable = [r for r in kept if r.began >= gone_by]
-            mine = usable[-1] if usable else None
-            if mine is None:
-                mine = _Read(began=now)
-                kept.append(mine)
-                owner = True
-            else:
-                owner = False
-            # One finished read is enough to keep: the newest serves whoever an older would.
-            finished = [r for r in kept if r.done.is_set()]
-            self._reads[key] = [r for r in kept if not r.done.is_set()] + finished[-1:]
-        if owner:
-            try:
-                mine.value = call()
-            except BaseException as exc:
-                mine.error = exc
-                raise
-            finally:
-                mine.done.set()
-            return mine.value  # type: ignore[no-any-return]
-        mine.done.wait()
-        if mine.error is not None:
-            raise mine.error
-        return mine.value  # type: ignore[no-any-return]
+        while True:
+            with self._lock:
+                now = self.clock()
+                kept = [
+                    r
+                    for r in self._reads.get(key, [])
+                    if r.error is None and (not r.done.is_set() or now - r.began <= self.max_age)
+                ]
+                usable = [r for r in kept if r.began >= gone_by]
+                mine = usable[-1] if usable else None
+                if mine is None:
+                    mine = _Read(began=now)
+                    kept.append(mine)
+                    owner = True
+                else:
+                    owner = False
+                # One finished read is enough to keep: the latest begun serves whoever an
+                # older would (a stored read may have begun before one finished earlier here).
+                finished = sorted((r for r in kept if r.done.is_set()), key=lambda r: r.began)
+                self._reads[key] = [r for r in kept if not r.done.is_set()] + finished[-1:]
+            if owner:
+                try:
+                    began, mine.value = self._call(where, what, call, gone_by, codec, mine.began)
+                    with self._lock:
+                        mine.began = began
+                except BaseException as exc:
+                    mine.error = exc
+                    raise
+                finally:
+                    mine.done.set()
+                return mine.value  # type: ignore[no-any-return]
+            mine.done.wait()
+            if mine.error is not None:
+                raise mine.error
+            if mine.began >= gone_by:
+                return mine.value  # type: ignore[no-any-return]
+            # Answered by a stored read that began before this discovery's bound: look again.
+
+    def _call(
+        self,
+        where: str,
+        what: str,
+        call: Callable[[], T],
+        gone_by: dt.datetime,
+        codec: Codec | None,
+        began: dt.datetime,
+    ) -> tuple[dt.datetime, T]:
+        """When the answer's read began, and the answer: the shelf's, or ``call()``'s."""
+        shelf = self.shelf
+        if shelf is None or codec is None:
+            return began, call()
+        return shelf.fetch(where, what, call, since=gone_by, codec=codec)
 
 
 #: The process's shared reads: every discovery of a controller's workers goes through it.

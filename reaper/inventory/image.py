@@ -28,6 +28,7 @@ from reaper.inventory.base import (
     gather,
     resource_from_sdk,
 )
+from reaper.inventory.shelf import Codec
 from reaper.model import Edge, Resource, ResourceRef
 
 IMAGE = ResourceType.from_sdk(
@@ -61,6 +62,7 @@ class ImageInventory(Handler):
                     "image.members",
                     lambda: shared_members(img),
                     gone_by=scope.gone_by,
+                    codec=MEMBERS,
                 )
             ]
         }
@@ -111,3 +113,21 @@ def shared_members(img: Any) -> dict[str, tuple[str | None, list[Any]]]:
     images = list(img.images(visibility="shared", limit=PAGE))
     members = gather({i.id: lambda i=i: list(img.members(i)) for i in images}, workers=4)
     return {i.id: (i.owner, members.get(i.id, [])) for i in images}
+
+
+def _encode_members(read: dict[str, tuple[str | None, list[Any]]]) -> list[Any]:
+    return [
+        [image_id, owner, [m.to_dict(computed=False) for m in items]]
+        for image_id, (owner, items) in read.items()
+    ]
+
+
+def _decode_members(stored: list[Any]) -> dict[str, tuple[str | None, list[Any]]]:
+    return {
+        image_id: (owner, [member.Member.existing(**attrs) for attrs in items])
+        for image_id, owner, items in stored
+    }
+
+
+#: :func:`shared_members`'s answer as the store keeps it for other controllers (shelf.py).
+MEMBERS = Codec(encode=_encode_members, decode=_decode_members)

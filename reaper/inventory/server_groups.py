@@ -22,6 +22,7 @@ from openstack import resource
 from openstack.compute.v2 import server_group
 
 from reaper.inventory import cloudwide
+from reaper.inventory.shelf import Codec
 
 #: Groups asked for per page (Nova's default ``max_limit``).
 PAGE = 1000
@@ -36,6 +37,7 @@ def cloud_groups(compute: Any, *, gone_by: dt.datetime | None) -> list[Any]:
         "compute.server_groups",
         lambda: all_server_groups(compute),
         gone_by=gone_by,
+        codec=GROUPS,
     )
 
 
@@ -67,3 +69,10 @@ def all_server_groups(compute: Any, *, page: int = PAGE) -> list[Any]:
         seen.update(g.id for g in fresh)
         groups.extend(fresh)
     raise Unpaged(f"server groups: more than {MAX_PAGES} pages of {page}")
+
+
+#: :func:`all_server_groups`'s answer as the store keeps it for other controllers (shelf.py).
+GROUPS = Codec(
+    encode=lambda groups: [g.to_dict(computed=False) for g in groups],
+    decode=lambda stored: [PagedServerGroup.existing(**attrs) for attrs in stored],
+)

@@ -244,6 +244,22 @@ budget_slots = Table(
     **MYSQL_TABLE_OPTIONS,
 )
 
+#: Cloud-wide listings read for discoveries, shared by every controller (``reads.py``):
+#: one row per endpoint and listing, holding the newest read (its start, its answer)
+#: or the read in flight (its reader and lease); ``generation`` fences every change.
+cloud_reads = Table(
+    "cloud_reads",
+    metadata,
+    Column("endpoint", String(ID), primary_key=True),
+    Column("listing", String(64), primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("began_at", UTCDateTime(), nullable=True),
+    Column("reader", String(255), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("body", LongText, nullable=True),
+    **MYSQL_TABLE_OPTIONS,
+)
+
 #: The row of ``audit_chain_head`` that is stream 1 and holds the checkpoint head and marks.
 CHAIN_HEAD_ID = 1
 
