@@ -196,6 +196,10 @@ def _controller(run: Run, name: str, db_url: str, auth: Mapping[str, str], pipe:
 
         shared = SharedSlots(SlotRepository(store.db), name, lease=run.lease).start()
         budget.attach(shared)
+    if run.mode == "budget":  # the cloud-wide reads shared with the other controllers
+        from reaper.parts import SharedListings
+
+        SharedListings(store, name).start()
     else:  # the old behaviour: no process cap, no pause
         budget = Budget(
             {}, default_cap=10**6, rules=PaceRules(retry_after_max=1.0, default_pause=0)
@@ -356,6 +360,7 @@ def run_one(spec: StormSpec, run: Run) -> dict[str, Any]:
         "project_s": sum(r["project_s"] * r["drained"] for r in reports)
         / max(1, sum(r["drained"] for r in reports)),
         "drain": drained_at,
+        "jobs": spec.projects + spec.users,
         "requests": sum(api.values()),
         "per_resource": sum(api.values()) / max(1, stats["deleted"]),
         "peak": {s: stats["offered_peak"].get(s, 0) for s in SERVICES},
@@ -405,22 +410,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--async-delete", type=float, default=2.0, help="seconds (2)")
     parser.add_argument("--retry-after", type=float, default=1.0, help="seconds (1)")
     parser.add_argument("--modes", default="budget,per-plan", help="budget,per-plan (and unshared)")
-    args = parser.parse_args(argv)
-    spec = StormSpec(
-        projects=1000 if args.full else args.projects,
-        servers=args.servers,
-        volumes=args.volumes,
-        ports=args.ports,
-        users=args.users
-        if args.users is not None
-        else (1000 if args.full else args.projects) // 10,
-        server_groups=args.server_groups,
-        shared_images=args.shared_images,
-        latency=args.latency,
-        async_delete=args.async_delete,
-        capacity=args.cap,
-        retry_after=args.retry_after,
+    parser.add_argument(
+        "--baseline-projects",
+        type=int,
+        default=None,
+        help="per-plan and unshared at this many projects (users a tenth; default: as budget)",
     )
+    args = parser.parse_args(argv)
+
+    def spec_of(projects: int) -> StormSpec:
+        return StormSpec(
+            projects=projects,
+            servers=args.servers,
+            volumes=args.volumes,
+            ports=args.ports,
+            users=args.users if args.users is not None else projects // 10,
+            server_groups=args.server_groups,
+            shared_images=args.shared_images,
+            latency=args.latency,
+            async_delete=args.async_delete,
+            capacity=args.cap,
+            retry_after=args.retry_after,
+        )
+
+    spec = spec_of(1000 if args.full else args.projects)
+    # The baselines at a smaller storm when the full one would take them too long.
+    base = spec_of(args.baseline_projects) if args.baseline_projects else spec
     counts = [int(x) for x in args.controllers.split(",") if x.strip()]
     modes = [m for m in args.modes.split(",") if m in MODES]
     print(
@@ -432,34 +447,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"each service serving {spec.capacity} at once (429 Retry-After {spec.retry_after:g} s "
         f"beyond), cap {args.cap} per service, {args.workers} workers per controller"
     )
+    if base is not spec:
+        print(f"  (per-plan and unshared: {base.projects} projects and {base.users} users)")
     results: dict[tuple[str, int], dict[str, Any]] = {}
     for mode in modes:
         for n in counts:
-            results[(mode, n)] = run_one(spec, Run(mode, n, args.workers, args.cap))
+            asked = spec if mode == "budget" else base
+            results[(mode, n)] = run_one(asked, Run(mode, n, args.workers, args.cap))
             print(f"  {mode} x{n}: {_line(results[(mode, n)], args.cap)}", flush=True)
     print()
     header = (
-        f"{'mode':<9} {'ctl':>3} {'drain s':>8} {'req/res':>7} "
+        f"{'mode':<9} {'ctl':>3} {'jobs':>5} {'drain s':>8} {'req/res':>7} "
         f"{'peak c/b/n/i (cap)':>18} {'429 %':>6} {'dup':>4} {'miss':>4} {'RSS MiB':>8}"
     )
     print(header)
     for (mode, n), r in results.items():
-        print(f"{mode:<9} {n:>3} {_line(r, args.cap, table=True)}")
+        print(f"{mode:<9} {n:>3} {r['jobs']:>5} {_line(r, args.cap, table=True)}")
     print(
         "\nrequests per cleaned resource, by what they were (the floor at these sizes: "
         "one listing per type per project (images: 2), a user's 3 and a GET per keypair, "
-        f"one DELETE per resource; no confirmation, no cloud-wide read = "
-        f"{next(iter(results.values()))['floor']:.2f})"
+        "one DELETE per resource; no confirmation, no cloud-wide read)"
     )
     print(
         f"{'mode':<9} {'ctl':>3} {'discover':>8} {'delete':>7} {'confirm':>7} {'429':>6} "
-        f"{'other':>6} {'total':>6} {'project s':>9} {'slot wait s':>11}"
+        f"{'other':>6} {'total':>6} {'floor':>6} {'project s':>9} {'slot wait s':>11}"
     )
     for (mode, n), r in results.items():
         b = r["breakdown"]
         print(
             f"{mode:<9} {n:>3} {b['discovery']:>8.2f} {b['delete']:>7.2f} {b['confirm']:>7.2f} "
-            f"{b['429']:>6.2f} {b['other']:>6.2f} {r['per_resource']:>6.2f} "
+            f"{b['429']:>6.2f} {b['other']:>6.2f} {r['per_resource']:>6.2f} {r['floor']:>6.2f} "
             f"{r['project_s']:>9.2f} {r['waited']:>11.1f}"
         )
     return _targets(results, counts, args.cap)
