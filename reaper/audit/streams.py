@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.engine import Connection, Row
 
 from reaper.audit import chain
 from reaper.audit.chain import FIRST_STREAM, ChainHead, ChainRecord, Sealable, StreamHead
-from reaper.store import schema
+from reaper.store import driver, schema
 from reaper.store.database import Database
 
 H = schema.audit_chain_head
@@ -47,6 +47,10 @@ _DRAW_AND_OTHERS = text(
     "WHERE id <> 1 AND pos > 0) FROM generate_series(1, :n)"
 )
 _NEXTVAL_MARIADB = text("SELECT NEXTVAL(audit_seq)")
+#: Stream 1's head, read and moved on SQLite's driver cursor (``reaper.store.driver``):
+#: the write lock is the transaction's (``BEGIN IMMEDIATE``), so no FOR UPDATE.
+_HEAD_SQLITE = "SELECT id, seq, pos, head FROM audit_chain_head WHERE id = 1"
+_MOVE_SQLITE = "UPDATE audit_chain_head SET seq = ?, head = ?, pos = ? WHERE id = ?"
 _MOVE = (
     update(H)
     .where(H.c.id == bindparam("stream"))
@@ -92,12 +96,22 @@ def read_heads(conn: Connection, *, lock: bool = False) -> tuple[ChainHead, Row[
     return chain.trail_head(stream_head(r) for r in rows), rows[0]
 
 
+class HeadRow(NamedTuple):
+    """The columns of a head row an append reads."""
+
+    id: int
+    seq: int
+    pos: int | None
+    head: str
+
+
 class Appender:
     """Seals and places one append's records in a stream; see the module docstring."""
 
     def __init__(self, db: Database, streams: int = 1) -> None:
         self._sequences = has_sequences(db)
         self._mariadb = db.engine.dialect.name != "postgresql"
+        self._sqlite = db.is_sqlite
         self.streams = max(1, min(streams, schema.AUDIT_STREAMS)) if self._sequences else 1
         self._take = (
             select(H)
@@ -111,6 +125,8 @@ class Appender:
 
     def append(self, conn: Connection, drafts: Sequence[Sealable]) -> list[ChainRecord]:
         """Seal ``drafts`` at the end of a stream and move its head row (the caller inserts)."""
+        if self._sqlite:
+            return self._append_sqlite(conn, drafts)
         if self.streams > 1:
             row = conn.execute(self._take).first()
             if row is None:
@@ -123,6 +139,14 @@ class Appender:
             seqs = self._draw(conn, len(drafts))
         sealed, move = self.seal(row, seqs, drafts)
         conn.execute(_MOVE, move)
+        return sealed
+
+    def _append_sqlite(self, conn: Connection, drafts: Sequence[Sealable]) -> list[ChainRecord]:
+        """:meth:`append` on SQLite: one stream, numbered after its head, no sequence."""
+        row = HeadRow(*driver.execute(conn, _HEAD_SQLITE)[0])  # stream 1 (FIRST_STREAM)
+        sealed, move = self.seal(row, range(row.seq + 1, row.seq + len(drafts) + 1), drafts)
+        params = (move["new_seq"], move["new_head"], move["new_pos"], move["stream"])
+        driver.execute(conn, _MOVE_SQLITE, params)
         return sealed
 
     def seal(

@@ -8,10 +8,12 @@ SQLite that per-row work cost twice what SQLite spent inserting them.
 On SQLite, whose driver's ``executemany`` is a C loop over one prepared
 statement, :class:`BulkInsert` compiles the statement once per set of
 columns, runs each column's bind processor once per *distinct* value of the
-batch (a batch's timestamps are mostly one value) and hands the driver
-tuples. Other databases keep SQLAlchemy's ``executemany``: on PostgreSQL it
-folds the rows into multi-row ``VALUES`` statements ("insertmanyvalues"),
-which a driver-level ``executemany`` would turn into one round trip per row.
+batch (a batch's timestamps are mostly one value) and hands the driver's
+own cursor tuples (``driver.py``: SQLAlchemy's execution of a statement cost
+more than SQLite's insert of a small batch). Other databases keep
+SQLAlchemy's ``executemany``: on PostgreSQL it folds the rows into multi-row
+``VALUES`` statements ("insertmanyvalues"), which a driver-level
+``executemany`` would turn into one round trip per row.
 
 Invariant: the rows written, and the row count returned, are exactly those
 of ``conn.execute(stmt, rows)`` (``tests/functional/test_store_bulk.py``).
@@ -27,6 +29,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import Insert
+
+from reaper.store import driver
 
 Processor = Callable[[Any], Any]
 _Compiled = tuple[str, tuple[str, ...], list[Processor | None]]
@@ -53,8 +57,7 @@ class BulkInsert:
         for index, processor in enumerate(processors):
             if processor is not None:
                 columns[index] = _processed(columns[index], processor)
-        result = conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
-        return int(result.rowcount)
+        return driver.executemany(conn, sql, list(zip(*columns, strict=True)))
 
     def _compile(self, conn: Connection, keys: tuple[str, ...]) -> _Compiled:
         key = (id(conn.dialect), keys)

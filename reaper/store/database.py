@@ -155,6 +155,10 @@ class Database:
         return self.dialect == "postgresql"
 
     @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
     def is_mysql(self) -> bool:
         """MySQL or MariaDB."""
         return self.dialect in engines.MYSQL_BACKENDS

@@ -30,6 +30,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 
+from reaper.store import driver
+
 #: Execution option that makes a SQLite transaction ``BEGIN IMMEDIATE``.
 IMMEDIATE = "reaper_immediate"
 
@@ -80,7 +82,8 @@ def _sqlite_engine(url: str, connect_timeout: int) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # On the driver's cursor: every write transaction starts here (``driver.py``).
+        driver.execute(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

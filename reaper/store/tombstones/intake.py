@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from reaper.model import IdentityRef, Tombstone, Trigger, utcnow
+from reaper.store import driver
 from reaper.store.database import Database, retry_conflicts
 from reaper.store.tombstones.rows import (
     TR,
@@ -35,6 +36,9 @@ from reaper.store.tombstones.rows import (
 _SEEN = select(TR.c.message_id, TR.c.tombstone_id).where(
     TR.c.message_id.in_(bindparam("ids", expanding=True))
 )
+#: The same on SQLite, on the driver's cursor (``reaper.store.driver``), this many ids a time.
+_SEEN_SQLITE = "SELECT message_id, tombstone_id FROM tombstone_triggers WHERE message_id IN ({})"
+_SEEN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ class TriggerIntake:
             message_ids = [t.message_id for _, t in items if t.message_id is not None]
             seen: dict[str, str] = {}
             if message_ids:
-                seen = dict(conn.execute(_SEEN, {"ids": message_ids}).all())
+                seen = self._seen(conn, message_ids)
             identities = {(i.kind.value, i.id): i for i, _ in items}
             keys = sorted(identities)
             # Propose an id for every identity; the row whose id is ours was created now.
@@ -132,6 +136,16 @@ class TriggerIntake:
             TriggerResult(loaded[key], created=created, duplicate=dup)
             for key, created, dup in results
         ]
+
+    def _seen(self, conn: Connection, message_ids: Sequence[str]) -> dict[str, str]:
+        """Which of ``message_ids`` were recorded before, and their tombstones."""
+        if not self._db.is_sqlite:
+            return dict(conn.execute(_SEEN, {"ids": message_ids}).all())
+        seen: dict[str, str] = {}
+        for chunk in _chunks(message_ids, _SEEN_CHUNK):
+            sql = _SEEN_SQLITE.format(", ".join("?" * len(chunk)))
+            seen.update(driver.execute(conn, sql, chunk))
+        return seen
 
     def _rows_of(
         self, conn: Connection, keys: Sequence[tuple[str, str]]
