@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -29,6 +28,7 @@ from reaper.audit.template import Template
 from reaper.audit.trail import AuditTrail
 from reaper.events import keystone
 from reaper.model import IdentityEvent, IdentityRef, Trigger
+from reaper.uuids import uuid4s
 
 
 def drafts(
@@ -49,7 +49,7 @@ def drafts(
     and contiguous, in one transaction. The others are mostly copies of a
     few shapes, made from one encoded template each (``reaper.audit.template``).
     """
-    batch = _Batch(trail, received_at)
+    batch = _Batch(trail, received_at, len(results))
     found: list[tuple[Sealable, str, str]] = []
     for item, trigger, result in results:
         actor_ids = bool(found)
@@ -79,11 +79,13 @@ _AGREED_MAX = 4096
 class _Batch:
     """What the receipts of one batch share: converted values and templates."""
 
-    def __init__(self, trail: AuditTrail, received_at: dt.datetime | None) -> None:
+    def __init__(self, trail: AuditTrail, received_at: dt.datetime | None, size: int) -> None:
         self.trail = trail
         self.received_at = received_at
         self.shared = Shared()
         self.templates: dict[Any, Template] = {}
+        #: The records' event ids, made together (``reaper.uuids``).
+        self.event_ids = iter(uuid4s(size))
 
     def receipt(
         self,
@@ -98,7 +100,7 @@ class _Batch:
             "identity": item.identity_id,
             "tombstone": result.tombstone.id,
             "message": trigger.message_id,
-            "event": str(uuid.uuid4()),
+            "event": next(self.event_ids),
         }
         make = functools.partial(self._build, item, trigger, result.duplicate, what, actor_ids)
         if not actor_ids or trigger.message_id is None:

@@ -37,6 +37,7 @@ FLOORS: dict[str, int] = {
     "reaper.keystone_access": 0,
     "reaper.sdnotify": 0,
     "reaper.sealing": 0,
+    "reaper.uuids": 0,
     # 1: persistence.
     "reaper.store": 1,
     # 2: the stages of the road.

@@ -29,6 +29,7 @@ from reaper.store.tombstones.rows import (
     tombstone_of,
     trigger_row,
 )
+from reaper.uuids import uuid4s
 
 #: The message ids among ``ids`` recorded before, and their tombstones. Built once: a
 #: batch's statements were built anew each time, which cost a small batch more than
@@ -99,7 +100,7 @@ class TriggerIntake:
             identities = {(i.kind.value, i.id): i for i, _ in items}
             keys = sorted(identities)
             # Propose an id for every identity; the row whose id is ours was created now.
-            proposed = {key: str(uuid.uuid4()) for key in keys}
+            proposed = dict(zip(keys, uuid4s(len(keys)), strict=True))
             fresh = [new_row(proposed[(kind, ident)], kind, ident, now) for kind, ident in keys]
             inserted = self._db.insert_ignore(conn, T, fresh, ("kind", "identity_id"))
             loaded: dict[tuple[str, str], Tombstone]
