@@ -157,8 +157,8 @@ def _parse(
         raise UnknownEventType(
             f"not an identity deletion or update: {event_type[:100]!r}", event_type=event_type[:100]
         )
-    size = _size(payload)
-    if size > rules.max_payload_bytes:
+    size = oversize(payload, rules.max_payload_bytes)
+    if size is not None:
         raise PayloadTooLarge(
             f"payload of {size} bytes exceeds {rules.max_payload_bytes}", event_type=event_type
         )
@@ -205,7 +205,7 @@ def seen_alive(
     if not isinstance(event_type, str) or not isinstance(payload, Mapping):
         return None
     match = _CREATED.match(event_type)
-    if not match or _size(payload) > rules.max_payload_bytes:
+    if not match or oversize(payload, rules.max_payload_bytes) is not None:
         return None
     kind = IdentityKind(match.group(1))
     cadf = payload.get("typeURI") == CADF_TYPE_URI
@@ -340,6 +340,55 @@ def _storable_field(value: str, limit: int) -> bool:
 def _storable(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` and with lone surrogates escaped: JSON and databases take it."""
     return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
+
+
+def oversize(payload: Any, limit: int) -> int | None:
+    """The payload's size in bytes (:func:`_size`) if it is over ``limit``; ``None`` if not.
+
+    Encoding every payload again only to measure it cost as much as the rest
+    of parsing it. :func:`_bound` is a cheap upper bound of that size for the
+    plain JSON values notifications carry: at or under ``limit`` the payload
+    is within it, and only a payload the bound cannot vouch for is encoded.
+    The answer is the one ``_size(payload) > limit`` gives.
+    """
+    if _bound(payload, _BOUND_DEPTH) <= limit:
+        return None
+    size = _size(payload)
+    return size if size > limit else None
+
+
+#: How deep :func:`_bound` looks into a payload (CADF's are three levels deep).
+_BOUND_DEPTH = 6
+
+
+def _bound(value: Any, depth: int) -> int:
+    """At least ``len(json.dumps(value))``, cheaply; ``sys.maxsize`` when unsure.
+
+    ``json.dumps`` writes pure ASCII: a character of a string takes at most
+    12 characters (an astral one, as two ``\\uXXXX`` escapes), plus the quotes;
+    an object adds its braces and ``": "`` and ``", "`` per member. Other
+    types (floats, subclasses, keys that are not strings, anything ``default``
+    would turn into text) are not bounded here.
+    """
+    kind = type(value)
+    if kind is str:
+        return 12 * len(value) + 2
+    if value is None or kind is bool:
+        return 5
+    if kind is int:
+        return len(str(value)) if -(10**18) < value < 10**18 else sys.maxsize
+    if depth <= 0:
+        return sys.maxsize
+    if kind is dict:
+        total = 2
+        for key, item in value.items():
+            if type(key) is not str:
+                return sys.maxsize
+            total += 12 * len(key) + 6 + _bound(item, depth - 1)
+        return total
+    if kind is list:
+        return 2 + sum(_bound(item, depth - 1) + 2 for item in value)
+    return sys.maxsize
 
 
 def _size(payload: Any) -> int:

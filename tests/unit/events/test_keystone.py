@@ -6,6 +6,7 @@ import hashlib
 import json
 import pathlib
 import re
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -389,3 +390,20 @@ def test_only_creations_are_seen_alive() -> None:
     payload = {"resource_info": "d825aa5f957540e2b45c7810378c42e6"}
     assert keystone.seen_alive("identity.project.deleted", payload) is None
     assert keystone.seen_alive("identity.role_assignment.created", payload) is None
+
+
+@given(payload=json_values)
+@settings(max_examples=300)
+def test_the_size_bound_never_lets_a_payload_over_the_limit_through(payload: Any) -> None:
+    """oversize answers what encoding the payload answers, at every limit around its size."""
+    size = keystone._size(payload)
+    assert keystone._bound(payload, keystone._BOUND_DEPTH) >= size
+    for limit in (0, size - 1, size, size + 1, 65536):
+        assert keystone.oversize(payload, limit) == (size if size > limit else None)
+
+
+def test_a_payload_of_astral_and_control_characters_is_measured_as_encoded() -> None:
+    payload = {"resource_info": "\U0001f600" * 10 + "\x00" * 5, "n": [1, -2, None, True]}
+    size = len(json.dumps(payload))
+    assert keystone.oversize(payload, size - 1) == size
+    assert keystone.oversize(payload, size) is None
