@@ -98,16 +98,15 @@ class IdFormats:
         """Why ``value`` is not a ``kind`` id Keystone could have made; ``None`` if it is."""
         if not isinstance(value, str):
             return f"a {kind.value} id must be a string, not {type(value).__name__}"
-        shown = _shown(value)
         if not FLOOR.fullmatch(value):
             return (
-                f"{shown} is not a {kind.value} id: ids are 1 to 64 URL-safe characters "
+                f"{_shown(value)} is not a {kind.value} id: ids are 1 to 64 URL-safe characters "
                 "and never contain a wildcard"
             )
         pattern = self.pattern(kind)
         if not pattern.fullmatch(value):
             return (
-                f"{shown} is not in the format of Keystone's {kind.value} ids "
+                f"{_shown(value)} is not in the format of Keystone's {kind.value} ids "
                 f"([identity] {option_name(kind)} = {pattern.pattern})"
             )
         return None

@@ -162,15 +162,15 @@ def _parse(
         raise PayloadTooLarge(
             f"payload of {size} bytes exceeds {rules.max_payload_bytes}", event_type=event_type
         )
-    if not isinstance(payload, Mapping):
+    if not _is_mapping(payload):
         raise MalformedNotification(
             f"payload is {type(payload).__name__}, not an object", event_type=event_type
         )
-    kind = IdentityKind(match.group(1))
-    action = IdentityAction(match.group(2))
+    kind = _KINDS[match.group(1)]
+    action = _ACTIONS[match.group(2)]
     cadf = payload.get("typeURI") == CADF_TYPE_URI
     identity_id = _identity_id(payload, kind, rules.ids, cadf=cadf, event_type=event_type)
-    meta = metadata if isinstance(metadata, Mapping) else {}
+    meta = metadata if _is_mapping(metadata) else {}
     return IdentityEvent(
         kind=kind,
         identity_id=identity_id,
@@ -182,13 +182,23 @@ def _parse(
         format="cadf" if cadf else "basic",
         initiator=_initiator(payload, event_type) if cadf else None,
         raw={
-            "ctxt": ctxt if isinstance(ctxt, Mapping) else {},
+            "ctxt": ctxt if _is_mapping(ctxt) else {},
             "publisher_id": publisher_id,
             "event_type": event_type,
             "payload": payload,
             "metadata": meta,
         },
     )
+
+
+#: The enum members by the names the event type pattern captures (an enum call costs more).
+_KINDS = {kind.value: kind for kind in IdentityKind}
+_ACTIONS = {action.value: action for action in IdentityAction}
+
+
+def _is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the ABC check for the usual ``dict``."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def seen_alive(
@@ -279,7 +289,7 @@ def _identity_id(
 ) -> str:
     resource_info = payload.get("resource_info")
     target = payload.get("target")
-    target_id = target.get("id") if isinstance(target, Mapping) else None
+    target_id = target.get("id") if _is_mapping(target) else None
     if cadf and target_id is not None and resource_info is not None and target_id != resource_info:
         # Keystone always sets both to the same id; disagreement means tampering.
         raise MalformedNotification(
