@@ -74,14 +74,18 @@ class Template:
         self._pieces: list[str | int] = []
         #: Each index column's hole number, or None where it is the template's value.
         self._columns: list[int | None] = []
-        self._split: tuple[list[str | int], list[str | int]] = ([], [])
+        #: The text before and after ``seq``, as ``str.format`` texts of the encoded holes.
+        self._formats = ("", "")
         self._base: RecordIndex | None = None
         self._usable: bool | None = None  # None: not tried yet
 
     def make(self, values: Mapping[str, str]) -> Filled | None:
         """The record with these hole values; ``None`` when the caller must build it."""
-        if self._usable is False or any(type(values.get(h)) is not str for h in self._holes):
+        if self._usable is False:
             return None
+        for hole in self._holes:
+            if type(values.get(hole)) is not str:
+                return None
         if self._usable is None:
             self._usable = self._prepare() and (self._checked or self._agrees(values))
             if not self._usable:
@@ -106,7 +110,7 @@ class Template:
         if any(tag in p for p in self._pieces if isinstance(p, str)):
             return False  # a marker somewhere the cut did not take it (inside a string)
         at = self._pieces.index(_SEQ)
-        self._split = (self._pieces[:at], self._pieces[at + 1 :])
+        self._formats = (_format(self._pieces[:at]), _format(self._pieces[at + 1 :]))
         self._base = draft.index
         markers = {f"{tag}{n}": n for n in range(len(self._holes))}
         self._columns = [markers.get(v) if isinstance(v, str) else None for v in draft.index]
@@ -123,14 +127,18 @@ class Template:
     def _fill(self, values: Mapping[str, str]) -> Filled:
         own = [values[h] for h in self._holes]
         encoded = [_encode(v) for v in own]
-        before, after = self._split
+        before, after = self._formats
         assert self._base is not None
         index = RecordIndex._make(
             base if hole is None else own[hole]
             for base, hole in zip(self._base, self._columns, strict=True)
         )
-        return Filled(
-            "".join([encoded[p] if type(p) is int else p for p in before]),  # type: ignore[misc]
-            "".join([encoded[p] if type(p) is int else p for p in after]),  # type: ignore[misc]
-            index,
-        )
+        return Filled(before.format(*encoded), after.format(*encoded), index)
+
+
+def _format(pieces: list[str | int]) -> str:
+    """``pieces`` as one ``str.format`` text: text verbatim (braces doubled), holes by number."""
+    return "".join(
+        p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else f"{{{p}}}"
+        for p in pieces
+    )
