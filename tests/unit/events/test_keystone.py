@@ -13,6 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reaper.events import keystone
+from reaper.events import payload as payload_size
 from reaper.ids import IdFormats
 from reaper.model import IdentityAction, IdentityEvent, IdentityKind
 
@@ -396,14 +397,14 @@ def test_only_creations_are_seen_alive() -> None:
 @settings(max_examples=300)
 def test_the_size_bound_never_lets_a_payload_over_the_limit_through(payload: Any) -> None:
     """oversize answers what encoding the payload answers, at every limit around its size."""
-    size = keystone._size(payload)
-    assert keystone._bound(payload, keystone._BOUND_DEPTH) >= size
+    size = payload_size.size(payload)
+    assert payload_size._bound(payload, payload_size._BOUND_DEPTH) >= size
     for limit in (0, size - 1, size, size + 1, 65536):
-        assert keystone.oversize(payload, limit) == (size if size > limit else None)
+        assert payload_size.oversize(payload, limit) == (size if size > limit else None)
 
 
 def test_a_payload_of_astral_and_control_characters_is_measured_as_encoded() -> None:
     payload = {"resource_info": "\U0001f600" * 10 + "\x00" * 5, "n": [1, -2, None, True]}
     size = len(json.dumps(payload))
-    assert keystone.oversize(payload, size - 1) == size
-    assert keystone.oversize(payload, size) is None
+    assert payload_size.oversize(payload, size - 1) == size
+    assert payload_size.oversize(payload, size) is None
