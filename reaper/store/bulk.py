@@ -23,6 +23,7 @@ error translation sees what it always saw.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -53,11 +54,40 @@ class BulkInsert:
         if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
             return int(conn.execute(self._stmt, list(rows)).rowcount)
         sql, order, processors = self._compile(conn, tuple(rows[0]))
+        columns = self._columns(rows, order, processors)
+        return driver.executemany(conn, sql, list(zip(*columns, strict=True)))
+
+    def execute_as_one(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert ``rows`` with one multi-row ``VALUES`` statement, on the driver's cursor.
+
+        For MySQL's ``INSERT IGNORE``, whose ``SHOW WARNINGS`` covers only the
+        last statement: all rows must be one statement. SQLAlchemy compiled a
+        new multi-row statement for every batch (``insert().values(rows)``);
+        here the one-row statement is compiled once and its ``VALUES`` group
+        repeated, each value bound by the driver.
+        """
+        if not rows:
+            return 0
+        sql, order, processors = self._compile(conn, tuple(rows[0]))
+        head, marker, group = sql.rpartition(" VALUES ")
+        if not marker or not (group.startswith("(") and group.endswith(")")):
+            raise ValueError(f"no single row of values to repeat in {sql!r}")
+        columns = self._columns(rows, order, processors)
+        flat = [value for row in zip(*columns, strict=True) for value in row]
+        return driver.rowcount(conn, f"{head}{marker}{', '.join([group] * len(rows))}", flat)
+
+    def _columns(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        order: tuple[str, ...],
+        processors: list[Processor | None],
+    ) -> list[list[Any]]:
+        """The rows' values column by column, in ``order``, bound by ``processors``."""
         columns = [[row[name] for row in rows] for name in order]
         for index, processor in enumerate(processors):
             if processor is not None:
                 columns[index] = _processed(columns[index], processor)
-        return driver.executemany(conn, sql, list(zip(*columns, strict=True)))
+        return columns
 
     def _compile(self, conn: Connection, keys: tuple[str, ...]) -> _Compiled:
         key = (id(conn.dialect), keys)
@@ -66,7 +96,12 @@ class BulkInsert:
             return found
         dialect = conn.dialect
         compiled = self._stmt.compile(dialect=dialect, column_keys=list(keys), for_executemany=True)
+        sql = compiled.string
         order = tuple(compiled.positiontup or ())
+        if not order and dialect.paramstyle == "pyformat":
+            # PyMySQL's style: named placeholders, which it also takes by position (``%s``).
+            order = tuple(_NAMED.findall(sql))
+            sql = _NAMED.sub("%s", sql)
         if sorted(order) != sorted(keys):
             raise ValueError(f"the statement binds {list(order)}, not the rows' {list(keys)}")
         table = self._stmt.table
@@ -74,7 +109,7 @@ class BulkInsert:
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[union-attr]
             for name in order
         ]
-        built = (compiled.string, order, processors)
+        built = (sql, order, processors)
         with self._lock:
             self._compiled[key] = built
         return built
@@ -101,3 +136,6 @@ def _processed(values: list[Any], processor: Processor) -> list[Any]:
 
 
 _MISSING = object()
+
+#: A named placeholder of the ``pyformat`` style: ``%(name)s``.
+_NAMED = re.compile(r"%\((\w+)\)s")

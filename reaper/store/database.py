@@ -20,10 +20,11 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Engine, Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine.url import make_url
 
 from reaper import log
+from reaper.store import driver
 from reaper.store import engine as engines
 from reaper.store.bulk import BulkInsert
 from reaper.store.errors import Deadlock, SchemaError, StoreError, StoreUnavailable
@@ -260,21 +261,26 @@ class Database:
         that does not fit) into warnings and carries on: any warning but a
         skipped duplicate fails the statement here, and the caller's
         transaction rolls it back. One statement for all rows, so that
-        ``SHOW WARNINGS`` covers them all.
+        ``SHOW WARNINGS`` covers them all, built from a one-row statement
+        compiled once (``BulkInsert.execute_as_one``) and run with the
+        warnings query on the driver's cursor (``driver.py``).
         """
         rows = [values] if isinstance(values, Mapping) else list(values)
         if not rows:
             return 0
-        stmt = table.insert().prefix_with("IGNORE").values(rows)
-        result: CursorResult[Any] = conn.execute(stmt)
+        bulk = self._inserts.get((table.name, ()))
+        if bulk is None:
+            stmt = table.insert().prefix_with("IGNORE")
+            bulk = self._inserts.setdefault((table.name, ()), BulkInsert(stmt))
+        inserted = bulk.execute_as_one(conn, rows)
         problems = [
             f"{code}: {message}"
-            for _level, code, message in conn.exec_driver_sql("SHOW WARNINGS")
+            for _level, code, message in driver.execute(conn, "SHOW WARNINGS")
             if code != _MYSQL_DUPLICATE_KEY
         ]
         if problems:
             raise StoreError(f"inserting into {table.name}: {'; '.join(problems)}")
-        return result.rowcount
+        return inserted
 
     def dispose(self) -> None:
         self.engine.dispose()

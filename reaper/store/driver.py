@@ -7,7 +7,9 @@ batch of notifications in a handful of statements per transaction, and
 under load a batch holds ~16 notifications, so those per-statement costs
 were a large part of what persisting a notification cost. The statements of
 that hot path (``BEGIN IMMEDIATE``, the redelivery lookup, the audit head,
-the bulk inserts) run here on SQLite; everything else keeps SQLAlchemy.
+the bulk inserts) run here on SQLite, and MySQL's ``INSERT IGNORE`` of many
+rows runs here as one statement (``bulk.py``); everything else keeps
+SQLAlchemy.
 
 Invariants: the statement runs on the connection's DBAPI connection, so in
 its transaction, exactly as ``conn.exec_driver_sql`` would run it; any error
@@ -34,6 +36,18 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]
     try:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
+    except Exception as error:
+        raise _wrapped(conn, sql, params, error, many=False) from error
+    finally:
+        cursor.close()
+
+
+def rowcount(conn: Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    """Run ``sql`` once with ``params``; the number of rows it changed (as the driver counts)."""
+    cursor = _cursor(conn, sql, params)
+    try:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
     except Exception as error:
         raise _wrapped(conn, sql, params, error, many=False) from error
     finally:

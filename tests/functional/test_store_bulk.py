@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from reaper.store import Store, schema
+from reaper.store import Store, StoreError, schema
 from reaper.store.bulk import BulkInsert
 
 pytestmark = pytest.mark.functional
@@ -76,3 +76,22 @@ def test_a_conflict_is_skipped_and_not_counted(store: Store) -> None:
 def test_nothing_to_insert_is_no_statement(store: Store) -> None:
     with store.db.write("nothing") as conn:
         assert BulkInsert(insert(T)).execute(conn, []) == 0
+
+
+def test_a_row_the_table_refuses_fails_the_whole_insert(store: Store) -> None:
+    """NOT NULL broken: an error on every database (MySQL's INSERT IGNORE only warns)."""
+    with pytest.raises(StoreError), store.db.write("a row without a kind") as conn:
+        store.db.insert_ignore(conn, T, [row(1), row(2, kind=None)], ("kind", "identity_id"))
+    assert stored(store, [row(n)["id"] for n in (1, 2)]) == []
+
+
+def test_a_large_batch_with_known_rows_counts_only_the_new_ones(store: Store) -> None:
+    first = [row(n) for n in range(1, 601)]
+    with store.db.write("many rows") as conn:
+        assert store.db.insert_ignore(conn, T, first, ("kind", "identity_id")) == 600
+    again = [row(n, id=f"20000000-0000-0000-0000-{n:012d}") for n in range(301, 901)]
+    with store.db.write("half of them known") as conn:
+        assert store.db.insert_ignore(conn, T, again, ("kind", "identity_id")) == 300
+    mine = stored(store, [r["id"] for r in first + again])
+    assert len(mine) == 900
+    assert mine[0][4:] == stored(store, [first[0]["id"]])[0][4:]
