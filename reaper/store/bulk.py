@@ -116,18 +116,30 @@ class BulkInsert:
 
 
 def _processed(values: list[Any], processor: Processor) -> list[Any]:
-    """``processor`` over ``values``, once per distinct value (None stays None, as bound)."""
+    """``processor`` over ``values``, once per distinct value (None stays None, as bound).
+
+    A batch's rows mostly share one object per column (its time, ``None``):
+    a value that *is* the one before reuses its result without a lookup.
+    """
     done: dict[Any, Any] = {}
     out = []
+    last: Any = _MISSING
+    found: Any = None
     for value in values:
+        if value is last:
+            out.append(found)
+            continue
+        last = value
         if value is None:
-            out.append(processor(None))
+            found = processor(None)
+            out.append(found)
             continue
         try:
             key = (type(value), value)
             found = done.get(key, _MISSING)
         except TypeError:
-            out.append(processor(value))
+            found = processor(value)
+            out.append(found)
             continue
         if found is _MISSING:
             found = done[key] = processor(value)
