@@ -54,6 +54,8 @@ class Counting:
 
     def __init__(self, target: int) -> None:
         self.count = 0
+        #: ``persist`` calls (reaper's transactions), for the messages per commit.
+        self.commits = 0
         self.target = target
         self.done = threading.Event()
         self.lock = threading.Lock()
@@ -146,10 +148,12 @@ def run(count: int, rounds: int = 1) -> dict[str, Any]:
                 super().persist(messages)
                 with persisted.lock:
                     persisted.count += len(messages)
+                    persisted.commits += 1
                     if persisted.count >= persisted.target:
                         persisted.done.set()
 
-        reaper_listener = Listener(conf, Endpoint(store, trail, reopener=Reopener(store)))
+        endpoint = Endpoint(store, trail, reopener=Reopener(store))
+        reaper_listener = Listener(conf, endpoint)
         raw = Counting(count)
         raw_conf = make_conf(vhost, workdir, "raw-bench")
         raw_transport = oslo_messaging.get_notification_transport(raw_conf)
@@ -210,6 +214,8 @@ def run(count: int, rounds: int = 1) -> dict[str, Any]:
             "reaper": reaper_drain,
             "ratios": ratios,
             "tombstones": tombstones,
+            "commits": persisted.commits,
+            "batches": endpoint.coalescer.batches,
         }
     finally:
         _rabbitmqctl("delete_vhost", vhost)
@@ -240,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         f"(rounds: {shown}; target >= 1.00); tombstones: {result['tombstones']}"
     )
     print(f"cpu per message reaper/raw: {reaper.cpu_ms / raw.cpu_ms:.2f}")
+    commits, batches = result["commits"], result["batches"]
+    print(
+        f"reaper: {batches} batches handed over, {commits} commits, "
+        f"{reaper.count / max(commits, 1):.0f} notifications per commit"
+    )
     return 0
 
 
