@@ -186,9 +186,16 @@ def value_key(value: Any) -> Any:
 
     Hashing it raises ``TypeError`` for values that cannot be keys.
     """
+    kind = type(value)
+    if kind in _PLAIN:  # most values: no ABC check (a receipt's shape takes three)
+        return (kind, value)
     if isinstance(value, Mapping):
         return tuple((k, type(v), value_key(v)) for k, v in value.items())
-    return (type(value), value)
+    return (kind, value)
+
+
+#: Types that are never mappings, so :func:`value_key` skips the ``Mapping`` check.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _once(shared: Shared | None, kind: str, value: Any, make: Callable[[], Any]) -> Any:
