@@ -10,10 +10,13 @@ statement, :class:`BulkInsert` compiles the statement once per set of
 columns, runs each column's bind processor once per *distinct* value of the
 batch (a batch's timestamps are mostly one value) and hands the driver's
 own cursor tuples (``driver.py``: SQLAlchemy's execution of a statement cost
-more than SQLite's insert of a small batch). Other databases keep
-SQLAlchemy's ``executemany``: on PostgreSQL it folds the rows into multi-row
-``VALUES`` statements ("insertmanyvalues"), which a driver-level
-``executemany`` would turn into one round trip per row.
+more than SQLite's insert of a small batch). On PostgreSQL and MySQL a
+driver-level ``executemany`` would be one round trip per row (psycopg2) or
+split where it likes (PyMySQL), so :meth:`BulkInsert.execute_as_one` repeats
+the compiled row's ``VALUES`` group into one statement (``INSERT IGNORE`` and
+``ON CONFLICT DO NOTHING`` inserts use it); :meth:`BulkInsert.execute` keeps
+SQLAlchemy's ``executemany`` there, which folds the rows into such
+statements on PostgreSQL ("insertmanyvalues").
 
 Invariant: the rows written, and the row count returned, are exactly those
 of ``conn.execute(stmt, rows)`` (``tests/functional/test_store_bulk.py``).
@@ -57,24 +60,42 @@ class BulkInsert:
         columns = self._columns(rows, order, processors)
         return driver.executemany(conn, sql, list(zip(*columns, strict=True)))
 
-    def execute_as_one(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert ``rows`` with one multi-row ``VALUES`` statement, on the driver's cursor.
+    def execute_as_one(
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]], *, chunk: int | None = None
+    ) -> int:
+        """Insert ``rows`` with multi-row ``VALUES`` statements on the driver's cursor.
+
+        The one-row statement is compiled once and its ``VALUES`` group
+        repeated, each value bound by the driver; what follows the group
+        (``ON CONFLICT ... DO NOTHING``) stays after the last row. One
+        statement for all rows, or ``chunk`` rows a statement.
 
         For MySQL's ``INSERT IGNORE``, whose ``SHOW WARNINGS`` covers only the
-        last statement: all rows must be one statement. SQLAlchemy compiled a
-        new multi-row statement for every batch (``insert().values(rows)``);
-        here the one-row statement is compiled once and its ``VALUES`` group
-        repeated, each value bound by the driver.
+        last statement (all rows must be one), SQLAlchemy compiled a new
+        multi-row statement for every batch (``insert().values(rows)``); on
+        PostgreSQL its ``executemany`` built a parameter dict and ran every
+        bind processor for every row before folding them into such statements.
         """
         if not rows:
             return 0
         sql, order, processors = self._compile(conn, tuple(rows[0]))
-        head, marker, group = sql.rpartition(" VALUES ")
-        if not marker or not (group.startswith("(") and group.endswith(")")):
+        at, end = sql.rfind(" VALUES ("), -1
+        if at >= 0:
+            end = sql.find(")", at)
+        group = sql[at + 8 : end + 1]
+        if at < 0 or end < 0 or group.count("(") != 1:
             raise ValueError(f"no single row of values to repeat in {sql!r}")
+        head, tail = sql[: at + 8], sql[end + 1 :]
         columns = self._columns(rows, order, processors)
-        flat = [value for row in zip(*columns, strict=True) for value in row]
-        return driver.rowcount(conn, f"{head}{marker}{', '.join([group] * len(rows))}", flat)
+        tuples = list(zip(*columns, strict=True))
+        step = chunk or len(tuples)
+        inserted = 0
+        for first in range(0, len(tuples), step):
+            part = tuples[first : first + step]
+            flat = [value for row in part for value in row]
+            statement = f"{head}{', '.join([group] * len(part))}{tail}"
+            inserted += driver.rowcount(conn, statement, flat)
+        return inserted
 
     def _columns(
         self,

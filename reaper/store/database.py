@@ -48,6 +48,10 @@ _MYSQL_REFUSALS = frozenset({1142, 1143, 1227, 1644})
 #: MySQL's warning for a row INSERT IGNORE skipped as a duplicate key.
 _MYSQL_DUPLICATE_KEY = 1062
 
+#: Rows per INSERT statement of :meth:`Database.insert_ignore` on PostgreSQL (what
+#: SQLAlchemy's "insertmanyvalues" folds into one statement by default).
+PG_ROWS_PER_INSERT = 1000
+
 #: MySQL's deadlock; PostgreSQL's deadlock and serialization failure.
 _MYSQL_DEADLOCK = 1213
 _PG_CONFLICTS = frozenset({"40P01", "40001"})
@@ -244,6 +248,8 @@ class Database:
             dialect_insert = postgresql.insert if self.is_postgresql else sqlite.insert
             stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
             bulk = self._inserts.setdefault(key, BulkInsert(stmt))
+        if self.is_postgresql:
+            return bulk.execute_as_one(conn, values, chunk=PG_ROWS_PER_INSERT)
         return bulk.execute(conn, values)
 
     def _insert_ignore_mysql(
