@@ -133,6 +133,19 @@ OPTS = [
         "confirms something. Also the longest a type's listing waits for more of its "
         "deletions still to be sent.",
     ),
+    cfg.IntOpt(
+        "server_delete_window",
+        default=0,
+        min=0,
+        help="Servers of one plan whose deletion is in progress at once, from the DELETE "
+        "until a listing confirms the server gone; the next server's DELETE is sent when "
+        "one is confirmed gone. Nova answers a DELETE at once and then does the work "
+        "(unbinding ports in Neutron, detaching volumes, placement), for every server it "
+        "was handed at the same time: on a small cloud, handing it all of a tenant's "
+        "servers at once makes each take longer and the whole slower. 0 (the default "
+        "until the cleanup benchmark has measured a better one): no window, "
+        "compute_concurrency alone bounds the DELETEs in flight.",
+    ),
     cfg.FloatOpt(
         "confirm_timeout",
         default=600.0,

@@ -17,6 +17,11 @@ Rules:
   sleeps between retries or waits for confirmation. That bounds one plan;
   the process's cap (every plan and listing at once) and the slowdown on
   429/503 are the session's :class:`~reaper.budget.Budget`.
+* The work a removal starts can be bounded too, for servers: with
+  ``server_delete_window`` set, at most that many of a plan's servers are in
+  progress, from their DELETE until a listing confirms them gone; the next
+  is sent when one is (:mod:`~reaper.executor.window`). Nova answers at
+  once and works after, on every server handed to it together.
 * Transient failures (5xx, 409, 429 honouring ``Retry-After``, connection
   errors, and what the runner marks transient) are retried with tenacity:
   exponential backoff with jitter, bounded in attempts and wait. 404 on a
@@ -60,7 +65,8 @@ observer, limits, report), :mod:`~reaper.executor.scheduler` (the waves),
 :mod:`~reaper.executor.rules` (a ready step's fate, pure),
 :mod:`~reaper.executor.retry` (one step's attempts),
 :mod:`~reaper.executor.confirm` (the confirmation poller),
-:mod:`~reaper.executor.lookup` (the lookup batcher) and
+:mod:`~reaper.executor.lookup` (the lookup batcher),
+:mod:`~reaper.executor.window` (the pacing of server deletions) and
 :mod:`~reaper.executor.clock` (the one clock the executor hands them all).
 """
 

@@ -134,6 +134,13 @@ class ConfirmationPoller:
         """``step`` has an outcome: it is no deletion still to be sent."""
         self.unsent[(step.resource.type, step.action)].discard(step.id)
 
+    def waits_turn(self, step: Step) -> None:
+        """``step`` waits in its type's window: sent only once a listing confirms another.
+
+        Not one to wait for, then: a listing held back for it would hold it back.
+        """
+        self.unsent[(step.resource.type, step.action)].discard(step.id)
+
     def start_due(self) -> list[float]:
         """Start the listings that are due; seconds until each of the others is."""
         now = self.clock.monotonic()

@@ -176,6 +176,8 @@ class Limits:
     conflict_retry_budget: int = 40
     #: The longest wait one ``Retry-After`` imposes between a step's attempts.
     retry_after_max: float = 600.0
+    #: Removals of a type in progress at once, sent to confirmed (``window.py``); 0: no bound.
+    windows: Mapping[str, int] = dataclasses.field(default_factory=lambda: {"compute.server": 0})
 
     @classmethod
     def from_conf(cls, conf: Any) -> Limits:
@@ -195,6 +197,7 @@ class Limits:
             confirm_timeout=ex.confirm_timeout,
             conflict_retry_budget=ex.conflict_retry_budget,
             retry_after_max=ex.retry_after_max,
+            windows={"compute.server": ex.server_delete_window},
         )
 
 

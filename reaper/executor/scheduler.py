@@ -5,7 +5,8 @@ A step is dispatched when its last dependency gets an outcome
 to it before anything is sent is :func:`~reaper.executor.rules.before_running`;
 then it is either queued with the :class:`~reaper.executor.lookup.LookupBatcher`
 or submitted to the step pool, where :class:`~reaper.executor.retry.Attempts`
-runs it. An accepted removal goes to the
+runs it (a removal of a type with a window, servers when one is set, once its
+:class:`~reaper.executor.window.Window` has room). An accepted removal goes to the
 :class:`~reaper.executor.confirm.ConfirmationPoller`. The main loop waits on
 one condition (the run's lock) for whichever comes first: an outcome, a
 lookup batch that is due, a listing that is due. Each step's final word
@@ -40,6 +41,7 @@ from reaper.executor.lookup import Batch, LookupBatcher
 from reaper.executor.outcomes import StepOutcomes
 from reaper.executor.retry import Attempts
 from reaper.executor.rules import before_running, known_before, settled_by
+from reaper.executor.window import Window
 from reaper.model import Outcome, OutcomeStatus, Plan, ResourceRef, Step
 
 LOG = log.get(__name__)
@@ -113,6 +115,7 @@ class Scheduler:
         poller = ConfirmationPoller(runner, limits, clock, self.lock, self._complete, durations)
         self.poller = poller
         poller.expect(plan.steps)
+        self.window = Window(limits.windows, send=self._submit, waits=poller.waits_turn)
         self.lookups = LookupBatcher(runner, limits, clock, stop)
         if not dry_run:  # in a dry run nothing is removed that could take another along
             self.lookups.expect(plan.steps, self.resources)
@@ -187,7 +190,7 @@ class Scheduler:
             self.running.add(sid)
             self.lock.notify_all()
             return
-        self._submit(sid)
+        self.window.submit(step)
 
     def _submit(self, sid: str) -> None:
         """Hand ``sid`` to the pool (lock held)."""
@@ -201,16 +204,13 @@ class Scheduler:
             gone = self.lookups.gone(rtype, entries)
             for rid, (sid, _, _) in sorted(entries.items()):
                 if rid in gone:
-                    self._complete(
-                        sid,
-                        OutcomeStatus.ALREADY_GONE,
-                        "not listed any more once the steps it waited for were done",
-                    )
+                    reason = "not listed any more once the steps it waited for were done"
+                    self._complete(sid, OutcomeStatus.ALREADY_GONE, reason)
                     continue
                 with self.lock:
                     self.running.discard(sid)
                     if not self.stop.is_set():
-                        self._submit(sid)
+                        self.window.submit(self.steps[sid])
                     self.lock.notify_all()
 
     # -- one step --------------------------------------------------------------
@@ -269,6 +269,7 @@ class Scheduler:
             outcome = self.final.recorded(step, outcome)
         self.outcomes[sid] = outcome
         self.poller.settled(step)
+        self.window.done(sid, more=not self.stop.is_set())
         for nxt in self.dependencies.dependents_of(sid):
             ready = self.dependencies.done(sid, nxt)
             # Before the prechecks are in, go() dispatches whatever became ready.
