@@ -28,6 +28,9 @@ from reaper.inventory.shelf import Codec
 PAGE = 1000
 #: A listing longer than this many pages is taken for an offset that does not move.
 MAX_PAGES = 10_000
+#: Reads of a listing that moved under them (groups deleted before the offset) before
+#: the discovery gives up (its plan incomplete, tried again later).
+ATTEMPTS = 5
 
 
 def cloud_groups(compute: Any, *, gone_by: dt.datetime | None) -> list[Any]:
@@ -52,15 +55,40 @@ class PagedServerGroup(server_group.ServerGroup):
 
 
 def all_server_groups(compute: Any, *, page: int = PAGE) -> list[Any]:
-    """Every server group of the cloud (``all_projects``), page by page to an empty page."""
+    """Every server group of the cloud (``all_projects``), page by page to an empty page.
+
+    Each page after the first starts one group early, at the last group seen:
+    a group deleted before the offset between two pages (a storm's other
+    cleanups delete groups as this reads) moves every later group one place
+    down, and the one that slid below the offset would be skipped unseen. A
+    page that does not start with the last group seen means the listing moved:
+    it is read again from the start, at most :data:`ATTEMPTS` times.
+    """
+    for _ in range(ATTEMPTS):
+        groups = _listing(compute, page)
+        if groups is not None:
+            return groups
+    raise Unpaged(f"server groups: the listing moved under each of {ATTEMPTS} reads")
+
+
+def _listing(compute: Any, page: int) -> list[Any] | None:
+    """One read to the empty page; ``None`` when the groups moved under it."""
     groups: list[Any] = []
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
         answer = list(
             compute._list(
-                PagedServerGroup, paginated=False, all_projects=True, limit=page, offset=len(groups)
+                PagedServerGroup,
+                paginated=False,
+                all_projects=True,
+                limit=page,
+                offset=max(0, len(groups) - 1),
             )
         )
+        if groups:
+            if not answer or answer[0].id != groups[-1].id:
+                return None
+            answer = answer[1:]
         if not answer:
             return groups
         fresh = [g for g in answer if g.id not in seen]

@@ -39,7 +39,8 @@ class Nova:
 def test_every_group_is_read_past_the_first_thousand() -> None:
     nova = Nova([group(n) for n in range(2500)])
     assert [g.id for g in all_server_groups(nova)] == [g.id for g in nova.groups]
-    assert [q["offset"] for q in nova.asked] == [0, 1000, 2000, 2500]
+    # Each page after the first starts at the last group seen (a deleted one moves the rest).
+    assert [q["offset"] for q in nova.asked] == [0, 999, 1998, 2499]
     assert all(q["all_projects"] is True for q in nova.asked)
 
 
@@ -71,3 +72,33 @@ def test_a_deleted_projects_group_beyond_the_first_page_is_discovered(
     finding = ComputeInventory().discover(SimpleNamespace(compute=compute), scope)
     assert not finding.errors
     assert [r.id for r in finding.resources if r.type == SERVER_GROUP.name] == ["g01199"]
+
+
+class DeletingNova(Nova):
+    """Nova while a storm's other cleanups delete groups: some go between two pages."""
+
+    def __init__(self, groups: list[Any], doomed: list[str], **kw: Any) -> None:
+        super().__init__(groups, **kw)
+        self.doomed = doomed
+
+    def _list(self, cls: type, *, paginated: bool, **query: Any) -> list[Any]:
+        answer = super()._list(cls, paginated=paginated, **query)
+        if self.doomed:  # deleted by another cleanup as this answer travels
+            gone = self.doomed.pop(0)
+            self.groups = [g for g in self.groups if g.id != gone]
+        return answer
+
+
+def test_groups_deleted_between_two_pages_hide_no_other_group() -> None:
+    """At 1,000 deletions the offset moved under the listing: a group after the first
+    page's end slid before the second's offset, unseen (B2 storm: misses)."""
+    groups = [group(n) for n in range(1500)]
+    nova = DeletingNova(groups, doomed=["g00500", "g00501", "g00502"])
+    listed = {g.id for g in all_server_groups(nova)}
+    assert {g.id for g in groups[503:]} <= listed
+
+
+def test_a_listing_that_always_moves_is_an_error_not_a_partial_list() -> None:
+    nova = DeletingNova([group(n) for n in range(1500)], doomed=[f"g{n:05d}" for n in range(500)])
+    with pytest.raises(Unpaged):
+        all_server_groups(nova)
