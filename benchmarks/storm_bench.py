@@ -2,8 +2,9 @@
 
 ``python -m benchmarks storm [--projects 40] [--users N/10] [--controllers 1,2,4]
 [--workers 4] [--cap 8] [--latency 0.05] [--async-delete 2] [--retry-after 1]
-[--server-groups 1500] [--shared-images 2000]``
-(``--full`` is issue 18's 1,000 projects and 100 users).
+[--server-groups 1500] [--shared-images 2000] [--baseline-projects N]``
+(``--full`` is issue 18's 1,000 projects and 100 users; ``--baseline-projects``
+runs per-plan and unshared at a smaller storm in the same invocation).
 
 The cloud is :mod:`benchmarks.stormcloud`: Nova, Cinder and Neutron holding
 ``--servers``/``--volumes``/``--ports`` per project, ``--latency`` per
@@ -28,10 +29,13 @@ through reaper's guarded session: per-plan caps of ``--cap``, retries honouring
 
 * **budget** (now): one budget per controller, its caps shared by every
   controller through the store's ``budget_slots`` (``--cap`` per service
-  cloud-wide), paused and slowed by 429s;
+  cloud-wide), paused and slowed by 429s; the cloud-wide reads shared by
+  every controller through the store's ``cloud_reads``
+  (:mod:`reaper.inventory.shelf`);
 * **per-plan** (the old behaviour, the baseline): only the executor's
   per-plan caps, no shared budget, no pause: ``workers x cap`` requests per
-  service per controller; and each plan's first confirmation listing
+  service per controller; the cloud-wide reads shared only within each
+  controller; and each plan's first confirmation listing
   ``confirm_interval`` after its DELETEs, learning nothing from the plans
   before (no :data:`reaper.executor.durations.PROCESS`);
 * **unshared** (asked with ``--modes``): the budget, but each plan reading
