@@ -27,15 +27,24 @@ Figures (``--count 2000 --rounds 3``, reaper beside raw in each run):
 * before 2026-12-07: 0.33x, then 0.48x, at load 17-43;
 * 2026-12-07 04:38-04:41, heavy lock held, load 2.4-4.1, main before the
   driver-level writes (4dcbfe0) and after them, interleaved: before 1.11x
-  (rounds 1.57 0.70 1.05) and 0.98x (1.03 0.82 1.10); after 1.44x (1.25
-  1.96 1.20) and 0.83x (0.87 0.64 1.00, load 2.6), 43-81 notifications per
-  commit. A unit-test run overlapped all but the last of these; rounds swing
-  0.64-1.96 on this shared host, so the ratio is within noise of 1.0, not
-  reliably above it. Both listeners are bound by oslo.messaging's polling
+  (rounds 1.57 0.70 1.05) and 0.98x (1.03 0.82 1.10); after, without the
+  0.5 ms switch interval, 1.44x (1.25 1.96 1.20) and 0.83x (0.87 0.64 1.00,
+  load 2.6); with it 1.36x (1.81 1.84 0.88) and 0.79x (0.94 0.75 0.70); 43-81
+  notifications per commit. A unit-test run overlapped all but the last two
+  of these; rounds swing 0.64-1.96 on this shared host, so these ratios are
+  within noise of 1.0, not reliably above it (the next run, clean, is below
+  it). Both listeners are bound by oslo.messaging's polling
   thread (its CPU per message); what reaper adds is its persist CPU, which
   fell, measured alone on 16-notification batches (chunk minima, loaded
   host), from 0.30-0.32 to 0.22-0.23 ms per notification on SQLite and from
   0.30-0.36 to 0.21-0.24 on PostgreSQL.
+* 2026-12-07 05:07-05:10, heavy lock held, load 2.3-3.6 (the bench's own),
+  ``--count 2000 --rounds 1``, three builds interleaved five times: main
+  before this work (4dcbfe0) 0.67 0.70 0.65 0.75 0.88 (median 0.70); the
+  driver-level writes without the listener's 0.5 ms switch interval 0.87
+  0.79 0.74 0.63 0.66 (median 0.74); with it, as landed (3e68f18), 0.75 0.73
+  0.89 1.27 0.97 (median 0.89), 62-74 notifications per commit. Below the
+  1.0x target.
 """
 
 from __future__ import annotations
