@@ -44,7 +44,7 @@ from oslo_messaging.notify import listener as notify_listener
 from reaper import log
 from reaper.audit.record import RecordDraft
 from reaper.audit.trail import AuditTrail
-from reaper.events import coalesce, deadletter, dispatch, gil, keystone, outage, receipts
+from reaper.events import coalesce, deadletter, dispatch, keystone, outage, receipts
 from reaper.events.broker import broker_url
 from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
 from reaper.store import Store, StoreError, TriggerResult
@@ -314,7 +314,6 @@ class Listener:
         """
         if self.endpoint is not None:
             self.endpoint.holder.released.clear()
-        gil.shorten_switch_interval()  # polling and persisting interleave (gil.py)
         self.server.start()
         self._started = True
         bound = self.wait_bound(bound_timeout)
