@@ -33,13 +33,6 @@ EXTRAS_GROUP = "testbed-extras"
 #: Fixtures that start optional services into the session's one testbed, for good.
 OPTIONAL_SERVICE_FIXTURES = frozenset({"testbed_extras", "testbed_more"})
 
-#: Core modules run on the extras' worker, before those add services, to even the two
-#: testbeds' loads. Measured in a full run (2026-12-07, load 5-24; setup included):
-#: the core group 4,315 s against 1,518 s for the extras and 1,170 s for the modules
-#: without a testbed, which went to the extras' worker; test_apply's 673 s moved makes
-#: it 3,642 s against 3,361 s.
-BESIDE_EXTRAS = frozenset({"tests.functional.test_apply"})
-
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups set here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -56,8 +49,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests are one group, so one worker runs them all in that order against the one
     testbed it starts; the modules that add services are another, on a worker that
     starts a testbed of its own (the core tests never meet their services there);
-    test_apply's core tests (:data:`BESIDE_EXTRAS`) run there first, before any service
-    is added, so the two testbeds' workers finish at about the same time;
     the other workers take the modules that need only the broker and the databases,
     each module whole (its module fixtures set up once). The testbed tests were
     almost all of the suite's time on one worker while the other sat idle.
@@ -73,7 +64,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.testbed)
             # A testbed given in REAPER_TESTBED_RUN_DIR is one for both groups: there
             # the services added would reach the core tests, so all of them share a worker.
-            apart = module in adding | BESIDE_EXTRAS and not os.environ.get(RUN_DIR_ENV)
+            apart = module in adding and not os.environ.get(RUN_DIR_ENV)
             group = EXTRAS_GROUP if apart else TESTBED_GROUP
             item.add_marker(pytest.mark.xdist_group(group))
         else:
