@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import logging
 import os
 import signal
 import sys
@@ -44,7 +43,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from reaper import config, configcheck, log, parts, sdnotify
+from reaper import config, configcheck, log, parts, sdnotify, shutdown
 from reaper.api import ApiServer, Health
 from reaper.audit.checkpointer import Checkpointer
 from reaper.audit.publish import SinkError
@@ -330,13 +329,18 @@ def run(conf: cfg.ConfigOpts, *, os_cloud: str | None = None) -> int:
         LOG.error("cannot start", error=str(exc))
         return 1
     reload_requested = threading.Event()
+    attention = threading.Event()  # a signal came: the main loop looks at once
+    watchdog = shutdown.Watchdog(conf.shutdown_grace)
 
     def on_term(signum: int, frame: Any) -> None:
+        watchdog.arm()  # the grace counts from the signal
         controller.stopping.set()
         controller.wake.set()
+        attention.set()
 
     def on_hup(signum: int, frame: Any) -> None:
         reload_requested.set()
+        attention.set()
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
@@ -344,41 +348,17 @@ def run(conf: cfg.ConfigOpts, *, os_cloud: str | None = None) -> int:
     controller.start()
     try:
         while not controller.stopping.is_set():
-            if reload_requested.wait(0.5):
+            attention.wait(0.5)
+            attention.clear()
+            if reload_requested.is_set():
                 reload_requested.clear()
                 controller.policies.reload()
     finally:
-        watchdog = _exit_after(conf.shutdown_grace)
+        # Never disarmed: the interpreter's own exit after a clean stop is inside the
+        # grace too (run() is the process: its caller exits with what it returns).
+        watchdog.arm()
         controller.stop()
-        watchdog.cancel()
     return 0
-
-
-def _exit_after(grace: float) -> threading.Timer:
-    """Exit 0 once ``grace`` seconds (``[DEFAULT] shutdown_grace``) have passed.
-
-    A stop waits for the requests in flight; one that hangs (a service that
-    accepted the connection and never answers) must not hold the process
-    past the service manager's stop timeout, which would kill it and call
-    the stop a failure. Whatever was not finished has no outcome and its
-    tombstone's lease is freed by the next controller on this host (its
-    predecessor's process is gone) or expires: the work resumes, nothing is
-    lost.
-    """
-
-    def exit_now() -> None:
-        LOG.error(
-            "controller did not stop within shutdown_grace; exiting now, "
-            "unfinished steps resume on the next claim",
-            grace=grace,
-        )
-        logging.shutdown()
-        os._exit(0)
-
-    timer = threading.Timer(grace, exit_now)
-    timer.daemon = True
-    timer.start()
-    return timer
 
 
 def main(argv: Sequence[str] | None = None) -> int:

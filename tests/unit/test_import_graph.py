@@ -36,6 +36,7 @@ FLOORS: dict[str, int] = {
     "reaper.credentials": 0,
     "reaper.keystone_access": 0,
     "reaper.sdnotify": 0,
+    "reaper.shutdown": 0,
     "reaper.sealing": 0,
     "reaper.uuids": 0,
     # 1: persistence.
