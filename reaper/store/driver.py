@@ -23,7 +23,7 @@ What is bypassed is SQLAlchemy's ``before_cursor_execute`` and
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -32,45 +32,38 @@ from sqlalchemy.engine import Connection
 
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     """Run ``sql`` once with ``params`` (the driver's paramstyle); its rows, if any."""
-    cursor = _cursor(conn, sql, params)
-    try:
+    with _on_cursor(conn, sql, params) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description is not None else []
-    except Exception as error:
-        raise _wrapped(conn, sql, params, error, many=False) from error
-    finally:
-        cursor.close()
 
 
 def rowcount(conn: Connection, sql: str, params: Sequence[Any] = ()) -> int:
     """Run ``sql`` once with ``params``; the number of rows it changed (as the driver counts)."""
-    cursor = _cursor(conn, sql, params)
-    try:
+    with _on_cursor(conn, sql, params) as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
-    except Exception as error:
-        raise _wrapped(conn, sql, params, error, many=False) from error
-    finally:
-        cursor.close()
 
 
 def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
     """Run ``sql`` once per row of ``rows`` in one driver call; the rows it changed."""
-    cursor = _cursor(conn, sql, rows)
-    try:
+    with _on_cursor(conn, sql, rows, many=True) as cursor:
         cursor.executemany(sql, rows)
         return int(cursor.rowcount)
-    except Exception as error:
-        raise _wrapped(conn, sql, rows, error, many=True) from error
-    finally:
-        cursor.close()
 
 
-def _cursor(conn: Connection, sql: str, params: Any) -> Any:
+@contextlib.contextmanager
+def _on_cursor(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Iterator[Any]:
+    """A driver cursor of ``conn``, closed afterwards; any error wrapped as SQLAlchemy would."""
     try:
-        return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     except Exception as error:
         raise _wrapped(conn, sql, params, error, many=False) from error
+    try:
+        yield cursor
+    except Exception as error:
+        raise _wrapped(conn, sql, params, error, many=many) from error
+    finally:
+        cursor.close()
 
 
 def _wrapped(conn: Connection, sql: str, params: Any, error: Exception, *, many: bool) -> Any:
