@@ -44,15 +44,8 @@ from typing import Any
 from reaper import log
 from reaper.inventory import lookups
 from reaper.inventory.base import IN_USE, SHARED, USABLE_TYPES, USED_BY, Finding, Scope
-from reaper.inventory.uses import (
-    FINDER_TYPES,
-    FINDERS,
-    RBAC_OBJECTS,
-    UNKNOWN,
-    Lookup,
-    Use,
-    rbac_objects,
-)
+from reaper.inventory.use import UNKNOWN, Lookup, Use
+from reaper.inventory.uses import FINDER_TYPES, FINDERS, RBAC_OBJECTS, rbac_objects
 from reaper.model import IdentityKind, IdentityRef, Resource, ResourceRef
 
 __all__ = ["RBAC_OBJECTS", "UNKNOWN", "Use", "Users", "annotate", "users_of"]

@@ -28,14 +28,14 @@ What each finder knows, as the services showed it on the testbed:
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
 from reaper.inventory.base import Scope
+from reaper.inventory.use import Finder, Found, Lookup, Use, lookup, of
+from reaper.inventory.volume_uses import volume_servers, volume_transfers
 from reaper.model import Resource, ResourceRef
 
 #: RBAC object types whose grants make the object used by the target project.
@@ -46,43 +46,6 @@ RBAC_OBJECTS = {
     "address_scope": "network.address_scope",
     "subnetpool": "network.subnet_pool",
 }
-#: A user id for "could not tell": fail closed.
-UNKNOWN = "unknown"
-#: The Cinder volume status of a volume with a pending transfer.
-AWAITING_TRANSFER = "awaiting-transfer"
-
-
-@dataclass(frozen=True, order=True)
-class Use:
-    """``project_id`` uses the resource through its ``type``:``id`` (a port, a rule...)."""
-
-    project_id: str
-    type: str
-    id: str
-    detail: str = ""
-    #: ``use`` or ``grant`` (see :mod:`reaper.inventory.liveuse`).
-    kind: str = "use"
-
-    def as_dict(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
-
-
-Found = Iterable[tuple[ResourceRef, Use]]
-#: One question to the cloud (a listing, a GET, or a few that depend on one another),
-#: independent of every other: its uses, read to the end on a worker thread.
-Lookup = Callable[[], list[tuple[ResourceRef, Use]]]
-#: The lookups that find the uses of the resources of the finder's types: building them
-#: sends nothing (the requests go when :mod:`reaper.inventory.liveuse` runs them, together).
-Finder = Callable[[Any, Scope, Sequence[Resource]], list[Lookup]]
-
-
-def of(resources: Sequence[Resource], rtype: str) -> list[Resource]:
-    return [r for r in resources if r.type == rtype]
-
-
-def _lookup(gen: Callable[..., Found], *args: Any) -> Lookup:
-    """A lookup that reads ``gen(*args)`` to its end when it runs."""
-    return lambda: list(gen(*args))
 
 
 def rbac_objects(resources: Sequence[Resource], scope: Scope) -> list[Resource]:
@@ -110,7 +73,7 @@ def rbac_objects(resources: Sequence[Resource], scope: Scope) -> list[Resource]:
 
 def rbac_grants(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """The owner's RBAC entries granting to a named other project (no request: in hand)."""
-    return [_lookup(_grants, scope, resources)]
+    return [lookup(_grants, scope, resources)]
 
 
 def _grants(scope: Scope, resources: Sequence[Resource]) -> Found:
@@ -129,6 +92,19 @@ def _grants(scope: Scope, resources: Sequence[Resource]) -> Found:
             yield ResourceRef(obj_type, str(attrs.get("object_id"))), use
 
 
+#: Ids named in one listing's filter. Neutron answers a filter given several values with
+#: what matches any of them, so the users of many networks (or groups) cost one request,
+#: not one each; a few dozen ids keep the query string well below what proxies refuse.
+IDS_PER_LISTING = 40
+
+
+def _batches(ids: Iterable[str]) -> list[tuple[str, ...]]:
+    ordered = sorted(set(ids))
+    return [
+        tuple(ordered[i : i + IDS_PER_LISTING]) for i in range(0, len(ordered), IDS_PER_LISTING)
+    ]
+
+
 def network_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Ports on the owner's networks and subnets (servers, router interfaces, gateways)."""
     subnets_of: dict[str, list[Resource]] = defaultdict(list)
@@ -136,17 +112,23 @@ def network_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> lis
         subnets_of[str(s.attributes.get("network_id"))].append(s)
     networks = {r.id for r in of(resources, "network.network")} | set(subnets_of)
     return [
-        _lookup(_ports_on, conn, nid, tuple(subnets_of.get(nid, ()))) for nid in sorted(networks)
+        lookup(_ports_on, conn, {nid: tuple(subnets_of.get(nid, ())) for nid in batch})
+        for batch in _batches(networks)
     ]
 
 
-def _ports_on(conn: Any, nid: str, subnets: Sequence[Resource]) -> Found:
-    """The uses of one network (and of its subnets among the owner's) by its ports.
+def _ports_on(conn: Any, subnets_of: Mapping[str, Sequence[Resource]]) -> Found:
+    """The uses of some networks (and of their subnets among the owner's) by their ports.
 
+    One listing for all of them; each port is the use of the network it names (a
+    Neutron that ignored the filter would list others: they are nobody's use here).
     A gateway port names no project: its router's (one more read, after the listing).
     """
     router_owner: dict[str, str] = {}
-    for prt in conn.network.ports(network_id=nid):
+    for prt in conn.network.ports(network_id=sorted(subnets_of)):
+        nid = prt.network_id
+        if nid not in subnets_of:
+            continue
         owner = prt.device_owner or ""
         project = prt.project_id or ""
         if owner == "network:router_gateway" and not project and prt.device_id:
@@ -158,7 +140,7 @@ def _ports_on(conn: Any, nid: str, subnets: Sequence[Resource]) -> Found:
         use = Use(project, "network.port", prt.id, port_detail(prt))
         yield ResourceRef("network.network", nid), use
         on = {ip.get("subnet_id") for ip in prt.fixed_ips or ()}
-        for s in subnets:
+        for s in subnets_of[nid]:
             if s.id in on:
                 yield s.ref, use
 
@@ -175,32 +157,40 @@ def port_detail(prt: Any) -> str:
 
 
 def group_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
-    """Rules whose remote group is one of the owner's groups, and ports in the group."""
+    """Rules whose remote group is one of the owner's groups, and ports in the groups."""
     lookups: list[Lookup] = []
-    for g in of(resources, "network.security_group"):
-        lookups += [_lookup(_remote_rules, conn, g), _lookup(_group_ports, conn, g)]
+    for batch in _batches(g.id for g in of(resources, "network.security_group")):
+        lookups += [lookup(_remote_rules, conn, batch), lookup(_group_ports, conn, batch)]
     return lookups
 
 
-def _remote_rules(conn: Any, g: Resource) -> Found:
-    for rule in conn.network.security_group_rules(remote_group_id=g.id):
+def _remote_rules(conn: Any, groups: Sequence[str]) -> Found:
+    for rule in conn.network.security_group_rules(remote_group_id=list(groups)):
+        remote = rule.remote_group_id
+        if remote not in groups:
+            continue  # a Neutron that ignores the filter lists every rule
         group = rule.security_group_id
         detail = f"rule {rule.id} of security group {group} names it as remote group"
-        yield g.ref, Use(rule.project_id or "", "network.security_group_rule", rule.id, detail)
+        ref = ResourceRef("network.security_group", remote)
+        yield ref, Use(rule.project_id or "", "network.security_group_rule", rule.id, detail)
 
 
-def _group_ports(conn: Any, g: Resource) -> Found:
-    for prt in conn.network.ports(security_group_ids=[g.id]):
-        if prt.project_id and g.id in (prt.security_group_ids or ()):
-            detail = f"{port_detail(prt)} is in the group"
-            yield g.ref, Use(prt.project_id, "network.port", prt.id, detail)
+def _group_ports(conn: Any, groups: Sequence[str]) -> Found:
+    for prt in conn.network.ports(security_group_ids=list(groups)):
+        if not prt.project_id:
+            continue
+        for gid in groups:
+            if gid in (prt.security_group_ids or ()):
+                detail = f"{port_detail(prt)} is in the group"
+                ref = ResourceRef("network.security_group", gid)
+                yield ref, Use(prt.project_id, "network.port", prt.id, detail)
 
 
 def qos_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Networks and ports with one of the owner's QoS policies."""
     lookups: list[Lookup] = []
     for q in of(resources, "network.qos_policy"):
-        lookups += [_lookup(_qos_networks, conn, q), _lookup(_qos_ports, conn, q)]
+        lookups += [lookup(_qos_networks, conn, q), lookup(_qos_ports, conn, q)]
     return lookups
 
 
@@ -222,7 +212,7 @@ def _qos_ports(conn: Any, q: Resource) -> Found:
 
 def pool_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Subnets allocated from the owner's subnet pools."""
-    return [_lookup(_pool_subnets, conn, p) for p in of(resources, "network.subnet_pool")]
+    return [lookup(_pool_subnets, conn, p) for p in of(resources, "network.subnet_pool")]
 
 
 def _pool_subnets(conn: Any, p: Resource) -> Found:
@@ -235,7 +225,7 @@ def _pool_subnets(conn: Any, p: Resource) -> Found:
 
 def scope_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Subnet pools in the owner's address scopes."""
-    return [_lookup(_scope_pools, conn, a) for a in of(resources, "network.address_scope")]
+    return [lookup(_scope_pools, conn, a) for a in of(resources, "network.address_scope")]
 
 
 def _scope_pools(conn: Any, a: Resource) -> Found:
@@ -251,8 +241,8 @@ def image_users(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[
     lookups: list[Lookup] = []
     for img in of(resources, "image.image"):
         if img.attributes.get("visibility") == "shared":
-            lookups.append(_lookup(_members, conn, img))
-        lookups.append(_lookup(_booted, conn, img))
+            lookups.append(lookup(_members, conn, img))
+        lookups.append(lookup(_booted, conn, img))
     return lookups
 
 
@@ -268,81 +258,6 @@ def _booted(conn: Any, img: Resource) -> Found:
         yield img.ref, Use(srv.project_id, "compute.server", srv.id, f"server {srv.id}")
 
 
-def volume_servers(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
-    """Servers the owner's volumes are attached to (multi-attach: another project's too).
-
-    A server among ``resources`` (discovery just listed it) is not asked
-    for again: its project is in hand. Any other is read once, however many
-    of the volumes are attached to it. An attachment to a server Nova no
-    longer has is no use (Cinder forgets it a little later): nobody uses the
-    volume through it.
-    """
-    known = {r.id: r.project_id for r in of(resources, "compute.server") if r.project_id}
-    attached: dict[str, list[Resource]] = defaultdict(list)
-    for vol in of(resources, "block_storage.volume"):
-        for att in vol.attributes.get("attachments") or ():
-            server_id = att.get("server_id")
-            if server_id and vol not in attached[server_id]:
-                attached[server_id].append(vol)
-    in_hand = {sid: vols for sid, vols in attached.items() if sid in known}
-    lookups = [_lookup(_attached_known, known, in_hand)] if in_hand else []
-    lookups += [
-        _lookup(_attached_to, conn, sid, tuple(vols))
-        for sid, vols in sorted(attached.items())
-        if sid not in known
-    ]
-    return lookups
-
-
-def _attached_known(known: Mapping[str, str], attached: Mapping[str, list[Resource]]) -> Found:
-    for sid, vols in sorted(attached.items()):
-        for vol in vols:
-            yield vol.ref, Use(known[sid], "compute.server", sid, f"attached to server {sid}")
-
-
-def _attached_to(conn: Any, server_id: str, vols: Sequence[Resource]) -> Found:
-    from openstack import exceptions  # the SDK is already loaded by then
-
-    try:
-        srv = conn.compute.get_server(server_id)
-    except exceptions.NotFoundException:
-        return
-    use = Use(srv.project_id, "compute.server", server_id, f"attached to server {server_id}")
-    for vol in vols:
-        yield vol.ref, use
-
-
-def volume_transfers(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
-    """Pending transfers of the owner's volumes: whoever accepts one takes the volume.
-
-    Listed only when a volume awaits a transfer (its status says so), once
-    for all of them. openstacksdk drops ``all_tenants`` from a transfer
-    listing, so the request names it itself.
-    """
-    waiting = {v.id: v for v in of(resources, "block_storage.volume") if _awaits_transfer(v)}
-    return [_lookup(_transfers, conn, waiting)] if waiting else []
-
-
-def _transfers(conn: Any, waiting: Mapping[str, Resource]) -> Found:
-    answer = conn.block_storage.get(
-        "/volume-transfers/detail?all_tenants=True", microversion="3.55"
-    )
-    answer.raise_for_status()
-    for transfer in answer.json().get("transfers") or ():
-        vol = waiting.get(transfer.get("volume_id"))
-        if vol is not None:
-            detail = (
-                f"pending transfer {transfer.get('id')}: whoever accepts it takes the volume "
-                "(the project is known only then)"
-            )
-            yield vol.ref, Use(UNKNOWN, "block_storage.transfer", str(transfer.get("id")), detail)
-
-
-def _awaits_transfer(volume: Resource) -> bool:
-    status = volume.attributes.get("status") or volume.status
-    return str(status or "").lower() == AWAITING_TRANSFER
-
-
 def floating_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> list[Lookup]:
     """Ports the owner's floating IPs are associated with.
 
@@ -354,9 +269,9 @@ def floating_ports(conn: Any, scope: Scope, resources: Sequence[Resource]) -> li
     for fip in of(resources, "network.floating_ip"):
         port_id = fip.attributes.get("port_id")
         if port_id in ports:
-            lookups.append(_lookup(_port_in_hand, fip, ports[port_id]))
+            lookups.append(lookup(_port_in_hand, fip, ports[port_id]))
         elif port_id:
-            lookups.append(_lookup(_port_of, conn, fip, port_id))
+            lookups.append(lookup(_port_of, conn, fip, port_id))
     return lookups
 
 

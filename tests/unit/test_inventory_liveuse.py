@@ -35,8 +35,8 @@ class Cloud:
             subnet_pools=lambda address_scope_id: self.listings.get("pools", {}).get(
                 address_scope_id, []
             ),
-            security_group_rules=lambda remote_group_id: self.listings.get("rules", {}).get(
-                remote_group_id, []
+            security_group_rules=lambda remote_group_id: self._any(
+                "rules", remote_group_id, "remote_group_id"
             ),
             get_router=lambda rid: NS(project_id=L),
             get_port=lambda pid: self.listings["port_by_id"][pid],
@@ -50,10 +50,23 @@ class Cloud:
         self.block_storage = NS(get=self._cinder_get, get_volume=self._volume)
 
     def _ports(self, **query: Any) -> list[Any]:
-        """By network, by security group or by QoS policy, as Neutron filters them."""
+        """By networks, by security groups or by a QoS policy, as Neutron filters them."""
         [(key, value)] = query.items()
-        value = value[0] if key == "security_group_ids" else value
-        return self.listings.get({"network_id": "ports"}.get(key, key), {}).get(value, [])
+        if key == "qos_policy_id":
+            return self.listings.get(key, {}).get(value, [])
+        stamped = "network_id" if key == "network_id" else None
+        return self._any({"network_id": "ports"}.get(key, key), value, stamped)
+
+    def _any(self, listing: str, values: list[str], stamped: str | None) -> list[Any]:
+        """What matches any of ``values``, each object once, as Neutron answers a filter
+        given several; ``stamped``: the attribute that names the value an object matched."""
+        assert isinstance(values, list), "a filter's values come as a list"
+        self.listings.setdefault("filters", []).append(tuple(values))
+        found: dict[str, Any] = {}
+        for value in values:
+            for obj in self.listings.get(listing, {}).get(value, []):
+                found.setdefault(obj.id, NS(**{**vars(obj), stamped: value}) if stamped else obj)
+        return list(found.values())
 
     def _cinder_get(self, path: str, microversion: str) -> Any:
         self.listings.setdefault("asked", []).append((path, microversion))
@@ -426,8 +439,11 @@ def test_an_attachment_to_a_server_nova_no_longer_has_is_no_use() -> None:
 
 
 def test_the_lookups_of_every_finder_are_in_flight_together() -> None:
-    """Each listing waits until all the others were sent: one after another, none returns."""
-    together = threading.Barrier(5, timeout=5)
+    """Each listing waits until all the others were sent: one after another, none returns.
+
+    Four: the ports of both networks, the rules and the ports of the group, the servers.
+    """
+    together = threading.Barrier(4, timeout=5)
     cloud = Cloud()
 
     def listing(answer: list[Any]) -> Any:
@@ -456,8 +472,8 @@ def test_one_failed_lookup_keeps_every_resource_its_finder_looks_at() -> None:
     cloud = Cloud(ports={"net-1": [port("p-1", L)]})
     listed = cloud.network.ports
 
-    def ports(network_id: str) -> list[Any]:
-        if network_id == "net-2":
+    def ports(network_id: list[str]) -> list[Any]:
+        if "net-2" in network_id:
             raise RuntimeError("neutron down")
         return listed(network_id=network_id)
 
@@ -472,6 +488,30 @@ def test_one_failed_lookup_keeps_every_resource_its_finder_looks_at() -> None:
         assert "its users could not be listed" in {
             u["detail"] for u in found[rid].attributes[USED_BY]
         }
+
+
+def test_the_users_of_many_networks_and_groups_cost_a_listing_per_forty() -> None:
+    """Neutron ORs a filter's values: one listing per kind of use, not one per resource."""
+    nets = [res("network.network", f"net-{n:02}") for n in range(41)]
+    groups = [res("network.security_group", f"sg-{n}") for n in range(2)]
+    cloud = Cloud(
+        ports={"net-40": [port("p-1", L)]},
+        security_group_ids={"sg-1": [in_group("p-2", L, "sg-1")]},
+        rules={"sg-0": [NS(id="rule-1", project_id=L, security_group_id="sg-l")]},
+    )
+    found = annotated(cloud, *nets, *groups)
+    assert sorted(len(f) for f in cloud.listings["filters"]) == [1, 2, 2, 40]
+    in_use = sorted(r for r, res_ in found.items() if res_.attributes[IN_USE])
+    assert in_use == ["net-40", "sg-0", "sg-1"]
+    (rule_use,) = found["sg-0"].attributes[USED_BY]
+    assert rule_use["id"] == "rule-1"
+
+
+def test_a_listing_that_ignores_the_filter_names_no_other_resource() -> None:
+    """A port on a network the owner does not have is nobody's use of the owner's."""
+    cloud = Cloud()
+    cloud.network.ports = lambda **query: [NS(**{**vars(port("p-1", L)), "network_id": "n-x"})]
+    assert annotated(cloud, res("network.network", "net-1"))["net-1"].attributes[IN_USE] is False
 
 
 def test_the_same_cloud_gives_the_same_uses_in_the_same_order() -> None:

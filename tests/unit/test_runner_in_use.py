@@ -21,7 +21,7 @@ from reaper.actions.base import Action
 from reaper.actions.runner import SdkRunner
 from reaper.executor import Conflict, Fatal, InUse
 from reaper.inventory.liveuse import Users
-from reaper.inventory.uses import Use
+from reaper.inventory.use import Use
 from reaper.model import Resource, ResourceRef, Step
 
 ANSWERS = json.loads((Path(__file__).parent / "fixtures" / "in_use_refusals.json").read_text())[
