@@ -80,12 +80,15 @@ def after(
     """Read the usage again, keep it, audit and count what was reclaimed; the amounts."""
     if not measured(tombstone, cloud):
         return None
-    assert cloud.usage is not None
+    usage = cloud.usage
+    assert usage is not None
     try:
-        reading = settled(lambda: cloud.usage(tombstone.identity.id), sleep)  # type: ignore[misc]
         kept = store.reclaim.get(tombstone.id)
         if kept is None:
             return None
+        # Only figures read both times are reclaimed: ask what ``before`` could read.
+        asked = Usage.from_dict(kept.before).services
+        reading = settled(lambda: usage(tombstone.identity.id, asked), sleep)
         now = carried(reading, Usage.from_dict(kept.after) if kept.after else None)
         previous = store.reclaim.record_after(tombstone.id, now.to_dict())
         if previous is None:

@@ -21,7 +21,7 @@ from reaper.executor import Runner
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory, discover
 from reaper.model import IdentityRef
-from reaper.reclaim import Usage, measure
+from reaper.reclaim import Measure, measure
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Cloud:
     #: The connection behind the seams, when there is one (request counts, the sweep).
     conn: Any = None
     #: A project's usages as the services account for them (``None``: not measured).
-    usage: Callable[[str], Usage] | None = None
+    usage: Measure | None = None
     #: Keystone's answer about many identities at once, the witness asked once per batch
     #: (:mod:`reaper.cleanup.batchverify`); ``None``: :attr:`keystone` one by one.
     keystone_many: (

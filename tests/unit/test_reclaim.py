@@ -90,6 +90,19 @@ def test_a_service_that_refuses_is_named_with_why_not_counted_as_zero() -> None:
     assert set(usage.unavailable) == {"compute"}
 
 
+def test_a_reading_limited_to_some_services_asks_no_other() -> None:
+    refused = Answer(400, {"badRequest": "no"})
+    nova = Proxy({"/os-quota-sets/p1/detail": refused})
+    neutron = Proxy({"/quotas/p1/details.json": Answer(200, {"quota": {"port": {"used": 2}}})})
+    conn = Conn({"compute": nova, "network": neutron})
+
+    usage = reclaim.measure(conn, "p1", services={"network"})
+
+    assert usage == Usage({"network.port": 2}) and nova.asked == []
+    assert usage.services == {"network"}
+    assert reclaim.measure(conn, "p1", services=()) == Usage() and nova.asked == []
+
+
 def test_reclaimed_is_before_minus_after_for_figures_read_both_times() -> None:
     before = Usage({"placement.VCPU": 3, "block_storage.gigabytes": 5, "network.port": 2})
     after = Usage({"placement.VCPU": 0, "block_storage.gigabytes": 6})

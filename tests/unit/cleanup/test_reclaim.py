@@ -7,6 +7,7 @@ answer as the services would (Placement's VCPU falling as servers go).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
@@ -28,11 +29,17 @@ class ScriptedUsage:
     def __init__(self, *answers: dict[str, float]) -> None:
         self.answers = list(answers)
         self.asked: list[str] = []
+        #: The services each reading was limited to (``None``: all).
+        self.services: list[frozenset[str] | None] = []
 
-    def __call__(self, project_id: str) -> Usage:
+    def __call__(self, project_id: str, services: Collection[str] | None = None) -> Usage:
         self.asked.append(project_id)
+        self.services.append(None if services is None else frozenset(services))
         figures = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        return Usage(figures, {"compute": "BadRequestException: project not found"})
+        if services is not None:
+            figures = {k: v for k, v in figures.items() if k.split(".")[0] in services}
+        unavailable = {"compute": "BadRequestException: project not found"}
+        return Usage(figures, unavailable if services is None or "compute" in services else {})
 
 
 FULL = {"placement.VCPU": 3, "placement.MEMORY_MB": 320, "block_storage.gigabytes": 3}
@@ -146,6 +153,25 @@ def test_a_service_that_fails_on_a_later_reading_is_not_counted_twice(
 
     assert counter(metrics, "placement.VCPU") == 3
     assert store.reclaim.get(done.id).after["figures"] == EMPTY
+
+
+def test_a_reading_after_asks_only_the_services_the_reading_before_could_read(
+    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+) -> None:
+    """Nova refuses a deleted project's quotas: asked once, before, not at every reading."""
+    cloud.inventory.resources = [server("s1")]
+    cloud.usage = ScriptedUsage(FULL, EMPTY)
+    notified(store)
+
+    done = run(store, trail, cloud, policies, Metrics())
+
+    assert done.state is TombstoneState.COMPLETE
+    assert cloud.usage.services[0] is None
+    assert cloud.usage.services[1:] and set(cloud.usage.services[1:]) == {
+        frozenset({"placement", "block_storage"})
+    }
+    (record,) = reclaimed_records(store)
+    assert record["reaper"]["extra"]["reclaimed"]["placement.VCPU"] == 3
 
 
 def test_users_are_not_measured_and_a_cloud_without_the_seam_is_not_either(
