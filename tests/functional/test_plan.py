@@ -498,8 +498,13 @@ def test_the_lookups_after_the_listings_go_together_beside_keystones_admin_proje
     house = [s for s in seen if s.service == "identity" and ADMIN_PROJECT.search(s.path)]
     listings = [s for ss in _listings(seen, world.deleted.project_id).values() for s in ss]
     assert run.code == 0, run
-    # Two networks (the tenant's, the shared one), two groups (rules and ports), two images.
-    assert len(follow_ups) >= 8, sorted(s.path for s in follow_ups)
+    # Two networks (the tenant's, the shared one) in one listing of their ports, two groups
+    # in one listing of the rules naming them and one of their ports, two images.
+    paths = sorted(s.path for s in follow_ups)
+    assert len(follow_ups) == 5, paths
+    assert [p.count("network_id=") for p in paths if "network_id=" in p] == [2], paths
+    assert [p.count("remote_group_id=") for p in paths if "remote_group_id=" in p] == [2], paths
+    assert [p.count("security_groups=") for p in paths if "security_groups=" in p] == [2], paths
     assert _rounds(follow_ups) == 1, sorted((s.started, s.path) for s in follow_ups)
     assert house, "the admin project was not asked"
     assert min(s.started for s in house) < max(s.started for s in listings)
