@@ -45,7 +45,30 @@ b: + house in two requests, 13-16      3033   5867    7559   11231   469/1182
 c: + Placement beside servers, 9-15    2795   5893    7537    7739   442/1636
 ====================================  =====  =====  ======  ======  ==========
 
-Target not met: the raw listener's own p99 is above 1 s at that load.
+2026-12-07, 200 tiny deletions each, the heavy lock held (no other benchmark or
+testbed; load 4-6 is this testbed and this run):
+
+====================================  =====  =====  ======  ======  ==========
+run (what it had), load average        p50    p95    p99     max    raw p50/p99
+====================================  =====  =====  ======  ======  ==========
+d: main at 91259b1, 4.8-5.0            1095   1390    1461    3017   117/254
+e: + batched live-use lookups, 5.7     1210   1479    1593    3367   133/203
+====================================  =====  =====  ======  ======  ==========
+
+Target not met. Without other load the raw listener's p99 is ~0.2-0.25 s and
+reaper's first request follows it by ~40 ms; Keystone's three checks then
+take 200-330 ms, and discovery 650-1000 ms: fifteen Neutron requests answered
+by one Neutron process on a 2-core host that also runs Nova, Cinder, Glance,
+Keystone and Placement (the listings of a tiny tenant each take 60-700 ms
+under that contention, where one answered alone in the same timelines took
+5-60 ms). Run e sends two fewer requests
+per deletion and is within the run-to-run spread of d (its raw listener and
+first request were slower too). Discovering while Keystone is asked would cut
+~0.3 s, but a forged notification would then cost a full discovery instead
+of three Keystone reads: not done.
+
+Before that (2026-12-06), target not met: the raw listener's own p99 was
+above 1 s at that load.
 Reaper's share is small (notification -> first request ~60 ms p50, last
 read -> first mutation ~60 ms p50); the rest is the services answering
 under load: Keystone (one process, ~1.5 s for the check's three requests at
