@@ -16,7 +16,8 @@ flags makes RabbitMQ refuse the declaration (PRECONDITION_FAILED).
 A batch listener hands notifications over in batches; each batch is
 persisted in one transaction (tombstones with their triggers, and one
 ``receive`` audit record per message) **before** the callback returns, and
-oslo.messaging acknowledges only after it returns. A crash before
+the batch is acknowledged only after it returns (in one ``basic.ack`` once
+no earlier delivery is in flight, ``acks.py``). A crash before
 persistence means redelivery; a redelivery or a duplicate notification
 finds the existing tombstone (deduplicated on (kind, id) and on
 ``message_id``), so it never means a second cleanup. If the store is
@@ -39,12 +40,11 @@ from typing import Any, Protocol
 
 import oslo_messaging
 from oslo_config import cfg
-from oslo_messaging.notify import listener as notify_listener
 
 from reaper import log
 from reaper.audit.record import RecordDraft
 from reaper.audit.trail import AuditTrail
-from reaper.events import coalesce, deadletter, dispatch, keystone, outage, receipts
+from reaper.events import acks, coalesce, deadletter, dispatch, keystone, outage, receipts
 from reaper.events.broker import broker_url
 from reaper.model import IdentityEvent, Trigger, TriggerSource, utcnow
 from reaper.store import Store, StoreError, TriggerResult
@@ -281,8 +281,9 @@ class Listener:
             oslo_messaging.Target(exchange=conf.listener.exchange, topic=topic)
             for topic in conf.listener.topics
         ]
-        # What get_batch_notification_listener builds, with reaper's total dispatcher.
-        self.server = notify_listener.BatchNotificationServer(
+        # What get_batch_notification_listener builds, with reaper's total dispatcher,
+        # acknowledging a batch in one frame once it is safe (``acks.py``).
+        self.server = acks.BatchServer(
             self.transport,
             targets,
             dispatch.Dispatcher(endpoint or _Declaring(), consume=consume and endpoint is not None),
