@@ -37,6 +37,7 @@ from typing import Any
 from oslo_messaging.notify import listener as notify_listener
 
 from reaper import log
+from reaper.events import readahead
 
 LOG = log.get(__name__)
 
@@ -163,7 +164,10 @@ def _requeue(message: Any) -> None:
 
 
 class BatchServer(notify_listener.BatchNotificationServer):
-    """oslo.messaging's batch notification server, acknowledging through :class:`Acks`."""
+    """oslo.messaging's batch notification server, acknowledging through :class:`Acks`.
+
+    Its connection's socket is read a few kilobytes at a time (``readahead.py``).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -172,6 +176,7 @@ class BatchServer(notify_listener.BatchNotificationServer):
     def _on_incoming(self, incoming: Any) -> None:
         # The polling thread, in delivery order: noted before any executor thread sees it.
         self.acks.handed_over(incoming)
+        readahead.ensure(self)
         super()._on_incoming(incoming)
 
     def _process_incoming(self, incoming: Any) -> None:

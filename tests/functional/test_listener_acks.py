@@ -7,6 +7,7 @@ says what is still unacknowledged while an earlier batch is held back.
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import threading
@@ -23,9 +24,11 @@ from reaper import config
 from reaper.audit.record import Actor
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup.lifecycle import Reopener
+from reaper.events import readahead
 from reaper.events.listener import IdentityEndpoint, Listener
 from reaper.store import Store
 from tests.functional.controller_fixtures import Bus
+from tests.functional.test_controller import _close_connections_of
 from tests.functional.test_listener_persist import eventually, recorded_once, waiting_in_queue
 
 pytestmark = pytest.mark.functional
@@ -116,9 +119,43 @@ def test_nothing_after_a_held_batch_is_acknowledged_until_it_is_persisted(
         eventually(lambda: unacknowledged(bus_conf) == 0)
         acks = listener.server.acks
         assert acks.acknowledged == COUNT and acks.frames < COUNT / 2, (acks.frames, COUNT)
+        # The real connection is found under the server and reads ahead.
+        assert readahead.ensure(listener.server)
     finally:
         endpoint.release.set()
         listener.stop()
     assert waiting_in_queue(bus_conf) == 0
     recorded_once(store, sent)
+    store.close()
+
+
+def test_a_cut_connection_loses_nothing_and_the_new_one_reads_ahead(
+    bus_conf: Any, sqlite_url: str
+) -> None:
+    store = Store.open(sqlite_url)
+    bus = Bus(BROKER, exchange=bus_conf.listener.exchange)
+    endpoint = HoldingFirst(store, first="none")
+    listener = Listener(bus_conf, endpoint)
+    assert listener.start(bound_timeout=30)
+    deleted = "identity.project.deleted"
+    try:
+        before = [uuid.uuid4().hex for _ in range(6)]
+        for project in before:
+            bus.notification(deleted, {"resource_info": project})
+        eventually(lambda: len(store.tombstones.list()) == len(before))
+        cut = readahead._transport(listener.server)
+        assert cut is not None and readahead.ensure(listener.server)
+
+        _close_connections_of(os.getpid())
+        after = [uuid.uuid4().hex for _ in range(6)]
+        for project in after:
+            bus.notification(deleted, {"resource_info": project})
+        eventually(lambda: len(store.tombstones.list()) == len(before) + len(after))
+        eventually(lambda: unacknowledged(bus_conf) == 0)
+        assert readahead._transport(listener.server) is not cut
+        assert readahead.ensure(listener.server)
+    finally:
+        listener.stop()
+    assert waiting_in_queue(bus_conf) == 0
+    assert sorted(t.identity.id for t in store.tombstones.list()) == sorted(before + after)
     store.close()
