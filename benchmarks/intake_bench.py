@@ -241,6 +241,7 @@ def run(count: int, rounds: int = 1) -> dict[str, Any]:
             "tombstones": tombstones,
             "commits": persisted.commits,
             "batches": endpoint.coalescer.batches,
+            "acks": getattr(reaper_listener.server, "acks", None),
         }
     finally:
         _rabbitmqctl("delete_vhost", vhost)
@@ -271,10 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         f"(rounds: {shown}; target >= 1.00); tombstones: {result['tombstones']}"
     )
     print(f"cpu per message reaper/raw: {reaper.cpu_ms / raw.cpu_ms:.2f}")
-    commits, batches = result["commits"], result["batches"]
+    commits, batches, acks = result["commits"], result["batches"], result["acks"]
+    frames = f", {acks.frames} ack frames" if acks is not None else ""
     print(
         f"reaper: {batches} batches handed over, {commits} commits, "
-        f"{reaper.count / max(commits, 1):.0f} notifications per commit"
+        f"{reaper.count / max(commits, 1):.0f} notifications per commit{frames}"
     )
     return 0
 
