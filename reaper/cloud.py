@@ -17,16 +17,15 @@ Reads (and token requests) that meet a transient failure (a connection
 error, 409, 429, 5xx) are asked again a few times, with a short backoff,
 in the session: they change nothing, and one lost answer must not make a
 plan incomplete, a confirmation round wasted or a Keystone check fail.
-Only a connection to Keystone's auth URL that cannot be made is given up
-after a second try: an operator pointed at the wrong URL hears so at once.
-Mutations are never retried here: the executor retries them, step by
-step, and audits every attempt.
+Only a connection to Keystone's auth URL that cannot be made is given up after a
+second try: an operator pointed at the wrong URL hears so at once. Mutations are
+never retried here: the executor retries them, step by step, and audits every attempt.
 
-Every request sent with a token takes a slot of its service from the
-process's :class:`~reaper.budget.Budget` (``[executor] *_concurrency``)
-and tells it the answer: a 429 or 503 pauses new requests to the service
-until ``Retry-After`` has passed (so a retried read waits it out in full)
-and lowers its concurrency. Token and version-discovery requests take none.
+Every request sent with a token takes a slot of its service from the process's
+:class:`~reaper.budget.Budget` (``[executor] *_concurrency``) and tells it the answer:
+a 429 or 503 pauses new requests to the service until ``Retry-After`` has passed (so
+a retried read waits it out in full) and lowers its concurrency. Token and version
+requests take none; a version document is read once (:mod:`reaper.versiondocs`).
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 
 from reaper import budget as budgets
-from reaper import config, credentials, log
+from reaper import config, credentials, log, versiondocs
 from reaper.budget import gate
 
 LOG = log.get(__name__)
@@ -126,6 +125,7 @@ class GuardedSession(ks_session.Session):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._discovery_cache = versiondocs.Cache(self._discovery_cache)
         self.counter = RequestCounter()
         #: The request budget: the process's once ``connect`` gave it (a session of its own
         #: until then, so that a bare session shares no pause with anyone).

@@ -187,3 +187,27 @@ def test_a_system_scoped_token_is_refused_before_anything_is_asked(
 
     assert raised.value.reason is Reason.CONFIG
     assert scripted_cloud.sent == []
+
+
+def test_a_version_document_is_asked_once_whatever_its_trailing_slash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cinder's catalog names ``/v3``; keystoneauth then reads the version's own ``/v3/``.
+
+    Both are the one document: the second question was an unauthenticated GET
+    (a 401) and an authenticated one more on every new connection.
+    """
+    from keystoneauth1 import discover
+
+    asked: list[str] = []
+
+    def version_data(session: Any, url: str, **kwargs: Any) -> list[dict[str, Any]]:
+        asked.append(url)
+        return [{"id": "v3.0", "status": "CURRENT", "links": [{"rel": "self", "href": url}]}]
+
+    monkeypatch.setattr(discover, "get_version_data", version_data)
+    session = cloud.GuardedSession(discovery_cache={})
+    for url in ("http://cinder:8776/v3", "http://cinder:8776/v3/", "http://nova:8774/v2.1/"):
+        discover.get_discovery(session, url, authenticated=False)
+    discover.get_discovery(session, "http://nova:8774/v2.1", authenticated=False)
+    assert asked == ["http://cinder:8776/v3", "http://nova:8774/v2.1/"]

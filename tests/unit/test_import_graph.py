@@ -39,6 +39,7 @@ FLOORS: dict[str, int] = {
     "reaper.shutdown": 0,
     "reaper.sealing": 0,
     "reaper.uuids": 0,
+    "reaper.versiondocs": 0,
     # 1: persistence.
     "reaper.store": 1,
     # 2: the stages of the road.
