@@ -142,9 +142,12 @@ OPTS = [
         "one is confirmed gone. Nova answers a DELETE at once and then does the work "
         "(unbinding ports in Neutron, detaching volumes, placement), for every server it "
         "was handed at the same time: on a small cloud, handing it all of a tenant's "
-        "servers at once makes each take longer and the whole slower. 0 (the default "
-        "until the cleanup benchmark has measured a better one): no window, "
-        "compute_concurrency alone bounds the DELETEs in flight.",
+        "servers at once can make each take longer. 0 (the default): no window, "
+        "compute_concurrency alone bounds the DELETEs in flight. Measured by the cleanup "
+        "benchmark (25 servers with volumes, 2-core testbed, load 5-8), windows of 2, 4 "
+        "and 8 took 70, 33-39 and 36 s where no window took 22-27 s: each server holds its "
+        "place until a listing confirms it gone, and Nova was not slowed by the rest. Try "
+        "one only where Nova is seen to slow down under a tenant's servers.",
     ),
     cfg.FloatOpt(
         "confirm_timeout",
