@@ -118,7 +118,7 @@ from benchmarks.support import (
     sdk_connection,
     window,
 )
-from tests.faultproxy import FaultProxy, Faults, upstreams_of
+from tests.faultproxy import FaultProxy, Faults, Seen, shape, upstreams_of
 from tests.functional.reaping import admin_auth
 from tests.testbed.holdings import leftovers
 from tests.testbed.tenant import Tenant, TenantSpec, build_tenant
@@ -919,6 +919,9 @@ def measure(bench: Bench, cell: Cell, tenant: Tenant) -> Measurement:
     counted = window(seen, began, time.monotonic())
     for phase in phases:
         phase.requests = by_method(window(counted, phase.start, phase.end))
+    write_requests(
+        bench.args.workdir / f"requests-{cell.key.replace('/', '-')}.txt", counted, phases
+    )
     left = {kind: len(items) for kind, items in leftovers(bench.admin, tenant.project_id).items()}
     if cell.size.extras:
         left.update(extra_leftovers(bench.admin, tenant.project_id))
@@ -961,6 +964,23 @@ def measure(bench: Bench, cell: Cell, tenant: Tenant) -> Measurement:
 
 
 # -- output ------------------------------------------------------------------------------------
+
+
+def write_requests(path: Path, seen: Sequence[Seen], phases: Sequence[Phase]) -> None:
+    """Every request of a cell by phase, service, method and shape (ids blanked), counted.
+
+    Where the requests went, when the totals say too many: one line per kind of request.
+    """
+    lines = []
+    for name, start, end in [(p.name, p.start, p.end) for p in phases] or [("all", 0.0, 1e18)]:
+        counts = collections.Counter(
+            (s.service, s.method, shape(s.path)) for s in window(seen, start, end)
+        )
+        lines.append(f"{name}: {sum(counts.values())}")
+        lines += [
+            f"  {n:4d} {svc} {method} {what}" for (svc, method, what), n in counts.most_common()
+        ]
+    path.write_text("\n".join(lines) + "\n")
 
 
 def print_details(m: Measurement) -> None:
