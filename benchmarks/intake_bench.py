@@ -247,6 +247,40 @@ def run(count: int, rounds: int = 1) -> dict[str, Any]:
         _rabbitmqctl("delete_vhost", vhost)
 
 
+def persist_alone(size: int, batches: int = 80) -> list[float]:
+    """CPU ms per notification of ``endpoint.persist`` alone, per batch of ``size``, sorted.
+
+    No broker: batches of ``identity.project.deleted`` envelopes (as the
+    dispatcher hands them over) persisted in the embedded SQLite store, each
+    timed in this thread's CPU time (what holds the GIL, and the disk's
+    fsync in the kernel, not the wait for it).
+    """
+    conf = config.make_conf([], config_files=[])
+    conf.set_override("state_path", tempfile.mkdtemp(prefix="reaper-persist-"))
+    store = Store.from_conf(conf)
+    endpoint = IdentityEndpoint(store, AuditTrail.from_conf(store, conf), reopener=Reopener(store))
+
+    def deletion() -> dict[str, Any]:
+        return {
+            "ctxt": {},
+            "publisher_id": "identity.bench",
+            "event_type": "identity.project.deleted",
+            "payload": {"resource_info": uuid.uuid4().hex, "request_id": f"req-{uuid.uuid4()}"},
+            "metadata": {"message_id": str(uuid.uuid4()), "timestamp": "2026-12-07 12:00:00"},
+            "priority": "INFO",
+        }
+
+    costs = []
+    for number in range(batches + 1):
+        batch = [deletion() for _ in range(size)]
+        started = time.thread_time()
+        endpoint.persist(batch)
+        if number:  # the first warms the caches
+            costs.append(1000 * (time.thread_time() - started) / size)
+    store.close()
+    return sorted(costs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
@@ -256,8 +290,22 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="publish and drain this many times, alternating which listener drains first",
     )
+    parser.add_argument(
+        "--persist",
+        type=int,
+        metavar="SIZE",
+        help="only time the endpoint's persist alone, on batches of SIZE (no broker)",
+    )
     args = parser.parse_args(argv)
     log.setup(level="WARNING")
+    if args.persist:
+        costs = persist_alone(args.persist)
+        print(
+            f"persist alone, batches of {args.persist}: cpu ms per notification "
+            f"min {costs[0]:.3f} median {costs[len(costs) // 2]:.3f}; "
+            f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
+        return 0
     result = run(args.count, args.rounds)
     raw, reaper = result["raw"], result["reaper"]
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
