@@ -66,16 +66,60 @@ reaper 119.5 s and 221 requests, project_cleanup 72.5 s and 238, the ideal
 out within three seconds beside Cinder's, Glance's and the addresses' work,
 and Nova's network cleanup took 11-55 s per server (server phase 55-77 s);
 project_cleanup's, one request at a time with nothing beside, 1-15 s (34-54
-s). ``[executor] server_delete_window`` (0, no window, by default) now
-holds a plan's servers in progress to N, the next sent when one is
-confirmed gone; not measured yet (the machine was not free for it). To
-measure it beside the unpaced reaper and the other cleaners, in two
-workdirs on one testbed (``REAPER_TESTBED_RUN_DIR``)::
+s). ``[executor] server_delete_window`` holds a plan's servers in progress
+to N, the next sent when one is confirmed gone.
+
+Figures of 2026-12-07, small tenant, one testbed, one cell at a time, each
+tenant built just before its cell (load: the 1-minute average as the cell
+began, on 2 cores, mostly the build's own). Cells in the order they ran;
+the baseline of each is the sdk and ideal cells of the same run:
+
+=====  ===============================  ========  ========  ====
+time   cell                             wall s    requests  load
+=====  ===============================  ========  ========  ====
+12:31  reaper, no window, 0 ms              22.2       189   6.6
+12:33  reaper, window 4                     38.5       194   5.8
+12:35  project_cleanup, 0 ms                27.3       236   9.0
+12:37  ideal, 0 ms                          21.5       160   5.4
+12:48  reaper, window 2                     70.4       208   7.2
+12:51  reaper, no window                    27.4       199   6.4
+12:53  reaper, window 8                     35.6       208   7.3
+12:56  ideal                                31.2       166   7.3
+12:58  project_cleanup                      32.4       236   8.4
+13:00  reaper, window 4                     32.6       200   7.5
+       (discovery 42 -> 35 GETs from here)
+13:49  reaper, 0 ms                         41.3       194   6.0
+13:52  project_cleanup, 0 ms                31.3       237   8.4
+13:54  ideal, 0 ms                          23.2       162   6.4
+13:57  reaper, 100 ms                       38.1       189   6.6
+13:59  project_cleanup, 100 ms              35.8       235   8.7
+14:02  ideal, 100 ms                        36.6       164   7.4
+=====  ===============================  ========  ========  ====
+
+Every window was slower than none (a server holds its place until a
+listing confirms it gone, and on this host Nova was not slowed by the rest
+of the work), so the default stays 0. From 13:49, discovery sent 35
+GETs, not 42: a version document is read once per endpoint
+whatever its trailing slash (``reaper/versiondocs.py``), and a tenant's
+security groups' users are two listings. Wall times of one cleaner moved
+by up to 2x between runs at the same load (reaper 22-41 s, the ideal 21-31
+s): one cell says little, and issue 18's 0.9x (reaper against the best
+peer) is not met: 1.03x at best in a run (22.2 s against the ideal's
+21.5 s), 1.07x at 100 ms. Requests are 0.80-0.84x project_cleanup's
+(target 0.70x): reaper sends the same 124 deletions as the ideal (0.53x of
+project_cleanup's 236 alone), so 0.70x leaves 41 requests for the token,
+Keystone's verification (3), version documents (9), discovery's listings,
+the admin project and live-use lookups (27) and every confirmation listing
+(18-30 a run, the part that varies); the ideal, with 10 listings and none
+of the checks, reads 36.
+Where they go: ``requests-<cell>.txt`` in the workdir.
+
+To measure a window beside the unpaced reaper and the other cleaners, in
+two workdirs on one testbed (``REAPER_TESTBED_RUN_DIR``)::
 
     python -m benchmarks cleanup --sizes small --latency 0 --workdir /tmp/cb-w4 \\
-        --executor server_delete_window=4
-    python -m benchmarks cleanup --sizes small --latency 0 --workdir /tmp/cb-w0 \\
-        --cleaners reaper
+        --cleaners reaper --executor server_delete_window=4
+    python -m benchmarks cleanup --sizes small --latency 0 --workdir /tmp/cb-w0
 """
 
 from __future__ import annotations
