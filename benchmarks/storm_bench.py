@@ -102,6 +102,15 @@ the per-plan baseline in the same invocation (a 620-project pair with
 per-plan at 40 projects was stopped to rerun the full storm with the fix;
 the per-plan figures below are from earlier runs, before 0011).
 
+The same 200-project storm with the per-plan baseline in the same invocation
+(2026-12-07 14:03-14:14, the heavy lock held, load 0.7-5: this run alone;
+``--projects 200 --controllers 1,4 --modes budget,per-plan
+--baseline-projects 40``): budget x1 324.4 s, x4 131.7 s (2.5x; the image
+cap bound, 8 of 8, 118 s of slot waits), 3.24 / 3.27 requests per resource,
+peaks within the cap, 0% 429, 0 duplicates, 0 misses, 140-141 MiB per
+controller; per-plan at 40 projects x1 112.8 s, 8.61 requests per resource,
+x4 99.5 s, 28.20, peak compute 16 and image 13 of a cap of 8, 3.4% 429.
+
 With issue 18's cloud-wide things (2026-12-07 00:13-00:33, load 23-38,
 other sessions' test suites running; ``--projects 8 --users 2``: 66
 resources, each project's group past Nova's first page, 1,500 groups and
