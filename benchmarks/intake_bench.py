@@ -54,20 +54,22 @@ Figures (``--count 2000 --rounds 3``, reaper beside raw in each run):
   (0.85-1.31), acks 1.12 (0.95-1.37); 13:24-13:32, 10 each: before 1.04
   (0.85-1.20), acks 1.06 (0.89-1.34), landed 1.27 (1.00-1.46); 13:44-13:48, 12
   each: before 0.96 (0.65-1.25; 6 rounds below 1.0), landed 1.10 (0.83-1.82;
-  2 below). So the landed build is at or above the target in the median of
-  every set, but single rounds still swing +-0.3 on this host. Process CPU per
-  message, medians of the sets: raw 0.41-0.48 ms; reaper before 0.43-0.51,
-  landed 0.42-0.43. Landed, a drain of 2000 sends 3-7 ack frames (2000
-  before) and commits 286-500 notifications at a time (111-250 before): the
-  polling thread, which bounds both listeners, now waits less for the GIL
-  behind the persisting thread. The persist itself is the same code before
-  and after (``--persist 64`` and ``16``, 13:44, load 2.8, both builds:
-  0.07-0.11 ms CPU per notification at best, 0.10-0.14 median, in batches of
-  64; 0.11 at best, 0.14-0.19 median, in batches of 16). Not done, measured
-  first: templates kept across batches (a batch rebuilds one shape, ~2 records'
-  work per 100+ notifications) and one connection kept for the listener (an
-  empty write transaction is ~38 us of CPU per batch): each under 2% of the
-  persist at these batch sizes.
+  2 below); 14:14-14:18 (main at e650136), load 0.6-2.2, 12 each: before
+  1.01 (0.88-1.20; 5 below), landed 1.25 (0.86-1.49; 2 below). So the landed
+  build is at or above the target in the median of every set, but single
+  rounds still swing +-0.3 on this host. Process CPU per message, medians of
+  the sets: raw 0.41-0.49 ms; reaper before 0.43-0.52, landed 0.41-0.43.
+  Landed, a drain of 2000 sends 3-14 ack frames (2000 before) and commits
+  154-500 notifications at a time (95-250 before): the polling thread, which
+  bounds both listeners, now waits less for the GIL behind the persisting
+  thread. The persist itself is the same code before and after (``--persist
+  64`` and ``16``, both builds, 13:44 at load 2.8 and 14:14 at load 0.7:
+  0.07-0.11 ms CPU per notification at best, 0.10-0.16 median, in batches of
+  64; 0.11-0.18 at best, 0.14-0.21 median, in batches of 16). Not done,
+  measured first: templates kept across batches (a batch rebuilds one shape,
+  ~2 records' work per 100+ notifications) and one connection kept for the
+  listener (an empty write transaction is ~38 us of CPU per batch): each under
+  2% of the persist at these batch sizes.
 """
 
 from __future__ import annotations
