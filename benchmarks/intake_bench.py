@@ -54,7 +54,7 @@ Figures (``--count 2000 --rounds 3``, reaper beside raw in each run):
   (0.85-1.31), acks 1.12 (0.95-1.37); 13:24-13:32, 10 each: before 1.04
   (0.85-1.20), acks 1.06 (0.89-1.34), landed 1.27 (1.00-1.46); 13:44-13:48, 12
   each: before 0.96 (0.65-1.25; 6 rounds below 1.0), landed 1.10 (0.83-1.82;
-  2 below); 14:14-14:18 (main at e650136), load 0.6-2.2, 12 each: before
+  2 below); 14:14-14:18 (a build of 315abd9), load 0.6-2.2, 12 each: before
   1.01 (0.88-1.20; 5 below), landed 1.25 (0.86-1.49; 2 below). So the landed
   build is at or above the target in the median of every set, but single
   rounds still swing +-0.3 on this host. Process CPU per message, medians of
