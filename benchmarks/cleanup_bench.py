@@ -94,24 +94,26 @@ time   cell                             wall s    requests  load
 13:57  reaper, 100 ms                       38.1       189   6.6
 13:59  project_cleanup, 100 ms              35.8       235   8.7
 14:02  ideal, 100 ms                        36.6       164   7.4
+14:19  reaper, 0 ms                         25.4       183   5.3
+14:21  ideal, 0 ms                          23.7       160   6.6
 =====  ===============================  ========  ========  ====
 
-Every window was slower than none (a server holds its place until a
-listing confirms it gone, and on this host Nova was not slowed by the rest
-of the work), so the default stays 0. From 13:49, discovery sent 35
-GETs, not 42: a version document is read once per endpoint
-whatever its trailing slash (``reaper/versiondocs.py``), and a tenant's
-security groups' users are two listings. Wall times of one cleaner moved
-by up to 2x between runs at the same load (reaper 22-41 s, the ideal 21-31
-s): one cell says little, and issue 18's 0.9x (reaper against the best
-peer) is not met: 1.03x at best in a run (22.2 s against the ideal's
-21.5 s), 1.07x at 100 ms. Requests are 0.80-0.84x project_cleanup's
-(target 0.70x): reaper sends the same 124 deletions as the ideal (0.53x of
-project_cleanup's 236 alone), so 0.70x leaves 41 requests for the token,
-Keystone's verification (3), version documents (9), discovery's listings,
-the admin project and live-use lookups (27) and every confirmation listing
-(18-30 a run, the part that varies); the ideal, with 10 listings and none
-of the checks, reads 36.
+Every window was slower than none (a server holds its place until a listing
+confirms it gone, and on this host Nova was not slowed by the rest of the
+work), so the default stays 0. From 13:49, discovery sent 35 GETs, not 42: a
+version document is read once per endpoint whatever its trailing slash
+(``reaper/versiondocs.py``), and a tenant's security groups' users are two
+listings. Wall times of one cleaner moved by up to 2x between runs at the
+same load (reaper 22-41 s, the ideal 21-31 s): one cell says little, and
+issue 18's 0.9x (reaper against the best peer) is not met: 1.03x at best in
+a run (22.2 s against the ideal's 21.5 s; 1.07x at 14:19), 1.07x at 100 ms.
+Requests are 0.80-0.84x project_cleanup's in a run, 0.78x for the 183 of
+14:19 (target 0.70x): reaper sends the same 124 deletions as the ideal
+(0.53x of project_cleanup's 236 alone), so 0.70x leaves 41 requests for the
+token, Keystone's verification (3), version documents (9), discovery's
+listings, the admin project and live-use lookups (27) and every confirmation
+listing (18-30 a run, the part that varies); the ideal, with 10 listings and
+none of the checks, reads 36.
 Where they go: ``requests-<cell>.txt`` in the workdir.
 
 To measure a window beside the unpaced reaper and the other cleaners, in
