@@ -140,30 +140,31 @@ class GuardedSession(ks_session.Session):
         token = _is_token_request(url, kwargs)
         if self.read_only and method not in SAFE_METHODS and not token:
             raise MutationRefused(method, url)
-        counted = kwargs.get("authenticated", True) is not False
+        gated = kwargs.get("authenticated", True) is not False  # no slot: tokens, version docs
+        kwargs = versiondocs.with_token_up_front(self.auth, url, method, kwargs)
         if method not in SAFE_METHODS and not token:
-            if counted:
+            if kwargs.get("authenticated", True) is not False:
                 self.counter.add(method, self._absolute(url, kwargs))
-            return self._send(url, method, kwargs)
-        return self._read(url, method, counted, kwargs)
+            return self._send(url, method, kwargs, gated)
+        return self._read(url, method, kwargs, gated)
 
-    def _send(self, url: str, method: str, kwargs: dict[str, Any]) -> Any:
+    def _send(self, url: str, method: str, kwargs: dict[str, Any], gated: bool) -> Any:
         """One request, holding a slot of its service (:mod:`reaper.budget.gate`)."""
-        if kwargs.get("authenticated", True) is False:  # tokens, version documents
+        if not gated:
             return ks_session.Session.request(self, url, method, **kwargs)
         service = gate.service_of(self.endpoints, url, self._absolute(url, kwargs), kwargs)
         return gate.sent(
             self.budget, service, lambda: ks_session.Session.request(self, url, method, **kwargs)
         )
 
-    def _read(self, url: str, method: str, counted: bool, kwargs: dict[str, Any]) -> Any:
+    def _read(self, url: str, method: str, kwargs: dict[str, Any], gated: bool) -> Any:
         """A read, asked again (tenacity) while the failure is a passing one."""
         authenticating = self._authenticating(url, kwargs)
 
         def attempt() -> Any:
-            if counted:
+            if kwargs.get("authenticated", True) is not False:
                 self.counter.add(method, self._absolute(url, kwargs))
-            response = self._send(url, method, kwargs)
+            response = self._send(url, method, kwargs, gated)
             if response.status_code in RETRIABLE_READ_STATUS:  # raise_exc=False callers
                 raise _PassingFailure(f"HTTP {response.status_code}", response)
             return response
@@ -210,8 +211,7 @@ class GuardedSession(ks_session.Session):
     def _authenticating(self, url: str, kwargs: Mapping[str, Any]) -> bool:
         """Whether this is keystoneauth talking to the auth URL: version discovery or a token.
 
-        Both are sent without a token; so is the version discovery of the
-        other services, which goes to their own hosts.
+        Both are sent without a token (other services' documents go to their own hosts).
         """
         auth_url = getattr(self.auth, "auth_url", None)
         if kwargs.get("authenticated") is not False or not auth_url:

@@ -10,13 +10,32 @@ an unauthenticated GET answered 401 and the same GET with a token, on every
 new connection: four requests of the forty-odd of a tenant's discovery.
 :class:`Cache` keys the session's cache by the URL without its trailing
 slash, so the second question is answered by the first.
+
+The 401 itself is a round trip too: keystoneauth reads every version
+document without a token first and asks again with one when it is refused,
+as Cinder and Neutron refuse it. :func:`token_up_front` says when a session
+may send the token at once instead: a GET made the way keystoneauth's
+``get_version_data`` makes it (``Accept: application/json``, no token),
+while the session holds a token that is not about to expire, to an address
+that is not under Keystone's auth URL. The token is what keystoneauth sends
+there anyway on the 401; a token request, Keystone's own documents and the
+requests an auth plugin makes while it authenticates (an identity provider's,
+sent before a token exists or once it expires) are left as they are asked.
+A service that refuses the token still answers 401, and keystoneauth's own
+retry with a token follows, as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+import re
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+#: Seconds of life a token must have left to be sent up front (keystoneauth's own margin
+#: before it authenticates again).
+MIN_TOKEN_LIFE = 120
+_VERSION_SEGMENT = re.compile(r"/v\d+(\.\d+)?$")
 
 
 def key(url: str) -> str:
@@ -45,3 +64,47 @@ class Cache(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.backing)
+
+
+def with_token_up_front(auth: Any, url: str, method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` to send the request with: the token up front if :func:`token_up_front`.
+
+    Without reauthentication on a 401: refused anyway, keystoneauth asks
+    again with a token (and may then authenticate again), as it always did.
+    """
+    if not token_up_front(auth, url, method, kwargs):
+        return kwargs
+    return {**kwargs, "authenticated": True, "allow_reauth": False}
+
+
+def token_up_front(auth: Any, url: str, method: str, kwargs: Mapping[str, Any]) -> bool:
+    """Whether this request is a service's version document to send with the token at once.
+
+    ``auth`` is the session's keystoneauth plugin; ``kwargs`` what the request was
+    asked with. See the module docstring for why each condition is there.
+    """
+    if method != "GET" or kwargs.get("authenticated", True) is not False:
+        return False
+    headers = kwargs.get("headers") or {}
+    if headers.get("Accept") != "application/json" or url.rstrip("/").endswith("/auth/tokens"):
+        return False
+    ref = getattr(auth, "auth_ref", None)
+    auth_url = getattr(auth, "auth_url", None)
+    if ref is None or not auth_url or ref.will_expire_soon(MIN_TOKEN_LIFE):
+        return False
+    return not under_auth_url(url, str(auth_url))
+
+
+def under_auth_url(url: str, auth_url: str) -> bool:
+    """Whether ``url`` is Keystone's: on the auth URL's host, under its path less a version.
+
+    ``http://keystone:5000/v3`` claims the whole host (its root document
+    included); ``http://cloud/identity/v3`` only ``/identity``, so the other
+    services behind one address (DevStack's) are not taken for Keystone.
+    """
+    asked, auth = urlsplit(url), urlsplit(auth_url)
+    if (asked.scheme, asked.netloc) != (auth.scheme, auth.netloc):
+        return False
+    root = _VERSION_SEGMENT.sub("", auth.path.rstrip("/"))
+    path = asked.path.rstrip("/")
+    return not root or path == root or path.startswith(root + "/")

@@ -211,3 +211,126 @@ def test_a_version_document_is_asked_once_whatever_its_trailing_slash(
         discover.get_discovery(session, url, authenticated=False)
     discover.get_discovery(session, "http://nova:8774/v2.1", authenticated=False)
     assert asked == ["http://cinder:8776/v3", "http://nova:8774/v2.1/"]
+
+
+class _Token:
+    def __init__(self, expiring: bool = False) -> None:
+        self.expiring = expiring
+
+    def will_expire_soon(self, seconds: int) -> bool:
+        return self.expiring
+
+
+class _Authenticated:
+    """A keystoneauth plugin that holds a token."""
+
+    def __init__(self, auth_url: str = "http://keystone:5000/v3", token: Any = None) -> None:
+        self.auth_url = auth_url
+        self.auth_ref = _Token() if token is None else token
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """What reached keystoneauth's network side: url and kwargs; a 401 without a token."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def request(self: Any, url: str, method: str, **kwargs: Any) -> Any:
+        sent.append((url, kwargs))
+        if kwargs.get("authenticated") is False and "cinder" in url:
+            raise ks_exc.Unauthorized()
+        return _Document(url)
+
+    monkeypatch.setattr(ks_session.Session, "request", request)
+    yield sent
+
+
+class _Document(Answer):
+    def __init__(self, url: str) -> None:
+        super().__init__(200)
+        self.url = url
+
+    def json(self) -> dict[str, Any]:
+        return {"version": {"id": "v3.0", "status": "CURRENT", "links": []}}
+
+
+def test_a_service_version_document_is_asked_with_the_token_held_no_401_first(
+    asked: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Cinder and Neutron refuse it without: keystoneauth would ask twice per connection."""
+    from keystoneauth1 import discover
+
+    session = cloud.GuardedSession(auth=_Authenticated())  # type: ignore[arg-type]
+
+    discover.get_version_data(session, "http://cinder:8776/", authenticated=False)
+
+    assert [(url, kw["authenticated"]) for url, kw in asked] == [("http://cinder:8776/", True)]
+    assert asked[0][1]["allow_reauth"] is False
+    assert session.counter.by_endpoint() == {("GET", "cinder:8776"): 1}
+
+
+def test_a_service_refusing_the_token_up_front_is_asked_again_as_keystoneauth_always_did(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from keystoneauth1 import discover
+
+    sent: list[dict[str, Any]] = []
+
+    def request(self: Any, url: str, method: str, **kwargs: Any) -> Any:
+        sent.append(kwargs)
+        if len(sent) == 1:
+            raise ks_exc.Unauthorized()
+        return _Document(url)
+
+    monkeypatch.setattr(ks_session.Session, "request", request)
+    session = cloud.GuardedSession(auth=_Authenticated())  # type: ignore[arg-type]
+
+    discover.get_version_data(session, "http://neutron:9696/", authenticated=False)
+
+    assert [kw["authenticated"] for kw in sent] == [True, True]
+    assert [kw.get("allow_reauth", True) for kw in sent] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("auth", "url"),
+    [
+        (_Authenticated(), "http://keystone:5000/"),  # Keystone's own, root included
+        (_Authenticated(), "http://keystone:5000/v3/"),
+        (_Authenticated("http://cloud/identity/v3"), "http://cloud/identity/"),
+        (_Authenticated(token=_Token(expiring=True)), "http://nova:8774/"),
+        (_Auth(), "http://nova:8774/"),  # no token yet: authenticating
+    ],
+)
+def test_keystone_documents_and_requests_without_a_live_token_are_sent_as_asked(
+    asked: list[tuple[str, dict[str, Any]]], auth: Any, url: str
+) -> None:
+    session = cloud.GuardedSession(auth=auth)
+
+    session.request(url, "GET", headers={"Accept": "application/json"}, authenticated=False)
+
+    assert asked[0][1]["authenticated"] is False
+
+
+def test_behind_one_address_only_keystone_path_keeps_its_documents_unauthenticated(
+    asked: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """DevStack puts every service behind one host: ``/identity`` is Keystone, ``/volume`` not."""
+    session = cloud.GuardedSession(auth=_Authenticated("http://cloud/identity/v3"))  # type: ignore[arg-type]
+
+    session.request(
+        "http://cloud/volume/", "GET", headers={"Accept": "application/json"}, authenticated=False
+    )
+
+    assert asked[0][1]["authenticated"] is True
+
+
+def test_an_unauthenticated_get_that_is_no_version_document_gets_no_token(
+    asked: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """An auth plugin's own GETs (an identity provider's) are not keystoneauth's discovery."""
+    session = cloud.GuardedSession(auth=_Authenticated())  # type: ignore[arg-type]
+
+    session.request(
+        "https://idp.example/.well-known/openid-configuration", "GET", authenticated=False
+    )
+
+    assert asked[0][1]["authenticated"] is False
