@@ -53,7 +53,10 @@ Rules:
   again while it works, which costs it time too. While more deletions of a
   kind are still to be sent (volumes released wave by wave as their servers
   go), its listing waits for them, up to ``confirm_max_interval`` after the
-  oldest waiting one: one listing then covers several waves. A resource
+  oldest waiting one: one listing then covers several waves. A kind whose
+  confirmation would free no step yet is held (snapshots while the servers
+  still hold the volumes that wait for them too), listed once that changes
+  or once its oldest removal has waited ``confirm_timeout``. A resource
   still listed after ``confirm_timeout`` fails.
 * Dry-run is decided here, not in each action: the runner is given a
   read-only client, each action runs up to its first mutating request,
@@ -65,6 +68,7 @@ observer, limits, report), :mod:`~reaper.executor.scheduler` (the waves),
 :mod:`~reaper.executor.rules` (a ready step's fate, pure),
 :mod:`~reaper.executor.retry` (one step's attempts),
 :mod:`~reaper.executor.confirm` (the confirmation poller),
+:mod:`~reaper.executor.holds` (which listings can wait),
 :mod:`~reaper.executor.lookup` (the lookup batcher),
 :mod:`~reaper.executor.window` (the pacing of server deletions) and
 :mod:`~reaper.executor.clock` (the one clock the executor hands them all).

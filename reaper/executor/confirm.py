@@ -10,7 +10,13 @@ its listings confirm nothing the gap grows by half each time, up to
 ``confirm_max_interval``, and it shrinks back a step with each listing that
 confirms something. While more deletions of a kind are still to be sent, its
 listing waits for them, up to ``confirm_max_interval`` after the oldest
-waiting one. A resource still listed after ``confirm_timeout`` fails.
+waiting one. A kind whose confirmation would free no step yet (its
+dependents also wait for something that moves without it: snapshots while
+the servers still hold their volumes) is held, listed once that changes or
+once its oldest removal has waited ``confirm_timeout``; the scheduler says
+which (:mod:`~reaper.executor.holds`). A held kind teaches
+:mod:`~reaper.executor.durations` nothing: its listing came late by choice.
+A resource still listed after ``confirm_timeout`` fails.
 
 Whoever watches (:mod:`reaper.progress`; ``reaper apply`` on stderr) is told
 what is still awaited, at most every :data:`SAY_EVERY` seconds and only once
@@ -29,7 +35,8 @@ import collections
 import concurrent.futures
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Protocol
 
 from reaper import log, progress
 from reaper.executor.clock import Clock
@@ -45,6 +52,26 @@ Kind = tuple[str, str]
 #: id -> (step id, when its removal was accepted, resource)
 Entries = Mapping[str, tuple[str, float, Resource]]
 Complete = Callable[[str, OutcomeStatus, str], None]
+
+
+class Held(Protocol):
+    """Which kinds' listings can wait (:class:`~reaper.executor.holds.Holds`)."""
+
+    def kinds(self) -> Collection[Kind]: ...
+
+    def recheck_in(self) -> float | None: ...
+
+
+class _NoHolds:
+    def kinds(self) -> Collection[Kind]:
+        return ()
+
+    def recheck_in(self) -> float | None:
+        return None
+
+
+NO_HOLDS = _NoHolds()
+
 
 #: Seconds between two reports of what is still awaited (and before the first).
 SAY_EVERY = 10.0
@@ -106,6 +133,8 @@ class ConfirmationPoller:
         self.unsent: dict[Kind, set[str]] = collections.defaultdict(set)
         #: When the watcher was last told what is awaited.
         self.said_at: float | None = None
+        #: Per kind: when it was last found held (its listing put off by choice).
+        self.held_at: dict[Kind, float] = {}
 
     def expect(self, steps: Iterable[Step]) -> None:
         for step in steps:
@@ -141,14 +170,24 @@ class ConfirmationPoller:
         """
         self.unsent[(step.resource.type, step.action)].discard(step.id)
 
-    def start_due(self) -> list[float]:
-        """Start the listings that are due; seconds until each of the others is."""
+    def start_due(self, holds: Held = NO_HOLDS) -> list[float]:
+        """Start the listings that are due; seconds until each of the others is.
+
+        ``holds``: which kinds' listings can wait, asked only when one is due
+        (and when it means to look again).
+        """
         now = self.clock.monotonic()
         upcoming: list[float] = []
-        for key in sorted(k for k, p in self.pending.items() if p):
-            if key in self.listing:
-                continue
-            due = self._listing_due(key)
+        keys = sorted(k for k, p in self.pending.items() if p and k not in self.listing)
+        dues = {key: self._listing_due(key) for key in keys}
+        holding = holds.kinds() if any(d <= now for d in dues.values()) else ()
+        upcoming += [t for t in (holds.recheck_in(),) if t is not None]
+        for key in keys:
+            due = dues[key]
+            if key in holding:
+                self.held_at[key] = now
+                oldest = min(since for _, since, _ in self.pending[key].values())
+                due = max(due, oldest + self.limits.confirm_timeout)
             if due <= now:
                 self.listing.add(key)
                 self.pool.submit(self._confirm_batch, key, dict(self.pending[key]))
@@ -224,10 +263,10 @@ class ConfirmationPoller:
             for rid, (_, since, _) in entries.items()
             if rid in confirmation.gone
         ]
-        if gone:  # one lesson per listing: how long after the oldest acceptance it confirmed
-            self.durations.confirmed(
-                key, sent_at - min(since for since, _ in gone), first=all(f for _, f in gone)
-            )
+        oldest = min((since for since, _ in gone), default=now)
+        # One lesson per listing: how long after the oldest acceptance it confirmed.
+        if gone and self.held_at.get(key, -math.inf) < oldest:
+            self.durations.confirmed(key, sent_at - oldest, first=all(f for _, f in gone))
         for rid, (sid, since, _) in entries.items():
             if rid in confirmation.gone:
                 self._resolve(key, rid, sid, OutcomeStatus.DONE, _confirmed(action))

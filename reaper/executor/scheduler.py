@@ -9,7 +9,8 @@ runs it (a removal of a type with a window, servers when one is set, once its
 :class:`~reaper.executor.window.Window` has room). An accepted removal goes to the
 :class:`~reaper.executor.confirm.ConfirmationPoller`. The main loop waits on
 one condition (the run's lock) for whichever comes first: an outcome, a
-lookup batch that is due, a listing that is due. Each step's final word
+lookup batch that is due, a listing that is due (unless its kind is held:
+:mod:`~reaper.executor.holds`, from the graph kept here). Each step's final word
 (its status, attempts, times, and its record) is made by
 :class:`~reaper.executor.outcomes.StepOutcomes`.
 
@@ -37,6 +38,7 @@ from reaper.executor.contract import (
     Runner,
 )
 from reaper.executor.durations import Durations
+from reaper.executor.holds import Holds
 from reaper.executor.lookup import Batch, LookupBatcher
 from reaper.executor.outcomes import StepOutcomes
 from reaper.executor.retry import Attempts
@@ -116,6 +118,7 @@ class Scheduler:
         self.poller = poller
         poller.expect(plan.steps)
         self.window = Window(limits.windows, send=self._submit, waits=poller.waits_turn)
+        self.holds = Holds(poller.pending, self.dependencies, self.outcomes, self.window, stop)
         self.lookups = LookupBatcher(runner, limits, clock, stop)
         if not dry_run:  # in a dry run nothing is removed that could take another along
             self.lookups.expect(plan.steps, self.resources)
@@ -127,7 +130,9 @@ class Scheduler:
 
     def go(self) -> Report:
         try:
-            self._seed()
+            with self.lock:  # outcomes known before running: earlier runs, steps not selected
+                for sid, outcome in known_before(self.order, self.previous, self.only).items():
+                    self._finish(sid, outcome, notify=False)
             to_check = [self.steps[sid] for sid in self.order if sid not in self.outcomes]
             if to_check:
                 self.prechecked = self.runner.precheck(to_check, self.resources)
@@ -142,12 +147,6 @@ class Scheduler:
             self.poller.shutdown()
         return Report(self.plan.content_hash, dict(self.outcomes), self.dry_run, len(self.steps))
 
-    def _seed(self) -> None:
-        """Outcomes known before running: earlier runs, and steps not selected."""
-        with self.lock:
-            for sid, outcome in known_before(self.order, self.previous, self.only).items():
-                self._finish(sid, outcome, notify=False)
-
     def _wait(self) -> None:
         with self.lock:
             while len(self.outcomes) < len(self.steps):
@@ -161,7 +160,8 @@ class Scheduler:
                     finally:
                         self.lock.acquire()
                     continue
-                timeout = min(self.poller.start_due(), default=self.poller.limits.confirm_interval)
+                upcoming = self.poller.start_due(self.holds)
+                timeout = min(upcoming, default=self.poller.limits.confirm_interval)
                 lookup_in = self.lookups.next_in()
                 if lookup_in is not None:
                     timeout = min(timeout, lookup_in)
@@ -243,6 +243,7 @@ class Scheduler:
         with self.lock:  # accepted: a listing will say when it is done
             self.running.discard(sid)
             self.poller.accepted(step, resource)
+            self.holds.changed()
             self.lock.notify_all()
 
     # -- bookkeeping ---------------------------------------------------------------
@@ -268,6 +269,7 @@ class Scheduler:
         if notify:
             outcome = self.final.recorded(step, outcome)
         self.outcomes[sid] = outcome
+        self.holds.changed()
         self.poller.settled(step)
         self.window.done(sid, more=not self.stop.is_set())
         for nxt in self.dependencies.dependents_of(sid):
