@@ -18,7 +18,11 @@ as listings confirm others). A kind that is not eager is *held* when every
 unfinished dependent of every pending step of it also waits for something
 that will move without this listing: a step not awaiting confirmation
 (running, waiting for its own dependencies, for a lookup), or a removal of
-an eager kind. Otherwise it is listed at its usual pace too.
+an eager kind. Otherwise it is listed at its usual pace too. A request in
+flight of a kind no removal was accepted of yet (a router's, a network's: done
+when answered) is about to finish: it holds nothing, so the listing it would
+otherwise wait for overlaps it (the last network deletions, at a plan's end,
+with the listing the quota releases wait for).
 
 Held kinds cannot hold each other up: follow what a held kind's dependents
 wait for down to a step that waits only for confirmations. If those are of
@@ -53,12 +57,14 @@ def held(
     waiting_on: Mapping[str, Collection[str]],
     finished: Container[str],
     eager: Collection[Kind] = (),
+    finishing: Container[str] = (),
 ) -> set[Kind]:
     """The pending kinds whose listing can wait (see the module docstring).
 
     ``pending``: step ids awaiting a confirmation listing, by kind;
     ``waiting_on``: each unfinished step's unfinished dependencies;
-    ``eager``: kinds listed at their usual pace whatever their dependents.
+    ``eager``: kinds listed at their usual pace whatever their dependents;
+    ``finishing``: steps about to finish, waited for by nobody's listing.
     """
     kind_of = {sid: kind for kind, sids in pending.items() for sid in sids}
     summaries: dict[str, tuple[bool, frozenset[Kind]]] = {}
@@ -70,6 +76,8 @@ def held(
             moving = False
             for dep in waiting_on.get(step, ()):
                 kind = kind_of.get(dep)
+                if dep in finishing:
+                    continue
                 if kind is None:
                     moving = True
                 else:
@@ -114,6 +122,17 @@ class Graph(Protocol):
     def dependents_of(self, sid: str) -> Iterable[str]: ...
 
 
+class Poller(Protocol):
+    """What :class:`Holds` reads of the confirmation poller."""
+
+    #: Removals awaiting confirmation, by kind: id -> (step id, ...).
+    pending: Mapping[Kind, Mapping[str, tuple[str, float, Any]]]
+    #: Steps not accepted nor finished yet, by kind.
+    unsent: Mapping[Kind, Collection[str]]
+    #: Every kind a removal was accepted of (when it is to be listed next).
+    next_listing: Mapping[Kind, float]
+
+
 class Holds:
     """:func:`held` for one run, its verdict kept until the graph changes.
 
@@ -132,17 +151,18 @@ class Holds:
 
     def __init__(
         self,
-        pending: Mapping[Kind, Mapping[str, tuple[str, float, Any]]],
+        poller: Poller,
         graph: Graph,
         finished: Container[str],
+        running: Collection[str],
         window: Window,
         stop: threading.Event,
     ) -> None:
-        """``pending``: the poller's removals awaiting confirmation (id -> step id, ...)."""
+        """``running``: the steps sent (or queued for a lookup) and not finished yet."""
         #: A real clock, whatever the run's: what is kept is CPU time under the lock.
         self.clock: Callable[[], float] = time.perf_counter
-        self.pending, self.graph, self.finished = pending, graph, finished
-        self.window, self.stop = window, stop
+        self.poller, self.graph, self.finished = poller, graph, finished
+        self.running, self.window, self.stop = running, window, stop
         self.version = 0
         self.verdict: set[Kind] = set()
         self.verdict_version = -1
@@ -165,10 +185,20 @@ class Holds:
         return self.verdict
 
     def compute(self) -> set[Kind]:
-        pending = {k: [sid for sid, _, _ in p.values()] for k, p in self.pending.items()}
+        poller = self.poller
+        pending = {k: [sid for sid, _, _ in p.values()] for k, p in poller.pending.items()}
         windowed = [k for k in pending if self.window.waiting_ids(k[0])]
+        running = set(self.running)
+        # In flight, of a kind never accepted: answered is done.
+        finishing = {
+            sid
+            for kind, sids in poller.unsent.items()
+            if kind not in poller.next_listing
+            for sid in running.intersection(sids)
+        }
+        graph = self.graph
         return held(
-            pending, self.graph.dependents_of, self.graph.waiting_on, self.finished, windowed
+            pending, graph.dependents_of, graph.waiting_on, self.finished, windowed, finishing
         )
 
     def recheck_in(self) -> float | None:

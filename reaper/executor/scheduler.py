@@ -111,14 +111,14 @@ class Scheduler:
         #: Steps submitted (or queued for a lookup) and not finished yet.
         self.running: set[str] = set()
         self.lock = threading.Condition()
-        self.dependencies = Dependencies(plan.steps)
+        self.dependencies = graph = Dependencies(plan.steps)
         self.pool = _step_pool(limits)
         self.attempts = Attempts(runner, limits, observer, clock)
         poller = ConfirmationPoller(runner, limits, clock, self.lock, self._complete, durations)
         self.poller = poller
         poller.expect(plan.steps)
         self.window = Window(limits.windows, send=self._submit, waits=poller.waits_turn)
-        self.holds = Holds(poller.pending, self.dependencies, self.outcomes, self.window, stop)
+        self.holds = Holds(poller, graph, self.outcomes, self.running, self.window, stop)
         self.lookups = LookupBatcher(runner, limits, clock, stop)
         if not dry_run:  # in a dry run nothing is removed that could take another along
             self.lookups.expect(plan.steps, self.resources)

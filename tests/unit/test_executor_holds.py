@@ -7,6 +7,7 @@ held kind is still confirmed by a listing (and still fails at the timeout).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -78,6 +79,42 @@ def test_a_dependent_waiting_for_a_step_still_running_holds_the_listing() -> Non
     assert held({VOLUME: ["v1", "v2"]}, dependents, waiting, finished={"fip"}) == set()
 
 
+def test_a_request_in_flight_that_is_about_to_finish_holds_nothing() -> None:
+    """The last network deletion in flight: the listing the quota release waits for overlaps it."""
+    dependents, waiting = graph({"quota": {"v1", "net"}, "v1": set()})
+
+    assert held({VOLUME: ["v1"]}, dependents, waiting, finished=set()) == {VOLUME}
+    assert held({VOLUME: ["v1"]}, dependents, waiting, set(), finishing={"net"}) == set()
+
+
+@dataclasses.dataclass
+class Poller:
+    pending: dict = dataclasses.field(default_factory=dict)
+    unsent: dict = dataclasses.field(default_factory=dict)
+    next_listing: dict = dataclasses.field(default_factory=dict)
+
+
+@pytest.mark.parametrize(("in_flight", "holding"), [("net", set()), ("s2", {VOLUME})])
+def test_only_requests_of_kinds_never_accepted_count_as_about_to_finish(
+    in_flight: str, holding: set
+) -> None:
+    """A server's DELETE answered is a removal begun (servers were accepted before), not done."""
+    volume = step("block_storage.volume", "v1")
+    others = {"net": step("network.network", "net"), "s2": step("compute.server", "s2")}
+    quota = step("compute.quota", "q", volume.id, others[in_flight].id)
+    poller = Poller(
+        pending={VOLUME: {"v1": (volume.id, 0.0, None)}},
+        unsent={("network.network", "delete"): {others["net"].id}, SERVER: {others["s2"].id}},
+        next_listing={VOLUME: 0.0, SERVER: 0.0},  # no network removal was accepted
+    )
+    graph = Dependencies([volume, *others.values(), quota])
+    running = {others[in_flight].id}
+
+    holds = Holds(poller, graph, {}, running, Window({}, print), threading.Event())  # type: ignore[arg-type]
+
+    assert holds.kinds() == holding
+
+
 def servers_snapshots_volumes(server_listings: int):
     """A server Nova takes ``server_listings`` listings to remove, with a port and a volume
     that has a snapshot; the snapshot goes at once."""
@@ -139,7 +176,7 @@ def test_a_held_kind_still_listed_fails_at_the_timeout() -> None:
 def test_a_verdict_is_kept_until_the_graph_changes_and_long_enough_to_be_cheap() -> None:
     clock = [0.0]
     stop = threading.Event()
-    holds = Holds({}, Dependencies([]), {}, Window({}, print), stop)
+    holds = Holds(Poller(), Dependencies([]), {}, set(), Window({}, print), stop)  # type: ignore[arg-type]
     holds.clock = lambda: clock[0]
     asked: list[int] = []
 
