@@ -144,6 +144,31 @@ server groups, placement usages, shared and hidden images), and the server
 listings (10, as many as the ideal's own wait for its servers).
 Where they go: ``requests-<cell>.txt`` in the workdir.
 
+The large tenant and the small one at 100 ms, at 4d29f6f (the heavy lock held,
+one run each, each tenant built just before its cell; load as above):
+
+=====  ===============================  ========  ========  ====
+time   cell                             wall s    requests  load
+=====  ===============================  ========  ========  ====
+17:04  reaper, large, 0 ms                  92.4       537   5.8
+17:10  project_cleanup, large, 0 ms        105.3       800   6.3
+17:17  ideal, large, 0 ms                  121.3       545   7.2
+17:22  reaper, small, 100 ms                32.0       178   7.1
+17:24  project_cleanup, small, 100 ms       38.5       235   6.4
+17:26  ideal, small, 100 ms                 32.7       164   6.9
+=====  ===============================  ========  ========  ====
+
+Large, 0 ms: every target met in the run. Reaper's wall time is 0.88x
+project_cleanup's, the better peer here, and 0.76x the ideal's. The ideal
+waited 80 s for its servers before the volumes, where reaper deleted
+volumes, snapshots and addresses as each server went. Reaper's requests
+are 0.67x project_cleanup's: 33 discovery GETs, 45 confirmation listings
+(32 of them servers'), the same 453 DELETEs as the ideal. Small, 100 ms:
+0.98x the ideal's wall time (target 0.90x) and 0.76x project_cleanup's
+requests (target 0.70x); missed. Against the 0 ms run at 16:50, reaper lost
+6.6 s to the latency and project_cleanup 10.6 s, not the tenth asked (two
+runs, not one).
+
 To measure a window beside the unpaced reaper and the other cleaners, in
 two workdirs on one testbed (``REAPER_TESTBED_RUN_DIR``)::
 
