@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from reaper.cleanup import ownaccount
 from reaper.model import IdentityKind, IdentityRef, Plan, trigger_name
 
 
@@ -106,18 +107,16 @@ def verify(conn: Any, identity: IdentityRef) -> Verification:
     """Keystone's answer about ``identity``, through an admin connection.
 
     A 404 counts as ``GONE`` only with reaper's own project and user found
-    in the same call window (:func:`witnessed`): three requests, sent at
-    once, so a deletion's reaction waits one round trip to Keystone, not
-    three. The witness is the same whichever answer arrives first: the
-    Keystone that said 404 knows reaper's account at that moment. When the
-    identity is found, the witness's answer is not needed and not waited for.
+    in the same call window (:func:`witnessed`): two requests (the witness is
+    one, :mod:`~reaper.cleanup.ownaccount`), sent at once, so a deletion's
+    reaction waits one round trip to Keystone, not two. The witness is the
+    same whichever answer arrives first: the Keystone that said 404 knows
+    reaper's account at that moment. When the identity is found, the
+    witness's answer is not needed and not waited for.
     """
-    pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="reaper-witness")
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reaper-witness")
     try:
-        witness = [
-            pool.submit(_found, conn, "get_project", "current_project_id"),
-            pool.submit(_found, conn, "get_user", "current_user_id"),
-        ]
+        witness = [pool.submit(_found, conn)]
         verification = ask(conn, identity)
         if not verification.gone:
             return verification
@@ -132,10 +131,10 @@ def verify(conn: Any, identity: IdentityRef) -> Verification:
     return verification
 
 
-def _found(conn: Any, getter: str, own: str) -> str | None:
-    """``None`` if Keystone finds reaper's own project or user (``getter``); else why not."""
+def _found(conn: Any) -> str | None:
+    """``None`` if Keystone finds reaper's own project and user; else why not."""
     try:
-        getattr(conn.identity, getter)(getattr(conn, own))
+        ownaccount.witness(conn)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -221,11 +220,9 @@ def witnessed(conn: Any, identity: IdentityRef) -> None:
 
 
 def own_account(conn: Any) -> None:
-    """Keystone finds reaper's own project and user (two requests); else VerificationError."""
+    """Keystone finds reaper's own project and user (one request); else VerificationError."""
     try:
-        project_id, user_id = conn.current_project_id, conn.current_user_id
-        conn.identity.get_project(project_id)
-        conn.identity.get_user(user_id)
+        ownaccount.witness(conn)
     except Exception as exc:
         raise VerificationError(
             "could not confirm reaper's own project and user in the same call window: "

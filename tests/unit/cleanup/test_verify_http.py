@@ -26,6 +26,7 @@ from reaper.model import IdentityKind, IdentityRef
 
 ASKED = IdentityRef(IdentityKind.PROJECT, "a" * 32)
 OWN_PROJECT, OWN_USER = "b" * 32, "c" * 32
+OWN_LISTING = f"/v3/users/{OWN_USER}/projects"
 KEYSTONE_404 = {"error": {"code": 404, "title": "Not Found", "message": "Could not find project"}}
 
 
@@ -39,6 +40,8 @@ class Script:
             json.dumps(KEYSTONE_404).encode(),
         )
         self.knows_reaper = True
+        #: Set: the answer to reaper's own user's project listing, as (status, body).
+        self.own_listing: tuple[int, Any] | None = None
         self.paths: list[str] = []
 
 
@@ -92,6 +95,11 @@ def handler(script: Script) -> type[http.server.BaseHTTPRequestHandler]:
             if path == f"/v3/projects/{ASKED.id}":
                 code, kind, body = script.asked
                 return self.send(code, body, kind)
+            if path == OWN_LISTING and script.own_listing is not None:
+                return self.send(*script.own_listing)
+            if path == OWN_LISTING and script.knows_reaper:
+                projects = [{"id": "e" * 32, "name": "other"}, {"id": OWN_PROJECT, "name": "x"}]
+                return self.send(200, {"projects": projects, "links": {"next": None}})
             own = {f"/v3/projects/{OWN_PROJECT}": "project", f"/v3/users/{OWN_USER}": "user"}
             if path in own and script.knows_reaper:
                 return self.send(200, {own[path]: {"id": path.rsplit("/", 1)[1], "name": "x"}})
@@ -122,9 +130,49 @@ def conn(script: Script) -> Iterator[Any]:
 
 
 def test_keystones_own_404_with_reapers_account_found_means_gone(conn: Any, script: Script):
+    """The witness is one request: reaper's own user's projects, its own project among them."""
+    assert verify(conn, ASKED).state is IdentityState.GONE
+    asked = [p for p in script.paths if p.rstrip("/") not in ("", "/v3")]
+    assert sorted(asked) == sorted([f"/v3/projects/{ASKED.id}", OWN_LISTING])
+
+
+KEYSTONE_403 = {"error": {"code": 403, "title": "Forbidden", "message": "not allowed"}}
+KEYSTONE_500 = {"error": {"code": 500, "title": "Internal Server Error", "message": "boom"}}
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        pytest.param((404, KEYSTONE_404), id="own-user-missing"),
+        pytest.param(
+            (200, {"projects": [{"id": "e" * 32}], "links": {"next": None}}),
+            id="own-project-missing",
+        ),
+        pytest.param((200, {"projects": [], "links": {"next": None}}), id="no-project-at-all"),
+        pytest.param((403, KEYSTONE_403), id="forbidden"),
+        pytest.param((500, KEYSTONE_500), id="server-error"),
+        pytest.param((200, {"project": {"id": OWN_PROJECT}}), id="not-a-listing"),
+    ],
+)
+def test_a_witness_that_does_not_list_reapers_own_project_cannot_say(
+    conn: Any, script: Script, listing: tuple[int, Any]
+) -> None:
+    """Every failure of the one witness request fails closed: Keystone's 404 is not "gone"."""
+    script.own_listing = listing
+    with pytest.raises(VerificationError, match="reaper's own project and user"):
+        verify(conn, ASKED)
+
+
+def test_a_listing_cut_short_by_keystones_list_limit_asks_the_own_project_by_id(
+    conn: Any, script: Script
+) -> None:
+    """``truncated`` without reaper's project: the project is read by id, and must be found."""
+    script.own_listing = (200, {"projects": [{"id": "e" * 32}], "truncated": True})
     assert verify(conn, ASKED).state is IdentityState.GONE
     assert f"/v3/projects/{OWN_PROJECT}" in script.paths
-    assert f"/v3/users/{OWN_USER}" in script.paths
+    script.knows_reaper = False
+    with pytest.raises(VerificationError, match="reaper's own project and user"):
+        verify(conn, ASKED)
 
 
 def test_a_web_servers_404_page_is_not_gone(conn: Any, script: Script) -> None:
@@ -155,9 +203,9 @@ def test_the_sweeps_batch_asks_once_per_owner_and_witnesses_once(conn: Any, scri
     assert sorted(set(asked) - {f"/v3/projects/{OWN_PROJECT}"}) == [
         f"/v3/projects/{o.id}" for o in owners
     ]
-    own = [p for p in script.paths if p in (f"/v3/projects/{OWN_PROJECT}", f"/v3/users/{OWN_USER}")]
-    assert len(asked) - own.count(f"/v3/projects/{OWN_PROJECT}") == 5
-    assert len(own) == 4
+    assert f"/v3/projects/{OWN_PROJECT}" not in asked
+    assert f"/v3/users/{OWN_USER}" not in script.paths
+    assert script.paths.count(OWN_LISTING) == 2  # before the batch and after it
 
 
 def test_the_sweeps_batch_to_a_keystone_without_reapers_account_says_nothing_is_gone(
@@ -170,10 +218,10 @@ def test_the_sweeps_batch_to_a_keystone_without_reapers_account_says_nothing_is_
 
 
 def test_the_witness_is_asked_beside_the_identity_not_after_it(script: Script) -> None:
-    """One round trip to Keystone, not three: the 404 is held until the witness has asked.
+    """One round trip to Keystone, not two: the 404 is held until the witness has asked.
 
-    A verify that asks reaper's own project and user only after the 404 never
-    sends them while the 404 is held, and the held request ends in a 503.
+    A verify that asks reaper's own account only after the 404 never sends
+    it while the 404 is held, and the held request ends in a 503.
     """
     both = threading.Event()
 
@@ -182,8 +230,7 @@ def test_the_witness_is_asked_beside_the_identity_not_after_it(script: Script) -
             if self.path.rstrip("/") == f"/v3/projects/{ASKED.id}" and not both.wait(10):
                 return self.send(503, {"error": {"code": 503, "title": "x", "message": "held"}})
             super().do_GET()
-            own = {f"/v3/projects/{OWN_PROJECT}", f"/v3/users/{OWN_USER}"}
-            if own <= set(script.paths):
+            if OWN_LISTING in script.paths:
                 both.set()
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Holding)
