@@ -1018,9 +1018,9 @@ def measure(bench: Bench, cell: Cell, tenant: Tenant) -> Measurement:
     counted = window(seen, began, time.monotonic())
     for phase in phases:
         phase.requests = by_method(window(counted, phase.start, phase.end))
-    write_requests(
-        bench.args.workdir / f"requests-{cell.key.replace('/', '-')}.txt", counted, phases
-    )
+    name = cell.key.replace("/", "-")
+    write_requests(bench.args.workdir / f"requests-{name}.txt", counted, phases)
+    write_trace(bench.args.workdir / f"trace-{name}.txt", counted, began)
     left = {kind: len(items) for kind, items in leftovers(bench.admin, tenant.project_id).items()}
     if cell.size.extras:
         left.update(extra_leftovers(bench.admin, tenant.project_id))
@@ -1079,6 +1079,18 @@ def write_requests(path: Path, seen: Sequence[Seen], phases: Sequence[Phase]) ->
         lines += [
             f"  {n:4d} {svc} {method} {what}" for (svc, method, what), n in counts.most_common()
         ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_trace(path: Path, seen: Sequence[Seen], began: float) -> None:
+    """Every request of a cell in the order sent: when (from the cell's start), how long, what.
+
+    Where the time went between two requests, and which URL was asked twice.
+    """
+    lines = [
+        f"{s.started - began:7.2f} {s.elapsed:6.2f} {s.status:3d} {s.service} {s.method} {s.path}"
+        for s in sorted(seen, key=lambda s: s.started)
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
