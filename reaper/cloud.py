@@ -141,7 +141,7 @@ class GuardedSession(ks_session.Session):
         if self.read_only and method not in SAFE_METHODS and not token:
             raise MutationRefused(method, url)
         gated = kwargs.get("authenticated", True) is not False  # no slot: tokens, version docs
-        kwargs = versiondocs.with_token_up_front(self.auth, url, method, kwargs)
+        url, kwargs = versiondocs.as_sent(self.auth, url, method, kwargs)
         if method not in SAFE_METHODS and not token:
             if kwargs.get("authenticated", True) is not False:
                 self.counter.add(method, self._absolute(url, kwargs))

@@ -23,6 +23,16 @@ requests an auth plugin makes while it authenticates (an identity provider's,
 sent before a token exists or once it expires) are left as they are asked.
 A service that refuses the token still answers 401, and keystoneauth's own
 retry with a token follows, as before.
+
+A versioned endpoint's document is asked at the version's own address, with
+its trailing slash (:func:`own_address`): keystoneauth asks ``.../v3`` as the
+catalog names it, and Cinder answers that with a redirect to ``.../v3/``,
+which keystoneauth follows: two round trips for one document on every new
+connection. Every service's version document names the version's address
+with the slash as its ``self`` link (Nova's ``/v2.1/``, Cinder's ``/v3/``),
+so the slashed address is the document's own and answers at once. Only
+documents sent with the token up front are moved (a service's, never
+Keystone's), and the discovery cache still keys them without the slash.
 """
 
 from __future__ import annotations
@@ -75,6 +85,21 @@ def with_token_up_front(auth: Any, url: str, method: str, kwargs: dict[str, Any]
     if not token_up_front(auth, url, method, kwargs):
         return kwargs
     return {**kwargs, "authenticated": True, "allow_reauth": False}
+
+
+def as_sent(auth: Any, url: str, method: str, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The URL and ``kwargs`` to send: a service's version document with the token
+    (:func:`with_token_up_front`), at its own address (:func:`own_address`)."""
+    up_front = with_token_up_front(auth, url, method, kwargs)
+    return (url, kwargs) if up_front is kwargs else (own_address(url), up_front)
+
+
+def own_address(url: str) -> str:
+    """``url`` with a trailing slash when its path ends in a version (``/v3`` -> ``/v3/``)."""
+    parts = urlsplit(url)
+    if not _VERSION_SEGMENT.search(parts.path):
+        return url
+    return urlunsplit(parts._replace(path=parts.path + "/"))
 
 
 def token_up_front(auth: Any, url: str, method: str, kwargs: Mapping[str, Any]) -> bool:

@@ -268,6 +268,25 @@ def test_a_service_version_document_is_asked_with_the_token_held_no_401_first(
     assert session.counter.by_endpoint() == {("GET", "cinder:8776"): 1}
 
 
+def test_a_versioned_document_is_asked_at_the_versions_own_address_not_redirected_there(
+    asked: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Cinder answers ``/v3`` with a redirect to ``/v3/``: the slashed one is asked at once."""
+    from keystoneauth1 import discover
+
+    session = cloud.GuardedSession(auth=_Authenticated())  # type: ignore[arg-type]
+    for url in ("http://cinder:8776/v3", "http://nova:8774/v2.1/", "http://glance:9292/"):
+        discover.get_version_data(session, url, authenticated=False)
+    discover.get_version_data(session, "http://keystone:5000/v3", authenticated=False)
+
+    assert [url for url, _ in asked] == [
+        "http://cinder:8776/v3/",
+        "http://nova:8774/v2.1/",
+        "http://glance:9292/",
+        "http://keystone:5000/v3",  # Keystone's own: sent as asked, without a token
+    ]
+
+
 def test_a_service_refusing_the_token_up_front_is_asked_again_as_keystoneauth_always_did(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
