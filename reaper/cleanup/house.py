@@ -11,6 +11,7 @@ closed: :class:`~reaper.cleanup.verify.VerificationError`, nothing planned.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -79,8 +80,7 @@ def house(conn: Any, admin: AdminProject) -> House:
     """
     try:
         own = conn.current_project_id
-        domain = _domain_id(conn, admin.domain)
-        project = None if domain is None else _project(conn, admin.name, domain)
+        project = _admin_project(conn, admin)
     except Exception as exc:
         raise VerificationError(
             f"could not learn reaper's own and the admin project ({admin}) from Keystone: "
@@ -97,6 +97,49 @@ def house(conn: Any, admin: AdminProject) -> House:
             "and admin_project_domain_name (nothing is done until it is found)"
         )
     return House(own=str(own), admin=None if project is None else str(project.id))
+
+
+def _admin_project(conn: Any, admin: AdminProject) -> Any:
+    """The admin project (``None``: Keystone has none by that name in that domain).
+
+    The project is listed by the domain's id, which Keystone gives first:
+    two round trips in a row before every plan. When the domain's id can be
+    guessed (:func:`_guessed_domain_id`), the project is listed with the
+    guess beside the domain's listing, and that answer is used only if
+    Keystone gives the guessed id; otherwise it is dropped and the project
+    asked again with the id Keystone gave. Either way both answers are
+    Keystone's of now.
+    """
+    guess = _guessed_domain_id(admin.domain)
+    if guess is None:
+        domain = _domain_id(conn, admin.domain)
+        return None if domain is None else _project(conn, admin.name, domain)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reaper-house") as pool:
+        early = pool.submit(_project, conn, admin.name, guess)
+        domain = _domain_id(conn, admin.domain)
+        if domain is None:
+            return None
+        if domain == guess:
+            return early.result()
+    return _project(conn, admin.name, domain)
+
+
+#: The id ``keystone-manage bootstrap`` gives the domain it names ``Default``.
+DEFAULT_DOMAIN_ID = "default"
+
+
+def _guessed_domain_id(domain: str) -> str | None:
+    """The likely id of the domain named (or whose id is) ``domain``, if there is one.
+
+    Keystone's bootstrap domain (``Default``, id ``default``), and a domain
+    given by its id (32 hex digits, as Keystone makes them). A guess decides
+    nothing: :func:`_admin_project` checks it against Keystone's answer.
+    """
+    if domain.lower() == DEFAULT_DOMAIN.lower():
+        return DEFAULT_DOMAIN_ID
+    if len(domain) == 32 and all(c in "0123456789abcdef" for c in domain):
+        return domain
+    return None
 
 
 def house_projects(conn: Any, admin: AdminProject) -> frozenset[str]:

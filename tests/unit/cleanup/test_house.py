@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 from typing import Any
 
@@ -54,8 +55,12 @@ class TestTheDefaultNames:
     def test_both_when_keystone_knows_the_admin_project(self) -> None:
         keystone = Keystone({("admin", "default"): "p-admin"})
         assert house(conn("p-service", keystone), BOOTSTRAP) == House("p-service", "p-admin")
-        # Two requests: the domain, then the project by name (never a GET by the name as id).
-        assert keystone.asked == ["domains?name=Default", "projects?name=admin&domain_id=default"]
+        # Two requests side by side: the domain, and the project by name in the bootstrap
+        # domain's id (never a GET by the name as id).
+        assert sorted(keystone.asked) == [
+            "domains?name=Default",
+            "projects?name=admin&domain_id=default",
+        ]
         assert house_projects(conn("p-service", keystone), BOOTSTRAP) == {"p-service", "p-admin"}
 
     def test_only_reaper_s_own_when_there_is_no_admin_project(self) -> None:
@@ -70,6 +75,43 @@ class TestTheDefaultNames:
         keystone = Keystone({}, failure=sdk_exc.HttpException("503"))
         with pytest.raises(VerificationError, match="could not learn"):
             house(conn("p-service", keystone), BOOTSTRAP)
+
+
+class TestOneRoundTrip:
+    def test_the_project_is_listed_while_the_domain_is(self) -> None:
+        """Each listing waits for the other to be sent: one after the other, neither returns."""
+        together = threading.Barrier(2, timeout=5)
+        keystone = Keystone({("admin", "default"): "p-admin"})
+        domains, projects = keystone.domains, keystone.projects
+
+        def domains_together(name: str) -> list[Any]:
+            together.wait()
+            return domains(name)
+
+        def projects_together(name: str, domain_id: str) -> list[Any]:
+            together.wait()
+            return projects(name, domain_id)
+
+        keystone.domains = domains_together  # type: ignore[method-assign]
+        keystone.projects = projects_together  # type: ignore[method-assign]
+        assert house(conn("p-service", keystone), BOOTSTRAP) == House("p-service", "p-admin")
+
+    def test_a_default_domain_whose_id_is_not_the_bootstraps_is_asked_again(self) -> None:
+        """The guess decides nothing: the project of the id Keystone gives is the one kept."""
+        keystone = Keystone({("admin", "default"): "p-wrong", ("admin", "d-moved"): "p-admin"})
+        keystone.domains_by_name["Default"] = "d-moved"
+        assert house(conn("p-service", keystone), BOOTSTRAP) == House("p-service", "p-admin")
+        assert keystone.asked[-1] == "projects?name=admin&domain_id=d-moved"
+        assert len(keystone.asked) == 3
+
+    def test_a_domain_named_by_the_operator_is_asked_first(self) -> None:
+        keystone = Keystone({("cloud-admin", "d-infra"): "p-cloud-admin"})
+        admin = AdminProject("cloud-admin", "infra", required=True)
+        assert house(conn("p-service", keystone), admin).admin == "p-cloud-admin"
+        assert keystone.asked == [
+            "domains?name=infra",
+            "projects?name=cloud-admin&domain_id=d-infra",
+        ]
 
 
 class TestNamedByTheOperator:
