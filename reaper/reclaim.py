@@ -96,8 +96,9 @@ def measure(conn: Any, project_id: str, services: Collection[str] | None = None)
     first step, and one round trip costs less than six in a row.
     ``services`` (figure prefixes) limits the reading to them: a reading after a
     cleanup asks only what the one before could read, since only figures read both
-    times are reclaimed (Nova, which refuses a deleted project's quotas, is asked
-    once, not at every reading after).
+    times are reclaimed (Nova, which refuses a deleted project's quotas, is not
+    asked after a reading before that it refused or was not asked for:
+    :mod:`reaper.cleanup.early` does not ask it once Keystone says the project is gone).
     """
     figures: dict[str, float] = {}
     unavailable: dict[str, str] = {}

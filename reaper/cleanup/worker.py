@@ -204,7 +204,7 @@ class Worker:
         policies = self.policies()
         # The usage before cleanup is read beside discovery, not after the plan (early.py).
         first_reading = not self.settings.dry_run and self.store.reclaim.get(tombstone.id) is None
-        prefetch = Early(cloud, identity) if first_reading else None
+        prefetch = Early(cloud, identity, verification.gone) if first_reading else None
         try:
             return self._planned(tombstone, verification, cloud, policies, prefetch, follows)
         finally:

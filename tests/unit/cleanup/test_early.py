@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Collection
 
 from reaper.audit.trail import AuditTrail
+from reaper.cleanup.early import NOVA_REFUSES
 from reaper.cleanup.verify import IdentityState
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory
@@ -44,9 +46,12 @@ class Usages:
     def __init__(self) -> None:
         self.asked = threading.Event()
         self.ids: list[str] = []
+        #: The services each reading was limited to (None: every one).
+        self.services: list[list[str] | None] = []
 
-    def __call__(self, project_id: str) -> Usage:
+    def __call__(self, project_id: str, services: Collection[str] | None = None) -> Usage:
         self.ids.append(project_id)
+        self.services.append(None if services is None else sorted(services))
         self.asked.set()
         return Usage({"placement.VCPU": 1.0 if len(self.ids) == 1 else 0.0}, {})
 
@@ -100,3 +105,29 @@ def test_a_dry_run_controller_reads_no_usage(
     done = worker(store, trail, cloud, policies, settings).work_once()
     assert done is not None and done.state is TombstoneState.HELD
     assert usages.ids == [] and cloud.ran == []
+
+
+def test_a_gone_projects_nova_is_not_asked_for_the_quotas_it_would_refuse(
+    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+) -> None:
+    usages = Usages()
+    cloud.usage = usages
+    cloud.inventory.resources = [server("s1")]
+    notified(store)
+    done = worker(store, trail, cloud, policies).work_once()
+    assert done is not None and done.state is TombstoneState.COMPLETE, done
+    first = usages.services[0]
+    assert first is not None and "compute" not in first and "placement" in first
+    kept = store.reclaim.get(done.id)
+    assert kept is not None and kept.before["unavailable"]["compute"] == NOVA_REFUSES
+
+
+def test_a_disabled_projects_nova_is_asked(
+    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+) -> None:
+    usages = Usages()
+    cloud.usage = usages
+    cloud.keystone.answers[PROJECT] = IdentityState.DISABLED
+    notified(store, disabled=True)
+    worker(store, trail, cloud, policies).work_once()
+    assert usages.services[:1] == [None]

@@ -12,11 +12,12 @@ from collections.abc import Collection
 from reaper.audit.repository import AuditRepository
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup import reclaim
+from reaper.cleanup.early import NOVA_REFUSES
 from reaper.cleanup.worker import Worker
 from reaper.metrics import Metrics
 from reaper.model import IdentityKind, IdentityRef, TombstoneState, Trigger, TriggerSource
 from reaper.policy import PolicySet
-from reaper.reclaim import Usage
+from reaper.reclaim import READERS, Usage
 from reaper.store import Known, Store
 
 from .fakes import PROJECT, FakeCloud, server
@@ -158,7 +159,7 @@ def test_a_service_that_fails_on_a_later_reading_is_not_counted_twice(
 def test_a_reading_after_asks_only_the_services_the_reading_before_could_read(
     store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
 ) -> None:
-    """Nova refuses a deleted project's quotas: asked once, before, not at every reading."""
+    """Nova refuses a deleted project's quotas: not asked before (early.py), nor after."""
     cloud.inventory.resources = [server("s1")]
     cloud.usage = ScriptedUsage(FULL, EMPTY)
     notified(store)
@@ -166,7 +167,10 @@ def test_a_reading_after_asks_only_the_services_the_reading_before_could_read(
     done = run(store, trail, cloud, policies, Metrics())
 
     assert done.state is TombstoneState.COMPLETE
-    assert cloud.usage.services[0] is None
+    every_but_nova = {name for name, _, _ in READERS} - {"compute"}
+    assert cloud.usage.services[0] == every_but_nova
+    kept = store.reclaim.get(done.id)
+    assert kept is not None and kept.before["unavailable"] == {"compute": NOVA_REFUSES}
     assert cloud.usage.services[1:] and set(cloud.usage.services[1:]) == {
         frozenset({"placement", "block_storage"})
     }
