@@ -67,6 +67,49 @@ first request were slower too). Discovering while Keystone is asked would cut
 ~0.3 s, but a forged notification would then cost a full discovery instead
 of three Keystone reads: not done.
 
+2026-12-07 evening, 200 tiny deletions each, the heavy lock held (f: today's
+baseline, with unit tests run beside it for 2 of its 5 minutes):
+
+====================================  =====  =====  ======  ======  ==========
+run (what it had), load average        p50    p95    p99     max    raw p50/p99
+====================================  =====  =====  ======  ======  ==========
+f: main at 550475e, 6.1-6.9             976   1392    1575    2133   113/261
+g: h + i + j below (aeea1a5), 5.3-5.7   722    912    1066    1487    80/149
+====================================  =====  =====  ======  ======  ==========
+
+Quick checks between them, 60 deletions each (load as the run went; "last":
+which read ended last before the first mutation, in how many of the 60):
+
+=======================================  ===  ====  ====  ====  =======  ====================
+run, load average                        p50  p95   p99   max   raw      last
+=======================================  ===  ====  ====  ====  =======  ====================
+h: live use per finder, 3.4-7.5          861  1308  1886  1886  83/146   house 28, live use 19,
+                                                                         Nova quotas 13
+i: h + house in one round trip, 2.2-3.9  886  1342  2459  2459  85/208   Nova quotas 32,
+                                                                         live use 24, house 4
+j: i + no Nova quotas when gone, 5.7-7.8 758   912  1891  1891  100/329  house 46, live use 13
+k: j + discovery beside the verdict,     856  1121  1535  1535  116/205  house 31, Neutron
+   1.5-7.1 (not kept)                                                    quotas 23
+=======================================  ===  ====  ====  ====  =======  ====================
+
+Target not met: p99 1066 ms. h sends each live-use finder as soon as the
+handlers of the types it reads are done (inventory/ahead.py); on this testbed
+Neutron's handler is the last one anyway (its networks listing, 180 ms p50 and
+up to 900 ms, the slowest of the eleven), so its live use still follows it:
+h alone is within the spread. i lists the admin project with the bootstrap
+domain's id beside the domain's listing (one Keystone round trip, not two).
+j stops asking Nova for the quotas of a project Keystone says is gone: Nova
+refuses them anyway, after its own round trip to Keystone (456 ms p50, the
+slowest read). The network cap (8) queues three or four of Neutron's
+twelve reads (eleven listings and its quotas) for 100-250 ms; not changed nor
+measured (a higher cap moves that queue into Neutron's one process, on a host
+that is CPU-bound during discovery). k (discovery and the house sent with Keystone's checks, an
+option tried and not kept) starves Keystone on the two cores: its checks
+ended at 689 ms p50 instead of 302, and the first step came later. What is
+left of g's tail is the host: Keystone answering the house's two reads and
+Neutron its listings while the other services answer theirs (4 of g's 5
+slowest timelines end on the house or Neutron's live use, at 1.0-1.3 s).
+
 Before that (2026-12-06), target not met: the raw listener's own p99 was
 above 1 s at that load.
 Reaper's share is small (notification -> first request ~60 ms p50, last
