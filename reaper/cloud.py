@@ -322,7 +322,7 @@ def connect_region(region: Any, *, read_only: bool) -> Any:
         auth_plugin=region.get_auth(),
         session_constructor=ReadOnlySession if read_only else GuardedSession,
     )
-    conn = openstack.connection.Connection(config=clone)
+    conn = versiondocs.without_network_document(openstack.connection.Connection(config=clone))
     conn.session.budget = budgets.for_process()
     return conn
 
@@ -344,7 +344,7 @@ def _connect(
         else:
             # The command line and the environment bring everything with them.
             region = loader.get_one(cloud=source.cloud or loader.envvar_key)
-        return openstack.connection.Connection(config=region)
+        return versiondocs.without_network_document(openstack.connection.Connection(config=region))
     if source.auth_type not in _plugin_names():
         # Asked for it, stevedore would log a warning before keystoneauth raises this.
         raise ks_exc.NoMatchingPlugin(str(source.auth_type))

@@ -1,0 +1,155 @@
+"""Neutron's version document is read only where it can say something: a real local HTTP server.
+
+The server plays Keystone (version document, token with a catalog) and
+Neutron (its root lists ``v2.0``; ``/v2.0/`` is its resource list, no
+version document). openstacksdk builds Neutron's proxy from the catalog
+without a read, but from a clouds.yaml ``network_endpoint_override`` it asks
+the override's document first; at ``.../v2.0`` that is the resource list,
+which says nothing (keystoneauth gives up on it and the override is used as
+given). ``reaper.cloud.connect`` must skip that read, and keep the one at an
+unversioned override, where the root's document finds ``/v2.0/``.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reaper import cloud, config
+from reaper.credentials import CredentialSource, Origin
+
+NEUTRON = "/networking"
+
+
+class Neutron(http.server.BaseHTTPRequestHandler):
+    #: (method, path) of every request, in order (a class list: one server per test).
+    seen: list[tuple[str, str]]
+    #: Where the catalog says Neutron is, under the server's address.
+    catalog_path: str
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
+
+    def send(self, code: int, body: Any, **headers: str) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        self.seen.append(("POST", self.path))
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        catalog = [
+            {"type": "identity", "name": "keystone", "endpoints": [self.entry("/identity/v3")]},
+            {"type": "network", "name": "neutron", "endpoints": [self.entry(self.catalog_path)]},
+        ]
+        who = {"id": "a" * 32, "name": "admin", "domain": {"id": "default"}}
+        token = {
+            "expires_at": "2999-01-01T00:00:00.000000Z",
+            "project": who,
+            "user": {**who, "id": "b" * 32},
+            "roles": [{"id": "r", "name": "admin"}],
+            "catalog": catalog,
+            "methods": ["password"],
+        }
+        self.send(201, {"token": token}, **{"X-Subject-Token": "tok"})
+
+    def entry(self, path: str) -> dict[str, str]:
+        return {"interface": "public", "region": "RegionOne", "url": self.base() + path}
+
+    def do_GET(self) -> None:
+        self.seen.append(("GET", self.path))
+        path = self.path.split("?")[0].rstrip("/")
+        if path in ("/identity", "/identity/v3"):
+            link = {"rel": "self", "href": self.base() + "/identity/v3/"}
+            return self.send(200, {"version": {"id": "v3.14", "status": "stable", "links": [link]}})
+        if path == NEUTRON:
+            link = {"rel": "self", "href": self.base() + NEUTRON + "/v2.0/"}
+            return self.send(
+                200, {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [link]}]}
+            )
+        if path == NEUTRON + "/v2.0":
+            return self.send(200, {"resources": [{"name": "network", "collection": "networks"}]})
+        if path == NEUTRON + "/v2.0/networks":
+            return self.send(200, {"networks": [{"id": "n1", "name": "net"}]})
+        return self.send(404, {"NeutronError": {"message": "not found"}})
+
+
+@pytest.fixture
+def neutron() -> Iterator[type[Neutron]]:
+    handler = type("Handler", (Neutron,), {"seen": [], "catalog_path": NEUTRON})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    handler.base = lambda self: f"http://127.0.0.1:{server.server_port}"  # type: ignore[method-assign]
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def connect(tmp_path: Path, handler: type[Neutron], **cloud_extra: str) -> Any:
+    """A ``reaper.cloud.connect`` connection from a clouds.yaml cloud (as the benchmark's)."""
+    base = handler.base(None)  # type: ignore[arg-type]
+    auth = {
+        "auth_url": base + "/identity/v3",
+        "username": "admin",
+        "password": "secret",
+        "project_name": "admin",
+        "user_domain_id": "default",
+        "project_domain_id": "default",
+    }
+    entry = {"auth": auth, "region_name": "RegionOne", "interface": "public"}
+    entry |= {k: base + v for k, v in cloud_extra.items()}
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(json.dumps({"clouds": {"test": entry}}))
+    conf_file = tmp_path / "reaper.conf"
+    conf_file.write_text("[service_credentials]\ncloud = test\n")
+    conf = config.make_conf(["--config-file", str(conf_file)], config_files=[])
+    source = CredentialSource(Origin.CONFIG_CLOUD, cloud="test")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+        return cloud.connect(conf, read_only=True, source=source)
+
+
+def neutron_requests(handler: type[Neutron]) -> list[str]:
+    return [path for method, path in handler.seen if path.startswith(NEUTRON)]
+
+
+@pytest.mark.parametrize("override", [NEUTRON + "/v2.0", NEUTRON + "/v2.0/"])
+def test_a_versioned_endpoint_override_lists_without_reading_the_resource_list_first(
+    tmp_path: Path, neutron: type[Neutron], override: str
+) -> None:
+    conn = connect(tmp_path, neutron, network_endpoint_override=override)
+    assert [n.id for n in conn.network.networks()] == ["n1"]
+    assert neutron_requests(neutron) == [NEUTRON + "/v2.0/networks"]
+    assert cloud.counter_of(conn).total == 1
+
+
+def test_an_unversioned_endpoint_override_still_finds_the_version_in_the_root_document(
+    tmp_path: Path, neutron: type[Neutron]
+) -> None:
+    conn = connect(tmp_path, neutron, network_endpoint_override=NEUTRON)
+    assert [n.id for n in conn.network.networks()] == ["n1"]
+    assert neutron_requests(neutron) == [NEUTRON, NEUTRON + "/v2.0/networks"]
+
+
+@pytest.mark.parametrize("catalog_path", [NEUTRON, NEUTRON + "/v2.0"])
+def test_from_the_catalog_neutron_is_listed_at_once_versioned_or_not(
+    tmp_path: Path, neutron: type[Neutron], catalog_path: str
+) -> None:
+    neutron.catalog_path = catalog_path
+    conn = connect(tmp_path, neutron)
+    assert [n.id for n in conn.network.networks()] == ["n1"]
+    assert neutron_requests(neutron) == [NEUTRON + "/v2.0/networks"]
