@@ -153,3 +153,28 @@ def test_from_the_catalog_neutron_is_listed_at_once_versioned_or_not(
     conn = connect(tmp_path, neutron)
     assert [n.id for n in conn.network.networks()] == ["n1"]
     assert neutron_requests(neutron) == [NEUTRON + "/v2.0/networks"]
+
+
+def test_the_openstack_client_plugins_connection_skips_the_read_too(
+    tmp_path: Path, neutron: type[Neutron]
+) -> None:
+    """``openstack reaper ...`` clones the region python-openstackclient resolved."""
+    import openstack.config
+
+    base = neutron.base(None)  # type: ignore[arg-type]
+    region = openstack.config.OpenStackConfig(load_yaml_config=False, load_envvars=False).get_one(
+        auth_type="password",
+        auth={
+            "auth_url": base + "/identity/v3",
+            "username": "admin",
+            "password": "secret",
+            "project_name": "admin",
+            "user_domain_id": "default",
+            "project_domain_id": "default",
+        },
+        region_name="RegionOne",
+        network_endpoint_override=base + NEUTRON + "/v2.0",
+    )
+    conn = cloud.connect_region(region, read_only=True)
+    assert [n.id for n in conn.network.networks()] == ["n1"]
+    assert neutron_requests(neutron) == [NEUTRON + "/v2.0/networks"]
