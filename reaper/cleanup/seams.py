@@ -8,7 +8,6 @@ builds from fakes. Nothing of the road calls openstacksdk itself.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +15,7 @@ from typing import Any
 
 from reaper.actions.runner import Prechecker, SdkRunner
 from reaper.cleanup import batchverify
-from reaper.cleanup.house import AdminProject, HouseCheck, house_projects
+from reaper.cleanup.house import HouseCheck, house_projects
 from reaper.cleanup.verify import IdentityCheck, verify
 from reaper.executor import Runner
 from reaper.inventory.base import Scope
@@ -55,31 +54,6 @@ class Cloud:
             return self.keystone_many(identities)
         # Each check witnesses its own 404 already: no batch witness to add.
         return batchverify.verify_many(self.keystone, lambda: None, identities)
-
-    def house_ahead(self, admin: AdminProject) -> Cloud:
-        """These seams with the house asked now, beside what comes next (Keystone's verdict).
-
-        The house is Keystone reads that do not depend on the verdict. Asked
-        after it, beside discovery, they were the last reads before the first
-        step in the slowest deletions (a loaded Keystone answers late).
-        Invariants: the answer asked now serves only the first :attr:`house`
-        question for ``admin`` (the plan's, right after the verdict); any later
-        one asks Keystone again, so no answer outlives the plan it was asked
-        for. Its error is raised where the plan asks, as before. A verdict of
-        "still there" wastes these reads: one or two small Keystone reads per
-        notification, as the witness costs.
-        """
-        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reaper-house")
-        unused = [pool.submit(self.house, admin)]
-        pool.shutdown(wait=False)  # nobody waits for an answer no plan asks for
-        ask = self.house
-
-        def house(asked: AdminProject) -> frozenset[str]:
-            if asked == admin and unused:
-                return unused.pop().result()
-            return ask(asked)
-
-        return dataclasses.replace(self, house=house)
 
     @classmethod
     def of(cls, conn: Any) -> Cloud:

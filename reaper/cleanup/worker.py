@@ -174,8 +174,6 @@ class Worker:
 
     def _plan(self, tombstone: Tombstone) -> Tombstone:
         cloud = self.cloud()
-        if known.never_known(self.store, tombstone) is None:  # likely planned: house beside
-            cloud = cloud.house_ahead(self.settings.admin_project)
         identity = tombstone.identity
         try:
             verification = cloud.keystone(identity)
