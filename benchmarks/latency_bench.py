@@ -110,6 +110,27 @@ left of g's tail is the host: Keystone answering the house's two reads and
 Neutron its listings while the other services answer theirs (4 of g's 5
 slowest timelines end on the house or Neutron's live use, at 1.0-1.3 s).
 
+Same day, 20:05-20:45, the heavy lock held, 200 tiny deletions each, one
+build per run (main after the runs above plus the cleanup's Neutron-document
+change, 9ad35fe; "house ahead": the house's reads sent beside Keystone's
+verdict, tried and reverted):
+
+=======================================  ====  ====  ====  ====  =======
+run (build), load average                p50   p95   p99   max   raw
+=======================================  ====  ====  ====  ====  =======
+l: house ahead, 3.4-8.3 (after a          861  1080  1336  2945  122/185
+   functional run)
+m: 9ad35fe, 2.8-4.8                       589   709   829  2377   76/132
+n: house ahead, 3.1-3.4                   800  1100  1234  2625  110/238
+o: 9ad35fe again, 3.3-4.3                 900  1201  2134  3267  129/282
+=======================================  ====  ====  ====  ====  =======
+
+Run m meets the target (p99 829 ms); run o, the same build minutes later,
+does not (2134 ms), and the raw listener's own p99 moved with it (132 ->
+282 ms). One run at 200 deletions does not settle the target on this host:
+it is met by the landed build in one run of two. House ahead shows nothing
+above that spread and costs Keystone reads for every live identity: reverted.
+
 Before that (2026-12-06), target not met: the raw listener's own p99 was
 above 1 s at that load.
 Reaper's share is small (notification -> first request ~60 ms p50, last
