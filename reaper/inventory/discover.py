@@ -11,14 +11,13 @@ re-check are kept aside as ``mismatches`` for the audit trail.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reaper import log, progress
-from reaper.inventory import ahead, liveuse, lookups, registry
+from reaper.inventory import liveuse, registry
 from reaper.inventory.base import Finding, Handler, Scope
 from reaper.model import Resource
 
@@ -62,44 +61,9 @@ def handlers() -> dict[str, Handler]:
     return {name: cls() for name, cls in registry.handler_classes().items()}
 
 
-def discover(
-    conn: Any,
-    scope: Scope,
-    selected: Mapping[str, Handler] | None = None,
-    *,
-    executor: concurrent.futures.Executor | None = None,
-) -> Inventory:
-    """Every resource of ``scope`` that the registered handlers can find.
-
-    Each live-use finder is started as soon as the handlers of the types it
-    reads have returned (:mod:`.ahead`), beside the listings still running,
-    on ``executor`` (a pool of :data:`~reaper.inventory.lookups.WORKERS` by
-    default); the inventory is the same as if it were asked last.
-    """
+def discover(conn: Any, scope: Scope, selected: Mapping[str, Handler] | None = None) -> Inventory:
+    """Every resource of ``scope`` that the registered handlers can find."""
     chosen = dict(selected) if selected is not None else handlers()
-    with contextlib.ExitStack() as stack:
-        if executor is None:
-            executor = stack.enter_context(
-                concurrent.futures.ThreadPoolExecutor(
-                    max_workers=lookups.WORKERS, thread_name_prefix="reaper-lookup"
-                )
-            )
-        producers = {name: frozenset(t.name for t in h.types) for name, h in chosen.items()}
-        soon = ahead.Ahead(conn, scope, producers, executor.submit)
-        findings = _handlers(conn, scope, chosen, soon)
-        found = tuple(r for f in findings for r in f.resources)
-        references = [
-            _cross(name, handler, conn, scope, found)
-            for name, handler in sorted(chosen.items())
-            if type(handler).cross_reference is not Handler.cross_reference
-        ]
-        return _with_live_use(conn, scope, (*findings, *references), soon)
-
-
-def _handlers(
-    conn: Any, scope: Scope, chosen: Mapping[str, Handler], soon: ahead.Ahead
-) -> tuple[Finding, ...]:
-    """Every handler's finding, by name; each handed to ``soon`` as it returns."""
     with concurrent.futures.ThreadPoolExecutor(
         max_workers=max(1, len(chosen)), thread_name_prefix="reaper-discover"
     ) as pool:
@@ -110,17 +74,21 @@ def _handlers(
         done: dict[str, Finding] = {}
         for future in concurrent.futures.as_completed(futures):
             done[futures[future]] = finding = future.result()
-            soon.handler_done(futures[future], finding)
             progress.report(_said(finding))
-        return tuple(done[name] for name in sorted(done))
+        findings = tuple(done[name] for name in sorted(done))
+    found = tuple(r for f in findings for r in f.resources)
+    references = [
+        _cross(name, handler, conn, scope, found)
+        for name, handler in sorted(chosen.items())
+        if type(handler).cross_reference is not Handler.cross_reference
+    ]
+    return _with_live_use(conn, scope, (*findings, *references))
 
 
-def _with_live_use(
-    conn: Any, scope: Scope, findings: tuple[Finding, ...], soon: ahead.Ahead | None = None
-) -> Inventory:
+def _with_live_use(conn: Any, scope: Scope, findings: tuple[Finding, ...]) -> Inventory:
     """Every finding's resources with who else (alive) uses them (:mod:`.liveuse`)."""
     resources = [r for f in findings for r in f.resources]
-    checked, annotated = liveuse.annotate(conn, scope, resources, soon)
+    checked, annotated = liveuse.annotate(conn, scope, resources)
     by_ref = {r.ref: r for r in annotated}
     findings = tuple(
         dataclasses.replace(f, resources=tuple(by_ref.get(r.ref, r) for r in f.resources))

@@ -43,9 +43,7 @@ from typing import Any
 
 from reaper import log
 from reaper.inventory import lookups
-from reaper.inventory.ahead import Ahead, Outcome
 from reaper.inventory.base import IN_USE, SHARED, USABLE_TYPES, USED_BY, Finding, Scope
-from reaper.inventory.lookups import Answer
 from reaper.inventory.use import UNKNOWN, Lookup, Use
 from reaper.inventory.uses import FINDER_TYPES, FINDERS, RBAC_OBJECTS, rbac_objects
 from reaper.model import IdentityKind, IdentityRef, Resource, ResourceRef
@@ -58,15 +56,13 @@ Uses = dict[ResourceRef, list[Use]]
 
 
 def annotate(
-    conn: Any, scope: Scope, resources: Sequence[Resource], ahead: Ahead | None = None
+    conn: Any, scope: Scope, resources: Sequence[Resource]
 ) -> tuple[Finding, list[Resource]]:
     """``resources`` with :data:`FIELDS` on each usable one, and what went wrong.
 
     Fails closed: an error leaves every usable resource it may concern in use.
-    ``ahead``: the finders discovery started as soon as their resources were
-    in (:mod:`.ahead`); the answers are the same as asked here.
     """
-    found, errors = _find(conn, scope, resources, ahead)
+    found, errors = _find(conn, scope, resources)
     uses: Uses = defaultdict(list)
     for ref, listed in found.items():
         uses[ref] = [u for u in listed if u.project_id not in scope.project_ids]
@@ -168,9 +164,7 @@ def _fresh(conn: Any, resource: Resource) -> Resource | None:
     return dataclasses.replace(resource, status=vol.status, attributes=attrs)
 
 
-def _find(
-    conn: Any, scope: Scope, resources: Sequence[Resource], ahead: Ahead | None = None
-) -> tuple[Uses, list[str]]:
+def _find(conn: Any, scope: Scope, resources: Sequence[Resource]) -> tuple[Uses, list[str]]:
     """Every use the finders list, whoever the user; failed finders fail closed.
 
     The objects of RBAC entries are looked at too (their users make the
@@ -178,40 +172,26 @@ def _find(
     finder's lookups are sent together (:func:`~reaper.inventory.lookups.run_all`)
     and read in the finders' order; any failed lookup of a finder leaves
     every resource of the finder's types in use, as one failed listing did
-    when they went one after another. A finder ``ahead`` started during
-    discovery from the same resources is not asked again: its answers are
-    read in its place.
+    when they went one after another.
     """
     looked_at = [*resources, *rbac_objects(resources, scope)]
     errors: list[str] = []
     uses: Uses = defaultdict(list)
-    outcomes: dict[str, Outcome] = {}
     jobs: list[tuple[str, Lookup]] = []
+    failed: dict[str, Exception] = {}
     for name, finder, types in FINDERS:
         if not any(r.type in types for r in looked_at):
-            continue
-        early = ahead.outcome(name, looked_at) if ahead is not None else None
-        if early is not None:
-            outcomes[name] = early
             continue
         try:
             jobs += [(name, lookup) for lookup in finder(conn, scope, looked_at)]
         except Exception as exc:
-            outcomes[name] = Outcome(error=exc)
-    ran: dict[str, list[Answer[list[tuple[ResourceRef, Use]]]]] = defaultdict(list)
+            failed.setdefault(name, exc)
     for (name, _), answer in zip(jobs, lookups.run_all([job for _, job in jobs]), strict=True):
-        ran[name].append(answer)
-    failed: dict[str, Exception] = {}
-    for name, _, _ in FINDERS:
-        outcome = outcomes.get(name) or Outcome(answers=tuple(ran.get(name, ())))
-        if outcome.error is not None:
-            failed.setdefault(name, outcome.error)
-        for answer in outcome.answers:
-            if answer.error is not None:
-                failed.setdefault(name, answer.error)
-                continue
-            for ref, use in answer.value or ():
-                uses[ref].append(use)
+        if answer.error is not None:
+            failed.setdefault(name, answer.error)
+            continue
+        for ref, use in answer.value or ():
+            uses[ref].append(use)
     for name, _, _ in FINDERS:
         exc = failed.get(name)
         if exc is None:

@@ -48,15 +48,15 @@ def run_all(jobs: Sequence[Callable[[], T]], *, workers: int = WORKERS) -> list[
     One job (or ``workers == 1``) runs on the calling thread: no pool for nothing.
     """
     if len(jobs) <= 1 or workers <= 1:
-        return [attempt(job) for job in jobs]
+        return [_attempt(job) for job in jobs]
     with concurrent.futures.ThreadPoolExecutor(
         max_workers=min(workers, len(jobs)), thread_name_prefix="reaper-lookup"
     ) as pool:
-        futures = [pool.submit(attempt, job) for job in jobs]
+        futures = [pool.submit(_attempt, job) for job in jobs]
         return [future.result() for future in futures]
 
 
-def attempt(job: Callable[[], T]) -> Answer[T]:
+def _attempt(job: Callable[[], T]) -> Answer[T]:
     try:
         return Answer(value=job())
     except Exception as exc:  # the caller's to judge, per job (fail closed there)

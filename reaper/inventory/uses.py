@@ -307,14 +307,5 @@ FINDERS: tuple[tuple[str, Finder, frozenset[str]], ...] = (
     ("floating IPs", floating_ports, frozenset({"network.floating_ip"})),
 )
 FINDER_TYPES: Mapping[str, frozenset[str]] = {name: types for name, _, types in FINDERS}
-#: The types each finder reads of what it is given: its own, and what it takes in hand
-#: instead of asking again (a floating IP's port, a volume's server). Its lookups can be
-#: built as soon as every handler of these types is done (:mod:`.ahead`), and are the
-#: same as if built after all of discovery.
-READS: Mapping[str, frozenset[str]] = {
-    **FINDER_TYPES,
-    "floating IPs": FINDER_TYPES["floating IPs"] | {"network.port"},
-    "volumes": FINDER_TYPES["volumes"] | {"compute.server"},
-}
 #: The types whose users can be looked up (a refused removal of one is re-examined).
 LOOKED_UP: frozenset[str] = frozenset().union(*FINDER_TYPES.values())
