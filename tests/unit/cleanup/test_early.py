@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+
+import pytest
 
 from reaper.audit.trail import AuditTrail
 from reaper.cleanup.early import NOVA_REFUSES
+from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import IdentityState
 from reaper.inventory.base import Scope
 from reaper.inventory.discover import Inventory
-from reaper.model import TombstoneState
+from reaper.model import Tombstone, TombstoneState
 from reaper.policy import PolicySet
 from reaper.reclaim import Usage
 from reaper.store import Store
@@ -56,66 +59,72 @@ class Usages:
         return Usage({"placement.VCPU": 1.0 if len(self.ids) == 1 else 0.0}, {})
 
 
+@pytest.fixture
+def usages(cloud: FakeCloud) -> Usages:
+    """The fake cloud's usage reading, watched by every test here."""
+    cloud.usage = Usages()
+    return cloud.usage
+
+
+#: Notify the project's deletion (``notified``'s keywords), let one worker take it.
+WorkOnce = Callable[..., Tombstone]
+
+
+@pytest.fixture
+def work_once(
+    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet, usages: Usages
+) -> WorkOnce:
+    def run(settings: Settings = SETTINGS, **notice: bool) -> Tombstone:
+        notified(store, **notice)
+        done = worker(store, trail, cloud, policies, settings).work_once()
+        assert done is not None
+        return done
+
+    return run
+
+
 def test_a_projects_usage_is_read_beside_discovery_and_kept_before_its_steps(
-    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    store: Store, cloud: FakeCloud, usages: Usages, work_once: WorkOnce
 ) -> None:
-    usages = Usages()
-    cloud.usage = usages
     cloud.inventory = InventoryAfterUsage(usages.asked)
     cloud.inventory.resources = [server("s1")]
-    notified(store)
-    done = worker(store, trail, cloud, policies).work_once()
-    assert done is not None and done.state is TombstoneState.COMPLETE, done
+    done = work_once()
+    assert done.state is TombstoneState.COMPLETE, done
     assert cloud.ran  # the server was listed: the usage was asked while discovery waited
     kept = store.reclaim.get(done.id)
     assert kept is not None and kept.before["figures"]["placement.VCPU"] == 1.0
 
 
 def test_a_live_identity_has_no_usage_read(
-    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    cloud: FakeCloud, usages: Usages, work_once: WorkOnce
 ) -> None:
-    usages = Usages()
-    cloud.usage = usages
     cloud.keystone.answers[PROJECT] = IdentityState.ENABLED
-    notified(store)
-    done = worker(store, trail, cloud, policies).work_once()
-    assert done is not None and done.state is TombstoneState.REFUSED
+    assert work_once().state is TombstoneState.REFUSED
     assert usages.ids == [] and cloud.inventory.scopes == []
 
 
 def test_an_identity_never_seen_alive_costs_keystones_check_only(
-    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    cloud: FakeCloud, usages: Usages, work_once: WorkOnce
 ) -> None:
-    usages = Usages()
-    cloud.usage = usages
-    notified(store, seen=False)
-    done = worker(store, trail, cloud, policies).work_once()
-    assert done is not None and done.state is TombstoneState.REFUSED
+    assert work_once(seen=False).state is TombstoneState.REFUSED
     assert cloud.house.asked == [] and usages.ids == [] and cloud.inventory.scopes == []
 
 
 def test_a_dry_run_controller_reads_no_usage(
-    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    cloud: FakeCloud, usages: Usages, work_once: WorkOnce
 ) -> None:
-    usages = Usages()
-    cloud.usage = usages
     cloud.inventory.resources = [server("s1")]
-    notified(store)
-    settings = dataclasses.replace(SETTINGS, dry_run=True)
-    done = worker(store, trail, cloud, policies, settings).work_once()
-    assert done is not None and done.state is TombstoneState.HELD
+    done = work_once(dataclasses.replace(SETTINGS, dry_run=True))
+    assert done.state is TombstoneState.HELD
     assert usages.ids == [] and cloud.ran == []
 
 
 def test_a_gone_projects_nova_is_not_asked_for_the_quotas_it_would_refuse(
-    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    store: Store, cloud: FakeCloud, usages: Usages, work_once: WorkOnce
 ) -> None:
-    usages = Usages()
-    cloud.usage = usages
     cloud.inventory.resources = [server("s1")]
-    notified(store)
-    done = worker(store, trail, cloud, policies).work_once()
-    assert done is not None and done.state is TombstoneState.COMPLETE, done
+    done = work_once()
+    assert done.state is TombstoneState.COMPLETE, done
     first = usages.services[0]
     assert first is not None and "compute" not in first and "placement" in first
     kept = store.reclaim.get(done.id)
@@ -123,11 +132,8 @@ def test_a_gone_projects_nova_is_not_asked_for_the_quotas_it_would_refuse(
 
 
 def test_a_disabled_projects_nova_is_asked(
-    store: Store, trail: AuditTrail, cloud: FakeCloud, policies: PolicySet
+    cloud: FakeCloud, usages: Usages, work_once: WorkOnce
 ) -> None:
-    usages = Usages()
-    cloud.usage = usages
     cloud.keystone.answers[PROJECT] = IdentityState.DISABLED
-    notified(store, disabled=True)
-    worker(store, trail, cloud, policies).work_once()
+    work_once(disabled=True)
     assert usages.services[:1] == [None]
