@@ -12,9 +12,7 @@ unversioned override, where the root's document finds ``/v2.0/``.
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,61 +21,35 @@ import pytest
 
 from reaper import cloud, config
 from reaper.credentials import CredentialSource, Origin
+from tests.unit import localkeystone
 
 NEUTRON = "/networking"
 
 
-class Neutron(http.server.BaseHTTPRequestHandler):
+class Neutron(localkeystone.Keystone):
     #: (method, path) of every request, in order (a class list: one server per test).
     seen: list[tuple[str, str]]
     #: Where the catalog says Neutron is, under the server's address.
     catalog_path: str
+    #: The server's address (set by the fixture).
+    address: str
+    identity_path = "/identity/v3"
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
-
-    def send(self, code: int, body: Any, **headers: str) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def catalog(self) -> list[dict[str, Any]]:
+        network = {"type": "network", "name": "neutron"}
+        return [*super().catalog(), {**network, "endpoints": [self.endpoint(self.catalog_path)]}]
 
     def do_POST(self) -> None:
         self.seen.append(("POST", self.path))
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        catalog = [
-            {"type": "identity", "name": "keystone", "endpoints": [self.entry("/identity/v3")]},
-            {"type": "network", "name": "neutron", "endpoints": [self.entry(self.catalog_path)]},
-        ]
-        who = {"id": "a" * 32, "name": "admin", "domain": {"id": "default"}}
-        token = {
-            "expires_at": "2999-01-01T00:00:00.000000Z",
-            "project": who,
-            "user": {**who, "id": "b" * 32},
-            "roles": [{"id": "r", "name": "admin"}],
-            "catalog": catalog,
-            "methods": ["password"],
-        }
-        self.send(201, {"token": token}, **{"X-Subject-Token": "tok"})
-
-    def entry(self, path: str) -> dict[str, str]:
-        return {"interface": "public", "region": "RegionOne", "url": self.base() + path}
+        super().do_POST()
 
     def do_GET(self) -> None:
         self.seen.append(("GET", self.path))
         path = self.path.split("?")[0].rstrip("/")
-        if path in ("/identity", "/identity/v3"):
-            link = {"rel": "self", "href": self.base() + "/identity/v3/"}
-            return self.send(200, {"version": {"id": "v3.14", "status": "stable", "links": [link]}})
+        if self.version_document(path):
+            return None
         if path == NEUTRON:
-            link = {"rel": "self", "href": self.base() + NEUTRON + "/v2.0/"}
+            link = {"rel": "self", "href": self.root() + NEUTRON + "/v2.0/"}
             return self.send(
                 200, {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [link]}]}
             )
@@ -91,17 +63,14 @@ class Neutron(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def neutron() -> Iterator[type[Neutron]]:
     handler = type("Handler", (Neutron,), {"seen": [], "catalog_path": NEUTRON})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    handler.base = lambda self: f"http://127.0.0.1:{server.server_port}"  # type: ignore[method-assign]
-    yield handler
-    server.shutdown()
-    server.server_close()
+    with localkeystone.serve(handler) as address:
+        handler.address = address
+        yield handler
 
 
 def connect(tmp_path: Path, handler: type[Neutron], **cloud_extra: str) -> Any:
     """A ``reaper.cloud.connect`` connection from a clouds.yaml cloud (as the benchmark's)."""
-    base = handler.base(None)  # type: ignore[arg-type]
+    base = handler.address
     auth = {
         "auth_url": base + "/identity/v3",
         "username": "admin",
@@ -161,7 +130,7 @@ def test_the_openstack_client_plugins_connection_skips_the_read_too(
     """``openstack reaper ...`` clones the region python-openstackclient resolved."""
     import openstack.config
 
-    base = neutron.base(None)  # type: ignore[arg-type]
+    base = neutron.address
     region = openstack.config.OpenStackConfig(load_yaml_config=False, load_envvars=False).get_one(
         auth_type="password",
         auth={

@@ -9,11 +9,12 @@ production one.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import openstack.connection
 import pytest
@@ -23,6 +24,7 @@ from keystoneauth1.identity import v3
 from reaper.cleanup import batchverify
 from reaper.cleanup.verify import IdentityState, VerificationError, verify
 from reaper.model import IdentityKind, IdentityRef
+from tests.unit import localkeystone
 
 ASKED = IdentityRef(IdentityKind.PROJECT, "a" * 32)
 OWN_PROJECT, OWN_USER = "b" * 32, "c" * 32
@@ -45,53 +47,21 @@ class Script:
         self.paths: list[str] = []
 
 
-def handler(script: Script) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def base(self) -> str:
-            return f"http://127.0.0.1:{self.server.server_port}/v3"  # type: ignore[attr-defined]
-
-        def send(self, code: int, body: Any, kind: str = "application/json", **headers: str):
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            catalog = [
-                {
-                    "type": "identity",
-                    "name": "keystone",
-                    "endpoints": [{"interface": "public", "region": "R", "url": self.base()}],
-                }
-            ]
-            token = {
-                "token": {
-                    "expires_at": "2999-01-01T00:00:00.000000Z",
-                    "project": {"id": OWN_PROJECT, "name": "service", "domain": {"id": "d"}},
-                    "user": {"id": OWN_USER, "name": "reaper", "domain": {"id": "d"}},
-                    "roles": [{"id": "r", "name": "admin"}],
-                    "catalog": catalog,
-                    "methods": ["password"],
-                }
-            }
-            self.send(201, token, **{"X-Subject-Token": "tok"})
+def handler(script: Script) -> type[localkeystone.Keystone]:
+    class Handler(localkeystone.Keystone):
+        region = "R"
+        project: ClassVar[dict[str, Any]] = {
+            "id": OWN_PROJECT,
+            "name": "service",
+            "domain": {"id": "d"},
+        }
+        user: ClassVar[dict[str, Any]] = {"id": OWN_USER, "name": "reaper", "domain": {"id": "d"}}
 
         def do_GET(self) -> None:
             script.paths.append(self.path)
             path = self.path.rstrip("/")
-            if path in ("", "/v3"):
-                link = {"rel": "self", "href": self.base() + "/"}
-                return self.send(
-                    200, {"version": {"id": "v3.14", "status": "stable", "links": [link]}}
-                )
+            if self.version_document(path):
+                return None
             if path == f"/v3/projects/{ASKED.id}":
                 code, kind, body = script.asked
                 return self.send(code, body, kind)
@@ -108,6 +78,20 @@ def handler(script: Script) -> type[http.server.BaseHTTPRequestHandler]:
     return Handler
 
 
+@contextlib.contextmanager
+def connected(keystone: type[http.server.BaseHTTPRequestHandler]) -> Iterator[Any]:
+    """An openstacksdk connection as reaper's own account to ``keystone``, served meanwhile."""
+    with localkeystone.serve(keystone) as address:
+        auth = v3.Password(
+            auth_url=address + "/v3",
+            username="reaper",
+            password="secret",
+            project_id=OWN_PROJECT,
+            user_domain_id="d",
+        )
+        yield openstack.connection.Connection(session=session.Session(auth=auth), region_name="R")
+
+
 @pytest.fixture
 def script() -> Script:
     return Script()
@@ -115,18 +99,8 @@ def script() -> Script:
 
 @pytest.fixture
 def conn(script: Script) -> Iterator[Any]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(script))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    auth = v3.Password(
-        auth_url=f"http://127.0.0.1:{server.server_port}/v3",
-        username="reaper",
-        password="secret",
-        project_id=OWN_PROJECT,
-        user_domain_id="d",
-    )
-    yield openstack.connection.Connection(session=session.Session(auth=auth), region_name="R")
-    server.shutdown()
-    server.server_close()
+    with connected(handler(script)) as conn:
+        yield conn
 
 
 def test_keystones_own_404_with_reapers_account_found_means_gone(conn: Any, script: Script):
@@ -240,18 +214,5 @@ def test_the_witness_is_asked_beside_the_identity_not_after_it(script: Script) -
             if OWN_LISTING in script.paths:
                 both.set()
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Holding)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    auth = v3.Password(
-        auth_url=f"http://127.0.0.1:{server.server_port}/v3",
-        username="reaper",
-        password="secret",
-        project_id=OWN_PROJECT,
-        user_domain_id="d",
-    )
-    conn = openstack.connection.Connection(session=session.Session(auth=auth), region_name="R")
-    try:
+    with connected(Holding) as conn:
         assert verify(conn, ASKED).state is IdentityState.GONE
-    finally:
-        server.shutdown()
-        server.server_close()
