@@ -68,18 +68,22 @@ def neutron() -> Iterator[type[Neutron]]:
         yield handler
 
 
-def connect(tmp_path: Path, handler: type[Neutron], **cloud_extra: str) -> Any:
-    """A ``reaper.cloud.connect`` connection from a clouds.yaml cloud (as the benchmark's)."""
-    base = handler.address
-    auth = {
-        "auth_url": base + "/identity/v3",
+def admin_auth(base: str) -> dict[str, str]:
+    """The password ``auth`` of the admin the server's token is for."""
+    return {
+        "auth_url": base + Neutron.identity_path,
         "username": "admin",
         "password": "secret",
         "project_name": "admin",
         "user_domain_id": "default",
         "project_domain_id": "default",
     }
-    entry = {"auth": auth, "region_name": "RegionOne", "interface": "public"}
+
+
+def connect(tmp_path: Path, handler: type[Neutron], **cloud_extra: str) -> Any:
+    """A ``reaper.cloud.connect`` connection from a clouds.yaml cloud (as the benchmark's)."""
+    base = handler.address
+    entry = {"auth": admin_auth(base), "region_name": "RegionOne", "interface": "public"}
     entry |= {k: base + v for k, v in cloud_extra.items()}
     clouds = tmp_path / "clouds.yaml"
     clouds.write_text(json.dumps({"clouds": {"test": entry}}))
@@ -133,14 +137,7 @@ def test_the_openstack_client_plugins_connection_skips_the_read_too(
     base = neutron.address
     region = openstack.config.OpenStackConfig(load_yaml_config=False, load_envvars=False).get_one(
         auth_type="password",
-        auth={
-            "auth_url": base + "/identity/v3",
-            "username": "admin",
-            "password": "secret",
-            "project_name": "admin",
-            "user_domain_id": "default",
-            "project_domain_id": "default",
-        },
+        auth=admin_auth(base),
         region_name="RegionOne",
         network_endpoint_override=base + NEUTRON + "/v2.0",
     )
