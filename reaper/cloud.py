@@ -312,7 +312,6 @@ def connect_region(region: Any, *, read_only: bool) -> Any:
     (``--os-cloud``, ``OS_*``, every ``--os-*`` option): the same auth
     plugin (and so the same token), behind reaper's guarded session.
     """
-    import openstack.connection
     from openstack.config import cloud_region
 
     clone = cloud_region.CloudRegion(
@@ -322,7 +321,7 @@ def connect_region(region: Any, *, read_only: bool) -> Any:
         auth_plugin=region.get_auth(),
         session_constructor=ReadOnlySession if read_only else GuardedSession,
     )
-    conn = versiondocs.without_network_document(openstack.connection.Connection(config=clone))
+    conn = versiondocs.without_network_document(versiondocs.connection_class()(config=clone))
     conn.session.budget = budgets.for_process()
     return conn
 
@@ -331,7 +330,6 @@ def _connect(
     conf: cfg.ConfigOpts, source: credentials.CredentialSource, session_class: type[GuardedSession]
 ) -> Any:
     import openstack.config
-    import openstack.connection
 
     creds = conf[config.SERVICE_CREDENTIALS_GROUP]
     if source.origin is not credentials.Origin.CONFIG_AUTH:
@@ -344,7 +342,7 @@ def _connect(
         else:
             # The command line and the environment bring everything with them.
             region = loader.get_one(cloud=source.cloud or loader.envvar_key)
-        return versiondocs.without_network_document(openstack.connection.Connection(config=region))
+        return versiondocs.without_network_document(versiondocs.connection_class()(config=region))
     if source.auth_type not in _plugin_names():
         # Asked for it, stevedore would log a warning before keystoneauth raises this.
         raise ks_exc.NoMatchingPlugin(str(source.auth_type))
@@ -359,7 +357,7 @@ def _connect(
         cert=session.cert,
         timeout=session.timeout,
     )
-    return openstack.connection.Connection(
+    return versiondocs.connection_class()(
         session=guarded,
         region_name=creds.region_name,
         interface=creds.interface,

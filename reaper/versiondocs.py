@@ -172,3 +172,88 @@ def under_auth_url(url: str, auth_url: str) -> bool:
     root = _VERSION_SEGMENT.sub("", auth.path.rstrip("/"))
     path = asked.path.rstrip("/")
     return not root or path == root or path.startswith(root + "/")
+
+
+#: Services whose version document reaper has no use for, by service type: the API
+#: version whose proxy is built, and the path a versionless endpoint gets for it.
+#: Glance's only API since Rocky is ``/v2`` under the root the catalog names;
+#: Placement's API is its root, and every request reaper sends it names its
+#: microversion (an older Placement answers 406, which fails the read, never
+#: passes it).
+UNREAD: Mapping[str, tuple[str, str]] = {"image": ("2", "v2"), "placement": ("1", "")}
+
+
+def unread_endpoint(service_type: str, endpoint: str) -> str | None:
+    """Where :data:`UNREAD`'s ``service_type`` answers, from its catalog entry or override.
+
+    ``None`` when the endpoint names another version than the one built
+    (left to openstacksdk's read).
+    """
+    version, path = UNREAD[service_type]
+    stripped = endpoint.rstrip("/")
+    found = _VERSION_SEGMENT.search(urlsplit(stripped).path)
+    if found:
+        return stripped if found.group(0).lstrip("/v").split(".")[0] == version else None
+    return f"{stripped}/{path}" if path else stripped
+
+
+def build_unread(service: Any, instance: Any) -> Any:
+    """The proxy of an :data:`UNREAD` service, built on its endpoint without a read.
+
+    ``None`` (openstacksdk builds it, reading the document) for another API
+    version, strict proxies (they validate by reading), a service the cloud
+    does not run, no endpoint, or an endpoint of another version. The
+    endpoint is the override, or the catalog's entry (the token's, no
+    request of its own), kept as the override, as openstacksdk keeps what
+    its read found.
+    """
+    service_type = service.service_type
+    config = instance.config
+    version, _ = UNREAD[service_type]
+    configured = str(config.get_api_version(service_type) or version)
+    proxy_class = service.supported_versions.get(version)
+    if (
+        configured[:1] != version
+        or proxy_class is None
+        or getattr(instance, "_strict_proxies", True)
+        or not config.has_service(service_type)
+    ):
+        return None
+    endpoint = config.get_endpoint(service_type) or config.get_endpoint_from_catalog(service_type)
+    where = unread_endpoint(service_type, str(endpoint)) if endpoint else None
+    if where is None:
+        return None
+    config.set_service_value("endpoint_override", service_type, where)
+    return config.get_session_client(service_type, constructor=proxy_class)
+
+
+_CONNECTION_CLASS: Any = None
+
+
+def connection_class() -> Any:
+    """openstacksdk's ``Connection`` whose :data:`UNREAD` services skip their document.
+
+    Built on first use (openstacksdk is imported only then). Each proxy is
+    still made when first used, as openstacksdk makes it.
+    """
+    global _CONNECTION_CLASS
+    if _CONNECTION_CLASS is None:
+        import openstack.connection
+        from openstack.image import image_service
+        from openstack.placement import placement_service
+
+        def unread(base: Any) -> Any:
+            class Unread(base):  # type: ignore[misc,valid-type]
+                def _make_proxy(self, instance: Any) -> Any:
+                    built = build_unread(self, instance)
+                    return super()._make_proxy(instance) if built is None else built
+
+            Unread.__name__ = Unread.__qualname__ = f"Unread{base.__name__}"
+            return Unread
+
+        class Connection(openstack.connection.Connection):  # type: ignore[misc]
+            image = unread(image_service.ImageService)(service_type="image")
+            placement = unread(placement_service.PlacementService)(service_type="placement")
+
+        _CONNECTION_CLASS = Connection
+    return _CONNECTION_CLASS
