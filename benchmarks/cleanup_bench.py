@@ -240,6 +240,40 @@ run's 175 (0.74x project_cleanup's, target 0.70x) is the confirmation
 listings' doing: 16 (servers 11, snapshots 2, ports 2, volumes 1) where
 the 171 run had 11. With the 19:19 run's listings it would be 170 (0.72x).
 
+Glance's and Placement's root documents, at 704ab10 (the change before its
+rebase onto d2b8f21; one run of the three cells at 22:24-22:30, the heavy
+lock held, each tenant built just before its cell; load 8.2, 9.8 and 8.8 as
+each cell began; reaper-only runs of 22:04 and 22:15, before and after the
+change, beside it):
+
+=====  ===============================  ========  ========  ====
+time   cell                             wall s    requests  load
+=====  ===============================  ========  ========  ====
+22:04  reaper, 5c3c700 (reaper only)       25.8       173   7.7
+22:15  reaper, 704ab10 (reaper only)       25.0       170   6.9
+22:25  reaper, 704ab10                     23.8       168   8.2
+22:27  project_cleanup                     28.9       236   9.8
+22:30  ideal                               18.7       159   8.8
+=====  ===============================  ========  ========  ====
+
+openstacksdk read Glance's root document (``GET /``, a 300) and Placement's
+(``GET /``) before each service's first request, from the catalog and from
+an endpoint override alike; neither says anything reaper uses (Glance's API
+is ``/v2`` under its root, every Placement request names its microversion).
+Both proxies are now built on the endpoint at once
+(``reaper/versiondocs.py``: ``UNREAD``): discovery 31 -> 29 GETs. 168
+requests, 0.71x project_cleanup's (target 0.70x: 165); by phase, token and
+Keystone 4, discovery 29, waves 135 (123 DELETEs, the router interface's
+PUT, 11 listings: servers 8, snapshots 1, volumes 1, the port lookup 1).
+The two reaper-only runs listed servers 10 times each (two empty listings
+from the cold start, then 2-4 servers a listing, then 6-7 and a last
+straggler ~1.1 s later): the confirmations still move the total by 2-3
+requests between runs. Wall time 1.28x the ideal's, 0.82x
+project_cleanup's. The 29 GETs of discovery: Nova's and Cinder's version
+documents (their microversions), the admin project and its domain (2),
+20 listings (Neutron 11 of them, QoS's 404 included; Glance 3; Cinder 3;
+Nova 2; Placement 1) and the 5 live-use lookups.
+
 To measure a window beside the unpaced reaper and the other cleaners, in
 two workdirs on one testbed (``REAPER_TESTBED_RUN_DIR``)::
 
