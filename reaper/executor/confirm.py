@@ -181,7 +181,8 @@ class ConfirmationPoller:
         keys = sorted(k for k, p in self.pending.items() if p and k not in self.listing)
         dues = {key: self._listing_due(key) for key in keys}
         holding = holds.kinds() if any(d <= now for d in dues.values()) else ()
-        upcoming += [t for t in (holds.recheck_in(),) if t is not None]
+        if holding:  # only a held listing awaits a fresh verdict (a stale one says 0 s: spin)
+            upcoming += [t for t in (holds.recheck_in(),) if t is not None]
         for key in keys:
             due = dues[key]
             if key in holding:

@@ -84,3 +84,36 @@ def test_listings_that_find_nothing_gone_back_off_and_those_that_do_speed_up_aga
     assert quiet == pytest.approx([0.075, 0.1125, 0.16875, 0.2, 0.2])
     # ...and shorter again, a step per listing that finds something.
     assert busy == pytest.approx([0.16875, 0.1125, 0.075, 0.05])
+
+
+class StaleVerdict:
+    """Holds whose kept verdict went stale: due again now, held nothing when last asked."""
+
+    def kinds(self) -> set:
+        return set()
+
+    def recheck_in(self) -> float:
+        return 0.0
+
+
+def test_a_stale_verdict_with_nothing_held_does_not_wake_the_run_before_a_listing_is_due() -> None:
+    """The run's loop waits the shortest of these: a 0 there made it spin (a core's worth
+    of CPU while a removal waited for its next listing)."""
+    tick = Tick()
+    poller = ConfirmationPoller(
+        Nova(),  # type: ignore[arg-type]
+        LIMITS,
+        Clock(monotonic=tick),
+        threading.Condition(),
+        lambda sid, status, reason: None,
+    )
+    try:
+        poller.accepted(server("s0"), Resource(type="compute.server", id="s0", project_id="p"))
+        tick.now = poller.next_listing[KEY] - 0.03
+
+        upcoming = poller.start_due(StaleVerdict())
+
+        assert upcoming == [pytest.approx(0.03)]
+        assert poller.listing == set()
+    finally:
+        poller.shutdown()
