@@ -133,6 +133,46 @@ does not (2134 ms), and the raw listener's own p99 moved with it (132 ->
 it is met by the landed build in one run of two. House ahead shows nothing
 above that spread and costs Keystone reads for every live identity: reverted.
 
+2026-12-07 night, 200 tiny deletions each, the heavy lock held, every request
+of every deletion up to its first mutation read from ``--timeline 200``:
+
+=======================================  ====  ====  ====  ====  =======
+run (build), load average                p50   p95   p99   max   raw
+=======================================  ====  ====  ====  ====  =======
+p: main at 5c3c700, 3.4-6.3               919  1333  2143  2833  132/268
+q: main at 5c3c700 again, 6.1-10.5        858  1204  1374  3606  125/250
+r: q's build, the testbed's Keystone      604   889  1024  2048   46/89
+   with its caches on (an experiment:
+   the testbed change is not landed),
+   3.4-8.8
+=======================================  ====  ====  ====  ====  =======
+
+Target not met by main (p99 2143 and 1374 ms). In q's 200 timelines (ms after
+the end of Keystone's verdict, p50): the verdict's two Keystone reads take
+160 ms; the house's two Keystone reads, sent 34 ms after it, take 383 ms under
+discovery's load and end last of all reads in 155 of 200 deletions (at 428),
+but the live-use lookups, sent when Neutron's listings end (344), end at 434:
+the two ends are tied, so cutting either alone moves the first mutation
+little. Neutron's five cheapest listings (QoS, address scopes, subnet pools,
+both RBAC listings) wait 50-200 ms for one of the 8 network slots (twelve
+Neutron reads: eleven listings and the usage reading's quota read, the
+slowest at 164 ms). CPU per deletion over the whole run (``/proc``, the
+cleanup included): reaper 396 ms, Keystone 365, Neutron 298, Cinder's API
+58, the benchmark (proxy and raw listener) 51, Nova's API 49: about 1.3 s of
+CPU per deletion on 2 cores. Keystone runs without a cache here: each of the
+four requests before the first mutation validates reaper's token afresh. With its
+caches on (r; production Keystones run memcached) Keystone's CPU fell to 119
+ms per deletion, its own DELETE answered sooner (the raw listener's p50 125 ->
+46 ms), the verdict took 77 ms and the house 85, and the house ended last in
+2 deletions of 200: Neutron's listings are then the tail (the two RBAC
+listings end last in 123 of 200, after waiting ~235 ms for a slot).
+A yappi profile of the controller (60 deletions, not a figure) found its
+executor spinning while a removal waited for its next confirmation listing
+(~3,300 turns of the run's loop per tiny cleanup: fixed, after the first
+mutation so not in these figures) and openstacksdk's per-request CPU (service
+type aliases deep-copied on every endpoint lookup, the environment scanned
+for proxies twice per request, ~1-1.4 ms per SDK object built).
+
 Before that (2026-12-06), target not met: the raw listener's own p99 was
 above 1 s at that load.
 Reaper's share is small (notification -> first request ~60 ms p50, last
