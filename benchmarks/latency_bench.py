@@ -145,6 +145,8 @@ r: q's build, the testbed's Keystone      604   889  1024  2048   46/89
    with its caches on (an experiment:
    the testbed change is not landed),
    3.4-8.8
+s: 61a5b87 (the executor's spin fixed),   801  1109  1434  2798  109/186
+   3.8-6.0
 =======================================  ====  ====  ====  ====  =======
 
 Target not met by main (p99 2143 and 1374 ms). In q's 200 timelines (ms after
@@ -168,10 +170,13 @@ ms per deletion, its own DELETE answered sooner (the raw listener's p50 125 ->
 listings end last in 123 of 200, after waiting ~235 ms for a slot).
 A yappi profile of the controller (60 deletions, not a figure) found its
 executor spinning while a removal waited for its next confirmation listing
-(~3,300 turns of the run's loop per tiny cleanup: fixed, after the first
-mutation so not in these figures) and openstacksdk's per-request CPU (service
-type aliases deep-copied on every endpoint lookup, the environment scanned
-for proxies twice per request, ~1-1.4 ms per SDK object built).
+(~3,300 turns of the run's loop per tiny cleanup). Fixed in s: reaper's CPU
+per deletion 396 -> 196 ms, and the last read -> first mutation 43 -> 19 ms
+p50 (the loop spun beside the thread sending the first step); the first
+mutation's p99 (1434 ms) is within the spread of p and q. The profile also
+found openstacksdk's per-request CPU (service type aliases deep-copied on
+every endpoint lookup, the environment scanned for proxies twice per
+request, ~1-1.4 ms per SDK object built).
 
 Before that (2026-12-06), target not met: the raw listener's own p99 was
 above 1 s at that load.
