@@ -5,7 +5,9 @@ password token (its catalog names Keystone, and whatever a subclass adds)
 and Keystone's version document (:meth:`Keystone.version_document`). A test's
 subclass answers the rest in its ``do_GET`` (the identity asked about,
 another service's documents) with :meth:`Keystone.send`. :func:`serve` runs
-a handler class on a free local port for the length of a ``with``.
+a handler class on a free local port for the length of a ``with``;
+:func:`connect` is ``reaper.cloud.connect`` on a clouds.yaml cloud pointed at
+it, as the admin of :func:`admin_auth`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
+
+import pytest
+
+from reaper import cloud, config
+from reaper.credentials import CredentialSource, Origin
 
 
 class Keystone(http.server.BaseHTTPRequestHandler):
@@ -29,6 +37,8 @@ class Keystone(http.server.BaseHTTPRequestHandler):
         "domain": {"id": "default"},
     }
     user: ClassVar[dict[str, Any]] = {"id": "b" * 32, "name": "admin", "domain": {"id": "default"}}
+    #: The server's address, no path (set by the test's fixture from :func:`serve`).
+    address: ClassVar[str]
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -93,3 +103,37 @@ def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def admin_auth(auth_url: str) -> dict[str, str]:
+    """The password ``auth`` of the admin :class:`Keystone`'s token is for."""
+    return {
+        "auth_url": auth_url,
+        "username": "admin",
+        "password": "secret",
+        "project_name": "admin",
+        "user_domain_id": "default",
+        "project_domain_id": "default",
+    }
+
+
+def connect(tmp_path: Path, handler: type[Keystone], **cloud_extra: str) -> Any:
+    """A read-only ``reaper.cloud.connect`` connection from a clouds.yaml cloud on ``handler``.
+
+    ``cloud_extra`` adds settings to the cloud, each a path on the server
+    (``network_endpoint_override="/network/v2.0"``), as the benchmarks'
+    fault proxy writes them.
+    """
+    base = handler.address
+    auth = admin_auth(base + handler.identity_path)
+    entry = {"auth": auth, "region_name": handler.region, "interface": "public"}
+    entry |= {k: base + v for k, v in cloud_extra.items()}
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(json.dumps({"clouds": {"test": entry}}))
+    conf_file = tmp_path / "reaper.conf"
+    conf_file.write_text("[service_credentials]\ncloud = test\n")
+    conf = config.make_conf(["--config-file", str(conf_file)], config_files=[])
+    source = CredentialSource(Origin.CONFIG_CLOUD, cloud="test")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+        return cloud.connect(conf, read_only=True, source=source)

@@ -12,15 +12,13 @@ unversioned override, where the root's document finds ``/v2.0/``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reaper import cloud, config
-from reaper.credentials import CredentialSource, Origin
+from reaper import cloud
 from tests.unit import localkeystone
 
 NEUTRON = "/networking"
@@ -31,8 +29,6 @@ class Neutron(localkeystone.Keystone):
     seen: list[tuple[str, str]]
     #: Where the catalog says Neutron is, under the server's address.
     catalog_path: str
-    #: The server's address (set by the fixture).
-    address: str
     identity_path = "/identity/v3"
 
     def catalog(self) -> list[dict[str, Any]]:
@@ -68,34 +64,6 @@ def neutron() -> Iterator[type[Neutron]]:
         yield handler
 
 
-def admin_auth(base: str) -> dict[str, str]:
-    """The password ``auth`` of the admin the server's token is for."""
-    return {
-        "auth_url": base + Neutron.identity_path,
-        "username": "admin",
-        "password": "secret",
-        "project_name": "admin",
-        "user_domain_id": "default",
-        "project_domain_id": "default",
-    }
-
-
-def connect(tmp_path: Path, handler: type[Neutron], **cloud_extra: str) -> Any:
-    """A ``reaper.cloud.connect`` connection from a clouds.yaml cloud (as the benchmark's)."""
-    base = handler.address
-    entry = {"auth": admin_auth(base), "region_name": "RegionOne", "interface": "public"}
-    entry |= {k: base + v for k, v in cloud_extra.items()}
-    clouds = tmp_path / "clouds.yaml"
-    clouds.write_text(json.dumps({"clouds": {"test": entry}}))
-    conf_file = tmp_path / "reaper.conf"
-    conf_file.write_text("[service_credentials]\ncloud = test\n")
-    conf = config.make_conf(["--config-file", str(conf_file)], config_files=[])
-    source = CredentialSource(Origin.CONFIG_CLOUD, cloud="test")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
-        return cloud.connect(conf, read_only=True, source=source)
-
-
 def neutron_requests(handler: type[Neutron]) -> list[str]:
     return [path for method, path in handler.seen if path.startswith(NEUTRON)]
 
@@ -104,7 +72,7 @@ def neutron_requests(handler: type[Neutron]) -> list[str]:
 def test_a_versioned_endpoint_override_lists_without_reading_the_resource_list_first(
     tmp_path: Path, neutron: type[Neutron], override: str
 ) -> None:
-    conn = connect(tmp_path, neutron, network_endpoint_override=override)
+    conn = localkeystone.connect(tmp_path, neutron, network_endpoint_override=override)
     assert [n.id for n in conn.network.networks()] == ["n1"]
     assert neutron_requests(neutron) == [NEUTRON + "/v2.0/networks"]
     assert cloud.counter_of(conn).total == 1
@@ -113,7 +81,7 @@ def test_a_versioned_endpoint_override_lists_without_reading_the_resource_list_f
 def test_an_unversioned_endpoint_override_still_finds_the_version_in_the_root_document(
     tmp_path: Path, neutron: type[Neutron]
 ) -> None:
-    conn = connect(tmp_path, neutron, network_endpoint_override=NEUTRON)
+    conn = localkeystone.connect(tmp_path, neutron, network_endpoint_override=NEUTRON)
     assert [n.id for n in conn.network.networks()] == ["n1"]
     assert neutron_requests(neutron) == [NEUTRON, NEUTRON + "/v2.0/networks"]
 
@@ -123,7 +91,7 @@ def test_from_the_catalog_neutron_is_listed_at_once_versioned_or_not(
     tmp_path: Path, neutron: type[Neutron], catalog_path: str
 ) -> None:
     neutron.catalog_path = catalog_path
-    conn = connect(tmp_path, neutron)
+    conn = localkeystone.connect(tmp_path, neutron)
     assert [n.id for n in conn.network.networks()] == ["n1"]
     assert neutron_requests(neutron) == [NEUTRON + "/v2.0/networks"]
 
@@ -137,7 +105,7 @@ def test_the_openstack_client_plugins_connection_skips_the_read_too(
     base = neutron.address
     region = openstack.config.OpenStackConfig(load_yaml_config=False, load_envvars=False).get_one(
         auth_type="password",
-        auth=admin_auth(base),
+        auth=localkeystone.admin_auth(base + neutron.identity_path),
         region_name="RegionOne",
         network_endpoint_override=base + NEUTRON + "/v2.0",
     )

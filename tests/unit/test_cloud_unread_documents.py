@@ -11,17 +11,14 @@ microversion). ``reaper.cloud.connect`` builds both proxies without it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reaper import cloud, config, versiondocs
-from reaper.credentials import CredentialSource, Origin
+from reaper import cloud, versiondocs
 from tests.unit import localkeystone
-from tests.unit.test_cloud_network_document import admin_auth
 
 GLANCE = "/image"
 PLACEMENT = "/placement"
@@ -32,8 +29,6 @@ class Cloud(localkeystone.Keystone):
     seen: list[tuple[str, str, str | None]]
     #: Where the catalog says Glance is, under the server's address.
     glance_path: str
-    #: The server's address (set by the fixture).
-    address: str
     identity_path = "/identity/v3"
 
     def catalog(self) -> list[dict[str, Any]]:
@@ -78,22 +73,6 @@ def served() -> Iterator[type[Cloud]]:
         yield handler
 
 
-def connect(tmp_path: Path, handler: type[Cloud], **cloud_extra: str) -> Any:
-    """A ``reaper.cloud.connect`` connection from a clouds.yaml cloud."""
-    base = handler.address
-    entry = {"auth": admin_auth(base), "region_name": "RegionOne", "interface": "public"}
-    entry |= {k: base + v for k, v in cloud_extra.items()}
-    clouds = tmp_path / "clouds.yaml"
-    clouds.write_text(json.dumps({"clouds": {"test": entry}}))
-    conf_file = tmp_path / "reaper.conf"
-    conf_file.write_text("[service_credentials]\ncloud = test\n")
-    conf = config.make_conf(["--config-file", str(conf_file)], config_files=[])
-    source = CredentialSource(Origin.CONFIG_CLOUD, cloud="test")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
-        return cloud.connect(conf, read_only=True, source=source)
-
-
 def under(handler: type[Cloud], prefix: str) -> list[str]:
     return [path for _, path, _ in handler.seen if path.startswith(prefix)]
 
@@ -103,7 +82,7 @@ def test_from_the_catalog_glance_is_listed_at_v2_without_reading_its_root(
     tmp_path: Path, served: type[Cloud], glance_path: str
 ) -> None:
     served.glance_path = glance_path
-    conn = connect(tmp_path, served)
+    conn = localkeystone.connect(tmp_path, served)
     assert [i.id for i in conn.image.images()] == ["i1"]
     assert under(served, GLANCE) == [GLANCE + "/v2/images"]
 
@@ -112,7 +91,7 @@ def test_from_the_catalog_glance_is_listed_at_v2_without_reading_its_root(
 def test_from_an_endpoint_override_glance_is_listed_at_v2_without_reading_its_root(
     tmp_path: Path, served: type[Cloud], override: str
 ) -> None:
-    conn = connect(tmp_path, served, image_endpoint_override=override)
+    conn = localkeystone.connect(tmp_path, served, image_endpoint_override=override)
     assert [i.id for i in conn.image.images()] == ["i1"]
     assert under(served, GLANCE) == [GLANCE + "/v2/images"]
     assert cloud.counter_of(conn).total == 1
@@ -123,7 +102,7 @@ def test_placement_is_asked_with_its_microversion_without_reading_its_root(
     tmp_path: Path, served: type[Cloud], override: str | None
 ) -> None:
     extra = {"placement_endpoint_override": override} if override else {}
-    conn = connect(tmp_path, served, **extra)
+    conn = localkeystone.connect(tmp_path, served, **extra)
     usages = conn.placement.get("/usages?project_id=p", microversion="1.9").json()
     assert usages == {"usages": {"VCPU": 2}}
     assert [(p.split("?")[0], v) for _, p, v in served.seen if p.startswith(PLACEMENT)] == [
@@ -147,7 +126,9 @@ def test_the_openstack_client_plugins_connection_skips_the_reads_too(
     import openstack.config
 
     region = openstack.config.OpenStackConfig(load_yaml_config=False, load_envvars=False).get_one(
-        auth_type="password", auth=admin_auth(served.address), region_name="RegionOne"
+        auth_type="password",
+        auth=localkeystone.admin_auth(served.address + served.identity_path),
+        region_name="RegionOne",
     )
     conn = cloud.connect_region(region, read_only=True)
     assert [i.id for i in conn.image.images()] == ["i1"]
