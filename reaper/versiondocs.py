@@ -44,6 +44,14 @@ is built on the override as given, a request later and ~1 s of discovery on
 a loaded host. :func:`without_network_document` builds that same proxy at
 once; an unversioned override keeps its read, which finds ``/v2.0/`` in
 Neutron's root document.
+
+Glance's and Placement's root documents are read before their first request,
+from the catalog and an override alike, and reaper uses neither answer:
+Glance's only API since Rocky is ``/v2`` under its root, and every Placement
+request reaper sends names its microversion. :func:`connection_class` builds
+both proxies on the endpoint at once (:data:`UNREAD`); an endpoint naming
+another version, strict proxies or a service missing from the catalog are
+left to openstacksdk's read.
 """
 
 from __future__ import annotations
