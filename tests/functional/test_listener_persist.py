@@ -382,7 +382,10 @@ def test_a_listener_stopped_while_the_store_is_down_gives_back_what_it_held(
     stopped_in = time.monotonic() - started
 
     assert stopped_in < 10, stopped_in
-    assert waiting_in_queue(bus_conf) == len(sent)
+    # The broker requeues what a closed connection held unacknowledged on its own time: a
+    # passive declare sent at once can still count them as delivered (seen: 0 of 12). An
+    # acknowledged message never comes back, so a loss still fails here.
+    eventually(lambda: waiting_in_queue(bus_conf) == len(sent), timeout=10.0)
     away.restore()
     second = Counting(store, Backoff.from_conf(bus_conf))
     listener = Listener(bus_conf, second)
