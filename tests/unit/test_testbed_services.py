@@ -14,20 +14,25 @@ class EveryDatabase(dict[str, str]):
         return f"tbabc_{key}"
 
 
+def run_state(admin_password: str) -> RunState:
+    """A run's state as the setup commands read it, Keystone on port 5000."""
+    return RunState(
+        run_id="tbabc",
+        run_dir="/nonexistent",
+        admin_password=admin_password,
+        ports={"keystone": 5000},
+        postgres_url="postgresql://postgres@127.0.0.1:5432/",
+        databases=EveryDatabase(),
+    )
+
+
 def test_an_admin_password_that_starts_with_a_dash_is_still_the_password() -> None:
     """``secrets.token_urlsafe`` starts with "-" one time in 64.
 
     keystone-manage (oslo.config, argparse underneath) read such a password, given
     as the next argument, as an unknown option, and the testbed failed to come up.
     """
-    state = RunState(
-        run_id="tbabc",
-        run_dir="/nonexistent",
-        admin_password="-dash-first",
-        ports={"keystone": 5000},
-        postgres_url="postgresql://postgres@127.0.0.1:5432/",
-        databases=EveryDatabase(),
-    )
+    state = run_state(admin_password="-dash-first")
     bootstrap = next(c for c in setup_commands(state)["keystone"] if "bootstrap" in c.argv)
     parser = argparse.ArgumentParser()
     parser.add_argument("--bootstrap-password")
@@ -45,14 +50,7 @@ def test_keystones_in_process_cache_is_the_one_cache_of_its_one_process() -> Non
     from tests.testbed import configs
     from tests.testbed.services import api_command, core_apis
 
-    state = RunState(
-        run_id="tbabc",
-        run_dir="/nonexistent",
-        admin_password="secret",
-        ports={"keystone": 5000},
-        postgres_url="postgresql://postgres@127.0.0.1:5432/",
-        databases=EveryDatabase(),
-    )
+    state = run_state(admin_password="secret")
     cache = configs.keystone(state)["keystone/keystone.conf"]["cache"]
     assert (cache["enabled"], cache["backend"]) == ("True", "dogpile.cache.memory")
     argv = api_command(state, core_apis(state)["keystone"]).argv
