@@ -321,7 +321,7 @@ def connect_region(region: Any, *, read_only: bool) -> Any:
         auth_plugin=region.get_auth(),
         session_constructor=ReadOnlySession if read_only else GuardedSession,
     )
-    conn = versiondocs.without_network_document(versiondocs.connection_class()(config=clone))
+    conn = versiondocs.connection_class()(config=clone)
     conn.session.budget = budgets.for_process()
     return conn
 
@@ -342,7 +342,7 @@ def _connect(
         else:
             # The command line and the environment bring everything with them.
             region = loader.get_one(cloud=source.cloud or loader.envvar_key)
-        return versiondocs.without_network_document(versiondocs.connection_class()(config=region))
+        return versiondocs.connection_class()(config=region)
     if source.auth_type not in _plugin_names():
         # Asked for it, stevedore would log a warning before keystoneauth raises this.
         raise ks_exc.NoMatchingPlugin(str(source.auth_type))

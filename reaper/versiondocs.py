@@ -34,28 +34,30 @@ so the slashed address is the document's own and answers at once. Only
 documents sent with the token up front are moved (a service's, never
 Keystone's), and the discovery cache still keys them without the slash.
 
-Neutron has no version document under its version: ``/v2.0/`` is its list
-of resources. openstacksdk builds Neutron's proxy from the catalog without a
-read (it appends ``/v2.0`` itself), but from an endpoint override (a
-clouds.yaml's ``network_endpoint_override``, as the benchmarks' fault proxy
-writes) it asks the override's document first: at ``.../v2.0`` that is the
-resource list (or a 404), keystoneauth finds no version in it and the proxy
-is built on the override as given, a request later and ~1 s of discovery on
-a loaded host. :func:`without_network_document` builds that same proxy at
-once; an unversioned override keeps its read, which finds ``/v2.0/`` in
-Neutron's root document.
-
-Glance's and Placement's root documents are read before their first request,
-from the catalog and an override alike, and reaper uses neither answer:
-Glance's only API since Rocky is ``/v2`` under its root, and every Placement
-request reaper sends names its microversion. :func:`connection_class` builds
-both proxies on the endpoint at once (:data:`UNREAD`); an endpoint naming
-another version, strict proxies or a service missing from the catalog are
-left to openstacksdk's read.
+Some services' version documents reaper has no use for, and
+:func:`connection_class` builds their proxies on the endpoint at once
+(:data:`UNREAD`). Glance's and Placement's root documents are read before
+their first request, from the catalog and an override alike: Glance's only
+API since Rocky is ``/v2`` under its root, and every Placement request
+reaper sends names its microversion. Neutron has no version document under
+its version: ``/v2.0/`` is its list of resources. openstacksdk builds
+Neutron's proxy from the catalog without a read (it appends ``/v2.0``
+itself), but from an endpoint override (a clouds.yaml's
+``network_endpoint_override``, as the benchmarks' fault proxy writes) it
+asks the override's document first: at ``.../v2.0`` that is the resource
+list (or a 404), keystoneauth finds no version in it and the proxy is built
+on the override as given, a request later and ~1 s of discovery on a loaded
+host. Only an override naming Neutron's ``/v2.0`` is built at once; an
+unversioned one keeps its read, which finds ``/v2.0/`` in Neutron's root
+document, and the catalog is left to openstacksdk. An endpoint naming
+another version, strict proxies (they validate by reading), a disabled
+service and one with neither an override nor a catalog entry are left to
+openstacksdk as well.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
@@ -121,34 +123,6 @@ def own_address(url: str) -> str:
     return urlunsplit(parts._replace(path=parts.path + "/"))
 
 
-def without_network_document(conn: Any) -> Any:
-    """``conn``, its Neutron proxy built without a read when its endpoint override is versioned.
-
-    The proxy is the one openstacksdk builds after the read finds nothing
-    (``get_session_client`` with the override and the version's proxy
-    class). Left to openstacksdk: no override or an unversioned one, another
-    API version, strict proxies (they validate by reading), a proxy built.
-    """
-    config, proxies = conn.config, getattr(conn, "_proxies", None)
-    override = config.get_endpoint("network")
-    version = str(config.get_api_version("network") or "")
-    proxy_class = type(conn).network.supported_versions.get(version[:1])
-    if (
-        not override
-        or not _VERSION_SEGMENT.search(urlsplit(override).path.rstrip("/"))
-        or proxy_class is None
-        or getattr(conn, "_strict_proxies", True)
-        or not isinstance(proxies, dict)
-        or "network" in proxies
-        or not config.has_service("network")
-    ):
-        return conn
-    proxy = config.get_session_client("network", constructor=proxy_class)
-    proxy._connection = conn
-    proxies["network"] = proxy
-    return conn
-
-
 def token_up_front(auth: Any, url: str, method: str, kwargs: Mapping[str, Any]) -> bool:
     """Whether this request is a service's version document to send with the token at once.
 
@@ -182,52 +156,74 @@ def under_auth_url(url: str, auth_url: str) -> bool:
     return not root or path == root or path.startswith(root + "/")
 
 
-#: Services whose version document reaper has no use for, by service type: the API
-#: version whose proxy is built, and the path a versionless endpoint gets for it.
+@dataclasses.dataclass(frozen=True)
+class Unread:
+    """How a service's proxy is built without its version document."""
+
+    #: The API's major version, whose proxy is built (an endpoint naming another is read).
+    version: str
+    #: Appended to an endpoint that names no version; ``None``: that endpoint is read.
+    versionless: str | None
+    #: Whether the catalog's endpoint is built on too, not only an override.
+    catalog: bool = True
+
+
+#: Services whose version document reaper has no use for, by service type.
 #: Glance's only API since Rocky is ``/v2`` under the root the catalog names;
 #: Placement's API is its root, and every request reaper sends it names its
 #: microversion (an older Placement answers 406, which fails the read, never
-#: passes it).
-UNREAD: Mapping[str, tuple[str, str]] = {"image": ("2", "v2"), "placement": ("1", "")}
+#: passes it). Neutron's ``/v2.0/`` holds no document, and openstacksdk builds
+#: its proxy from the catalog without one; its root's document finds ``/v2.0/``.
+UNREAD: Mapping[str, Unread] = {
+    "image": Unread("2", "v2"),
+    "placement": Unread("1", ""),
+    "network": Unread("2", None, catalog=False),
+}
 
 
 def unread_endpoint(service_type: str, endpoint: str) -> str | None:
     """Where :data:`UNREAD`'s ``service_type`` answers, from its catalog entry or override.
 
-    ``None`` when the endpoint names another version than the one built
-    (left to openstacksdk's read).
+    ``None`` (left to openstacksdk's read) when the endpoint names another
+    version than the one built, or names none and :attr:`Unread.versionless`
+    is ``None``.
     """
-    version, path = UNREAD[service_type]
+    unread = UNREAD[service_type]
     stripped = endpoint.rstrip("/")
     found = _VERSION_SEGMENT.search(urlsplit(stripped).path)
     if found:
-        return stripped if found.group(0).lstrip("/v").split(".")[0] == version else None
-    return f"{stripped}/{path}" if path else stripped
+        return stripped if found.group(0).lstrip("/v").split(".")[0] == unread.version else None
+    if unread.versionless is None:
+        return None
+    return f"{stripped}/{unread.versionless}" if unread.versionless else stripped
 
 
 def build_unread(service: Any, instance: Any) -> Any:
     """The proxy of an :data:`UNREAD` service, built on its endpoint without a read.
 
-    ``None`` (openstacksdk builds it, reading the document) for another API
-    version, strict proxies (they validate by reading), a service the cloud
-    does not run, no endpoint, or an endpoint of another version. The
-    endpoint is the override, or the catalog's entry (the token's, no
-    request of its own), kept as the override, as openstacksdk keeps what
-    its read found.
+    ``None`` (openstacksdk builds it, reading the document if it does) for
+    another API version, strict proxies (they validate by reading), a
+    service the cloud does not run, no endpoint, or an endpoint
+    :func:`unread_endpoint` leaves to the read. The endpoint is the
+    override, or the catalog's entry (the token's, no request of its own)
+    where :attr:`Unread.catalog`, kept as the override, as openstacksdk
+    keeps what its read found.
     """
     service_type = service.service_type
     config = instance.config
-    version, _ = UNREAD[service_type]
-    configured = str(config.get_api_version(service_type) or version)
-    proxy_class = service.supported_versions.get(version)
+    unread = UNREAD[service_type]
+    configured = str(config.get_api_version(service_type) or unread.version)
+    proxy_class = service.supported_versions.get(unread.version)
     if (
-        configured[:1] != version
+        configured[:1] != unread.version
         or proxy_class is None
         or getattr(instance, "_strict_proxies", True)
         or not config.has_service(service_type)
     ):
         return None
-    endpoint = config.get_endpoint(service_type) or config.get_endpoint_from_catalog(service_type)
+    endpoint = config.get_endpoint(service_type)
+    if not endpoint and unread.catalog:
+        endpoint = config.get_endpoint_from_catalog(service_type)
     where = unread_endpoint(service_type, str(endpoint)) if endpoint else None
     if where is None:
         return None
@@ -248,19 +244,21 @@ def connection_class() -> Any:
     if _CONNECTION_CLASS is None:
         import openstack.connection
         from openstack.image import image_service
+        from openstack.network import network_service
         from openstack.placement import placement_service
 
         def unread(base: Any) -> Any:
-            class Unread(base):  # type: ignore[misc,valid-type]
+            class Service(base):  # type: ignore[misc,valid-type]
                 def _make_proxy(self, instance: Any) -> Any:
                     built = build_unread(self, instance)
                     return super()._make_proxy(instance) if built is None else built
 
-            Unread.__name__ = Unread.__qualname__ = f"Unread{base.__name__}"
-            return Unread
+            Service.__name__ = Service.__qualname__ = f"Unread{base.__name__}"
+            return Service
 
         class Connection(openstack.connection.Connection):  # type: ignore[misc]
             image = unread(image_service.ImageService)(service_type="image")
+            network = unread(network_service.NetworkService)(service_type="network")
             placement = unread(placement_service.PlacementService)(service_type="placement")
 
         _CONNECTION_CLASS = Connection

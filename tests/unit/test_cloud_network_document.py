@@ -172,3 +172,9 @@ def test_a_disabled_network_service_stays_disabled_without_a_request(
     with pytest.raises(sdk_exc.ServiceDisabledException):
         conn.network.networks()
     assert neutron_requests(neutron) == []
+
+
+def test_only_an_endpoint_naming_v2_0_is_built_without_a_read() -> None:
+    assert versiondocs.unread_endpoint("network", "http://n/net/v2.0/") == "http://n/net/v2.0"
+    assert versiondocs.unread_endpoint("network", "http://n/net") is None
+    assert versiondocs.unread_endpoint("network", "http://n/net/v3") is None
