@@ -248,6 +248,11 @@ class Handler(abc.ABC):
     #: service missing from the catalog is a misconfiguration and makes it incomplete.
     optional: bool = False
     types: tuple[ResourceType, ...] = ()
+    #: Listings its discovery sends side by side per project. Discovery starts the
+    #: handlers with the most first: their listings queue longest for their service's
+    #: slots (Neutron's eleven share a cap of 8), and the live-use lookups after them
+    #: are on the way to the plan, while a handler of one or two listings ends early.
+    listings: int = 1
 
     @abc.abstractmethod
     def discover(self, conn: Connection, scope: Scope) -> Finding:

@@ -78,6 +78,7 @@ QUOTA = ResourceType(
 class BlockStorageInventory(Handler):
     service_type = "block-storage"
     types = (VOLUME, SNAPSHOT, BACKUP, QUOTA)
+    listings = 3
 
     def discover(self, conn: Any, scope: Scope) -> Finding:
         bs = conn.block_storage

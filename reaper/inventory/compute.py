@@ -73,6 +73,7 @@ QUOTA = ResourceType(
 class ComputeInventory(Handler):
     service_type = "compute"
     types = (SERVER, VOLUME_ATTACHMENT, SERVER_GROUP, KEYPAIR, QUOTA, placement.ALLOCATION)
+    listings = 3
 
     def discover(self, conn: Any, scope: Scope) -> Finding:
         compute = conn.compute

@@ -69,7 +69,7 @@ def discover(conn: Any, scope: Scope, selected: Mapping[str, Handler] | None = N
     ) as pool:
         futures = {
             pool.submit(_run, name, handler, conn, scope): name
-            for name, handler in sorted(chosen.items())
+            for name, handler in in_start_order(chosen)
         }
         done: dict[str, Finding] = {}
         for future in concurrent.futures.as_completed(futures):
@@ -83,6 +83,18 @@ def discover(conn: Any, scope: Scope, selected: Mapping[str, Handler] | None = N
         if type(handler).cross_reference is not Handler.cross_reference
     ]
     return _with_live_use(conn, scope, (*findings, *references))
+
+
+def in_start_order(chosen: Mapping[str, Handler]) -> list[tuple[str, Handler]]:
+    """The handlers in the order discovery starts them: the most listings first, then by name.
+
+    Each handler's thread builds and sends its requests on reaper's one
+    interpreter, so the first started send first. On the testbed the verdict's
+    end -> Neutron's first listing took 92 ms p50 in name order (Cinder, Nova
+    and Glance sent theirs first) while Neutron, whose eleven listings and the
+    live-use lookups after them end last, sat idle but for the usage reading.
+    """
+    return sorted(chosen.items(), key=lambda item: (-item[1].listings, item[0]))
 
 
 def _with_live_use(conn: Any, scope: Scope, findings: tuple[Finding, ...]) -> Inventory:

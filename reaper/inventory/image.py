@@ -49,6 +49,7 @@ MEMBER = ResourceType.from_sdk(
 class ImageInventory(Handler):
     service_type = "image"
     types = (IMAGE, MEMBER)
+    listings = 3
 
     def discover(self, conn: Any, scope: Scope) -> Finding:
         img = conn.image

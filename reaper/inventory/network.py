@@ -147,6 +147,7 @@ class NetworkInventory(Handler):
         RBAC_POLICY,
         QUOTA,
     )
+    listings = 11
 
     def discover(self, conn: Any, scope: Scope) -> Finding:
         net = conn.network
