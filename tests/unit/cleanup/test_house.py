@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from types import SimpleNamespace
 from typing import Any
@@ -10,9 +11,17 @@ import pytest
 from openstack import exceptions as sdk_exc
 
 from reaper import config
-from reaper.cleanup.house import AdminProject, AdminProjectMissing, House, house, house_projects
+from reaper.cleanup.house import (
+    TOKEN_WORD_AGE,
+    AdminProject,
+    AdminProjectMissing,
+    House,
+    house,
+    house_projects,
+)
 from reaper.cleanup.settings import Settings
 from reaper.cleanup.verify import VerificationError
+from reaper.model import utcnow
 
 BOOTSTRAP = AdminProject()
 
@@ -163,3 +172,78 @@ def _from_conf(tmp_path, body: str) -> AdminProject:
     path = tmp_path / "reaper.conf"
     path.write_text("[DEFAULT]\n" + body)
     return AdminProject.from_conf(config.make_conf(["--config-file", str(path)]))
+
+
+class Token:
+    """What keystoneauth says of the session's token: its scope's and user's domains."""
+
+    def __init__(
+        self,
+        issued: dt.datetime,
+        project_domain: tuple[str, str] = ("default", "Default"),
+        user_domain: tuple[str, str] = ("default", "Default"),
+    ) -> None:
+        self.issued = issued
+        self.project_domain_id, self.project_domain_name = project_domain
+        self.user_domain_id, self.user_domain_name = user_domain
+
+
+def scoped_conn(own: str, keystone: Keystone, token: Token) -> Any:
+    """A connection whose session's plugin holds ``token`` (keystoneauth's ``get_access``)."""
+    session = SimpleNamespace()
+    session.auth = SimpleNamespace(get_access=lambda s: token if s is session else None)
+    return SimpleNamespace(current_project_id=own, identity=keystone, session=session)
+
+
+class TestTheDomainTheTokenNames:
+    """The token Keystone just issued names its project's and user's domains, ids and names."""
+
+    def test_a_fresh_token_s_domain_is_not_asked_again(self) -> None:
+        keystone = Keystone({("admin", "default"): "p-admin"})
+        token = Token(issued=utcnow() - dt.timedelta(seconds=2))
+        found = house(scoped_conn("p-service", keystone, token), BOOTSTRAP)
+        assert found == House("p-service", "p-admin")
+        assert keystone.asked == ["projects?name=admin&domain_id=default"]
+
+    def test_the_user_s_domain_counts_too(self) -> None:
+        keystone = Keystone({("cloud-admin", "d-infra"): "p-cloud-admin"})
+        token = Token(utcnow(), ("default", "Default"), ("d-infra", "infra"))
+        admin = AdminProject("cloud-admin", "infra", required=True)
+        assert house(scoped_conn("p-service", keystone, token), admin).admin == "p-cloud-admin"
+        assert keystone.asked == ["projects?name=cloud-admin&domain_id=d-infra"]
+
+    def test_the_domain_s_id_as_keystone_says_it_not_the_bootstrap_s(self) -> None:
+        keystone = Keystone({("admin", "default"): "p-wrong", ("admin", "d-moved"): "p-admin"})
+        token = Token(utcnow(), ("d-moved", "Default"), ("d-moved", "Default"))
+        assert house(scoped_conn("p-service", keystone, token), BOOTSTRAP).admin == "p-admin"
+        assert keystone.asked == ["projects?name=admin&domain_id=d-moved"]
+
+    def test_an_old_token_s_word_is_not_taken(self) -> None:
+        """A domain renamed since the token was issued: Keystone is asked, as without a token."""
+        keystone = Keystone({("admin", "default"): "p-wrong", ("admin", "d-moved"): "p-admin"})
+        keystone.domains_by_name["Default"] = "d-moved"
+        token = Token(utcnow() - TOKEN_WORD_AGE - dt.timedelta(seconds=1))
+        assert house(scoped_conn("p-service", keystone, token), BOOTSTRAP).admin == "p-admin"
+        assert "domains?name=Default" in keystone.asked
+
+    def test_another_domain_is_asked(self) -> None:
+        keystone = Keystone({("cloud-admin", "d-infra"): "p-cloud-admin"})
+        admin = AdminProject("cloud-admin", "infra", required=True)
+        token = Token(utcnow())
+        assert house(scoped_conn("p-service", keystone, token), admin).admin == "p-cloud-admin"
+        assert keystone.asked[0] == "domains?name=infra"
+
+    def test_a_domain_given_by_its_id_is_asked(self) -> None:
+        """Keystone finds a domain by its name before its id: only a name is matched."""
+        keystone = Keystone({("admin", "default"): "p-admin"})
+        admin = AdminProject("admin", "default")
+        token = Token(utcnow())
+        assert house(scoped_conn("p-service", keystone, token), admin).admin == "p-admin"
+        assert "domains?name=default" in keystone.asked
+
+    def test_a_token_keystoneauth_cannot_say_is_no_word(self) -> None:
+        keystone = Keystone({("admin", "default"): "p-admin"})
+        session = SimpleNamespace(auth=None)
+        connection = SimpleNamespace(current_project_id="p-s", identity=keystone, session=session)
+        assert house(connection, BOOTSTRAP).admin == "p-admin"
+        assert len(keystone.asked) == 2
