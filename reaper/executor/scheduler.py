@@ -39,7 +39,7 @@ from reaper.executor.contract import (
 )
 from reaper.executor.durations import Durations
 from reaper.executor.holds import Holds
-from reaper.executor.lookup import Batch, LookupBatcher
+from reaper.executor.lookup import Batch, LookupBatcher, in_graph
 from reaper.executor.outcomes import StepOutcomes
 from reaper.executor.retry import Attempts
 from reaper.executor.rules import before_running, known_before, settled_by
@@ -119,7 +119,8 @@ class Scheduler:
         poller.expect(plan.steps)
         self.window = Window(limits.windows, send=self._submit, waits=poller.waits_turn)
         self.holds = Holds(poller, graph, self.outcomes, self.running, self.window, stop)
-        self.lookups = LookupBatcher(runner, limits, clock, stop)
+        frees = in_graph(graph.dependents_of, graph.waiting_on, self.outcomes)
+        self.lookups = LookupBatcher(runner, limits, clock, stop, frees)
         if not dry_run:  # in a dry run nothing is removed that could take another along
             self.lookups.expect(plan.steps, self.resources)
         self.final = StepOutcomes(self.resources, self.attempts, observer, clock, limits, previous)

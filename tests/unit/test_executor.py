@@ -491,7 +491,9 @@ def test_lookups_of_a_kind_share_one_listing_while_their_servers_trickle_out() -
 
 
 def test_a_lookup_waits_for_the_others_only_so_long() -> None:
+    """When it would let a step start: the fast server's port alone holds up a subnet."""
     servers, ports, net = _servers_with_ports(2)
+    subnet = step("network.subnet", "sub0", ports[0].id)
     slow = servers[1].resource.id
     release = threading.Event()
 
@@ -511,10 +513,41 @@ def test_a_lookup_waits_for_the_others_only_so_long() -> None:
     )
     limits = dataclasses.replace(FAST, lookup_wait=0.05, confirm_timeout=5.0)
     report = Executor(runner, limits=limits, sleep=lambda s: None).execute(
-        plan_of(*servers, *ports, net)
+        plan_of(*servers, *ports, net, subnet)
     )
     assert report.succeeded
     assert [sorted(ids) for t, ids in runner.listed if t == "network.port"] == [["p0"], ["p1"]]
+
+
+def test_a_lookup_that_would_let_nothing_start_waits_for_the_others_however_long() -> None:
+    """The network waits for every port: a listing for the fast server's alone is wasted.
+
+    The slow server goes only after the fast one's port could have been looked
+    up twenty times over; one port listing covers both.
+    """
+    servers, ports, net = _servers_with_ports(2)
+    slow = servers[1].resource.id
+    since = time.monotonic()
+
+    def listing(pending):
+        if time.monotonic() - since > 1.0:
+            return Confirmation(gone=frozenset(pending))
+        return Confirmation(gone=frozenset(pending) - {slow})
+
+    runner = Script(
+        {s.id: Result.ACCEPTED for s in servers},
+        lookup={p.id for p in ports},
+        listing={
+            "compute.server": listing,
+            "network.port": lambda pending: Confirmation(gone=frozenset(pending)),
+        },
+    )
+    limits = dataclasses.replace(FAST, lookup_wait=0.05, confirm_timeout=5.0)
+    report = Executor(runner, limits=limits, sleep=lambda s: None).execute(
+        plan_of(*servers, *ports, net)
+    )
+    assert report.succeeded
+    assert [sorted(ids) for t, ids in runner.listed if t == "network.port"] == [["p0", "p1"]]
 
 
 def test_a_blocked_step_does_not_hold_the_lookup_of_the_others() -> None:
