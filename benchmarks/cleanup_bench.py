@@ -277,8 +277,8 @@ Nova 2; Placement 1) and the 5 live-use lookups.
 The admin project's domain from the token, and the port lookup held (h25;
 2026-12-08, after 1c3e3ff cached the testbed's Keystone; the heavy lock
 held, each tenant built just before its cell, reaper's cell first; load as
-above; the commits as measured, before their rebase onto 42e0ee4; 01:15 ran
-3d6659f's change uncommitted). ``3d6659f``: the house takes the id of the admin project's domain
+above; the commits as measured, on eeef745, landed as be8bd1d and f474c07;
+01:15 ran 3d6659f's change uncommitted). ``3d6659f``: the house takes the id of the admin project's domain
 from the token Keystone issued reaper within the last minute, when the
 token's project or user is in that domain (``reaper/cleanup/house.py``:
 ``GET /v3/domains?name=Default`` gone; the project is still listed by name
