@@ -178,7 +178,7 @@ found openstacksdk's per-request CPU (service type aliases deep-copied on
 every endpoint lookup, the environment scanned for proxies twice per
 request, ~1-1.4 ms per SDK object built).
 
-2026-12-08 01:05-02:30, 200 tiny deletions each, the heavy lock held,
+2026-12-08 01:05-02:11, 200 tiny deletions each, the heavy lock held,
 ``--timeline 200`` (t, v: main as it then was, the executor's spin fixed and
 the testbed's Keystone cached, never measured together before; "Neutron
 first": discovery starts the handlers with the most listings first,
@@ -192,45 +192,50 @@ u: eeef745 + Neutron first, 3.7/4.8/4.1  479   667   835  1042   35/61
 v: main at eeef745 again, 2.9/3.9/4.5     512   700   804  1387   39/61
 w: main at 42e0ee4 (u's change landed     558   835  1061  1308   45/91
    with ea7457c), 4.0/4.4/4.9
+x: main at be8bd1d (one Keystone          505   672   814  1496   41/84
+   request fewer), 4.0/4.6/4.8
 =======================================  ====  ====  ====  ====  =======
 
 Target met by eeef745 in both its runs (t: p99 868 ms, v: 804 ms; the raw
 listener's p99 61-71 ms, where p, q and s, Keystone uncached, saw 186-268);
 not by 42e0ee4 in w (1061 ms), on a busier host: the raw listener's p99 91 ms,
 Keystone's verdict, before anything the change touches, ending 161 ms p50 and
-234 p95 after the DELETE (t and v: 147-151, 187-199). In t's 200 timelines (ms
-after the end of Keystone's verdict, p50, which itself ends 151 ms after the
-DELETE): the last read before every first mutation is one of Neutron's three
-live-use lookups (200 of 200), sent when Neutron's listings end (316) and
-ending at 376; the first mutation follows the last read by 17. Neutron's first
-listing left only at 92, after Cinder's (70), Nova's (87) and Keystone's house
-(57): reaper builds and sends its ~20 reads one after another on one
-interpreter (the first wave of Neutron's eight listings took 75 ms to leave),
-while Neutron had nothing to do but the usage reading's quota read (32-110).
-The last three listings (QoS, both RBAC) wait for a slot until 256. Nova's and
-Cinder's reads and the house end at 250, before Neutron's listings, in 164 of
-200. Run u starts Neutron's handler first: its first listing leaves at 42 (t
-92, v 90), its listings end at 275 (t 316, v 291) and the live use at 331 (t
-376, v 347; p95 490, as v's, t 526): 16-45 ms at p50, within the spread of t
-and v, and nothing at p95. The other services' reads end at 248 (Nova's
-servers listing sent 17 ms later than in t), after Neutron's listings in 74 of
-200 (t 36, v 18): the two ends are nearly tied. In w the first listing leaves
-at 52, the listings end at 324 and the live use at 386 (p95 591): averaged
-over u and w the live use ends at 358 p50, over t and v at 361. Neutron's
-listings leave ~40 ms sooner in both runs, and the first mutation is no sooner
-for it: kept, as it costs no request, but not a gain this host can show.
-Neutron, one process of 8 threads on this host, then has requests in flight
-from ~30 ms after the verdict until the live use is answered: 15 requests, its
-listings 25-165 ms each, 8 at once, where alone they take 5-60 ms. What is
-left is Neutron's CPU per deletion and the front (DELETE -> verdict's end
-130-150 ms), not an order of reaper's. Not tried: deferring the usage
-reading's Neutron quota read behind the listings (the last listings wait for
-the first wave's slots, not for it: ~10 ms at best), a network cap above
-Neutron's 8 threads (not measured: the excess would queue inside Neutron
-instead), openstacksdk's per-request CPU (measured on a fake cloud only: ~2 ms
-per listing of an empty answer, of which requests' two scans of the
-environment for proxies 0.3 ms; trimming them would save under 10 ms of the
-~30 reads' CPU per deletion, spread over discovery's 300 ms).
+234 p95 after the DELETE (t and v: 147-151, 187-199); met again by be8bd1d in
+x (814 ms, Neutron's first listing at 48, the live use ending at 345, p95
+496). Main as it stood met the target in 3 runs of 4 (t, v, x), the builds
+with Neutron first in 2 of 3 (u, x). In t's 200 timelines (ms after the end of
+Keystone's verdict, p50, which itself ends 151 ms after the DELETE): the last
+read before every first mutation is one of Neutron's three live-use lookups
+(200 of 200), sent when Neutron's listings end (316) and ending at 376; the
+first mutation follows the last read by 17. Neutron's first listing left only
+at 92, after Cinder's (70), Nova's (87) and Keystone's house (57): reaper
+builds and sends its ~20 reads one after another on one interpreter (the first
+wave of Neutron's eight listings took 75 ms to leave), while Neutron had
+nothing to do but the usage reading's quota read (32-110). The last three
+listings (QoS, both RBAC) wait for a slot until 256. Nova's and Cinder's reads
+and the house end at 250, before Neutron's listings, in 164 of 200. Run u
+starts Neutron's handler first: its first listing leaves at 42 (t 92, v 90),
+its listings end at 275 (t 316, v 291) and the live use at 331 (t 376, v 347;
+p95 490, as v's, t 526): 16-45 ms at p50, within the spread of t and v, and
+nothing at p95. The other services' reads end at 248 (Nova's servers listing
+sent 17 ms later than in t), after Neutron's listings in 74 of 200 (t 36, v
+18): the two ends are nearly tied. In w the first listing leaves at 52, the
+listings end at 324 and the live use at 386 (p95 591): averaged over u and w
+the live use ends at 358 p50, over t and v at 361. Neutron's listings leave
+~40 ms sooner in both runs, and the first mutation is no sooner for it: kept,
+as it costs no request, but not a gain this host can show. Neutron, one
+process of 8 threads on this host, then has requests in flight from ~30 ms
+after the verdict until the live use is answered: 15 requests, its listings
+25-165 ms each, 8 at once, where alone they take 5-60 ms. What is left is
+Neutron's CPU per deletion and the front (DELETE -> verdict's end 130-150 ms),
+not an order of reaper's. Not tried: deferring the usage reading's Neutron
+quota read behind the listings (the last listings wait for the first wave's
+slots, not for it: ~10 ms at best), a network cap above Neutron's 8 threads
+(not measured: the excess would queue inside Neutron instead), openstacksdk's
+per-request CPU (measured on a fake cloud only: ~2 ms per listing of an empty
+answer, of which requests' two scans of the environment for proxies 0.3 ms;
+trimming them would save under 10 ms of the ~30 reads' CPU per deletion,
+spread over discovery's 300 ms).
 
 Before that (2026-12-06), target not met: the raw listener's own p99 was
 above 1 s at that load.
