@@ -278,11 +278,12 @@ The admin project's domain from the token, and the port lookup held (h25;
 2026-12-08, after 1c3e3ff cached the testbed's Keystone; the heavy lock
 held, each tenant built just before its cell, reaper's cell first; load as
 above; the commits as measured, on eeef745, landed as be8bd1d and f474c07;
-01:15 ran 3d6659f's change uncommitted). ``3d6659f``: the house takes the id of the admin project's domain
-from the token Keystone issued reaper within the last minute, when the
-token's project or user is in that domain (``reaper/cleanup/house.py``:
-``GET /v3/domains?name=Default`` gone; the project is still listed by name
-in the domain). ``92d8826``: a port lookup whose listing would let no step
+01:15 ran be8bd1d's change uncommitted). ``be8bd1d``: the house takes the
+id of the admin project's domain from the token Keystone issued reaper
+within the last minute, when the token's project or user is in that domain
+(``reaper/cleanup/house.py``: ``GET /v3/domains?name=Default`` gone; the
+project is still listed by name in the domain). ``f474c07``: a port lookup
+whose listing would let no step
 start (every security group, the subnet and the network wait for every
 server's port) no longer goes at ``lookup_wait`` (10 s) on its own: in the
 01:15 run the servers trickled out for 15 s and the ports were looked up
@@ -291,17 +292,17 @@ twice. Two experiments beside (reaper only, not kept):
 =====  ======================================  ========  ========  ====
 time   cell                                    wall s    requests  load
 =====  ======================================  ========  ========  ====
-01:15  reaper, 3d6659f                            33.1       175   9.6
+01:15  reaper, be8bd1d                            33.1       175   9.6
 01:17  project_cleanup                            24.4       236  10.6
 01:19  ideal                                      26.3       164   7.7
-01:31  reaper, 92d8826                            22.8       170   7.0
+01:31  reaper, f474c07                            22.8       170   7.0
 01:33  project_cleanup                            19.0       235   6.2
 01:35  ideal                                      22.6       161   6.4
 01:37  reaper, snapshots and volumes after        21.2       169   6.6
        every server (experiment)
 01:46  reaper, compute_concurrency = 1            24.4       169   5.4
        (experiment)
-       (100 ms added to every request, 92d8826:)
+       (100 ms added to every request, f474c07:)
 01:50  reaper, 100 ms                             27.3       171   7.3
 01:52  project_cleanup, 100 ms                    34.5       235   6.8
 01:54  ideal, 100 ms                              30.8       163   8.8
