@@ -194,6 +194,8 @@ w: main at 42e0ee4 (u's change landed     558   835  1061  1308   45/91
    with ea7457c), 4.0/4.4/4.9
 x: main at be8bd1d (one Keystone          505   672   814  1496   41/84
    request fewer), 4.0/4.6/4.8
+y: main at f1cda79 (the session's last    449   631   778  1219   34/60
+   build, as CI ran it), 4.7/4.2/5.1
 =======================================  ====  ====  ====  ====  =======
 
 Target met by eeef745 in both its runs (t: p99 868 ms, v: 804 ms; the raw
@@ -202,8 +204,9 @@ not by 42e0ee4 in w (1061 ms), on a busier host: the raw listener's p99 91 ms,
 Keystone's verdict, before anything the change touches, ending 161 ms p50 and
 234 p95 after the DELETE (t and v: 147-151, 187-199); met again by be8bd1d in
 x (814 ms, Neutron's first listing at 48, the live use ending at 345, p95
-496). Main as it stood met the target in 3 runs of 4 (t, v, x), the builds
-with Neutron first in 2 of 3 (u, x). In t's 200 timelines (ms after the end of
+496), and by f1cda79 (y: 778 ms). Main as it stood met the target in 4 runs
+of 5 (t, v, x, y), the builds with Neutron first in 3 of 4 (u, x, y). In
+t's 200 timelines (ms after the end of
 Keystone's verdict, p50, which itself ends 151 ms after the DELETE): the last
 read before every first mutation is one of Neutron's three live-use lookups
 (200 of 200), sent when Neutron's listings end (316) and ending at 376; the
